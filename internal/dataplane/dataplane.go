@@ -1,0 +1,98 @@
+// Package dataplane defines what a node agent asks of a data plane: one
+// value, NodeState, that describes everything the node must realise, and the
+// Dataplane interface that converges the real system (kernel or Open
+// vSwitch) to it. Implementations: dataplane/linux (vxlan devices and
+// bridges via netlink), dataplane/ovs (OVSDB + OpenFlow) and dataplane/fake
+// (in memory, for unit tests and scale runs).
+//
+// The agent computes NodeState from the server's stream and its own config;
+// the data plane never talks to the server or the database.
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+)
+
+// NodeState is the whole desired state of one node.
+type NodeState struct {
+	// LocalIP is this node's VTEP address (local_ip).
+	LocalIP netip.Addr
+	// UDPPort is the VXLAN destination port (vxlan_udp_port / udp_dstport).
+	UDPPort int
+	// Tunnels lists the remote VTEPs this node keeps a tunnel to: every
+	// other VTEP without l2population (full mesh), only those sharing a
+	// network with an active port here with it (partial mesh). OVS creates
+	// one tunnel port per entry; the Linux data plane has no per-peer
+	// object and ignores it.
+	Tunnels []netip.Addr
+	// Networks are the networks with at least one local port, by network id.
+	Networks map[string]Network
+	// Ports are the local VM ports bound to this host, by port id.
+	Ports map[string]LocalPort
+}
+
+// Network is one overlay network as this node realises it.
+type Network struct {
+	ID  string
+	VNI uint32
+	MTU int
+	// Flood lists the VTEPs that get a copy of broadcast, unknown unicast
+	// and multicast frames (head-end replication). Empty with Group set.
+	Flood []netip.Addr
+	// Group is the multicast group for BUM traffic (Linux bridge with
+	// vxlan_group and without l2population); invalid when unused.
+	Group netip.Addr
+	// L2Pop is true when forwarding entries come from the server: the
+	// data plane turns learning off where it can and installs Entries.
+	L2Pop bool
+	// ARPResponder answers ARP for Entries locally (arp_responder).
+	ARPResponder bool
+	// Entries are the remote ports of the network: MAC and IP behind VTEP.
+	Entries []Entry
+}
+
+// Entry says a MAC (and IP, when the port has one) lives behind a VTEP.
+type Entry struct {
+	MAC  string // lower-case aa:bb:cc:dd:ee:ff
+	IP   netip.Addr
+	VTEP netip.Addr
+}
+
+// LocalPort is a VM port bound to this host that the data plane must attach
+// to its network.
+type LocalPort struct {
+	ID        string
+	NetworkID string
+	MAC       string
+}
+
+// Device is a VM interface the data plane found on the node: a tap device
+// (Linux bridge naming: "tap" + first 11 chars of the port id) or an OVS
+// interface with external_ids iface-id.
+type Device struct {
+	// PortID is the full port id when the data plane knows it (OVS
+	// iface-id), else the 11-character prefix from the tap name.
+	PortID string
+	// Name is the device name on the node.
+	Name string
+	MAC  string
+	// Up is true when the device exists and is administratively up.
+	Up bool
+}
+
+// Dataplane converges one node's data plane to a NodeState.
+type Dataplane interface {
+	// Apply makes the data plane match desired: it reads what the system
+	// has, adds, changes and removes only the difference, and keeps going
+	// past a failing object (errors.Join). It is safe to call again with
+	// the same state, and must never tear down and re-create what is
+	// already right (traffic keeps flowing). Objects it owns but that are
+	// not in desired (left by an earlier run) are removed, so the agent
+	// calls Apply only after its first full state from the server.
+	Apply(ctx context.Context, desired NodeState) error
+	// Devices lists the VM interfaces present on the node.
+	Devices(ctx context.Context) ([]Device, error)
+	// Close releases connections; it does not remove anything it made.
+	Close() error
+}

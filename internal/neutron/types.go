@@ -1,0 +1,159 @@
+package neutron
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Network types as Neutron names them.
+const (
+	TypeVXLAN = "vxlan"
+	TypeVLAN  = "vlan"
+	TypeFlat  = "flat"
+	TypeGRE   = "gre"
+)
+
+// Port statuses.
+const (
+	StatusActive = "ACTIVE"
+	StatusDown   = "DOWN"
+	StatusBuild  = "BUILD"
+	StatusError  = "ERROR"
+)
+
+// binding:vif_type values.
+const (
+	VIFUnbound       = "unbound"
+	VIFBindingFailed = "binding_failed"
+	VIFOVS           = "ovs"
+	VIFBridge        = "bridge"
+)
+
+// Agent types, as Neutron's agents report them.
+const (
+	AgentTypeOVS         = "Open vSwitch agent"
+	AgentTypeLinuxBridge = "Linux bridge agent"
+)
+
+// Standard holds the attributes every Neutron resource carries.
+type Standard struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	ProjectID      string    `json:"project_id"`
+	Tags           []string  `json:"tags"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	RevisionNumber int64     `json:"revision_number"`
+}
+
+// Segment is one ML2 network segment (provider:* attributes).
+type Segment struct {
+	NetworkType     string `json:"provider:network_type"`
+	PhysicalNetwork string `json:"provider:physical_network,omitempty"`
+	SegmentationID  int64  `json:"provider:segmentation_id,omitempty"`
+}
+
+// Network is a Neutron network. Segments has one entry for the usual
+// single-segment network; provider:* attributes are Segments[0].
+type Network struct {
+	Standard
+	AdminStateUp        bool      `json:"admin_state_up"`
+	Shared              bool      `json:"shared"`
+	External            bool      `json:"router:external"`
+	Status              string    `json:"status"`
+	MTU                 int       `json:"mtu"`
+	PortSecurityEnabled bool      `json:"port_security_enabled"`
+	Segments            []Segment `json:"segments"`
+	Subnets             []string  `json:"subnets"`
+}
+
+// AllocationPool is an inclusive range of addresses IPAM may hand out.
+type AllocationPool struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// HostRoute is a subnet host route.
+type HostRoute struct {
+	Destination string `json:"destination"`
+	NextHop     string `json:"nexthop"`
+}
+
+// Subnet is a Neutron subnet. GatewayIP is empty when the subnet has none.
+type Subnet struct {
+	Standard
+	NetworkID       string           `json:"network_id"`
+	IPVersion       int              `json:"ip_version"`
+	CIDR            string           `json:"cidr"`
+	GatewayIP       string           `json:"gateway_ip"`
+	AllocationPools []AllocationPool `json:"allocation_pools"`
+	EnableDHCP      bool             `json:"enable_dhcp"`
+	DNSNameservers  []string         `json:"dns_nameservers"`
+	HostRoutes      []HostRoute      `json:"host_routes"`
+	IPv6RAMode      string           `json:"ipv6_ra_mode"`
+	IPv6AddressMode string           `json:"ipv6_address_mode"`
+	SubnetPoolID    string           `json:"subnetpool_id"`
+}
+
+// FixedIP is one address of a port.
+type FixedIP struct {
+	SubnetID  string `json:"subnet_id"`
+	IPAddress string `json:"ip_address"`
+}
+
+// AddressPair is an allowed address pair.
+type AddressPair struct {
+	IPAddress  string `json:"ip_address"`
+	MACAddress string `json:"mac_address"`
+}
+
+// Binding holds a port's binding:* attributes.
+type Binding struct {
+	HostID     string          `json:"binding:host_id"`
+	VNICType   string          `json:"binding:vnic_type"`
+	Profile    json.RawMessage `json:"binding:profile"`
+	VIFType    string          `json:"binding:vif_type"`
+	VIFDetails json.RawMessage `json:"binding:vif_details"`
+}
+
+// Port is a Neutron port.
+type Port struct {
+	Standard
+	NetworkID           string        `json:"network_id"`
+	MACAddress          string        `json:"mac_address"`
+	FixedIPs            []FixedIP     `json:"fixed_ips"`
+	DeviceID            string        `json:"device_id"`
+	DeviceOwner         string        `json:"device_owner"`
+	Status              string        `json:"status"`
+	AdminStateUp        bool          `json:"admin_state_up"`
+	AllowedAddressPairs []AddressPair `json:"allowed_address_pairs"`
+	PortSecurityEnabled bool          `json:"port_security_enabled"`
+	SecurityGroups      []string      `json:"security_groups"`
+	Binding
+}
+
+// Agent is a row of Neutron's agents table. Alive is computed from
+// HeartbeatAt and agent_down_time when the agent is read.
+type Agent struct {
+	ID               string          `json:"id"`
+	AgentType        string          `json:"agent_type"`
+	Binary           string          `json:"binary"`
+	Topic            string          `json:"topic"`
+	Host             string          `json:"host"`
+	AdminStateUp     bool            `json:"admin_state_up"`
+	Description      string          `json:"description"`
+	Configurations   json.RawMessage `json:"configurations"`
+	CreatedAt        time.Time       `json:"created_at"`
+	StartedAt        time.Time       `json:"started_at"`
+	HeartbeatAt      time.Time       `json:"heartbeat_timestamp"`
+	AvailabilityZone string          `json:"availability_zone"`
+	Alive            bool            `json:"alive"`
+}
+
+// TunnelEndpoint is a row of ml2_vxlan_endpoints: the VTEP of a host.
+type TunnelEndpoint struct {
+	IPAddress string `json:"ip_address"`
+	UDPPort   int    `json:"udp_port"`
+	Host      string `json:"host"`
+}

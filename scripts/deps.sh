@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and the tests use, when missing.
+# Services are not started by the packages (policy-rc.d): our scripts start
+# what they need on 127.0.0.1 and stop it again.
+set -euo pipefail
+PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
+ tcpdump iperf3 python3-openstackclient procps psmisc"
+missing=""
+for p in $PKGS; do
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "deps: need root to install:$missing" >&2; exit 1; }
+echo "deps: installing$missing"
+created=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; created=1
+fi
+trap '[ $created = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
