@@ -1,0 +1,143 @@
+package neutron
+
+import "encoding/json"
+
+// The request types below are what the API layer hands the ML2 plugin after
+// it has parsed and validated a body and applied policy. A nil pointer
+// means "not given" (use the default on create, leave unchanged on update).
+
+// NetworkCreate is a validated POST /v2.0/networks body.
+type NetworkCreate struct {
+	ProjectID           string
+	Name                string
+	Description         string
+	AdminStateUp        *bool
+	Shared              *bool
+	External            *bool
+	MTU                 *int
+	PortSecurityEnabled *bool
+	// Segment is set when the caller gave provider:* attributes; nil means
+	// ML2 allocates a segment of the first tenant_network_types type with
+	// a free id. SegmentationID 0 inside it means "any free id".
+	Segment *Segment
+}
+
+// NetworkUpdate is a validated PUT /v2.0/networks/{id} body.
+type NetworkUpdate struct {
+	Name                *string
+	Description         *string
+	AdminStateUp        *bool
+	Shared              *bool
+	External            *bool
+	MTU                 *int
+	PortSecurityEnabled *bool
+	Segment             *Segment
+	// IfRevision, when non-zero, must equal the current revision_number
+	// (If-Match: revision_number=N), else 412.
+	IfRevision int64
+}
+
+// SubnetCreate is a validated POST /v2.0/subnets body.
+type SubnetCreate struct {
+	ProjectID   string
+	NetworkID   string
+	Name        string
+	Description string
+	IPVersion   int
+	CIDR        string
+	// GatewayIP: nil = the first host address; pointer to "" = no gateway.
+	GatewayIP       *string
+	AllocationPools []AllocationPool // nil = the whole CIDR minus gateway
+	EnableDHCP      *bool
+	DNSNameservers  []string
+	HostRoutes      []HostRoute
+	IPv6RAMode      string
+	IPv6AddressMode string
+}
+
+// SubnetUpdate is a validated PUT /v2.0/subnets/{id} body.
+type SubnetUpdate struct {
+	Name            *string
+	Description     *string
+	GatewayIP       *string // pointer to "" removes the gateway
+	AllocationPools *[]AllocationPool
+	EnableDHCP      *bool
+	DNSNameservers  *[]string
+	HostRoutes      *[]HostRoute
+	IfRevision      int64
+}
+
+// FixedIPRequest asks for an address: a subnet (any free address in it), an
+// address (its subnet is found), or both.
+type FixedIPRequest struct {
+	SubnetID  string
+	IPAddress string
+}
+
+// PortCreate is a validated POST /v2.0/ports body.
+type PortCreate struct {
+	ProjectID           string
+	NetworkID           string
+	Name                string
+	Description         string
+	MACAddress          string           // "" = generate from base_mac
+	FixedIPs            []FixedIPRequest // nil = one address from each IPv4/IPv6 subnet as Neutron does
+	DeviceID            string
+	DeviceOwner         string
+	AdminStateUp        *bool
+	AllowedAddressPairs []AddressPair
+	PortSecurityEnabled *bool
+	SecurityGroups      []string // nil = the project's default group
+	HostID              string
+	VNICType            string // "" = normal
+	Profile             json.RawMessage
+	Tags                []string
+}
+
+// PortUpdate is a validated PUT /v2.0/ports/{id} body.
+type PortUpdate struct {
+	Name                *string
+	Description         *string
+	MACAddress          *string
+	FixedIPs            *[]FixedIPRequest
+	DeviceID            *string
+	DeviceOwner         *string
+	AdminStateUp        *bool
+	AllowedAddressPairs *[]AddressPair
+	PortSecurityEnabled *bool
+	SecurityGroups      *[]string
+	HostID              *string
+	VNICType            *string
+	Profile             *json.RawMessage
+	IfRevision          int64
+}
+
+// AgentUpdate is a validated PUT /v2.0/agents/{id} body.
+type AgentUpdate struct {
+	AdminStateUp *bool
+	Description  *string
+}
+
+// SortKey orders a listing by one attribute.
+type SortKey struct {
+	Key  string // API attribute name, e.g. "name", "created_at"
+	Desc bool
+}
+
+// ListQuery is a validated listing request. Attribute names are the API's
+// (e.g. "provider:network_type", "binding:host_id", "fixed_ips" with
+// values "ip_address=..."/"subnet_id=...").
+type ListQuery struct {
+	// Filters: attribute -> accepted values. Values of one attribute are
+	// ORed, attributes are ANDed.
+	Filters map[string][]string
+	Sort    []SortKey
+	// Limit 0 = no limit. Marker is the id of the last item of the
+	// previous page; PageReverse pages backwards from it.
+	Limit       int
+	Marker      string
+	PageReverse bool
+	// VisibleTo, when set, limits the listing to this project's resources
+	// (and, for networks, shared ones): policy for non-admin callers.
+	VisibleTo string
+}

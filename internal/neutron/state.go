@@ -1,0 +1,48 @@
+package neutron
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// AgentReport is one report_state heartbeat from a node agent.
+type AgentReport struct {
+	AgentType      string // AgentTypeOVS or AgentTypeLinuxBridge
+	Binary         string // neutron-openvswitch-agent, neutron-linuxbridge-agent
+	Host           string
+	Topic          string // "N/A" as Neutron's agents send it
+	Configurations json.RawMessage
+	// StartFlag is set on the first report after the agent (re)started;
+	// the server then sets started_at.
+	StartFlag bool
+	// TunnelIP and TunnelTypes register the host's VTEP
+	// (ml2_vxlan_endpoints); a new IP for the same host replaces the old.
+	TunnelIP    string
+	TunnelTypes []string
+}
+
+// Change is one row of the revisioned change log. Every committed API or
+// agent write appends one row per resource it changed, in the same
+// transaction; revisions are strictly increasing in commit order.
+type Change struct {
+	Revision int64
+	Kind     string // "network", "subnet", "port", "agent", "endpoint"
+	ID       string
+	Op       string // "create", "update", "delete"
+	// Object is the resource as JSON after the change (nil for delete).
+	Object json.RawMessage
+}
+
+// State is everything the agents' stream derives its views from, as of
+// Revision (consistent: read in one transaction).
+type State struct {
+	Revision  int64
+	Networks  []Network
+	Ports     []Port
+	Agents    []Agent
+	Endpoints []TunnelEndpoint
+}
+
+// ErrRevisionGone means the change log no longer holds the revisions asked
+// for (pruned); the caller must start again from a fresh State.
+var ErrRevisionGone = errors.New("change log no longer holds that revision")
