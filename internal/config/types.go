@@ -1,0 +1,98 @@
+package config
+
+import "time"
+
+// Range is an inclusive id range such as vni_ranges' "1001:2000".
+type Range struct{ Min, Max int64 }
+
+// VLANRange is one network_vlan_ranges entry: "physnet1:100:200" or just
+// "physnet1" (no tenant VLANs on it, provider networks only).
+type VLANRange struct {
+	PhysicalNetwork string
+	Min, Max        int64 // 0, 0 when only the physnet was named
+}
+
+// Server is neutron-server's configuration (neutron.conf + ml2_conf.ini),
+// with Neutron's defaults applied.
+type Server struct {
+	// [DEFAULT]
+	BindHost         string        // bind_host, default 127.0.0.1
+	BindPort         int           // bind_port, default 9696
+	AuthStrategy     string        // auth_strategy: "noauth" (default here) or "keystone"
+	CorePlugin       string        // core_plugin, normalised to "ml2"
+	ServicePlugins   []string      // service_plugins, as given
+	GlobalPhysnetMTU int           // global_physnet_mtu, default 1500
+	BaseMAC          string        // base_mac, default fa:16:3e:00:00:00
+	StatePath        string        // state_path, default /var/lib/neutrino
+	AgentDownTime    time.Duration // agent_down_time, default 75s
+	MaxRequestBody   int           // max_request_body_size, default 114688
+	// Agents' gRPC endpoint (neutrino's own options, in [DEFAULT]).
+	RPCBindHost string // rpc_bind_host, default 127.0.0.1
+	RPCBindPort int    // rpc_bind_port, default 9697
+	// Agent authentication on the gRPC port: a shared token and/or mTLS.
+	RPCToken       string // rpc_token
+	RPCTLSCert     string // rpc_tls_cert_file
+	RPCTLSKey      string // rpc_tls_key_file
+	RPCTLSClientCA string // rpc_tls_client_ca_file: when set, agents must present a cert signed by it
+
+	// [database]
+	Connection string // connection (or the old sql_connection); "" = sqlite under StatePath
+
+	// [ml2]
+	TypeDrivers        []string // default local,flat,vlan,gre,vxlan,geneve as Neutron; we support flat,vlan,gre,vxlan
+	TenantNetworkTypes []string // default local
+	MechanismDrivers   []string
+	ExtensionDrivers   []string
+	PathMTU            int // path_mtu, default 0 (unset)
+	OverlayIPVersion   int // overlay_ip_version, default 4
+
+	VNIRanges         []Range     // [ml2_type_vxlan] vni_ranges
+	VXLANGroup        string      // [ml2_type_vxlan] vxlan_group (the server ignores it, as Neutron)
+	NetworkVLANRanges []VLANRange // [ml2_type_vlan] network_vlan_ranges
+	FlatNetworks      []string    // [ml2_type_flat] flat_networks ("*" = any)
+	TunnelIDRanges    []Range     // [ml2_type_gre] tunnel_id_ranges
+
+	// Files lists the config files in load order (for messages).
+	Files []string
+}
+
+// Agent is a node agent's configuration: neutron.conf plus the OVS agent's
+// or Linux bridge agent's file, with Neutron's defaults applied.
+type Agent struct {
+	// [DEFAULT]
+	Host         string // host, default the machine's hostname
+	TransportURL string // transport_url: grpc://HOST:PORT (rabbit:// is refused with advice)
+	RPCToken     string // rpc_token (neutrino): shared token presented to the server
+	RPCTLSCA     string // rpc_tls_ca_file: CA to verify the server (enables TLS)
+	RPCTLSCert   string // rpc_tls_cert_file: client certificate for mTLS
+	RPCTLSKey    string // rpc_tls_key_file
+	// Namespace is the network namespace the agent manages (neutrino's
+	// [DEFAULT] host_namespace, used by the lab); "" = its own.
+	Namespace string
+
+	// [agent]
+	PollingInterval time.Duration // polling_interval, default 2s
+	ReportInterval  time.Duration // report_interval, default 30s
+	L2Population    bool          // l2_population ([agent] for OVS, [vxlan] for Linux bridge)
+	ARPResponder    bool          // arp_responder ([agent] for OVS, [vxlan] for Linux bridge)
+	TunnelTypes     []string      // tunnel_types (OVS: [agent] or old [ovs] tunnel_type); LB: ["vxlan"] when enable_vxlan
+
+	// Tunnels
+	LocalIP      string // [ovs] / [vxlan] local_ip
+	VXLANUDPPort int    // [agent] vxlan_udp_port (OVS; old [ovs] spelling too) / [vxlan] udp_dstport (LB); default 4789
+
+	// OVS agent ([ovs])
+	EnableTunneling   bool   // enable_tunneling (old option; implies tunnel_types vxlan when set and none given)
+	IntegrationBridge string // default br-int
+	TunnelBridge      string // default br-tun
+	DatapathType      string // default system
+	OVSDBConnection   string // default unix:/var/run/openvswitch/db.sock
+
+	// Linux bridge agent ([vxlan])
+	EnableVXLAN bool   // enable_vxlan, default true
+	VXLANGroup  string // vxlan_group, default 224.0.0.1
+	TTL         int    // ttl, 0 = kernel default
+	TOS         int    // tos, 0 = kernel default
+
+	Files []string
+}
