@@ -1,0 +1,220 @@
+package l2pop
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Delta turns one view into another. It carries only what changed, down to
+// single flood VTEPs and entries, so a port event costs a few entries on
+// the wire however big the network is.
+type Delta struct {
+	// Header is set when LocalIP or L2Pop changed.
+	Header *Header
+	TunnelsAdd, TunnelsDel []netip.Addr
+	Networks               []NetDelta // sorted by ID
+	PortsSet               []LocalPort
+	PortsDel               []string
+}
+
+// Header is a view's scalar part.
+type Header struct {
+	LocalIP netip.Addr
+	L2Pop   bool
+}
+
+// NetDelta changes one network.
+type NetDelta struct {
+	ID      string
+	Removed bool
+	// Header is set when the network is new to the host or its type,
+	// VNI or MTU changed.
+	Header                 *NetHeader
+	FloodAdd, FloodDel     []netip.Addr
+	EntriesAdd, EntriesDel []Entry
+}
+
+// Empty reports whether the delta changes nothing.
+func (d Delta) Empty() bool {
+	return d.Header == nil && len(d.TunnelsAdd) == 0 && len(d.TunnelsDel) == 0 &&
+		len(d.Networks) == 0 && len(d.PortsSet) == 0 && len(d.PortsDel) == 0
+}
+
+// diffSorted returns what to add to and remove from sorted old to get
+// sorted new.
+func diffSorted[T any](old, new []T, cmpf func(a, b T) int) (add, del []T) {
+	i, j := 0, 0
+	for i < len(old) || j < len(new) {
+		switch {
+		case j == len(new):
+			del = append(del, old[i])
+			i++
+		case i == len(old):
+			add = append(add, new[j])
+			j++
+		default:
+			switch c := cmpf(old[i], new[j]); {
+			case c == 0:
+				i++
+				j++
+			case c < 0:
+				del = append(del, old[i])
+				i++
+			default:
+				add = append(add, new[j])
+				j++
+			}
+		}
+	}
+	return add, del
+}
+
+// applySorted removes del from and adds add to sorted cur, keeping it
+// sorted and unique; cur is not modified.
+func applySorted[T any](cur, add, del []T, cmpf func(a, b T) int) []T {
+	out := make([]T, 0, len(cur)+len(add))
+	for _, x := range cur {
+		if _, found := slices.BinarySearchFunc(del, x, cmpf); !found {
+			out = append(out, x)
+		}
+	}
+	out = append(out, add...)
+	return sortedUnique(out, cmpf)
+}
+
+// Diff returns the delta that turns old into new.
+func Diff(old, new View) Delta {
+	var d Delta
+	if old.LocalIP != new.LocalIP || old.L2Pop != new.L2Pop {
+		d.Header = &Header{LocalIP: new.LocalIP, L2Pop: new.L2Pop}
+	}
+	d.TunnelsAdd, d.TunnelsDel = diffSorted(old.Tunnels, new.Tunnels, compareAddr)
+	ids := map[string]struct{}{}
+	for id := range old.Networks {
+		ids[id] = struct{}{}
+	}
+	for id := range new.Networks {
+		ids[id] = struct{}{}
+	}
+	for _, id := range sortedKeys(ids) {
+		o, hadOld := old.Networks[id]
+		n, hasNew := new.Networks[id]
+		switch {
+		case !hasNew:
+			d.Networks = append(d.Networks, NetDelta{ID: id, Removed: true})
+		default:
+			nd := NetDelta{ID: id}
+			if !hadOld || o.NetHeader != n.NetHeader {
+				h := n.NetHeader
+				nd.Header = &h
+			}
+			nd.FloodAdd, nd.FloodDel = diffSorted(o.Flood, n.Flood, compareAddr)
+			nd.EntriesAdd, nd.EntriesDel = diffSorted(o.Entries, n.Entries, compareEntry)
+			if nd.Header != nil || len(nd.FloodAdd)+len(nd.FloodDel)+len(nd.EntriesAdd)+len(nd.EntriesDel) > 0 {
+				d.Networks = append(d.Networks, nd)
+			}
+		}
+	}
+	for _, id := range sortedKeys(new.Ports) {
+		if p, ok := old.Ports[id]; !ok || p != new.Ports[id] {
+			d.PortsSet = append(d.PortsSet, new.Ports[id])
+		}
+	}
+	for _, id := range sortedKeys(old.Ports) {
+		if _, ok := new.Ports[id]; !ok {
+			d.PortsDel = append(d.PortsDel, id)
+		}
+	}
+	return d
+}
+
+// Apply returns v with d applied; v is not modified. It fails when d does
+// not fit v (a change to a network v does not have), which means the
+// sender and receiver disagree about the base revision.
+func (v View) Apply(d Delta) (View, error) {
+	out := v.Clone()
+	if d.Header != nil {
+		out.LocalIP, out.L2Pop = d.Header.LocalIP, d.Header.L2Pop
+	}
+	out.Tunnels = applySorted(v.Tunnels, d.TunnelsAdd, sorted(d.TunnelsDel, compareAddr), compareAddr)
+	for _, nd := range d.Networks {
+		if nd.Removed {
+			delete(out.Networks, nd.ID)
+			continue
+		}
+		n, ok := out.Networks[nd.ID]
+		if !ok {
+			if nd.Header == nil {
+				return v, fmt.Errorf("delta changes network %s the view does not have", nd.ID)
+			}
+			n = NetView{ID: nd.ID}
+		}
+		if nd.Header != nil {
+			n.NetHeader = *nd.Header
+		}
+		n.Flood = applySorted(n.Flood, nd.FloodAdd, sorted(nd.FloodDel, compareAddr), compareAddr)
+		n.Entries = applySorted(n.Entries, nd.EntriesAdd, sorted(nd.EntriesDel, compareEntry), compareEntry)
+		out.Networks[nd.ID] = n
+	}
+	for _, p := range d.PortsSet {
+		out.Ports[p.ID] = p
+	}
+	for _, id := range d.PortsDel {
+		delete(out.Ports, id)
+	}
+	return out, nil
+}
+
+func sorted[T any](s []T, cmpf func(a, b T) int) []T {
+	return sortedUnique(slices.Clone(s), cmpf)
+}
+
+// String renders the delta as stable text for tests and logs.
+func (d Delta) String() string {
+	var b strings.Builder
+	if d.Header != nil {
+		mode := "full-mesh"
+		if d.Header.L2Pop {
+			mode = "l2pop"
+		}
+		fmt.Fprintf(&b, "local_ip %s %s\n", addrText(d.Header.LocalIP), mode)
+	}
+	for _, a := range d.TunnelsAdd {
+		fmt.Fprintf(&b, "+tunnel %s\n", a)
+	}
+	for _, a := range d.TunnelsDel {
+		fmt.Fprintf(&b, "-tunnel %s\n", a)
+	}
+	for _, n := range d.Networks {
+		if n.Removed {
+			fmt.Fprintf(&b, "-network %s\n", n.ID)
+			continue
+		}
+		if n.Header != nil {
+			fmt.Fprintf(&b, "network %s %s %d mtu %d\n", n.ID, n.Header.Type, n.Header.VNI, n.Header.MTU)
+		} else {
+			fmt.Fprintf(&b, "network %s\n", n.ID)
+		}
+		for _, a := range n.FloodAdd {
+			fmt.Fprintf(&b, "  +flood %s\n", a)
+		}
+		for _, a := range n.FloodDel {
+			fmt.Fprintf(&b, "  -flood %s\n", a)
+		}
+		for _, e := range n.EntriesAdd {
+			fmt.Fprintf(&b, "  +entry %s %s via %s\n", e.MAC, addrText(e.IP), e.VTEP)
+		}
+		for _, e := range n.EntriesDel {
+			fmt.Fprintf(&b, "  -entry %s %s via %s\n", e.MAC, addrText(e.IP), e.VTEP)
+		}
+	}
+	for _, p := range d.PortsSet {
+		fmt.Fprintf(&b, "port %s network %s mac %s %s\n", p.ID, p.NetworkID, p.MAC, p.Status)
+	}
+	for _, id := range d.PortsDel {
+		fmt.Fprintf(&b, "-port %s\n", id)
+	}
+	return b.String()
+}

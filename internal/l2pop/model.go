@@ -1,0 +1,475 @@
+package l2pop
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"neutrino/internal/neutron"
+)
+
+// Config is the server side of l2population.
+type Config struct {
+	// Enabled is true when [ml2] mechanism_drivers includes l2population.
+	Enabled bool
+	// NetworkTypes are the segment types agents realise as overlays
+	// (Neutron's tunnel types); default vxlan and gre.
+	NetworkTypes []string
+}
+
+// Span is the set of hosts whose view a change may alter. All means every
+// host (a VTEP appeared, moved or vanished).
+type Span struct {
+	All   bool
+	Hosts map[string]struct{}
+}
+
+func (s *Span) add(host string) {
+	if host == "" {
+		return
+	}
+	if s.Hosts == nil {
+		s.Hosts = map[string]struct{}{}
+	}
+	s.Hosts[host] = struct{}{}
+}
+
+// Empty reports whether the change affects no host.
+func (s Span) Empty() bool { return !s.All && len(s.Hosts) == 0 }
+
+// agentInfo is what l2pop needs from an agents row.
+type agentInfo struct {
+	ID, Host, Type string
+	TunnelingIP    netip.Addr
+	L2Pop          bool
+}
+
+// Model is the server's in-memory copy of the state views derive from,
+// indexed by network and host. It is updated change by change from the
+// change log; it does no I/O.
+type Model struct {
+	cfg         Config
+	types       map[string]bool
+	Revision    int64
+	networks    map[string]NetHeader
+	ports       map[string]portInfo
+	agents      map[string]agentInfo // by agent id
+	endpoints   map[string]netip.Addr // host -> VTEP (ml2_vxlan_endpoints)
+	portsByNet  map[string]map[string]struct{}
+	portsByHost map[string]map[string]struct{}
+}
+
+// portInfo is the part of a port that views depend on.
+type portInfo struct {
+	ID, NetworkID, Host, MAC, Status string
+	Bound                            bool
+	IPs                              []netip.Addr
+}
+
+// NewModel builds a model from a consistent snapshot.
+func NewModel(cfg Config, st *neutron.State) *Model {
+	if len(cfg.NetworkTypes) == 0 {
+		cfg.NetworkTypes = []string{neutron.TypeVXLAN, neutron.TypeGRE}
+	}
+	m := &Model{
+		cfg:         cfg,
+		types:       map[string]bool{},
+		networks:    map[string]NetHeader{},
+		ports:       map[string]portInfo{},
+		agents:      map[string]agentInfo{},
+		endpoints:   map[string]netip.Addr{},
+		portsByNet:  map[string]map[string]struct{}{},
+		portsByHost: map[string]map[string]struct{}{},
+	}
+	for _, t := range cfg.NetworkTypes {
+		m.types[t] = true
+	}
+	if st == nil {
+		return m
+	}
+	m.Revision = st.Revision
+	for _, n := range st.Networks {
+		m.setNetwork(n)
+	}
+	for _, p := range st.Ports {
+		m.setPort(p)
+	}
+	for _, a := range st.Agents {
+		m.setAgent(a)
+	}
+	for _, e := range st.Endpoints {
+		m.setEndpoint(e)
+	}
+	return m
+}
+
+// Config returns the model's configuration.
+func (m *Model) Config() Config { return m.cfg }
+
+func (m *Model) setNetwork(n neutron.Network) {
+	if len(n.Segments) == 0 || !m.types[n.Segments[0].NetworkType] {
+		// Only overlay networks are realised by these agents.
+		delete(m.networks, n.ID)
+		return
+	}
+	s := n.Segments[0]
+	m.networks[n.ID] = NetHeader{Type: s.NetworkType, VNI: uint32(s.SegmentationID), MTU: n.MTU}
+}
+
+func portFromNeutron(p neutron.Port) portInfo {
+	pi := portInfo{
+		ID: p.ID, NetworkID: p.NetworkID, Host: p.HostID, MAC: strings.ToLower(p.MACAddress), Status: p.Status,
+		Bound: p.HostID != "" && p.VIFType != neutron.VIFUnbound && p.VIFType != neutron.VIFBindingFailed && p.VIFType != "",
+	}
+	for _, ip := range p.FixedIPs {
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil {
+			pi.IPs = append(pi.IPs, a)
+		}
+	}
+	pi.IPs = sortedUnique(pi.IPs, compareAddr)
+	return pi
+}
+
+func (m *Model) setPort(p neutron.Port) { m.putPort(portFromNeutron(p)) }
+
+func (m *Model) putPort(pi portInfo) {
+	m.removePort(pi.ID)
+	m.ports[pi.ID] = pi
+	index(m.portsByNet, pi.NetworkID, pi.ID)
+	index(m.portsByHost, pi.Host, pi.ID)
+}
+
+func (m *Model) removePort(id string) {
+	old, ok := m.ports[id]
+	if !ok {
+		return
+	}
+	delete(m.ports, id)
+	unindex(m.portsByNet, old.NetworkID, id)
+	unindex(m.portsByHost, old.Host, id)
+}
+
+func index(ix map[string]map[string]struct{}, key, id string) {
+	if key == "" {
+		return
+	}
+	s := ix[key]
+	if s == nil {
+		s = map[string]struct{}{}
+		ix[key] = s
+	}
+	s[id] = struct{}{}
+}
+
+func unindex(ix map[string]map[string]struct{}, key, id string) {
+	if s := ix[key]; s != nil {
+		delete(s, id)
+		if len(s) == 0 {
+			delete(ix, key)
+		}
+	}
+}
+
+// agentConfigurations is the part of an agent's configurations we read.
+type agentConfigurations struct {
+	TunnelingIP  string `json:"tunneling_ip"`
+	L2Population bool   `json:"l2_population"`
+}
+
+func agentFromNeutron(a neutron.Agent) agentInfo {
+	ai := agentInfo{ID: a.ID, Host: a.Host, Type: a.AgentType}
+	var c agentConfigurations
+	if len(a.Configurations) > 0 && json.Unmarshal(a.Configurations, &c) == nil {
+		ai.L2Pop = c.L2Population
+		if ip, err := netip.ParseAddr(c.TunnelingIP); err == nil {
+			ai.TunnelingIP = ip
+		}
+	}
+	return ai
+}
+
+func isL2Agent(t string) bool {
+	return t == neutron.AgentTypeOVS || t == neutron.AgentTypeLinuxBridge
+}
+
+func (m *Model) setAgent(a neutron.Agent) {
+	if !isL2Agent(a.AgentType) {
+		return
+	}
+	m.agents[a.ID] = agentFromNeutron(a)
+}
+
+func (m *Model) setEndpoint(e neutron.TunnelEndpoint) {
+	ip, err := netip.ParseAddr(e.IPAddress)
+	if err != nil || e.Host == "" {
+		return
+	}
+	// One VTEP per host: a new IP for the host replaces the old, and an IP
+	// now claimed by another host leaves the old one.
+	for h, old := range m.endpoints {
+		if old == ip && h != e.Host {
+			delete(m.endpoints, h)
+		}
+	}
+	m.endpoints[e.Host] = ip
+}
+
+func (m *Model) removeEndpoint(id string) {
+	// The change log names an endpoint by its IP (the table's key) or its
+	// host; accept either.
+	if _, ok := m.endpoints[id]; ok {
+		delete(m.endpoints, id)
+		return
+	}
+	if ip, err := netip.ParseAddr(id); err == nil {
+		for h, a := range m.endpoints {
+			if a == ip {
+				delete(m.endpoints, h)
+			}
+		}
+	}
+}
+
+// hostsOfNetwork adds every host with a port of network id to s.
+func (m *Model) hostsOfNetwork(id string, s *Span) {
+	for pid := range m.portsByNet[id] {
+		s.add(m.ports[pid].Host)
+	}
+}
+
+// Apply updates the model with one change-log row and returns the hosts
+// whose view it may alter. Heartbeats (agent rows whose tunnel IP, type
+// and l2_population flag are unchanged) and subnets affect no view.
+func (m *Model) Apply(c neutron.Change) (Span, error) {
+	var span Span
+	if c.Revision > m.Revision {
+		m.Revision = c.Revision
+	}
+	del := c.Op == "delete" || len(c.Object) == 0 || string(c.Object) == "null"
+	switch c.Kind {
+	case "network":
+		old, had := m.networks[c.ID]
+		if del {
+			delete(m.networks, c.ID)
+		} else {
+			var n neutron.Network
+			if err := json.Unmarshal(c.Object, &n); err != nil {
+				return span, fmt.Errorf("change %d: decode network %s: %w", c.Revision, c.ID, err)
+			}
+			m.setNetwork(n)
+		}
+		now, has := m.networks[c.ID]
+		if had != has || old != now {
+			m.hostsOfNetwork(c.ID, &span)
+		}
+	case "port":
+		old, had := m.ports[c.ID]
+		if del {
+			m.removePort(c.ID)
+		} else {
+			var p neutron.Port
+			if err := json.Unmarshal(c.Object, &p); err != nil {
+				return span, fmt.Errorf("change %d: decode port %s: %w", c.Revision, c.ID, err)
+			}
+			m.setPort(p)
+		}
+		now, has := m.ports[c.ID]
+		if had == has && portEqual(old, now) {
+			return span, nil
+		}
+		// The port's own hosts, and every host on its old and new
+		// network (their flood lists and entries may change).
+		for _, pi := range []portInfo{old, now} {
+			span.add(pi.Host)
+			if pi.NetworkID != "" {
+				m.hostsOfNetwork(pi.NetworkID, &span)
+			}
+		}
+	case "agent":
+		old, had := m.agents[c.ID]
+		if del {
+			delete(m.agents, c.ID)
+		} else {
+			var a neutron.Agent
+			if err := json.Unmarshal(c.Object, &a); err != nil {
+				return span, fmt.Errorf("change %d: decode agent %s: %w", c.Revision, c.ID, err)
+			}
+			m.setAgent(a)
+		}
+		now, has := m.agents[c.ID]
+		if had != has || old != now {
+			span.All = true
+		}
+	case "endpoint":
+		before := clonemap(m.endpoints)
+		if del {
+			m.removeEndpoint(c.ID)
+		} else {
+			var e neutron.TunnelEndpoint
+			if err := json.Unmarshal(c.Object, &e); err != nil {
+				return span, fmt.Errorf("change %d: decode endpoint %s: %w", c.Revision, c.ID, err)
+			}
+			m.setEndpoint(e)
+		}
+		if !mapsEqual(before, m.endpoints) {
+			span.All = true
+		}
+	}
+	return span, nil
+}
+
+func portEqual(a, b portInfo) bool {
+	return a.ID == b.ID && a.NetworkID == b.NetworkID && a.Host == b.Host && a.MAC == b.MAC &&
+		a.Status == b.Status && a.Bound == b.Bound && slices.Equal(a.IPs, b.IPs)
+}
+
+func clonemap[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func mapsEqual[K, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || v != w {
+			return false
+		}
+	}
+	return true
+}
+
+// Hosts lists the hosts that run an L2 agent, sorted.
+func (m *Model) Hosts() []string {
+	seen := map[string]struct{}{}
+	for _, a := range m.agents {
+		seen[a.Host] = struct{}{}
+	}
+	return sortedKeys(seen)
+}
+
+// HasAgent reports whether host runs an L2 agent.
+func (m *Model) HasAgent(host string) bool {
+	for _, a := range m.agents {
+		if a.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
+// vtep is host's tunnel address: its ml2_vxlan_endpoints row, else the
+// tunneling_ip its agent reports.
+func (m *Model) vtep(host string) netip.Addr {
+	if ip, ok := m.endpoints[host]; ok {
+		return ip
+	}
+	var best agentInfo
+	for _, a := range m.agents {
+		// Lowest agent id wins so the answer is deterministic.
+		if a.Host == host && a.TunnelingIP.IsValid() && (!best.TunnelingIP.IsValid() || a.ID < best.ID) {
+			best = a
+		}
+	}
+	return best.TunnelingIP
+}
+
+// allVTEPs lists every known VTEP, sorted and unique.
+func (m *Model) allVTEPs() []netip.Addr {
+	hosts := map[string]struct{}{}
+	for h := range m.endpoints {
+		hosts[h] = struct{}{}
+	}
+	for _, a := range m.agents {
+		hosts[a.Host] = struct{}{}
+	}
+	var out []netip.Addr
+	for h := range hosts {
+		if ip := m.vtep(h); ip.IsValid() {
+			out = append(out, ip)
+		}
+	}
+	return sortedUnique(out, compareAddr)
+}
+
+// View computes what the agent on host must realise.
+func (m *Model) View(host string) View {
+	v := View{Host: host, Networks: map[string]NetView{}, Ports: map[string]LocalPort{}}
+	hasAgent := false
+	for _, a := range m.agents {
+		if a.Host == host {
+			hasAgent = true
+			v.L2Pop = v.L2Pop || a.L2Pop
+		}
+	}
+	if !hasAgent {
+		return v
+	}
+	v.L2Pop = v.L2Pop && m.cfg.Enabled
+	v.LocalIP = m.vtep(host)
+
+	active := map[string]bool{}
+	for pid := range m.portsByHost[host] {
+		p := m.ports[pid]
+		hdr, ok := m.networks[p.NetworkID]
+		if !p.Bound || !ok {
+			continue
+		}
+		v.Ports[p.ID] = LocalPort{ID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, Status: p.Status}
+		if _, seen := v.Networks[p.NetworkID]; !seen {
+			v.Networks[p.NetworkID] = NetView{ID: p.NetworkID, NetHeader: hdr}
+		}
+		if p.Status == neutron.StatusActive {
+			active[p.NetworkID] = true
+		}
+	}
+
+	if !v.L2Pop {
+		// Full mesh: every other VTEP, on every network.
+		for _, ip := range m.allVTEPs() {
+			if ip != v.LocalIP {
+				v.Tunnels = append(v.Tunnels, ip)
+			}
+		}
+		for id, n := range v.Networks {
+			n.Flood = slices.Clone(v.Tunnels)
+			v.Networks[id] = n
+		}
+		return v
+	}
+
+	var tunnels []netip.Addr
+	for id, n := range v.Networks {
+		if !active[id] {
+			// Like Neutron, a host learns a network's FDB only once it
+			// has an active port there.
+			continue
+		}
+		for pid := range m.portsByNet[id] {
+			p := m.ports[pid]
+			if p.Host == host || !p.Bound || p.Status != neutron.StatusActive {
+				continue
+			}
+			vt := m.vtep(p.Host)
+			if !vt.IsValid() || vt == v.LocalIP {
+				continue
+			}
+			n.Flood = append(n.Flood, vt)
+			for _, ip := range p.IPs {
+				n.Entries = append(n.Entries, Entry{MAC: p.MAC, IP: ip, VTEP: vt})
+			}
+		}
+		n.Flood = sortedUnique(n.Flood, compareAddr)
+		n.Entries = sortedUnique(n.Entries, compareEntry)
+		tunnels = append(tunnels, n.Flood...)
+		v.Networks[id] = n
+	}
+	v.Tunnels = sortedUnique(tunnels, compareAddr)
+	return v
+}
