@@ -12,7 +12,7 @@ import (
 // the wire however big the network is.
 type Delta struct {
 	// Header is set when LocalIP or L2Pop changed.
-	Header *Header
+	Header                 *Header
 	TunnelsAdd, TunnelsDel []netip.Addr
 	Networks               []NetDelta // sorted by ID
 	PortsSet               []LocalPort

@@ -55,7 +55,7 @@ type Model struct {
 	Revision    int64
 	networks    map[string]NetHeader
 	ports       map[string]portInfo
-	agents      map[string]agentInfo // by agent id
+	agents      map[string]agentInfo  // by agent id
 	endpoints   map[string]netip.Addr // host -> VTEP (ml2_vxlan_endpoints)
 	portsByNet  map[string]map[string]struct{}
 	portsByHost map[string]map[string]struct{}
