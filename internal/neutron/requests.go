@@ -20,6 +20,9 @@ type NetworkCreate struct {
 	// ML2 allocates a segment of the first tenant_network_types type with
 	// a free id. SegmentationID 0 inside it means "any free id".
 	Segment *Segment
+	// Segments is the multi-provider form (a "segments" list in the body)
+	// when it has more than one entry; Segment is then nil.
+	Segments []Segment
 }
 
 // NetworkUpdate is a validated PUT /v2.0/networks/{id} body.

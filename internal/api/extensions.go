@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"neutrino/internal/neutron"
+)
+
+// extension is one entry of /v2.0/extensions; names, descriptions and
+// dates are Neutron's, so clients probing for an alias find what they know.
+type extension struct {
+	Name        string `json:"name"`
+	Alias       string `json:"alias"`
+	Description string `json:"description"`
+	Updated     string `json:"updated"`
+	Links       []any  `json:"links"`
+}
+
+// Only what neutrino serves is advertised.
+var baseExtensions = []extension{
+	{"agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00", nil},
+	{"Allowed Address Pairs", "allowed-address-pairs", "Provides allowed address pairs", "2013-07-23T10:00:00-00:00", nil},
+	{"Empty String Filtering Extension", "empty-string-filtering", "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00", nil},
+	{"Neutron external network", "external-net", "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00", nil},
+	{"Neutron Extra DHCP options", "extra_dhcp_opt", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)", "2013-03-17T12:00:00-00:00", nil},
+	{"Filter parameters validation", "filter-validation", "Provides validation on filter parameters.", "2018-07-04T10:00:00-00:00", nil},
+	{"Multi Provider Network", "multi-provider", "Expose mapping of virtual networks to multiple physical networks", "2013-06-27T10:00:00-00:00", nil},
+	{"Network MTU", "net-mtu", "Provides MTU attribute for a network resource.", "2015-03-25T10:00:00-00:00", nil},
+	{"Network MTU (writable)", "net-mtu-writable", "Provides a writable MTU attribute for a network resource.", "2017-07-12T00:00:00-00:00", nil},
+	{"Pagination support", "pagination", "Extension that indicates that pagination is enabled.", "2016-06-12T00:00:00-00:00", nil},
+	{"Port Binding", "binding", "Expose port bindings of a virtual port to external application", "2014-02-03T10:00:00-00:00", nil},
+	{"project_id field enabled", "project-id", "Extension that indicates that project_id field is enabled.", "2016-09-09T09:09:09-09:09", nil},
+	{"Provider Network", "provider", "Expose mapping of virtual networks to physical networks", "2012-09-07T10:00:00-00:00", nil},
+	{"If-Match constraints based on revision_number", "revision-if-match", "Extension indicating that If-Match based on revision_number is supported.", "2016-12-11T00:00:00-00:00", nil},
+	{"Resource revision numbers", "standard-attr-revisions", "This extension will display the revision number of neutron resources.", "2016-04-11T10:00:00-00:00", nil},
+	{"Sorting support", "sorting", "Extension that indicates that sorting is enabled.", "2016-06-12T00:00:00-00:00", nil},
+	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00", nil},
+	{"Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip, policy, trunk, network_segment_range", "standard-attr-tag", "Enables to set tag on resources with standard attribute.", "2017-01-01T00:00:00-00:00", nil},
+	{"Resource timestamps", "standard-attr-timestamp", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.", "2016-09-12T10:00:00-00:00", nil},
+}
+
+var portSecurityExtension = extension{"Port Security", "port-security", "Provides port security", "2012-07-23T10:00:00-00:00", nil}
+
+func extensionsFor(o attrOptions) []extension {
+	out := append([]extension{}, baseExtensions...)
+	if o.PortSecurity {
+		out = append(out, portSecurityExtension)
+	}
+	for i := range out {
+		out[i].Links = []any{}
+	}
+	return out
+}
+
+func (s *Server) listExtensions(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, map[string]any{"extensions": s.exts})
+}
+
+func (s *Server) showExtension(w http.ResponseWriter, alias string) {
+	for _, e := range s.exts {
+		if e.Alias == alias {
+			writeJSON(w, http.StatusOK, map[string]any{"extension": e})
+			return
+		}
+	}
+	writeFault(w, neutron.Errorf(http.StatusNotFound, "HTTPNotFound", "Extension with alias %s does not exist", alias))
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"net/http"
+
+	"neutrino/internal/neutron"
+)
+
+// Neutron's default policy (2023.1, without the new RBAC defaults), the
+// parts that matter for networks, subnets, ports and agents:
+//   - admins see and change everything;
+//   - a project sees its own resources, shared networks, and the subnets
+//     and ports of networks it owns; anything else is 404, not 403;
+//   - provider:*, segments, router:external, shared and binding:host_id /
+//     binding:profile may be written by admins only (403 otherwise);
+//   - binding:host_id, profile, vif_type, vif_details, provider:* and
+//     segments are stripped from non-admin responses;
+//   - agents are admin-only (a project lists none and gets 404 on one);
+//   - writing a resource a project can see but does not own is 403.
+
+// ownerOrAdmin reports whether c may write a resource owned by project.
+func ownerOrAdmin(c Caller, project string) bool {
+	return c.Admin || (c.ProjectID != "" && c.ProjectID == project)
+}
+
+// visible reports whether c may read e. network is e's network (subnets,
+// ports) or nil; it is only consulted for non-admin callers.
+func visible(c Caller, k *kind, e *entity, network *entity) bool {
+	if c.Admin {
+		return true
+	}
+	if k.adminOnly {
+		return false
+	}
+	if ownerOrAdmin(c, e.project) {
+		return true
+	}
+	switch k.res.name {
+	case "network":
+		return e.shared
+	case "subnet":
+		return network != nil && (network.shared || ownerOrAdmin(c, network.project))
+	case "port":
+		return network != nil && ownerOrAdmin(c, network.project)
+	}
+	return false
+}
+
+// deniedAttrs lists the attributes in a body that c may not write, in
+// attribute-map order (that order shows in the PolicyNotAuthorized text).
+func deniedAttrs(c Caller, res *resource, attrs map[string]any) []string {
+	if c.Admin {
+		return nil
+	}
+	var out []string
+	for _, a := range res.attrs {
+		if _, ok := attrs[a.name]; ok && a.adminWrite {
+			out = append(out, a.name)
+		}
+	}
+	return out
+}
+
+// createProject decides the owner of a new resource from the body's
+// tenant_id/project_id and the caller, with Neutron's faults.
+func createProject(c Caller, attrs map[string]any) (string, *neutron.Error) {
+	t, hasT := aStr(attrs, "tenant_id")
+	p, hasP := aStr(attrs, "project_id")
+	if hasT && hasP && t != p {
+		return "", neutron.BadRequest("'project_id' and 'tenant_id' do not match")
+	}
+	if !hasP {
+		p = t
+	}
+	if p == "" {
+		if c.ProjectID == "" {
+			return "", neutron.BadRequest("Running without keystone AuthN requires that tenant_id is specified")
+		}
+		return c.ProjectID, nil
+	}
+	if !c.Admin && p != c.ProjectID {
+		return "", neutron.BadRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges")
+	}
+	return p, nil
+}
+
+// visibleTo is the ListQuery restriction for c ("" = everything).
+func visibleTo(c Caller) string {
+	if c.Admin {
+		return ""
+	}
+	if c.ProjectID == "" {
+		// A non-admin without a project owns nothing; this id matches no row.
+		return "-"
+	}
+	return c.ProjectID
+}
+
+var errForbidden = func(action string) *neutron.Error { return errPolicy(action, nil) }
+
+var _ = http.StatusForbidden

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"neutrino/internal/neutron"
+)
+
+// listRequest is a parsed collection GET.
+type listRequest struct {
+	q      neutron.ListQuery
+	fields []string
+}
+
+var pagingParams = map[string]bool{"fields": true, "sort_key": true, "sort_dir": true, "limit": true, "marker": true, "page_reverse": true}
+
+// parseList validates a collection query string: filter names must be
+// attributes of the resource (filter-validation), sort_key/sort_dir come
+// in pairs, limit is a non-negative integer.
+func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
+	lr := &listRequest{q: neutron.ListQuery{Filters: map[string][]string{}}}
+	for k, vals := range v {
+		if pagingParams[k] {
+			continue
+		}
+		a, isAttr := res.byName[k]
+		if !isAttr && !contains(res.extraFilters, k) {
+			return nil, neutron.BadRequest("%s is invalid attribute for filtering", k)
+		}
+		out := make([]string, 0, len(vals))
+		for _, s := range vals {
+			if isAttr && isBoolAttr(a) {
+				b, e := convBool(k, s)
+				if e != nil {
+					return nil, e
+				}
+				s = strconv.FormatBool(b.(bool))
+			}
+			if !isAttr { // tag filters take comma-separated lists
+				out = append(out, strings.Split(s, ",")...)
+				continue
+			}
+			out = append(out, s)
+		}
+		if k == "tenant_id" {
+			k = "project_id"
+		}
+		lr.q.Filters[k] = append(lr.q.Filters[k], out...)
+	}
+	for _, f := range v["fields"] {
+		for _, x := range strings.Split(f, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				lr.fields = append(lr.fields, x)
+			}
+		}
+	}
+	keys, dirs := v["sort_key"], v["sort_dir"]
+	if len(dirs) > 0 && len(keys) != len(dirs) {
+		return nil, neutron.BadRequest("The number of sort_keys and sort_dirs must be same")
+	}
+	for i, k := range keys {
+		if _, ok := res.byName[k]; !ok {
+			return nil, neutron.BadRequest("%s is invalid attribute for sort_keys", k)
+		}
+		desc := false
+		if len(dirs) > 0 {
+			switch dirs[i] {
+			case "asc":
+			case "desc":
+				desc = true
+			default:
+				return nil, neutron.BadRequest("%s is invalid value for sort_dir, valid value is 'asc' and 'desc'", dirs[i])
+			}
+		}
+		if k == "tenant_id" {
+			k = "project_id"
+		}
+		lr.q.Sort = append(lr.q.Sort, neutron.SortKey{Key: k, Desc: desc})
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return nil, neutron.BadRequest("Limit must be an integer 0 or greater and not '%s'", l)
+		}
+		lr.q.Limit = n
+	}
+	lr.q.Marker = v.Get("marker")
+	if pr := v.Get("page_reverse"); pr != "" {
+		b, e := convBool("page_reverse", pr)
+		if e != nil {
+			return nil, e
+		}
+		lr.q.PageReverse = b.(bool)
+	}
+	return lr, nil
+}
+
+func isBoolAttr(a *attribute) bool {
+	switch a.name {
+	case "admin_state_up", "shared", "router:external", "enable_dhcp", "port_security_enabled", "alive":
+		return true
+	}
+	return false
+}
+
+// pageLinks builds <collection>_links as Neutron does: "next" unless a
+// forward page came back short, "previous" unless a reverse page did.
+func pageLinks(r *http.Request, collection string, q neutron.ListQuery, ids []string) []map[string]string {
+	if q.Limit == 0 || len(ids) == 0 {
+		return nil
+	}
+	base := "http://" + r.Host + r.URL.Path
+	// Keep the caller's other parameters (filters, sorting, fields).
+	var rest []string
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if kv == "" || k == "limit" || k == "marker" || k == "page_reverse" {
+			continue
+		}
+		rest = append(rest, kv)
+	}
+	href := func(marker string, reverse bool) string {
+		parts := append([]string{}, rest...)
+		parts = append(parts, "limit="+strconv.Itoa(q.Limit), "marker="+url.QueryEscape(marker))
+		if reverse {
+			parts = append(parts, "page_reverse=True")
+		}
+		return base + "?" + strings.Join(parts, "&")
+	}
+	var links []map[string]string
+	short := len(ids) < q.Limit
+	if !(short && !q.PageReverse) {
+		links = append(links, map[string]string{"rel": "next", "href": href(ids[len(ids)-1], false)})
+	}
+	if !(short && q.PageReverse) {
+		links = append(links, map[string]string{"rel": "previous", "href": href(ids[0], true)})
+	}
+	return links
+}

@@ -1,0 +1,487 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"neutrino/internal/neutron"
+)
+
+// Options configure the HTTP layer (from neutron.conf / ml2_conf.ini).
+type Options struct {
+	// AuthStrategy is auth_strategy: AuthNoauth (default) or AuthKeystone.
+	AuthStrategy string
+	// MaxRequestBody is max_request_body_size in bytes (default 114688).
+	MaxRequestBody int64
+	// PortSecurity: ml2 extension_drivers includes port_security, so
+	// networks and ports carry port_security_enabled.
+	PortSecurity bool
+	Logger       *slog.Logger
+}
+
+// Server is the Neutron v2.0 API as an http.Handler.
+type Server struct {
+	b     Backend
+	opts  Options
+	log   *slog.Logger
+	kinds map[string]*kind // by collection name
+	exts  []extension
+}
+
+// New builds the API handler on a Backend.
+func New(b Backend, o Options) *Server {
+	if o.AuthStrategy == "" {
+		o.AuthStrategy = AuthNoauth
+	}
+	if o.MaxRequestBody <= 0 {
+		o.MaxRequestBody = 114688
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ao := attrOptions{PortSecurity: o.PortSecurity}
+	s := &Server{b: b, opts: o, log: o.Logger, kinds: map[string]*kind{
+		"networks": networkKind(b, ao),
+		"subnets":  subnetKind(b),
+		"ports":    portKind(b, ao),
+		"agents":   agentKind(b),
+	}}
+	s.exts = extensionsFor(ao)
+	return s
+}
+
+const unauthorizedBody = "401 Unauthorized\n\nThis server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.\n\n   "
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Openstack-Request-Id", "req-"+uuid.NewString())
+	c, ok := identify(s.opts.AuthStrategy, r.Header)
+	if !ok {
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.Header().Set("Www-Authenticate", "Keystone uri=''")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, unauthorizedBody)
+		return
+	}
+	r = r.WithContext(WithCaller(r.Context(), c))
+	s.route(w, r, c)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
+	path := r.URL.Path
+	if path == "/" {
+		s.only(w, r, "GET", func() { s.versions(w, r) })
+		return
+	}
+	if path == "/v2.0/" {
+		s.only(w, r, "GET", func() { s.v2Root(w, r) })
+		return
+	}
+	rest, ok := strings.CutPrefix(path, "/v2.0/")
+	if !ok {
+		writeFault(w, errNotFoundResource())
+		return
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	rest = strings.TrimSuffix(rest, ".json")
+	seg := strings.Split(rest, "/")
+	if seg[0] == "extensions" {
+		switch len(seg) {
+		case 1:
+			s.only(w, r, "GET", func() { s.listExtensions(w) })
+		case 2:
+			s.only(w, r, "GET", func() { s.showExtension(w, seg[1]) })
+		default:
+			writeFault(w, errNotFoundResource())
+		}
+		return
+	}
+	if seg[0] == "subnetpools" && len(seg) == 1 {
+		// Subnet pools are listed in /v2.0/ as Neutron does; there are none.
+		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"subnetpools": []any{}}) })
+		return
+	}
+	k, ok := s.kinds[seg[0]]
+	if !ok {
+		writeFault(w, errNotFoundResource())
+		return
+	}
+	switch {
+	case len(seg) == 1:
+		switch r.Method {
+		case "GET":
+			s.list(w, r, c, k)
+		case "POST":
+			if k.create == nil {
+				writeFault(w, errMethodNotAllowed())
+				return
+			}
+			s.create(w, r, c, k)
+		default:
+			writeFault(w, errMethodNotAllowed())
+		}
+	case len(seg) == 2:
+		id := seg[1]
+		switch r.Method {
+		case "GET":
+			s.show(w, r, c, k, id)
+		case "PUT":
+			s.update(w, r, c, k, id)
+		case "DELETE":
+			s.del(w, r, c, k, id)
+		default:
+			writeFault(w, errMethodNotAllowed())
+		}
+	case (len(seg) == 3 || len(seg) == 4) && seg[2] == "tags" && !k.adminOnly:
+		tag := ""
+		if len(seg) == 4 {
+			tag = seg[3]
+		}
+		s.tags(w, r, c, k, seg[1], tag, len(seg) == 4)
+	default:
+		writeFault(w, errNotFoundResource())
+	}
+}
+
+func (s *Server) only(w http.ResponseWriter, r *http.Request, method string, f func()) {
+	if r.Method != method {
+		writeFault(w, errMethodNotAllowed())
+		return
+	}
+	f()
+}
+
+func baseURL(r *http.Request) string { return "http://" + r.Host }
+
+func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+		"id": "v2.0", "status": "CURRENT",
+		"links": []any{map[string]string{"rel": "self", "href": baseURL(r) + "/v2.0/"}},
+	}}})
+}
+
+func (s *Server) v2Root(w http.ResponseWriter, r *http.Request) {
+	var res []any
+	for _, n := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"subnetpool", "subnetpools"}, {"port", "ports"}} {
+		res = append(res, map[string]any{"name": n[0], "collection": n[1],
+			"links": []any{map[string]string{"rel": "self", "href": baseURL(r) + "/v2.0/" + n[1]}}})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": res})
+}
+
+// readBody reads at most max_request_body_size bytes.
+func (s *Server) readBody(r *http.Request) ([]byte, *neutron.Error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxRequestBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, neutron.Errorf(http.StatusRequestEntityTooLarge, "HTTPRequestEntityTooLarge", "Request is too large.")
+		}
+		return nil, neutron.BadRequest("Body contains invalid data")
+	}
+	return b, nil
+}
+
+// fetch gets a resource and applies read policy: invisible is NotFound.
+func (s *Server) fetch(r *http.Request, c Caller, k *kind, id string) (*entity, error) {
+	e, err := k.get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Admin {
+		return e, nil
+	}
+	var network *entity
+	if e.networkID != "" && !ownerOrAdmin(c, e.project) {
+		if n, err := s.kinds["networks"].get(r.Context(), e.networkID); err == nil {
+			network = n
+		}
+	}
+	if !visible(c, k, e, network) {
+		return nil, neutron.NotFound(kindTitle(k.res.name), id)
+	}
+	return e, nil
+}
+
+func (s *Server) show(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string) {
+	e, err := s.fetch(r, c, k, id)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{k.res.name: shape(k.res, e.render(false), c, fieldsOf(r))})
+}
+
+func fieldsOf(r *http.Request) []string {
+	var out []string
+	for _, f := range r.URL.Query()["fields"] {
+		for _, x := range strings.Split(f, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, c Caller, k *kind) {
+	lr, e := parseList(k.res, r.URL.Query())
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	if k.adminOnly && !c.Admin {
+		writeJSON(w, http.StatusOK, map[string]any{k.res.collection: []any{}})
+		return
+	}
+	lr.q.VisibleTo = visibleTo(c)
+	items, err := k.list(r.Context(), lr.q)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	out := make([]map[string]any, len(items))
+	ids := make([]string, len(items))
+	for i, it := range items {
+		out[i] = shape(k.res, it.render(false), c, lr.fields)
+		ids[i] = it.id
+	}
+	body := map[string]any{k.res.collection: out}
+	if links := pageLinks(r, k.res.collection, lr.q, ids); links != nil {
+		body[k.res.collection+"_links"] = links
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kind) {
+	body, e := s.readBody(r)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	attrs, e := parseBody(k.res, body, true)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	project, e := createProject(c, attrs)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	action := "create_" + k.res.name
+	if denied := deniedAttrs(c, k.res, attrs); len(denied) > 0 {
+		writeFault(w, errPolicy(action, denied))
+		return
+	}
+	if !c.Admin && k.res.name != "network" {
+		// Subnets and ports go on a network the caller can see; only its
+		// owner may add subnets or choose addresses and MACs.
+		netID, _ := aStr(attrs, "network_id")
+		n, err := s.fetch(r, c, s.kinds["networks"], netID)
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		if !ownerOrAdmin(c, n.project) {
+			if k.res.name == "subnet" {
+				writeFault(w, errForbidden(action))
+				return
+			}
+			var denied []string
+			if f, ok := attrs["fixed_ips"].([]neutron.FixedIPRequest); ok {
+				for _, x := range f {
+					if x.IPAddress != "" {
+						denied = append(denied, "fixed_ips:ip_address")
+						break
+					}
+				}
+			}
+			if _, ok := attrs["mac_address"]; ok {
+				denied = append(denied, "mac_address")
+			}
+			if len(denied) > 0 {
+				writeFault(w, errPolicy(action, denied))
+				return
+			}
+		}
+	}
+	ent, err := k.create(r.Context(), attrs, project)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{k.res.name: shape(k.res, ent.render(true), c, nil)})
+}
+
+// ifMatch parses If-Match: revision_number=N (0 = not given).
+func ifMatch(r *http.Request) (int64, *neutron.Error) {
+	h := r.Header.Get("If-Match")
+	if h == "" {
+		return 0, nil
+	}
+	var rev int64
+	for _, part := range strings.Split(h, ",") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(part), "revision_number=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, neutron.BadRequest("Revision number must be an integer 0 or greater and not '%s'", v)
+		}
+		rev = n
+	}
+	return rev, nil
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string) {
+	body, e := s.readBody(r)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	attrs, e := parseBody(k.res, body, false)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	rev, e := ifMatch(r)
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
+	cur, err := s.fetch(r, c, k, id)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	action := "update_" + k.res.name
+	if !ownerOrAdmin(c, cur.project) {
+		writeFault(w, errForbidden(action))
+		return
+	}
+	if denied := deniedAttrs(c, k.res, attrs); len(denied) > 0 {
+		writeFault(w, errPolicy(action, denied))
+		return
+	}
+	ent, err := k.update(r.Context(), id, attrs, rev)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{k.res.name: shape(k.res, ent.render(false), c, nil)})
+}
+
+func (s *Server) del(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string) {
+	cur, err := s.fetch(r, c, k, id)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if !ownerOrAdmin(c, cur.project) {
+		writeFault(w, errForbidden("delete_"+k.res.name))
+		return
+	}
+	if err := k.delete(r.Context(), id); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// tags serves /v2.0/{collection}/{id}/tags[/{tag}].
+func (s *Server) tags(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id, tag string, one bool) {
+	cur, err := s.fetch(r, c, k, id)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	has := contains(cur.tags, tag)
+	notFound := neutron.Errorf(http.StatusNotFound, "TagNotFound", "Tag %s could not be found.", tag)
+	if r.Method != "GET" && !ownerOrAdmin(c, cur.project) {
+		writeFault(w, errForbidden("update_"+k.res.name))
+		return
+	}
+	set := func(tags []string, status int, echo bool) {
+		if e := validateTags(tags); e != nil {
+			writeFault(w, e)
+			return
+		}
+		got, err := s.b.ReplaceTags(r.Context(), k.res.name, id, tags)
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		if echo {
+			writeJSON(w, status, map[string]any{"tags": strs(got)})
+			return
+		}
+		w.WriteHeader(status)
+	}
+	switch {
+	case r.Method == "GET" && !one:
+		writeJSON(w, http.StatusOK, map[string]any{"tags": strs(cur.tags)})
+	case r.Method == "GET":
+		if !has {
+			writeFault(w, notFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == "PUT" && !one:
+		body, e := s.readBody(r)
+		if e != nil {
+			writeFault(w, e)
+			return
+		}
+		tags, e := parseTagsBody(body)
+		if e != nil {
+			writeFault(w, e)
+			return
+		}
+		set(tags, http.StatusOK, true)
+	case r.Method == "PUT":
+		if has {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		set(append(append([]string{}, cur.tags...), tag), http.StatusCreated, false)
+	case r.Method == "DELETE" && !one:
+		set([]string{}, http.StatusNoContent, false)
+	case r.Method == "DELETE":
+		if !has {
+			writeFault(w, notFound)
+			return
+		}
+		var rest []string
+		for _, t := range cur.tags {
+			if t != tag {
+				rest = append(rest, t)
+			}
+		}
+		set(strs(rest), http.StatusNoContent, false)
+	default:
+		writeFault(w, errMethodNotAllowed())
+	}
+}
+
+func parseTagsBody(body []byte) ([]string, *neutron.Error) {
+	var top map[string]any
+	if err := jsonUnmarshal(body, &top); err != nil {
+		return nil, neutron.BadRequest("Body contains invalid data")
+	}
+	v, ok := top["tags"]
+	if !ok {
+		return nil, neutron.BadRequest("Invalid input for tags. Reason: 'tags' not found in the request body.")
+	}
+	t, e := convTags("tags", v)
+	if e != nil {
+		return nil, e
+	}
+	return t.([]string), nil
+}
