@@ -1,0 +1,25 @@
+// Package linux is the Linux kernel data plane, as Neutron's Linux bridge
+// agent builds it: per network a bridge "brq" + network id[:11] and a vxlan
+// device "vxlan-<VNI>" enslaved to it; VM taps ("tap" + port id[:11],
+// plugged by Nova/the lab) are found and attached to their network's bridge.
+// BUM traffic goes to the multicast group (vxlan_group without
+// l2population), to all-zero FDB entries towards the VTEPs in each
+// network's flood list (l2population; head-end replication) or to every
+// other VTEP (neither). With l2population kernel learning is off and a
+// permanent FDB entry per remote MAC is installed; with arp_responder the
+// vxlan device's proxy flag answers ARP from permanent neighbour entries.
+//
+// Everything goes through netlink (vishvananda/netlink) against one network
+// namespace; nothing execs `ip` or `bridge`. The code is split in two: a pure
+// part (model.go) that turns the kernel's current objects and the desired
+// NodeState into an ordered list of operations, rendered as the equivalent
+// `ip`/`bridge` commands for golden tests, and a thin netlink part that
+// reads the kernel and executes those operations.
+//
+// Ownership: links named brq<11 chars> of kind bridge and vxlan-<digits> of
+// kind vxlan belong to us; FDB entries are managed only when static
+// (permanent/noarp, "self") on our vxlan devices and neighbour entries only
+// when permanent on our vxlan devices. Learned entries and every other
+// object are never touched. Taps belong to Nova: we attach and detach them
+// but never delete them.
+package linux

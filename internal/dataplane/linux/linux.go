@@ -1,0 +1,338 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"neutrino/internal/dataplane"
+)
+
+// Options configure the Linux data plane of one node.
+type Options struct {
+	// NetNS is the named network namespace (/run/netns/NAME) to manage;
+	// empty means the namespace the process runs in.
+	NetNS string
+	// TTL and TOS of the outer IP header ([vxlan] ttl, tos); 0 inherits.
+	TTL, TOS int
+	Logger   *slog.Logger
+}
+
+// Dataplane is the Linux kernel data plane of one node.
+type Dataplane struct {
+	opts Options
+	log  *slog.Logger
+	h    *netlink.Handle
+
+	mu sync.Mutex
+}
+
+var _ dataplane.Dataplane = (*Dataplane)(nil)
+
+// New opens a netlink handle in the node's namespace. It changes nothing.
+func New(opts Options) (*Dataplane, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var h *netlink.Handle
+	var err error
+	if opts.NetNS == "" {
+		h, err = netlink.NewHandle()
+	} else {
+		var fd netns.NsHandle
+		fd, err = netns.GetFromName(opts.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("linux dataplane: open netns %s: %w", opts.NetNS, err)
+		}
+		defer fd.Close()
+		h, err = netlink.NewHandleAt(fd)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("linux dataplane: netlink: %w", err)
+	}
+	return &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h}, nil
+}
+
+// Close releases the netlink handle; devices and entries stay.
+func (d *Dataplane) Close() error {
+	d.h.Close()
+	return nil
+}
+
+// Apply converges the kernel to desired (see dataplane.Dataplane).
+func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, err := d.read()
+	if err != nil {
+		return fmt.Errorf("linux dataplane: read kernel state: %w", err)
+	}
+	opt := options{TTL: d.opts.TTL, TOS: d.opts.TOS}
+	if len(desired.Networks) > 0 {
+		dev, err := d.deviceWithAddr(desired.LocalIP)
+		if err != nil {
+			// Without local_ip on an interface every vxlan device would be
+			// wrong; change nothing rather than re-create working ones.
+			return fmt.Errorf("linux dataplane: local_ip: %w", err)
+		}
+		opt.VTEPDev = dev
+	}
+	ops := plan(cur, desired, opt)
+	var errs []error
+	for _, o := range ops {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if err := d.exec(o); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", o, err))
+			continue
+		}
+		d.log.Info("applied", "op", o.String())
+	}
+	return errors.Join(errs...)
+}
+
+// Devices lists the tap devices on the node.
+func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
+	links, err := d.linkList()
+	if err != nil {
+		return nil, fmt.Errorf("linux dataplane: list links: %w", err)
+	}
+	var out []dataplane.Device
+	for _, l := range links {
+		a := l.Attrs()
+		if !strings.HasPrefix(a.Name, "tap") {
+			continue
+		}
+		out = append(out, dataplane.Device{
+			PortID: strings.TrimPrefix(a.Name, "tap"),
+			Name:   a.Name,
+			MAC:    a.HardwareAddr.String(),
+			Up:     a.Flags&net.FlagUp != 0,
+		})
+	}
+	return out, nil
+}
+
+// linkList retries a dump the kernel interrupted (links changed meanwhile).
+func (d *Dataplane) linkList() ([]netlink.Link, error) {
+	for i := 0; ; i++ {
+		ls, err := d.h.LinkList()
+		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
+			continue
+		}
+		return ls, err
+	}
+}
+
+func (d *Dataplane) neighList(index, family int) ([]netlink.Neigh, error) {
+	for i := 0; ; i++ {
+		ns, err := d.h.NeighList(index, family)
+		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
+			continue
+		}
+		return ns, err
+	}
+}
+
+// read collects the links and, on our vxlan devices, the entries we own.
+func (d *Dataplane) read() (kernelState, error) {
+	var st kernelState
+	links, err := d.linkList()
+	if err != nil {
+		return st, err
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		k := link{Name: a.Name, Kind: l.Type(), Master: names[a.MasterIndex], Up: a.Flags&net.FlagUp != 0, MTU: a.MTU}
+		if v, ok := l.(*netlink.Vxlan); ok {
+			k.VXLAN = &vxlanSpec{
+				VNI: uint32(v.VxlanId), Port: v.Port, Local: addr(v.SrcAddr), Group: addr(v.Group),
+				Dev: names[v.VtepDevIndex], TTL: v.TTL, TOS: v.TOS, Learning: v.Learning, Proxy: v.Proxy,
+			}
+		}
+		st.Links = append(st.Links, k)
+		if k.Kind != "vxlan" || !ownedVXLAN.MatchString(k.Name) {
+			continue
+		}
+		fdb, err := d.neighList(a.Index, unix.AF_BRIDGE)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fdb of %s: %w", a.Name, err))
+		}
+		for _, n := range fdb {
+			// Static "self" entries only: learned ones belong to the kernel.
+			if n.Flags&netlink.NTF_SELF == 0 || n.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) == 0 {
+				continue
+			}
+			dst := addr(n.IP)
+			if !dst.IsValid() || len(n.HardwareAddr) == 0 {
+				continue
+			}
+			st.FDB = append(st.FDB, fdbEntry{Dev: a.Name, MAC: n.HardwareAddr.String(), Dst: dst})
+		}
+		neigh, err := d.neighList(a.Index, netlink.FAMILY_V4)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("neighbours of %s: %w", a.Name, err))
+		}
+		for _, n := range neigh {
+			ip := addr(n.IP)
+			if n.State&netlink.NUD_PERMANENT == 0 || !ip.IsValid() {
+				continue
+			}
+			st.Neigh = append(st.Neigh, neighEntry{Dev: a.Name, IP: ip, MAC: n.HardwareAddr.String()})
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+// deviceWithAddr names the interface holding ip (the vxlan devices' "dev",
+// as Neutron's agent derives it from local_ip).
+func (d *Dataplane) deviceWithAddr(ip netip.Addr) (string, error) {
+	if !ip.IsValid() {
+		return "", errors.New("local_ip is not set")
+	}
+	family := netlink.FAMILY_V4
+	if ip.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := d.h.AddrList(nil, family)
+	if err != nil {
+		return "", fmt.Errorf("list addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if addr(a.IP) == ip {
+			l, err := d.h.LinkByIndex(a.LinkIndex)
+			if err != nil {
+				return "", fmt.Errorf("link of %s: %w", ip, err)
+			}
+			return l.Attrs().Name, nil
+		}
+	}
+	return "", fmt.Errorf("%s is on no interface", ip)
+}
+
+func (d *Dataplane) exec(o op) error {
+	byName := func(n string) (netlink.Link, error) { return d.h.LinkByName(n) }
+	switch o.Kind {
+	case opDelLink:
+		l, err := byName(o.Link)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkDel(l)
+	case opAddBridge:
+		return d.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: o.Link}})
+	case opAddVXLAN:
+		v := &netlink.Vxlan{
+			LinkAttrs: netlink.LinkAttrs{Name: o.Link, MTU: o.MTU},
+			VxlanId:   int(o.Spec.VNI), Port: o.Spec.Port, TTL: o.Spec.TTL, TOS: o.Spec.TOS,
+			Learning: o.Spec.Learning, Proxy: o.Spec.Proxy,
+			SrcAddr: ipOf(o.Spec.Local), Group: ipOf(o.Spec.Group),
+		}
+		if o.Spec.Dev != "" {
+			dev, err := byName(o.Spec.Dev)
+			if err != nil {
+				return err
+			}
+			v.VtepDevIndex = dev.Attrs().Index
+		}
+		return d.h.LinkAdd(v)
+	case opSetMTU:
+		l, err := byName(o.Link)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkSetMTU(l, o.MTU)
+	case opSetMaster:
+		l, err := byName(o.Link)
+		if err != nil {
+			return err
+		}
+		m, err := byName(o.Master)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkSetMasterByIndex(l, m.Attrs().Index)
+	case opNoMaster:
+		l, err := byName(o.Link)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkSetNoMaster(l)
+	case opSetUp:
+		l, err := byName(o.Link)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkSetUp(l)
+	case opFDBAppend, opFDBReplace, opFDBDel:
+		l, err := byName(o.FDB.Dev)
+		if err != nil {
+			return err
+		}
+		mac, err := net.ParseMAC(o.FDB.MAC)
+		if err != nil {
+			return err
+		}
+		n := &netlink.Neigh{
+			LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, State: netlink.NUD_PERMANENT,
+			Flags: netlink.NTF_SELF, IP: ipOf(o.FDB.Dst), HardwareAddr: mac,
+		}
+		switch o.Kind {
+		case opFDBAppend:
+			return d.h.NeighAppend(n)
+		case opFDBReplace:
+			return d.h.NeighSet(n)
+		}
+		return d.h.NeighDel(n)
+	case opNeighReplace, opNeighDel:
+		l, err := byName(o.Neigh.Dev)
+		if err != nil {
+			return err
+		}
+		n := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, IP: ipOf(o.Neigh.IP)}
+		if o.Kind == opNeighDel {
+			return d.h.NeighDel(n)
+		}
+		mac, err := net.ParseMAC(o.Neigh.MAC)
+		if err != nil {
+			return err
+		}
+		n.HardwareAddr, n.State = mac, netlink.NUD_PERMANENT
+		return d.h.NeighSet(n)
+	}
+	return fmt.Errorf("unknown op %d", o.Kind)
+}
+
+// addr converts a net.IP; nil and the unspecified address give the zero
+// Addr, IPv4-mapped addresses are unmapped.
+func addr(ip net.IP) netip.Addr {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func ipOf(a netip.Addr) net.IP {
+	if !a.IsValid() {
+		return nil
+	}
+	return net.IP(a.AsSlice())
+}

@@ -1,0 +1,254 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// OVS is one node's private Open vSwitch: an ovsdb-server and an
+// ovs-vswitchd running inside the node's network namespace, with every
+// socket, pidfile, log and the database under RunDir. Both daemons are
+// children of this process (not --detach), so Stop ends exactly the
+// processes StartOVS started, by PID, after checking that the pidfile the
+// daemon wrote names the same PID.
+type OVS struct {
+	// Namespace is the `ip netns` name the daemons run in.
+	Namespace string
+	// RunDir holds conf.db, db.sock, <bridge>.mgmt, pidfiles and logs.
+	RunDir string
+
+	log     *slog.Logger
+	dbProc  *exec.Cmd
+	swProc  *exec.Cmd
+	dbDone  chan struct{}
+	swDone  chan struct{}
+	ownsDir bool
+}
+
+// OVSSchema is Debian's Open_vSwitch schema.
+const OVSSchema = "/usr/share/openvswitch/vswitch.ovsschema"
+
+// StartOVS creates a fresh database under runDir (created when missing and
+// then removed again by Stop) and starts ovsdb-server and ovs-vswitchd in
+// namespace ns. On any failure it stops what it started.
+func StartOVS(ctx context.Context, ns, runDir string, log *slog.Logger) (*OVS, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &OVS{Namespace: ns, RunDir: runDir, log: log}
+	if _, err := os.Stat(runDir); errors.Is(err, os.ErrNotExist) {
+		o.ownsDir = true
+	}
+	if err := os.MkdirAll(runDir, 0o750); err != nil {
+		return nil, fmt.Errorf("start ovs in %s: %w", ns, err)
+	}
+	fail := func(err error) (*OVS, error) {
+		if serr := o.Stop(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return nil, fmt.Errorf("start ovs in %s: %w", ns, err)
+	}
+	db := filepath.Join(runDir, "conf.db")
+	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", db, OVSSchema).CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("ovsdb-tool create: %w: %s", err, out))
+	}
+	o.dbProc = o.command("ovsdb-server", db,
+		"--remote=punix:"+o.DBSocketPath(),
+		"--pidfile="+filepath.Join(runDir, "ovsdb-server.pid"),
+		"--unixctl="+filepath.Join(runDir, "ovsdb-server.ctl"),
+		"--log-file="+filepath.Join(runDir, "ovsdb-server.log"),
+		"-vconsole:off")
+	if err := o.dbProc.Start(); err != nil {
+		o.dbProc = nil
+		return fail(fmt.Errorf("ovsdb-server: %w", err))
+	}
+	o.dbDone = reap(o.dbProc)
+	if err := waitFor(ctx, o.dbDone, func() bool { return exists(o.DBSocketPath()) }); err != nil {
+		return fail(fmt.Errorf("ovsdb-server socket: %w (log %s)", err, filepath.Join(runDir, "ovsdb-server.log")))
+	}
+	if out, err := o.Vsctl(ctx, "--no-wait", "init"); err != nil {
+		return fail(fmt.Errorf("ovs-vsctl init: %w: %s", err, out))
+	}
+	o.swProc = o.command("ovs-vswitchd", "unix:"+o.DBSocketPath(),
+		"--pidfile="+filepath.Join(runDir, "ovs-vswitchd.pid"),
+		"--unixctl="+o.VswitchdCtl(),
+		"--log-file="+filepath.Join(runDir, "ovs-vswitchd.log"),
+		"-vconsole:off")
+	if err := o.swProc.Start(); err != nil {
+		o.swProc = nil
+		return fail(fmt.Errorf("ovs-vswitchd: %w", err))
+	}
+	o.swDone = reap(o.swProc)
+	if err := waitFor(ctx, o.swDone, func() bool { return exists(o.VswitchdCtl()) }); err != nil {
+		return fail(fmt.Errorf("ovs-vswitchd control socket: %w (log %s)", err, filepath.Join(runDir, "ovs-vswitchd.log")))
+	}
+	// A waited write returns only after ovs-vswitchd applied it
+	// (cur_cfg caught up), so it proves the switch is serving.
+	if out, err := o.Vsctl(ctx, "--timeout=20", "set", "Open_vSwitch", ".", "external_ids:neutrino-lab=ready"); err != nil {
+		return fail(fmt.Errorf("ovs-vswitchd sync: %w: %s", err, out))
+	}
+	log.Debug("ovs started", "ns", ns, "rundir", runDir, "ovsdb_pid", o.dbProc.Process.Pid, "vswitchd_pid", o.swProc.Process.Pid)
+	return o, nil
+}
+
+// command runs name inside the namespace with OVS_RUNDIR pointing at our
+// run directory, so <bridge>.mgmt sockets land there too. `ip netns exec`
+// execs the program in place, so the child's PID is the daemon's PID.
+func (o *OVS) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", o.Namespace, name}, args...)...)
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+o.RunDir, "OVS_DBDIR="+o.RunDir, "OVS_LOGDIR="+o.RunDir)
+	// Own process group: a Ctrl-C to the test binary is handled by our
+	// cleanup, not delivered straight to the daemons.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+func reap(cmd *exec.Cmd) chan struct{} {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	return done
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func waitFor(ctx context.Context, died <-chan struct{}, ok func() bool) error {
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-died:
+			return errors.New("daemon exited")
+		case <-deadline.C:
+			return errors.New("timed out after 20s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// DBSocketPath is the ovsdb-server unix socket.
+func (o *OVS) DBSocketPath() string { return filepath.Join(o.RunDir, "db.sock") }
+
+// OVSDB is the connection string for the data plane's Config.OVSDB
+// (Neutron's ovsdb_connection format).
+func (o *OVS) OVSDB() string { return "unix:" + o.DBSocketPath() }
+
+// VswitchdCtl is ovs-vswitchd's unixctl socket (for ovs-appctl -t).
+func (o *OVS) VswitchdCtl() string { return filepath.Join(o.RunDir, "ovs-vswitchd.ctl") }
+
+// Vsctl runs ovs-vsctl against this node's database.
+func (o *OVS) Vsctl(ctx context.Context, args ...string) (string, error) {
+	return run(ctx, nil, "ovs-vsctl", append([]string{"--db=unix:" + o.DBSocketPath()}, args...)...)
+}
+
+// Ofctl runs ovs-ofctl with OVS_RUNDIR set, so a bridge name resolves to
+// this node's <bridge>.mgmt socket.
+func (o *OVS) Ofctl(ctx context.Context, args ...string) (string, error) {
+	return run(ctx, []string{"OVS_RUNDIR=" + o.RunDir}, "ovs-ofctl", args...)
+}
+
+// Appctl runs ovs-appctl against this node's ovs-vswitchd.
+func (o *OVS) Appctl(ctx context.Context, args ...string) (string, error) {
+	return run(ctx, nil, "ovs-appctl", append([]string{"-t", o.VswitchdCtl()}, args...)...)
+}
+
+func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+// SetupBrPhy makes the node's underlay usable by OVS userspace tunnels:
+// bridge br-phy (datapath_type netdev) owns the underlay interface and the
+// VTEP address sits on br-phy's internal interface, because the netdev
+// datapath routes and ARPs tunnel packets itself and only through an OVS
+// bridge that holds the local IP. The underlay interface keeps no address.
+func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep netip.Prefix) error {
+	if _, err := o.Vsctl(ctx, "--timeout=20", "--may-exist", "add-br", bridge,
+		"--", "set", "Bridge", bridge, "datapath_type=netdev",
+		"--", "--may-exist", "add-port", bridge, underlay); err != nil {
+		return fmt.Errorf("set up %s in %s: %w", bridge, o.Namespace, err)
+	}
+	for _, args := range [][]string{
+		{"addr", "flush", "dev", underlay},
+		{"link", "set", underlay, "up"},
+		{"addr", "replace", vtep.String(), "dev", bridge},
+		{"link", "set", bridge, "up"},
+	} {
+		if _, err := run(ctx, nil, "ip", append([]string{"-n", o.Namespace}, args...)...); err != nil {
+			return fmt.Errorf("set up %s in %s: %w", bridge, o.Namespace, err)
+		}
+	}
+	return nil
+}
+
+// Stop ends ovs-vswitchd, then ovsdb-server (SIGTERM, SIGKILL after 10 s),
+// and removes the run directory when StartOVS created it. It is safe to
+// call twice.
+func (o *OVS) Stop() error {
+	var errs []error
+	errs = append(errs, o.stopProc(o.swProc, o.swDone, filepath.Join(o.RunDir, "ovs-vswitchd.pid")))
+	o.swProc = nil
+	errs = append(errs, o.stopProc(o.dbProc, o.dbDone, filepath.Join(o.RunDir, "ovsdb-server.pid")))
+	o.dbProc = nil
+	if o.ownsDir {
+		if err := os.RemoveAll(o.RunDir); err != nil {
+			errs = append(errs, err)
+		} else {
+			o.ownsDir = false
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *OVS) stopProc(cmd *exec.Cmd, done chan struct{}, pidfile string) error {
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	pid := cmd.Process.Pid
+	select {
+	case <-done:
+		return nil // already gone (and reaped)
+	default:
+	}
+	// The pidfile is the daemon's own claim; a mismatch means our child is
+	// not the daemon we think it is, which we report but still end our
+	// child (it is ours by construction).
+	var errs []error
+	if b, err := os.ReadFile(pidfile); err == nil {
+		if got, _ := strconv.Atoi(strings.TrimSpace(string(b))); got != pid {
+			errs = append(errs, fmt.Errorf("%s names pid %d, our child is %d", pidfile, got, pid))
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		errs = append(errs, fmt.Errorf("pid %d ignored SIGTERM, killed", pid))
+	}
+	o.log.Debug("ovs daemon stopped", "pid", pid, "ns", o.Namespace)
+	return errors.Join(errs...)
+}

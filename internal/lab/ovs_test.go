@@ -1,0 +1,88 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ovsTestNS creates a throwaway namespace for this file's tests (the lab's
+// own node types are H5's; this keeps the OVS tests independent of them).
+func ovsTestNS(t *testing.T, role string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("OVS lab tests need root (network namespaces, OVS daemons): run `make test` as root")
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	name := "nt-" + hex.EncodeToString(b) + "-" + role
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
+	return name
+}
+
+func TestStartStopOVS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := ovsTestNS(t, "ovs")
+	run := t.TempDir() + "/ovs"
+	o, err := StartOVS(ctx, ns, run, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = o.Stop()
+		}
+	})
+	swPID, dbPID := o.swProc.Process.Pid, o.dbProc.Process.Pid
+	// veth pair inside the namespace: one end becomes br-phy's port.
+	if out, err := exec.Command("ip", "-n", ns, "link", "add", "u0", "type", "veth", "peer", "name", "u1").CombinedOutput(); err != nil {
+		t.Fatalf("veth: %v: %s", err, out)
+	}
+	if err := o.SetupBrPhy(ctx, "br-phy", "u0", netip.MustParsePrefix("198.18.7.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := o.Vsctl(ctx, "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Bridge br-phy", "datapath_type: netdev", "Port u0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ovs-vsctl show lacks %q:\n%s", want, out)
+		}
+	}
+	addr, err := exec.Command("ip", "-n", ns, "-o", "addr", "show", "dev", "br-phy").CombinedOutput()
+	if err != nil || !strings.Contains(string(addr), "198.18.7.1/24") {
+		t.Errorf("br-phy internal interface has no VTEP address: %v %s", err, addr)
+	}
+	if err := o.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	for _, pid := range []int{swPID, dbPID} {
+		if _, err := os.Stat("/proc/" + itoa(pid)); err == nil {
+			t.Errorf("pid %d still running after Stop", pid)
+		}
+	}
+	if _, err := os.Stat(run); err == nil {
+		t.Errorf("run dir %s left behind", run)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
