@@ -1,0 +1,420 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of Neutron's id spaces.
+const (
+	MaxVNI       = 1<<24 - 1 // VXLAN network identifier, 24 bits
+	MaxVLAN      = 4094
+	MaxGREKey    = 1<<32 - 1
+	DefaultRPC   = 9697
+	vxlanOverlay = 50 // outer IPv4 + UDP + VXLAN + inner Ethernet
+)
+
+// Supported driver names.
+var (
+	supportedTypes      = []string{"flat", "vlan", "gre", "vxlan"}
+	warnTypes           = map[string]bool{"local": true, "geneve": true}
+	supportedMechanisms = []string{"openvswitch", "linuxbridge", "l2population"}
+	dbSchemes           = []string{"sqlite", "mysql", "mysql+pymysql", "postgresql", "postgresql+psycopg2", "postgres"}
+)
+
+// LoadServer reads neutron-server's files (neutron.conf, ml2_conf.ini, ...)
+// in order and applies Neutron's defaults. The warnings name options that
+// are unknown, deprecated or not acted on; the error joins every invalid
+// value, each naming file, section and option.
+func LoadServer(paths ...string) (*Server, []string, error) {
+	s, err := readFiles(rServer, paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &Server{Files: append([]string(nil), paths...)}
+
+	s.host(&c.BindHost, "DEFAULT", "bind_host", "127.0.0.1")
+	s.port(&c.BindPort, "DEFAULT", "bind_port", 9696)
+	if e := s.str(&c.AuthStrategy, "DEFAULT", "auth_strategy", "noauth"); c.AuthStrategy != "noauth" && c.AuthStrategy != "keystone" {
+		s.fail(e, "must be noauth or keystone")
+	}
+	if e := s.str(&c.CorePlugin, "DEFAULT", "core_plugin", "ml2"); c.CorePlugin == "ml2" || c.CorePlugin == "neutron.plugins.ml2.plugin.Ml2Plugin" {
+		c.CorePlugin = "ml2"
+	} else {
+		s.fail(e, "neutrino implements only the ML2 core plugin (core_plugin = ml2)")
+	}
+	e := s.list(&c.ServicePlugins, "DEFAULT", "service_plugins", nil)
+	for _, p := range c.ServicePlugins {
+		if what, ok := servicePlugins[p]; ok {
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: service plugin %s (%s) is not implemented by neutrino; ignored", e.where(), p, what))
+		} else {
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: unknown service plugin %q; ignored", e.where(), p))
+		}
+	}
+	s.integer(&c.GlobalPhysnetMTU, "DEFAULT", "global_physnet_mtu", 1500, 68+vxlanOverlay, 65535)
+	if e := s.str(&c.BaseMAC, "DEFAULT", "base_mac", "fa:16:3e:00:00:00"); e.Value != "" {
+		if mac, err := net.ParseMAC(e.Value); err != nil || len(mac) != 6 {
+			s.fail(e, "not a MAC address like fa:16:3e:00:00:00")
+		} else if mac[0]&1 != 0 {
+			s.fail(e, "is a multicast MAC; ports need a unicast base (first octet even)")
+		} else {
+			c.BaseMAC = mac.String()
+		}
+	} else {
+		s.fail(e, "must not be empty")
+	}
+	if e := s.str(&c.StatePath, "DEFAULT", "state_path", "/var/lib/neutrino"); c.StatePath == "" {
+		s.fail(e, "must not be empty")
+	}
+	var secs int
+	s.integer(&secs, "DEFAULT", "agent_down_time", 75, 1, 1<<31-1)
+	c.AgentDownTime = time.Duration(secs) * time.Second
+	s.integer(&c.MaxRequestBody, "DEFAULT", "max_request_body_size", 114688, 1, 1<<31-1)
+	s.host(&c.RPCBindHost, "DEFAULT", "rpc_bind_host", "127.0.0.1")
+	s.port(&c.RPCBindPort, "DEFAULT", "rpc_bind_port", DefaultRPC)
+	s.str(&c.RPCToken, "DEFAULT", "rpc_token", "")
+	certE := s.str(&c.RPCTLSCert, "DEFAULT", "rpc_tls_cert_file", "")
+	keyE := s.str(&c.RPCTLSKey, "DEFAULT", "rpc_tls_key_file", "")
+	caE := s.str(&c.RPCTLSClientCA, "DEFAULT", "rpc_tls_client_ca_file", "")
+	s.pair(certE, keyE)
+	if c.RPCTLSClientCA != "" && c.RPCTLSCert == "" {
+		s.fail(caE, "client certificates need server TLS: set rpc_tls_cert_file and rpc_tls_key_file too")
+	}
+
+	if e := s.str(&c.Connection, "database", "connection", ""); c.Connection != "" {
+		scheme, rest, ok := strings.Cut(c.Connection, "://")
+		if !ok || !contains(dbSchemes, strings.ToLower(scheme)) {
+			s.fail(e, "unsupported database URL; use one of %s://...", strings.Join(dbSchemes, ", "))
+		} else if rest == "" && !strings.EqualFold(scheme, "sqlite") {
+			s.fail(e, "no host or database in the URL")
+		}
+	}
+
+	s.serverML2(c)
+	return c, s.warnings, s.err()
+}
+
+func (s *source) serverML2(c *Server) {
+	typesE, typesSet := s.get("ml2", "type_drivers", "")
+	s.list(&c.TypeDrivers, "ml2", "type_drivers", []string{"local", "flat", "vlan", "gre", "vxlan", "geneve"})
+	for _, t := range c.TypeDrivers {
+		switch {
+		case contains(supportedTypes, t):
+		case warnTypes[t]:
+			if typesSet {
+				s.warnings = append(s.warnings, fmt.Sprintf("%s: type driver %q is not implemented by neutrino; networks of that type cannot be created", typesE.where(), t))
+			}
+		default:
+			s.fail(typesE, "unknown type driver %q (neutrino supports %s)", t, strings.Join(supportedTypes, ", "))
+		}
+	}
+	tenantE := s.list(&c.TenantNetworkTypes, "ml2", "tenant_network_types", []string{"local"})
+	for _, t := range c.TenantNetworkTypes {
+		if !contains(c.TypeDrivers, t) {
+			s.fail(tenantE, "tenant network type %q is not in [ml2] type_drivers (%s)", t, strings.Join(c.TypeDrivers, ","))
+		}
+	}
+	mechE := s.list(&c.MechanismDrivers, "ml2", "mechanism_drivers", nil)
+	for _, m := range c.MechanismDrivers {
+		if !contains(supportedMechanisms, m) {
+			s.fail(mechE, "unknown mechanism driver %q (neutrino supports %s)", m, strings.Join(supportedMechanisms, ", "))
+		}
+	}
+	if len(c.MechanismDrivers) == 0 {
+		s.warnings = append(s.warnings, "[ml2] mechanism_drivers is empty: no port can be bound (set openvswitch or linuxbridge)")
+	} else if !contains(c.MechanismDrivers, "openvswitch") && !contains(c.MechanismDrivers, "linuxbridge") {
+		s.warnings = append(s.warnings, fmt.Sprintf("%s: no binding driver (openvswitch or linuxbridge): no port can be bound", mechE.where()))
+	}
+	s.list(&c.ExtensionDrivers, "ml2", "extension_drivers", nil)
+	if e := s.integer(&c.PathMTU, "ml2", "path_mtu", 0, 0, 65535); c.PathMTU != 0 && c.PathMTU < 68+vxlanOverlay {
+		s.fail(e, "must be 0 (unset) or at least %d", 68+vxlanOverlay)
+	}
+	if e := s.integer(&c.OverlayIPVersion, "ml2", "overlay_ip_version", 4, 0, 6); c.OverlayIPVersion != 4 && c.OverlayIPVersion != 6 {
+		s.fail(e, "must be 4 or 6")
+	}
+
+	vniE, _ := s.get("ml2_type_vxlan", "vni_ranges", "")
+	c.VNIRanges = s.ranges(vniE, "VNI", 1, MaxVNI)
+	if contains(c.TenantNetworkTypes, "vxlan") && len(c.VNIRanges) == 0 {
+		s.warnings = append(s.warnings, "[ml2_type_vxlan] vni_ranges is empty: no tenant vxlan network can be allocated")
+	}
+	s.multicast(&c.VXLANGroup, "ml2_type_vxlan", "vxlan_group", "")
+	greE, _ := s.get("ml2_type_gre", "tunnel_id_ranges", "")
+	c.TunnelIDRanges = s.ranges(greE, "GRE key", 1, MaxGREKey)
+	vlanE, _ := s.get("ml2_type_vlan", "network_vlan_ranges", "")
+	c.NetworkVLANRanges = s.vlanRanges(vlanE)
+	s.list(&c.FlatNetworks, "ml2_type_flat", "flat_networks", []string{"*"})
+}
+
+// LoadAgent reads a node agent's files (neutron.conf plus the OVS agent's or
+// Linux bridge agent's file) for kind "openvswitch" or "linuxbridge".
+func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
+	var by reader
+	switch kind {
+	case "openvswitch":
+		by = rOVS
+	case "linuxbridge":
+		by = rLB
+	default:
+		return nil, nil, fmt.Errorf("agent kind %q: want openvswitch or linuxbridge", kind)
+	}
+	s, err := readFiles(by, paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &Agent{Files: append([]string(nil), paths...)}
+
+	hostE := s.str(&c.Host, "DEFAULT", "host", "")
+	if c.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, nil, fmt.Errorf("[DEFAULT] host not set and no hostname: %w", err)
+		}
+		c.Host = h
+	} else if strings.ContainsAny(c.Host, " \t\n") {
+		s.fail(hostE, "must not contain whitespace")
+	}
+	s.transportURL(c)
+	s.str(&c.RPCToken, "DEFAULT", "rpc_token", "")
+	s.str(&c.RPCTLSCA, "DEFAULT", "rpc_tls_ca_file", "")
+	s.pair(s.str(&c.RPCTLSCert, "DEFAULT", "rpc_tls_cert_file", ""), s.str(&c.RPCTLSKey, "DEFAULT", "rpc_tls_key_file", ""))
+	s.str(&c.Namespace, "DEFAULT", "host_namespace", "")
+
+	var secs int
+	s.integer(&secs, "agent", "polling_interval", 2, 1, 1<<31-1)
+	c.PollingInterval = time.Duration(secs) * time.Second
+	if e, set := s.get("agent", "report_interval", ""); set {
+		f, err := strconv.ParseFloat(e.Value, 64)
+		switch {
+		case err != nil:
+			s.fail(e, "not a number of seconds")
+		case f < 0:
+			s.fail(e, "must not be negative (0 disables reporting)")
+		default:
+			c.ReportInterval = time.Duration(f * float64(time.Second))
+		}
+	} else {
+		c.ReportInterval = 30 * time.Second
+	}
+
+	if by == rOVS {
+		s.ovsAgent(c)
+	} else {
+		s.lbAgent(c)
+	}
+	if c.ARPResponder && !c.L2Population {
+		// As Neutron: the responder is fed by l2population only.
+		s.warnings = append(s.warnings, "arp_responder needs l2_population; the ARP responder stays off")
+		c.ARPResponder = false
+	}
+	return c, s.warnings, s.err()
+}
+
+func (s *source) ovsAgent(c *Agent) {
+	s.boolean(&c.L2Population, "agent", "l2_population", false)
+	s.boolean(&c.ARPResponder, "agent", "arp_responder", false)
+	typesE := s.list(&c.TunnelTypes, "agent", "tunnel_types", nil)
+	s.port(&c.VXLANUDPPort, "agent", "vxlan_udp_port", 4789)
+	ipE := s.ip(&c.LocalIP, "ovs", "local_ip")
+	s.boolean(&c.EnableTunneling, "ovs", "enable_tunneling", false)
+	if c.EnableTunneling && len(c.TunnelTypes) == 0 {
+		c.TunnelTypes = []string{"vxlan"}
+	}
+	for _, t := range c.TunnelTypes {
+		if t != "vxlan" && t != "gre" {
+			s.fail(typesE, "tunnel type %q is not supported (neutrino agents build vxlan and gre tunnels)", t)
+		}
+	}
+	if len(c.TunnelTypes) > 0 && c.LocalIP == "" {
+		s.fail(ipE, "tunneling is enabled (tunnel_types %s) but local_ip is not set", strings.Join(c.TunnelTypes, ","))
+	}
+	s.str(&c.IntegrationBridge, "ovs", "integration_bridge", "br-int")
+	s.str(&c.TunnelBridge, "ovs", "tunnel_bridge", "br-tun")
+	for _, b := range []struct {
+		name string
+		v    string
+	}{{"integration_bridge", c.IntegrationBridge}, {"tunnel_bridge", c.TunnelBridge}} {
+		if b.v == "" || len(b.v) > 15 || strings.ContainsAny(b.v, " /\t") {
+			e, _ := s.get("ovs", b.name, b.v)
+			s.fail(e, "not a bridge name (1-15 characters, no spaces or /)")
+		}
+	}
+	if c.IntegrationBridge == c.TunnelBridge {
+		e, _ := s.get("ovs", "tunnel_bridge", c.TunnelBridge)
+		s.fail(e, "must differ from integration_bridge")
+	}
+	if e := s.str(&c.DatapathType, "ovs", "datapath_type", "system"); c.DatapathType != "system" && c.DatapathType != "netdev" {
+		s.fail(e, "must be system or netdev")
+	}
+	if e := s.str(&c.OVSDBConnection, "ovs", "ovsdb_connection", "unix:/var/run/openvswitch/db.sock"); !strings.HasPrefix(c.OVSDBConnection, "unix:") &&
+		!strings.HasPrefix(c.OVSDBConnection, "tcp:") && !strings.HasPrefix(c.OVSDBConnection, "ssl:") {
+		s.fail(e, "must be unix:PATH, tcp:IP:PORT or ssl:IP:PORT")
+	}
+}
+
+func (s *source) lbAgent(c *Agent) {
+	s.boolean(&c.EnableVXLAN, "vxlan", "enable_vxlan", true)
+	ipE := s.ip(&c.LocalIP, "vxlan", "local_ip")
+	s.multicast(&c.VXLANGroup, "vxlan", "vxlan_group", "224.0.0.1")
+	s.integer(&c.TTL, "vxlan", "ttl", 0, 0, 255)
+	s.integer(&c.TOS, "vxlan", "tos", 0, 0, 255)
+	s.boolean(&c.L2Population, "vxlan", "l2_population", false)
+	s.boolean(&c.ARPResponder, "vxlan", "arp_responder", false)
+	s.port(&c.VXLANUDPPort, "vxlan", "udp_dstport", 4789)
+	if c.EnableVXLAN {
+		c.TunnelTypes = []string{"vxlan"}
+		if c.LocalIP == "" {
+			s.fail(ipE, "enable_vxlan is true but local_ip is not set")
+		}
+	}
+}
+
+// transportURL accepts grpc://HOST[:PORT] and refuses the AMQP URLs
+// neutron.conf usually carries, saying what to write instead.
+func (s *source) transportURL(c *Agent) {
+	e := s.str(&c.TransportURL, "DEFAULT", "transport_url", fmt.Sprintf("grpc://127.0.0.1:%d", DefaultRPC))
+	advice := fmt.Sprintf("write transport_url = grpc://HOST:%d (the server's rpc_bind_host:rpc_bind_port)", DefaultRPC)
+	scheme, rest, ok := strings.Cut(c.TransportURL, "://")
+	switch {
+	case !ok:
+		s.fail(e, "not a URL; %s", advice)
+		return
+	case scheme == "rabbit" || scheme == "amqp" || scheme == "kombu" || scheme == "qpid" || scheme == "zmq" || scheme == "kafka":
+		s.fail(e, "neutrino agents talk gRPC to the server, not a message queue; %s", advice)
+		return
+	case scheme != "grpc":
+		s.fail(e, "unsupported scheme %q; %s", scheme, advice)
+		return
+	}
+	hostport := strings.TrimSuffix(rest, "/")
+	if strings.ContainsAny(hostport, "@/,") {
+		s.fail(e, "want exactly grpc://HOST:PORT (credentials go in rpc_token)")
+		return
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil { // no port given
+		host, port = strings.Trim(hostport, "[]"), strconv.Itoa(DefaultRPC)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		s.fail(e, "bad port %q", port)
+		return
+	}
+	if host == "" {
+		s.fail(e, "no host; %s", advice)
+		return
+	}
+	c.TransportURL = "grpc://" + net.JoinHostPort(host, port)
+}
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+// host reads a listen address: an IP or a host name.
+func (s *source) host(dst *string, section, name, def string) {
+	e := s.str(dst, section, name, def)
+	if net.ParseIP(*dst) == nil && !hostnameRE.MatchString(*dst) {
+		s.fail(e, "not an IP address or host name")
+	}
+}
+
+// pair checks that a certificate and its key are given together; the
+// message names the one that is set.
+func (s *source) pair(cert, key entry) {
+	switch {
+	case cert.Value != "" && key.Value == "":
+		s.fail(cert, "%s must be set too", key.Name)
+	case cert.Value == "" && key.Value != "":
+		s.fail(key, "%s must be set too", cert.Name)
+	}
+}
+
+// multicast reads a multicast group: an address or a CIDR of addresses
+// (Neutron picks a group per VNI from a CIDR).
+func (s *source) multicast(dst *string, section, name, def string) {
+	e := s.str(dst, section, name, def)
+	if *dst == "" {
+		return
+	}
+	ip := net.ParseIP(*dst)
+	if ip == nil {
+		var err error
+		if ip, _, err = net.ParseCIDR(*dst); err != nil {
+			s.fail(e, "not a multicast address or CIDR")
+			return
+		}
+	}
+	if !ip.IsMulticast() {
+		s.fail(e, "not a multicast address")
+	}
+}
+
+// ranges parses "min:max[,min:max...]" and checks each bound.
+func (s *source) ranges(e entry, what string, lo, hi int64) []Range {
+	var out []Range
+	for _, item := range parseList(e.Value) {
+		r, msg := parseRange(item, what, lo, hi)
+		if msg != "" {
+			s.failItem(e, item, "%s", msg)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// parseRange parses one "min:max" within [lo, hi]; msg says what is wrong.
+func parseRange(item, what string, lo, hi int64) (r Range, msg string) {
+	a, b, ok := strings.Cut(item, ":")
+	if !ok {
+		return r, "want MIN:MAX"
+	}
+	min, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	max, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+	switch {
+	case err1 != nil || err2 != nil:
+		return r, "want MIN:MAX with integers"
+	case min < lo || min > hi:
+		return r, fmt.Sprintf("%s %d outside %d..%d", what, min, lo, hi)
+	case max < lo || max > hi:
+		return r, fmt.Sprintf("%s %d outside %d..%d", what, max, lo, hi)
+	case max < min:
+		return r, "range end below start"
+	}
+	return Range{Min: min, Max: max}, ""
+}
+
+// vlanRanges parses network_vlan_ranges: "physnet" or "physnet:min:max".
+func (s *source) vlanRanges(e entry) []VLANRange {
+	var out []VLANRange
+	for _, item := range parseList(e.Value) {
+		name, rng, hasRange := strings.Cut(item, ":")
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			s.failItem(e, item, "no physical network name")
+		case !hasRange:
+			out = append(out, VLANRange{PhysicalNetwork: name})
+		default:
+			r, msg := parseRange(rng, "VLAN id", 1, MaxVLAN)
+			if msg != "" {
+				s.failItem(e, item, "%s", msg)
+				continue
+			}
+			out = append(out, VLANRange{PhysicalNetwork: name, Min: r.Min, Max: r.Max})
+		}
+	}
+	return out
+}
+
+// failItem reports one bad item of a list option.
+func (s *source) failItem(e entry, item, format string, args ...any) {
+	e.Value = item
+	s.fail(e, format, args...)
+}
+
+func contains(list []string, v string) bool { return slices.Contains(list, v) }

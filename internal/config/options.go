@@ -1,0 +1,175 @@
+package config
+
+// reader says which process reads an option.
+type reader uint8
+
+const (
+	rServer reader = 1 << iota
+	rOVS
+	rLB
+
+	rAgents = rOVS | rLB
+)
+
+// key is a folded (section, option) pair.
+type key struct{ Section, Name string }
+
+// option is one option neutrino reads, with the old spellings oslo.config
+// still accepts for it (deprecated_name / deprecated_group).
+type option struct {
+	key
+	by  reader
+	old []key
+}
+
+func opt(section, name string, by reader, old ...key) option {
+	return option{key: key{section, name}, by: by, old: old}
+}
+
+// options lists everything neutrino reads. An option's setter lives in
+// load.go; this table only resolves names.
+var options = []option{
+	// [DEFAULT], server
+	opt("DEFAULT", "bind_host", rServer),
+	opt("DEFAULT", "bind_port", rServer),
+	opt("DEFAULT", "auth_strategy", rServer),
+	opt("DEFAULT", "core_plugin", rServer),
+	opt("DEFAULT", "service_plugins", rServer),
+	opt("DEFAULT", "global_physnet_mtu", rServer, key{"ml2", "segment_mtu"}),
+	opt("DEFAULT", "base_mac", rServer),
+	opt("DEFAULT", "state_path", rServer),
+	opt("DEFAULT", "agent_down_time", rServer),
+	opt("DEFAULT", "max_request_body_size", rServer),
+	opt("DEFAULT", "rpc_bind_host", rServer),
+	opt("DEFAULT", "rpc_bind_port", rServer),
+	opt("DEFAULT", "rpc_token", rServer|rAgents),
+	opt("DEFAULT", "rpc_tls_cert_file", rServer|rAgents),
+	opt("DEFAULT", "rpc_tls_key_file", rServer|rAgents),
+	opt("DEFAULT", "rpc_tls_client_ca_file", rServer),
+	// [DEFAULT], agents
+	opt("DEFAULT", "host", rAgents),
+	opt("DEFAULT", "transport_url", rAgents),
+	opt("DEFAULT", "rpc_tls_ca_file", rAgents),
+	opt("DEFAULT", "host_namespace", rAgents),
+
+	// [database]
+	opt("database", "connection", rServer,
+		key{"database", "sql_connection"}, key{"DEFAULT", "sql_connection"}),
+
+	// [ml2] and type drivers
+	opt("ml2", "type_drivers", rServer),
+	opt("ml2", "tenant_network_types", rServer),
+	opt("ml2", "mechanism_drivers", rServer),
+	opt("ml2", "extension_drivers", rServer),
+	opt("ml2", "path_mtu", rServer),
+	opt("ml2", "overlay_ip_version", rServer),
+	opt("ml2_type_vxlan", "vni_ranges", rServer),
+	opt("ml2_type_vxlan", "vxlan_group", rServer),
+	opt("ml2_type_vlan", "network_vlan_ranges", rServer),
+	opt("ml2_type_flat", "flat_networks", rServer),
+	opt("ml2_type_gre", "tunnel_id_ranges", rServer),
+
+	// [agent]
+	opt("agent", "polling_interval", rAgents),
+	opt("agent", "report_interval", rAgents),
+	opt("agent", "l2_population", rOVS),
+	opt("agent", "arp_responder", rOVS),
+	opt("agent", "tunnel_types", rOVS, key{"ovs", "tunnel_type"}),
+	opt("agent", "vxlan_udp_port", rOVS, key{"ovs", "vxlan_udp_port"}),
+
+	// [ovs]
+	opt("ovs", "local_ip", rOVS),
+	opt("ovs", "enable_tunneling", rOVS),
+	opt("ovs", "integration_bridge", rOVS),
+	opt("ovs", "tunnel_bridge", rOVS),
+	opt("ovs", "datapath_type", rOVS),
+	opt("ovs", "ovsdb_connection", rOVS),
+
+	// [vxlan] (Linux bridge agent)
+	opt("vxlan", "enable_vxlan", rLB),
+	opt("vxlan", "local_ip", rLB),
+	opt("vxlan", "vxlan_group", rLB),
+	opt("vxlan", "ttl", rLB),
+	opt("vxlan", "tos", rLB),
+	opt("vxlan", "l2_population", rLB),
+	opt("vxlan", "arp_responder", rLB),
+	opt("vxlan", "udp_dstport", rLB),
+}
+
+// notImplemented are Neutron options neutrino accepts but does not act on;
+// each gets a warning saying so, because the operator may rely on it.
+var notImplemented = map[key]string{
+	{"ovs", "tunnel_id_ranges"}:                     "an old OVS plugin option; the server's [ml2_type_vxlan] vni_ranges / [ml2_type_gre] tunnel_id_ranges apply",
+	{"ovs", "tenant_network_type"}:                  "an old OVS plugin option; the server's [ml2] tenant_network_types applies",
+	{"ovs", "network_vlan_ranges"}:                  "an old OVS plugin option; the server's [ml2_type_vlan] network_vlan_ranges applies",
+	{"ovs", "bridge_mappings"}:                      "provider bridges are not implemented by neutrino",
+	{"linux_bridge", "physical_interface_mappings"}: "provider interfaces are not implemented by neutrino",
+	{"linux_bridge", "bridge_mappings"}:             "provider bridges are not implemented by neutrino",
+	{"securitygroup", "firewall_driver"}:            "neutrino agents program no firewall rules (security groups are not enforced)",
+	{"securitygroup", "enable_security_group"}:      "neutrino agents program no firewall rules (security groups are not enforced)",
+	{"agent", "enable_distributed_routing"}:         "DVR is not implemented by neutrino",
+	{"DEFAULT", "router_distributed"}:               "DVR is not implemented by neutrino",
+	{"DEFAULT", "l3_ha"}:                            "L3 HA is not implemented by neutrino",
+	{"DEFAULT", "rabbit_host"}:                      "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+	{"DEFAULT", "rabbit_hosts"}:                     "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+	{"DEFAULT", "rpc_backend"}:                      "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+}
+
+// quiet are Neutron options and sections that do not change what neutrino
+// does (logging, other services, process tuning); they load without a word.
+var quiet = map[key]bool{
+	{"DEFAULT", "debug"}: true, {"DEFAULT", "verbose"}: true,
+	{"DEFAULT", "log_dir"}: true, {"DEFAULT", "log_file"}: true, {"DEFAULT", "log_date_format"}: true,
+	{"DEFAULT", "use_syslog"}: true, {"DEFAULT", "use_stderr"}: true, {"DEFAULT", "syslog_log_facility"}: true,
+	{"DEFAULT", "lock_path"}: true, {"DEFAULT", "api_paste_config"}: true, {"DEFAULT", "api_workers"}: true,
+	{"DEFAULT", "rpc_workers"}: true, {"DEFAULT", "rpc_state_report_workers"}: true,
+	{"DEFAULT", "allow_overlapping_ips"}: true, {"DEFAULT", "control_exchange"}: true,
+	{"DEFAULT", "notify_nova_on_port_status_changes"}: true, {"DEFAULT", "notify_nova_on_port_data_changes"}: true,
+	{"DEFAULT", "nova_url"}: true, {"DEFAULT", "nova_admin_username"}: true, {"DEFAULT", "nova_admin_password"}: true,
+	{"DEFAULT", "nova_admin_tenant_id"}: true, {"DEFAULT", "nova_admin_auth_url"}: true, {"DEFAULT", "nova_region_name"}: true,
+	{"DEFAULT", "dhcp_agents_per_network"}: true, {"DEFAULT", "dhcp_agent_notification"}: true,
+	{"DEFAULT", "dns_domain"}: true, {"DEFAULT", "api_extensions_path"}: true, {"DEFAULT", "rabbit_password"}: true,
+	{"DEFAULT", "rabbit_userid"}: true, {"DEFAULT", "rabbit_port"}: true, {"DEFAULT", "rabbit_virtual_host"}: true,
+	{"DEFAULT", "interface_driver"}: true, {"DEFAULT", "root_helper"}: true,
+	{"agent", "root_helper"}: true, {"agent", "root_helper_daemon"}: true, {"agent", "minimize_polling"}: true,
+	{"agent", "ovsdb_monitor_respawn_interval"}: true, {"agent", "veth_mtu"}: true, {"agent", "dont_fragment"}: true,
+	{"agent", "prevent_arp_spoofing"}: true, {"agent", "extensions"}: true, {"agent", "drop_flows_on_start"}: true,
+	{"securitygroup", "enable_ipset"}: true,
+	{"ovs", "of_interface"}:           true, {"ovs", "ovsdb_interface"}: true, {"ovs", "of_listen_address"}: true,
+	{"ovs", "of_listen_port"}: true, {"ovs", "of_connect_timeout"}: true, {"ovs", "of_request_timeout"}: true,
+	{"ovs", "ovsdb_timeout"}: true, {"ovs", "int_peer_patch_port"}: true, {"ovs", "tun_peer_patch_port"}: true,
+	{"ovs", "use_veth_interconnection"}: true,
+}
+
+// quietSections are whole sections other services own.
+var quietSections = map[string]bool{
+	"keystone_authtoken": true, "nova": true, "placement": true, "oslo_concurrency": true,
+	"oslo_messaging_rabbit": true, "oslo_messaging_notifications": true, "oslo_messaging_amqp": true,
+	"oslo_policy": true, "oslo_middleware": true, "quotas": true, "experimental": true, "ironic": true,
+	"designate": true, "service_providers": true, "ssl": true, "cors": true, "matchmaker_redis": true,
+}
+
+// servicePlugins are Neutron service plugins by alias and class path; none
+// of them is implemented by neutrino, so each one configured is a warning
+// ("ignored"), and names not listed here are warned about as unknown.
+var servicePlugins = map[string]string{
+	"router": "L3 routers",
+	"neutron.services.l3_router.l3_router_plugin.L3RouterPlugin": "L3 routers",
+	"neutron.services.loadbalancer.plugin.LoadBalancerPlugin":    "LBaaS v1",
+	"lbaas":   "LBaaS v1",
+	"lbaasv2": "LBaaS v2",
+	"neutron_lbaas.services.loadbalancer.plugin.LoadBalancerPluginv2": "LBaaS v2",
+	"firewall": "FWaaS",
+	"vpnaas":   "VPNaaS",
+	"metering": "metering",
+	"neutron.services.metering.metering_plugin.MeteringPlugin": "metering",
+	"qos": "QoS",
+	"neutron.services.qos.qos_plugin.QoSPlugin": "QoS",
+	"trunk": "trunk ports",
+	"neutron.services.trunk.plugin.TrunkPlugin": "trunk ports",
+	"segments":              "routed network segments",
+	"tag":                   "resource tags",
+	"port_forwarding":       "floating IP port forwarding",
+	"ovn-router":            "OVN routers",
+	"network_segment_range": "network segment ranges",
+}
