@@ -1,0 +1,397 @@
+package ovs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/client"
+
+	"neutrino/internal/dataplane"
+)
+
+// Config is what the OVS agent's [ovs] section gives the data plane.
+type Config struct {
+	// OVSDB is ovsdb_connection: "unix:/var/run/openvswitch/db.sock" or
+	// "tcp:127.0.0.1:6640".
+	OVSDB string
+	// RunDir holds the bridges' OpenFlow management sockets
+	// (<bridge>.mgmt). Default: the directory of a unix OVSDB socket, else
+	// /var/run/openvswitch.
+	RunDir string
+	// IntegrationBridge and TunnelBridge: integration_bridge, tunnel_bridge
+	// (defaults br-int, br-tun).
+	IntegrationBridge string
+	TunnelBridge      string
+	// DatapathType is datapath_type: "system" or "netdev" (userspace).
+	DatapathType string
+	// OfctlPath is the ovs-ofctl binary (default: found in PATH).
+	OfctlPath string
+	// OfportTimeout bounds the wait for ovs-vswitchd to number new ports
+	// (default 10s).
+	OfportTimeout time.Duration
+	// Cookie tags every flow of this instance; 0 draws a random one (as
+	// Neutron does at every agent start).
+	Cookie uint64
+}
+
+// Dataplane is the Open vSwitch data plane of one node.
+type Dataplane struct {
+	cfg    Config
+	log    *slog.Logger
+	cli    client.Client
+	flows  FlowClient
+	cookie uint64
+
+	mu      sync.Mutex
+	applied bool // at least one Apply programmed br-tun
+}
+
+var _ dataplane.Dataplane = (*Dataplane)(nil)
+
+// New connects to OVSDB (monitoring the tables it uses) and prepares the
+// OpenFlow client. It changes nothing on the switch: the first Apply does.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OVSDB == "" {
+		cfg.OVSDB = "unix:/var/run/openvswitch/db.sock"
+	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = "/var/run/openvswitch"
+		if p, ok := strings.CutPrefix(cfg.OVSDB, "unix:"); ok {
+			cfg.RunDir = filepath.Dir(p)
+		}
+	}
+	if cfg.IntegrationBridge == "" {
+		cfg.IntegrationBridge = "br-int"
+	}
+	if cfg.TunnelBridge == "" {
+		cfg.TunnelBridge = "br-tun"
+	}
+	if cfg.DatapathType == "" {
+		cfg.DatapathType = "system"
+	}
+	if cfg.OfportTimeout == 0 {
+		cfg.OfportTimeout = 10 * time.Second
+	}
+	if cfg.OfctlPath == "" {
+		p, err := exec.LookPath("ovs-ofctl")
+		if err != nil {
+			return nil, fmt.Errorf("ovs data plane: ovs-ofctl not found (install openvswitch-switch): %w", err)
+		}
+		cfg.OfctlPath = p
+	}
+	if cfg.Cookie == 0 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("ovs data plane: draw cookie: %w", err)
+		}
+		cfg.Cookie = binary.BigEndian.Uint64(b[:]) | 1 // never 0: 0 is "no cookie"
+	}
+	dbModel, err := clientModel()
+	if err != nil {
+		return nil, fmt.Errorf("ovs data plane: model: %w", err)
+	}
+	lg := logr.FromSlogHandler(log.With("component", "libovsdb").Handler())
+	cli, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(cfg.OVSDB), client.WithLogger(&lg),
+		client.WithReconnect(30*time.Second, nil))
+	if err != nil {
+		return nil, fmt.Errorf("ovs data plane: ovsdb client %s: %w", cfg.OVSDB, err)
+	}
+	if err := cli.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("ovs data plane: connect %s: %w", cfg.OVSDB, err)
+	}
+	if _, err := cli.MonitorAll(ctx); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
+	}
+	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie,
+		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}}
+	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
+		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType)
+	return d, nil
+}
+
+// Cookie is the cookie this instance tags its flows with.
+func (d *Dataplane) Cookie() uint64 { return d.cookie }
+
+// Close ends the OVSDB session; bridges, ports and flows stay.
+func (d *Dataplane) Close() error {
+	d.cli.Close()
+	return nil
+}
+
+// Apply converges OVSDB (bridges, patch and tunnel ports, VM port tags)
+// and both bridges' flows to desired. See the package doc for the order.
+func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, n := range desired.Networks {
+		if n.Group.IsValid() {
+			d.log.Warn("vxlan_group is not used by the OVS data plane (head-end replication only); ignoring", "network", id, "group", n.Group)
+		}
+	}
+	if err := d.ensureBridges(ctx); err != nil {
+		return fmt.Errorf("ovs apply: %w", err)
+	}
+	var errs []error
+	tunnels, err := wantedTunnels(desired)
+	errs = append(errs, err)
+	errs = append(errs, d.ensureTunnels(ctx, desired, tunnels))
+	lvids, err := d.ensureVMPorts(ctx, desired)
+	errs = append(errs, err)
+
+	names := []string{patchInt}
+	for name := range tunnels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ofports, err := d.waitOfports(ctx, d.cfg.TunnelBridge, names)
+	errs = append(errs, err)
+	layout := Layout{Cookie: d.cookie, PatchInt: ofports[patchInt], Tunnels: map[netip.Addr]int{}, LVIDs: lvids}
+	for name, ip := range tunnels {
+		if of, ok := ofports[name]; ok {
+			layout.Tunnels[ip] = of
+		}
+	}
+	if layout.PatchInt > 0 {
+		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge, IntFlows(layout)))
+		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge, TunFlows(desired, layout)))
+	}
+	// Tunnel ports go only after no flow points at them any more.
+	errs = append(errs, d.removeStaleTunnels(ctx, tunnels))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ovs apply: %w", err)
+	}
+	return nil
+}
+
+// syncFlows reads the bridge's flows and applies the difference as one
+// bundle. Finding none of our flows after an earlier Apply means OVS lost
+// them (restart): the same diff reprograms everything.
+func (d *Dataplane) syncFlows(ctx context.Context, bridge string, want []Flow) error {
+	have, err := d.flows.DumpFlows(ctx, bridge)
+	if err != nil {
+		return fmt.Errorf("read flows of %s: %w", bridge, err)
+	}
+	p := Diff(want, have, d.cookie)
+	if p.Empty() {
+		return nil
+	}
+	if d.applied && p.OurFlows == 0 && bridge == d.cfg.TunnelBridge {
+		d.log.Warn("no flows with our cookie on the tunnel bridge: OVS restarted or flows were flushed; reprogramming", "bridge", bridge)
+	}
+	if err := d.flows.Bundle(ctx, bridge, p.Lines()); err != nil {
+		return fmt.Errorf("program flows of %s: %w", bridge, err)
+	}
+	if bridge == d.cfg.TunnelBridge {
+		d.applied = true
+	}
+	d.log.Debug("flows programmed", "bridge", bridge, "add", len(p.Adds), "delete", len(p.Deletes), "stale_cookies", len(p.StaleCookies))
+	return nil
+}
+
+// wantedTunnels is tunnel port name -> remote VTEP: the state's Tunnels
+// plus any VTEP a flood list or an entry refers to, without our own.
+func wantedTunnels(s dataplane.NodeState) (map[string]netip.Addr, error) {
+	out := map[string]netip.Addr{}
+	var errs []error
+	addIP := func(ip netip.Addr) {
+		if !ip.IsValid() || ip == s.LocalIP {
+			return
+		}
+		name, err := TunnelPortName(ip)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		out[name] = ip
+	}
+	for _, ip := range s.Tunnels {
+		addIP(ip)
+	}
+	for _, n := range s.Networks {
+		for _, ip := range n.Flood {
+			addIP(ip)
+		}
+		if n.L2Pop {
+			for _, e := range n.Entries {
+				addIP(e.VTEP)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// tunnelOptions are the Interface options of a tunnel port, as Neutron
+// sets them (dst_port only when not the IANA port).
+func tunnelOptions(local, remote netip.Addr, udpPort int) map[string]string {
+	o := map[string]string{
+		"in_key":    "flow",
+		"out_key":   "flow",
+		"local_ip":  local.String(),
+		"remote_ip": remote.String(),
+	}
+	if udpPort != 0 && udpPort != 4789 {
+		o["dst_port"] = strconv.Itoa(udpPort)
+	}
+	return o
+}
+
+// isTunnelPort reports whether a br-tun port is one of ours to manage.
+func isTunnelPort(s snapshot, p *port) bool {
+	i := s.firstIface(p)
+	return strings.HasPrefix(p.Name, "vxlan-") && i != nil && i.Type == "vxlan"
+}
+
+func (d *Dataplane) ensureTunnels(ctx context.Context, s dataplane.NodeState, want map[string]netip.Addr) error {
+	if len(want) > 0 && !s.LocalIP.Is4() {
+		return fmt.Errorf("tunnels: local_ip %v is not an IPv4 address", s.LocalIP)
+	}
+	snap, err := takeSnapshot(ctx, d.cli)
+	if err != nil {
+		return err
+	}
+	br := snap.bridges[d.cfg.TunnelBridge]
+	ports := snap.portsOf(br)
+	t := &txn{cli: d.cli}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d.ensureIface(t, snap, br, ports[name], name, "vxlan", tunnelOptions(s.LocalIP, want[name], s.UDPPort), nil)
+	}
+	return t.commit(ctx, "ensure tunnel ports")
+}
+
+func (d *Dataplane) removeStaleTunnels(ctx context.Context, want map[string]netip.Addr) error {
+	snap, err := takeSnapshot(ctx, d.cli)
+	if err != nil {
+		return err
+	}
+	br := snap.bridges[d.cfg.TunnelBridge]
+	t := &txn{cli: d.cli}
+	for name, p := range snap.portsOf(br) {
+		if _, ok := want[name]; !ok && isTunnelPort(snap, p) {
+			d.log.Info("removing tunnel port", "port", name)
+			t.deletePort(br, p)
+		}
+	}
+	return t.commit(ctx, "remove tunnel ports")
+}
+
+// vmPorts are br-int's interfaces that carry iface-id, by port name.
+func (d *Dataplane) vmPorts(snap snapshot) map[string]*port {
+	out := map[string]*port{}
+	for name, p := range snap.portsOf(snap.bridges[d.cfg.IntegrationBridge]) {
+		if i := snap.firstIface(p); i != nil && i.ExternalIDs["iface-id"] != "" {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// ensureVMPorts tags every plugged VM port with its network's lvid (and
+// records it in other_config, as Neutron does); ports the state does not
+// bind go to the dead VLAN 4095.
+func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (map[string]int, error) {
+	snap, err := takeSnapshot(ctx, d.cli)
+	if err != nil {
+		return nil, err
+	}
+	vms := d.vmPorts(snap)
+	names := make([]string, 0, len(vms))
+	for n := range vms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var ocs []map[string]string
+	for _, n := range names {
+		ocs = append(ocs, vms[n].OtherConfig)
+	}
+	nets := make([]string, 0, len(s.Networks))
+	for id := range s.Networks {
+		nets = append(nets, id)
+	}
+	lvids := AssignLVIDs(PersistedLVIDs(ocs), nets)
+	var errs []error
+	if len(lvids) < len(nets) {
+		errs = append(errs, fmt.Errorf("out of local VLANs: %d networks, %d lvids", len(nets), len(lvids)))
+	}
+	t := &txn{cli: d.cli}
+	for _, name := range names {
+		p := vms[name]
+		portID := snap.firstIface(p).ExternalIDs["iface-id"]
+		tag := deadVLAN
+		oc := maps.Clone(p.OtherConfig)
+		if oc == nil {
+			oc = map[string]string{}
+		}
+		for _, k := range []string{ocNetUUID, ocNetworkType, ocSegmentationID, ocTag} {
+			delete(oc, k)
+		}
+		if lp, ok := s.Ports[portID]; ok {
+			if n, ok := s.Networks[lp.NetworkID]; ok {
+				if lv, ok := lvids[lp.NetworkID]; ok {
+					tag = lv
+					oc[ocNetUUID] = lp.NetworkID
+					oc[ocNetworkType] = "vxlan"
+					oc[ocSegmentationID] = strconv.FormatUint(uint64(n.VNI), 10)
+					oc[ocTag] = strconv.Itoa(lv)
+				}
+			} else {
+				errs = append(errs, fmt.Errorf("port %s: network %s not in the desired state", portID, lp.NetworkID))
+			}
+		}
+		if p.Tag != nil && *p.Tag == tag && maps.Equal(p.OtherConfig, oc) {
+			continue
+		}
+		up := &port{UUID: p.UUID, Tag: &tag, OtherConfig: oc}
+		t.add(t.cli.Where(up).Update(up, &up.Tag, &up.OtherConfig))
+		d.log.Debug("tagging port", "port", name, "iface_id", portID, "tag", tag)
+	}
+	errs = append(errs, t.commit(ctx, "tag VM ports"))
+	return lvids, errors.Join(errs...)
+}
+
+// Devices lists br-int's interfaces that Nova/os-vif plugged (external_ids
+// iface-id), with attached-mac; Up means OVS sees the link administratively up.
+func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
+	snap, err := takeSnapshot(ctx, d.cli)
+	if err != nil {
+		return nil, fmt.Errorf("ovs devices: %w", err)
+	}
+	var out []dataplane.Device
+	for name, p := range d.vmPorts(snap) {
+		i := snap.firstIface(p)
+		mac := i.ExternalIDs["attached-mac"]
+		if mac == "" && i.MACInUse != nil {
+			mac = *i.MACInUse
+		}
+		out = append(out, dataplane.Device{
+			PortID: i.ExternalIDs["iface-id"],
+			Name:   name,
+			MAC:    strings.ToLower(mac),
+			Up:     i.AdminState != nil && *i.AdminState == "up",
+		})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out, nil
+}

@@ -1,0 +1,66 @@
+package ovs
+
+import "github.com/ovn-kubernetes/libovsdb/model"
+
+// The OVSDB models below are written by hand: they carry only the columns
+// this data plane reads or writes (libovsdb maps a model onto the server's
+// schema column by column, so a partial model is valid), and five small
+// structs are easier to review than modelgen's output for the whole
+// Open_vSwitch schema.
+
+// ovsRoot is the single Open_vSwitch row.
+type ovsRoot struct {
+	UUID        string            `ovsdb:"_uuid"`
+	Bridges     []string          `ovsdb:"bridges"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+}
+
+type bridge struct {
+	UUID         string            `ovsdb:"_uuid"`
+	Name         string            `ovsdb:"name"`
+	Ports        []string          `ovsdb:"ports"`
+	FailMode     *string           `ovsdb:"fail_mode"`
+	DatapathType string            `ovsdb:"datapath_type"`
+	Protocols    []string          `ovsdb:"protocols"`
+	Controller   []string          `ovsdb:"controller"`
+	ExternalIDs  map[string]string `ovsdb:"external_ids"`
+	OtherConfig  map[string]string `ovsdb:"other_config"`
+}
+
+type port struct {
+	UUID        string            `ovsdb:"_uuid"`
+	Name        string            `ovsdb:"name"`
+	Interfaces  []string          `ovsdb:"interfaces"`
+	Tag         *int              `ovsdb:"tag"`
+	OtherConfig map[string]string `ovsdb:"other_config"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+}
+
+type iface struct {
+	UUID        string            `ovsdb:"_uuid"`
+	Name        string            `ovsdb:"name"`
+	Type        string            `ovsdb:"type"`
+	Options     map[string]string `ovsdb:"options"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+	Ofport      *int              `ovsdb:"ofport"`
+	AdminState  *string           `ovsdb:"admin_state"`
+	LinkState   *string           `ovsdb:"link_state"`
+	MACInUse    *string           `ovsdb:"mac_in_use"`
+	Error       *string           `ovsdb:"error"`
+}
+
+type controller struct {
+	UUID        string `ovsdb:"_uuid"`
+	Target      string `ovsdb:"target"`
+	IsConnected bool   `ovsdb:"is_connected"`
+}
+
+func clientModel() (model.ClientDBModel, error) {
+	return model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		"Open_vSwitch": &ovsRoot{},
+		"Bridge":       &bridge{},
+		"Port":         &port{},
+		"Interface":    &iface{},
+		"Controller":   &controller{},
+	})
+}
