@@ -67,6 +67,18 @@ func createNS(name string) error {
 		return fmt.Errorf("leave new netns %s: %w", name, err)
 	}
 	runtime.UnlockOSThread()
+	// No IPv6: link-local addresses would send router solicitations, MLD
+	// and DAD probes that flood over the overlay and spoil packet counts.
+	if err := inNS(name, func() error {
+		for _, k := range []string{"all", "default"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+k+"/disable_ipv6", []byte("1"), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("netns %s: disable ipv6: %w", name, err)
+	}
 	nh, err := Handle(name)
 	if err != nil {
 		return err
