@@ -199,7 +199,12 @@ ip link set vxlan-1001 master brq3f0e2b1c-9d
 ip link set vxlan-1001 up
 `},
 		{"wrong dstport from an old run (kernel default 8472): re-created",
-			mut(func(k *kernelState) { s := *k.Links[3].VXLAN; s.Port = 8472; k.Links[3].VXLAN = &s; k.FDB, k.Neigh = nil, nil }),
+			mut(func(k *kernelState) {
+				s := *k.Links[3].VXLAN
+				s.Port = 8472
+				k.Links[3].VXLAN = &s
+				k.FDB, k.Neigh = nil, nil
+			}),
 			state(dataplane.Network{ID: netA, VNI: 1001, MTU: 1450, Flood: []netip.Addr{cmp1, cmp2}}),
 			`ip link del vxlan-1001
 ip link add vxlan-1001 mtu 1450 type vxlan id 1001 dstport 4789 local 198.18.0.101 dev underlay ttl 0 tos 0
