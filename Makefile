@@ -18,5 +18,8 @@ demo: build
 vet:
 	$(GO) vet ./...
 
+# Needs protoc (Debian protobuf-compiler) and the Go plugins at the pinned
+# versions: go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+# google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 proto:
-	protoc --go_out=. --go_opt=module=neutrino --go-grpc_out=. --go-grpc_opt=module=neutrino internal/rpc/pb/neutrino.proto
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=module=neutrino --go-grpc_out=. --go-grpc_opt=module=neutrino internal/rpc/pb/neutrino.proto

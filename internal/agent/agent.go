@@ -1,0 +1,376 @@
+// Package agent is the node agent (neutron-openvswitch-agent and
+// neutron-linuxbridge-agent in one): it registers with the server and
+// heartbeats, watches the revisioned stream of what its host must realise,
+// discovers local VM devices, reports them up or down, and converges the
+// data plane to the full desired state whenever something changes and
+// every polling_interval. It is level-triggered: a missed event, a restart
+// or a device changed by hand is repaired by the next pass.
+//
+// One goroutine owns the data plane; the stream and heartbeat goroutines
+// only update the desired state and signal it. The data plane is never
+// applied before the first full snapshot from the server, so an agent
+// restart does not flush what is forwarding traffic.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"neutrino/internal/config"
+	"neutrino/internal/dataplane"
+	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
+	"neutrino/internal/rpc"
+)
+
+// Server is what the agent needs from the server (*rpc.Client).
+type Server interface {
+	ReportState(ctx context.Context, r neutron.AgentReport) (string, error)
+	UpdateDevice(ctx context.Context, host, portID string, up bool) (string, error)
+	Watch(ctx context.Context, host string, lastRevision int64, fn func(rpc.Update) error) error
+}
+
+// Options configure an Agent.
+type Options struct {
+	Kind      string // KindOVS or KindLinuxBridge
+	Config    *config.Agent
+	Server    Server
+	Dataplane dataplane.Dataplane
+	Logger    *slog.Logger
+	// OnApplied, when set, is called by the data plane goroutine after
+	// each successful Apply with the revision of the state applied.
+	OnApplied func(revision int64)
+}
+
+// Agent is one node agent.
+type Agent struct {
+	opt      Options
+	cfg      *config.Agent
+	settings Settings
+	log      *slog.Logger
+	wake     chan struct{}
+
+	mu     sync.Mutex
+	view   l2pop.View
+	rev    int64
+	synced bool
+
+	devices   atomic.Int64
+	applied   atomic.Int64
+	snapshots atomic.Int64
+}
+
+// New checks the options and returns an agent; Run starts it.
+func New(opt Options) (*Agent, error) {
+	if opt.Config == nil || opt.Server == nil || opt.Dataplane == nil {
+		return nil, errors.New("agent: config, server and data plane are required")
+	}
+	if opt.Kind != KindOVS && opt.Kind != KindLinuxBridge {
+		return nil, fmt.Errorf("agent kind %q: want %s or %s", opt.Kind, KindOVS, KindLinuxBridge)
+	}
+	if opt.Config.Host == "" {
+		return nil, errors.New("agent: [DEFAULT] host is empty")
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{
+		opt: opt, cfg: opt.Config, settings: SettingsFor(opt.Kind, opt.Config),
+		log:  log.With("agent", opt.Kind, "host", opt.Config.Host),
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run dials the server named by cfg's transport_url and runs an agent of
+// kind on dp until ctx ends. It does not close dp.
+func Run(ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Dataplane, logger *slog.Logger) error {
+	cc, err := rpc.ClientConfigFor(cfg)
+	if err != nil {
+		return err
+	}
+	client, err := rpc.Dial(cc)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	a, err := New(Options{Kind: kind, Config: cfg, Server: client, Dataplane: dp, Logger: logger})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// Run runs the agent until ctx ends; it returns nil then.
+func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info("agent starting", "local_ip", a.cfg.LocalIP, "l2_population", a.cfg.L2Population,
+		"polling_interval", a.cfg.PollingInterval, "report_interval", a.cfg.ReportInterval)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.heartbeats(ctx) }()
+	go func() { defer wg.Done(); a.watch(ctx) }()
+	a.reconcileLoop(ctx)
+	wg.Wait()
+	a.log.Info("agent stopped")
+	return nil
+}
+
+// Revision is the revision of the desired state the agent holds.
+func (a *Agent) Revision() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rev
+}
+
+// AppliedRevision is the revision of the last state applied to the data
+// plane (0 before the first).
+func (a *Agent) AppliedRevision() int64 { return a.applied.Load() }
+
+// Snapshots counts the full snapshots received.
+func (a *Agent) Snapshots() int64 { return a.snapshots.Load() }
+
+// View returns the desired view the agent holds and whether it had its
+// first snapshot.
+func (a *Agent) View() (l2pop.View, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.view, a.synced
+}
+
+func (a *Agent) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// heartbeats sends report_state at start and every report_interval. The
+// start flag stays set until a report got through.
+func (a *Agent) heartbeats(ctx context.Context) {
+	interval := a.cfg.ReportInterval
+	if interval <= 0 {
+		// report_interval = 0 disables reporting in Neutron; we still
+		// register once so the server knows our VTEP.
+		interval = 0
+	}
+	start := true
+	retry := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		r := Report(a.opt.Kind, a.cfg, int(a.devices.Load()), start)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.opt.Server.ReportState(rctx, r)
+		cancel()
+		wait := interval
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("report_state failed; retrying", "err", err)
+			wait = retry
+			retry = min(retry*2, 10*time.Second)
+		case err == nil:
+			if start {
+				a.log.Info("registered with server", "tunneling_ip", r.TunnelIP)
+			}
+			start = false
+			retry = 500 * time.Millisecond
+			if interval == 0 {
+				return
+			}
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// errOutOfStep means a delta did not apply to our revision: reconnect and
+// resume from the revision we hold.
+var errOutOfStep = errors.New("delta does not follow our revision")
+
+// watch keeps a watch stream open, resuming from the last revision held.
+func (a *Agent) watch(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		got := false
+		err := a.opt.Server.Watch(ctx, a.cfg.Host, a.Revision(), func(u rpc.Update) error {
+			got = true
+			return a.onUpdate(u)
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if got {
+			backoff = 100 * time.Millisecond
+		}
+		a.log.Warn("watch stream ended; reconnecting", "err", err, "revision", a.Revision(), "in", backoff)
+		// Jitter so a restarted server is not hit by every agent at once.
+		if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+			return
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (a *Agent) onUpdate(u rpc.Update) error {
+	a.mu.Lock()
+	switch {
+	case u.Snapshot != nil:
+		a.view, a.rev, a.synced = *u.Snapshot, u.Revision, true
+		a.snapshots.Add(1)
+	case u.Delta != nil:
+		if !a.synced || u.Prev != a.rev {
+			rev := a.rev
+			a.mu.Unlock()
+			return fmt.Errorf("%w: delta %d->%d, we hold %d", errOutOfStep, u.Prev, u.Revision, rev)
+		}
+		nv, err := a.view.Apply(*u.Delta)
+		if err != nil {
+			// Keep the state we have (the data plane keeps forwarding)
+			// but ask for a snapshot on reconnect.
+			a.rev = 0
+			a.mu.Unlock()
+			return fmt.Errorf("apply delta %d: %w", u.Revision, err)
+		}
+		a.view, a.rev = nv, u.Revision
+	}
+	a.mu.Unlock()
+	a.signal()
+	return nil
+}
+
+// reconcileLoop owns the data plane: one pass when signalled and every
+// polling_interval.
+func (a *Agent) reconcileLoop(ctx context.Context) {
+	poll := a.cfg.PollingInterval
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	st := &passState{reported: map[string]reportMark{}}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-t.C:
+		}
+		a.pass(ctx, st, poll)
+	}
+}
+
+type reportMark struct {
+	up bool
+	at time.Time
+}
+
+// passState is what the data plane goroutine remembers between passes.
+type passState struct {
+	lastErr  string
+	reported map[string]reportMark
+}
+
+func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
+	devs, err := a.opt.Dataplane.Devices(ctx)
+	if err != nil {
+		// Without the device list we cannot tell which ports to attach:
+		// skip the pass rather than detach everything.
+		a.logOnce(st, "list devices", err)
+		return
+	}
+	a.mu.Lock()
+	view, rev, synced := a.view, a.rev, a.synced
+	a.mu.Unlock()
+	if !synced {
+		return
+	}
+	desired := Desired(view, a.settings, devs)
+	a.devices.Store(int64(len(desired.Ports)))
+	if err := a.opt.Dataplane.Apply(ctx, desired); err != nil {
+		if ctx.Err() == nil {
+			a.logOnce(st, "apply", err)
+		}
+		// Still report devices down; ups wait for a clean apply.
+		a.report(ctx, st, view, devs, poll, false)
+		return
+	}
+	if st.lastErr != "" {
+		a.log.Info("data plane converged again", "revision", rev)
+		st.lastErr = ""
+	}
+	a.applied.Store(rev)
+	if a.opt.OnApplied != nil {
+		a.opt.OnApplied(rev)
+	}
+	a.report(ctx, st, view, devs, poll, true)
+}
+
+func (a *Agent) logOnce(st *passState, what string, err error) {
+	msg := what + ": " + err.Error()
+	if msg != st.lastErr {
+		a.log.Warn("data plane pass failed", "step", what, "err", err)
+		st.lastErr = msg
+	}
+}
+
+// report sends the device up/down reports the view still needs. A report
+// is repeated only after two polling intervals without the status
+// following it.
+func (a *Agent) report(ctx context.Context, st *passState, view l2pop.View, devs []dataplane.Device, poll time.Duration, ups bool) {
+	now := time.Now()
+	pending := PendingReports(view, devs)
+	for _, r := range pending {
+		if r.Up && !ups {
+			continue
+		}
+		if m, ok := st.reported[r.PortID]; ok && m.up == r.Up && now.Sub(m.at) < 2*poll {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.opt.Server.UpdateDevice(rctx, a.cfg.Host, r.PortID, r.Up)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("update_device failed", "port", r.PortID, "up", r.Up, "err", err)
+			}
+			continue
+		}
+		st.reported[r.PortID] = reportMark{up: r.Up, at: now}
+	}
+	// Forget marks of ports no longer pending.
+	still := make(map[string]bool, len(pending))
+	for _, r := range pending {
+		still[r.PortID] = true
+	}
+	for id := range st.reported {
+		if !still[id] {
+			delete(st.reported, id)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

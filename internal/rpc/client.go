@@ -1,0 +1,160 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
+	"neutrino/internal/rpc/pb"
+)
+
+// ClientConfig says how an agent reaches the server.
+type ClientConfig struct {
+	// Target is host:port (see ParseTransportURL).
+	Target string
+	// Token is sent as "authorization: Bearer <token>" on every call.
+	Token string
+	// TLS, when set, dials TLS (with a client certificate for mTLS).
+	TLS *tls.Config
+}
+
+// Client is an agent's connection to the server. It reconnects by itself;
+// a Watch call is one stream.
+type Client struct {
+	conn *grpc.ClientConn
+	api  pb.AgentsClient
+}
+
+type tokenCreds struct {
+	token  string
+	secure bool
+}
+
+func (t tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + t.token}, nil
+}
+
+// The token also guards plain-text lab setups on loopback and namespaces,
+// so it does not insist on TLS.
+func (t tokenCreds) RequireTransportSecurity() bool { return t.secure }
+
+// Dial returns a client; it does not wait for the server.
+func Dial(cfg ClientConfig) (*Client, error) {
+	opts := []grpc.DialOption{
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS)))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: cfg.Token, secure: cfg.TLS != nil}))
+	}
+	conn, err := grpc.NewClient("passthrough:///"+cfg.Target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dial server %s: %w", cfg.Target, err)
+	}
+	return &Client{conn: conn, api: pb.NewAgentsClient(conn)}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// ReportState sends one heartbeat; it returns the agent's id.
+func (c *Client) ReportState(ctx context.Context, r neutron.AgentReport) (string, error) {
+	rep, err := c.api.ReportState(ctx, &pb.ReportStateRequest{
+		AgentType: r.AgentType, Binary: r.Binary, Host: r.Host, Topic: r.Topic,
+		Configurations: r.Configurations, StartFlag: r.StartFlag, TunnelIp: r.TunnelIP, TunnelTypes: r.TunnelTypes,
+	})
+	if err != nil {
+		return "", fmt.Errorf("report_state: %w", err)
+	}
+	return rep.GetAgentId(), nil
+}
+
+// UpdateDevice reports a port's device up or down; it returns the port's
+// new status.
+func (c *Client) UpdateDevice(ctx context.Context, host, portID string, up bool) (string, error) {
+	rep, err := c.api.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Host: host, PortId: portID, Up: up})
+	if err != nil {
+		return "", fmt.Errorf("update_device %s: %w", portID, err)
+	}
+	return rep.GetStatus(), nil
+}
+
+// Update is one watch message, decoded: exactly one of Snapshot and
+// Delta is set.
+type Update struct {
+	Revision int64
+	// Prev is the revision a delta applies on.
+	Prev     int64
+	Snapshot *l2pop.View
+	Delta    *l2pop.Delta
+	// Size is the message's size on the wire, in bytes.
+	Size int
+}
+
+// Watch opens one watch stream for host, resuming after lastRevision (0:
+// from a snapshot), and calls fn for every message until the stream
+// breaks, ctx ends or fn fails. It always returns an error; ctx.Err()
+// when ctx ended.
+func (c *Client) Watch(ctx context.Context, host string, lastRevision int64, fn func(Update) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: host, LastRevision: lastRevision})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return errors.New("watch: server closed the stream")
+			}
+			return fmt.Errorf("watch: %w", err)
+		}
+		u, err := decodeUpdate(m)
+		if err != nil {
+			return fmt.Errorf("watch revision %d: %w", m.GetRevision(), err)
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+}
+
+func decodeUpdate(m *pb.WatchMessage) (Update, error) {
+	u := Update{Revision: m.GetRevision(), Prev: m.GetPrevRevision(), Size: sizeOf(m)}
+	switch b := m.GetBody().(type) {
+	case *pb.WatchMessage_Snapshot:
+		v, err := ViewFromPB(b.Snapshot)
+		if err != nil {
+			return u, err
+		}
+		u.Snapshot = &v
+	case *pb.WatchMessage_Delta:
+		d, err := DeltaFromPB(b.Delta)
+		if err != nil {
+			return u, err
+		}
+		u.Delta = &d
+	default:
+		return u, errors.New("message has neither snapshot nor delta")
+	}
+	return u, nil
+}

@@ -1,0 +1,317 @@
+// Package rpctest is an in-memory stand-in for the ML2 plugin's agent
+// side (report_state, device up/down, snapshot and change log), for the
+// rpc and agent unit tests and the convergence scale run, where a SQL
+// database would measure the database instead of the stream. Integration
+// tests use the real ml2.Plugin.
+package rpctest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"neutrino/internal/neutron"
+)
+
+// Memory holds networks, ports, agents and endpoints and appends one
+// change-log row per write, like the plugin's store.
+type Memory struct {
+	mu        sync.Mutex
+	rev       int64
+	log       []neutron.Change // ascending revisions
+	pruned    int64            // revisions <= pruned are gone
+	networks  map[string]neutron.Network
+	ports     map[string]neutron.Port
+	agents    map[string]neutron.Agent // by id
+	endpoints map[string]neutron.TunnelEndpoint
+	seq       int
+	// OnWrite, when set, is called after every write (outside the lock),
+	// as the server's Nudge.
+	OnWrite func()
+	fail    bool // reads fail (a database outage)
+}
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory {
+	return &Memory{networks: map[string]neutron.Network{}, ports: map[string]neutron.Port{},
+		agents: map[string]neutron.Agent{}, endpoints: map[string]neutron.TunnelEndpoint{}}
+}
+
+// SetFailing makes Snapshot and Changes fail (true) or work again.
+func (m *Memory) SetFailing(f bool) {
+	m.mu.Lock()
+	m.fail = f
+	m.mu.Unlock()
+}
+
+func (m *Memory) appendChange(kind, id, op string, obj any) {
+	m.rev++
+	c := neutron.Change{Revision: m.rev, Kind: kind, ID: id, Op: op}
+	if obj != nil {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			panic(fmt.Sprintf("marshal %s: %v", kind, err))
+		}
+		c.Object = b
+	}
+	m.log = append(m.log, c)
+}
+
+func (m *Memory) wrote() {
+	if m.OnWrite != nil {
+		m.OnWrite()
+	}
+}
+
+// Revision returns the latest revision.
+func (m *Memory) Revision() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev
+}
+
+// Prune drops change-log rows up to and including rev.
+func (m *Memory) Prune(rev int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := 0
+	for i < len(m.log) && m.log[i].Revision <= rev {
+		i++
+	}
+	m.log = append([]neutron.Change(nil), m.log[i:]...)
+	if rev > m.pruned {
+		m.pruned = rev
+	}
+}
+
+// CreateNetwork adds a VXLAN network with VNI vni and MTU 1450.
+func (m *Memory) CreateNetwork(id string, vni int64) {
+	m.mu.Lock()
+	n := neutron.Network{Status: neutron.StatusActive, AdminStateUp: true, MTU: 1450,
+		Segments: []neutron.Segment{{NetworkType: neutron.TypeVXLAN, SegmentationID: vni}}}
+	n.ID, n.Name = id, id
+	m.networks[id] = n
+	m.appendChange("network", id, "create", n)
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// DeleteNetwork removes a network.
+func (m *Memory) DeleteNetwork(id string) {
+	m.mu.Lock()
+	delete(m.networks, id)
+	m.appendChange("network", id, "delete", nil)
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// PutPort creates or replaces a port bound to host (DOWN until the agent
+// reports it up; a host change also sets it DOWN, as a rebind does).
+func (m *Memory) PutPort(id, network, host, mac string, ips ...string) {
+	m.mu.Lock()
+	old, had := m.ports[id]
+	p := neutron.Port{NetworkID: network, MACAddress: mac, Status: neutron.StatusDown, AdminStateUp: true, DeviceOwner: "compute:nova"}
+	p.ID = id
+	if had && old.HostID == host {
+		p.Status = old.Status
+	}
+	p.HostID = host
+	p.VIFType = neutron.VIFUnbound
+	if host != "" {
+		p.VIFType = neutron.VIFOVS
+	}
+	for _, ip := range ips {
+		p.FixedIPs = append(p.FixedIPs, neutron.FixedIP{SubnetID: "subnet-" + network, IPAddress: ip})
+	}
+	m.ports[id] = p
+	op := "create"
+	if had {
+		op = "update"
+	}
+	m.appendChange("port", id, op, p)
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// DeletePort removes a port.
+func (m *Memory) DeletePort(id string) {
+	m.mu.Lock()
+	delete(m.ports, id)
+	m.appendChange("port", id, "delete", nil)
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// DeleteAgent removes host's agents and its endpoint, as DELETE
+// /v2.0/agents/{id} does.
+func (m *Memory) DeleteAgent(host string) {
+	m.mu.Lock()
+	for id, a := range m.agents {
+		if a.Host == host {
+			delete(m.agents, id)
+			m.appendChange("agent", id, "delete", nil)
+		}
+	}
+	if e, ok := m.endpoints[host]; ok {
+		delete(m.endpoints, host)
+		m.appendChange("endpoint", e.IPAddress, "delete", nil)
+	}
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// Port returns a port.
+func (m *Memory) Port(id string) (neutron.Port, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.ports[id]
+	return p, ok
+}
+
+// Agents returns the agents rows.
+func (m *Memory) Agents() []neutron.Agent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []neutron.Agent
+	for _, a := range m.agents {
+		out = append(out, a)
+	}
+	return out
+}
+
+// ReportState implements rpc.Backend.
+func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron.Agent, error) {
+	m.mu.Lock()
+	now := time.Now().UTC()
+	var a neutron.Agent
+	found := false
+	for _, x := range m.agents {
+		if x.Host == r.Host && x.AgentType == r.AgentType {
+			a, found = x, true
+		}
+	}
+	if !found {
+		m.seq++
+		a = neutron.Agent{ID: fmt.Sprintf("agent-%06d", m.seq), AgentType: r.AgentType, Host: r.Host, AdminStateUp: true, CreatedAt: now, StartedAt: now}
+	}
+	a.Binary, a.Topic, a.Configurations, a.HeartbeatAt, a.Alive = r.Binary, r.Topic, r.Configurations, now, true
+	if r.StartFlag {
+		a.StartedAt = now
+	}
+	m.agents[a.ID] = a
+	m.appendChange("agent", a.ID, map[bool]string{true: "update", false: "create"}[found], a)
+	if r.TunnelIP != "" {
+		if old, ok := m.endpoints[r.Host]; !ok || old.IPAddress != r.TunnelIP {
+			if ok {
+				m.appendChange("endpoint", old.IPAddress, "delete", nil)
+			}
+			for h, e := range m.endpoints {
+				if e.IPAddress == r.TunnelIP && h != r.Host {
+					delete(m.endpoints, h)
+				}
+			}
+			e := neutron.TunnelEndpoint{IPAddress: r.TunnelIP, UDPPort: 4789, Host: r.Host}
+			m.endpoints[r.Host] = e
+			m.appendChange("endpoint", e.IPAddress, "update", e)
+		}
+	}
+	m.mu.Unlock()
+	m.wrote()
+	return &a, nil
+}
+
+// UpdateDevice implements rpc.Backend: the port goes ACTIVE or DOWN when
+// it is bound to host; otherwise it is left alone, as Neutron does.
+func (m *Memory) UpdateDevice(_ context.Context, host, portID string, up bool) (*neutron.Port, error) {
+	m.mu.Lock()
+	p, ok := m.ports[portID]
+	if !ok && len(portID) == 11 {
+		for id, q := range m.ports {
+			if strings.HasPrefix(id, portID) {
+				p, ok = q, true
+			}
+		}
+	}
+	if !ok {
+		m.mu.Unlock()
+		return nil, neutron.NotFound("Port", portID)
+	}
+	want := neutron.StatusDown
+	if up {
+		want = neutron.StatusActive
+	}
+	changed := p.HostID == host && p.Status != want
+	if changed {
+		p.Status = want
+		m.ports[p.ID] = p
+		m.appendChange("port", p.ID, "update", p)
+	}
+	m.mu.Unlock()
+	if changed {
+		m.wrote()
+	}
+	return &p, nil
+}
+
+// Snapshot implements rpc.Backend.
+func (m *Memory) Snapshot(context.Context) (*neutron.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return nil, fmt.Errorf("database unavailable")
+	}
+	st := &neutron.State{Revision: m.rev}
+	for _, n := range m.networks {
+		st.Networks = append(st.Networks, n)
+	}
+	for _, p := range m.ports {
+		st.Ports = append(st.Ports, p)
+	}
+	for _, a := range m.agents {
+		st.Agents = append(st.Agents, a)
+	}
+	for _, e := range m.endpoints {
+		st.Endpoints = append(st.Endpoints, e)
+	}
+	return st, nil
+}
+
+// State returns the current state (for checks).
+func (m *Memory) State() *neutron.State {
+	m.mu.Lock()
+	f := m.fail
+	m.fail = false
+	m.mu.Unlock()
+	st, _ := m.Snapshot(context.Background())
+	m.mu.Lock()
+	m.fail = f
+	m.mu.Unlock()
+	return st
+}
+
+// Changes implements rpc.Backend.
+func (m *Memory) Changes(_ context.Context, after int64, limit int) ([]neutron.Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return nil, fmt.Errorf("database unavailable")
+	}
+	if after < m.pruned {
+		return nil, neutron.ErrRevisionGone
+	}
+	lo, hi := 0, len(m.log)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if m.log[mid].Revision <= after {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	i := lo
+	end := min(len(m.log), i+limit)
+	return append([]neutron.Change(nil), m.log[i:end]...), nil
+}
