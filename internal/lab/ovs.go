@@ -252,3 +252,41 @@ func (o *OVS) stopProc(cmd *exec.Cmd, done chan struct{}, pidfile string) error 
 	o.log.Debug("ovs daemon stopped", "pid", pid, "ns", o.Namespace)
 	return errors.Join(errs...)
 }
+
+// StartNodeOVS starts a private OVS for node (run directory
+// <os.TempDir()>/<node namespace>-ovs, short enough for unix socket paths)
+// and moves the node's VTEP address from its underlay device onto br-phy.
+// On failure nothing is left running.
+func StartNodeOVS(ctx context.Context, n *Node, log *slog.Logger) (*OVS, error) {
+	o, err := StartOVS(ctx, n.NS, filepath.Join(os.TempDir(), n.NS+"-ovs"), log)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.SetupBrPhy(ctx, "br-phy", n.Dev, n.Addr); err != nil {
+		return nil, errors.Join(err, o.Stop())
+	}
+	return o, nil
+}
+
+// PlugVIF attaches a node-side device to an OVS bridge the way Nova/os-vif
+// does: external_ids iface-id (the Neutron port id), attached-mac,
+// iface-status=active and vm-uuid. The agent finds the port by these.
+func (o *OVS) PlugVIF(ctx context.Context, bridge, dev, portID, mac, vmUUID string) error {
+	args := []string{"--timeout=20", "--may-exist", "add-port", bridge, dev, "--", "set", "Interface", dev,
+		"external_ids:iface-id=" + portID, "external_ids:attached-mac=" + mac, "external_ids:iface-status=active"}
+	if vmUUID != "" {
+		args = append(args, "external_ids:vm-uuid="+vmUUID)
+	}
+	if _, err := o.Vsctl(ctx, args...); err != nil {
+		return fmt.Errorf("plug %s into %s: %w", dev, bridge, err)
+	}
+	return nil
+}
+
+// UnplugVIF removes the device's port from the bridge (if present).
+func (o *OVS) UnplugVIF(ctx context.Context, bridge, dev string) error {
+	if _, err := o.Vsctl(ctx, "--timeout=20", "--if-exists", "del-port", bridge, dev); err != nil {
+		return fmt.Errorf("unplug %s from %s: %w", dev, bridge, err)
+	}
+	return nil
+}

@@ -58,6 +58,22 @@ type Dataplane struct {
 
 	mu      sync.Mutex
 	applied bool // at least one Apply programmed br-tun
+	stats   ApplyStats
+}
+
+// ApplyStats says what the last Apply changed in the flow tables.
+type ApplyStats struct {
+	FlowAdds, FlowDeletes, StaleCookies int
+	// Reprogrammed is true when br-tun had none of our flows although an
+	// earlier Apply had installed them (OVS restarted or was flushed).
+	Reprogrammed bool
+}
+
+// LastApply returns the flow changes of the most recent Apply.
+func (d *Dataplane) LastApply() ApplyStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
@@ -116,7 +132,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 	if err := cli.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("ovs data plane: connect %s: %w", cfg.OVSDB, err)
 	}
-	if _, err := cli.MonitorAll(ctx); err != nil {
+	if _, err := cli.Monitor(ctx, cli.NewMonitor(monitorOptions()...)); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
@@ -146,6 +162,7 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 			d.log.Warn("vxlan_group is not used by the OVS data plane (head-end replication only); ignoring", "network", id, "group", n.Group)
 		}
 	}
+	d.stats = ApplyStats{}
 	if err := d.ensureBridges(ctx); err != nil {
 		return fmt.Errorf("ovs apply: %w", err)
 	}
@@ -193,7 +210,11 @@ func (d *Dataplane) syncFlows(ctx context.Context, bridge string, want []Flow) e
 	if p.Empty() {
 		return nil
 	}
+	d.stats.FlowAdds += len(p.Adds)
+	d.stats.FlowDeletes += len(p.Deletes)
+	d.stats.StaleCookies += len(p.StaleCookies)
 	if d.applied && p.OurFlows == 0 && bridge == d.cfg.TunnelBridge {
+		d.stats.Reprogrammed = true
 		d.log.Warn("no flows with our cookie on the tunnel bridge: OVS restarted or flows were flushed; reprogramming", "bridge", bridge)
 	}
 	if err := d.flows.Bundle(ctx, bridge, p.Lines()); err != nil {

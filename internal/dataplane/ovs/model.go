@@ -1,6 +1,11 @@
 package ovs
 
-import "github.com/ovn-kubernetes/libovsdb/model"
+import (
+	"reflect"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+)
 
 // The OVSDB models below are written by hand: they carry only the columns
 // this data plane reads or writes (libovsdb maps a model onto the server's
@@ -63,4 +68,28 @@ func clientModel() (model.ClientDBModel, error) {
 		"Interface":    &iface{},
 		"Controller":   &controller{},
 	})
+}
+
+// monitorFields returns pointers to every column field of the model m
+// (except _uuid), so the monitor asks for exactly the columns the model
+// has: libovsdb's default is every column of the server's schema, which a
+// partial model cannot hold.
+func monitorFields(m any) []any {
+	v := reflect.ValueOf(m).Elem()
+	var out []any
+	for i := 0; i < v.NumField(); i++ {
+		if tag := v.Type().Field(i).Tag.Get("ovsdb"); tag != "" && tag != "_uuid" {
+			out = append(out, v.Field(i).Addr().Interface())
+		}
+	}
+	return out
+}
+
+// monitorOptions monitors each modelled table with its modelled columns.
+func monitorOptions() []client.MonitorOption {
+	var opts []client.MonitorOption
+	for _, m := range []any{&ovsRoot{}, &bridge{}, &port{}, &iface{}, &controller{}} {
+		opts = append(opts, client.WithTable(m, monitorFields(m)...))
+	}
+	return opts
 }

@@ -1,0 +1,551 @@
+package ovs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"neutrino/internal/dataplane"
+	"neutrino/internal/lab"
+)
+
+// These tests run real OVS daemons (one ovsdb-server + ovs-vswitchd per
+// node namespace, userspace datapath) on H5's lab topology: nodes joined by
+// an underlay bridge in its own namespace, VMs as namespaces with a veth
+// whose node end is an OVS port on br-int with Nova's external_ids.
+
+type ovsNode struct {
+	node *lab.Node
+	ovs  *lab.OVS
+	dp   *Dataplane
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	lvl := slog.LevelWarn
+	if testing.Verbose() {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// newOVSLab builds the nodes, each with its own OVS and data plane. All of
+// it is removed in t.Cleanup, also when the test fails half-way.
+func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, map[string]*ovsNode) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("OVS integration tests need root (namespaces, OVS daemons): run `make test` as root")
+	}
+	log := testLogger(t)
+	l, err := lab.New(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(context.Background()); err != nil {
+			t.Errorf("lab teardown: %v", err)
+		}
+	})
+	nodes := map[string]*ovsNode{}
+	for _, name := range names {
+		n, err := l.AddNode(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := lab.StartNodeOVS(ctx, n, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := o.Stop(); err != nil {
+				t.Errorf("stop ovs of %s: %v", name, err)
+			}
+		})
+		dp, err := New(ctx, Config{OVSDB: o.OVSDB(), DatapathType: "netdev"}, log.With("node", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = dp.Close() })
+		nodes[name] = &ovsNode{node: n, ovs: o, dp: dp}
+	}
+	return l, nodes
+}
+
+type vmSpec struct {
+	name, portID, mac string
+	ip                netip.Prefix
+	router            bool
+}
+
+// plug creates the VM namespace and plugs its tap into br-int as Nova does.
+func plug(t *testing.T, ctx context.Context, l *lab.Lab, n *ovsNode, v vmSpec) *lab.VM {
+	t.Helper()
+	vif := lab.VIF{PortID: v.portID, MAC: v.mac, Addr: v.ip, MTU: 1450}
+	var vm *lab.VM
+	var err error
+	if v.router {
+		vm, err = l.AddRouter(ctx, n.node, v.name, vif)
+	} else {
+		vm, err = l.AddVM(ctx, n.node, v.name, vif)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ovs.PlugVIF(ctx, "br-int", vm.Tap, v.portID, v.mac, "vm-"+v.name); err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+func apply(t *testing.T, ctx context.Context, n *ovsNode, s dataplane.NodeState) {
+	t.Helper()
+	if err := n.dp.Apply(ctx, s); err != nil {
+		t.Fatalf("apply on %s: %v", n.node.Name, err)
+	}
+}
+
+func ping(ctx context.Context, ns, ip string, count int) error {
+	_, err := lab.Exec(ctx, ns, "ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "2", ip)
+	return err
+}
+
+// capture runs tcpdump in ns on dev until stop is called and returns its
+// decoded text (one line per packet, VXLAN and the inner frame included).
+func capture(t *testing.T, ctx context.Context, ns, dev, filter string) (stop func() string) {
+	t.Helper()
+	p, err := lab.Start(ns, "tcpdump", "-l", "-n", "-e", "-i", dev, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.Output(), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump did not start: %s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return func() string {
+		time.Sleep(300 * time.Millisecond) // let the last packets land
+		_ = p.Stop()
+		return p.Output()
+	}
+}
+
+// vxlanLines returns the captured VXLAN packets whose text contains all of
+// the given substrings.
+func vxlanLines(out string, contains ...string) []string {
+	// tcpdump prints the inner frame of a VXLAN packet on its own line;
+	// join continuation lines to the packet line that carries the time.
+	var pkts []string
+	for line := range strings.SplitSeq(out, "\n") {
+		if tsRE.MatchString(line) || len(pkts) == 0 {
+			pkts = append(pkts, line)
+		} else {
+			pkts[len(pkts)-1] += " " + strings.TrimSpace(line)
+		}
+	}
+	var res []string
+	for _, line := range pkts {
+		if !strings.Contains(line, "VXLAN") {
+			continue
+		}
+		ok := true
+		for _, c := range contains {
+			ok = ok && strings.Contains(line, c)
+		}
+		if ok {
+			res = append(res, line)
+		}
+	}
+	return res
+}
+
+// brTunVXLANPorts parses `ovs-vsctl show`: the br-tun ports named vxlan-*
+// with their type and options lines.
+func brTunVXLANPorts(show string) map[string]string {
+	out := map[string]string{}
+	inTun := false
+	cur := ""
+	for line := range strings.SplitSeq(show, "\n") {
+		tl := strings.TrimSpace(line)
+		if strings.HasPrefix(tl, "Bridge ") {
+			inTun = tl == "Bridge br-tun"
+			cur = ""
+			continue
+		}
+		if !inTun {
+			continue
+		}
+		if strings.HasPrefix(tl, "Port ") {
+			cur = strings.Trim(strings.TrimPrefix(tl, "Port "), `"`)
+			if !strings.HasPrefix(cur, "vxlan-") {
+				cur = ""
+			}
+			continue
+		}
+		if cur != "" && (strings.HasPrefix(tl, "type:") || strings.HasPrefix(tl, "options:")) {
+			out[cur] += tl + "\n"
+		}
+	}
+	return out
+}
+
+var tsRE = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d+ `)
+
+const (
+	netID = "3f1c0e2a-5d43-4c1e-9c55-0a8e2b6d1001"
+	vni   = 1000
+)
+
+var (
+	routerPort = vmSpec{name: "r1", portID: "7a1b2c3d-0000-4000-8000-000000000001", mac: "fa:16:3e:00:00:01", ip: netip.MustParsePrefix("192.168.1.1/24"), router: true}
+	vm1Port    = vmSpec{name: "vm1", portID: "4f63feaf-e92a-4045-8e45-d3160c99fb84", mac: "fa:16:3e:00:00:04", ip: netip.MustParsePrefix("192.168.1.4/24")}
+	vm2Port    = vmSpec{name: "vm2", portID: "2bc01296-f8d4-48ce-a600-5acf83ee2bbf", mac: "fa:16:3e:00:00:02", ip: netip.MustParsePrefix("192.168.1.2/24")}
+)
+
+func entry(v vmSpec, n *ovsNode) dataplane.Entry {
+	return dataplane.Entry{MAC: v.mac, IP: v.ip.Addr(), VTEP: n.node.IP()}
+}
+
+// nodeState is what an agent would compute for node `self` hosting
+// `local` ports, given every node's ports (hosts) and the l2pop flags.
+func nodeState(self *ovsNode, all []*ovsNode, hosts map[*ovsNode][]vmSpec, l2pop, arp bool) dataplane.NodeState {
+	s := dataplane.NodeState{LocalIP: self.node.IP(), UDPPort: 4789,
+		Networks: map[string]dataplane.Network{}, Ports: map[string]dataplane.LocalPort{}}
+	for _, v := range hosts[self] {
+		s.Ports[v.portID] = dataplane.LocalPort{ID: v.portID, NetworkID: netID, MAC: v.mac}
+	}
+	net := dataplane.Network{ID: netID, VNI: vni, MTU: 1450, L2Pop: l2pop, ARPResponder: arp}
+	for _, n := range all {
+		if n == self {
+			continue
+		}
+		if !l2pop {
+			s.Tunnels = append(s.Tunnels, n.node.IP()) // full mesh
+			continue
+		}
+		if len(hosts[n]) == 0 || len(hosts[self]) == 0 {
+			continue // partial mesh: only VTEPs sharing the network
+		}
+		s.Tunnels = append(s.Tunnels, n.node.IP())
+		net.Flood = append(net.Flood, n.node.IP())
+		for _, v := range hosts[n] {
+			net.Entries = append(net.Entries, entry(v, n))
+		}
+	}
+	if len(hosts[self]) > 0 {
+		s.Networks[netID] = net
+	}
+	return s
+}
+
+func applyAll(t *testing.T, ctx context.Context, all []*ovsNode, hosts map[*ovsNode][]vmSpec, l2pop, arp bool) {
+	t.Helper()
+	for _, n := range all {
+		apply(t, ctx, n, nodeState(n, all, hosts, l2pop, arp))
+	}
+}
+
+// TestSeedScenario is the seed: controller with a router namespace, two
+// computes with a VM each, full-mesh tunnels without l2population.
+func TestSeedScenario(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, nodes := newOVSLab(t, ctx, "controller", "compute1", "compute2")
+	ctl, c1, c2 := nodes["controller"], nodes["compute1"], nodes["compute2"]
+	all := []*ovsNode{ctl, c1, c2}
+	hosts := map[*ovsNode][]vmSpec{ctl: {routerPort}, c1: {vm1Port}, c2: {vm2Port}}
+
+	// The agent starts first (creates br-int), then Nova plugs the VMs.
+	applyAll(t, ctx, all, map[*ovsNode][]vmSpec{}, false, false)
+	router := plug(t, ctx, l, ctl, routerPort)
+	vm1 := plug(t, ctx, l, c1, vm1Port)
+	plug(t, ctx, l, c2, vm2Port)
+
+	devs, err := c1.dp.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dataplane.Device{{PortID: vm1Port.portID, Name: vm1.Tap, MAC: vm1Port.mac, Up: true}}
+	if !slices.Equal(devs, want) {
+		t.Errorf("Devices() = %+v, want %+v", devs, want)
+	}
+
+	applyAll(t, ctx, all, hosts, false, false)
+
+	for _, ip := range []string{"192.168.1.4", "192.168.1.2"} {
+		if err := ping(ctx, router.NS, ip, 3); err != nil {
+			t.Errorf("router -> %s: %v", ip, err)
+		}
+	}
+	// compute1 <-> compute2 as well: the userspace datapath drops the first
+	// packet towards a VTEP whose MAC it has not resolved yet (it ARPs
+	// for it on br-phy), so every VTEP pair talks once before we count.
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Errorf("vm1 -> vm2: %v", err)
+	}
+
+	// ovs-vsctl show lists br-tun with exactly the two tunnels, named and
+	// optioned as in the seed.
+	for _, n := range all {
+		show, err := n.ovs.Vsctl(ctx, "show")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := brTunVXLANPorts(show)
+		wantPorts := map[string]string{}
+		for _, o := range all {
+			if o == n {
+				continue
+			}
+			name, _ := TunnelPortName(o.node.IP())
+			wantPorts[name] = fmt.Sprintf("type: vxlan\noptions: {in_key=flow, local_ip=%q, out_key=flow, remote_ip=%q}\n", n.node.IP(), o.node.IP())
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantPorts) {
+			t.Errorf("%s: br-tun vxlan ports\n got %v\nwant %v\n%s", n.node.Name, got, wantPorts, show)
+		}
+		for _, needle := range []string{"Bridge br-int", "Bridge br-tun", "fail_mode: secure", "datapath_type: netdev",
+			"options: {peer=patch-int}", "options: {peer=patch-tun}"} {
+			if !strings.Contains(show, needle) {
+				t.Errorf("%s: ovs-vsctl show lacks %q", n.node.Name, needle)
+			}
+		}
+		if testing.Verbose() && n == ctl {
+			t.Logf("controller ovs-vsctl show:\n%s", show)
+		}
+	}
+
+	// The VM port carries the network's local VLAN, persisted like Neutron.
+	tag, err := c1.ovs.Vsctl(ctx, "get", "Port", vm1.Tap, "tag")
+	if err != nil || strings.TrimSpace(tag) != "1" {
+		t.Errorf("vm1 port tag = %q, %v; want 1", tag, err)
+	}
+	oc, _ := c1.ovs.Vsctl(ctx, "get", "Port", vm1.Tap, "other_config")
+	for _, kv := range []string{"net_uuid=" + `"` + netID + `"`, `network_type=vxlan`, `segmentation_id="1000"`, `tag="1"`} {
+		if !strings.Contains(oc, kv) {
+			t.Errorf("vm1 port other_config %s lacks %s", strings.TrimSpace(oc), kv)
+		}
+	}
+
+	// A second Apply of the same state changes nothing.
+	apply(t, ctx, ctl, nodeState(ctl, all, hosts, false, false))
+	if st := ctl.dp.LastApply(); st != (ApplyStats{}) {
+		t.Errorf("second Apply changed flows: %+v", st)
+	}
+
+	// Underlay capture: VNI and inner ICMP between the VTEPs.
+	stop := capture(t, ctx, ctl.node.NS, ctl.node.Dev, "udp port 4789")
+	if err := ping(ctx, router.NS, "192.168.1.4", 2); err != nil {
+		t.Errorf("router -> vm1: %v", err)
+	}
+	out := stop()
+	req := vxlanLines(out, "vni 1000", fmt.Sprintf("%s.", ctl.node.IP()), fmt.Sprintf("> %s.4789", c1.node.IP()), "192.168.1.1 > 192.168.1.4: ICMP echo request")
+	rep := vxlanLines(out, "vni 1000", fmt.Sprintf("%s.", c1.node.IP()), fmt.Sprintf("> %s.4789", ctl.node.IP()), "192.168.1.4 > 192.168.1.1: ICMP echo reply")
+	if len(req) < 2 || len(rep) < 2 {
+		t.Errorf("capture on controller underlay: %d VXLAN echo requests, %d replies (want 2 each):\n%s", len(req), len(rep), out)
+	}
+
+	// One ARP broadcast from vm1 without l2pop: head-end replication, one
+	// unicast copy to each of the two other VTEPs.
+	stop = capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789 and src host "+c1.node.IP().String())
+	_, _ = lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "1", "-I", "eth0", "192.168.1.99")
+	out = stop()
+	copies := vxlanLines(out, "vni 1000", "Request who-has 192.168.1.99")
+	dsts := map[string]bool{}
+	for _, c := range copies {
+		for _, o := range []*ovsNode{ctl, c2} {
+			if strings.Contains(c, "> "+o.node.IP().String()+".4789") {
+				dsts[o.node.Name] = true
+			}
+		}
+	}
+	if len(copies) != 2 || len(dsts) != 2 {
+		t.Errorf("ARP broadcast without l2pop: %d copies to %v, want 2 (controller, compute2):\n%s", len(copies), dsts, out)
+	}
+}
+
+// TestL2Pop: flooding only to the VTEPs that host the network, a fourth
+// node without ports gets nothing, and the ARP responder answers locally.
+func TestL2Pop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, nodes := newOVSLab(t, ctx, "controller", "compute1", "compute2", "compute3")
+	ctl, c1, c2, c3 := nodes["controller"], nodes["compute1"], nodes["compute2"], nodes["compute3"]
+	all := []*ovsNode{ctl, c1, c2, c3}
+	hosts := map[*ovsNode][]vmSpec{ctl: {routerPort}, c1: {vm1Port}, c2: {vm2Port}}
+	applyAll(t, ctx, all, map[*ovsNode][]vmSpec{}, true, false)
+	plug(t, ctx, l, ctl, routerPort)
+	vm1 := plug(t, ctx, l, c1, vm1Port)
+	plug(t, ctx, l, c2, vm2Port)
+	applyAll(t, ctx, all, hosts, true, false)
+
+	for _, ip := range []string{"192.168.1.1", "192.168.1.2"} {
+		if err := ping(ctx, vm1.NS, ip, 3); err != nil {
+			t.Errorf("vm1 -> %s with l2pop: %v", ip, err)
+		}
+	}
+	show, _ := c3.ovs.Vsctl(ctx, "show")
+	if ports := brTunVXLANPorts(show); len(ports) != 0 {
+		t.Errorf("compute3 hosts no port but has tunnels %v", ports)
+	}
+
+	stop1 := capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789 and src host "+c1.node.IP().String())
+	stop3 := capture(t, ctx, c3.node.NS, c3.node.Dev, "udp port 4789")
+	_, _ = lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "1", "-I", "eth0", "192.168.1.99")
+	out1, out3 := stop1(), stop3()
+	if copies := vxlanLines(out1, "vni 1000", "Request who-has 192.168.1.99"); len(copies) != 2 {
+		t.Errorf("l2pop flood from compute1: %d copies, want 2 (controller, compute2):\n%s", len(copies), out1)
+	}
+	if got := vxlanLines(out3); len(got) != 0 {
+		t.Errorf("compute3 (no ports) received VXLAN traffic:\n%s", out3)
+	}
+
+	// ARP responder on: ARP for a known IP is answered by br-tun, nothing
+	// reaches the underlay.
+	applyAll(t, ctx, all, hosts, true, true)
+	if _, err := lab.Exec(ctx, vm1.NS, "ip", "neigh", "flush", "all"); err != nil {
+		t.Fatal(err)
+	}
+	stop1 = capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789")
+	arp, err := lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "2", "-I", "eth0", "192.168.1.2")
+	out1 = stop1()
+	if err != nil || !regexp.MustCompile(`(?i)reply from 192\.168\.1\.2 \[FA:16:3E:00:00:02\]`).Match(arp) {
+		t.Errorf("arping 192.168.1.2 with ARP responder: %v\n%s", err, arp)
+	}
+	if got := vxlanLines(out1); len(got) != 0 {
+		t.Errorf("ARP responder: %d underlay packets, want 0:\n%s", len(got), out1)
+	}
+}
+
+// dumpTun returns br-tun's flows on node n.
+func dumpTun(t *testing.T, ctx context.Context, n *ovsNode) []Flow {
+	t.Helper()
+	fs, err := n.dp.flows.DumpFlows(ctx, "br-tun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func hasFlow(fs []Flow, table, prio int, matchPart string) bool {
+	return slices.ContainsFunc(fs, func(f Flow) bool {
+		return f.Table == table && f.Priority == prio && strings.Contains(f.Match, matchPart)
+	})
+}
+
+// TestRestartAndRemoval: a new Dataplane (new cookie) takes over without
+// losing a packet; hand-deleted and flushed flows come back; removing an
+// entry or the last port removes its flows and tunnel.
+func TestRestartAndRemoval(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, nodes := newOVSLab(t, ctx, "compute1", "compute2")
+	c1, c2 := nodes["compute1"], nodes["compute2"]
+	all := []*ovsNode{c1, c2}
+	hosts := map[*ovsNode][]vmSpec{c1: {vm1Port}, c2: {vm2Port}}
+	applyAll(t, ctx, all, map[*ovsNode][]vmSpec{}, true, true)
+	vm1 := plug(t, ctx, l, c1, vm1Port)
+	vm2 := plug(t, ctx, l, c2, vm2Port)
+	applyAll(t, ctx, all, hosts, true, true)
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Fatalf("vm1 -> vm2 before restart: %v", err)
+	}
+
+	// Continuous ping while both nodes' data planes restart.
+	pinger, err := lab.Start(vm1.NS, "ping", "-n", "-i", "0.01", "-c", "400", "-W", "1", "192.168.1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pinger.Stop() })
+	time.Sleep(500 * time.Millisecond)
+	oldCookies := map[*ovsNode]uint64{}
+	for _, n := range all {
+		dp2, err := New(ctx, Config{OVSDB: n.ovs.OVSDB(), DatapathType: "netdev"}, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = dp2.Close() })
+		oldCookies[n] = n.dp.Cookie()
+		_ = n.dp.Close()
+		n.dp = dp2
+		apply(t, ctx, n, nodeState(n, all, hosts, true, true))
+		if st := n.dp.LastApply(); st.StaleCookies == 0 {
+			t.Errorf("%s: restart removed no stale cookie: %+v", n.node.Name, st)
+		}
+	}
+	if err := pinger.Wait(ctx); err != nil {
+		t.Errorf("ping across restart: %v\n%s", err, pinger.Output())
+	}
+	if m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(pinger.Output()); m == nil || m[1] != m[2] {
+		t.Errorf("ping across data plane restart lost packets:\n%s", pinger.Output())
+	}
+	for _, n := range all {
+		for _, f := range dumpTun(t, ctx, n) {
+			if f.Cookie != n.dp.Cookie() {
+				t.Errorf("%s: flow with stale cookie %#x left: %s", n.node.Name, f.Cookie, f)
+			}
+			if f.Cookie == oldCookies[n] {
+				t.Errorf("%s: old cookie survived", n.node.Name)
+			}
+		}
+	}
+
+	// A flow deleted by hand is back after the next Apply.
+	if _, err := c1.ovs.Ofctl(ctx, "-O", "OpenFlow13", "del-flows", "br-tun", "table=22,dl_vlan=1"); err != nil {
+		t.Fatal(err)
+	}
+	if hasFlow(dumpTun(t, ctx, c1), 22, 1, "dl_vlan=1") {
+		t.Fatal("hand deletion did not delete")
+	}
+	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
+	if !hasFlow(dumpTun(t, ctx, c1), 22, 1, "dl_vlan=1") {
+		t.Error("flood flow deleted by hand not restored by Apply")
+	}
+	// All flows gone (as after an OVS restart): reprogrammed.
+	if _, err := c1.ovs.Ofctl(ctx, "del-flows", "br-tun"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
+	if st := c1.dp.LastApply(); !st.Reprogrammed {
+		t.Errorf("flushed br-tun not detected: %+v", st)
+	}
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Errorf("vm1 -> vm2 after reprogramming: %v", err)
+	}
+
+	// Entry removal: vm2's l2pop unicast and ARP flows go from compute1.
+	s := nodeState(c1, all, hosts, true, true)
+	n := s.Networks[netID]
+	n.Entries = nil
+	s.Networks[netID] = n
+	apply(t, ctx, c1, s)
+	fs := dumpTun(t, ctx, c1)
+	if hasFlow(fs, 20, 2, "dl_dst="+vm2Port.mac) || hasFlow(fs, 21, 1, "arp_tpa=192.168.1.2") {
+		t.Errorf("removed entry's flows still present:\n%s", render(fs))
+	}
+	if !hasFlow(fs, 22, 1, "dl_vlan=1") {
+		t.Error("flood flow went with the entries")
+	}
+
+	// Last port gone from compute2: its network's flows, the tunnel port,
+	// and the port's VLAN (dead VLAN 4095).
+	apply(t, ctx, c2, nodeState(c2, all, map[*ovsNode][]vmSpec{c1: {vm1Port}}, true, true))
+	fs = dumpTun(t, ctx, c2)
+	if hasFlow(fs, 4, 1, "tun_id=") || hasFlow(fs, 22, 1, "") || hasFlow(fs, 0, 1, "in_port=2") {
+		t.Errorf("network flows left after its last port went:\n%s", render(fs))
+	}
+	show, _ := c2.ovs.Vsctl(ctx, "show")
+	if ports := brTunVXLANPorts(show); len(ports) != 0 {
+		t.Errorf("tunnel ports left: %v", ports)
+	}
+	if tag, _ := c2.ovs.Vsctl(ctx, "get", "Port", vm2.Tap, "tag"); strings.TrimSpace(tag) != "4095" {
+		t.Errorf("unbound port tag = %q, want 4095", tag)
+	}
+}
