@@ -237,7 +237,11 @@ func (d *Dataplane) exec(o op) error {
 		}
 		return d.h.LinkDel(l)
 	case opAddBridge:
-		return d.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: o.Link}})
+		// Snooping off: a snooping bridge joins the all-snoopers group and
+		// sends IGMP reports into the overlay; without a querier in the
+		// tenant network it floods multicast to every port anyway.
+		off := false
+		return d.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: o.Link}, MulticastSnooping: &off})
 	case opAddVXLAN:
 		v := &netlink.Vxlan{
 			LinkAttrs: netlink.LinkAttrs{Name: o.Link, MTU: o.MTU},

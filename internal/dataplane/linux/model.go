@@ -275,7 +275,7 @@ func (o op) String() string {
 	case opDelLink:
 		return "ip link del " + o.Link
 	case opAddBridge:
-		return "ip link add " + o.Link + " type bridge"
+		return "ip link add " + o.Link + " type bridge mcast_snooping 0"
 	case opAddVXLAN:
 		s := "ip link add " + o.Link
 		if o.MTU > 0 {

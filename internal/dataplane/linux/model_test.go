@@ -144,7 +144,7 @@ func TestPlan(t *testing.T) {
 		want dataplane.NodeState
 		ops  string
 	}{
-		{"from nothing: bridge, vxlan with explicit dstport, tap, entries", bare, state(l2popNet), `ip link add brq3f0e2b1c-9d type bridge
+		{"from nothing: bridge, vxlan with explicit dstport, tap, entries", bare, state(l2popNet), `ip link add brq3f0e2b1c-9d type bridge mcast_snooping 0
 ip link set brq3f0e2b1c-9d up
 ip link add vxlan-1001 mtu 1450 type vxlan id 1001 dstport 4789 local 198.18.0.101 dev underlay ttl 0 tos 0 nolearning proxy
 ip link set vxlan-1001 master brq3f0e2b1c-9d
@@ -226,7 +226,7 @@ ip link del brq3f0e2b1c-9d
 			}), state(l2popNet, dataplane.Network{ID: netB, VNI: 1002, MTU: 1450, Flood: []netip.Addr{cmp3}}),
 			`ip link del vxlan-1999
 ip link del brq99999999-99
-ip link add brq88aa77bb-12 type bridge
+ip link add brq88aa77bb-12 type bridge mcast_snooping 0
 ip link set brq88aa77bb-12 up
 ip link add vxlan-1002 mtu 1450 type vxlan id 1002 dstport 4789 local 198.18.0.101 dev underlay ttl 0 tos 0
 ip link set vxlan-1002 master brq88aa77bb-12
@@ -235,7 +235,7 @@ bridge fdb append 00:00:00:00:00:00 dev vxlan-1002 dst 198.18.0.104 self permane
 `},
 		{"group mode from nothing: the kernel's own group entry is not re-added",
 			bare, state(dataplane.Network{ID: netA, VNI: 1001, MTU: 1450, Group: grp}),
-			`ip link add brq3f0e2b1c-9d type bridge
+			`ip link add brq3f0e2b1c-9d type bridge mcast_snooping 0
 ip link set brq3f0e2b1c-9d up
 ip link add vxlan-1001 mtu 1450 type vxlan id 1001 dstport 4789 local 198.18.0.101 group 239.1.1.1 dev underlay ttl 0 tos 0
 ip link set vxlan-1001 master brq3f0e2b1c-9d
@@ -252,7 +252,7 @@ ip link set tapf3d1a9ea-9a master brq3f0e2b1c-9d
 				s.Ports[portR] = dataplane.LocalPort{ID: portR, NetworkID: netB}
 				return s
 			}(),
-			`ip link add brq88aa77bb-12 type bridge
+			`ip link add brq88aa77bb-12 type bridge mcast_snooping 0
 ip link set brq88aa77bb-12 up
 ip link add vxlan-1002 mtu 1450 type vxlan id 1002 dstport 4789 local 198.18.0.101 dev underlay ttl 0 tos 0
 ip link set vxlan-1002 master brq88aa77bb-12
