@@ -290,3 +290,15 @@ func (o *OVS) UnplugVIF(ctx context.Context, bridge, dev string) error {
 	}
 	return nil
 }
+
+// PIDs returns the daemons' process ids (ovsdb-server, ovs-vswitchd) while
+// they run, for leak checks.
+func (o *OVS) PIDs() []int {
+	var out []int
+	for _, c := range []*exec.Cmd{o.dbProc, o.swProc} {
+		if c != nil && c.Process != nil {
+			out = append(out, c.Process.Pid)
+		}
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,3 +87,21 @@ func TestStartStopOVS(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A failed start leaves no process and no run directory.
+func TestStartOVSFailureLeavesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if os.Geteuid() != 0 {
+		t.Fatal("OVS lab tests need root: run `make test` as root")
+	}
+	run := filepath.Join(t.TempDir(), "ovs")
+	o, err := StartOVS(ctx, "nt-000000-missing", run, nil)
+	if err == nil {
+		_ = o.Stop()
+		t.Fatal("StartOVS in a missing namespace succeeded")
+	}
+	if _, serr := os.Stat(run); serr == nil {
+		t.Errorf("run dir %s left after failed start (%v)", run, err)
+	}
+}

@@ -47,6 +47,11 @@ func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, ma
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs last: after every cleanup, nothing of
+	// this lab may remain (namespaces, OVS daemons, run directories).
+	var pids []int
+	var runDirs []string
+	t.Cleanup(func() { checkNothingLeft(t, l.Prefix, pids, runDirs) })
 	t.Cleanup(func() {
 		if err := l.Teardown(context.Background()); err != nil {
 			t.Errorf("lab teardown: %v", err)
@@ -62,6 +67,8 @@ func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, ma
 		if err != nil {
 			t.Fatal(err)
 		}
+		pids = append(pids, o.PIDs()...)
+		runDirs = append(runDirs, o.RunDir)
 		t.Cleanup(func() {
 			if err := o.Stop(); err != nil {
 				t.Errorf("stop ovs of %s: %v", name, err)
@@ -75,6 +82,25 @@ func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, ma
 		nodes[name] = &ovsNode{node: n, ovs: o, dp: dp}
 	}
 	return l, nodes
+}
+
+func checkNothingLeft(t *testing.T, prefix string, pids []int, runDirs []string) {
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+	for _, pid := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("OVS daemon pid %d still running", pid)
+		}
+	}
+	for _, d := range runDirs {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("OVS run directory %s left behind", d)
+		}
+	}
 }
 
 type vmSpec struct {

@@ -1,0 +1,55 @@
+// Package ovs is the Open vSwitch data plane: it converges one node's OVS to
+// a dataplane.NodeState the way neutron-openvswitch-agent does, so that
+// operators see the same bridges, ports and flow tables.
+//
+// What it owns
+//   - br-int and br-tun (integration_bridge, tunnel_bridge), fail_mode
+//     secure, datapath_type from config, joined by patch-tun/patch-int.
+//   - Tunnel ports on br-tun named "vxlan-" + the remote IPv4 as 8 hex
+//     digits, type vxlan, options in_key=flow, out_key=flow, local_ip,
+//     remote_ip (dst_port when not 4789). Ports named vxlan-* of type vxlan
+//     that the state does not want are removed (after their flows).
+//   - VM ports: interfaces on br-int with external_ids iface-id (as
+//     Nova/os-vif plugs them). Devices() lists them; Apply sets Port.tag to
+//     the network's local VLAN and stores net_uuid, network_type,
+//     segmentation_id and tag in Port.other_config, as Neutron does, so a
+//     restarted agent reuses the lvid. Ports the state does not bind get
+//     the dead VLAN 4095.
+//   - Flows in Neutron's table layout (br-tun 0, 2, 3, 4, 6, 10, 20, 21,
+//     22; br-int 0, 23, 59, 60), all tagged with this instance's cookie.
+//
+// Layers. Flow computation is pure (IntFlows, TunFlows: state + Layout ->
+// flows, in exactly the text `ovs-ofctl -O OpenFlow13 dump-flows` prints,
+// checked against a dump recorded from the real Neutron agent), and so is
+// the reconciliation (Diff: wanted vs dumped flows -> one bundle). The I/O
+// is OVSDB (libovsdb, typed hand-written models for the five tables we use,
+// a monitor cache, one transaction per step) and OpenFlow (FlowClient).
+//
+// Apply order: bridges and patch ports; add or fix tunnel ports; tag VM
+// ports; wait for ofports; per bridge, dump the flows and apply the
+// difference as ONE OpenFlow bundle (adds first: an add replaces a flow
+// with the same table/priority/match in place and gives it our cookie, so
+// forwarding never stops; then strict deletes of our unwanted flows; then
+// deletion of every other cookie with a full cookie mask); last, remove
+// unwanted tunnel ports. Nothing is flushed at start. Because every Apply
+// compares with what the switch really has, a flow deleted by hand comes
+// back, and a br-tun without any of our flows (OVS restarted, someone ran
+// del-flows) is reprogrammed completely and logged (LastApply().Reprogrammed).
+// Flows made by the learn action (table 20, priority 1, hard_timeout) are
+// left alone.
+//
+// OpenFlow: ovs-ofctl, not a Go library. The Go OpenFlow libraries
+// (antrea.io/libOpenflow, ofnet) are not obtainable from this build's
+// module proxy, and a hand-written OpenFlow 1.3 + Nicira extension encoder
+// (learn, NXM moves, set_field, bundles) is a large surface to get right.
+// ovs-ofctl ships with openvswitch-switch, parses and prints exactly the
+// syntax operators read, and with --bundle applies a whole batch (flows on
+// stdin) atomically in one process: one exec per bridge per Apply, never
+// one per flow. It sits behind the two-method FlowClient interface, so an
+// in-process OpenFlow client can replace it later; bench/dataplane measures
+// its rate.
+//
+// vxlan_group (multicast BUM) is a Linux bridge feature; this data plane
+// ignores Network.Group with a warning and always uses head-end
+// replication.
+package ovs
