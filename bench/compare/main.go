@@ -1,0 +1,345 @@
+// Command compare runs the same Neutron v2.0 API workload against the real
+// OpenStack Neutron (Debian's neutron-server 2:21.0.0, 2023.1 Antelope) and
+// against neutrino on the same machine in the same run, and prints one table
+// (each figure for both systems with the ratio) plus an SVG plot of port
+// create latency against concurrency.
+//
+// Servers are started and stopped one after the other with
+// bench/reference/up.sh and down.sh (fresh database each), so they never
+// compete for the CPU. The load generator is plain net/http with keep-alive
+// connections and N goroutines; the API is treated as a black box, so this
+// package imports nothing of neutrino. The plot is written by hand as SVG
+// (a line chart is a few dozen lines) instead of adding a plotting module.
+//
+// Usage (as root, from the repository root):
+//
+//	go run ./bench/compare [--quick] [--systems neutron,neutrino-mariadb,...]
+//	go run ./bench/compare report bench/compare/out/results.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// System is one server under test.
+type System struct {
+	Name, Label, URL, PidFile, Down string
+}
+
+var systems = map[string]System{
+	"neutron":           {"neutron", "Neutron 2023.1 (MariaDB)", "http://127.0.0.1:9796", "/run/neutrino-bench/neutron-server.pid", "neutron"},
+	"neutrino-mariadb":  {"neutrino-mariadb", "neutrino (MariaDB)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
+	"neutrino-sqlite":   {"neutrino-sqlite", "neutrino (SQLite)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
+	"neutrino-postgres": {"neutrino-postgres", "neutrino (PostgreSQL)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if len(os.Args) > 1 && os.Args[1] == "report" {
+		if len(os.Args) < 3 {
+			fmt.Fprintln(os.Stderr, "usage: compare report results.json [outdir]")
+			os.Exit(2)
+		}
+		if err := rerender(os.Args[2], filepath.Dir(os.Args[2])); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(logger); err != nil {
+		logger.Error("compare failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q: %w", f, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(logger *slog.Logger) error {
+	var (
+		quick    = flag.Bool("quick", false, "short run: 1 repetition, 4 s per level, lists of 1,000 only")
+		sysList  = flag.String("systems", "neutron,neutrino-mariadb,neutrino-sqlite,neutrino-postgres", "systems to measure, in order")
+		runs     = flag.Int("runs", 3, "repetitions of the timed phases (medians are reported)")
+		dur      = flag.Duration("duration", 10*time.Second, "port-create time per concurrency level")
+		concS    = flag.String("concurrency", "1,8,32", "concurrent clients for port create")
+		netsub   = flag.Int("netsub", 20, "network+subnet pairs per repetition")
+		listS    = flag.String("list-sizes", "1000,10000", "ports per listed network")
+		listRep  = flag.Int("list-repeats", 5, "GETs per listing size")
+		maxOps   = flag.Int("max-ops", 20000, "cap on port creates per level (keeps a /16 subnet from running out)")
+		bindHost = flag.String("bind-host", "", "agent host for the binding:host_id row (needs a live agent, see bench/reference/agents.sh)")
+		outDir   = flag.String("out", "bench/compare/out", "where results.json, table.md and latency.svg go")
+		noUpDown = flag.Bool("no-updown", false, "do not start/stop servers (they already run on the bench ports)")
+		fixture  = flag.String("neutron-fixture", "/var/lib/neutrino-bench/fixture/neutron-list.sql.gz", "Neutron listing fixture dump (bench/reference/neutron-fixture.sh); ignored if absent")
+		refDir   = flag.String("reference", "bench/reference", "directory of up.sh/down.sh")
+	)
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		if !set["runs"] {
+			*runs = 1
+		}
+		if !set["duration"] {
+			*dur = 4 * time.Second
+		}
+		if !set["netsub"] {
+			*netsub = 10
+		}
+		if !set["list-sizes"] {
+			*listS = "1000"
+		}
+		if !set["list-repeats"] {
+			*listRep = 3
+		}
+	}
+	conc, err := ints(*concS)
+	if err != nil {
+		return err
+	}
+	lists, err := ints(*listS)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	res := Results{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), Machine: machine(ctx),
+		Settings: Settings{Quick: *quick, Runs: *runs, Duration: dur.String(), Concurrency: conc, NetSubPairs: *netsub,
+			ListSizes: lists, ListRepeats: *listRep, BindHost: *bindHost}}
+	w := Workload{Settings: res.Settings, Dur: *dur, MaxOps: *maxOps, Log: logger}
+	for _, name := range strings.Split(*sysList, ",") {
+		sys, ok := systems[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("unknown system %q", name)
+		}
+		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown)
+		res.Systems = append(res.Systems, sr)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	res.Finished = time.Now().UTC()
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", " ")
+	if err := os.WriteFile(filepath.Join(*outDir, "results.json"), b, 0o644); err != nil {
+		return err
+	}
+	return render(res, *outDir)
+}
+
+// measure brings one system up, runs the workload, records memory, and
+// brings it down again. Failures are recorded in the result, not fatal, so
+// one broken system still leaves the others' figures.
+func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown bool) (sr SystemResult) {
+	sr = SystemResult{Name: sys.Name, Label: sys.Label}
+	log = log.With("system", sys.Name)
+	if !noUpDown {
+		env := os.Environ()
+		if sys.Name == "neutron" {
+			if _, err := os.Stat(fixture); err == nil {
+				env = append(env, "NEUTRON_DB_DUMP="+fixture)
+			}
+		}
+		t0 := time.Now()
+		log.Info("starting")
+		if err := script(ctx, env, filepath.Join(refDir, "up.sh"), sys.Name); err != nil {
+			sr.Error = "start: " + err.Error()
+			log.Error("start failed", "err", err)
+			_ = script(context.Background(), nil, filepath.Join(refDir, "down.sh"), sys.Down)
+			return sr
+		}
+		sr.StartupS = time.Since(t0).Seconds()
+		defer func() {
+			if err := script(context.Background(), nil, filepath.Join(refDir, "down.sh"), sys.Down); err != nil {
+				log.Error("stop failed", "err", err)
+			}
+		}()
+	}
+	pid, err := readPid(sys.PidFile)
+	if err != nil {
+		sr.Error = "server pid: " + err.Error()
+		return sr
+	}
+	sampler := startMemSampler(ctx, pid)
+	c := NewClient(sys.URL)
+	// Warm-up (not timed): connections, caches, first-use code paths.
+	if net, err := freshNet(ctx, c, "bench-warmup", "10.99.0.0/24"); err != nil {
+		sr.Error = "warm-up: " + err.Error()
+		sampler.Stop()
+		return sr
+	} else {
+		for i := 0; i < 5; i++ {
+			_, _ = c.CreatePort(ctx, net, fmt.Sprintf("warm-%d", i), nil)
+		}
+	}
+	// The listing networks are filled first so that every system runs the
+	// timed phases with the same 11,000 extra ports in its database.
+	if sr.ListFixture, err = w.ListFixture(ctx, c); err != nil {
+		log.Error("list fixture", "err", err)
+		sr.ListFixture += " (failed: " + err.Error() + ")"
+	}
+	for r := 1; r <= w.Settings.Runs && ctx.Err() == nil; r++ {
+		rr, err := w.Run(ctx, c, r)
+		if err != nil {
+			log.Error("run failed", "run", r, "err", err)
+			sr.Error = fmt.Sprintf("run %d: %v", r, err)
+			break
+		}
+		sr.Runs = append(sr.Runs, rr)
+	}
+	if ctx.Err() == nil {
+		if sr.Lists, err = w.Lists(ctx, c); err != nil {
+			log.Error("lists", "err", err)
+		}
+	}
+	sr.Mem.RSSPeakKB = sampler.Stop()
+	sr.Mem.Procs, sr.Mem.RSSEndKB, sr.Mem.PSSEndKB = treeMem(pid)
+	if sr.Mem.RSSEndKB > sr.Mem.RSSPeakKB {
+		sr.Mem.RSSPeakKB = sr.Mem.RSSEndKB
+	}
+	if sys.Name == "neutron" {
+		if rp, err := readPid("/run/neutrino-bench/rabbitmq.pid"); err == nil {
+			_, sr.Mem.RabbitMQKB, _ = treeMem(rp)
+		}
+	}
+	log.Info("done", "rss_peak_mib", sr.Mem.RSSPeakKB/1024, "procs", sr.Mem.Procs)
+	return sr
+}
+
+func script(ctx context.Context, env []string, path string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "bash", append([]string{path}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if env != nil {
+		cmd.Env = env
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", path, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func machine(ctx context.Context) Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				m.CPU = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	m.MemGiB = float64(procKB("/proc/meminfo", "MemTotal")) / (1 << 20)
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.Load1 = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", "neutron-server").Output(); err == nil {
+		m.NeutronVersion = string(out)
+	}
+	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.NeutrinoCommit = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+func rerender(path, outDir string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return render(res, outDir)
+}
+
+// render prints the tables and writes table.md and latency.svg.
+func render(res Results, outDir string) error {
+	rows := Rows(res)
+	var b strings.Builder
+	has := map[string]bool{}
+	for _, s := range res.Systems {
+		has[s.Name] = true
+	}
+	fmt.Fprintf(&b, "Run %s – %s UTC on %s (%d cores, %.0f GiB), kernel %s, Neutron %s, neutrino %s.\n",
+		res.Started.Format("2006-01-02 15:04"), res.Finished.Format("15:04"), res.Machine.CPU, res.Machine.Cores,
+		res.Machine.MemGiB, res.Machine.Kernel, res.Machine.NeutronVersion, res.Machine.NeutrinoCommit)
+	fmt.Fprintf(&b, "Medians over %d repetition(s); %s of port creates per concurrency level.\n\n", res.Settings.Runs, res.Settings.Duration)
+	if has["neutron"] && has["neutrino-mariadb"] {
+		b.WriteString(Table(res, rows, "neutron", []string{"neutrino-mariadb"}))
+		b.WriteString("\nGoals (neutrino on MariaDB vs Neutron on MariaDB):\n")
+		b.WriteString(Goals(res, rows, "neutron", "neutrino-mariadb"))
+	}
+	var extra []string
+	for _, n := range []string{"neutrino-sqlite", "neutrino-postgres"} {
+		if has[n] {
+			extra = append(extra, n)
+		}
+	}
+	if has["neutron"] && len(extra) > 0 {
+		b.WriteString("\nneutrino on the other databases (same workload), against the same Neutron figures:\n\n")
+		b.WriteString(Table(res, rows, "neutron", extra))
+	}
+	b.WriteString("\n")
+	for _, s := range res.Systems {
+		fmt.Fprintf(&b, "- %s: ", s.Label)
+		if s.Error != "" {
+			fmt.Fprintf(&b, "ERROR %s; ", s.Error)
+		}
+		errs := 0
+		for _, r := range s.Runs {
+			errs += r.NetSub.Errors
+			for _, p := range r.Create {
+				errs += p.Errors
+			}
+			if r.Bind != nil {
+				errs += r.Bind.Errors
+			}
+			if r.BindNote != "" {
+				fmt.Fprintf(&b, "bound-port row: %s; ", r.BindNote)
+				break
+			}
+		}
+		fmt.Fprintf(&b, "failed requests %d; start-up %.1f s; %d server processes", errs, s.StartupS, s.Mem.Procs)
+		if s.Mem.RabbitMQKB > 0 {
+			fmt.Fprintf(&b, " (+ RabbitMQ %.0f MiB RSS, not counted)", float64(s.Mem.RabbitMQKB)/1024)
+		}
+		fmt.Fprintf(&b, "; listing ports: %s\n", s.ListFixture)
+	}
+	fmt.Print(b.String())
+	if err := os.WriteFile(filepath.Join(outDir, "table.md"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	svg := PlotSVG("Port create latency vs concurrent clients (p50 solid, p99 dashed)", res.Settings.Concurrency, LatencySeries(res))
+	return os.WriteFile(filepath.Join(outDir, "latency.svg"), []byte(svg), 0o644)
+}
