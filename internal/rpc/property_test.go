@@ -1,0 +1,107 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"neutrino/internal/l2pop"
+	"neutrino/internal/rpc/rpctest"
+)
+
+// TestDeltasEqualSnapshot is the stream's central property: an agent that
+// applies the deltas it is sent, through random disconnects and resumes,
+// ends with exactly the view a fresh snapshot of the database gives.
+func TestDeltasEqualSnapshot(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 42))
+			cfg := l2pop.Config{Enabled: seed%2 == 1}
+			mem := rpctest.NewMemory()
+			h := startServer(t, mem, ServerConfig{L2Pop: cfg, LogLength: 8}, "")
+			c := dial(t, h.addr, ClientConfig{})
+			ctx := context.Background()
+			hosts := []string{"h0", "h1", "h2", "h3", "h4"}
+			for i, host := range hosts[:4] {
+				register(t, c, host, fmt.Sprintf("198.18.2.%d", i+1), r.IntN(4) != 0)
+			}
+			for n := 0; n < 3; n++ {
+				mem.CreateNetwork(fmt.Sprintf("net-%d", n), int64(1001+n))
+			}
+			ws := map[string]*watcher{}
+			cancels := map[string]context.CancelFunc{}
+			done := map[string]chan struct{}{}
+			start := func(host string) {
+				wctx, cancel := context.WithCancel(ctx)
+				cancels[host] = cancel
+				done[host] = make(chan struct{})
+				go func() { defer close(done[host]); ws[host].run(wctx, c, host) }()
+			}
+			for _, host := range hosts {
+				ws[host] = newWatcher()
+				start(host)
+			}
+			ports := []string{}
+			for i := 0; i < 120; i++ {
+				switch op := r.IntN(10); {
+				case op < 3 || len(ports) == 0:
+					id := fmt.Sprintf("p%03d", i)
+					ports = append(ports, id)
+					mem.PutPort(id, fmt.Sprintf("net-%d", r.IntN(3)), hosts[r.IntN(len(hosts))],
+						fmt.Sprintf("fa:16:3e:00:%02x:%02x", i/256, i%256), fmt.Sprintf("192.168.%d.%d", r.IntN(3), 10+i))
+				case op < 6:
+					id := ports[r.IntN(len(ports))]
+					if p, ok := mem.Port(id); ok {
+						mem.UpdateDevice(ctx, p.HostID, id, r.IntN(3) != 0)
+					}
+				case op < 7:
+					// Move or re-address a port.
+					id := ports[r.IntN(len(ports))]
+					if p, ok := mem.Port(id); ok {
+						mem.PutPort(id, p.NetworkID, hosts[r.IntN(len(hosts))], p.MACAddress, fmt.Sprintf("192.168.9.%d", i))
+					}
+				case op < 8:
+					k := r.IntN(len(ports))
+					mem.DeletePort(ports[k])
+					ports = append(ports[:k], ports[k+1:]...)
+				case op < 9:
+					// Disconnect an agent; it resumes later.
+					host := hosts[r.IntN(len(hosts))]
+					cancels[host]()
+					<-done[host]
+					start(host)
+				default:
+					host := hosts[r.IntN(len(hosts))]
+					if r.IntN(2) == 0 {
+						register(t, c, host, fmt.Sprintf("198.18.3.%d", r.IntN(5)+1), r.IntN(2) == 0)
+					} else {
+						mem.DeleteAgent(host)
+					}
+				}
+				if r.IntN(4) == 0 {
+					time.Sleep(time.Duration(r.IntN(15)) * time.Millisecond)
+				}
+			}
+			eventually(t, "every watcher equals a fresh snapshot", func() bool {
+				for _, host := range hosts {
+					v, _, _, _ := ws[host].state()
+					if !v.Equal(expected(cfg, mem, host)) {
+						return false
+					}
+				}
+				return true
+			})
+			for _, host := range hosts {
+				cancels[host]()
+				<-done[host]
+				ws[host].mu.Lock()
+				if ws[host].rejected != 0 {
+					t.Errorf("%s was sent %d deltas that did not follow its revision", host, ws[host].rejected)
+				}
+				ws[host].mu.Unlock()
+			}
+		})
+	}
+}

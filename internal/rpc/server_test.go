@@ -1,0 +1,475 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
+	"neutrino/internal/rpc/rpctest"
+)
+
+// harness runs one server over a Memory backend on a loopback port.
+type harness struct {
+	t      *testing.T
+	mem    *rpctest.Memory
+	srv    *Server
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T, mem *rpctest.Memory, cfg ServerConfig, addr string) *harness {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var lis net.Listener
+	var err error
+	// A restarted server reuses its port; the old socket may linger.
+	for i := 0; i < 50; i++ {
+		lis, err = net.Listen("tcp", addr)
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	logs := &syncBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 10 * time.Millisecond
+	}
+	srv := NewServer(mem, cfg)
+	mem.OnWrite = srv.Nudge
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, mem: mem, srv: srv, addr: lis.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs}
+	go func() { h.done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	if err := <-h.done; err != nil {
+		h.t.Errorf("server returned %v", err)
+	}
+}
+
+func dial(t *testing.T, addr string, cfg ClientConfig) *Client {
+	t.Helper()
+	cfg.Target = addr
+	c, err := Dial(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// watcher is a minimal agent side: it applies updates as the agent does
+// and records what it got.
+type watcher struct {
+	mu        sync.Mutex
+	view      l2pop.View
+	rev       int64
+	synced    bool
+	snapshots int
+	deltas    int
+	rejected  int // deltas that did not follow the held revision
+	updates   chan struct{}
+}
+
+func newWatcher() *watcher { return &watcher{updates: make(chan struct{}, 1000)} }
+
+func (w *watcher) apply(u Update) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case u.Snapshot != nil:
+		w.view, w.rev, w.synced = *u.Snapshot, u.Revision, true
+		w.snapshots++
+	case u.Delta != nil:
+		if !w.synced || u.Prev != w.rev {
+			w.rejected++
+			return fmt.Errorf("delta %d->%d on %d", u.Prev, u.Revision, w.rev)
+		}
+		nv, err := w.view.Apply(*u.Delta)
+		if err != nil {
+			return err
+		}
+		w.view, w.rev = nv, u.Revision
+		w.deltas++
+	}
+	select {
+	case w.updates <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (w *watcher) state() (l2pop.View, int64, int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.view, w.rev, w.snapshots, w.deltas
+}
+
+// run watches until ctx ends, reconnecting from its revision.
+func (w *watcher) run(ctx context.Context, c *Client, host string) {
+	for ctx.Err() == nil {
+		w.mu.Lock()
+		rev := w.rev
+		w.mu.Unlock()
+		_ = c.Watch(ctx, host, rev, w.apply)
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// eventually polls cond until it holds or the (generous) deadline passes;
+// the deadline only bounds a hang, it measures nothing.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// expected is the view the database implies for host.
+func expected(cfg l2pop.Config, mem *rpctest.Memory, host string) l2pop.View {
+	return l2pop.NewModel(cfg, mem.State()).View(host)
+}
+
+func register(t *testing.T, c *Client, host, ip string, l2pop bool) {
+	t.Helper()
+	conf := fmt.Sprintf(`{"tunneling_ip":%q,"l2_population":%t,"tunnel_types":["vxlan"]}`, ip, l2pop)
+	if _, err := c.ReportState(context.Background(), neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Binary: "neutron-openvswitch-agent",
+		Host: host, Topic: "N/A", Configurations: []byte(conf), StartFlag: true, TunnelIP: ip, TunnelTypes: []string{"vxlan"}}); err != nil {
+		t.Fatalf("register %s: %v", host, err)
+	}
+}
+
+func TestWatchSnapshotThenDeltasAndResume(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	for i, host := range []string{"compute-1", "compute-2", "compute-3"} {
+		register(t, c, host, fmt.Sprintf("198.18.0.%d", i+1), true)
+	}
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
+	matches := func() bool {
+		v, _, _, _ := w.state()
+		return v.Equal(expected(cfg, mem, "compute-1"))
+	}
+	eventually(t, "first snapshot", matches)
+
+	// Port events reach the agent as deltas.
+	for _, id := range []string{"vm-a", "vm-b"} {
+		p, _ := mem.Port(id)
+		if _, err := c.UpdateDevice(ctx, p.HostID, id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "entries after ports ACTIVE", func() bool {
+		v, _, _, _ := w.state()
+		return matches() && len(v.Networks["net-a"].Entries) == 1
+	})
+	_, _, snaps, deltas := w.state()
+	if snaps != 1 || deltas == 0 {
+		t.Fatalf("snapshots %d deltas %d: want one snapshot then deltas", snaps, deltas)
+	}
+
+	// Disconnect, change things, resume from the last revision: only the
+	// missed deltas come, no snapshot.
+	stop()
+	<-done
+	mem.PutPort("vm-c", "net-a", "compute-2", "fa:16:3e:00:00:0c", "192.168.1.13")
+	if _, err := c.UpdateDevice(ctx, "compute-2", "vm-c", true); err != nil {
+		t.Fatal(err)
+	}
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.22")
+	eventually(t, "server caught up", func() bool {
+		v, _ := h.srv.hub.view("compute-1")
+		return v.Equal(expected(cfg, mem, "compute-1"))
+	})
+	before := h.srv.Stats().Snapshots
+	wctx, stop = context.WithCancel(ctx)
+	done = make(chan struct{})
+	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
+	eventually(t, "resumed state", matches)
+	stop()
+	<-done
+	if got := h.srv.Stats().Snapshots; got != before {
+		t.Errorf("resume sent %d snapshots, want none", got-before)
+	}
+	if _, _, snaps, _ := w.state(); snaps != 1 {
+		t.Errorf("watcher got %d snapshots, want 1", snaps)
+	}
+}
+
+func TestResumeTooOldGetsSnapshot(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg, LogLength: 2}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	c.UpdateDevice(ctx, "compute-1", "vm-a", true)
+
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	go w.run(wctx, c, "compute-1")
+	eventually(t, "snapshot", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	stop()
+	time.Sleep(50 * time.Millisecond)
+	// More changes of compute-1's view than the log keeps.
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("vm-%d", i)
+		mem.PutPort(id, "net-a", "compute-2", fmt.Sprintf("fa:16:3e:00:01:%02x", i), fmt.Sprintf("192.168.1.%d", 50+i))
+		c.UpdateDevice(ctx, "compute-2", id, true)
+		eventually(t, "server applied "+id, func() bool {
+			v, _ := h.srv.hub.view("compute-1")
+			return v.Equal(expected(cfg, mem, "compute-1"))
+		})
+	}
+	wctx, stop = context.WithCancel(ctx)
+	defer stop()
+	go w.run(wctx, c, "compute-1")
+	eventually(t, "state after resync", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	if _, _, snaps, _ := w.state(); snaps != 2 {
+		t.Errorf("snapshots %d, want 2 (the log no longer held the agent's revision)", snaps)
+	}
+}
+
+func TestChangeLogPrunedReloads(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.run(wctx, c, "compute-1")
+	eventually(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+
+	// The server misses rows (database down) while they are pruned.
+	mem.SetFailing(true)
+	mem.OnWrite = nil
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	mem.UpdateDevice(ctx, "compute-2", "vm-b", true)
+	mem.UpdateDevice(ctx, "compute-1", "vm-a", true)
+	mem.Prune(mem.Revision())
+	mem.SetFailing(false)
+	eventually(t, "state after reload", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	if _, _, snaps, _ := w.state(); snaps != 1 {
+		t.Errorf("snapshots %d: a reload must reach connected agents as a delta", snaps)
+	}
+	if !strings.Contains(h.logs.String(), "pruned") {
+		t.Errorf("reload not logged:\n%s", h.logs)
+	}
+}
+
+func TestFanOutOnlyToSpan(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	const hosts = 10
+	ws := make([]*watcher, hosts)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	for i := 0; i < hosts; i++ {
+		host := fmt.Sprintf("h%02d", i)
+		register(t, c, host, fmt.Sprintf("198.18.1.%d", i+1), true)
+		ws[i] = newWatcher()
+		go ws[i].run(wctx, c, host)
+	}
+	mem.CreateNetwork("net-a", 1001)
+	// net-a lives on h00..h02 only.
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("p%d", i)
+		mem.PutPort(id, "net-a", fmt.Sprintf("h%02d", i), fmt.Sprintf("fa:16:3e:00:02:%02x", i), fmt.Sprintf("192.168.1.%d", 10+i))
+		c.UpdateDevice(ctx, fmt.Sprintf("h%02d", i), id, true)
+	}
+	allMatch := func() bool {
+		for i, w := range ws {
+			v, _, _, _ := w.state()
+			if !v.Equal(expected(cfg, mem, fmt.Sprintf("h%02d", i))) {
+				return false
+			}
+		}
+		return true
+	}
+	eventually(t, "all agents in sync", allMatch)
+	before := h.srv.Stats().Messages
+	// One more port ACTIVE on h01: h00, h01 and h02 change; nobody else.
+	mem.PutPort("p9", "net-a", "h01", "fa:16:3e:00:02:99", "192.168.1.99")
+	c.UpdateDevice(ctx, "h01", "p9", true)
+	eventually(t, "agents in sync after p9", func() bool {
+		v, _, _, _ := ws[0].state()
+		return allMatch() && len(v.Networks["net-a"].Entries) == 3
+	})
+	time.Sleep(100 * time.Millisecond) // let any stray message arrive before counting
+	sent := h.srv.Stats().Messages - before
+	// Bind (h01 only: new local port) + ACTIVE (h00, h01, h02).
+	if sent != 4 {
+		t.Errorf("port create+ACTIVE on a 3-host network with %d agents sent %d messages, want 4", hosts, sent)
+	}
+	for i := 3; i < hosts; i++ {
+		if _, _, snaps, deltas := ws[i].state(); snaps != 1 || deltas != 0 {
+			t.Errorf("h%02d (not on net-a) got %d snapshots %d deltas; want only its snapshot", i, snaps, deltas)
+		}
+	}
+}
+
+func TestServerRestartHeals(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	c.UpdateDevice(ctx, "compute-1", "vm-a", true)
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.run(wctx, c, "compute-1")
+	eventually(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+
+	addr := h.addr
+	h.stop()
+	mem.OnWrite = nil
+	mem.UpdateDevice(ctx, "compute-2", "vm-b", true) // while the server is down
+	h2 := startServer(t, mem, ServerConfig{L2Pop: cfg}, addr)
+	_ = h2
+	eventually(t, "state after server restart", func() bool {
+		v, _, _, _ := w.state()
+		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
+	})
+}
+
+func TestTokenAuth(t *testing.T) {
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{Token: "s3cret"}, "")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"", false}, {"wrong", false}, {"s3cret", true}} {
+		c := dial(t, h.addr, ClientConfig{Token: tc.token})
+		_, err := c.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: "h1"})
+		werr := c.Watch(ctx, "h1", 0, func(Update) error { return errors.New("got one") })
+		if tc.ok {
+			if err != nil {
+				t.Errorf("token %q: report_state refused: %v", tc.token, err)
+			}
+			if werr == nil || werr.Error() != "got one" {
+				t.Errorf("token %q: watch: %v, want a message", tc.token, werr)
+			}
+			continue
+		}
+		if status.Code(errors.Unwrap(err)) != codes.Unauthenticated {
+			t.Errorf("token %q: report_state: %v, want Unauthenticated", tc.token, err)
+		}
+		if status.Code(errors.Unwrap(werr)) != codes.Unauthenticated {
+			t.Errorf("token %q: watch: %v, want Unauthenticated", tc.token, werr)
+		}
+	}
+	if n := strings.Count(h.logs.String(), "refused agent request"); n != 4 {
+		t.Errorf("%d refusals logged, want 4:\n%s", n, h.logs)
+	}
+	if len(mem.Agents()) != 1 {
+		t.Errorf("agents %d, want 1 (only the authenticated report)", len(mem.Agents()))
+	}
+}
+
+func TestParseTransportURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, errHas string
+	}{
+		{"grpc://127.0.0.1:9697", "127.0.0.1:9697", ""},
+		{"grpc://controller", "controller:9697", ""},
+		{"grpc://[fd00::1]:1234", "[fd00::1]:1234", ""},
+		{"rabbit://guest:guest@controller:5672/", "", "transport_url = grpc://<server>:<rpc_bind_port>"},
+		{"http://x", "", "unknown scheme"},
+		{"", "", "transport_url is not set"},
+		{"grpc://:9697", "", "no host"},
+	} {
+		got, err := ParseTransportURL(tc.in)
+		if tc.errHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("%q: err %v, want one containing %q", tc.in, err, tc.errHas)
+			}
+			if err != nil && strings.Contains(err.Error(), "guest:guest") {
+				t.Errorf("%q: error leaks the password: %v", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
