@@ -47,6 +47,9 @@ type Host struct {
 	// Mechanism is how VIFs are plugged on this host: "linuxbridge" (a tap
 	// veth the agent enslaves) or "openvswitch" (H6's OVS plugging).
 	Mechanism string `json:"mechanism"`
+	// OVSRunDir is the node's private OVS run directory (db.sock) when
+	// Mechanism is "openvswitch".
+	OVSRunDir string `json:"ovs_run_dir,omitempty"`
 }
 
 // VMRecord is a VM booted by `neutrino vm boot`; its id is the instance
