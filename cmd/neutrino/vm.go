@@ -374,4 +374,3 @@ func vmSortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
