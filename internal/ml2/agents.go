@@ -1,0 +1,219 @@
+package ml2
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// vxlanUDPPort is the IANA VXLAN port registered for every endpoint.
+const vxlanUDPPort = 4789
+
+// mergeConfigurations makes sure the agent's configurations carry the
+// tunnel types and IP of the report (binding reads tunnel_types).
+func mergeConfigurations(r neutron.AgentReport) json.RawMessage {
+	m := map[string]any{}
+	if len(r.Configurations) > 0 {
+		if err := json.Unmarshal(r.Configurations, &m); err != nil || m == nil {
+			m = map[string]any{}
+		}
+	}
+	if _, ok := m["tunnel_types"]; !ok && r.TunnelTypes != nil {
+		m["tunnel_types"] = r.TunnelTypes
+	}
+	if _, ok := m["tunneling_ip"]; !ok && r.TunnelIP != "" {
+		m["tunneling_ip"] = r.TunnelIP
+	}
+	return mustJSON(m)
+}
+
+// ReportState records an agent heartbeat (report_state): the agent row is
+// upserted by (agent_type, host), started_at set on StartFlag, the host's
+// tunnel endpoint registered, and when the agent comes back alive its
+// host's binding_failed ports are bound again.
+func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutron.Agent, error) {
+	if r.AgentType == "" || r.Host == "" {
+		return nil, neutron.BadRequest("agent_type and host are required")
+	}
+	var out *neutron.Agent
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		now := p.now()
+		a, err := t.FindAgent(ctx, r.AgentType, r.Host)
+		if err != nil {
+			return err
+		}
+		wasAlive := a != nil && p.alive(a, now)
+		conf := mergeConfigurations(r)
+		topic := r.Topic
+		if topic == "" {
+			topic = "N/A"
+		}
+		if a == nil {
+			a = &neutron.Agent{ID: store.NewID(), AgentType: r.AgentType, Binary: r.Binary, Topic: topic, Host: r.Host,
+				AdminStateUp: true, Configurations: conf, CreatedAt: now, StartedAt: now, HeartbeatAt: now}
+			if err := t.InsertAgent(ctx, a); err != nil {
+				return err
+			}
+			a.Alive = true
+			t.Emit("agent", a.ID, "create", mustJSON(a))
+		} else {
+			a.Binary, a.Topic, a.Configurations, a.HeartbeatAt = r.Binary, topic, conf, now
+			if r.StartFlag {
+				a.StartedAt = now
+			}
+			if err := t.UpdateAgent(ctx, a); err != nil {
+				return err
+			}
+			a.Alive = true
+			t.Emit("agent", a.ID, "update", mustJSON(a))
+		}
+		if r.TunnelIP != "" && (len(r.TunnelTypes) == 0 || slices.Contains(r.TunnelTypes, neutron.TypeVXLAN) || slices.Contains(r.TunnelTypes, neutron.TypeGRE)) {
+			ep := neutron.TunnelEndpoint{IPAddress: r.TunnelIP, UDPPort: vxlanUDPPort, Host: r.Host}
+			removed, changed, err := t.SetEndpoint(ctx, ep)
+			if err != nil {
+				return err
+			}
+			for _, h := range removed {
+				t.Emit("endpoint", h, "delete", nil)
+			}
+			if changed {
+				t.Emit("endpoint", r.Host, "update", mustJSON(ep))
+			}
+		}
+		if !wasAlive {
+			if err := p.rebindHost(ctx, t, r.Host); err != nil {
+				return err
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// rebindHost retries binding of the host's binding_failed ports.
+func (p *Plugin) rebindHost(ctx context.Context, t *store.Tx, host string) error {
+	ports, err := t.PortsOnHost(ctx, host, neutron.VIFBindingFailed)
+	if err != nil {
+		return err
+	}
+	nets := map[string][]neutron.Segment{}
+	for i := range ports {
+		pt := &ports[i]
+		segs, ok := nets[pt.NetworkID]
+		if !ok {
+			n, err := t.GetNetwork(ctx, pt.NetworkID)
+			if err != nil {
+				return err
+			}
+			segs = n.Segments
+			nets[pt.NetworkID] = segs
+		}
+		if err := p.bind(ctx, t, pt, segs); err != nil {
+			return err
+		}
+		if pt.VIFType == neutron.VIFBindingFailed {
+			continue
+		}
+		prev := pt.RevisionNumber
+		pt.RevisionNumber++
+		pt.Status = neutron.StatusDown
+		pt.UpdatedAt = t.Now()
+		if err := t.UpdatePort(ctx, pt, prev); err != nil {
+			return err
+		}
+		t.Emit("port", pt.ID, "update", mustJSON(pt))
+	}
+	return nil
+}
+
+// GetAgent reads an agent with Alive computed.
+func (p *Plugin) GetAgent(ctx context.Context, id string) (*neutron.Agent, error) {
+	a, err := p.st.GetAgent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.Alive = p.alive(a, p.now())
+	return a, nil
+}
+
+// ListAgents lists agents; the "alive" filter is applied after reading
+// because liveness is computed from the heartbeat.
+func (p *Plugin) ListAgents(ctx context.Context, q neutron.ListQuery) ([]neutron.Agent, error) {
+	var alive []string
+	if v, ok := q.Filters["alive"]; ok {
+		alive = v
+		f := map[string][]string{}
+		for k, vs := range q.Filters {
+			if k != "alive" {
+				f[k] = vs
+			}
+		}
+		q.Filters = f
+	}
+	as, err := p.st.ListAgents(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
+	out := as[:0]
+	for _, a := range as {
+		a.Alive = p.alive(&a, now)
+		if alive != nil {
+			match := false
+			for _, v := range alive {
+				b := v == "true" || v == "True" || v == "1"
+				match = match || b == a.Alive
+			}
+			if !match {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	if out == nil {
+		out = []neutron.Agent{}
+	}
+	return out, nil
+}
+
+// UpdateAgent changes admin_state_up / description.
+func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUpdate) (*neutron.Agent, error) {
+	var out *neutron.Agent
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		a, err := t.GetAgent(ctx, id)
+		if err != nil {
+			return err
+		}
+		if req.AdminStateUp != nil {
+			a.AdminStateUp = *req.AdminStateUp
+		}
+		if req.Description != nil {
+			a.Description = *req.Description
+		}
+		if err := t.UpdateAgent(ctx, a); err != nil {
+			return err
+		}
+		a.Alive = p.alive(a, p.now())
+		t.Emit("agent", a.ID, "update", mustJSON(a))
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// DeleteAgent deletes an agent row (Neutron allows it for dead agents; a
+// live agent simply registers again with its next report).
+func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		if err := t.DeleteAgent(ctx, id); err != nil {
+			return err
+		}
+		t.Emit("agent", id, "delete", nil)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,395 @@
+package ml2
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"neutrino/internal/ipam"
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+func generateMAC(base string, rng *rand.Rand) (string, error) { return ipam.GenerateMAC(base, rng) }
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// allocateSegment reserves a provider segment or allocates a tenant one.
+func (p *Plugin) allocateSegment(ctx context.Context, t *store.Tx, want *neutron.Segment) (neutron.Segment, error) {
+	td := p.types
+	if want == nil {
+		for _, typ := range td.tenantTypes {
+			seg, ok, err := p.allocateOfType(ctx, t, neutron.Segment{NetworkType: typ})
+			if err != nil {
+				return seg, err
+			}
+			if ok {
+				return seg, nil
+			}
+		}
+		return neutron.Segment{}, noNetworkAvailable()
+	}
+	s := *want
+	if err := td.validateProvider(s); err != nil {
+		return s, err
+	}
+	if s.SegmentationID == 0 {
+		seg, ok, err := p.allocateOfType(ctx, t, s)
+		if err != nil {
+			return seg, err
+		}
+		if !ok {
+			return seg, noNetworkAvailable()
+		}
+		return seg, nil
+	}
+	switch s.NetworkType {
+	case neutron.TypeVXLAN, neutron.TypeGRE:
+		inUse, err := t.ReserveTunnelID(ctx, s.NetworkType, s.SegmentationID)
+		if err != nil {
+			return s, err
+		}
+		if inUse {
+			return s, neutron.Conflict("TunnelIdInUse", "Unable to create the network. The tunnel ID %d is in use.", s.SegmentationID)
+		}
+	case neutron.TypeVLAN:
+		inUse, err := t.ReserveVLAN(ctx, s.PhysicalNetwork, s.SegmentationID)
+		if err != nil {
+			return s, err
+		}
+		if inUse {
+			return s, neutron.Conflict("VlanIdInUse", "Unable to create the network. The VLAN %d on physical network %s is in use.", s.SegmentationID, s.PhysicalNetwork)
+		}
+	}
+	return s, nil
+}
+
+func noNetworkAvailable() error {
+	return neutron.Errorf(503, "NoNetworkAvailable", "Unable to create the network. No tenant network is available for allocation.")
+}
+
+// allocateOfType allocates a free id of s.NetworkType (on s.PhysicalNetwork
+// for VLAN if given); ok false when the pool is exhausted.
+func (p *Plugin) allocateOfType(ctx context.Context, t *store.Tx, s neutron.Segment) (neutron.Segment, bool, error) {
+	td := p.types
+	switch s.NetworkType {
+	case neutron.TypeVXLAN, neutron.TypeGRE:
+		rs := td.vni
+		if s.NetworkType == neutron.TypeGRE {
+			rs = td.gre
+		}
+		if len(rs) == 0 {
+			return s, false, nil
+		}
+		id, ok, err := t.AllocateTunnelID(ctx, s.NetworkType, rs)
+		s.SegmentationID = id
+		return s, ok, err
+	case neutron.TypeVLAN:
+		physnets := []string{s.PhysicalNetwork}
+		if s.PhysicalNetwork == "" {
+			physnets = physnets[:0]
+			for pn := range td.vlan {
+				physnets = append(physnets, pn)
+			}
+			sort.Strings(physnets)
+		}
+		for _, pn := range physnets {
+			if len(td.vlan[pn]) == 0 {
+				continue
+			}
+			id, ok, err := t.AllocateVLAN(ctx, pn, td.vlan[pn])
+			if err != nil {
+				return s, false, err
+			}
+			if ok {
+				return neutron.Segment{NetworkType: neutron.TypeVLAN, PhysicalNetwork: pn, SegmentationID: id}, true, nil
+			}
+		}
+		return s, false, nil
+	case neutron.TypeFlat:
+		if s.PhysicalNetwork == "" {
+			return s, false, nil // flat has no tenant pool
+		}
+		inUse, err := t.ReserveFlat(ctx, s.PhysicalNetwork)
+		if err != nil {
+			return s, false, err
+		}
+		if inUse {
+			return s, false, neutron.Conflict("FlatNetworkInUse", "Unable to create the flat network. Physical network %s is in use.", s.PhysicalNetwork)
+		}
+		return s, true, nil
+	}
+	return s, false, nil
+}
+
+func (p *Plugin) releaseSegment(ctx context.Context, t *store.Tx, s neutron.Segment) error {
+	switch s.NetworkType {
+	case neutron.TypeVXLAN, neutron.TypeGRE:
+		return t.ReleaseTunnelID(ctx, s.NetworkType, s.SegmentationID, p.types.segmentInRanges(s))
+	case neutron.TypeVLAN:
+		return t.ReleaseVLAN(ctx, s.PhysicalNetwork, s.SegmentationID, p.types.segmentInRanges(s))
+	case neutron.TypeFlat:
+		return t.ReleaseFlat(ctx, s.PhysicalNetwork)
+	}
+	return nil
+}
+
+// CreateNetwork allocates the segment(s) and stores the network.
+func (p *Plugin) CreateNetwork(ctx context.Context, req neutron.NetworkCreate) (*neutron.Network, error) {
+	var out *neutron.Network
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		n := &neutron.Network{
+			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
+				Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
+			AdminStateUp:        deref(req.AdminStateUp, true),
+			Shared:              deref(req.Shared, false),
+			External:            deref(req.External, false),
+			Status:              neutron.StatusActive,
+			PortSecurityEnabled: deref(req.PortSecurityEnabled, true),
+			Subnets:             []string{},
+		}
+		var wants []*neutron.Segment
+		switch {
+		case len(req.Segments) > 0:
+			for i := range req.Segments {
+				wants = append(wants, &req.Segments[i])
+			}
+		default:
+			wants = []*neutron.Segment{req.Segment}
+		}
+		for _, w := range wants {
+			seg, err := p.allocateSegment(ctx, t, w)
+			if err != nil {
+				return err
+			}
+			n.Segments = append(n.Segments, seg)
+		}
+		n.MTU = p.types.networkMTU(n.Segments)
+		if req.MTU != nil {
+			if err := p.types.checkMTU(*req.MTU, n.Segments); err != nil {
+				return err
+			}
+			n.MTU = *req.MTU
+		}
+		if err := t.InsertNetwork(ctx, n); err != nil {
+			return err
+		}
+		t.Emit("network", n.ID, "create", mustJSON(n))
+		out = n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetNetwork reads a network.
+func (p *Plugin) GetNetwork(ctx context.Context, id string) (*neutron.Network, error) {
+	return p.st.GetNetwork(ctx, id)
+}
+
+// ListNetworks lists networks.
+func (p *Plugin) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
+	return p.st.ListNetworks(ctx, q)
+}
+
+// UpdateNetwork changes a network's mutable attributes.
+func (p *Plugin) UpdateNetwork(ctx context.Context, id string, req neutron.NetworkUpdate) (*neutron.Network, error) {
+	var out *neutron.Network
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		n, err := t.GetNetwork(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision("network", id, req.IfRevision, n.RevisionNumber); err != nil {
+			return err
+		}
+		prev := n.RevisionNumber
+		if req.Segment != nil {
+			cur := neutron.Segment{}
+			if len(n.Segments) > 0 {
+				cur = n.Segments[0]
+			}
+			same := (req.Segment.NetworkType == "" || req.Segment.NetworkType == cur.NetworkType) &&
+				(req.Segment.PhysicalNetwork == "" || req.Segment.PhysicalNetwork == cur.PhysicalNetwork) &&
+				(req.Segment.SegmentationID == 0 || req.Segment.SegmentationID == cur.SegmentationID)
+			if !same {
+				if cur.NetworkType != neutron.TypeVLAN || len(n.Segments) != 1 {
+					return neutron.InvalidInput("Only VLAN type networks can be updated..")
+				}
+				return neutron.InvalidInput("Changing the segmentation_id of a VLAN network is not supported by neutrino.")
+			}
+		}
+		if req.Name != nil {
+			n.Name = *req.Name
+		}
+		if req.Description != nil {
+			n.Description = *req.Description
+		}
+		if req.AdminStateUp != nil {
+			n.AdminStateUp = *req.AdminStateUp
+		}
+		if req.Shared != nil {
+			n.Shared = *req.Shared
+		}
+		if req.External != nil {
+			n.External = *req.External
+		}
+		if req.PortSecurityEnabled != nil {
+			n.PortSecurityEnabled = *req.PortSecurityEnabled
+		}
+		if req.MTU != nil {
+			if err := p.types.checkMTU(*req.MTU, n.Segments); err != nil {
+				return err
+			}
+			n.MTU = *req.MTU
+		}
+		n.RevisionNumber++
+		n.UpdatedAt = t.Now()
+		if err := t.UpdateNetwork(ctx, n, prev); err != nil {
+			return err
+		}
+		t.Emit("network", n.ID, "update", mustJSON(n))
+		out = n
+		return nil
+	})
+	return out, err
+}
+
+// DeleteNetwork deletes a network, its subnets and its DHCP ports; other
+// ports make it 409 NetworkInUse.
+func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		n, err := t.GetNetwork(ctx, id)
+		if err != nil {
+			return err
+		}
+		ports, err := t.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {id}}})
+		if err != nil {
+			return err
+		}
+		var inUse []string
+		for _, pt := range ports {
+			if pt.DeviceOwner != "network:dhcp" {
+				inUse = append(inUse, pt.ID)
+			}
+		}
+		if len(inUse) > 0 {
+			return neutron.Conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network, id for these ports is: %s.", id, strings.Join(inUse, ","))
+		}
+		for _, pt := range ports {
+			if err := t.DeletePort(ctx, pt.ID); err != nil {
+				return err
+			}
+			t.Emit("port", pt.ID, "delete", nil)
+		}
+		for _, sid := range n.Subnets {
+			if err := t.DeleteSubnet(ctx, sid); err != nil {
+				return err
+			}
+			t.Emit("subnet", sid, "delete", nil)
+		}
+		for _, s := range n.Segments {
+			if err := p.releaseSegment(ctx, t, s); err != nil {
+				return err
+			}
+		}
+		if err := t.DeleteNetwork(ctx, id); err != nil {
+			return err
+		}
+		t.Emit("network", id, "delete", nil)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete network %s: %w", id, err)
+	}
+	return nil
+}
+
+// ReplaceTags sets the tags of a network, subnet or port and bumps its
+// revision.
+func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string) ([]string, error) {
+	if tags == nil {
+		tags = []string{}
+	}
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		switch kind {
+		case "network":
+			n, err := t.GetNetwork(ctx, id)
+			if err != nil {
+				return err
+			}
+			prev := n.RevisionNumber
+			n.RevisionNumber++
+			n.UpdatedAt = t.Now()
+			n.Tags = sortedUnique(tags)
+			if err := t.UpdateNetwork(ctx, n, prev); err != nil {
+				return err
+			}
+			if err := t.SetTags(ctx, kind, id, n.Tags); err != nil {
+				return err
+			}
+			t.Emit("network", id, "update", mustJSON(n))
+		case "subnet":
+			s, err := t.GetSubnet(ctx, id)
+			if err != nil {
+				return err
+			}
+			prev := s.RevisionNumber
+			s.RevisionNumber++
+			s.UpdatedAt = t.Now()
+			s.Tags = sortedUnique(tags)
+			if err := t.UpdateSubnet(ctx, s, prev); err != nil {
+				return err
+			}
+			if err := t.SetTags(ctx, kind, id, s.Tags); err != nil {
+				return err
+			}
+			t.Emit("subnet", id, "update", mustJSON(s))
+		case "port":
+			pt, err := t.GetPort(ctx, id)
+			if err != nil {
+				return err
+			}
+			prev := pt.RevisionNumber
+			pt.RevisionNumber++
+			pt.UpdatedAt = t.Now()
+			pt.Tags = sortedUnique(tags)
+			if err := t.UpdatePort(ctx, pt, prev); err != nil {
+				return err
+			}
+			if err := t.SetTags(ctx, kind, id, pt.Tags); err != nil {
+				return err
+			}
+			t.Emit("port", id, "update", mustJSON(pt))
+		default:
+			return neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sortedUnique(tags), nil
+}
+
+func sortedUnique(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

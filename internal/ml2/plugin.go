@@ -1,0 +1,178 @@
+// Package ml2 is neutrino's Modular Layer 2 plugin: the type drivers
+// (vxlan, vlan, flat, gre: validation, segment allocation, MTU), the
+// mechanism drivers (openvswitch, linuxbridge; l2population only affects
+// the agents' stream) and port binding, IPAM orchestration (address math in
+// package ipam) and the agent registry (report_state, device up/down).
+// Every API or agent write is one store transaction that also appends the
+// change-log rows the agents' stream tails. ml2 touches no network and
+// imports no data-plane package.
+package ml2
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"neutrino/internal/config"
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// Plugin implements api.Backend and the agent-facing methods the gRPC
+// server calls (ReportState, UpdateDevice, Snapshot, Changes).
+type Plugin struct {
+	st      *store.Store
+	cfg     *config.Server
+	log     *slog.Logger
+	types   *typeDrivers
+	mechs   []string
+	baseMAC string
+	downAft time.Duration
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	// now is the clock (tests move it to kill agents).
+	now func() time.Time
+}
+
+// New builds the plugin over a migrated store and syncs the segment
+// allocation tables with the configured ranges (as neutron-server does at
+// start).
+func New(ctx context.Context, st *store.Store, cfg *config.Server, logger *slog.Logger) (*Plugin, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	td, err := newTypeDrivers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{st: st, cfg: cfg, log: logger, types: td, baseMAC: cfg.BaseMAC, downAft: cfg.AgentDownTime,
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), now: func() time.Time { return time.Now().UTC() }}
+	if p.baseMAC == "" {
+		p.baseMAC = "fa:16:3e:00:00:00"
+	}
+	if p.downAft <= 0 {
+		p.downAft = 75 * time.Second
+	}
+	for _, m := range cfg.MechanismDrivers {
+		switch m {
+		case "openvswitch", "linuxbridge":
+			p.mechs = append(p.mechs, m)
+		case "l2population":
+		default:
+			logger.Warn("mechanism driver not supported by neutrino, ignored", "driver", m)
+		}
+	}
+	if err := st.CheckMigrated(ctx); err != nil {
+		return nil, err
+	}
+	if td.enabled[neutron.TypeVXLAN] {
+		if err := st.SyncTunnelAllocations(ctx, neutron.TypeVXLAN, td.vni); err != nil {
+			return nil, err
+		}
+	}
+	if td.enabled[neutron.TypeGRE] {
+		if err := st.SyncTunnelAllocations(ctx, neutron.TypeGRE, td.gre); err != nil {
+			return nil, err
+		}
+	}
+	if td.enabled[neutron.TypeVLAN] {
+		if err := st.SyncVLANAllocations(ctx, td.vlan); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// SetClock replaces the clock (tests).
+func (p *Plugin) SetClock(now func() time.Time) { p.now = now }
+
+// Store returns the underlying store.
+func (p *Plugin) Store() *store.Store { return p.st }
+
+func (p *Plugin) randMAC() (string, error) {
+	p.rngMu.Lock()
+	defer p.rngMu.Unlock()
+	return generateMAC(p.baseMAC, p.rng)
+}
+
+func (p *Plugin) rand() *rand.Rand {
+	// A fresh generator per use keeps callers free of the mutex.
+	p.rngMu.Lock()
+	defer p.rngMu.Unlock()
+	return rand.New(rand.NewPCG(p.rng.Uint64(), p.rng.Uint64()))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err))
+	}
+	return b
+}
+
+// checkRevision implements If-Match: revision_number=N.
+func checkRevision(kind, id string, want, have int64) error {
+	if want != 0 && want != have {
+		return neutron.Errorf(412, "RevisionNumberConstraintFailed",
+			"Constrained to %d, but current revision is %d", want, have)
+	}
+	_ = kind
+	_ = id
+	return nil
+}
+
+// Snapshot is a consistent read of what the agents' stream derives its
+// views from, with the revision it is consistent with.
+func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
+	var st neutron.State
+	err := p.st.Read(ctx, func(t *store.Tx) error {
+		rev, err := t.Revision(ctx)
+		if err != nil {
+			return err
+		}
+		st.Revision = rev
+		if st.Networks, err = t.ListNetworks(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Ports, err = t.ListPorts(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Agents, err = t.ListAgents(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Endpoints, err = t.ListEndpoints(ctx); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	now := p.now()
+	for i := range st.Agents {
+		st.Agents[i].Alive = p.alive(&st.Agents[i], now)
+	}
+	return &st, nil
+}
+
+// Changes returns change-log rows after a revision (see store.Changes).
+func (p *Plugin) Changes(ctx context.Context, after int64, limit int) ([]neutron.Change, error) {
+	return p.st.Changes(ctx, after, limit)
+}
+
+// PruneChanges drops change-log rows beyond the newest keep revisions that
+// are older than keepFor; the server calls it periodically. Streams that
+// fall behind the horizon get ErrRevisionGone and resync from a snapshot.
+func (p *Plugin) PruneChanges(ctx context.Context, keep int64, keepFor time.Duration) (int64, error) {
+	return p.st.Prune(ctx, keep, keepFor)
+}
+
+func (p *Plugin) alive(a *neutron.Agent, now time.Time) bool {
+	return now.Sub(a.HeartbeatAt) <= p.downAft
+}

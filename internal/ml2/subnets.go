@@ -1,0 +1,261 @@
+package ml2
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"neutrino/internal/ipam"
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// bumpNetwork raises a network's revision (its subnets list changed) and
+// emits its new state.
+func bumpNetwork(ctx context.Context, t *store.Tx, id string) error {
+	n, err := t.GetNetwork(ctx, id)
+	if err != nil {
+		return err
+	}
+	prev := n.RevisionNumber
+	n.RevisionNumber++
+	n.UpdatedAt = t.Now()
+	if err := t.UpdateNetwork(ctx, n, prev); err != nil {
+		return err
+	}
+	t.Emit("network", n.ID, "update", mustJSON(n))
+	return nil
+}
+
+// CreateSubnet validates the CIDR, gateway and pools and stores the subnet.
+func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*neutron.Subnet, error) {
+	version := req.IPVersion
+	if version == 0 {
+		version = 4
+		if strings.Contains(req.CIDR, ":") {
+			version = 6
+		}
+	}
+	prefix, err := ipam.ParseCIDR(req.CIDR, version)
+	if err != nil {
+		return nil, err
+	}
+	var out *neutron.Subnet
+	_, err = p.st.Write(ctx, func(t *store.Tx) error {
+		n, err := t.GetNetwork(ctx, req.NetworkID)
+		if err != nil {
+			return err
+		}
+		others, err := t.ListSubnets(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}}})
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			op, err := netip.ParsePrefix(o.CIDR)
+			if err == nil && ipam.Overlaps(op, prefix) {
+				return neutron.InvalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet.", prefix, n.ID)
+			}
+		}
+		var gw netip.Addr
+		switch {
+		case req.GatewayIP == nil:
+			gw = ipam.DefaultGateway(prefix)
+		case *req.GatewayIP == "":
+		default:
+			if gw, err = ipam.ValidateGateway(prefix, *req.GatewayIP); err != nil {
+				return err
+			}
+		}
+		pools := ipam.DefaultPools(prefix, gw)
+		if req.AllocationPools != nil {
+			rs, err := ipam.ValidatePools(prefix, req.AllocationPools, gw)
+			if err != nil {
+				return err
+			}
+			pools = make([]neutron.AllocationPool, len(rs))
+			for i, r := range rs {
+				pools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
+			}
+		}
+		s := &neutron.Subnet{
+			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
+				Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now()},
+			NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools,
+			EnableDHCP: deref(req.EnableDHCP, true), DNSNameservers: nonNilStrings(req.DNSNameservers),
+			HostRoutes: req.HostRoutes, IPv6RAMode: req.IPv6RAMode, IPv6AddressMode: req.IPv6AddressMode,
+		}
+		if s.ProjectID == "" {
+			s.ProjectID = n.ProjectID
+		}
+		if s.HostRoutes == nil {
+			s.HostRoutes = []neutron.HostRoute{}
+		}
+		if gw.IsValid() {
+			s.GatewayIP = gw.String()
+		}
+		if err := t.InsertSubnet(ctx, s); err != nil {
+			return err
+		}
+		t.Emit("subnet", s.ID, "create", mustJSON(s))
+		// The network row is updated too: its subnets list changed, and
+		// the compare-and-set on it serialises concurrent subnet creates on
+		// one network, so the overlap check above cannot be raced.
+		if err := bumpNetwork(ctx, t, n.ID); err != nil {
+			return err
+		}
+		out = s
+		return nil
+	})
+	return out, err
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// GetSubnet reads a subnet.
+func (p *Plugin) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) {
+	return p.st.GetSubnet(ctx, id)
+}
+
+// ListSubnets lists subnets.
+func (p *Plugin) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error) {
+	return p.st.ListSubnets(ctx, q)
+}
+
+// UpdateSubnet changes a subnet's mutable attributes.
+func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.SubnetUpdate) (*neutron.Subnet, error) {
+	var out *neutron.Subnet
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		s, err := t.GetSubnet(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision("subnet", id, req.IfRevision, s.RevisionNumber); err != nil {
+			return err
+		}
+		prefix, err := netip.ParsePrefix(s.CIDR)
+		if err != nil {
+			return err
+		}
+		prev := s.RevisionNumber
+		if req.Name != nil {
+			s.Name = *req.Name
+		}
+		if req.Description != nil {
+			s.Description = *req.Description
+		}
+		if req.EnableDHCP != nil {
+			s.EnableDHCP = *req.EnableDHCP
+		}
+		if req.DNSNameservers != nil {
+			s.DNSNameservers = nonNilStrings(*req.DNSNameservers)
+		}
+		if req.HostRoutes != nil {
+			s.HostRoutes = *req.HostRoutes
+			if s.HostRoutes == nil {
+				s.HostRoutes = []neutron.HostRoute{}
+			}
+		}
+		var gw netip.Addr
+		if s.GatewayIP != "" {
+			gw, _ = netip.ParseAddr(s.GatewayIP)
+		}
+		if req.GatewayIP != nil {
+			gw = netip.Addr{}
+			if *req.GatewayIP != "" {
+				if gw, err = ipam.ValidateGateway(prefix, *req.GatewayIP); err != nil {
+					return err
+				}
+			}
+			s.GatewayIP = ""
+			if gw.IsValid() {
+				s.GatewayIP = gw.String()
+			}
+		}
+		pools := s.AllocationPools
+		if req.AllocationPools != nil {
+			pools = *req.AllocationPools
+		}
+		if req.AllocationPools != nil || req.GatewayIP != nil {
+			rs, err := ipam.ValidatePools(prefix, pools, gw)
+			if err != nil {
+				return err
+			}
+			s.AllocationPools = make([]neutron.AllocationPool, len(rs))
+			for i, r := range rs {
+				s.AllocationPools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
+			}
+		}
+		s.RevisionNumber++
+		s.UpdatedAt = t.Now()
+		if err := t.UpdateSubnet(ctx, s, prev); err != nil {
+			return err
+		}
+		t.Emit("subnet", s.ID, "update", mustJSON(s))
+		out = s
+		return nil
+	})
+	return out, err
+}
+
+// DeleteSubnet deletes a subnet; IPs held by ports other than DHCP ports
+// make it 409 SubnetInUse (DHCP ports just lose their address).
+func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		s, err := t.GetSubnet(ctx, id)
+		if err != nil {
+			return err
+		}
+		allocs, err := t.SubnetAllocations(ctx, id)
+		if err != nil {
+			return err
+		}
+		portIDs := map[string]bool{}
+		for _, pid := range allocs {
+			portIDs[pid] = true
+		}
+		for pid := range portIDs {
+			pt, err := t.GetPort(ctx, pid)
+			if err != nil {
+				return err
+			}
+			if pt.DeviceOwner != "network:dhcp" {
+				return neutron.Conflict("SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet.", id)
+			}
+			var keep []neutron.FixedIP
+			for _, f := range pt.FixedIPs {
+				if f.SubnetID != id {
+					keep = append(keep, f)
+				}
+			}
+			if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, pt.FixedIPs, keep); err != nil {
+				return err
+			}
+			prev := pt.RevisionNumber
+			pt.FixedIPs = nonNilFixed(keep)
+			pt.RevisionNumber++
+			pt.UpdatedAt = t.Now()
+			if err := t.UpdatePort(ctx, pt, prev); err != nil {
+				return err
+			}
+			t.Emit("port", pt.ID, "update", mustJSON(pt))
+		}
+		if err := t.DeleteSubnet(ctx, id); err != nil {
+			return err
+		}
+		t.Emit("subnet", id, "delete", nil)
+		return bumpNetwork(ctx, t, s.NetworkID)
+	})
+	return err
+}
+
+func nonNilFixed(s []neutron.FixedIP) []neutron.FixedIP {
+	if s == nil {
+		return []neutron.FixedIP{}
+	}
+	return s
+}

@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"neutrino/internal/neutron"
+)
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+type colKind int
+
+const (
+	colString colKind = iota
+	colBool
+	colInt
+)
+
+type column struct {
+	expr string
+	kind colKind
+}
+
+// resource describes how a collection is filtered and sorted in SQL.
+type resource struct {
+	kind  string // "network", "subnet", "port", "agent"
+	noun  string // for NotFound: "Network"
+	table string
+	cols  map[string]column
+	// special handles filters that are not plain columns.
+	special func(attr string, vals []string) (cond string, args []any, ok bool, err error)
+	// visible builds the VisibleTo condition.
+	visible func(project string) (string, []any)
+	tagged  bool
+}
+
+func boolArg(attr, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "1", "t", "yes", "on":
+		return true, nil
+	case "false", "0", "f", "no", "off":
+		return false, nil
+	}
+	return false, neutron.InvalidInput("'%s' cannot be converted to boolean.", v)
+}
+
+// where builds the WHERE clause (without the keyword; "1=1" when empty).
+func (r *resource) where(q neutron.ListQuery) (string, []any, error) {
+	var conds []string
+	var args []any
+	for attr, vals := range q.Filters {
+		if len(vals) == 0 {
+			continue
+		}
+		if r.tagged && strings.HasPrefix(attr, "tags") || r.tagged && strings.HasPrefix(attr, "not-tags") {
+			c, a, err := r.tagFilter(attr, vals)
+			if err != nil {
+				return "", nil, err
+			}
+			conds = append(conds, c)
+			args = append(args, a...)
+			continue
+		}
+		if r.special != nil {
+			c, a, ok, err := r.special(attr, vals)
+			if err != nil {
+				return "", nil, err
+			}
+			if ok {
+				conds = append(conds, c)
+				args = append(args, a...)
+				continue
+			}
+		}
+		col, ok := r.cols[attr]
+		if !ok {
+			return "", nil, neutron.BadRequest("%s is an invalid filter for %s.", attr, r.table)
+		}
+		ph := make([]string, 0, len(vals))
+		for _, v := range vals {
+			switch col.kind {
+			case colBool:
+				b, err := boolArg(attr, v)
+				if err != nil {
+					return "", nil, err
+				}
+				args = append(args, b)
+			case colInt:
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return "", nil, neutron.InvalidInput("'%s' is not an integer.", v)
+				}
+				args = append(args, n)
+			default:
+				args = append(args, v)
+			}
+			ph = append(ph, "?")
+		}
+		conds = append(conds, fmt.Sprintf("%s IN (%s)", col.expr, strings.Join(ph, ", ")))
+	}
+	if q.VisibleTo != "" && r.visible != nil {
+		c, a := r.visible(q.VisibleTo)
+		conds = append(conds, c)
+		args = append(args, a...)
+	}
+	if len(conds) == 0 {
+		return "1=1", nil, nil
+	}
+	// Deterministic order helps tests and query caches.
+	return strings.Join(conds, " AND "), args, nil
+}
+
+func splitTags(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func (r *resource) tagFilter(attr string, vals []string) (string, []any, error) {
+	tags := splitTags(vals)
+	if len(tags) == 0 {
+		return "1=1", nil, nil
+	}
+	id := r.table + ".id"
+	sub := "SELECT resource_id FROM tags WHERE kind = ? AND tag = ?"
+	switch attr {
+	case "tags", "not-tags":
+		var cs []string
+		var args []any
+		for _, t := range tags {
+			cs = append(cs, id+" IN ("+sub+")")
+			args = append(args, r.kind, t)
+		}
+		c := "(" + strings.Join(cs, " AND ") + ")"
+		if attr == "not-tags" {
+			c = "NOT " + c
+		}
+		return c, args, nil
+	case "tags-any", "not-tags-any":
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(tags)), ", ")
+		args := []any{r.kind}
+		for _, t := range tags {
+			args = append(args, t)
+		}
+		op := " IN "
+		if attr == "not-tags-any" {
+			op = " NOT IN "
+		}
+		return id + op + "(SELECT resource_id FROM tags WHERE kind = ? AND tag IN (" + ph + "))", args, nil
+	}
+	return "", nil, neutron.BadRequest("%s is an invalid filter for %s.", attr, r.table)
+}
+
+// order builds ORDER BY and the keyset condition for the marker.
+// markerVals are the marker row's values of the sort columns (nil = no
+// marker). reverse flips every direction (page_reverse).
+func (r *resource) order(q neutron.ListQuery) (cols []string, desc []bool, err error) {
+	seenID := false
+	for _, k := range q.Sort {
+		col, ok := r.cols[k.Key]
+		if !ok || col.kind == colBool && false {
+			return nil, nil, neutron.BadRequest("%s is an invalid attribute for sort_keys.", k.Key)
+		}
+		if k.Key == "id" {
+			seenID = true
+		}
+		cols = append(cols, col.expr)
+		desc = append(desc, k.Desc)
+	}
+	if !seenID {
+		// id makes the order total, so markers work.
+		cols = append(cols, r.table+".id")
+		desc = append(desc, false)
+	}
+	return cols, desc, nil
+}
+
+// page returns the full "WHERE ... ORDER BY ... LIMIT" tail for a listing,
+// resolving the marker with q (a query on the same connection).
+func (r *resource) page(ctx context.Context, db querier, s *Store, q neutron.ListQuery) (tail string, args []any, reversed bool, err error) {
+	where, args, err := r.where(q)
+	if err != nil {
+		return "", nil, false, err
+	}
+	cols, desc, err := r.order(q)
+	if err != nil {
+		return "", nil, false, err
+	}
+	reversed = q.PageReverse
+	if reversed {
+		for i := range desc {
+			desc[i] = !desc[i]
+		}
+	}
+	if q.Marker != "" {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		row := db.QueryRowContext(ctx, s.rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s.id = ?", strings.Join(cols, ", "), r.table, r.table)), q.Marker)
+		if err := row.Scan(ptrs...); err != nil {
+			if err == sql.ErrNoRows {
+				return "", nil, false, neutron.NotFound(r.noun, q.Marker)
+			}
+			return "", nil, false, fmt.Errorf("read marker: %w", err)
+		}
+		// (c1 > v1) OR (c1 = v1 AND c2 > v2) OR ...
+		var ors []string
+		for i := range cols {
+			var ands []string
+			for j := 0; j < i; j++ {
+				ands = append(ands, cols[j]+" = ?")
+				args = append(args, vals[j])
+			}
+			op := " > ?"
+			if desc[i] {
+				op = " < ?"
+			}
+			ands = append(ands, cols[i]+op)
+			args = append(args, vals[i])
+			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		}
+		where += " AND (" + strings.Join(ors, " OR ") + ")"
+	}
+	var ob []string
+	for i, c := range cols {
+		if desc[i] {
+			ob = append(ob, c+" DESC")
+		} else {
+			ob = append(ob, c+" ASC")
+		}
+	}
+	tail = " WHERE " + where + " ORDER BY " + strings.Join(ob, ", ")
+	if q.Limit > 0 {
+		tail += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	return tail, args, reversed, nil
+}
+
+// idsIn renders "col IN (?, ?, ...)" for ids.
+func idsIn(col string, ids []string) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+}
+
+// childScope says which parent rows a bulk child load covers: either the
+// listing's own WHERE as a subquery (one query however many rows) or an
+// explicit id list (paged listings).
+type childScope struct {
+	sub  string // "SELECT id FROM ... WHERE ..." or ""
+	args []any
+	ids  []string
+}
+
+func (c childScope) cond(col string) (string, []any) {
+	if c.sub != "" {
+		return col + " IN (" + c.sub + ")", c.args
+	}
+	if len(c.ids) == 0 {
+		return "1=0", nil
+	}
+	return idsIn(col, c.ids)
+}
+
+// loadTags returns resource id -> tags for kind.
+func (s *Store) loadTags(ctx context.Context, db querier, kind string, scope childScope) (map[string][]string, error) {
+	cond, args := scope.cond("resource_id")
+	rows, err := db.QueryContext(ctx, s.rebind("SELECT resource_id, tag FROM tags WHERE kind = ? AND "+cond+" ORDER BY tag"), append([]any{kind}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load tags: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var id, tag string
+		if err := rows.Scan(&id, &tag); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], tag)
+	}
+	return out, rows.Err()
+}

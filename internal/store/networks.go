@@ -1,0 +1,304 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"neutrino/internal/neutron"
+)
+
+func micro(t time.Time) int64 { return t.UnixMicro() }
+func fromMicro(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+var networkRes = &resource{
+	kind: "network", noun: "Network", table: "networks", tagged: true,
+	cols: map[string]column{
+		"id":                    {"networks.id", colString},
+		"name":                  {"networks.name", colString},
+		"description":           {"networks.description", colString},
+		"project_id":            {"networks.project_id", colString},
+		"tenant_id":             {"networks.project_id", colString},
+		"admin_state_up":        {"networks.admin_state_up", colBool},
+		"shared":                {"networks.shared", colBool},
+		"router:external":       {"networks.router_external", colBool},
+		"status":                {"networks.status", colString},
+		"mtu":                   {"networks.mtu", colInt},
+		"port_security_enabled": {"networks.port_security_enabled", colBool},
+		"revision_number":       {"networks.revision_number", colInt},
+		"created_at":            {"networks.created_at", colInt},
+		"updated_at":            {"networks.updated_at", colInt},
+	},
+	special: func(attr string, vals []string) (string, []any, bool, error) {
+		var col string
+		kind := colString
+		switch attr {
+		case "provider:network_type":
+			col = "network_type"
+		case "provider:physical_network":
+			col = "physical_network"
+		case "provider:segmentation_id":
+			col, kind = "segmentation_id", colInt
+		case "subnets":
+			c, a := idsIn("id", vals)
+			return "networks.id IN (SELECT network_id FROM subnets WHERE " + c + ")", a, true, nil
+		default:
+			return "", nil, false, nil
+		}
+		var args []any
+		for _, v := range vals {
+			if kind == colInt {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return "", nil, false, neutron.InvalidInput("'%s' is not an integer.", v)
+				}
+				args = append(args, n)
+			} else {
+				args = append(args, v)
+			}
+		}
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+		return "networks.id IN (SELECT network_id FROM network_segments WHERE " + col + " IN (" + ph + "))", args, true, nil
+	},
+	visible: func(p string) (string, []any) {
+		return "(networks.project_id = ? OR networks.shared = ?)", []any{p, true}
+	},
+}
+
+const networkCols = "networks.id, networks.project_id, networks.name, networks.description, networks.admin_state_up, networks.shared, networks.router_external, networks.status, networks.mtu, networks.port_security_enabled, networks.created_at, networks.updated_at, networks.revision_number"
+
+func (s *Store) loadNetworks(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Network, error) {
+	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+networkCols+" FROM networks"+tail), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	var out []neutron.Network
+	for rows.Next() {
+		var n neutron.Network
+		var c, u int64
+		if err := rows.Scan(&n.ID, &n.ProjectID, &n.Name, &n.Description, &n.AdminStateUp, &n.Shared, &n.External,
+			&n.Status, &n.MTU, &n.PortSecurityEnabled, &c, &u, &n.RevisionNumber); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
+		n.Tags, n.Subnets, n.Segments = []string{}, []string{}, []neutron.Segment{}
+		out = append(out, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	if scope == nil {
+		ids := make([]string, len(out))
+		for i := range out {
+			ids[i] = out[i].ID
+		}
+		scope = &childScope{ids: ids}
+	}
+	idx := make(map[string]int, len(out))
+	for i := range out {
+		idx[out[i].ID] = i
+	}
+	cond, cargs := scope.cond("network_id")
+	srows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, network_type, physical_network, segmentation_id FROM network_segments WHERE "+cond+" ORDER BY network_id, segment_index"), cargs...)
+	if err != nil {
+		return nil, fmt.Errorf("load segments: %w", err)
+	}
+	for srows.Next() {
+		var id string
+		var sg neutron.Segment
+		if err := srows.Scan(&id, &sg.NetworkType, &sg.PhysicalNetwork, &sg.SegmentationID); err != nil {
+			srows.Close()
+			return nil, err
+		}
+		if i, ok := idx[id]; ok {
+			out[i].Segments = append(out[i].Segments, sg)
+		}
+	}
+	srows.Close()
+	if err := srows.Err(); err != nil {
+		return nil, err
+	}
+	subRows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, id FROM subnets WHERE "+cond+" ORDER BY created_at, id"), cargs...)
+	if err != nil {
+		return nil, fmt.Errorf("load subnet ids: %w", err)
+	}
+	for subRows.Next() {
+		var nid, sid string
+		if err := subRows.Scan(&nid, &sid); err != nil {
+			subRows.Close()
+			return nil, err
+		}
+		if i, ok := idx[nid]; ok {
+			out[i].Subnets = append(out[i].Subnets, sid)
+		}
+	}
+	subRows.Close()
+	if err := subRows.Err(); err != nil {
+		return nil, err
+	}
+	tags, err := s.loadTags(ctx, db, "network", *scope)
+	if err != nil {
+		return nil, err
+	}
+	for id, ts := range tags {
+		if i, ok := idx[id]; ok {
+			out[i].Tags = ts
+		}
+	}
+	return out, nil
+}
+
+// scopeFor chooses how child rows of a listing are loaded.
+func scopeFor(r *resource, q neutron.ListQuery) (*childScope, error) {
+	if q.Limit > 0 || q.Marker != "" {
+		return nil, nil // explicit id list of the page
+	}
+	where, args, err := r.where(q)
+	if err != nil {
+		return nil, err
+	}
+	return &childScope{sub: "SELECT " + r.table + ".id FROM " + r.table + " WHERE " + where, args: args}, nil
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// ListNetworks lists networks with filters, sorting and paging in SQL.
+func (s *Store) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
+	tail, args, rev, err := networkRes.page(ctx, s.rdb, s, q)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := scopeFor(networkRes, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.loadNetworks(ctx, s.rdb, tail, args, scope)
+	if rev {
+		reverse(out)
+	}
+	return out, err
+}
+
+// GetNetwork reads one network (404 NetworkNotFound).
+func (s *Store) GetNetwork(ctx context.Context, id string) (*neutron.Network, error) {
+	out, err := s.loadNetworks(ctx, s.rdb, " WHERE networks.id = ?", []any{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, neutron.NotFound("Network", id)
+	}
+	return &out[0], nil
+}
+
+// GetNetwork reads one network inside the transaction.
+func (t *Tx) GetNetwork(ctx context.Context, id string) (*neutron.Network, error) {
+	out, err := t.s.loadNetworks(ctx, t.tx, " WHERE networks.id = ?", []any{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, neutron.NotFound("Network", id)
+	}
+	return &out[0], nil
+}
+
+// NewID returns a fresh resource id.
+func NewID() string { return uuid.NewString() }
+
+// InsertNetwork inserts a network row and its segments.
+func (t *Tx) InsertNetwork(ctx context.Context, n *neutron.Network) error {
+	_, err := t.exec(ctx, "INSERT INTO networks (id, project_id, name, description, admin_state_up, shared, router_external, status, mtu, port_security_enabled, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		n.ID, n.ProjectID, n.Name, n.Description, n.AdminStateUp, n.Shared, n.External, n.Status, n.MTU, n.PortSecurityEnabled, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+	if err != nil {
+		return fmt.Errorf("insert network %s: %w", n.ID, err)
+	}
+	for i, sg := range n.Segments {
+		if _, err := t.exec(ctx, "INSERT INTO network_segments (id, network_id, segment_index, network_type, physical_network, segmentation_id) VALUES (?, ?, ?, ?, ?, ?)",
+			NewID(), n.ID, i, sg.NetworkType, sg.PhysicalNetwork, sg.SegmentationID); err != nil {
+			return fmt.Errorf("insert segment of network %s: %w", n.ID, err)
+		}
+	}
+	return t.setTags(ctx, "network", n.ID, n.Tags)
+}
+
+// UpdateNetwork writes n's mutable columns if its stored revision is still
+// prevRev (else ErrRetry: someone else changed it meanwhile).
+func (t *Tx) UpdateNetwork(ctx context.Context, n *neutron.Network, prevRev int64) error {
+	res, err := t.exec(ctx, "UPDATE networks SET name = ?, description = ?, admin_state_up = ?, shared = ?, router_external = ?, status = ?, mtu = ?, port_security_enabled = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+		n.Name, n.Description, n.AdminStateUp, n.Shared, n.External, n.Status, n.MTU, n.PortSecurityEnabled, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
+	if err != nil {
+		return fmt.Errorf("update network %s: %w", n.ID, err)
+	}
+	return casResult(res)
+}
+
+func casResult(res sql.Result) error {
+	k, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if k == 0 {
+		return ErrRetry
+	}
+	return nil
+}
+
+// DeleteNetwork deletes a network row (segments cascade) and its tags.
+func (t *Tx) DeleteNetwork(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "network", id); err != nil {
+		return fmt.Errorf("delete tags of network %s: %w", id, err)
+	}
+	res, err := t.exec(ctx, "DELETE FROM networks WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("delete network %s: %w", id, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return neutron.NotFound("Network", id)
+	}
+	return nil
+}
+
+// SetTags replaces the tags of a resource.
+func (t *Tx) SetTags(ctx context.Context, kind, id string, tags []string) error {
+	return t.setTags(ctx, kind, id, tags)
+}
+
+func (t *Tx) setTags(ctx context.Context, kind, id string, tags []string) error {
+	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", kind, id); err != nil {
+		return fmt.Errorf("clear tags of %s %s: %w", kind, id, err)
+	}
+	seen := map[string]bool{}
+	for _, tag := range tags {
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		if _, err := t.exec(ctx, "INSERT INTO tags (kind, resource_id, tag) VALUES (?, ?, ?)", kind, id, tag); err != nil {
+			return fmt.Errorf("tag %s %s: %w", kind, id, err)
+		}
+	}
+	return nil
+}
+
+var errNotFound = errors.New("not found")

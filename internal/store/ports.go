@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"neutrino/internal/neutron"
+)
+
+var portRes = &resource{
+	kind: "port", noun: "Port", table: "ports", tagged: true,
+	cols: map[string]column{
+		"id":                    {"ports.id", colString},
+		"name":                  {"ports.name", colString},
+		"description":           {"ports.description", colString},
+		"project_id":            {"ports.project_id", colString},
+		"tenant_id":             {"ports.project_id", colString},
+		"network_id":            {"ports.network_id", colString},
+		"mac_address":           {"ports.mac_address", colString},
+		"device_id":             {"ports.device_id", colString},
+		"device_owner":          {"ports.device_owner", colString},
+		"status":                {"ports.status", colString},
+		"admin_state_up":        {"ports.admin_state_up", colBool},
+		"port_security_enabled": {"ports.port_security_enabled", colBool},
+		"binding:host_id":       {"ports.host_id", colString},
+		"binding:vnic_type":     {"ports.vnic_type", colString},
+		"binding:vif_type":      {"ports.vif_type", colString},
+		"revision_number":       {"ports.revision_number", colInt},
+		"created_at":            {"ports.created_at", colInt},
+		"updated_at":            {"ports.updated_at", colInt},
+	},
+	special: func(attr string, vals []string) (string, []any, bool, error) {
+		switch attr {
+		case "fixed_ips":
+			// fixed_ips=ip_address=X / subnet_id=Y; several values: OR.
+			var ors []string
+			var args []any
+			for _, v := range vals {
+				k, val, ok := strings.Cut(v, "=")
+				if !ok {
+					return "", nil, false, neutron.InvalidInput("Invalid fixed_ips filter %q: want ip_address=... or subnet_id=...", v)
+				}
+				switch k {
+				case "ip_address":
+					ors = append(ors, "ip_address = ?")
+					args = append(args, val)
+				case "subnet_id":
+					ors = append(ors, "subnet_id = ?")
+					args = append(args, val)
+				case "ip_address_substr":
+					ors = append(ors, "ip_address LIKE ?")
+					args = append(args, "%"+val+"%")
+				default:
+					return "", nil, false, neutron.InvalidInput("Invalid fixed_ips filter key %q.", k)
+				}
+			}
+			return "ports.id IN (SELECT port_id FROM ipallocations WHERE " + strings.Join(ors, " OR ") + ")", args, true, nil
+		case "security_groups":
+			var ors []string
+			var args []any
+			for _, v := range vals {
+				ors = append(ors, "ports.security_groups LIKE ?")
+				args = append(args, `%"`+v+`"%`)
+			}
+			return "(" + strings.Join(ors, " OR ") + ")", args, true, nil
+		}
+		return "", nil, false, nil
+	},
+	visible: func(p string) (string, []any) { return "ports.project_id = ?", []any{p} },
+}
+
+const portCols = "ports.id, ports.project_id, ports.network_id, ports.name, ports.description, ports.mac_address, ports.device_id, ports.device_owner, ports.status, ports.admin_state_up, ports.port_security_enabled, ports.allowed_address_pairs, ports.security_groups, ports.host_id, ports.vnic_type, ports.profile, ports.vif_type, ports.vif_details, ports.created_at, ports.updated_at, ports.revision_number"
+
+func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Port, error) {
+	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+portCols+" FROM ports"+tail), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
+	}
+	var out []neutron.Port
+	for rows.Next() {
+		var n neutron.Port
+		var c, u int64
+		var pairs, sgs, profile, details string
+		if err := rows.Scan(&n.ID, &n.ProjectID, &n.NetworkID, &n.Name, &n.Description, &n.MACAddress, &n.DeviceID, &n.DeviceOwner,
+			&n.Status, &n.AdminStateUp, &n.PortSecurityEnabled, &pairs, &sgs, &n.HostID, &n.VNICType, &profile, &n.VIFType, &details,
+			&c, &u, &n.RevisionNumber); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
+		n.Tags, n.FixedIPs = []string{}, []neutron.FixedIP{}
+		n.AllowedAddressPairs, n.SecurityGroups = []neutron.AddressPair{}, []string{}
+		if err := unmarshalAll(pairs, &n.AllowedAddressPairs, sgs, &n.SecurityGroups); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("port %s: %w", n.ID, err)
+		}
+		n.Profile = json.RawMessage(orEmptyObject(profile))
+		n.VIFDetails = json.RawMessage(orEmptyObject(details))
+		out = append(out, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	idx := make(map[string]int, len(out))
+	ids := make([]string, len(out))
+	for i := range out {
+		idx[out[i].ID] = i
+		ids[i] = out[i].ID
+	}
+	if scope == nil {
+		scope = &childScope{ids: ids}
+	}
+	cond, cargs := scope.cond("port_id")
+	irows, err := db.QueryContext(ctx, s.rebind("SELECT port_id, subnet_id, ip_address FROM ipallocations WHERE "+cond+" ORDER BY port_id, ip_address"), cargs...)
+	if err != nil {
+		return nil, fmt.Errorf("load fixed ips: %w", err)
+	}
+	for irows.Next() {
+		var pid string
+		var f neutron.FixedIP
+		if err := irows.Scan(&pid, &f.SubnetID, &f.IPAddress); err != nil {
+			irows.Close()
+			return nil, err
+		}
+		if i, ok := idx[pid]; ok {
+			out[i].FixedIPs = append(out[i].FixedIPs, f)
+		}
+	}
+	irows.Close()
+	if err := irows.Err(); err != nil {
+		return nil, err
+	}
+	tags, err := s.loadTags(ctx, db, "port", *scope)
+	if err != nil {
+		return nil, err
+	}
+	for id, ts := range tags {
+		if i, ok := idx[id]; ok {
+			out[i].Tags = ts
+		}
+	}
+	return out, nil
+}
+
+func orEmptyObject(s string) string {
+	if s == "" || s == "null" {
+		return "{}"
+	}
+	return s
+}
+
+func (s *Store) listPorts(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Port, error) {
+	tail, args, rev, err := portRes.page(ctx, db, s, q)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := scopeFor(portRes, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.loadPorts(ctx, db, tail, args, scope)
+	if rev {
+		reverse(out)
+	}
+	return out, err
+}
+
+// ListPorts lists ports (fixed IPs and tags loaded in bulk).
+func (s *Store) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error) {
+	return s.listPorts(ctx, s.rdb, q)
+}
+
+// ListPorts lists ports inside the transaction.
+func (t *Tx) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error) {
+	return t.s.listPorts(ctx, t.tx, q)
+}
+
+// ListNetworks lists networks inside the transaction.
+func (t *Tx) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
+	tail, args, rev, err := networkRes.page(ctx, t.tx, t.s, q)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := scopeFor(networkRes, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := t.s.loadNetworks(ctx, t.tx, tail, args, scope)
+	if rev {
+		reverse(out)
+	}
+	return out, err
+}
+
+// GetPort reads one port (404 PortNotFound).
+func (s *Store) GetPort(ctx context.Context, id string) (*neutron.Port, error) {
+	return getPort(ctx, s, s.rdb, id)
+}
+
+// GetPort reads one port inside the transaction.
+func (t *Tx) GetPort(ctx context.Context, id string) (*neutron.Port, error) {
+	return getPort(ctx, t.s, t.tx, id)
+}
+
+func getPort(ctx context.Context, s *Store, db querier, id string) (*neutron.Port, error) {
+	out, err := s.loadPorts(ctx, db, " WHERE ports.id = ?", []any{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, neutron.NotFound("Port", id)
+	}
+	return &out[0], nil
+}
+
+func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {
+	pairs = string(mustMarshal(nonNil(n.AllowedAddressPairs)))
+	sgs = string(mustMarshal(nonNil(n.SecurityGroups)))
+	profile = orEmptyObject(string(n.Profile))
+	details = orEmptyObject(string(n.VIFDetails))
+	return
+}
+
+// InsertPort inserts a port row, its fixed IPs and tags. A duplicate MAC or
+// IP (a lost race) fails a unique index and the transaction is retried.
+func (t *Tx) InsertPort(ctx context.Context, n *neutron.Port) error {
+	pairs, sgs, profile, details := portJSON(n)
+	_, err := t.exec(ctx, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, security_groups, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled,
+		pairs, sgs, n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+	if err != nil {
+		return fmt.Errorf("insert port %s: %w", n.ID, err)
+	}
+	if err := t.insertIPs(ctx, n.NetworkID, n.ID, n.FixedIPs); err != nil {
+		return err
+	}
+	return t.setTags(ctx, "port", n.ID, n.Tags)
+}
+
+func (t *Tx) insertIPs(ctx context.Context, networkID, portID string, ips []neutron.FixedIP) error {
+	if len(ips) == 0 {
+		return nil
+	}
+	var vals []string
+	var args []any
+	for _, f := range ips {
+		vals = append(vals, "(?, ?, ?, ?)")
+		args = append(args, networkID, f.IPAddress, f.SubnetID, portID)
+	}
+	if _, err := t.exec(ctx, "INSERT INTO ipallocations (network_id, ip_address, subnet_id, port_id) VALUES "+strings.Join(vals, ", "), args...); err != nil {
+		return fmt.Errorf("allocate ips of port %s: %w", portID, err)
+	}
+	return nil
+}
+
+// SetPortIPs replaces a port's fixed IPs: removed ones are released,
+// added ones inserted.
+func (t *Tx) SetPortIPs(ctx context.Context, networkID, portID string, old, new []neutron.FixedIP) error {
+	keep := map[string]bool{}
+	for _, f := range new {
+		keep[f.IPAddress] = true
+	}
+	have := map[string]bool{}
+	for _, f := range old {
+		have[f.IPAddress] = true
+		if !keep[f.IPAddress] {
+			if _, err := t.exec(ctx, "DELETE FROM ipallocations WHERE network_id = ? AND ip_address = ? AND port_id = ?", networkID, f.IPAddress, portID); err != nil {
+				return fmt.Errorf("release %s of port %s: %w", f.IPAddress, portID, err)
+			}
+		}
+	}
+	var add []neutron.FixedIP
+	for _, f := range new {
+		if !have[f.IPAddress] {
+			add = append(add, f)
+		}
+	}
+	return t.insertIPs(ctx, networkID, portID, add)
+}
+
+// UpdatePort writes a port's mutable columns (compare-and-set on the
+// revision; ErrRetry when it moved).
+func (t *Tx) UpdatePort(ctx context.Context, n *neutron.Port, prevRev int64) error {
+	pairs, sgs, profile, details := portJSON(n)
+	res, err := t.exec(ctx, "UPDATE ports SET name = ?, description = ?, mac_address = ?, device_id = ?, device_owner = ?, status = ?, admin_state_up = ?, port_security_enabled = ?, allowed_address_pairs = ?, security_groups = ?, host_id = ?, vnic_type = ?, profile = ?, vif_type = ?, vif_details = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+		n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled, pairs, sgs,
+		n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
+	if err != nil {
+		return fmt.Errorf("update port %s: %w", n.ID, err)
+	}
+	return casResult(res)
+}
+
+// DeletePort deletes a port (its fixed IPs cascade) and its tags.
+func (t *Tx) DeletePort(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "port", id); err != nil {
+		return fmt.Errorf("delete tags of port %s: %w", id, err)
+	}
+	// Explicit: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
+	if _, err := t.exec(ctx, "DELETE FROM ipallocations WHERE port_id = ?", id); err != nil {
+		return fmt.Errorf("release ips of port %s: %w", id, err)
+	}
+	res, err := t.exec(ctx, "DELETE FROM ports WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("delete port %s: %w", id, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return neutron.NotFound("Port", id)
+	}
+	return nil
+}
+
+// DefaultSecurityGroup returns the project's default security group,
+// creating it on first need. Two transactions creating it at once collide
+// on the primary key of default_security_groups; the loser is retried and
+// then finds the winner's group.
+func (t *Tx) DefaultSecurityGroup(ctx context.Context, project string) (string, error) {
+	var id string
+	err := t.queryRow(ctx, "SELECT security_group_id FROM default_security_groups WHERE project_id = ?", project).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !isNoRows(err) {
+		return "", fmt.Errorf("read default security group of %s: %w", project, err)
+	}
+	id = NewID()
+	now := micro(t.now)
+	if _, err := t.exec(ctx, "INSERT INTO securitygroups (id, project_id, name, description, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, project, "default", "Default security group", now, now, 1); err != nil {
+		return "", fmt.Errorf("create default security group of %s: %w", project, err)
+	}
+	if _, err := t.exec(ctx, "INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?)", project, id); err != nil {
+		return "", fmt.Errorf("create default security group of %s: %w", project, err)
+	}
+	return id, nil
+}
+
+// SecurityGroupExists reports whether a security group id exists.
+func (t *Tx) SecurityGroupExists(ctx context.Context, id string) (bool, error) {
+	var x string
+	err := t.queryRow(ctx, "SELECT id FROM securitygroups WHERE id = ?", id).Scan(&x)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return err == nil, err
+}

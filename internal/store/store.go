@@ -1,0 +1,408 @@
+// Package store owns neutrino's SQL database: opening SQLite (embedded
+// default), PostgreSQL or MySQL/MariaDB from a Neutron connection URL,
+// versioned migrations (goose, embedded per-dialect SQL), the resource
+// tables and the revisioned change log the agents' stream tails.
+//
+// Transactions. Every write runs in one transaction (Store.Write) that also
+// appends one change-log row per resource it changed. Revision numbers are
+// taken from a single counter row (table revision, id 1) by an UPDATE
+// issued at the very end of the transaction, just before COMMIT. The row
+// lock that UPDATE takes is held until commit, so a second writer cannot get
+// the next revision before the first one committed: revisions are
+// gap-free and strictly increasing in commit order, across goroutines and
+// across several server processes on one database. A tailer reading
+// "revision > N ORDER BY revision" therefore never skips a row. The lock is
+// taken last so that it is held only for the commit itself; the rest of the
+// transaction runs concurrently with other writers.
+//
+// Retries. Serialization failures, deadlocks, lock timeouts, SQLite BUSY
+// and unique/foreign-key violations (a lost race on an allocation: VNI, IP,
+// MAC, default security group; a parent deleted underneath) roll the
+// transaction back and run it again (bounded, with jittered backoff), as
+// Neutron's RetryRequest does. Callers check user-visible conflicts (an IP
+// the user asked for that is taken) with a SELECT first, so on a retry the
+// check gives the proper 409 instead of the race.
+//
+// SQL is hand-written over database/sql (no ORM): the queries are few and
+// the three dialects differ only in placeholders and a few clauses.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"neutrino/internal/neutron"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is an open database.
+type Store struct {
+	db *sql.DB
+	// rdb serves reads; for a SQLite file it is a second pool whose
+	// transactions do not take the write lock.
+	rdb     *sql.DB
+	dialect Dialect
+	target  Target
+	log     *slog.Logger
+	// writers serialises write transactions of this process on SQLite,
+	// where the database allows one writer anyway: waiting here is cheaper
+	// than SQLite's busy-polling.
+	writers chan struct{}
+	// MaxAttempts bounds the retries of one write transaction.
+	MaxAttempts int
+}
+
+// Open opens (does not migrate) the database at url.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	t, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := sql.Open(t.Driver, t.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", t.Redacted, err)
+	}
+	s := &Store{db: db, rdb: db, dialect: t.Dialect, target: t, log: logger, MaxAttempts: 25}
+	switch t.Dialect {
+	case SQLite:
+		s.writers = make(chan struct{}, 1)
+		if t.Memory {
+			// Each connection to :memory: is its own database.
+			db.SetMaxOpenConns(1)
+		} else {
+			db.SetMaxOpenConns(2)
+			rdb, err := sql.Open(t.Driver, strings.Replace(t.DSN, "&_txlock=immediate", "", 1))
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("open %s: %w", t.Redacted, err)
+			}
+			rdb.SetMaxOpenConns(8)
+			s.rdb = rdb
+		}
+	default:
+		db.SetMaxOpenConns(50)
+		db.SetMaxIdleConns(50)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", t.Redacted, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if s.rdb != s.db {
+		s.rdb.Close()
+	}
+	return s.db.Close()
+}
+
+// Dialect reports the SQL flavour.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB exposes the handle for tests and tools.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Redacted is the connection URL without password.
+func (s *Store) Redacted() string { return s.target.Redacted }
+
+func (s *Store) provider() (*goose.Provider, error) {
+	var d goose.Dialect
+	switch s.dialect {
+	case SQLite:
+		d = goose.DialectSQLite3
+	case Postgres:
+		d = goose.DialectPostgres
+	case MySQL:
+		d = goose.DialectMySQL
+	}
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(d, s.db, sub)
+}
+
+// Migrate applies every pending migration ("db upgrade head") and returns
+// the resulting version.
+func (s *Store) Migrate(ctx context.Context) (int64, error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate %s: %w", s.target.Redacted, err)
+	}
+	for _, r := range res {
+		s.log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// Version returns the current and the newest known migration version.
+func (s *Store) Version(ctx context.Context) (current, head int64, err error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, 0, fmt.Errorf("migrations: %w", err)
+	}
+	return p.GetVersions(ctx)
+}
+
+// ErrNotMigrated is returned by CheckMigrated when the schema is behind.
+var ErrNotMigrated = errors.New("database schema is not up to date")
+
+// CheckMigrated fails unless every migration has been applied; the
+// message names the command that fixes it.
+func (s *Store) CheckMigrated(ctx context.Context) error {
+	cur, head, err := s.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version of %s: %w", s.target.Redacted, err)
+	}
+	if cur < head {
+		return fmt.Errorf("%w: %s is at version %d, this neutrino needs %d; run `neutrino db upgrade head --config-file ...` first",
+			ErrNotMigrated, s.target.Redacted, cur, head)
+	}
+	return nil
+}
+
+// Tx is one transaction. Queries use '?' placeholders in every dialect.
+type Tx struct {
+	tx      *sql.Tx
+	s       *Store
+	changes []neutron.Change
+	now     time.Time
+}
+
+// Now is the transaction's timestamp (all rows written by one transaction
+// share it).
+func (t *Tx) Now() time.Time { return t.now }
+
+// Dialect of the underlying store.
+func (t *Tx) Dialect() Dialect { return t.s.dialect }
+
+// Emit queues a change-log row; Write stores it with the next revision
+// when the transaction commits. obj is marshalled by the caller (nil for
+// delete).
+func (t *Tx) Emit(kind, id, op string, obj []byte) {
+	t.changes = append(t.changes, neutron.Change{Kind: kind, ID: id, Op: op, Object: obj})
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+}
+
+func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.rebind(q), args...)
+}
+
+// rebind turns '?' placeholders into $n for PostgreSQL. Queries never
+// contain a literal '?'.
+func (s *Store) rebind(q string) string {
+	if s.dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// ErrRetry asks Write to run the transaction again (a lost race detected
+// by the caller, e.g. a conditional UPDATE that changed no row).
+var ErrRetry = errors.New("retry transaction")
+
+// Write runs fn in one transaction, appends the change-log rows fn emitted
+// and commits; it returns the revision of the last change row (0 if none).
+// fn may run several times (see the package comment) and must not have
+// side effects outside the transaction.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (int64, error) {
+	var last error
+	for attempt := 1; attempt <= s.MaxAttempts; attempt++ {
+		rev, err := s.writeOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return rev, err
+		}
+		last = err
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		// Jittered, growing backoff: 1ms .. ~100ms.
+		d := time.Duration(rand.Int64N(int64(time.Millisecond)*int64(min(attempt*attempt, 100)))) + time.Millisecond
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	s.log.Warn("write transaction gave up", "attempts", s.MaxAttempts, "err", last)
+	return 0, neutron.Errorf(409, "Conflict", "The request could not be completed due to concurrent changes; retry it.")
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, err error) {
+	if s.writers != nil {
+		select {
+		case s.writers <- struct{}{}:
+			defer func() { <-s.writers }()
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	opts := &sql.TxOptions{}
+	if s.dialect == MySQL {
+		// READ COMMITTED: no gap locks on the allocation indexes, so
+		// concurrent inserts do not deadlock; conflicts surface as unique
+		// violations and are retried.
+		opts.Isolation = sql.LevelReadCommitted
+	}
+	stx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	t := &Tx{tx: stx, s: s, now: time.Now().UTC()}
+	defer func() {
+		if err != nil {
+			_ = stx.Rollback()
+		}
+	}()
+	if err = fn(t); err != nil {
+		return 0, err
+	}
+	if len(t.changes) > 0 {
+		if rev, err = t.appendChanges(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if err = stx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return rev, nil
+}
+
+// appendChanges takes len(changes) revisions from the counter row (its row
+// lock orders commits, see the package comment) and inserts the rows.
+func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
+	n := int64(len(t.changes))
+	if _, err := t.exec(ctx, "UPDATE revision SET value = value + ? WHERE id = 1", n); err != nil {
+		return 0, fmt.Errorf("bump revision: %w", err)
+	}
+	var last int64
+	if err := t.queryRow(ctx, "SELECT value FROM revision WHERE id = 1").Scan(&last); err != nil {
+		return 0, fmt.Errorf("read revision: %w", err)
+	}
+	first := last - n + 1
+	var b strings.Builder
+	b.WriteString("INSERT INTO changes (revision, kind, obj_id, op, object, created_at) VALUES ")
+	args := make([]any, 0, 6*n)
+	for i, c := range t.changes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?)")
+		var obj any
+		if c.Object != nil {
+			obj = string(c.Object)
+		}
+		args = append(args, first+int64(i), c.Kind, c.ID, c.Op, obj, t.now.UnixMicro())
+	}
+	if _, err := t.exec(ctx, b.String(), args...); err != nil {
+		return 0, fmt.Errorf("append change log: %w", err)
+	}
+	return last, nil
+}
+
+// Read runs fn in a read-only transaction that sees one consistent
+// snapshot of the database.
+func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	switch s.dialect {
+	case Postgres, MySQL:
+		opts.Isolation = sql.LevelRepeatableRead
+	case SQLite:
+		// rdb's deferred transactions see a WAL snapshot without taking
+		// the write lock.
+		opts = &sql.TxOptions{}
+	}
+	stx, err := s.rdb.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer stx.Rollback()
+	return fn(&Tx{tx: stx, s: s, now: time.Now().UTC()})
+}
+
+// retryable reports whether err is a transient conflict worth a retry.
+func retryable(err error) bool {
+	if errors.Is(err, ErrRetry) {
+		return true
+	}
+	if _, ok := neutron.AsError(err); ok {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "40001", "40P01", "55P03", "23505", "23503":
+			return true
+		}
+		return false
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case 1213, 1205, 1062, 1020, 1451, 1452:
+			return true
+		}
+		return false
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		switch lite.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return true
+		}
+	}
+	return false
+}
+
+// IsRetryable is exported for callers that run their own loops.
+func IsRetryable(err error) bool { return retryable(err) }

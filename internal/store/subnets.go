@@ -1,0 +1,265 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"neutrino/internal/neutron"
+)
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+var subnetRes = &resource{
+	kind: "subnet", noun: "Subnet", table: "subnets", tagged: true,
+	cols: map[string]column{
+		"id":                {"subnets.id", colString},
+		"name":              {"subnets.name", colString},
+		"description":       {"subnets.description", colString},
+		"project_id":        {"subnets.project_id", colString},
+		"tenant_id":         {"subnets.project_id", colString},
+		"network_id":        {"subnets.network_id", colString},
+		"ip_version":        {"subnets.ip_version", colInt},
+		"cidr":              {"subnets.cidr", colString},
+		"gateway_ip":        {"subnets.gateway_ip", colString},
+		"enable_dhcp":       {"subnets.enable_dhcp", colBool},
+		"ipv6_ra_mode":      {"subnets.ipv6_ra_mode", colString},
+		"ipv6_address_mode": {"subnets.ipv6_address_mode", colString},
+		"revision_number":   {"subnets.revision_number", colInt},
+		"created_at":        {"subnets.created_at", colInt},
+		"updated_at":        {"subnets.updated_at", colInt},
+	},
+	special: func(attr string, vals []string) (string, []any, bool, error) {
+		if attr == "subnetpool_id" {
+			for _, v := range vals {
+				if v == "" {
+					return "1=1", nil, true, nil // no subnet pools: every subnet has none
+				}
+			}
+			return "1=0", nil, true, nil
+		}
+		return "", nil, false, nil
+	},
+	visible: func(p string) (string, []any) {
+		return "(subnets.project_id = ? OR subnets.network_id IN (SELECT id FROM networks WHERE shared = ?))", []any{p, true}
+	},
+}
+
+const subnetCols = "subnets.id, subnets.project_id, subnets.network_id, subnets.name, subnets.description, subnets.ip_version, subnets.cidr, subnets.gateway_ip, subnets.allocation_pools, subnets.enable_dhcp, subnets.dns_nameservers, subnets.host_routes, subnets.ipv6_ra_mode, subnets.ipv6_address_mode, subnets.created_at, subnets.updated_at, subnets.revision_number"
+
+func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Subnet, error) {
+	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+subnetCols+" FROM subnets"+tail), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list subnets: %w", err)
+	}
+	var out []neutron.Subnet
+	for rows.Next() {
+		var n neutron.Subnet
+		var c, u int64
+		var pools, dns, routes string
+		if err := rows.Scan(&n.ID, &n.ProjectID, &n.NetworkID, &n.Name, &n.Description, &n.IPVersion, &n.CIDR, &n.GatewayIP,
+			&pools, &n.EnableDHCP, &dns, &routes, &n.IPv6RAMode, &n.IPv6AddressMode, &c, &u, &n.RevisionNumber); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
+		n.Tags = []string{}
+		n.AllocationPools, n.DNSNameservers, n.HostRoutes = []neutron.AllocationPool{}, []string{}, []neutron.HostRoute{}
+		if err := unmarshalAll(pools, &n.AllocationPools, dns, &n.DNSNameservers, routes, &n.HostRoutes); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("subnet %s: %w", n.ID, err)
+		}
+		out = append(out, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	idx := make(map[string]int, len(out))
+	ids := make([]string, len(out))
+	for i := range out {
+		idx[out[i].ID] = i
+		ids[i] = out[i].ID
+	}
+	if scope == nil {
+		scope = &childScope{ids: ids}
+	}
+	tags, err := s.loadTags(ctx, db, "subnet", *scope)
+	if err != nil {
+		return nil, err
+	}
+	for id, ts := range tags {
+		if i, ok := idx[id]; ok {
+			out[i].Tags = ts
+		}
+	}
+	return out, nil
+}
+
+func unmarshalAll(pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s := pairs[i].(string)
+		if s == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(s), pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) listSubnets(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Subnet, error) {
+	tail, args, rev, err := subnetRes.page(ctx, db, s, q)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := scopeFor(subnetRes, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.loadSubnets(ctx, db, tail, args, scope)
+	if rev {
+		reverse(out)
+	}
+	return out, err
+}
+
+// ListSubnets lists subnets.
+func (s *Store) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error) {
+	return s.listSubnets(ctx, s.rdb, q)
+}
+
+// ListSubnets lists subnets inside the transaction.
+func (t *Tx) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error) {
+	return t.s.listSubnets(ctx, t.tx, q)
+}
+
+// GetSubnet reads one subnet (404 SubnetNotFound).
+func (s *Store) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) {
+	return getSubnet(ctx, s, s.rdb, id)
+}
+
+// GetSubnet reads one subnet inside the transaction.
+func (t *Tx) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) {
+	return getSubnet(ctx, t.s, t.tx, id)
+}
+
+func getSubnet(ctx context.Context, s *Store, db querier, id string) (*neutron.Subnet, error) {
+	out, err := s.loadSubnets(ctx, db, " WHERE subnets.id = ?", []any{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, neutron.NotFound("Subnet", id)
+	}
+	return &out[0], nil
+}
+
+func subnetJSON(n *neutron.Subnet) (pools, dns, routes string) {
+	return string(mustMarshal(nonNil(n.AllocationPools))), string(mustMarshal(nonNil(n.DNSNameservers))), string(mustMarshal(nonNil(n.HostRoutes)))
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// InsertSubnet inserts a subnet row.
+func (t *Tx) InsertSubnet(ctx context.Context, n *neutron.Subnet) error {
+	pools, dns, routes := subnetJSON(n)
+	_, err := t.exec(ctx, "INSERT INTO subnets (id, project_id, network_id, name, description, ip_version, cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, ipv6_ra_mode, ipv6_address_mode, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.IPVersion, n.CIDR, n.GatewayIP, pools, n.EnableDHCP, dns, routes, n.IPv6RAMode, n.IPv6AddressMode, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+	if err != nil {
+		return fmt.Errorf("insert subnet %s: %w", n.ID, err)
+	}
+	return t.setTags(ctx, "subnet", n.ID, n.Tags)
+}
+
+// UpdateSubnet writes a subnet's mutable columns (compare-and-set on the
+// revision, ErrRetry when it moved).
+func (t *Tx) UpdateSubnet(ctx context.Context, n *neutron.Subnet, prevRev int64) error {
+	pools, dns, routes := subnetJSON(n)
+	res, err := t.exec(ctx, "UPDATE subnets SET name = ?, description = ?, gateway_ip = ?, allocation_pools = ?, enable_dhcp = ?, dns_nameservers = ?, host_routes = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+		n.Name, n.Description, n.GatewayIP, pools, n.EnableDHCP, dns, routes, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
+	if err != nil {
+		return fmt.Errorf("update subnet %s: %w", n.ID, err)
+	}
+	return casResult(res)
+}
+
+// DeleteSubnet deletes a subnet row and its tags (allocations must be
+// gone: the foreign key refuses otherwise).
+func (t *Tx) DeleteSubnet(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "subnet", id); err != nil {
+		return fmt.Errorf("delete tags of subnet %s: %w", id, err)
+	}
+	res, err := t.exec(ctx, "DELETE FROM subnets WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("delete subnet %s: %w", id, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return neutron.NotFound("Subnet", id)
+	}
+	return nil
+}
+
+// SubnetAllocations returns the allocated addresses of a subnet and the
+// ports holding them.
+func (t *Tx) SubnetAllocations(ctx context.Context, subnetID string) (map[string]string, error) {
+	rows, err := t.query(ctx, "SELECT ip_address, port_id FROM ipallocations WHERE subnet_id = ?", subnetID)
+	if err != nil {
+		return nil, fmt.Errorf("read allocations of subnet %s: %w", subnetID, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var ip, port string
+		if err := rows.Scan(&ip, &port); err != nil {
+			return nil, err
+		}
+		out[ip] = port
+	}
+	return out, rows.Err()
+}
+
+// IPAllocated returns the port holding ip on a network ("" if free).
+func (t *Tx) IPAllocated(ctx context.Context, networkID, ip string) (string, error) {
+	var port string
+	err := t.queryRow(ctx, "SELECT port_id FROM ipallocations WHERE network_id = ? AND ip_address = ?", networkID, ip).Scan(&port)
+	if isNoRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read allocation %s: %w", ip, err)
+	}
+	return port, nil
+}
+
+// MACInUse reports whether a MAC is taken on a network.
+func (t *Tx) MACInUse(ctx context.Context, networkID, mac string) (bool, error) {
+	var id string
+	err := t.queryRow(ctx, "SELECT id FROM ports WHERE network_id = ? AND mac_address = ?", networkID, mac).Scan(&id)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read mac %s: %w", mac, err)
+	}
+	return true, nil
+}
