@@ -159,13 +159,9 @@ func PendingReports(v l2pop.View, devs []dataplane.Device) []DeviceReport {
 		p := v.Ports[id]
 		d, ok := lookupDevice(id, full, prefix)
 		up := ok && d.Up
-		active := p.Status == neutron.StatusActive
-		if up != active {
-			// A DOWN port without a device is already right; a BUILD
-			// port without one is reported down so it settles.
-			if !up && p.Status == neutron.StatusDown {
-				continue
-			}
+		// ACTIVE needs an up device; anything else (DOWN, BUILD) settles
+		// DOWN without one.
+		if up && p.Status != neutron.StatusActive || !up && p.Status != neutron.StatusDown {
 			out = append(out, DeviceReport{PortID: id, Up: up})
 		}
 	}

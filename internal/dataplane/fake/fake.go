@@ -107,6 +107,14 @@ func (d *Dataplane) FailDevices(err error) {
 	d.mu.Unlock()
 }
 
+// Forget drops the recorded state, as if someone flushed the node by
+// hand; only the agent's next Apply brings it back.
+func (d *Dataplane) Forget() {
+	d.mu.Lock()
+	d.applied, d.has = dataplane.NodeState{}, false
+	d.mu.Unlock()
+}
+
 // Applied returns the last state applied and whether there was one.
 func (d *Dataplane) Applied() (dataplane.NodeState, bool) {
 	d.mu.Lock()
