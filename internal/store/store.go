@@ -36,6 +36,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +81,13 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if t.Dialect == SQLite && !t.Memory {
+		if dir := filepath.Dir(t.Path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("open %s: %w", t.Redacted, err)
+			}
+		}
+	}
 	db, err := sql.Open(t.Driver, t.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", t.Redacted, err)
@@ -108,6 +117,27 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", t.Redacted, err)
+	}
+	return s, nil
+}
+
+// OpenMigrated opens url for a server: with autoMigrate the schema is
+// upgraded to head (the embedded SQLite default needs no separate step),
+// otherwise an out-of-date schema is refused with a message naming
+// `neutrino db upgrade head`.
+func OpenMigrated(ctx context.Context, url string, autoMigrate bool, logger *slog.Logger) (*Store, error) {
+	s, err := Open(ctx, url, logger)
+	if err != nil {
+		return nil, err
+	}
+	if autoMigrate {
+		_, err = s.Migrate(ctx)
+	} else {
+		err = s.CheckMigrated(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 )
 
@@ -20,7 +21,8 @@ type Target struct {
 	Dialect Dialect
 	Driver  string // database/sql driver name
 	DSN     string
-	Memory  bool // sqlite in-memory database
+	Memory  bool   // sqlite in-memory database
+	Path    string // sqlite file path
 	// Redacted is the URL without its password, for messages.
 	Redacted string
 }
@@ -68,6 +70,7 @@ func sqliteTarget(rest string) (Target, error) {
 		return Target{}, fmt.Errorf("database connection sqlite://%s: want sqlite:///relative/path or sqlite:////absolute/path", rest)
 	}
 	p := path[1:]
+	t.Path = p
 	t.DSN = "file:" + p + "?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	if query != "" {
 		t.DSN += "&" + query
@@ -125,4 +128,20 @@ func redact(u *url.URL) string {
 		c.User = url.UserPassword(c.User.Username(), "***")
 	}
 	return c.String()
+}
+
+// ConnectionURL is the database URL a server uses: [database] connection,
+// or an SQLite file under state_path when none is configured.
+func ConnectionURL(connection, statePath string) string {
+	if strings.TrimSpace(connection) != "" {
+		return connection
+	}
+	if statePath == "" {
+		statePath = "/var/lib/neutrino"
+	}
+	p := filepath.Join(statePath, "neutrino.sqlite")
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return "sqlite:///" + p // "sqlite:///" + "/abs" = sqlite:////abs
 }
