@@ -1,13 +1,81 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
+
+	"neutrino/internal/agent"
+	"neutrino/internal/config"
+	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/linux"
+	"neutrino/internal/dataplane/ovs"
+	"neutrino/internal/rpc"
 )
 
-// TODO(owner): replace this placeholder with the real command.
+// agentCmd is `neutrino agent openvswitch|linuxbridge --config-file F ...`,
+// neutron-openvswitch-agent and neutron-linuxbridge-agent.
 func agentCmd(logger *slog.Logger) *cobra.Command {
-	return &cobra.Command{Use: "agent", RunE: func(*cobra.Command, []string) error { return errors.New("agent: not built yet") }}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent (openvswitch or linuxbridge)",
+	}
+	for _, k := range []struct{ kind, short string }{
+		{agent.KindOVS, "The Open vSwitch agent (neutron-openvswitch-agent): br-int/br-tun via OVSDB and OpenFlow"},
+		{agent.KindLinuxBridge, "The Linux bridge agent (neutron-linuxbridge-agent): vxlan devices and bridges via netlink"},
+	} {
+		var files []string
+		kind := k.kind
+		sub := &cobra.Command{
+			Use:   kind + " --config-file FILE [--config-file FILE ...]",
+			Short: k.short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return runAgent(cmd.Context(), kind, files, logger)
+			},
+		}
+		sub.Flags().StringArrayVar(&files, "config-file", nil, "neutron.conf and the agent's ini file (repeatable; later files win)")
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func runAgent(ctx context.Context, kind string, files []string, logger *slog.Logger) error {
+	cfg, warnings, err := config.LoadAgent(kind, files...)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logger.Warn("config", "warning", w)
+	}
+	// Refuse a bad transport_url before touching the data plane.
+	if _, err := rpc.ParseTransportURL(cfg.TransportURL); err != nil {
+		return err
+	}
+	dp, err := openDataplane(ctx, kind, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer dp.Close()
+	return agent.Run(ctx, kind, cfg, dp, logger)
+}
+
+// openDataplane connects the data plane of the agent's kind; it changes
+// nothing until the agent's first Apply.
+func openDataplane(ctx context.Context, kind string, cfg *config.Agent, logger *slog.Logger) (dataplane.Dataplane, error) {
+	switch kind {
+	case agent.KindLinuxBridge:
+		return linux.New(linux.Options{NetNS: cfg.Namespace, TTL: cfg.TTL, TOS: cfg.TOS, Logger: logger})
+	case agent.KindOVS:
+		if cfg.Namespace != "" {
+			// The OVS data plane reaches its switch through
+			// ovsdb_connection; the namespace is the switch's business.
+			logger.Info("host_namespace is set; the OVS agent uses ovsdb_connection", "host_namespace", cfg.Namespace, "ovsdb_connection", cfg.OVSDBConnection)
+		}
+		return ovs.New(ctx, ovs.Config{OVSDB: cfg.OVSDBConnection, IntegrationBridge: cfg.IntegrationBridge,
+			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType}, logger)
+	}
+	return nil, fmt.Errorf("agent kind %q: want %s or %s", kind, agent.KindOVS, agent.KindLinuxBridge)
 }
