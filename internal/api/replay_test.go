@@ -190,11 +190,11 @@ func (r *replayer) learn(key string, ref, ours any) {
 // everything else by position.
 func (r *replayer) pairLists(ref, ours []any) [][2]any {
 	var out [][2]any
-	byID := map[string]any{}
-	for _, o := range ours {
+	byID := map[string]int{}
+	for i, o := range ours {
 		if m, ok := o.(map[string]any); ok {
 			if id, ok := m["id"].(string); ok {
-				byID[id] = o
+				byID[id] = i
 			}
 		}
 	}
@@ -205,13 +205,9 @@ func (r *replayer) pairLists(ref, ours []any) [][2]any {
 		id, hasID := m["id"].(string)
 		if ok && hasID {
 			if mine, ok := r.m[id]; ok {
-				if o, ok := byID[mine]; ok {
-					out = append(out, [2]any{x, o})
-					for i, oo := range ours {
-						if oo == o {
-							used[i] = true
-						}
-					}
+				if i, ok := byID[mine]; ok && !used[i] {
+					out = append(out, [2]any{x, ours[i]})
+					used[i] = true
 					continue
 				}
 			}
@@ -362,10 +358,63 @@ func (r *replayer) step(x exchange, paged bool) []string {
 		diffs = append(diffs, fmt.Sprintf("response is not JSON: %v: %s", err, truncate(body)))
 		return diffs
 	}
+	if paged {
+		return append(diffs, checkPage(ref, ours)...)
+	}
 	r.learn("", ref, ours)
 	reqBody := r.rewrite(string(x.RequestBody))
-	r.compare("$", "", ref, ours, reqBody, !paged, &diffs)
+	r.compare("$", "", ref, ours, reqBody, true, &diffs)
 	return diffs
+}
+
+// checkPage checks a paged listing whose content depends on the order of
+// server-chosen ids: every element has the reference element's keys, at
+// most limit elements came back, and the links follow Neutron's rule
+// for the number of elements we returned.
+func checkPage(ref, ours any) []string {
+	var diffs []string
+	rm, om := ref.(map[string]any), ours.(map[string]any)
+	for coll, rv := range rm {
+		if strings.HasSuffix(coll, "_links") {
+			continue
+		}
+		rl, _ := rv.([]any)
+		ol, ok := om[coll].([]any)
+		if !ok {
+			return append(diffs, "missing "+coll)
+		}
+		if len(ol) > len(rl) {
+			diffs = append(diffs, fmt.Sprintf("%s: %d elements, page size is %d", coll, len(ol), len(rl)))
+		}
+		if len(rl) > 0 {
+			want := keysOf(rl[0].(map[string]any))
+			for i, e := range ol {
+				if got := keysOf(e.(map[string]any)); strings.Join(got, ",") != strings.Join(want, ",") {
+					diffs = append(diffs, fmt.Sprintf("%s[%d]: keys %v, want %v", coll, i, got, want))
+				}
+			}
+		}
+		links, _ := om[coll+"_links"].([]any)
+		if len(ol) > 0 && len(links) == 0 {
+			diffs = append(diffs, "a non-empty page without "+coll+"_links")
+		}
+		for _, l := range links {
+			lm, _ := l.(map[string]any)
+			if h, _ := lm["href"].(string); !strings.Contains(h, "limit=") || !strings.Contains(h, "marker=") {
+				diffs = append(diffs, fmt.Sprintf("bad link %v", lm))
+			}
+		}
+	}
+	return diffs
+}
+
+func keysOf(m map[string]any) []string {
+	var k []string
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
 }
 
 func truncate(b []byte) string {

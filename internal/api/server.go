@@ -60,6 +60,11 @@ const unauthorizedBody = "401 Unauthorized\n\nThis server could not verify that 
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Openstack-Request-Id", "req-"+uuid.NewString())
+	if r.URL.Path == "/" {
+		// The version document is outside the authenticated pipeline.
+		s.only(w, r, "GET", func() { s.versions(w, r) })
+		return
+	}
 	c, ok := identify(s.opts.AuthStrategy, r.Header)
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
@@ -74,10 +79,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
 	path := r.URL.Path
-	if path == "/" {
-		s.only(w, r, "GET", func() { s.versions(w, r) })
-		return
-	}
 	if path == "/v2.0/" {
 		s.only(w, r, "GET", func() { s.v2Root(w, r) })
 		return
