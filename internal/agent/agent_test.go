@@ -288,6 +288,13 @@ func runRestartScenario(t *testing.T, b backend, w writer, l2cfg l2pop.Config) {
 	// hand comes back at the next polling pass.
 	agents[3].dp.Forget()
 	waitConverged(t, "after a hand flush", l2cfg, b, agents)
+
+	// The scenario is not vacuous: node-0 forwards to net-a's other
+	// hosts (node-1 and node-3) by unicast entries.
+	st, _ := agents[0].dp.Applied()
+	if n := st.Networks[netA]; len(n.Flood) != 2 || len(n.Entries) != 2 || len(st.Ports) != 1 {
+		t.Errorf("node-0 applied\n%s\nwant net-a with 2 flood VTEPs, 2 entries and 1 local port", fake.Render(st))
+	}
 	stopAll()
 }
 
