@@ -1,35 +1,55 @@
 package linux_test
 
 import (
-	"encoding/binary"
-	"errors"
+	"context"
 	"fmt"
 	"net/netip"
-	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"neutrino/internal/lab"
+	"neutrino/internal/vxlan"
 )
 
-// capture runs tcpdump on a node's underlay interface into a pcap file.
+// capture records a node's underlay twice: with our own AF_PACKET capture
+// and VXLAN decoder (internal/vxlan), and with tcpdump into a pcap file as
+// the independent cross-check.
 type capture struct {
-	t    *testing.T
-	proc *lab.Proc
-	file string
+	t      *testing.T
+	cancel context.CancelFunc
+	recs   <-chan vxlan.Record
+	errf   func() error
+	proc   *lab.Proc
+	file   string
+	keep   func(*vxlan.Packet) bool
 }
 
-func (tp *topo) capture(node, filter string) *capture {
+// capture starts both captures of UDP to port 4789 on node's underlay;
+// keep selects the frames that count (tcpdump gets filter, the same
+// selection in BPF).
+func (tp *topo) capture(node, filter string, keep func(*vxlan.Packet) bool) *capture {
 	tp.t.Helper()
-	file := filepath.Join(tp.t.TempDir(), node+".pcap")
-	p, err := tp.lab.Start(tp.lab.Node(node).NS, "tcpdump", "-i", lab.UnderlayDev, "-n", "-U", "--immediate-mode", "-s", "256", "-w", file, filter)
+	ns := tp.lab.Node(node).NS
+	ctx, cancel := context.WithCancel(tp.ctx)
+	recs, errf, err := vxlan.Capture(ctx, ns, lab.UnderlayDev, vxlan.Options{UDPDstPort: 4789})
 	if err != nil {
+		cancel()
+		tp.t.Fatalf("capture on %s: %v", node, err)
+	}
+	file := filepath.Join(tp.t.TempDir(), node+".pcap")
+	// --immediate-mode: otherwise frames wait in the kernel ring for the
+	// block timeout and are lost when tcpdump is stopped.
+	p, err := tp.lab.Start(ns, "tcpdump", "-i", lab.UnderlayDev, "-n", "-U", "--immediate-mode", "-s", "256", "-w", file, filter)
+	if err != nil {
+		cancel()
 		tp.t.Fatalf("tcpdump on %s: %v", node, err)
 	}
-	c := &capture{t: tp.t, proc: p, file: file}
-	tp.t.Cleanup(func() { _ = p.Stop() })
+	c := &capture{t: tp.t, cancel: cancel, recs: recs, errf: errf, proc: p, file: file, keep: keep}
+	tp.t.Cleanup(func() { cancel(); _ = p.Stop() })
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.Output(), "listening on") {
 		select {
@@ -44,110 +64,50 @@ func (tp *topo) capture(node, filter string) *capture {
 	return c
 }
 
-// stop ends tcpdump and returns the decoded packets.
-func (c *capture) stop() []vxlanPacket {
+// stop ends both captures and returns the frames our decoder kept and
+// tcpdump's own reading of its file (one line per packet).
+func (c *capture) stop() ([]vxlan.Packet, []string) {
 	c.t.Helper()
 	// Let frames in flight (replies, copies) arrive first.
 	time.Sleep(500 * time.Millisecond)
+	c.cancel()
+	var pkts []vxlan.Packet
+	for r := range c.recs {
+		var p vxlan.Packet
+		if err := vxlan.Decode(r.Data, &p); err != nil {
+			c.t.Errorf("decode captured frame: %v", err)
+			continue
+		}
+		if c.keep(&p) {
+			pkts = append(pkts, p)
+		}
+	}
+	if err := c.errf(); err != nil {
+		c.t.Errorf("capture: %v", err)
+	}
 	if err := c.proc.Stop(); err != nil {
 		c.t.Fatalf("stop tcpdump: %v", err)
 	}
-	b, err := os.ReadFile(c.file)
+	out, err := exec.Command("tcpdump", "-n", "-r", c.file).Output()
 	if err != nil {
-		c.t.Fatalf("read capture: %v (tcpdump said: %s)", err, c.proc.Output())
+		c.t.Fatalf("tcpdump -r: %v (capture said: %s)", err, c.proc.Output())
 	}
-	pkts, err := decodePcap(b)
-	if err != nil {
-		c.t.Fatalf("decode capture: %v", err)
-	}
-	return pkts
-}
-
-// vxlanPacket is one captured underlay frame, outer and inner headers.
-type vxlanPacket struct {
-	Src, Dst   netip.Addr
-	DstPort    uint16
-	VXLAN      bool // UDP payload has a valid VXLAN header (I flag)
-	VNI        uint32
-	InnerType  uint16 // inner ethertype: 0x0806 ARP, 0x0800 IPv4
-	InnerProto uint8  // inner IPv4 protocol (1 = ICMP)
-	ICMPType   uint8
-	InnerSrc   netip.Addr
-	InnerDst   netip.Addr
-	ARPOp      uint16
-	ARPTarget  netip.Addr
-}
-
-func (p vxlanPacket) String() string {
-	return fmt.Sprintf("%s > %s udp/%d vni %d inner 0x%04x %s > %s proto %d", p.Src, p.Dst, p.DstPort, p.VNI, p.InnerType, p.InnerSrc, p.InnerDst, p.InnerProto)
-}
-
-// decodePcap reads a classic little-endian Ethernet pcap and decodes
-// IPv4/UDP/VXLAN frames. (A test-side decoder written independently of
-// the product's; tcpdump's own reading is the cross-check.)
-func decodePcap(b []byte) ([]vxlanPacket, error) {
-	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
-		return nil, errors.New("not a little-endian pcap")
-	}
-	if lt := binary.LittleEndian.Uint32(b[20:]); lt != 1 {
-		return nil, fmt.Errorf("link type %d, want Ethernet", lt)
-	}
-	var out []vxlanPacket
-	for off := 24; off+16 <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[off+8:]))
-		if off+16+n > len(b) {
-			return nil, errors.New("truncated record")
-		}
-		if p, ok := decodeFrame(b[off+16 : off+16+n]); ok {
-			out = append(out, p)
-		}
-		off += 16 + n
-	}
-	return out, nil
-}
-
-func decodeFrame(f []byte) (vxlanPacket, bool) {
-	var p vxlanPacket
-	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:]) != 0x0800 {
-		return p, false
-	}
-	ip := f[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[9] != 17 || len(ip) < ihl+8 {
-		return p, false
-	}
-	p.Src = netip.AddrFrom4([4]byte(ip[12:16]))
-	p.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
-	udp := ip[ihl:]
-	p.DstPort = binary.BigEndian.Uint16(udp[2:])
-	vx := udp[8:]
-	if len(vx) < 8+14 || vx[0]&0x08 == 0 {
-		return p, true
-	}
-	p.VXLAN = true
-	p.VNI = uint32(vx[4])<<16 | uint32(vx[5])<<8 | uint32(vx[6])
-	inner := vx[8:]
-	p.InnerType = binary.BigEndian.Uint16(inner[12:])
-	l3 := inner[14:]
-	switch p.InnerType {
-	case 0x0806:
-		if len(l3) >= 28 {
-			p.ARPOp = binary.BigEndian.Uint16(l3[6:])
-			p.InnerSrc = netip.AddrFrom4([4]byte(l3[14:18]))
-			p.ARPTarget = netip.AddrFrom4([4]byte(l3[24:28]))
-		}
-	case 0x0800:
-		if len(l3) >= 20 {
-			p.InnerProto = l3[9]
-			p.InnerSrc = netip.AddrFrom4([4]byte(l3[12:16]))
-			p.InnerDst = netip.AddrFrom4([4]byte(l3[16:20]))
-			if h := int(l3[0]&0x0f) * 4; p.InnerProto == 1 && len(l3) > h {
-				p.ICMPType = l3[h]
-			}
+	// tcpdump prints a VXLAN packet's inner frame on a second line: a
+	// packet starts at each timestamp.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		switch {
+		case l == "":
+		case tsRE.MatchString(l) || len(lines) == 0:
+			lines = append(lines, l)
+		default:
+			lines[len(lines)-1] += " " + strings.TrimSpace(l)
 		}
 	}
-	return p, true
+	return pkts, lines
 }
+
+var tsRE = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d+ `)
 
 // TestBroadcastCopies sends one ARP broadcast from the controller's router
 // namespace and counts what leaves the controller on the underlay (and
@@ -187,10 +147,11 @@ func TestBroadcastCopies(t *testing.T) {
 			tp.plug("vm2", "compute2", n, 2, false)
 			tp.apply()
 			ctl := tp.lab.Node("controller").IP()
-			out := tp.capture("controller", "udp dst port 4789 and src host "+ctl.String())
+			out := tp.capture("controller", "udp dst port 4789 and src host "+ctl.String(),
+				func(p *vxlan.Packet) bool { return p.Outer.IPv4.Src == ctl })
 			var far *capture
 			if c.node4Rx >= 0 {
-				far = tp.capture("compute3", "udp port 4789")
+				far = tp.capture("compute3", "udp dst port 4789", func(*vxlan.Packet) bool { return true })
 			}
 			o, err := lab.Exec(tp.ctx, r.vm.NS, "arping", "-c", "1", "-w", "3", "-I", r.vm.VIF.IfName, v1.addr.Addr().String())
 			if err != nil {
@@ -199,24 +160,33 @@ func TestBroadcastCopies(t *testing.T) {
 			if !strings.Contains(strings.ToLower(string(o)), v1.mac) {
 				t.Errorf("arping got no reply with vm1's MAC %s:\n%s", v1.mac, o)
 			}
-			pkts := out.stop()
+			pkts, dump := out.stop()
 			var dsts []netip.Addr
 			for _, p := range pkts {
-				if !p.VXLAN || p.VNI != 1001 || p.InnerType != 0x0806 || p.ARPOp != 1 || p.ARPTarget != v1.addr.Addr() {
-					t.Errorf("unexpected underlay packet: %v", p)
+				if !p.IsVXLAN || p.VXLAN.VNI != 1001 || p.Inner.Layers&vxlan.LayerARP == 0 ||
+					p.Inner.ARP.Op != vxlan.ARPRequest || p.Inner.ARP.TargetIP != v1.addr.Addr() {
+					t.Errorf("unexpected underlay packet: %v", &p)
 					continue
 				}
-				dsts = append(dsts, p.Dst)
+				dsts = append(dsts, p.Outer.IPv4.Dst)
+			}
+			if len(dump) != len(pkts) {
+				t.Errorf("tcpdump saw %d packets, our capture %d:\n%s", len(dump), len(pkts), strings.Join(dump, "\n"))
+			}
+			for _, l := range dump {
+				if !strings.Contains(l, "vni 1001") || !strings.Contains(l, "ARP, Request who-has "+v1.addr.Addr().String()) {
+					t.Errorf("tcpdump decodes a copy differently: %s", l)
+				}
 			}
 			want := c.want(tp)
 			if fmt.Sprint(sorted(dsts)) != fmt.Sprint(sorted(want)) {
 				t.Errorf("one ARP broadcast left the controller as %d packets to %v, want %d to %v", len(dsts), dsts, len(want), want)
 			}
 			if far != nil {
-				if got := far.stop(); len(got) != c.node4Rx {
+				if got, dump := far.stop(); len(got) != c.node4Rx || len(dump) != c.node4Rx {
 					// compute3 hosts no port of the network: what it gets
 					// is a wasted copy.
-					t.Errorf("compute3 (no port on the network) received %d VXLAN packets, want %d: %v", len(got), c.node4Rx, got)
+					t.Errorf("compute3 (no port on the network) received %d VXLAN packets (tcpdump: %d), want %d: %v", len(got), len(dump), c.node4Rx, dump)
 				}
 			}
 		})
@@ -249,33 +219,32 @@ func TestUnicastCapture(t *testing.T) {
 		t.Fatalf("warm-up ping: %v", err)
 	}
 	ctl, c1 := tp.lab.Node("controller").IP(), tp.lab.Node("compute1").IP()
-	c := tp.capture("controller", "udp port 4789")
+	c := tp.capture("controller", "udp dst port 4789", func(*vxlan.Packet) bool { return true })
 	if _, err := lab.Exec(tp.ctx, r.vm.NS, "ping", "-n", "-c", "1", "-W", "2", v1.addr.Addr().String()); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
-	pkts := c.stop()
+	pkts, dump := c.stop()
 	var req, rep int
 	for _, p := range pkts {
+		o, in := &p.Outer, &p.Inner
+		ok := p.IsVXLAN && o.UDP.DstPort == 4789 && p.VXLAN.Flags&vxlan.FlagVNI != 0 && p.VXLAN.VNI == 1001 &&
+			in.Layers&vxlan.LayerICMP != 0
 		switch {
-		case p.Src == ctl && p.Dst == c1 && p.DstPort == 4789 && p.VXLAN && p.VNI == 1001 &&
-			p.InnerProto == 1 && p.ICMPType == 8 && p.InnerSrc == r.addr.Addr() && p.InnerDst == v1.addr.Addr():
+		case ok && o.IPv4.Src == ctl && o.IPv4.Dst == c1 && in.ICMP.Type == vxlan.ICMPEchoRequest &&
+			in.IPv4.Src == r.addr.Addr() && in.IPv4.Dst == v1.addr.Addr():
 			req++
-		case p.Src == c1 && p.Dst == ctl && p.DstPort == 4789 && p.VXLAN && p.VNI == 1001 &&
-			p.InnerProto == 1 && p.ICMPType == 0 && p.InnerSrc == v1.addr.Addr() && p.InnerDst == r.addr.Addr():
+		case ok && o.IPv4.Src == c1 && o.IPv4.Dst == ctl && in.ICMP.Type == vxlan.ICMPEchoReply &&
+			in.IPv4.Src == v1.addr.Addr() && in.IPv4.Dst == r.addr.Addr():
 			rep++
 		default:
-			t.Errorf("unexpected underlay packet: %v", p)
+			t.Errorf("unexpected underlay packet: %v", &p)
 		}
 	}
 	if req != 1 || rep != 1 {
-		t.Errorf("got %d echo requests and %d replies across the underlay, want 1 and 1: %v", req, rep, pkts)
+		t.Errorf("got %d echo requests and %d replies across the underlay, want 1 and 1", req, rep)
 	}
-	// Independent cross-check: tcpdump decodes the same capture.
-	o, err := lab.Exec(tp.ctx, tp.lab.Node("controller").NS, "tcpdump", "-n", "-r", c.file)
-	if err != nil {
-		t.Fatalf("tcpdump -r: %v", err)
-	}
-	text := string(o)
+	// Independent cross-check: tcpdump's decoding of its own capture.
+	text := strings.Join(dump, "\n")
 	for _, want := range []string{
 		ctl.String() + ".", "> " + c1.String() + ".4789: VXLAN", "vni 1001",
 		r.addr.Addr().String() + " > " + v1.addr.Addr().String() + ": ICMP echo request",
