@@ -202,3 +202,20 @@ func policyPrelude(r *replayer) map[string]func() {
 		},
 	}
 }
+
+// TestConformanceSpecial: VNI pool exhaustion (special/), on a server
+// with vni_ranges = 1001:1002 after two tenant networks took both VNIs.
+func TestConformanceSpecial(t *testing.T) {
+	ini := strings.Replace(apitest.ReferenceINI, "vni_ranges = 1001:2000", "vni_ranges = 1001:1002", 1)
+	s := stack(t, "sqlite", "", ini)
+	r := newReplayer(t, s.Handler)
+	got := map[float64]bool{}
+	for _, name := range []string{"exh-1", "exh-2"} {
+		n := r.post("/v2.0/networks", `{"network": {"name": "`+name+`"}}`, "", nil)
+		got[n["provider:segmentation_id"].(float64)] = true
+	}
+	if !got[1001] || !got[1002] {
+		t.Fatalf("the two networks got VNIs %v, want 1001 and 1002", got)
+	}
+	replayFolder(t, r, loadExchanges(t, filepath.Join(conformanceDir(t), "special")), nil, nil)
+}
