@@ -73,6 +73,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 type idOnly struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	MAC    string `json:"mac_address"`
 }
 
 // CreateNetwork creates a tenant network (the server picks a VXLAN VNI).
@@ -98,6 +99,12 @@ func (c *Client) CreateSubnet(ctx context.Context, net, cidr string) (string, er
 
 // CreatePort creates one port; extra attributes are merged into the body.
 func (c *Client) CreatePort(ctx context.Context, net, name string, extra map[string]any) (string, error) {
+	id, _, err := c.CreatePortMAC(ctx, net, name, extra)
+	return id, err
+}
+
+// CreatePortMAC is CreatePort that also returns the port's MAC address.
+func (c *Client) CreatePortMAC(ctx context.Context, net, name string, extra map[string]any) (string, string, error) {
 	p := map[string]any{"network_id": net, "name": name}
 	for k, v := range extra {
 		p[k] = v
@@ -107,7 +114,7 @@ func (c *Client) CreatePort(ctx context.Context, net, name string, extra map[str
 	if err == nil && out.Port.ID == "" {
 		err = fmt.Errorf("create port %s: no id in answer", name)
 	}
-	return out.Port.ID, err
+	return out.Port.ID, out.Port.MAC, err
 }
 
 // BulkCreatePorts creates len(names) ports in one request ({"ports": [...]}).

@@ -91,7 +91,9 @@ func run(logger *slog.Logger) error {
 		listS    = flag.String("list-sizes", "1000,10000", "ports per listed network")
 		listRep  = flag.Int("list-repeats", 5, "GETs per listing size")
 		maxOps   = flag.Int("max-ops", 20000, "cap on port creates per level (keeps a /16 subnet from running out)")
-		bindHost = flag.String("bind-host", "", "agent host for the binding:host_id row (needs a live agent, see bench/reference/agents.sh)")
+		agents   = flag.Bool("agents", false, "start two OVS agents per system (bench/reference/agents.sh) for the binding:host_id row and the convergence measurement")
+		converge = flag.Int("converge", 10, "with --agents: ports whose forwarding-entry convergence is timed")
+		bindHost = flag.String("bind-host", "", "agent host for the binding:host_id row (default bench-node-1 with --agents)")
 		outDir   = flag.String("out", "bench/compare/out", "where results.json, table.md and latency.svg go")
 		noUpDown = flag.Bool("no-updown", false, "do not start/stop servers (they already run on the bench ports)")
 		fixture  = flag.String("neutron-fixture", "/var/lib/neutrino-bench/fixture/neutron-list.sql.gz", "Neutron listing fixture dump (bench/reference/neutron-fixture.sh); ignored if absent")
@@ -117,6 +119,9 @@ func run(logger *slog.Logger) error {
 			*listRep = 3
 		}
 	}
+	if *agents && *bindHost == "" {
+		*bindHost = "bench-node-1"
+	}
 	conc, err := ints(*concS)
 	if err != nil {
 		return err
@@ -137,7 +142,7 @@ func run(logger *slog.Logger) error {
 		if !ok {
 			return fmt.Errorf("unknown system %q", name)
 		}
-		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown)
+		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown, *agents, *converge)
 		res.Systems = append(res.Systems, sr)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -157,7 +162,7 @@ func run(logger *slog.Logger) error {
 // measure brings one system up, runs the workload, records memory, and
 // brings it down again. Failures are recorded in the result, not fatal, so
 // one broken system still leaves the others' figures.
-func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown bool) (sr SystemResult) {
+func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown, agents bool, converge int) (sr SystemResult) {
 	sr = SystemResult{Name: sys.Name, Label: sys.Label}
 	log = log.With("system", sys.Name)
 	if !noUpDown {
@@ -182,13 +187,36 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 			}
 		}()
 	}
+	c := NewClient(sys.URL)
+	var nodes []Node
+	if agents {
+		kind := "neutrino"
+		if sys.Name == "neutron" {
+			kind = "neutron"
+		}
+		_ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down")
+		if err := script(ctx, nil, filepath.Join(refDir, "agents.sh"), "up", kind); err != nil {
+			sr.AgentNote = "agents: " + err.Error()
+		} else {
+			defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down") }()
+			var err error
+			if nodes, err = loadNodes(ctx, refDir); err != nil {
+				sr.AgentNote = err.Error()
+			} else if err := waitAgents(ctx, c, nodes, 120*time.Second); err != nil {
+				sr.AgentNote = err.Error()
+				nodes = nil
+			}
+		}
+		if sr.AgentNote != "" {
+			log.Error("agents", "err", sr.AgentNote)
+		}
+	}
 	pid, err := readPid(sys.PidFile)
 	if err != nil {
 		sr.Error = "server pid: " + err.Error()
 		return sr
 	}
 	sampler := startMemSampler(ctx, pid)
-	c := NewClient(sys.URL)
 	// Warm-up (not timed): connections, caches, first-use code paths.
 	if net, err := freshNet(ctx, c, "bench-warmup", "10.99.0.0/24"); err != nil {
 		sr.Error = "warm-up: " + err.Error()
@@ -219,6 +247,14 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 			log.Error("lists", "err", err)
 		}
 	}
+	if len(nodes) == 2 && converge > 0 && ctx.Err() == nil {
+		samples, err := Converge(ctx, log, c, nodes, converge)
+		sr.Converge = NewConvergeResult(samples)
+		if err != nil {
+			sr.Converge.Error = err.Error()
+			log.Error("convergence", "err", err)
+		}
+	}
 	sr.Mem.RSSPeakKB = sampler.Stop()
 	sr.Mem.Procs, sr.Mem.RSSEndKB, sr.Mem.PSSEndKB = treeMem(pid)
 	if sr.Mem.RSSEndKB > sr.Mem.RSSPeakKB {
@@ -231,6 +267,24 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 	}
 	log.Info("done", "rss_peak_mib", sr.Mem.RSSPeakKB/1024, "procs", sr.Mem.Procs)
 	return sr
+}
+
+// waitAgents waits until every node's agent is alive in the API.
+func waitAgents(ctx context.Context, c *Client, nodes []Node, limit time.Duration) error {
+	end := time.Now().Add(limit)
+	for _, n := range nodes {
+		for {
+			ok, err := c.AgentAlive(ctx, n.Host)
+			if err == nil && ok {
+				break
+			}
+			if time.Now().After(end) {
+				return fmt.Errorf("agent on %s not alive after %s (err %v)", n.Host, limit, err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return nil
 }
 
 func script(ctx context.Context, env []string, path string, args ...string) error {
@@ -329,6 +383,12 @@ func render(res Results, outDir string) error {
 				fmt.Fprintf(&b, "bound-port row: %s; ", r.BindNote)
 				break
 			}
+		}
+		if s.AgentNote != "" {
+			fmt.Fprintf(&b, "agents: %s; ", s.AgentNote)
+		}
+		if s.Converge != nil && s.Converge.Error != "" {
+			fmt.Fprintf(&b, "convergence: %s; ", s.Converge.Error)
 		}
 		fmt.Fprintf(&b, "failed requests %d; start-up %.1f s; %d server processes", errs, s.StartupS, s.Mem.Procs)
 		if s.Mem.RabbitMQKB > 0 {

@@ -81,12 +81,17 @@ func Rows(res Results) []Row {
 		}
 		return float64(s.Mem.PSSEndKB)
 	})
-	add("forwarding entry on the other node after ACTIVE: median", Latency, func(s SystemResult) float64 {
-		if s.Converge == nil || len(s.Converge.SamplesS) == 0 {
-			return math.NaN()
+	conv := func(f func(*ConvergeResult) float64) func(SystemResult) float64 {
+		return func(s SystemResult) float64 {
+			if s.Converge == nil || len(s.Converge.Samples) == 0 {
+				return math.NaN()
+			}
+			return f(s.Converge)
 		}
-		return s.Converge.MedianS
-	})
+	}
+	add("port plugged on node 1 → ACTIVE in the API (median)", Latency, conv(func(c *ConvergeResult) float64 { return c.PlugToActiveS }))
+	add("ACTIVE → forwarding entry on node 2 (median)", Latency, conv(func(c *ConvergeResult) float64 { return c.ActiveToFDBS }))
+	add("port plugged on node 1 → forwarding entry on node 2 (median)", Latency, conv(func(c *ConvergeResult) float64 { return c.PlugToFDBS }))
 	return rows
 }
 

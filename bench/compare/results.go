@@ -51,6 +51,7 @@ type SystemResult struct {
 	ListFixture string          `json:"list_fixture"`
 	Mem         Memory          `json:"memory"`
 	Converge    *ConvergeResult `json:"convergence,omitempty"`
+	AgentNote   string          `json:"agent_note,omitempty"`
 }
 
 // RunResult is one repetition of the timed phases.
@@ -80,12 +81,25 @@ type Memory struct {
 	RabbitMQKB int64 `json:"rabbitmq_rss_kb,omitempty"`
 }
 
-// ConvergeResult: port ACTIVE on node A -> its forwarding entry on node B.
+// ConvergeResult: a port plugged on node 1 -> ACTIVE in the API -> its
+// unicast forwarding entry on node 2 (medians over the samples).
 type ConvergeResult struct {
-	Note     string    `json:"note,omitempty"`
-	SamplesS []float64 `json:"samples_s"`
-	MedianS  float64   `json:"median_s"`
-	MaxS     float64   `json:"max_s"`
+	Error         string           `json:"error,omitempty"`
+	Samples       []ConvergeSample `json:"samples"`
+	PlugToActiveS float64          `json:"median_plug_to_active_s"`
+	ActiveToFDBS  float64          `json:"median_active_to_fdb_s"`
+	PlugToFDBS    float64          `json:"median_plug_to_fdb_s"`
+}
+
+// NewConvergeResult computes the medians; ACTIVE -> entry is taken per port.
+func NewConvergeResult(samples []ConvergeSample) *ConvergeResult {
+	r := &ConvergeResult{Samples: samples}
+	var a, d, f []float64
+	for _, s := range samples {
+		a, d, f = append(a, s.ActiveS), append(d, s.FDBS-s.ActiveS), append(f, s.FDBS)
+	}
+	r.PlugToActiveS, r.ActiveToFDBS, r.PlugToFDBS = Median(a), Median(d), Median(f)
+	return r
 }
 
 // median over runs of f(run); NaN when no run has the value.

@@ -141,7 +141,7 @@ func (w Workload) ListFixture(ctx context.Context, c *Client) (string, error) {
 			return how, err
 		}
 		if net != "" {
-			how = "restored dump of ports created through Neutron's API by bench/reference/neutron-fixture.sh (bulk POST, 100 per request)"
+			how = "already in the database (for Neutron: the dump of ports made through Neutron's own API by bench/reference/neutron-fixture.sh, bulk POSTs of 100)"
 			continue
 		}
 		net, err = freshNet(ctx, c, name, fmt.Sprintf("10.%d.0.0/16", 200+i))
