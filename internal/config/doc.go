@@ -6,7 +6,8 @@
 // [ovs] tunnel_type, [ovs] vxlan_udp_port, enable_tunneling); Neutron's
 // defaults applied. Values are trimmed, and an inline "#" or ";" comment
 // after whitespace is dropped, because operators write them
-// ("local_ip=198.18.255.101      #Use 102 for compute-1").
+// ("local_ip=198.18.255.101      #Use 102 for compute-1"). As in oslo,
+// "$state_path" / "${group.option}" expand and "$$" is a literal "$".
 //
 // Every invalid value is an error that names file, section, option and
 // value; options neutrino does not know or does not act on are warnings.

@@ -438,3 +438,32 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("syntax error: %v", err)
 	}
 }
+
+func TestSubstitution(t *testing.T) {
+	tests := []struct{ body, want, err string }{
+		{"[DEFAULT]\nstate_path = /srv/n\n[database]\nconnection = sqlite:///$state_path/neutron.db\n", "sqlite:////srv/n/neutron.db", ""},
+		{"[database]\nconnection = sqlite:///${state_path}/neutron.db\n", "sqlite:////var/lib/neutrino/neutron.db", ""},
+		{"[x]\ndir = /d\n[database]\nconnection = sqlite://${x.dir}/n.db\n", "sqlite:///d/n.db", ""},
+		{"[database]\nconnection = mysql://u:pa$$word@h/db\n", "mysql://u:pa$word@h/db", ""},
+		{"[DEFAULT]\na = $b\nb = /b\n[database]\nconnection = sqlite://$a/x\n", "sqlite:///b/x", ""},
+		{"[database]\nconnection = mysql://u:pa$word@h/db\n", "",
+			`[database] connection: "mysql://u:***@h/db": $word: no such option to substitute (write $$ for a literal $)`},
+		{"[DEFAULT]\na = $a\n[database]\nconnection = sqlite://$a\n", "", "substitution nests too deep"},
+	}
+	for _, tc := range tests {
+		c, _, err := LoadServer(write(t, [2]string{"n.conf", tc.body})...)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %s", tc.body, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.body, err)
+			continue
+		}
+		if c.Connection != tc.want {
+			t.Errorf("%q: connection %q, want %q", tc.body, c.Connection, tc.want)
+		}
+	}
+}

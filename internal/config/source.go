@@ -58,6 +58,7 @@ type source struct {
 	by       reader
 	vals     map[key]entry
 	prio     map[key]int
+	raw      map[key]string // every assignment as written, later wins: for $name substitution
 	warnings []string
 	errs     []error
 }
@@ -66,7 +67,7 @@ type source struct {
 // overrides an earlier one per option, and within one file the current
 // spelling of an option beats its deprecated spelling.
 func readFiles(by reader, paths []string) (*source, error) {
-	s := &source{by: by, vals: map[key]entry{}, prio: map[key]int{}}
+	s := &source{by: by, vals: map[key]entry{}, prio: map[key]int{}, raw: map[key]string{}}
 	idx := index()
 	for fi, p := range paths {
 		data, err := os.ReadFile(p)
@@ -80,6 +81,7 @@ func readFiles(by reader, paths []string) (*source, error) {
 		warnedSection := map[string]bool{}
 		for _, e := range entries {
 			k := key{sectionKey(e.Section), e.Name}
+			s.raw[k] = e.Value
 			sp, ok := idx[k]
 			if !ok {
 				s.unknown(e, k, warnedSection)
@@ -139,9 +141,75 @@ func (s *source) unknown(e entry, k key, warnedSection map[string]bool) {
 // carrying the default (File "") so messages can still name the option.
 func (s *source) get(section, name, def string) (entry, bool) {
 	if e, ok := s.vals[key{section, name}]; ok {
+		if strings.Contains(e.Value, "$") {
+			v, err := s.substitute(e.Value, 0)
+			if err != nil {
+				s.fail(e, "%v", err)
+			}
+			e.Value = v
+		}
 		return e, true
 	}
 	return entry{Section: section, Name: name, Value: def}, false
+}
+
+// substDefaults are the defaults a "$name" may refer to without the file
+// setting it (Neutron's own files use $state_path).
+var substDefaults = map[string]string{"state_path": "/var/lib/neutrino"}
+
+// substitute expands oslo.config's templates: "$name" and "${name}" are
+// [DEFAULT] options, "${group.name}" another section's, "$$" is "$".
+func (s *source) substitute(v string, depth int) (string, error) {
+	if depth > 8 {
+		return v, fmt.Errorf("substitution nests too deep (a loop?)")
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '$' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+1 < len(v) && v[i+1] == '$' {
+			b.WriteByte('$')
+			i++
+			continue
+		}
+		var ref string
+		if i+1 < len(v) && v[i+1] == '{' {
+			end := strings.IndexByte(v[i:], '}')
+			if end < 0 {
+				return v, fmt.Errorf("unclosed ${ (write $$ for a literal $)")
+			}
+			ref = v[i+2 : i+end]
+			i += end
+		} else {
+			j := i + 1
+			for j < len(v) && (v[j] == '_' || v[j] >= 'a' && v[j] <= 'z' || v[j] >= 'A' && v[j] <= 'Z' || v[j] >= '0' && v[j] <= '9') {
+				j++
+			}
+			ref = v[i+1 : j]
+			i = j - 1
+		}
+		k := key{"DEFAULT", ref}
+		if g, n, ok := strings.Cut(ref, "."); ok {
+			k = key{sectionKey(g), n}
+		}
+		val, ok := s.raw[k]
+		if !ok && k.Section == "DEFAULT" {
+			val, ok = substDefaults[k.Name]
+		}
+		if !ok || ref == "" {
+			return v, fmt.Errorf("$%s: no such option to substitute (write $$ for a literal $)", ref)
+		}
+		if strings.Contains(val, "$") {
+			var err error
+			if val, err = s.substitute(val, depth+1); err != nil {
+				return v, err
+			}
+		}
+		b.WriteString(val)
+	}
+	return b.String(), nil
 }
 
 // fail records a validation error naming file, section, option and value.
