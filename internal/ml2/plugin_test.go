@@ -20,8 +20,8 @@ func seedConfig() *config.Server {
 	return &config.Server{
 		GlobalPhysnetMTU: 1500, BaseMAC: "fa:16:3e:00:00:00", AgentDownTime: 75 * time.Second,
 		TypeDrivers: []string{"flat", "vlan", "vxlan"}, TenantNetworkTypes: []string{"vxlan"},
-		MechanismDrivers: []string{"openvswitch", "l2population"},
-		VNIRanges:        []config.Range{{Min: 1001, Max: 2000}},
+		MechanismDrivers:  []string{"openvswitch", "l2population"},
+		VNIRanges:         []config.Range{{Min: 1001, Max: 2000}},
 		NetworkVLANRanges: []config.VLANRange{{PhysicalNetwork: "physnet1", Min: 100, Max: 199}},
 		FlatNetworks:      []string{"flatnet"},
 	}
@@ -119,7 +119,7 @@ func TestNetworkLifecycle(t *testing.T) {
 		if err != nil || u.Name != "renamed" || u.RevisionNumber != 2 {
 			t.Fatalf("update: %v %+v", err, u)
 		}
-		_, err = p.UpdateNetwork(ctx, n.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{SegmentationID: 1999}})
+		_, err = p.UpdateNetwork(ctx, n.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{SegmentationID: n.Segments[0].SegmentationID%2000 + 1}})
 		wantFault(t, err, 400, "InvalidInput")
 		_, err = p.UpdateNetwork(ctx, n.ID, neutron.NetworkUpdate{Name: ptr("x"), IfRevision: 1})
 		wantFault(t, err, 412, "RevisionNumberConstraintFailed")
