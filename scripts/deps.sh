@@ -4,7 +4,7 @@
 # what they need on 127.0.0.1 and stop it again.
 set -euo pipefail
 PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
- tcpdump iperf3 python3-openstackclient procps psmisc"
+ tcpdump iperf3 python3-openstackclient procps psmisc ethtool"
 missing=""
 for p in $PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

@@ -302,3 +302,16 @@ func (o *OVS) PIDs() []int {
 	}
 	return out
 }
+
+// DisableOffloads turns off checksum offload and segmentation offloads on
+// dev in namespace ns. A VM interface whose peer is a port of an OVS
+// userspace (netdev) bridge needs this: ovs-vswitchd reads the peer with
+// AF_PACKET and neither completes partial checksums nor segments GSO
+// frames, so TCP from the VM would otherwise be dropped (ping still works,
+// ICMP checksums are always complete). Needs ethtool (Debian package).
+func DisableOffloads(ctx context.Context, ns, dev string) error {
+	if _, err := run(ctx, nil, "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off"); err != nil {
+		return fmt.Errorf("disable offloads on %s in %s: %w", dev, ns, err)
+	}
+	return nil
+}

@@ -27,7 +27,7 @@ type ovsNode struct {
 	dp   *Dataplane
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	lvl := slog.LevelWarn
 	if testing.Verbose() {
 		lvl = slog.LevelInfo
@@ -37,7 +37,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // newOVSLab builds the nodes, each with its own OVS and data plane. All of
 // it is removed in t.Cleanup, also when the test fails half-way.
-func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, map[string]*ovsNode) {
+func newOVSLab(t testing.TB, ctx context.Context, names ...string) (*lab.Lab, map[string]*ovsNode) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("OVS integration tests need root (namespaces, OVS daemons): run `make test` as root")
@@ -84,7 +84,7 @@ func newOVSLab(t *testing.T, ctx context.Context, names ...string) (*lab.Lab, ma
 	return l, nodes
 }
 
-func checkNothingLeft(t *testing.T, prefix string, pids []int, runDirs []string) {
+func checkNothingLeft(t testing.TB, prefix string, pids []int, runDirs []string) {
 	ents, _ := os.ReadDir("/run/netns")
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), prefix) {
@@ -110,7 +110,7 @@ type vmSpec struct {
 }
 
 // plug creates the VM namespace and plugs its tap into br-int as Nova does.
-func plug(t *testing.T, ctx context.Context, l *lab.Lab, n *ovsNode, v vmSpec) *lab.VM {
+func plug(t testing.TB, ctx context.Context, l *lab.Lab, n *ovsNode, v vmSpec) *lab.VM {
 	t.Helper()
 	vif := lab.VIF{PortID: v.portID, MAC: v.mac, Addr: v.ip, MTU: 1450}
 	var vm *lab.VM
@@ -124,6 +124,9 @@ func plug(t *testing.T, ctx context.Context, l *lab.Lab, n *ovsNode, v vmSpec) *
 		t.Fatal(err)
 	}
 	if err := n.ovs.PlugVIF(ctx, "br-int", vm.Tap, v.portID, v.mac, "vm-"+v.name); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.DisableOffloads(ctx, vm.NS, vm.VIF.IfName); err != nil {
 		t.Fatal(err)
 	}
 	return vm
