@@ -1,13 +1,130 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"neutrino/internal/api"
+	"neutrino/internal/config"
+	"neutrino/internal/ml2"
+	"neutrino/internal/store"
 )
 
-// TODO(owner): replace this placeholder with the real command.
 func serverCmd(logger *slog.Logger) *cobra.Command {
-	return &cobra.Command{Use: "server", RunE: func(*cobra.Command, []string) error { return errors.New("server: not built yet") }}
+	var files []string
+	var autoMigrate bool
+	cmd := &cobra.Command{
+		Use:   "server --config-file F [--config-file F2 ...]",
+		Short: "Run the Neutron-compatible API server and the agents' gRPC endpoint",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), logger, files, autoMigrate, nil)
+		},
+	}
+	cmd.Flags().StringArrayVar(&files, "config-file", nil, "neutron.conf / ml2_conf.ini (repeatable, later files override)")
+	cmd.Flags().BoolVar(&autoMigrate, "auto-migrate", false, "apply database migrations at start (SQLite only)")
+	return cmd
+}
+
+// runServer serves until ctx ends. ready, if not nil, receives the API
+// address once it listens (tests and benchmarks).
+func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMigrate bool, ready chan<- string) error {
+	cfg, warnings, err := config.LoadServer(files...)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	dbURL := store.ConnectionURL(cfg.Connection, cfg.StatePath)
+	target, err := store.ParseURL(dbURL)
+	if err != nil {
+		return err
+	}
+	if target.Dialect == store.SQLite && cfg.Connection == "" {
+		if err := os.MkdirAll(cfg.StatePath, 0o750); err != nil {
+			return fmt.Errorf("state_path: %w", err)
+		}
+	}
+	if autoMigrate && target.Dialect != store.SQLite {
+		return fmt.Errorf("--auto-migrate is for the SQLite default only; run `neutrino db upgrade head --config-file ...` for %s", target.Redacted)
+	}
+	st, err := store.OpenMigrated(ctx, dbURL, autoMigrate, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	plugin, err := ml2.New(ctx, st, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("ml2: %w", err)
+	}
+	handler := api.New(plugin, api.Options{
+		AuthStrategy:   cfg.AuthStrategy,
+		MaxRequestBody: int64(cfg.MaxRequestBody),
+		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),
+		Logger:         logger,
+	})
+	if cfg.AuthStrategy == api.AuthKeystone {
+		logger.Warn("auth_strategy = keystone: identity is taken from X-User-Id/X-Project-Id/X-Roles as Keystone's auth_token middleware sets them; tokens are NOT validated here, put a validating proxy in front")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rpcErr := make(chan error, 1)
+	stopRPC, err := startAgentRPC(ctx, cfg, st, plugin, logger, rpcErr)
+	if err != nil {
+		return fmt.Errorf("agents' gRPC server: %w", err)
+	}
+	defer stopRPC()
+
+	addr := net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("API listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	logger.Info("neutrino server listening", "api", ln.Addr().String(), "database", target.Redacted, "auth_strategy", cfg.AuthStrategy)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("API server: %w", err)
+	case err := <-rpcErr:
+		shutdown(srv)
+		return fmt.Errorf("agents' gRPC server: %w", err)
+	}
+	logger.Info("neutrino server stopping")
+	shutdown(srv)
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+}
+
+func containsString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

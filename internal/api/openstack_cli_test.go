@@ -1,5 +1,3 @@
-//go:build apipending
-
 package api_test
 
 import (

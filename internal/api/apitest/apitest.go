@@ -1,5 +1,3 @@
-//go:build apipending
-
 package apitest
 
 import (
@@ -125,7 +123,7 @@ func NewStack(ctx context.Context, dir, dbURL string, cfg *config.Server, logger
 		st.Close()
 		return nil, err
 	}
-	h := api.New(backendFor(p), api.Options{
+	h := api.New(p, api.Options{
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),
 		PortSecurity:   contains(cfg.ExtensionDrivers, "port_security"),
