@@ -143,7 +143,14 @@ func vmBoot(ctx context.Context, log *slog.Logger, w io.Writer, c *apiclient.Cli
 	var rows []vmRow
 	for i, id := range ids {
 		rec := lab.VMRecord{Name: names[i], Host: b.host, Namespace: st.Prefix + "-vm-" + id}
-		port, err := c.CreatePort(ctx, neutron.PortCreate{NetworkID: net.ID, DeviceID: id, DeviceOwner: "compute:nova", HostID: b.host})
+		// Nova creates the port in the instance's project; without one
+		// given, the lab's VM belongs to the network's project.
+		project := c.ProjectID
+		if project == "" {
+			project = net.ProjectID
+		}
+		port, err := c.CreatePort(ctx, neutron.PortCreate{ProjectID: project, NetworkID: net.ID, DeviceID: id,
+			DeviceOwner: "compute:nova", HostID: b.host})
 		if err != nil {
 			return fmt.Errorf("boot %s: create port: %w", names[i], err)
 		}
