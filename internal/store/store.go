@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -70,7 +71,12 @@ type Store struct {
 	writers chan struct{}
 	// MaxAttempts bounds the retries of one write transaction.
 	MaxAttempts int
+	retries     atomic.Int64
 }
+
+// Retries counts write transactions run again after a transient conflict
+// (for metrics and tests).
+func (s *Store) Retries() int64 { return s.retries.Load() }
 
 // Open opens (does not migrate) the database at url.
 func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
@@ -289,6 +295,8 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (int64, error) {
 			return rev, err
 		}
 		last = err
+		s.retries.Add(1)
+		s.log.Debug("retrying transaction", "attempt", attempt, "err", err)
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
