@@ -98,6 +98,7 @@ func run(logger *slog.Logger) error {
 		noUpDown = flag.Bool("no-updown", false, "do not start/stop servers (they already run on the bench ports)")
 		fixture  = flag.String("neutron-fixture", "/var/lib/neutrino-bench/fixture/neutron-list.sql.gz", "Neutron listing fixture dump (bench/reference/neutron-fixture.sh); ignored if absent")
 		refDir   = flag.String("reference", "bench/reference", "directory of up.sh/down.sh")
+		phasesS  = flag.String("phases", "fixture,runs,lists,converge", "phases to run (for trying things out; the table needs all)")
 	)
 	flag.Parse()
 	set := map[string]bool{}
@@ -118,6 +119,10 @@ func run(logger *slog.Logger) error {
 		if !set["list-repeats"] {
 			*listRep = 3
 		}
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(*phasesS, ",") {
+		phases[strings.TrimSpace(p)] = true
 	}
 	if *agents && *bindHost == "" {
 		*bindHost = "bench-node-1"
@@ -142,7 +147,7 @@ func run(logger *slog.Logger) error {
 		if !ok {
 			return fmt.Errorf("unknown system %q", name)
 		}
-		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown, *agents, *converge)
+		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown, *agents, *converge, phases)
 		res.Systems = append(res.Systems, sr)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -162,7 +167,7 @@ func run(logger *slog.Logger) error {
 // measure brings one system up, runs the workload, records memory, and
 // brings it down again. Failures are recorded in the result, not fatal, so
 // one broken system still leaves the others' figures.
-func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown, agents bool, converge int) (sr SystemResult) {
+func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown, agents bool, converge int, phases map[string]bool) (sr SystemResult) {
 	sr = SystemResult{Name: sys.Name, Label: sys.Label}
 	log = log.With("system", sys.Name)
 	if !noUpDown {
@@ -194,12 +199,17 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 		if sys.Name == "neutron" {
 			kind = "neutron"
 		}
-		_ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down")
-		if err := script(ctx, nil, filepath.Join(refDir, "agents.sh"), "up", kind); err != nil {
+		var err error
+		if !noUpDown { // with --no-updown the agents already run (agents.sh up by hand)
+			_ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down")
+			err = script(ctx, nil, filepath.Join(refDir, "agents.sh"), "up", kind)
+			if err == nil {
+				defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down") }()
+			}
+		}
+		if err != nil {
 			sr.AgentNote = "agents: " + err.Error()
 		} else {
-			defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down") }()
-			var err error
 			if nodes, err = loadNodes(ctx, refDir); err != nil {
 				sr.AgentNote = err.Error()
 			} else if err := waitAgents(ctx, c, nodes, 120*time.Second); err != nil {
@@ -229,11 +239,13 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 	}
 	// The listing networks are filled first so that every system runs the
 	// timed phases with the same 11,000 extra ports in its database.
-	if sr.ListFixture, err = w.ListFixture(ctx, c); err != nil {
+	if !phases["fixture"] {
+		// nothing: the listing networks must exist already
+	} else if sr.ListFixture, err = w.ListFixture(ctx, c); err != nil {
 		log.Error("list fixture", "err", err)
 		sr.ListFixture += " (failed: " + err.Error() + ")"
 	}
-	for r := 1; r <= w.Settings.Runs && ctx.Err() == nil; r++ {
+	for r := 1; r <= w.Settings.Runs && ctx.Err() == nil && phases["runs"]; r++ {
 		rr, err := w.Run(ctx, c, r)
 		if err != nil {
 			log.Error("run failed", "run", r, "err", err)
@@ -242,12 +254,12 @@ func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refD
 		}
 		sr.Runs = append(sr.Runs, rr)
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && phases["lists"] {
 		if sr.Lists, err = w.Lists(ctx, c); err != nil {
 			log.Error("lists", "err", err)
 		}
 	}
-	if len(nodes) == 2 && converge > 0 && ctx.Err() == nil {
+	if len(nodes) == 2 && converge > 0 && ctx.Err() == nil && phases["converge"] {
 		samples, err := Converge(ctx, log, c, nodes, converge)
 		sr.Converge = NewConvergeResult(samples)
 		if err != nil {

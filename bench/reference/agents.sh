@@ -38,11 +38,11 @@ up() {
     ip -n $ns link set lo up; ip -n $ns link set nbu$i up
     ovsdb-tool create $D/conf.db /usr/share/openvswitch/vswitch.ovsschema
     ip netns exec $ns env OVS_RUNDIR=$D/run OVS_LOGDIR=$D/log ovsdb-server $D/conf.db --remote=punix:$D/run/db.sock \
-      --remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile=$D/run/ovsdb-server.pid --detach --log-file=$D/log/ovsdb-server.log
+      --remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile=$D/run/ovsdb-server.pid --detach --log-file=$D/log/ovsdb-server.log >/dev/null 2>&1
     OVS_RUNDIR=$D/run ovs-vsctl --no-wait init
     OVS_RUNDIR=$D/run ovs-vsctl --no-wait set Open_vSwitch . external_ids:hostname=bench-node-$i external_ids:system-id=bench-node-$i
     ip netns exec $ns env OVS_RUNDIR=$D/run OVS_LOGDIR=$D/log ovs-vswitchd unix:$D/run/db.sock \
-      --pidfile=$D/run/ovs-vswitchd.pid --detach --log-file=$D/log/ovs-vswitchd.log
+      --pidfile=$D/run/ovs-vswitchd.pid --detach --log-file=$D/log/ovs-vswitchd.log >/dev/null 2>&1
     OVS_RUNDIR=$D/run ovs-vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev -- add-port br-phy nbu$i
     ip -n $ns addr add 198.18.99.$i/24 dev br-phy; ip -n $ns link set br-phy up
   done
