@@ -118,3 +118,21 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseINI: any input either parses or is refused with an error; the
+// parser never panics, and every entry it returns names a section.
+func FuzzParseINI(f *testing.F) {
+	f.Add([]byte("[OVS]  \nlocal_ip=198.18.255.101      #Use 102\n[AGENT]\ntunnel_types = vxlan\n"))
+	f.Add([]byte("[a]\nx = one,\n  two\n\n; c\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		entries, err := parseINI("f.ini", b)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if e.Section == "" || e.Name == "" {
+				t.Fatalf("entry without section or name: %+v", e)
+			}
+		}
+	})
+}

@@ -24,6 +24,17 @@ type Record struct {
 	Outgoing bool      // sent by this interface (PACKET_OUTGOING) rather than received
 }
 
+// String renders the record like a line of tcpdump -n: the time of day,
+// then the decoded packet (or why it did not decode).
+func (r *Record) String() string {
+	b := r.Time.AppendFormat(make([]byte, 0, 160), "15:04:05.000000 ")
+	var p Packet
+	if err := Decode(r.Data, &p); err != nil {
+		return string(append(b, err.Error()...))
+	}
+	return string(p.AppendText(b))
+}
+
 // Options tune a capture. The zero value captures every frame whole.
 type Options struct {
 	// UDPDstPort keeps only IPv4 UDP frames to this port (0 = keep all).

@@ -95,39 +95,41 @@ func startTcpdump(t *testing.T, ns, ifName, path string, filter ...string) (stop
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	listening := make(chan bool, 1)
+	scanned := make(chan struct{}) // closed once tcpdump closed stderr
+	var text strings.Builder       // all of stderr; read after scanned
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(stderr)
+		seen := false
+		for sc.Scan() {
+			text.WriteString(sc.Text() + "\n")
+			if !seen && strings.Contains(sc.Text(), "listening on") {
+				seen = true
+				listening <- true
+			}
+		}
+		if !seen {
+			listening <- false
+		}
+	}()
 	var once sync.Once
-	var waitErr error
-	var errText bytes.Buffer
 	stop = func() {
 		once.Do(func() {
 			_ = cmd.Process.Signal(syscall.SIGINT)
-			waitErr = cmd.Wait()
+			<-scanned // stderr must be drained before Wait closes it
+			_ = cmd.Wait()
 		})
 	}
 	t.Cleanup(stop)
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			errText.WriteString(sc.Text() + "\n")
-			if !signalled && strings.Contains(sc.Text(), "listening on") {
-				close(ready)
-				signalled = true
-			}
-		}
-		if !signalled {
-			close(ready)
-		}
-	}()
 	select {
-	case <-ready:
+	case ok := <-listening:
+		if !ok {
+			stop()
+			t.Fatalf("tcpdump did not start:\n%s", text.String())
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("tcpdump did not start listening within 30s")
-	}
-	if cmd.ProcessState != nil || !strings.Contains(errText.String(), "listening on") {
-		stop()
-		t.Fatalf("tcpdump failed: %v\n%s", waitErr, errText.String())
 	}
 	return stop
 }
@@ -243,7 +245,7 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 		if err := Decode(ours[i].Data, &p); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		t.Logf("%s %s", ours[i].Time.Format("15:04:05.000000"), p.String())
+		t.Log(ours[i].String())
 		if !p.IsVXLAN || p.VXLAN.VNI != 1001 || p.VXLAN.Flags != FlagVNI {
 			t.Errorf("frame %d is not VXLAN VNI 1001: %s", i, p.String())
 		}
@@ -358,4 +360,17 @@ func untimed(recs []string) []string {
 		out[i] = rest
 	}
 	return out
+}
+
+func TestRecordString(t *testing.T) {
+	p := encap(40000, PortIANA, 1001, echo(ICMPEchoRequest, vmMAC1, vmMAC4, vm1, vm4, 1, 1))
+	r := Record{Time: time.Date(2026, 11, 23, 21, 4, 5, 123456000, time.UTC), Data: p.Append(nil)}
+	want := "21:04:05.123456 198.18.255.101.40000 > 198.18.255.102.4789: VXLAN vni 1001: 192.168.1.1 > 192.168.1.4: ICMP echo request id 1 seq 1"
+	if got := r.String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	r.Data = r.Data[:20]
+	if got := r.String(); got != "21:04:05.123456 decode ipv4: truncated: need 20 bytes, have 6" {
+		t.Errorf("undecodable: %s", got)
+	}
 }
