@@ -264,6 +264,27 @@ func (s *Sniffer) Stats() (Stats, error) {
 	return Stats{Packets: s.packets, Drops: s.drops}, nil
 }
 
+// Send transmits one complete Ethernet frame (from the destination MAC on)
+// out of the interface, as if a host behind it had sent it: tests and the
+// lab use it to inject a crafted VXLAN packet into an underlay.
+func (s *Sniffer) Send(frame []byte) error {
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		_, werr = unix.Write(int(fd), frame)
+		return werr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	if werr != nil {
+		return fmt.Errorf("send %d bytes: %w", len(frame), werr)
+	}
+	return nil
+}
+
 // Close closes the socket; a pending Read returns.
 func (s *Sniffer) Close() error { return s.f.Close() }
 

@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -372,5 +374,82 @@ func TestRecordString(t *testing.T) {
 	r.Data = r.Data[:20]
 	if got := r.String(); got != "21:04:05.123456 decode ipv4: truncated: need 20 bytes, have 6" {
 		t.Errorf("undecodable: %s", got)
+	}
+}
+
+// linkMAC reads an interface's MAC in a namespace.
+func linkMAC(t *testing.T, ns, ifName string) MAC {
+	t.Helper()
+	var links []struct {
+		Address string `json:"address"`
+	}
+	if err := json.Unmarshal([]byte(run(t, "ip", "-n", ns, "-j", "link", "show", ifName)), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j link show %s: %v %v", ifName, links, err)
+	}
+	m, err := ParseMAC(links[0].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestInjectedFrameIsAnswered checks our encoder against the kernel: a VXLAN
+// echo request built by Packet.Append and sent raw on A's underlay must be
+// decapsulated by B's vxlan device and answered, and the answer must come
+// back through B's vxlan device as VXLAN to A.
+func TestInjectedFrameIsAnswered(t *testing.T) {
+	needRoot(t, "ip", "bridge")
+	nsA, nsB := vxlanPair(t)
+	// B knows A's VM without asking, so its first packet is the echo reply.
+	run(t, "ip", "-n", nsB, "neigh", "replace", "192.168.1.1", "lladdr", "fa:16:3e:00:00:01", "dev", "vx0")
+
+	req := Packet{
+		Outer: Frame{
+			Layers:   LayerEthernet | LayerIPv4 | LayerUDP,
+			Ethernet: Ethernet{Dst: linkMAC(t, nsB, "ul0"), Src: linkMAC(t, nsA, "ul0")},
+			IPv4:     IPv4{TTL: 64, Src: netip.MustParseAddr("198.18.77.1"), Dst: netip.MustParseAddr("198.18.77.2")},
+			UDP:      UDP{SrcPort: 54321, DstPort: PortIANA},
+		},
+		IsVXLAN: true,
+		VXLAN:   Header{Flags: FlagVNI, VNI: 1001},
+		Inner:   echo(ICMPEchoRequest, MAC{0xfa, 0x16, 0x3e, 0, 0, 1}, MAC{0xfa, 0x16, 0x3e, 0, 0, 4}, vm1, vm4, 4242, 7),
+	}
+	capture, err := Open(nsA, "ul0", Options{UDPDstPort: PortIANA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capture.Close()
+	sender, err := Open(nsA, "ul0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	if err := sender.Send(req.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		r, err := capture.Read(ctx)
+		if err != nil {
+			t.Fatalf("no VXLAN echo reply from B: %v", err)
+		}
+		var p Packet
+		if err := Decode(r.Data, &p); err != nil {
+			t.Fatalf("%v: % x", err, r.Data)
+		}
+		t.Log(r.String())
+		if r.Outgoing {
+			continue // our own request, seen leaving
+		}
+		in := p.Inner
+		if !p.IsVXLAN || p.VXLAN.VNI != 1001 || in.Layers&LayerICMP == 0 || in.ICMP.Type != ICMPEchoReply {
+			t.Fatalf("first frame from B is not the VXLAN echo reply: %s", p.String())
+		}
+		if in.ICMP.ID != 4242 || in.ICMP.Seq != 7 || !bytes.Equal(in.Payload, req.Inner.Payload) ||
+			p.Outer.IPv4.Src.String() != "198.18.77.2" || in.IPv4.Dst != vm1 {
+			t.Fatalf("reply does not answer our request: %s payload %q", p.String(), in.Payload)
+		}
+		return
 	}
 }
