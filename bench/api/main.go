@@ -1,0 +1,231 @@
+// Command api benchmarks neutrino's Neutron API over HTTP on loopback:
+// port create latency (p50/p99) and throughput with 1, 8 and 32
+// concurrent clients, and listing 10,000 ports, on SQLite, PostgreSQL or
+// MariaDB. The server is the real stack (config.LoadServer, store, ML2
+// plugin, api.Server) behind a net/http server on 127.0.0.1; the clients
+// are plain HTTP clients with keep-alive, as openstacksdk uses.
+//
+//	go run ./bench/api -db sqlite
+//	NEUTRINO_TEST_POSTGRES=postgresql://... go run ./bench/api -db postgres
+//
+// A no-op request (GET / version document) is timed in the same run as a
+// reference for the HTTP + loopback floor.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"neutrino/internal/api/apitest"
+)
+
+func main() {
+	db := flag.String("db", "sqlite", "sqlite, postgres or mysql (postgres/mysql: a fresh database on NEUTRINO_TEST_POSTGRES / NEUTRINO_TEST_MYSQL)")
+	perLevel := flag.Int("ports", 400, "ports created per concurrency level")
+	listN := flag.Int("list", 10000, "ports present when timing the listing")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	ctx := context.Background()
+
+	dir, err := os.MkdirTemp("", "neutrino-bench-api-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	dbURL := ""
+	switch *db {
+	case "sqlite":
+	case "postgres", "mysql":
+		env := map[string]string{"postgres": "NEUTRINO_TEST_POSTGRES", "mysql": "NEUTRINO_TEST_MYSQL"}[*db]
+		admin := os.Getenv(env)
+		if admin == "" {
+			log.Fatalf("%s is not set (source /work/brief/testdb.env or run under `make test`)", env)
+		}
+		u, drop, err := apitest.FreshDatabase(ctx, admin)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer drop()
+		dbURL = u
+	default:
+		log.Fatalf("-db %q: want sqlite, postgres or mysql", *db)
+	}
+	cfg, err := apitest.LoadConfig(dir, apitest.ReferenceINI)
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := apitest.NewStack(ctx, dir, dbURL, cfg, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: st.Handler}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}
+
+	call := func(method, path, body string) ([]byte, time.Duration) {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if resp.StatusCode >= 300 {
+			log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return b, d
+	}
+	idOf := func(b []byte, key string) string {
+		var m map[string]map[string]any
+		json.Unmarshal(b, &m)
+		return m[key]["id"].(string)
+	}
+	b, _ := call("POST", "/v2.0/networks", `{"network": {"name": "bench"}}`)
+	netID := idOf(b, "network")
+	call("POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+netID+`", "cidr": "10.100.0.0/16", "ip_version": 4}}`)
+
+	fmt.Printf("## API benchmark: %s\n\n", *db)
+	fmt.Printf("command: `go run ./bench/api -db %s -ports %d -list %d`  \n", *db, *perLevel, *listN)
+	fmt.Printf("machine: %s\n\n", machine())
+
+	// Reference in the same run: the no-op version document.
+	var ref []time.Duration
+	for i := 0; i < 300; i++ {
+		_, d := call("GET", "/", "")
+		ref = append(ref, d)
+	}
+	fmt.Printf("reference (GET / version document, 1 client, 300 requests): p50 %s, p99 %s\n\n", pct(ref, 50), pct(ref, 99))
+
+	fmt.Println("| clients | ports | p50 | p99 | throughput |")
+	fmt.Println("|---|---|---|---|---|")
+	created := 0
+	var seq atomic.Int64
+	create := func(n, workers int) ([]time.Duration, time.Duration) {
+		lat := make([]time.Duration, n)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n {
+						return
+					}
+					body := fmt.Sprintf(`{"port": {"network_id": "%s", "name": "bp-%d"}}`, netID, seq.Add(1))
+					_, d := call("POST", "/v2.0/ports", body)
+					lat[i] = d
+				}
+			}()
+		}
+		wg.Wait()
+		return lat, time.Since(t0)
+	}
+	for _, c := range []int{1, 8, 32} {
+		lat, wall := create(*perLevel, c)
+		created += *perLevel
+		fmt.Printf("| %d | %d | %s | %s | %.0f ports/s |\n", c, *perLevel, pct(lat, 50), pct(lat, 99), float64(*perLevel)/wall.Seconds())
+	}
+	if rest := *listN - created; rest > 0 {
+		_, wall := create(rest, 32)
+		fmt.Printf("\n(filled up to %d ports with 32 clients: %d more in %s, %.0f ports/s)\n", *listN, rest, wall.Round(time.Millisecond), float64(rest)/wall.Seconds())
+	}
+	fmt.Println()
+	var lists []time.Duration
+	size := 0
+	for i := 0; i < 5; i++ {
+		b, d := call("GET", "/v2.0/ports", "")
+		lists = append(lists, d)
+		size = len(b)
+		if i == 0 {
+			var m map[string][]json.RawMessage
+			json.Unmarshal(b, &m)
+			if len(m["ports"]) < *listN {
+				log.Fatalf("listing returned %d ports, want >= %d", len(m["ports"]), *listN)
+			}
+		}
+	}
+	sort.Slice(lists, func(i, j int) bool { return lists[i] < lists[j] })
+	fmt.Printf("list all %d ports (GET /v2.0/ports, %.1f MB): min %s, median %s, max %s (5 runs)\n",
+		max(*listN, created), float64(size)/1e6, lists[0].Round(time.Millisecond), lists[2].Round(time.Millisecond), lists[4].Round(time.Millisecond))
+	var byNet []time.Duration
+	for i := 0; i < 3; i++ {
+		_, d := call("GET", "/v2.0/ports?network_id="+netID, "")
+		byNet = append(byNet, d)
+	}
+	sort.Slice(byNet, func(i, j int) bool { return byNet[i] < byNet[j] })
+	fmt.Printf("list by network_id: median %s (3 runs)\n", byNet[1].Round(time.Millisecond))
+	_ = bytes.MinRead
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i].Round(10 * time.Microsecond)
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if out, err := exec.Command("free", "-h").Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "Mem:") {
+				f := strings.Fields(l)
+				mem = f[1] + " RAM"
+			}
+		}
+	}
+	return fmt.Sprintf("nproc %d, %s, %s, %s/%s, %s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
