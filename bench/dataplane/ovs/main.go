@@ -7,12 +7,13 @@
 //     (20,000 flows: table 20 unicast + table 21 ARP responder) as one
 //     ovs-ofctl bundle, the cost of a one-entry change on top of them, and
 //     as the reference in the same run one ovs-ofctl process per flow;
+//
 //   - TCP throughput (iperf3) and ping RTT VM to VM across the VXLAN
 //     overlay, node to node on the underlay (through br-phy, i.e. also the
 //     userspace datapath), and two namespaces joined by a plain kernel veth
 //     (the machine's reference). Rounds alternate the paths; medians.
 //
-//	go run ./bench/dataplane/ovs [-time 5s] [-rounds 3] [-pings 200] [-flow-rounds 3]
+//     go run ./bench/dataplane/ovs [-time 5s] [-rounds 3] [-pings 200] [-flow-rounds 3]
 //
 // It needs root, openvswitch-switch, iperf3, ethtool and ping, and removes
 // everything it created when it ends (also on Ctrl-C).
