@@ -36,8 +36,10 @@ func TestDeltasEqualSnapshot(t *testing.T) {
 			start := func(host string) {
 				wctx, cancel := context.WithCancel(ctx)
 				cancels[host] = cancel
-				done[host] = make(chan struct{})
-				go func() { defer close(done[host]); ws[host].run(wctx, c, host) }()
+				d := make(chan struct{})
+				done[host] = d
+				w := ws[host]
+				go func() { defer close(d); w.run(wctx, c, host) }()
 			}
 			for _, host := range hosts {
 				ws[host] = newWatcher()

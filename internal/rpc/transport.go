@@ -138,13 +138,31 @@ func ServerConfigFor(cfg *config.Server, logger *slog.Logger) (ServerConfig, err
 	return sc, nil
 }
 
-// ListenAndServe runs the agents' server of neutrino server on
-// rpc_bind_host:rpc_bind_port until ctx ends. It returns the Server
-// (for Nudge) through started, once listening.
-func ListenAndServe(ctx context.Context, cfg *config.Server, backend Backend, logger *slog.Logger, started func(*Server)) error {
+// Start listens on rpc_bind_host:rpc_bind_port and serves agents in the
+// background: neutrino server calls it once the plugin is up. A serving
+// error after start goes to errc (if not nil); stop ends the server and
+// waits for it.
+func Start(ctx context.Context, cfg *config.Server, backend Backend, logger *slog.Logger, errc chan<- error) (srv *Server, stop func(), err error) {
+	lis, sc, err := listen(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv = NewServer(backend, sc)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, lis); err != nil && errc != nil {
+			errc <- err
+		}
+	}()
+	return srv, func() { cancel(); <-done }, nil
+}
+
+func listen(ctx context.Context, cfg *config.Server, logger *slog.Logger) (net.Listener, ServerConfig, error) {
 	sc, err := ServerConfigFor(cfg, logger)
 	if err != nil {
-		return err
+		return nil, sc, err
 	}
 	port := cfg.RPCBindPort
 	if port == 0 {
@@ -156,7 +174,18 @@ func ListenAndServe(ctx context.Context, cfg *config.Server, backend Backend, lo
 	}
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("listen for agents (rpc_bind_host/rpc_bind_port): %w", err)
+		return nil, sc, fmt.Errorf("listen for agents (rpc_bind_host/rpc_bind_port): %w", err)
+	}
+	return lis, sc, nil
+}
+
+// ListenAndServe runs the agents' server of neutrino server on
+// rpc_bind_host:rpc_bind_port until ctx ends. It returns the Server
+// (for Nudge) through started, once listening.
+func ListenAndServe(ctx context.Context, cfg *config.Server, backend Backend, logger *slog.Logger, started func(*Server)) error {
+	lis, sc, err := listen(ctx, cfg, logger)
+	if err != nil {
+		return err
 	}
 	s := NewServer(backend, sc)
 	if started != nil {

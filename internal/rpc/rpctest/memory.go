@@ -31,6 +31,10 @@ type Memory struct {
 	// OnWrite, when set, is called after every write (outside the lock),
 	// as the server's Nudge.
 	OnWrite func()
+	// OnChange, when set, gets every change-log row after its write
+	// (outside the lock; set it before writing).
+	OnChange func(neutron.Change)
+	unseen   []neutron.Change
 	fail    bool // reads fail (a database outage)
 }
 
@@ -58,9 +62,21 @@ func (m *Memory) appendChange(kind, id, op string, obj any) {
 		c.Object = b
 	}
 	m.log = append(m.log, c)
+	if m.OnChange != nil {
+		m.unseen = append(m.unseen, c)
+	}
 }
 
 func (m *Memory) wrote() {
+	if m.OnChange != nil {
+		m.mu.Lock()
+		cs := m.unseen
+		m.unseen = nil
+		m.mu.Unlock()
+		for _, c := range cs {
+			m.OnChange(c)
+		}
+	}
 	if m.OnWrite != nil {
 		m.OnWrite()
 	}
