@@ -35,7 +35,7 @@ type Memory struct {
 	// (outside the lock; set it before writing).
 	OnChange func(neutron.Change)
 	unseen   []neutron.Change
-	fail    bool // reads fail (a database outage)
+	fail     bool // reads fail (a database outage)
 }
 
 // NewMemory returns an empty store.
