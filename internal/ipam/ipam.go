@@ -191,7 +191,7 @@ func Overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
 // random pick from the first few free addresses keeps concurrent allocators
 // (several API workers or servers) from colliding on the same address every
 // time while keeping allocations compact, as Neutron's IPAM does.
-const candidateWindow = 64
+const candidateWindow = 16
 
 // PickFree returns a free address from pools, skipping used, or false when
 // the pools are exhausted. It scans at most len(used)+candidateWindow

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,6 +39,47 @@ type Plugin struct {
 
 	// now is the clock (tests move it to kill agents).
 	now func() time.Time
+
+	// inflight holds addresses picked by this process's transactions that
+	// have not finished yet, so concurrent requests in one server do not
+	// all race for the same first free address (the unique index on
+	// (network_id, ip_address) still guards against other servers).
+	inflightMu sync.Mutex
+	inflight   map[string]int // network_id + "/" + ip -> users
+}
+
+// reserveInflight marks an address as being allocated; the returned
+// release function is called once the request's transaction finished.
+func (p *Plugin) reserveInflight(netID string, ip netip.Addr) {
+	p.inflightMu.Lock()
+	defer p.inflightMu.Unlock()
+	if p.inflight == nil {
+		p.inflight = map[string]int{}
+	}
+	p.inflight[netID+"/"+ip.String()]++
+}
+
+func (p *Plugin) releaseInflight(netID string, ips []netip.Addr) {
+	p.inflightMu.Lock()
+	defer p.inflightMu.Unlock()
+	for _, ip := range ips {
+		k := netID + "/" + ip.String()
+		if p.inflight[k]--; p.inflight[k] <= 0 {
+			delete(p.inflight, k)
+		}
+	}
+}
+
+func (p *Plugin) isInflight(netID string, ip netip.Addr) bool {
+	p.inflightMu.Lock()
+	defer p.inflightMu.Unlock()
+	return p.inflight[netID+"/"+ip.String()] > 0
+}
+
+// picks collects the addresses one request reserved (across retries).
+type picks struct {
+	netID string
+	ips   []netip.Addr
 }
 
 // New builds the plugin over a migrated store and syncs the segment

@@ -24,7 +24,7 @@ func isRouterOwner(owner string) bool { return strings.HasPrefix(owner, "network
 // address, plus a SLAAC address per SLAAC subnet). Addresses in own are
 // already held by this port (port update).
 func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, reqs []neutron.FixedIPRequest, auto bool,
-	mac, owner, portID string, own map[string]bool) ([]neutron.FixedIP, error) {
+	mac, owner, portID string, own map[string]bool, reserved *picks) ([]neutron.FixedIP, error) {
 	subs, err := t.ListSubnets(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {netID}}, Sort: []neutron.SortKey{{Key: "created_at"}}})
 	if err != nil {
 		return nil, err
@@ -62,7 +62,26 @@ func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, req
 		if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
 			used[gw] = true
 		}
-		a, ok := ipam.PickFree(ipam.ParsePools(si.s.AllocationPools), used, rng)
+		// Skip what other requests of this server are allocating right
+		// now, unless nothing else is left.
+		busy := make(map[netip.Addr]bool, len(used))
+		for a := range used {
+			busy[a] = true
+		}
+		pools := ipam.ParsePools(si.s.AllocationPools)
+		for tries := 0; tries < 64; tries++ {
+			a, ok := ipam.PickFree(pools, busy, rng)
+			if !ok {
+				break
+			}
+			if !p.isInflight(netID, a) {
+				p.reserveInflight(netID, a)
+				reserved.ips = append(reserved.ips, a)
+				return a, true, nil
+			}
+			busy[a] = true
+		}
+		a, ok := ipam.PickFree(pools, used, rng)
 		return a, ok, nil
 	}
 
@@ -247,6 +266,8 @@ func (p *Plugin) securityGroups(ctx context.Context, t *store.Tx, project, owner
 // and stores it, all in one transaction.
 func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutron.Port, error) {
 	var out *neutron.Port
+	reserved := &picks{netID: req.NetworkID}
+	defer func() { p.releaseInflight(reserved.netID, reserved.ips) }()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		n, err := t.GetNetwork(ctx, req.NetworkID)
 		if err != nil {
@@ -284,7 +305,7 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 				return err
 			}
 		}
-		if pt.FixedIPs, err = p.allocateIPs(ctx, t, n.ID, req.FixedIPs, req.FixedIPs == nil, pt.MACAddress, pt.DeviceOwner, pt.ID, nil); err != nil {
+		if pt.FixedIPs, err = p.allocateIPs(ctx, t, n.ID, req.FixedIPs, req.FixedIPs == nil, pt.MACAddress, pt.DeviceOwner, pt.ID, nil, reserved); err != nil {
 			return err
 		}
 		if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, req.SecurityGroups); err != nil {
@@ -297,7 +318,20 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 			return err
 		}
 		t.Emit("port", pt.ID, "create", mustJSON(pt))
-		out = pt
+		resp := *pt
+		if pt.VIFType == neutron.VIFBindingFailed {
+			// Neutron retries a failed binding after the port is created
+			// and commits the (again failed) result: the port's revision
+			// becomes 2 while the create response still shows 1
+			// (recorded in conformance 56/57 and 59/63).
+			prev := pt.RevisionNumber
+			pt.RevisionNumber++
+			if err := t.UpdatePort(ctx, pt, prev); err != nil {
+				return err
+			}
+			t.Emit("port", pt.ID, "update", mustJSON(pt))
+		}
+		out = &resp
 		return nil
 	})
 	return out, err
@@ -316,6 +350,8 @@ func (p *Plugin) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.
 // UpdatePort changes a port; a new host (or vnic type/profile) re-binds it.
 func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpdate) (*neutron.Port, error) {
 	var out *neutron.Port
+	reserved := &picks{}
+	defer func() { p.releaseInflight(reserved.netID, reserved.ips) }()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		pt, err := t.GetPort(ctx, id)
 		if err != nil {
@@ -326,6 +362,7 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		}
 		prev := pt.RevisionNumber
 		oldIPs := pt.FixedIPs
+		reserved.netID = pt.NetworkID
 		if req.Name != nil {
 			pt.Name = *req.Name
 		}
@@ -371,7 +408,7 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			for _, f := range oldIPs {
 				own[f.IPAddress] = true
 			}
-			if pt.FixedIPs, err = p.allocateIPs(ctx, t, pt.NetworkID, *req.FixedIPs, false, pt.MACAddress, pt.DeviceOwner, pt.ID, own); err != nil {
+			if pt.FixedIPs, err = p.allocateIPs(ctx, t, pt.NetworkID, *req.FixedIPs, false, pt.MACAddress, pt.DeviceOwner, pt.ID, own, reserved); err != nil {
 				return err
 			}
 			if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, oldIPs, pt.FixedIPs); err != nil {
@@ -456,6 +493,12 @@ func (p *Plugin) UpdateDevice(ctx context.Context, host, portID string, up bool)
 			return nil
 		}
 		prev := pt.RevisionNumber
+		if up && pt.Status == neutron.StatusDown {
+			// Neutron passes through BUILD (when the agent fetches the
+			// device details) before ACTIVE: two revisions, as the
+			// recorded port shows (conformance agents/92: 1 -> 3).
+			pt.RevisionNumber++
+		}
 		pt.Status, pt.VIFDetails = status, details
 		pt.RevisionNumber++
 		pt.UpdatedAt = t.Now()

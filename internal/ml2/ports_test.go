@@ -120,6 +120,10 @@ func TestSubnetsAndPorts(t *testing.T) {
 		if err != nil || bound.VIFType != "binding_failed" || string(bound.VIFDetails) != "{}" || bound.Status != "DOWN" {
 			t.Fatalf("bound: %v %+v", err, bound)
 		}
+		// Neutron's second binding attempt: the response says 1, the port 2.
+		if got, _ := p.GetPort(ctx, bound.ID); bound.RevisionNumber != 1 || got.RevisionNumber != 2 {
+			t.Fatalf("binding_failed revisions: create %d, show %d", bound.RevisionNumber, got.RevisionNumber)
+		}
 		// 63: list by network, sorted by id by default.
 		ports, err := p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}}})
 		if err != nil || len(ports) != 4 {
@@ -273,11 +277,11 @@ func TestAgentsAndBinding(t *testing.T) {
 		_, err = p.UpdateDevice(ctx, "ref-node-2", pa.ID, true)
 		wantFault(t, err, 409, "PortNotBoundToHost")
 		act, err := p.UpdateDevice(ctx, "ref-node-1", pa.ID, true)
-		if err != nil || act.Status != "ACTIVE" || act.RevisionNumber != 2 || !strings.Contains(string(act.VIFDetails), `"bound_drivers":{"0":"openvswitch"}`) {
+		if err != nil || act.Status != "ACTIVE" || act.RevisionNumber != 3 || !strings.Contains(string(act.VIFDetails), `"bound_drivers":{"0":"openvswitch"}`) {
 			t.Fatalf("device up: %v %+v %s", err, act, act.VIFDetails)
 		}
 		again, err := p.UpdateDevice(ctx, "ref-node-1", pa.ID, true)
-		if err != nil || again.RevisionNumber != 2 {
+		if err != nil || again.RevisionNumber != 3 {
 			t.Fatalf("idempotent up bumped revision: %v %+v", err, again)
 		}
 		// Changing the MAC of a bound port is refused.
@@ -323,7 +327,7 @@ func TestAgentsAndBinding(t *testing.T) {
 			t.Fatal(err)
 		}
 		pb2, _ := p.GetPort(ctx, pb.ID)
-		if pb2.VIFType != "ovs" || pb2.RevisionNumber != pb.RevisionNumber+1 {
+		if pb2.VIFType != "ovs" || pb2.RevisionNumber != pb.RevisionNumber+2 {
 			t.Fatalf("not rebound: %+v", pb2)
 		}
 		ag, _ := p.GetAgent(ctx, a1.ID)
