@@ -1,0 +1,111 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"neutrino/internal/store"
+	"neutrino/internal/store/storetest"
+)
+
+func TestMigrations(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			u := storetest.URL(t, d)
+			st := storetest.OpenURL(t, u)
+			err := st.CheckMigrated(ctx)
+			if !errors.Is(err, store.ErrNotMigrated) || !strings.Contains(err.Error(), "neutrino db upgrade head") {
+				t.Fatalf("unmigrated: %v", err)
+			}
+			if _, err := store.OpenMigrated(ctx, u, false, nil); !errors.Is(err, store.ErrNotMigrated) {
+				t.Fatalf("OpenMigrated without auto-migrate: %v", err)
+			}
+			st2, err := store.OpenMigrated(ctx, u, true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st2.Close()
+			cur, head, err := st.Version(ctx)
+			if err != nil || cur != head || head < 1 {
+				t.Fatalf("version %d/%d %v", cur, head, err)
+			}
+			if err := st.CheckMigrated(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Upgrading again is a no-op.
+			if v, err := st.Migrate(ctx); err != nil || v != head {
+				t.Fatalf("second migrate: %d %v", v, err)
+			}
+		})
+	}
+}
+
+// Writes from two stores on one database get consecutive revisions, and
+// a failing write leaves no revision behind.
+func TestWriteRevisions(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			u := storetest.URL(t, d)
+			a, b := storetest.OpenURL(t, u), storetest.OpenURL(t, u)
+			if _, err := a.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rev, err := a.Write(ctx, func(tx *store.Tx) error {
+				tx.Emit("x", "1", "create", []byte(`{}`))
+				tx.Emit("x", "2", "create", []byte(`{}`))
+				return nil
+			})
+			if err != nil || rev != 2 {
+				t.Fatalf("first write: %d %v", rev, err)
+			}
+			boom := errors.New("boom")
+			if _, err := b.Write(ctx, func(tx *store.Tx) error {
+				tx.Emit("x", "3", "create", nil)
+				return boom
+			}); !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+			rev, err = b.Write(ctx, func(tx *store.Tx) error {
+				tx.Emit("x", "3", "delete", nil)
+				return nil
+			})
+			if err != nil || rev != 3 {
+				t.Fatalf("third write: %d %v", rev, err)
+			}
+			// A write without changes takes no revision.
+			if rev, err := a.Write(ctx, func(*store.Tx) error { return nil }); err != nil || rev != 0 {
+				t.Fatalf("empty write: %d %v", rev, err)
+			}
+			// ErrRetry runs the function again.
+			runs := 0
+			if _, err := a.Write(ctx, func(tx *store.Tx) error {
+				runs++
+				if runs < 3 {
+					return store.ErrRetry
+				}
+				tx.Emit("x", "4", "create", nil)
+				return nil
+			}); err != nil || runs != 3 {
+				t.Fatalf("retry: runs %d %v", runs, err)
+			}
+			cs, err := b.Changes(ctx, 0, 100)
+			if err != nil || len(cs) != 4 {
+				t.Fatalf("changes: %v %+v", err, cs)
+			}
+			for i, c := range cs {
+				if c.Revision != int64(i+1) {
+					t.Fatalf("%+v", cs)
+				}
+			}
+			if cs[2].Op != "delete" || cs[2].Object != nil || string(cs[0].Object) != "{}" {
+				t.Fatalf("%+v", cs)
+			}
+		})
+	}
+}
