@@ -1,0 +1,538 @@
+// Command convergence is the agents' scale run: one rpc server over an
+// in-memory backend and many real agents (internal/agent) on fake data
+// planes, all in one process over loopback gRPC. It measures the time from
+// a port becoming ACTIVE to every agent that must know it having applied
+// it, the messages and bytes the server sends per port event, the server's
+// memory, and one agent's full resync.
+//
+//	go run ./bench/convergence -agents 1000 -networks 1000 -ports 20000
+//
+// The in-memory backend stands in for the plugin so the run measures the
+// stream, not a database.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"neutrino/internal/agent"
+	"neutrino/internal/config"
+	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/fake"
+	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
+	"neutrino/internal/rpc"
+	"neutrino/internal/rpc/rpctest"
+)
+
+func main() {
+	nAgents := flag.Int("agents", 1000, "agents (hosts)")
+	nNets := flag.Int("networks", 1000, "networks")
+	nPorts := flag.Int("ports", 20000, "ports, spread over networks and hosts")
+	nEvents := flag.Int("events", 300, "measured port events (one at a time)")
+	resync := flag.Int("resync-entries", 10000, "entries in the resync agent's view (0: skip)")
+	nClients := flag.Int("clients", 20, "gRPC connections the agents share")
+	poll := flag.Duration("polling-interval", 2*time.Second, "agents' polling_interval")
+	seed := flag.Uint64("seed", 1, "random seed")
+	verbose := flag.Bool("v", false, "log agents and server")
+	flag.Parse()
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, poll: *poll}
+	if err := b.run(*nAgents, *nNets, *nPorts, *nEvents, *resync, *nClients); err != nil {
+		fmt.Fprintln(os.Stderr, "convergence:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	r    *rand.Rand
+	log  *slog.Logger
+	poll time.Duration
+
+	mem     *rpctest.Memory
+	srv     *rpc.Server
+	url     string
+	clients []*rpc.Client
+	tr      *tracker
+	agents  []*node
+	nets    []string
+	nport   int
+}
+
+type node struct {
+	host   string
+	cfg    *config.Agent
+	dp     *fake.Dataplane
+	a      *agent.Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (b *bench) startAgent(n *node, client *rpc.Client) error {
+	a, err := agent.New(agent.Options{Kind: agent.KindOVS, Config: n.cfg, Server: client, Dataplane: n.dp, Logger: b.log,
+		OnApplied: func(rev int64) { b.tr.applied(n.host, rev) }})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.a, n.cancel, n.done = a, cancel, make(chan struct{})
+	go func() { defer close(n.done); a.Run(ctx) }()
+	return nil
+}
+
+func (n *node) stop() {
+	n.cancel()
+	<-n.done
+}
+
+func (b *bench) newPort(network string, n *node) string {
+	b.nport++
+	id := fmt.Sprintf("%08x-0000-4000-8000-%012x", b.nport, b.nport)
+	mac := fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", b.nport>>16&0xff, b.nport>>8&0xff, b.nport&0xff)
+	ip := fmt.Sprintf("10.%d.%d.%d", b.nport>>16&0xff, b.nport>>8&0xff, b.nport&0xff)
+	b.mem.PutPort(id, network, n.host, mac, ip)
+	n.dp.SetDevice(dataplane.Device{PortID: id, Name: "tap" + id[:11], MAC: mac, Up: true})
+	return id
+}
+
+func waitUntil(what string, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// quiet waits until every agent applied the revision it holds and the
+// server sent nothing for a while.
+func (b *bench) quiet(limit time.Duration) error {
+	last := b.srv.Stats().Messages
+	stable := time.Now()
+	return waitUntil("agents to settle", limit, func() bool {
+		m := b.srv.Stats().Messages
+		if m != last {
+			last, stable = m, time.Now()
+			return false
+		}
+		for _, n := range b.agents {
+			if n.a.AppliedRevision() != n.a.Revision() || n.a.Revision() == 0 {
+				return false
+			}
+		}
+		return time.Since(stable) > 500*time.Millisecond
+	})
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error {
+	ctx := context.Background()
+	b.mem = rpctest.NewMemory()
+	b.tr = newTracker()
+	b.mem.OnChange = b.tr.onChange
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	l2cfg := l2pop.Config{Enabled: true}
+	b.srv = rpc.NewServer(b.mem, rpc.ServerConfig{L2Pop: l2cfg, PollInterval: 50 * time.Millisecond, Logger: b.log})
+	b.mem.OnWrite = b.srv.Nudge
+	sctx, stopServer := context.WithCancel(ctx)
+	serverDone := make(chan struct{})
+	go func() { defer close(serverDone); b.srv.Serve(sctx, lis) }()
+	b.url = "grpc://" + lis.Addr().String()
+	cc, _ := rpc.ClientConfigFor(&config.Agent{TransportURL: b.url})
+	for i := 0; i < nClients; i++ {
+		c, err := rpc.Dial(cc)
+		if err != nil {
+			return err
+		}
+		b.clients = append(b.clients, c)
+	}
+
+	fmt.Printf("machine: %d CPUs, %s, Go %s\n", runtime.NumCPU(), cpuModel(), runtime.Version())
+	fmt.Printf("run: %d agents, %d networks, %d ports, %d events, polling_interval %s\n\n", nAgents, nNets, nPorts, nEvents, b.poll)
+
+	// Reference in the same run: a bare unary call's round trip.
+	rtt := b.unaryRTT(200)
+
+	t0 := time.Now()
+	for i := 0; i < nAgents; i++ {
+		host := fmt.Sprintf("node-%04d", i)
+		cfg := &config.Agent{Host: host, TransportURL: b.url, LocalIP: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1),
+			L2Population: true, ARPResponder: true, TunnelTypes: []string{"vxlan"}, VXLANUDPPort: 4789,
+			PollingInterval: b.poll, ReportInterval: 30 * time.Second, IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
+		n := &node{host: host, cfg: cfg, dp: fake.New()}
+		if err := b.startAgent(n, b.clients[i%len(b.clients)]); err != nil {
+			return err
+		}
+		b.agents = append(b.agents, n)
+	}
+	if err := waitUntil("agents to register", 5*time.Minute, func() bool { return len(b.mem.Agents()) == nAgents }); err != nil {
+		return err
+	}
+	tReg := time.Since(t0)
+	for i := 0; i < nNets; i++ {
+		id := fmt.Sprintf("net-%04d", i)
+		b.mem.CreateNetwork(id, int64(1001+i))
+		b.nets = append(b.nets, id)
+	}
+	for p := 0; p < nPorts; p++ {
+		b.newPort(b.nets[p%nNets], b.agents[b.r.IntN(nAgents)])
+	}
+	if err := waitUntil("ports to go ACTIVE", 10*time.Minute, func() bool { return b.tr.activeCount() == nPorts }); err != nil {
+		return err
+	}
+	if err := b.quiet(10 * time.Minute); err != nil {
+		return err
+	}
+	tSetup := time.Since(t0)
+	setupStats := b.srv.Stats()
+	fmt.Printf("setup: agents registered in %s; all %d ports ACTIVE and applied everywhere in %s (%d messages, %.1f MB)\n\n",
+		tReg.Round(time.Millisecond), nPorts, tSetup.Round(time.Millisecond), setupStats.Messages, float64(setupStats.Bytes)/(1<<20))
+
+	// Port events, one at a time.
+	var lat []time.Duration
+	var msgs, bytes, over, hostsSum int64
+	maxOver := int64(-1 << 62)
+	for e := 0; e < nEvents; e++ {
+		network := b.nets[b.r.IntN(len(b.nets))]
+		n := b.agents[b.r.IntN(len(b.agents))]
+		before := b.srv.Stats()
+		b.nport++
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", b.nport, b.nport)
+		ev := b.tr.expect(id)
+		b.nport--
+		b.newPort(network, n)
+		select {
+		case <-ev.done:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("event %d (port %s on %s): not converged after 30s", e, id, n.host)
+		}
+		time.Sleep(20 * time.Millisecond) // stragglers would count against us
+		after := b.srv.Stats()
+		m := after.Messages - before.Messages
+		lat = append(lat, ev.latency)
+		msgs += m
+		bytes += after.Bytes - before.Bytes
+		hostsSum += int64(ev.hosts)
+		// Goal: at most the hosts of the network, plus one.
+		if d := m - int64(ev.hosts+1); d > maxOver {
+			maxOver = d
+		}
+		if m > int64(ev.hosts+1) {
+			over++
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	ne := float64(nEvents)
+	fmt.Printf("| metric | value |\n|---|---|\n")
+	fmt.Printf("| port ACTIVE -> applied by every agent of its network, p50 | %s |\n", pct(0.50).Round(10*time.Microsecond))
+	fmt.Printf("| same, p90 | %s |\n", pct(0.90).Round(10*time.Microsecond))
+	fmt.Printf("| same, p99 | %s |\n", pct(0.99).Round(10*time.Microsecond))
+	fmt.Printf("| same, max | %s |\n", lat[len(lat)-1].Round(10*time.Microsecond))
+	fmt.Printf("| agents hosting the event's network (mean) | %.1f |\n", float64(hostsSum)/ne)
+	fmt.Printf("| messages per port event (create + ACTIVE), mean | %.1f |\n", float64(msgs)/ne)
+	fmt.Printf("| events with more messages than hosts+1 | %d of %d (max excess %d) |\n", over, nEvents, maxOver)
+	fmt.Printf("| bytes per port event, mean | %.0f |\n", float64(bytes)/ne)
+	fmt.Printf("| Neutron's fan-out for the same event (every agent) | %d messages |\n", nAgents)
+	fmt.Printf("| reference: unary gRPC round trip on this loopback, p50 | %s |\n", rtt.Round(time.Microsecond))
+
+	if resync > 0 {
+		if err := b.resync(resync); err != nil {
+			return err
+		}
+	}
+
+	// Server memory: heap with agents gone, minus heap with the server
+	// gone too (what is left is the in-memory backend).
+	for _, n := range b.agents {
+		n.stop()
+	}
+	for _, c := range b.clients {
+		c.Close()
+	}
+	b.agents, b.clients = nil, nil
+	withServer := heapMB()
+	stopServer()
+	<-serverDone
+	b.srv, b.mem.OnWrite = nil, nil
+	backendOnly := heapMB()
+	fmt.Printf("| server heap (model, views, delta logs; backend excluded) | %.1f MB |\n", withServer-backendOnly)
+	fmt.Printf("| in-memory backend heap (stands in for the database) | %.1f MB |\n", backendOnly)
+	return nil
+}
+
+// resync gives one new agent a view of at least `entries` entries and
+// times its full resync from a cold start (revision 0).
+func (b *bench) resync(entries int) error {
+	host := "node-resync"
+	cfg := &config.Agent{Host: host, TransportURL: b.url, LocalIP: "198.19.255.1", L2Population: true, ARPResponder: true,
+		TunnelTypes: []string{"vxlan"}, VXLANUDPPort: 4789, PollingInterval: b.poll, ReportInterval: 30 * time.Second,
+		IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
+	n := &node{host: host, cfg: cfg, dp: fake.New()}
+	if err := b.startAgent(n, b.clients[0]); err != nil {
+		return err
+	}
+	b.agents = append(b.agents, n)
+	if err := waitUntil("resync agent registered", time.Minute, func() bool { return len(b.mem.Agents()) == len(b.agents) }); err != nil {
+		return err
+	}
+	// One port on network after network until the view is big enough.
+	want := 0
+	for _, network := range b.nets {
+		if want >= entries {
+			break
+		}
+		b.newPort(network, n)
+		want += 2 * b.tr.activeHosts(network) // roughly: flood + entries
+	}
+	if err := waitUntil("resync agent's ports ACTIVE", 5*time.Minute, func() bool {
+		v, _ := n.a.View()
+		for _, p := range v.Ports {
+			if p.Status != neutron.StatusActive {
+				return false
+			}
+		}
+		return len(v.Ports) > 0
+	}); err != nil {
+		return err
+	}
+	if err := b.quiet(5 * time.Minute); err != nil {
+		return err
+	}
+	v, _ := n.a.View()
+	got := v.EntryCount()
+	// Cold restart: a new agent on the same data plane asks from
+	// revision 0 and gets a snapshot.
+	n.stop()
+	applied := make(chan time.Time, 1)
+	before := b.srv.Stats()
+	t0 := time.Now()
+	a, err := agent.New(agent.Options{Kind: agent.KindOVS, Config: cfg, Server: b.clients[0], Dataplane: n.dp, Logger: b.log,
+		OnApplied: func(int64) {
+			select {
+			case applied <- time.Now():
+			default:
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.a, n.cancel, n.done = a, cancel, make(chan struct{})
+	go func() { defer close(n.done); a.Run(ctx) }()
+	var t1 time.Time
+	select {
+	case t1 = <-applied:
+	case <-time.After(time.Minute):
+		return fmt.Errorf("resync agent did not apply within a minute")
+	}
+	st, _ := n.dp.Applied()
+	ent := 0
+	for _, nw := range st.Networks {
+		ent += len(nw.Flood) + len(nw.Entries)
+	}
+	after := b.srv.Stats()
+	fmt.Printf("| full resync of one agent: %d entries (%d networks), cold start -> applied | %s |\n", got, len(st.Networks), t1.Sub(t0).Round(100*time.Microsecond))
+	fmt.Printf("| resync snapshot size | %.2f MB in %d message(s) |\n", float64(after.Bytes-before.Bytes)/(1<<20), after.Messages-before.Messages)
+	if ent != got {
+		return fmt.Errorf("resync agent applied %d entries, its view has %d", ent, got)
+	}
+	return nil
+}
+
+func (b *bench) unaryRTT(n int) time.Duration {
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		t := time.Now()
+		// A device report for a port that does not exist: a full
+		// round trip through auth, handler and backend.
+		b.clients[0].UpdateDevice(context.Background(), "nohost", "00000000-0000-0000-0000-000000000000", true)
+		d = append(d, time.Since(t))
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+// tracker follows the change log (through the backend's hook) and the
+// agents' applies, and times port events.
+type tracker struct {
+	mu       sync.Mutex
+	ports    map[string]portRec
+	netHosts map[string]map[string]int // ACTIVE ports per network and host
+	active   int
+	waiting  map[string]*event // port id -> event awaiting ACTIVE
+	open     []*event
+	history  map[string][]apply // host -> recent applies
+}
+
+type portRec struct {
+	network, host string
+	active        bool
+}
+
+type apply struct {
+	rev int64
+	at  time.Time
+}
+
+type event struct {
+	port      string
+	rev       int64
+	t0        time.Time
+	remaining map[string]bool
+	hosts     int
+	latency   time.Duration
+	done      chan struct{}
+}
+
+func newTracker() *tracker {
+	return &tracker{ports: map[string]portRec{}, netHosts: map[string]map[string]int{}, waiting: map[string]*event{}, history: map[string][]apply{}}
+}
+
+func (t *tracker) activeCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.active
+}
+
+func (t *tracker) activeHosts(network string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.netHosts[network])
+}
+
+func (t *tracker) expect(portID string) *event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ev := &event{port: portID, done: make(chan struct{})}
+	t.waiting[portID] = ev
+	return ev
+}
+
+func (t *tracker) onChange(c neutron.Change) {
+	if c.Kind != "port" {
+		return
+	}
+	now := time.Now()
+	var rec portRec
+	if c.Op != "delete" {
+		var p neutron.Port
+		if err := json.Unmarshal(c.Object, &p); err != nil {
+			return
+		}
+		rec = portRec{network: p.NetworkID, host: p.HostID, active: p.Status == neutron.StatusActive}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.ports[c.ID]
+	if old.active {
+		t.active--
+		hs := t.netHosts[old.network]
+		if hs[old.host]--; hs[old.host] == 0 {
+			delete(hs, old.host)
+		}
+	}
+	if rec.active {
+		t.active++
+		hs := t.netHosts[rec.network]
+		if hs == nil {
+			hs = map[string]int{}
+			t.netHosts[rec.network] = hs
+		}
+		hs[rec.host]++
+	}
+	t.ports[c.ID] = rec
+	ev := t.waiting[c.ID]
+	if ev == nil || !rec.active || old.active {
+		return
+	}
+	delete(t.waiting, c.ID)
+	ev.rev, ev.t0 = c.Revision, now
+	ev.remaining = map[string]bool{}
+	for h := range t.netHosts[rec.network] {
+		ev.remaining[h] = true
+	}
+	ev.hosts = len(ev.remaining)
+	// An agent may have applied the revision before this hook ran.
+	var latest time.Time
+	for h := range ev.remaining {
+		for _, a := range t.history[h] {
+			if a.rev >= ev.rev {
+				delete(ev.remaining, h)
+				if a.at.After(latest) {
+					latest = a.at
+				}
+				break
+			}
+		}
+	}
+	if len(ev.remaining) == 0 {
+		ev.latency = max(0, latest.Sub(ev.t0))
+		close(ev.done)
+		return
+	}
+	t.open = append(t.open, ev)
+}
+
+func (t *tracker) applied(host string, rev int64) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := append(t.history[host], apply{rev: rev, at: now})
+	if len(h) > 8 {
+		h = h[len(h)-8:]
+	}
+	t.history[host] = h
+	keep := t.open[:0]
+	for _, ev := range t.open {
+		if ev.remaining[host] && rev >= ev.rev {
+			delete(ev.remaining, host)
+			if len(ev.remaining) == 0 {
+				ev.latency = now.Sub(ev.t0)
+				close(ev.done)
+				continue
+			}
+		}
+		keep = append(keep, ev)
+	}
+	t.open = keep
+}
