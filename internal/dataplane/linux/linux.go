@@ -105,6 +105,11 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 
 // Devices lists the tap devices on the node.
 func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	links, err := d.linkList()
 	if err != nil {
 		return nil, fmt.Errorf("linux dataplane: list links: %w", err)
