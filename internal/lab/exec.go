@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -111,5 +112,45 @@ func (p *Proc) Stop() error {
 		return fmt.Errorf("kill pid %d: %w", p.PID(), err)
 	}
 	<-p.done
+	return nil
+}
+
+// StopRecorded stops a process recorded in the state file (started by an
+// earlier `neutrino demo --keep`): only if /proc/PID/cmdline still shows
+// the recorded command, SIGTERM, up to 5s, then SIGKILL. A process that is
+// already gone is not an error.
+func StopRecorded(ctx context.Context, r ProcRecord) error {
+	if r.PID <= 1 {
+		return fmt.Errorf("stop: refusing pid %d", r.PID)
+	}
+	same := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", r.PID))
+		if err != nil {
+			return false
+		}
+		return strings.Join(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), " ") == r.Cmd
+	}
+	if !same() {
+		return nil
+	}
+	if err := syscall.Kill(r.PID, syscall.SIGTERM); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("stop pid %d: %w", r.PID, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for same() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if same() {
+		if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill pid %d: %w", r.PID, err)
+		}
+	}
 	return nil
 }

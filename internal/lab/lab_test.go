@@ -173,3 +173,31 @@ func TestStateFile(t *testing.T) {
 		}
 	}
 }
+
+// TestStopRecorded: a recorded process is stopped by PID; a record whose
+// command line does not match (a recycled PID) is left alone.
+func TestStopRecorded(t *testing.T) {
+	p, err := Start("", "sleep", "600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	wrong := p.Record()
+	wrong.Cmd = "sleep 601"
+	if err := StopRecorded(context.Background(), wrong); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+		t.Fatal("a process with another command line was stopped")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := StopRecorded(context.Background(), p.Record()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("recorded process still running")
+	}
+}

@@ -18,7 +18,11 @@ const netnsDir = "/run/netns"
 // inNS runs fn on an OS thread switched into the named namespace. Processes
 // started by fn inherit that namespace. If the thread cannot be switched
 // back it stays locked, so the Go runtime discards it with the goroutine.
+// An empty name runs fn where the caller is.
 func inNS(name string, fn func() error) error {
+	if name == "" {
+		return fn() // the caller's own namespace
+	}
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -38,6 +39,21 @@ type State struct {
 	Mechanism string              `json:"mechanism"`
 	Hosts     map[string]Host     `json:"hosts"`
 	VMs       map[string]VMRecord `json:"vms,omitempty"`
+	// Processes are long-running processes a kept lab leaves running
+	// (server, agents), by role, so `demo down` can stop them by PID.
+	Processes map[string]ProcRecord `json:"processes,omitempty"`
+}
+
+// ProcRecord names a process by PID and its command line, so a recycled
+// PID is never signalled (StopRecorded checks /proc first).
+type ProcRecord struct {
+	PID int    `json:"pid"`
+	Cmd string `json:"cmd"` // argv joined by spaces, as /proc/PID/cmdline shows it
+}
+
+// Record returns the ProcRecord of a process this process started.
+func (p *Proc) Record() ProcRecord {
+	return ProcRecord{PID: p.PID(), Cmd: strings.Join(p.Cmd.Args, " ")}
 }
 
 // Host is one node of the lab.
