@@ -196,8 +196,8 @@ func (s *Sniffer) Read(ctx context.Context) (Record, error) {
 	}
 }
 
-// isUDPTo is the capture filter: an IPv4 (optionally VLAN-tagged) UDP
-// first fragment to port.
+// isUDPTo is the capture filter: a UDP datagram to port over IPv4 (first
+// fragment) or IPv6 (no extension headers), optionally VLAN-tagged.
 func isUDPTo(b []byte, port uint16) bool {
 	if len(b) < 14 {
 		return false
@@ -206,15 +206,21 @@ func isUDPTo(b []byte, port uint16) bool {
 	if et == EtherTypeVLAN && len(b) >= 18 {
 		et, off = be16(b[16:]), 18
 	}
-	if et != EtherTypeIPv4 || len(b) < off+20 {
-		return false
-	}
 	ip := b[off:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[9] != ProtoUDP || be16(ip[6:])&0x1fff != 0 || ihl < 20 || len(ip) < ihl+4 {
-		return false
+	switch et {
+	case EtherTypeIPv4:
+		if len(ip) < 20 {
+			return false
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		if ip[9] != ProtoUDP || be16(ip[6:])&0x1fff != 0 || ihl < 20 || len(ip) < ihl+4 {
+			return false
+		}
+		return be16(ip[ihl+2:]) == port
+	case EtherTypeIPv6:
+		return len(ip) >= 44 && ip[6] == ProtoUDP && be16(ip[42:]) == port
 	}
-	return be16(ip[ihl+2:]) == port
+	return false
 }
 
 // timestamp finds SCM_TIMESTAMPNS in the control messages; without one

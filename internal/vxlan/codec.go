@@ -26,9 +26,10 @@ const (
 	EtherTypeVLAN = 0x8100
 	EtherTypeIPv6 = 0x86dd
 
-	ProtoICMP = 1
-	ProtoTCP  = 6
-	ProtoUDP  = 17
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
 )
 
 // ARP operations.
@@ -98,7 +99,9 @@ const (
 	LayerIPv4
 	LayerUDP
 	LayerTCP
-	LayerICMP
+	LayerICMP   // ICMP for IPv4
+	LayerIPv6   // fixed header; extension headers are skipped
+	LayerICMPv6 // held in Frame.ICMP
 )
 
 // Ethernet is the link header. EtherType is the type after any VLAN tag.
@@ -128,6 +131,19 @@ type IPv4 struct {
 	Src, Dst      netip.Addr
 }
 
+// IPv6 holds the IPv6 header fields. NextHeader is the upper-layer protocol
+// after any extension headers (hop-by-hop, routing, destination options,
+// fragment), which are skipped when decoding and never encoded; for a
+// later fragment it is 44 and Payload starts with the fragment header.
+type IPv6 struct {
+	TrafficClass uint8
+	FlowLabel    uint32
+	NextHeader   uint8
+	HopLimit     uint8
+	Fragment     bool // a non-first fragment: no transport header
+	Src, Dst     netip.Addr
+}
+
 // UDP holds the ports of a UDP header.
 type UDP struct{ SrcPort, DstPort uint16 }
 
@@ -139,10 +155,13 @@ type TCP struct {
 	Window           uint16
 }
 
-// ICMP is an ICMPv4 header; ID and Seq are the echo identifier and sequence.
+// ICMP is an ICMPv4 or ICMPv6 header; ID and Seq are the echo identifier
+// and sequence (the second 32-bit word of any type). Target is the target
+// address of an IPv6 neighbor solicitation or advertisement.
 type ICMP struct {
 	Type, Code uint8
 	ID, Seq    uint16
+	Target     netip.Addr
 }
 
 // ICMP types.
@@ -151,6 +170,16 @@ const (
 	ICMPUnreachable = 3
 	ICMPEchoRequest = 8
 	ICMPTimeExceed  = 11
+
+	ICMPv6Unreachable   = 1
+	ICMPv6TimeExceeded  = 3
+	ICMPv6EchoRequest   = 128
+	ICMPv6EchoReply     = 129
+	ICMPv6RouterSolicit = 133
+	ICMPv6RouterAdvert  = 134
+	ICMPv6NeighSolicit  = 135
+	ICMPv6NeighAdvert   = 136
+	ICMPv6MLDv2Report   = 143
 )
 
 // Frame is one decoded Ethernet frame. Payload is what follows the last
@@ -161,6 +190,7 @@ type Frame struct {
 	Ethernet Ethernet
 	ARP      ARP
 	IPv4     IPv4
+	IPv6     IPv6
 	UDP      UDP
 	TCP      TCP
 	ICMP     ICMP
@@ -265,6 +295,8 @@ func decodeFrame(b []byte, f *Frame) error {
 		return decodeARP(b, f)
 	case EtherTypeIPv4:
 		return decodeIPv4(b, f)
+	case EtherTypeIPv6:
+		return decodeIPv6(b, f)
 	}
 	f.Payload = b
 	return nil
@@ -324,8 +356,60 @@ func decodeIPv4(b []byte, f *Frame) error {
 		f.Payload = b // a later fragment has no transport header
 		return nil
 	}
-	switch ip.Protocol {
-	case ProtoUDP:
+	return decodeTransport(b, ip.Protocol, false, f)
+}
+
+func decodeIPv6(b []byte, f *Frame) error {
+	if len(b) < 40 {
+		return &TruncatedError{"ipv6", 40, len(b)}
+	}
+	if b[0]>>4 != 6 {
+		return fmt.Errorf("decode ipv6: version %d", b[0]>>4)
+	}
+	total := 40 + int(be16(b[4:]))
+	if len(b) < total {
+		return &TruncatedError{"ipv6", total, len(b)}
+	}
+	f.Layers |= LayerIPv6
+	ip := &f.IPv6
+	ip.TrafficClass = uint8(be16(b) >> 4)
+	ip.FlowLabel = be32(b) & 0xfffff
+	ip.HopLimit = b[7]
+	ip.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	ip.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	next := b[6]
+	b = b[40:total]
+	for { // skip extension headers
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(b) < 8 || len(b) < 8+int(b[1])*8 {
+				return &TruncatedError{"ipv6 extension header", 8, len(b)}
+			}
+			next, b = b[0], b[8+int(b[1])*8:]
+			continue
+		case 44: // fragment
+			if len(b) < 8 {
+				return &TruncatedError{"ipv6 fragment header", 8, len(b)}
+			}
+			if be16(b[2:])&0xfff8 != 0 {
+				// A later fragment: keep the fragment header in the
+				// payload, so the frame re-encodes as it was.
+				ip.NextHeader, ip.Fragment, f.Payload = 44, true, b
+				return nil
+			}
+			next, b = b[0], b[8:]
+			continue
+		}
+		break
+	}
+	ip.NextHeader = next
+	return decodeTransport(b, next, true, f)
+}
+
+// decodeTransport decodes the UDP, TCP or ICMP header after an IP header.
+func decodeTransport(b []byte, proto uint8, v6 bool, f *Frame) error {
+	switch {
+	case proto == ProtoUDP:
 		if len(b) < 8 {
 			return &TruncatedError{"udp", 8, len(b)}
 		}
@@ -335,14 +419,22 @@ func decodeIPv4(b []byte, f *Frame) error {
 			b = b[:n]
 		}
 		f.Payload = b[8:]
-	case ProtoICMP:
+	case proto == ProtoICMP && !v6, proto == ProtoICMPv6 && v6:
 		if len(b) < 8 {
 			return &TruncatedError{"icmp", 8, len(b)}
 		}
-		f.Layers |= LayerICMP
 		f.ICMP = ICMP{Type: b[0], Code: b[1], ID: be16(b[4:]), Seq: be16(b[6:])}
 		f.Payload = b[8:]
-	case ProtoTCP:
+		if !v6 {
+			f.Layers |= LayerICMP
+			return nil
+		}
+		f.Layers |= LayerICMPv6
+		if (b[0] == ICMPv6NeighSolicit || b[0] == ICMPv6NeighAdvert) && len(b) >= 24 {
+			f.ICMP.Target = netip.AddrFrom16([16]byte(b[8:24]))
+			f.Payload = b[24:]
+		}
+	case proto == ProtoTCP:
 		if len(b) < 20 {
 			return &TruncatedError{"tcp", 20, len(b)}
 		}
@@ -364,10 +456,10 @@ func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 
 // Append encodes the frame after b and returns the extended slice: Ethernet
-// (with an 802.1Q tag when LayerVLAN is set), then ARP, or IPv4 with UDP,
-// TCP or ICMP, then Payload. Lengths and checksums are computed; EtherType
-// and Protocol follow from Layers when left zero. IPv4 addresses must be
-// IPv4 (zero addresses encode as 0.0.0.0).
+// (with an 802.1Q tag when LayerVLAN is set), then ARP, or IPv4/IPv6 with
+// UDP, TCP or ICMP, then Payload. Lengths and checksums are computed;
+// EtherType and the IP protocol follow from Layers when left zero. An
+// address of the wrong family encodes as zeros.
 func (f *Frame) Append(b []byte) []byte {
 	b = append(b, f.Ethernet.Dst[:]...)
 	b = append(b, f.Ethernet.Src[:]...)
@@ -382,6 +474,8 @@ func (f *Frame) Append(b []byte) []byte {
 		et = EtherTypeARP
 	case f.Layers&LayerIPv4 != 0:
 		et = EtherTypeIPv4
+	case f.Layers&LayerIPv6 != 0:
+		et = EtherTypeIPv6
 	}
 	b = binary.BigEndian.AppendUint16(b, et)
 	switch {
@@ -394,8 +488,8 @@ func (f *Frame) Append(b []byte) []byte {
 		b = append(b, a.TargetMAC[:]...)
 		b = append4(b, a.TargetIP)
 		return append(b, f.Payload...)
-	case f.Layers&LayerIPv4 != 0:
-		return f.appendIPv4(b)
+	case f.Layers&(LayerIPv4|LayerIPv6) != 0:
+		return f.appendIP(b)
 	}
 	return append(b, f.Payload...)
 }
@@ -408,67 +502,98 @@ func append4(b []byte, a netip.Addr) []byte {
 	return append(b, v[:]...)
 }
 
-func (f *Frame) appendIPv4(b []byte) []byte {
-	ip := &f.IPv4
-	proto := ip.Protocol
-	l4 := 0
+func append16(b []byte, a netip.Addr) []byte {
+	if !a.Is6() {
+		return append(b, make([]byte, 16)...)
+	}
+	v := a.As16()
+	return append(b, v[:]...)
+}
+
+// transport is the protocol number and header size Append writes after
+// the IP header.
+func (f *Frame) transport() (proto uint8, hdr int) {
 	switch {
 	case f.Layers&LayerUDP != 0:
-		proto, l4 = ProtoUDP, 8
+		return ProtoUDP, 8
 	case f.Layers&LayerICMP != 0:
-		proto, l4 = ProtoICMP, 8
+		return ProtoICMP, 8
+	case f.Layers&LayerICMPv6 != 0:
+		if (f.ICMP.Type == ICMPv6NeighSolicit || f.ICMP.Type == ICMPv6NeighAdvert) && f.ICMP.Target.IsValid() {
+			return ProtoICMPv6, 24
+		}
+		return ProtoICMPv6, 8
 	case f.Layers&LayerTCP != 0:
-		proto, l4 = ProtoTCP, 20
+		return ProtoTCP, 20
 	}
-	start := len(b)
-	total := 20 + l4 + len(f.Payload)
-	b = append(b, 0x45, ip.TOS)
-	b = binary.BigEndian.AppendUint16(b, uint16(total))
-	b = binary.BigEndian.AppendUint16(b, ip.ID)
-	frag := ip.FragOffset & 0x1fff
-	if ip.DontFragment {
-		frag |= 0x4000
+	if f.Layers&LayerIPv6 != 0 {
+		return f.IPv6.NextHeader, 0
 	}
-	if ip.MoreFragments {
-		frag |= 0x2000
+	return f.IPv4.Protocol, 0
+}
+
+func (f *Frame) appendIP(b []byte) []byte {
+	proto, l4 := f.transport()
+	n := l4 + len(f.Payload) // upper-layer length
+	var sum uint32           // pseudo-header sum for UDP, TCP and ICMPv6
+	if f.Layers&LayerIPv6 != 0 {
+		ip := &f.IPv6
+		b = binary.BigEndian.AppendUint32(b, 6<<28|uint32(ip.TrafficClass)<<20|ip.FlowLabel&0xfffff)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+		b = append(b, proto, ip.HopLimit)
+		start := len(b)
+		b = append16(b, ip.Src)
+		b = append16(b, ip.Dst)
+		sum = sum16(b[start:], 0) + uint32(n>>16) + uint32(n&0xffff) + uint32(proto)
+	} else {
+		ip := &f.IPv4
+		start := len(b)
+		b = append(b, 0x45, ip.TOS)
+		b = binary.BigEndian.AppendUint16(b, uint16(20+n))
+		b = binary.BigEndian.AppendUint16(b, ip.ID)
+		frag := ip.FragOffset & 0x1fff
+		if ip.DontFragment {
+			frag |= 0x4000
+		}
+		if ip.MoreFragments {
+			frag |= 0x2000
+		}
+		b = binary.BigEndian.AppendUint16(b, frag)
+		b = append(b, ip.TTL, proto, 0, 0)
+		b = append4(b, ip.Src)
+		b = append4(b, ip.Dst)
+		binary.BigEndian.PutUint16(b[start+10:], checksum(b[start:start+20], 0))
+		sum = sum16(b[start+12:start+20], 0) + uint32(proto) + uint32(n)
 	}
-	b = binary.BigEndian.AppendUint16(b, frag)
-	b = append(b, ip.TTL, proto, 0, 0)
-	b = append4(b, ip.Src)
-	b = append4(b, ip.Dst)
-	binary.BigEndian.PutUint16(b[start+10:], checksum(b[start:start+20], 0))
 
 	l4start := len(b)
-	switch proto {
-	case ProtoUDP:
-		if f.Layers&LayerUDP == 0 {
-			break
-		}
+	switch {
+	case l4 == 0:
+		return append(b, f.Payload...)
+	case proto == ProtoUDP:
 		b = binary.BigEndian.AppendUint16(b, f.UDP.SrcPort)
 		b = binary.BigEndian.AppendUint16(b, f.UDP.DstPort)
-		b = binary.BigEndian.AppendUint16(b, uint16(8+len(f.Payload)))
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
 		b = append(b, 0, 0)
 		b = append(b, f.Payload...)
-		c := checksum(b[l4start:], pseudo(ip, ProtoUDP, len(b)-l4start))
+		c := checksum(b[l4start:], sum)
 		if c == 0 {
 			c = 0xffff // zero means "no checksum" in UDP
 		}
 		binary.BigEndian.PutUint16(b[l4start+6:], c)
-		return b
-	case ProtoICMP:
-		if f.Layers&LayerICMP == 0 {
-			break
-		}
+	case proto == ProtoICMP || proto == ProtoICMPv6:
 		b = append(b, f.ICMP.Type, f.ICMP.Code, 0, 0)
 		b = binary.BigEndian.AppendUint16(b, f.ICMP.ID)
 		b = binary.BigEndian.AppendUint16(b, f.ICMP.Seq)
-		b = append(b, f.Payload...)
-		binary.BigEndian.PutUint16(b[l4start+2:], checksum(b[l4start:], 0))
-		return b
-	case ProtoTCP:
-		if f.Layers&LayerTCP == 0 {
-			break
+		if l4 == 24 {
+			b = append16(b, f.ICMP.Target)
 		}
+		b = append(b, f.Payload...)
+		if proto == ProtoICMP {
+			sum = 0 // ICMPv4 has no pseudo-header
+		}
+		binary.BigEndian.PutUint16(b[l4start+2:], checksum(b[l4start:], sum))
+	case proto == ProtoTCP:
 		t := &f.TCP
 		b = binary.BigEndian.AppendUint16(b, t.SrcPort)
 		b = binary.BigEndian.AppendUint16(b, t.DstPort)
@@ -478,32 +603,25 @@ func (f *Frame) appendIPv4(b []byte) []byte {
 		b = binary.BigEndian.AppendUint16(b, t.Window)
 		b = append(b, 0, 0, 0, 0) // checksum, urgent pointer
 		b = append(b, f.Payload...)
-		binary.BigEndian.PutUint16(b[l4start+16:], checksum(b[l4start:], pseudo(ip, ProtoTCP, len(b)-l4start)))
-		return b
+		binary.BigEndian.PutUint16(b[l4start+16:], checksum(b[l4start:], sum))
 	}
-	return append(b, f.Payload...)
+	return b
 }
 
-// pseudo sums the IPv4 pseudo-header for UDP/TCP checksums.
-func pseudo(ip *IPv4, proto uint8, n int) uint32 {
-	var s uint32
-	for _, a := range []netip.Addr{ip.Src, ip.Dst} {
-		if a.Is4() {
-			v := a.As4()
-			s += (uint32(v[0])<<8 | uint32(v[1])) + (uint32(v[2])<<8 | uint32(v[3]))
-		}
-	}
-	return s + uint32(proto) + uint32(n)
-}
-
-// checksum is the Internet checksum (RFC 1071) of b, starting from sum.
-func checksum(b []byte, sum uint32) uint16 {
+// sum16 adds b as big-endian 16-bit words to sum (not folded).
+func sum16(b []byte, sum uint32) uint32 {
 	for ; len(b) >= 2; b = b[2:] {
 		sum += uint32(b[0])<<8 | uint32(b[1])
 	}
 	if len(b) == 1 {
 		sum += uint32(b[0]) << 8
 	}
+	return sum
+}
+
+// checksum is the Internet checksum (RFC 1071) of b, starting from sum.
+func checksum(b []byte, sum uint32) uint16 {
+	sum = sum16(b, sum)
 	for sum > 0xffff {
 		sum = sum>>16 + sum&0xffff
 	}
@@ -511,8 +629,8 @@ func checksum(b []byte, sum uint32) uint16 {
 }
 
 // Append encodes the packet after b. A VXLAN packet is encoded as Outer's
-// Ethernet/IPv4/UDP headers (UDP is implied), the VXLAN header and Inner;
-// Outer.Payload is ignored then.
+// Ethernet/IP/UDP headers (UDP is implied, and IPv4 unless Outer has
+// LayerIPv6), the VXLAN header and Inner; Outer.Payload is ignored then.
 func (p *Packet) Append(b []byte) []byte {
 	if !p.IsVXLAN {
 		return p.Outer.Append(b)
@@ -522,8 +640,11 @@ func (p *Packet) Append(b []byte) []byte {
 	binary.BigEndian.PutUint32(vx[4:], p.VXLAN.VNI<<8)
 	vx = p.Inner.Append(vx)
 	outer := p.Outer
-	outer.Layers |= LayerIPv4 | LayerUDP
-	outer.Layers &^= LayerARP | LayerTCP | LayerICMP
+	outer.Layers |= LayerUDP
+	if outer.Layers&LayerIPv6 == 0 {
+		outer.Layers |= LayerIPv4
+	}
+	outer.Layers &^= LayerARP | LayerTCP | LayerICMP | LayerICMPv6
 	outer.Payload = vx
 	return outer.Append(b)
 }

@@ -1,6 +1,7 @@
 // Package vxlan owns the VXLAN wire format (RFC 7348) as neutrino sees it on
-// the underlay: a codec for Ethernet frames carrying IPv4/UDP/VXLAN with an
-// inner Ethernet frame (ARP, IPv4, ICMP, UDP, TCP), one-line tcpdump-style
+// the underlay: a codec for Ethernet frames carrying IPv4 or IPv6/UDP/VXLAN
+// with an inner Ethernet frame (ARP, IPv4, IPv6, ICMP, ICMPv6 echo and
+// neighbor discovery, UDP, TCP; 802.1Q tags), one-line tcpdump-style
 // rendering of decoded packets, classic pcap files, and live capture on an
 // AF_PACKET socket inside a network namespace.
 //

@@ -137,23 +137,32 @@ func TestPcapReadByTcpdump(t *testing.T) {
 	if len(lines) != len(ss) {
 		t.Fatalf("tcpdump printed %d packets, we wrote %d:\n%s", len(lines), len(ss), out)
 	}
-	// Fragments tcpdump prints for our samples, in order.
-	want := [][]string{
-		{"198.18.255.101.40000 > 198.18.255.102.4789: VXLAN", "vni 1001", "192.168.1.1 > 192.168.1.4: ICMP echo request, id 1, seq 1"},
-		{"VXLAN", "vni 1001", "192.168.1.4 > 192.168.1.1: ICMP echo reply, id 1, seq 1"},
-		{"VXLAN", "vni 1001", "ARP, Request who-has 192.168.1.4 tell 192.168.1.1"},
-		{"VXLAN", "vni 16777215", "ARP, Reply 192.168.1.4 is-at fa:16:3e:00:00:04"},
-		{"198.18.255.101.40003 > 198.18.255.102.8472"},
-		{"192.168.1.4 > 192.168.1.1: ICMP echo reply, id 1, seq 2"},
-		{"192.168.1.1.40000 > 192.168.1.4.33434: UDP, length 5"},
-		{"192.168.1.4.5201 > 192.168.1.1.40000: Flags [S.], seq 1000, ack 2001"},
-		{"IP6"},
-		{"198.18.255.101 > 198.18.255.102:"},
+	// Fragments tcpdump prints for our samples.
+	want := map[string][]string{
+		"vxlan icmp echo request": {"198.18.255.101.40000 > 198.18.255.102.4789: VXLAN", "vni 1001",
+			"192.168.1.1 > 192.168.1.4: ICMP echo request, id 1, seq 1"},
+		"vxlan icmp echo reply":   {"VXLAN", "vni 1001", "192.168.1.4 > 192.168.1.1: ICMP echo reply, id 1, seq 1"},
+		"vxlan arp request":       {"VXLAN", "vni 1001", "ARP, Request who-has 192.168.1.4 tell 192.168.1.1"},
+		"vxlan arp reply":         {"VXLAN", "vni 16777215", "ARP, Reply 192.168.1.4 is-at fa:16:3e:00:00:04"},
+		"vxlan on the Linux port": {"198.18.255.101.40003 > 198.18.255.102.8472"},
+		"vlan-tagged echo reply":  {"192.168.1.4 > 192.168.1.1: ICMP echo reply, id 1, seq 2"},
+		"plain udp":               {"192.168.1.1.40000 > 192.168.1.4.33434: UDP, length 5"},
+		"tcp syn-ack":             {"192.168.1.4.5201 > 192.168.1.1.40000: Flags [S.], seq 1000, ack 2001"},
+		"unknown ethertype":       {"0x88b5"},
+		"vxlan ipv6 neighbor solicitation": {"VXLAN", "vni 1001",
+			"IP6 fe80::f816:3eff:fe00:1 > ff02::1:ff00:4: ICMP6, neighbor solicitation, who has fe80::f816:3eff:fe00:4"},
+		"ipv6 echo request":           {"IP6 fe80::f816:3eff:fe00:1 > fe80::f816:3eff:fe00:4: ICMP6, echo request, id 77, seq 5"},
+		"vxlan over an ipv6 underlay": {"IP6 2001:db8::101.40010 > 2001:db8::102.4789: VXLAN", "vni 1001", "ICMP echo request, id 1, seq 9"},
+		"other ip protocol":           {"198.18.255.101 > 198.18.255.102:"},
 	}
-	for i, frags := range want {
+	for i, s := range ss {
+		frags, ok := want[s.name]
+		if !ok {
+			t.Errorf("no tcpdump expectation for sample %q", s.name)
+		}
 		for _, frag := range frags {
 			if !strings.Contains(lines[i], frag) {
-				t.Errorf("tcpdump line %d %q lacks %q", i, lines[i], frag)
+				t.Errorf("%s: tcpdump line %q lacks %q", s.name, lines[i], frag)
 			}
 		}
 	}

@@ -60,7 +60,7 @@ func (f *Frame) AppendText(b []byte) []byte {
 			b = a.TargetIP.AppendTo(b)
 		}
 		return b
-	case f.Layers&LayerIPv4 != 0:
+	case f.Layers&(LayerIPv4|LayerIPv6) != 0:
 		b = appendHostPort(b, f, true)
 		b = append(b, " > "...)
 		b = appendHostPort(b, f, false)
@@ -68,8 +68,6 @@ func (f *Frame) AppendText(b []byte) []byte {
 		return f.appendTransport(b)
 	}
 	switch f.Ethernet.EtherType {
-	case EtherTypeIPv6:
-		b = append(b, "IPv6"...)
 	case EtherTypeARP:
 		b = append(b, "ARP (not Ethernet/IPv4)"...)
 	default:
@@ -105,32 +103,80 @@ func (f *Frame) appendTransport(b []byte) []byte {
 		b = strconv.AppendUint(b, uint64(c.Type), 10)
 		b = append(b, " code "...)
 		return strconv.AppendUint(b, uint64(c.Code), 10)
+	case f.Layers&LayerICMPv6 != 0:
+		return appendICMPv6(b, &f.ICMP)
 	case f.Layers&LayerUDP != 0:
 		b = append(b, "UDP length "...)
 	case f.Layers&LayerTCP != 0:
 		b = append(b, "TCP ["...)
 		b = appendTCPFlags(b, f.TCP.Flags)
 		b = append(b, "] length "...)
-	case f.IPv4.FragOffset != 0:
-		b = append(b, "ip-proto-"...)
-		b = strconv.AppendUint(b, uint64(f.IPv4.Protocol), 10)
-		b = append(b, " fragment length "...)
 	default:
+		proto, frag := f.IPv4.Protocol, f.IPv4.FragOffset != 0
+		if f.Layers&LayerIPv6 != 0 {
+			proto, frag = f.IPv6.NextHeader, f.IPv6.Fragment
+		}
 		b = append(b, "ip-proto-"...)
-		b = strconv.AppendUint(b, uint64(f.IPv4.Protocol), 10)
+		b = strconv.AppendUint(b, uint64(proto), 10)
+		if frag {
+			b = append(b, " fragment"...)
+		}
 		b = append(b, " length "...)
 	}
 	return strconv.AppendInt(b, int64(len(f.Payload)), 10)
 }
 
+func appendICMPv6(b []byte, c *ICMP) []byte {
+	b = append(b, "ICMP6 "...)
+	switch c.Type {
+	case ICMPv6EchoRequest, ICMPv6EchoReply:
+		if c.Type == ICMPv6EchoRequest {
+			b = append(b, "echo request id "...)
+		} else {
+			b = append(b, "echo reply id "...)
+		}
+		b = strconv.AppendUint(b, uint64(c.ID), 10)
+		b = append(b, " seq "...)
+		return strconv.AppendUint(b, uint64(c.Seq), 10)
+	case ICMPv6NeighSolicit:
+		b = append(b, "neighbor solicitation who-has "...)
+		return c.Target.AppendTo(b)
+	case ICMPv6NeighAdvert:
+		b = append(b, "neighbor advertisement tgt-is "...)
+		return c.Target.AppendTo(b)
+	case ICMPv6RouterSolicit:
+		return append(b, "router solicitation"...)
+	case ICMPv6RouterAdvert:
+		return append(b, "router advertisement"...)
+	case ICMPv6MLDv2Report:
+		return append(b, "multicast listener report v2"...)
+	case ICMPv6Unreachable:
+		b = append(b, "unreachable code "...)
+		return strconv.AppendUint(b, uint64(c.Code), 10)
+	case ICMPv6TimeExceeded:
+		b = append(b, "time exceeded code "...)
+		return strconv.AppendUint(b, uint64(c.Code), 10)
+	}
+	b = append(b, "type "...)
+	b = strconv.AppendUint(b, uint64(c.Type), 10)
+	b = append(b, " code "...)
+	return strconv.AppendUint(b, uint64(c.Code), 10)
+}
+
 // appendHostPort writes "IP" or, with a UDP/TCP header, "IP.PORT".
 func appendHostPort(b []byte, f *Frame, src bool) []byte {
 	ip, port := f.IPv4.Dst, f.UDP.DstPort
+	if f.Layers&LayerIPv6 != 0 {
+		ip = f.IPv6.Dst
+	}
 	if f.Layers&LayerTCP != 0 {
 		port = f.TCP.DstPort
 	}
 	if src {
 		ip, port = f.IPv4.Src, f.UDP.SrcPort
+		if f.Layers&LayerIPv6 != 0 {
+			ip = f.IPv6.Src
+		}
 		if f.Layers&LayerTCP != 0 {
 			port = f.TCP.SrcPort
 		}
