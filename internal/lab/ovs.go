@@ -34,6 +34,7 @@ type OVS struct {
 	dbDone  chan struct{}
 	swDone  chan struct{}
 	ownsDir bool
+	started []int // every daemon PID ever started, for leak checks
 }
 
 // OVSSchema is Debian's Open_vSwitch schema.
@@ -74,32 +75,66 @@ func StartOVS(ctx context.Context, ns, runDir string, log *slog.Logger) (*OVS, e
 		return fail(fmt.Errorf("ovsdb-server: %w", err))
 	}
 	o.dbDone = reap(o.dbProc)
+	o.started = append(o.started, o.dbProc.Process.Pid)
 	if err := waitFor(ctx, o.dbDone, func() bool { return exists(o.DBSocketPath()) }); err != nil {
 		return fail(fmt.Errorf("ovsdb-server socket: %w (log %s)", err, filepath.Join(runDir, "ovsdb-server.log")))
 	}
 	if out, err := o.Vsctl(ctx, "--no-wait", "init"); err != nil {
 		return fail(fmt.Errorf("ovs-vsctl init: %w: %s", err, out))
 	}
+	if err := o.startVswitchd(ctx); err != nil {
+		return fail(err)
+	}
+	log.Debug("ovs started", "ns", ns, "rundir", runDir, "ovsdb_pid", o.dbProc.Process.Pid, "vswitchd_pid", o.swProc.Process.Pid)
+	return o, nil
+}
+
+func (o *OVS) startVswitchd(ctx context.Context) error {
 	o.swProc = o.command("ovs-vswitchd", "unix:"+o.DBSocketPath(),
-		"--pidfile="+filepath.Join(runDir, "ovs-vswitchd.pid"),
+		"--pidfile="+filepath.Join(o.RunDir, "ovs-vswitchd.pid"),
 		"--unixctl="+o.VswitchdCtl(),
-		"--log-file="+filepath.Join(runDir, "ovs-vswitchd.log"),
+		"--log-file="+filepath.Join(o.RunDir, "ovs-vswitchd.log"),
 		"-vconsole:off")
 	if err := o.swProc.Start(); err != nil {
 		o.swProc = nil
-		return fail(fmt.Errorf("ovs-vswitchd: %w", err))
+		return fmt.Errorf("ovs-vswitchd: %w", err)
 	}
 	o.swDone = reap(o.swProc)
+	o.started = append(o.started, o.swProc.Process.Pid)
 	if err := waitFor(ctx, o.swDone, func() bool { return exists(o.VswitchdCtl()) }); err != nil {
-		return fail(fmt.Errorf("ovs-vswitchd control socket: %w (log %s)", err, filepath.Join(runDir, "ovs-vswitchd.log")))
+		return fmt.Errorf("ovs-vswitchd control socket: %w (log %s)", err, filepath.Join(o.RunDir, "ovs-vswitchd.log"))
 	}
 	// A waited write returns only after ovs-vswitchd applied it
 	// (cur_cfg caught up), so it proves the switch is serving.
 	if out, err := o.Vsctl(ctx, "--timeout=20", "set", "Open_vSwitch", ".", "external_ids:neutrino-lab=ready"); err != nil {
-		return fail(fmt.Errorf("ovs-vswitchd sync: %w: %s", err, out))
+		return fmt.Errorf("ovs-vswitchd ready: %w: %s", err, out)
 	}
-	log.Debug("ovs started", "ns", ns, "rundir", runDir, "ovsdb_pid", o.dbProc.Process.Pid, "vswitchd_pid", o.swProc.Process.Pid)
-	return o, nil
+	return nil
+}
+
+// RestartVswitchd stops ovs-vswitchd and starts it again (the database
+// stays): OpenFlow tables come back empty, as after an OVS upgrade or
+// crash, which the data plane must detect and repair.
+func (o *OVS) RestartVswitchd(ctx context.Context) error {
+	if err := o.stopProc(o.swProc, o.swDone, filepath.Join(o.RunDir, "ovs-vswitchd.pid")); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd in %s: %w", o.Namespace, err)
+	}
+	o.swProc = nil
+	_ = os.Remove(o.VswitchdCtl())
+	if err := o.startVswitchd(ctx); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd in %s: %w", o.Namespace, err)
+	}
+	out, err := o.Vsctl(ctx, "list-br")
+	if err != nil {
+		return err
+	}
+	for _, br := range strings.Fields(out) {
+		mgmt := filepath.Join(o.RunDir, br+".mgmt")
+		if err := waitFor(ctx, o.swDone, func() bool { return exists(mgmt) }); err != nil {
+			return fmt.Errorf("restart ovs-vswitchd in %s: %s: %w", o.Namespace, mgmt, err)
+		}
+	}
+	return nil
 }
 
 // command runs name inside the namespace with OVS_RUNDIR pointing at our
@@ -291,17 +326,9 @@ func (o *OVS) UnplugVIF(ctx context.Context, bridge, dev string) error {
 	return nil
 }
 
-// PIDs returns the daemons' process ids (ovsdb-server, ovs-vswitchd) while
-// they run, for leak checks.
-func (o *OVS) PIDs() []int {
-	var out []int
-	for _, c := range []*exec.Cmd{o.dbProc, o.swProc} {
-		if c != nil && c.Process != nil {
-			out = append(out, c.Process.Pid)
-		}
-	}
-	return out
-}
+// PIDs returns every daemon PID this OVS started (also restarted ones and
+// ones already stopped), for leak checks: none may be alive after Stop.
+func (o *OVS) PIDs() []int { return append([]int(nil), o.started...) }
 
 // DisableOffloads turns off checksum offload and segmentation offloads on
 // dev in namespace ns. A VM interface whose peer is a port of an OVS

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
 
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 	}
 	lg := logr.FromSlogHandler(log.With("component", "libovsdb").Handler())
 	cli, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(cfg.OVSDB), client.WithLogger(&lg),
-		client.WithReconnect(30*time.Second, nil))
+		client.WithReconnect(30*time.Second, backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0))))
 	if err != nil {
 		return nil, fmt.Errorf("ovs data plane: ovsdb client %s: %w", cfg.OVSDB, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"neutrino/internal/dataplane"
 	"neutrino/internal/lab"
+	"neutrino/internal/vxlan"
 )
 
 // These tests run real OVS daemons (one ovsdb-server + ovs-vswitchd per
@@ -49,9 +50,8 @@ func newOVSLab(t testing.TB, ctx context.Context, names ...string) (*lab.Lab, ma
 	}
 	// Registered first, so it runs last: after every cleanup, nothing of
 	// this lab may remain (namespaces, OVS daemons, run directories).
-	var pids []int
-	var runDirs []string
-	t.Cleanup(func() { checkNothingLeft(t, l.Prefix, pids, runDirs) })
+	var ovss []*lab.OVS
+	t.Cleanup(func() { checkNothingLeft(t, l.Prefix, ovss) })
 	t.Cleanup(func() {
 		if err := l.Teardown(context.Background()); err != nil {
 			t.Errorf("lab teardown: %v", err)
@@ -67,8 +67,7 @@ func newOVSLab(t testing.TB, ctx context.Context, names ...string) (*lab.Lab, ma
 		if err != nil {
 			t.Fatal(err)
 		}
-		pids = append(pids, o.PIDs()...)
-		runDirs = append(runDirs, o.RunDir)
+		ovss = append(ovss, o)
 		t.Cleanup(func() {
 			if err := o.Stop(); err != nil {
 				t.Errorf("stop ovs of %s: %v", name, err)
@@ -84,7 +83,13 @@ func newOVSLab(t testing.TB, ctx context.Context, names ...string) (*lab.Lab, ma
 	return l, nodes
 }
 
-func checkNothingLeft(t testing.TB, prefix string, pids []int, runDirs []string) {
+func checkNothingLeft(t testing.TB, prefix string, ovss []*lab.OVS) {
+	var pids []int
+	var runDirs []string
+	for _, o := range ovss {
+		pids = append(pids, o.PIDs()...)
+		runDirs = append(runDirs, o.RunDir)
+	}
 	ents, _ := os.ReadDir("/run/netns")
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), prefix) {
@@ -144,27 +149,86 @@ func ping(ctx context.Context, ns, ip string, count int) error {
 	return err
 }
 
-// capture runs tcpdump in ns on dev until stop is called and returns its
-// decoded text (one line per packet, VXLAN and the inner frame included).
-func capture(t *testing.T, ctx context.Context, ns, dev, filter string) (stop func() string) {
+// captured is one underlay capture: the VXLAN packets decoded by our own
+// decoder (internal/vxlan, AF_PACKET) and, as an independent cross-check,
+// tcpdump's text of the same interface.
+type captured struct {
+	pkts []vxlan.Packet
+	text string
+}
+
+// capture records VXLAN traffic (UDP to 4789) on dev in ns, with both
+// internal/vxlan and tcpdump, until stop is called.
+func capture(t testing.TB, ctx context.Context, ns, dev string) (stop func() captured) {
 	t.Helper()
-	p, err := lab.Start(ns, "tcpdump", "-l", "-n", "-e", "-i", dev, filter)
+	cctx, cancel := context.WithCancel(ctx)
+	ch, cerr, err := vxlan.Capture(cctx, ns, dev, vxlan.Options{UDPDstPort: vxlan.PortIANA})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Stop() })
+	var pkts []vxlan.Packet
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range ch {
+			var p vxlan.Packet
+			if err := vxlan.Decode(r.Data, &p); err == nil && p.IsVXLAN {
+				pkts = append(pkts, p)
+			}
+		}
+	}()
+	td, err := lab.Start(ns, "tcpdump", "-l", "-n", "-e", "-i", dev, "udp dst port 4789")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = td.Stop() })
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.Output(), "listening on") {
+	for !strings.Contains(td.Output(), "listening on") {
 		if time.Now().After(deadline) {
-			t.Fatalf("tcpdump did not start: %s", p.Output())
+			t.Fatalf("tcpdump did not start: %s", td.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return func() string {
+	return func() captured {
 		time.Sleep(300 * time.Millisecond) // let the last packets land
-		_ = p.Stop()
-		return p.Output()
+		cancel()
+		<-done
+		if err := cerr(); err != nil {
+			t.Errorf("capture on %s/%s: %v", ns, dev, err)
+		}
+		_ = td.Stop()
+		return captured{pkts: pkts, text: td.Output()}
 	}
+}
+
+// icmp selects decoded packets from src VTEP to dst VTEP with the VNI
+// carrying an inner ICMP message of type typ between the inner addresses.
+func (c captured) icmp(src, dst netip.Addr, vni uint32, typ uint8, in, out string) int {
+	n := 0
+	for _, p := range c.pkts {
+		f := p.Inner
+		if p.Outer.IPv4.Src == src && p.Outer.IPv4.Dst == dst && p.VXLAN.VNI == vni &&
+			f.Layers&vxlan.LayerICMP != 0 && f.ICMP.Type == typ &&
+			f.IPv4.Src.String() == in && f.IPv4.Dst.String() == out {
+			n++
+		}
+	}
+	return n
+}
+
+// arpRequests returns, per outer destination, the decoded copies sent by
+// src of an inner ARP request for target.
+func (c captured) arpRequests(src netip.Addr, vni uint32, target string) map[netip.Addr]int {
+	out := map[netip.Addr]int{}
+	for _, p := range c.pkts {
+		if p.Outer.IPv4.Src == src && p.VXLAN.VNI == vni && p.Inner.Layers&vxlan.LayerARP != 0 &&
+			p.Inner.ARP.Op == 1 && p.Inner.ARP.TargetIP.String() == target {
+			out[p.Outer.IPv4.Dst]++
+		}
+	}
+	return out
 }
 
 // vxlanLines returns the captured VXLAN packets whose text contains all of
@@ -369,34 +433,35 @@ func TestSeedScenario(t *testing.T) {
 		t.Errorf("second Apply changed flows: %+v", st)
 	}
 
-	// Underlay capture: VNI and inner ICMP between the VTEPs.
-	stop := capture(t, ctx, ctl.node.NS, ctl.node.Dev, "udp port 4789")
+	// Underlay capture: VNI and inner ICMP between the VTEPs, decoded by
+	// internal/vxlan; tcpdump must agree.
+	stop := capture(t, ctx, ctl.node.NS, ctl.node.Dev)
 	if err := ping(ctx, router.NS, "192.168.1.4", 2); err != nil {
 		t.Errorf("router -> vm1: %v", err)
 	}
-	out := stop()
-	req := vxlanLines(out, "vni 1000", fmt.Sprintf("%s.", ctl.node.IP()), fmt.Sprintf("> %s.4789", c1.node.IP()), "192.168.1.1 > 192.168.1.4: ICMP echo request")
-	rep := vxlanLines(out, "vni 1000", fmt.Sprintf("%s.", c1.node.IP()), fmt.Sprintf("> %s.4789", ctl.node.IP()), "192.168.1.4 > 192.168.1.1: ICMP echo reply")
-	if len(req) < 2 || len(rep) < 2 {
-		t.Errorf("capture on controller underlay: %d VXLAN echo requests, %d replies (want 2 each):\n%s", len(req), len(rep), out)
+	c := stop()
+	req := c.icmp(ctl.node.IP(), c1.node.IP(), vni, 8, "192.168.1.1", "192.168.1.4")
+	rep := c.icmp(c1.node.IP(), ctl.node.IP(), vni, 0, "192.168.1.4", "192.168.1.1")
+	if req != 2 || rep != 2 {
+		t.Errorf("decoded capture on controller underlay: %d VXLAN echo requests, %d replies, want 2 each (%d VXLAN packets)", req, rep, len(c.pkts))
+	}
+	treq := vxlanLines(c.text, "vni 1000", fmt.Sprintf("%s.", ctl.node.IP()), fmt.Sprintf("> %s.4789", c1.node.IP()), "192.168.1.1 > 192.168.1.4: ICMP echo request")
+	trep := vxlanLines(c.text, "vni 1000", fmt.Sprintf("%s.", c1.node.IP()), fmt.Sprintf("> %s.4789", ctl.node.IP()), "192.168.1.4 > 192.168.1.1: ICMP echo reply")
+	if len(treq) != req || len(trep) != rep {
+		t.Errorf("tcpdump disagrees with the decoder: %d requests, %d replies:\n%s", len(treq), len(trep), c.text)
 	}
 
 	// One ARP broadcast from vm1 without l2pop: head-end replication, one
 	// unicast copy to each of the two other VTEPs.
-	stop = capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789 and src host "+c1.node.IP().String())
+	stop = capture(t, ctx, c1.node.NS, c1.node.Dev)
 	_, _ = lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "1", "-I", "eth0", "192.168.1.99")
-	out = stop()
-	copies := vxlanLines(out, "vni 1000", "Request who-has 192.168.1.99")
-	dsts := map[string]bool{}
-	for _, c := range copies {
-		for _, o := range []*ovsNode{ctl, c2} {
-			if strings.Contains(c, "> "+o.node.IP().String()+".4789") {
-				dsts[o.node.Name] = true
-			}
-		}
+	c = stop()
+	copies := c.arpRequests(c1.node.IP(), vni, "192.168.1.99")
+	if want := map[netip.Addr]int{ctl.node.IP(): 1, c2.node.IP(): 1}; fmt.Sprint(copies) != fmt.Sprint(want) {
+		t.Errorf("ARP broadcast without l2pop: copies per VTEP %v, want %v", copies, want)
 	}
-	if len(copies) != 2 || len(dsts) != 2 {
-		t.Errorf("ARP broadcast without l2pop: %d copies to %v, want 2 (controller, compute2):\n%s", len(copies), dsts, out)
+	if lines := vxlanLines(c.text, "vni 1000", c1.node.IP().String()+".", "Request who-has 192.168.1.99"); len(lines) != 2 {
+		t.Errorf("tcpdump cross-check: %d ARP copies, want 2:\n%s", len(lines), c.text)
 	}
 }
 
@@ -425,15 +490,16 @@ func TestL2Pop(t *testing.T) {
 		t.Errorf("compute3 hosts no port but has tunnels %v", ports)
 	}
 
-	stop1 := capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789 and src host "+c1.node.IP().String())
-	stop3 := capture(t, ctx, c3.node.NS, c3.node.Dev, "udp port 4789")
+	stop1 := capture(t, ctx, c1.node.NS, c1.node.Dev)
+	stop3 := capture(t, ctx, c3.node.NS, c3.node.Dev)
 	_, _ = lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "1", "-I", "eth0", "192.168.1.99")
-	out1, out3 := stop1(), stop3()
-	if copies := vxlanLines(out1, "vni 1000", "Request who-has 192.168.1.99"); len(copies) != 2 {
-		t.Errorf("l2pop flood from compute1: %d copies, want 2 (controller, compute2):\n%s", len(copies), out1)
+	cap1, cap3 := stop1(), stop3()
+	copies := cap1.arpRequests(c1.node.IP(), vni, "192.168.1.99")
+	if want := map[netip.Addr]int{ctl.node.IP(): 1, c2.node.IP(): 1}; fmt.Sprint(copies) != fmt.Sprint(want) {
+		t.Errorf("l2pop flood from compute1: copies per VTEP %v, want %v", copies, want)
 	}
-	if got := vxlanLines(out3); len(got) != 0 {
-		t.Errorf("compute3 (no ports) received VXLAN traffic:\n%s", out3)
+	if len(cap3.pkts) != 0 || len(vxlanLines(cap3.text)) != 0 {
+		t.Errorf("compute3 (no ports) received %d VXLAN packets:\n%s", len(cap3.pkts), cap3.text)
 	}
 
 	// ARP responder on: ARP for a known IP is answered by br-tun, nothing
@@ -442,14 +508,14 @@ func TestL2Pop(t *testing.T) {
 	if _, err := lab.Exec(ctx, vm1.NS, "ip", "neigh", "flush", "all"); err != nil {
 		t.Fatal(err)
 	}
-	stop1 = capture(t, ctx, c1.node.NS, c1.node.Dev, "udp port 4789")
+	stop1 = capture(t, ctx, c1.node.NS, c1.node.Dev)
 	arp, err := lab.Exec(ctx, vm1.NS, "arping", "-c", "1", "-w", "2", "-I", "eth0", "192.168.1.2")
-	out1 = stop1()
+	cap1 = stop1()
 	if err != nil || !regexp.MustCompile(`(?i)reply from 192\.168\.1\.2 \[FA:16:3E:00:00:02\]`).Match(arp) {
 		t.Errorf("arping 192.168.1.2 with ARP responder: %v\n%s", err, arp)
 	}
-	if got := vxlanLines(out1); len(got) != 0 {
-		t.Errorf("ARP responder: %d underlay packets, want 0:\n%s", len(got), out1)
+	if len(cap1.pkts) != 0 || len(vxlanLines(cap1.text)) != 0 {
+		t.Errorf("ARP responder: %d underlay VXLAN packets, want 0:\n%s", len(cap1.pkts), cap1.text)
 	}
 }
 
@@ -547,6 +613,22 @@ func TestRestartAndRemoval(t *testing.T) {
 	}
 	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
 		t.Errorf("vm1 -> vm2 after reprogramming: %v", err)
+	}
+
+	// A real ovs-vswitchd restart (flows are not persistent): the next
+	// Apply notices and reprograms; the OVSDB session survives.
+	if err := c2.ovs.RestartVswitchd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fs := dumpTun(t, ctx, c2); len(fs) != 0 {
+		t.Fatalf("br-tun after ovs-vswitchd restart still has %d flows", len(fs))
+	}
+	apply(t, ctx, c2, nodeState(c2, all, hosts, true, true))
+	if st := c2.dp.LastApply(); !st.Reprogrammed {
+		t.Errorf("ovs-vswitchd restart not detected: %+v", st)
+	}
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 3); err != nil {
+		t.Errorf("vm1 -> vm2 after ovs-vswitchd restart: %v", err)
 	}
 
 	// Entry removal: vm2's l2pop unicast and ARP flows go from compute1.
