@@ -101,13 +101,12 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 }
 
 func (s *source) serverML2(c *Server) {
-	typesE, typesSet := s.get("ml2", "type_drivers", "")
-	s.list(&c.TypeDrivers, "ml2", "type_drivers", []string{"local", "flat", "vlan", "gre", "vxlan", "geneve"})
+	typesE := s.list(&c.TypeDrivers, "ml2", "type_drivers", []string{"local", "flat", "vlan", "gre", "vxlan", "geneve"})
 	for _, t := range c.TypeDrivers {
 		switch {
 		case contains(supportedTypes, t):
 		case warnTypes[t]:
-			if typesSet {
+			if typesE.File != "" { // Neutron's default list names them too: no warning then
 				s.warnings = append(s.warnings, fmt.Sprintf("%s: type driver %q is not implemented by neutrino; networks of that type cannot be created", typesE.where(), t))
 			}
 		default:
@@ -116,8 +115,11 @@ func (s *source) serverML2(c *Server) {
 	}
 	tenantE := s.list(&c.TenantNetworkTypes, "ml2", "tenant_network_types", []string{"local"})
 	for _, t := range c.TenantNetworkTypes {
-		if !contains(c.TypeDrivers, t) {
+		switch {
+		case !contains(c.TypeDrivers, t):
 			s.fail(tenantE, "tenant network type %q is not in [ml2] type_drivers (%s)", t, strings.Join(c.TypeDrivers, ","))
+		case t == "geneve":
+			s.fail(tenantE, "tenant network type %q is not implemented by neutrino (use vxlan)", t)
 		}
 	}
 	mechE := s.list(&c.MechanismDrivers, "ml2", "mechanism_drivers", nil)

@@ -330,6 +330,8 @@ func TestValidationErrors(t *testing.T) {
 			`ml2_conf.ini: [ml2] tenant_network_types: "vxlan": tenant network type "vxlan" is not in [ml2] type_drivers (vlan)`},
 		{"default tenant type not in type_drivers", "", "ml2_conf.ini", "[ml2]\ntype_drivers = vxlan\nmechanism_drivers = openvswitch\n",
 			`[ml2] tenant_network_types (default): "local": tenant network type "local" is not in [ml2] type_drivers (vxlan)`},
+		{"geneve tenant networks", "", "ml2_conf.ini", "[ml2]\ntype_drivers = vxlan,geneve\ntenant_network_types = geneve\nmechanism_drivers = openvswitch\n",
+			`ml2_conf.ini: [ml2] tenant_network_types: "geneve": tenant network type "geneve" is not implemented by neutrino (use vxlan)`},
 		{"unknown mechanism driver", "", "ml2_conf.ini", "[ml2]\ntype_drivers = vxlan\ntenant_network_types = vxlan\nmechanism_drivers = openvswitch,ovn\n",
 			`ml2_conf.ini: [ml2] mechanism_drivers: "openvswitch,ovn": unknown mechanism driver "ovn" (neutrino supports openvswitch, linuxbridge, l2population)`},
 		{"bad database scheme", "", "neutron.conf", "[database]\nconnection = oracle://u:secret@h/db\n",
