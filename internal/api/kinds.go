@@ -15,6 +15,9 @@ type entity struct {
 	shared    bool   // networks
 	tags      []string
 	render    func(create bool) map[string]any
+	// view, if set, renders the whole resource (no fields= selection)
+	// for a caller faster than render+shape; it must produce the same JSON.
+	view func(admin bool) any
 }
 
 // kind adapts one Backend resource to the generic handlers.
@@ -88,7 +91,8 @@ func segmentFrom(a map[string]any) *neutron.Segment {
 
 func networkEntity(n *neutron.Network, o attrOptions) *entity {
 	return &entity{id: n.ID, project: n.ProjectID, shared: n.Shared, tags: n.Tags,
-		render: func(create bool) map[string]any { return renderNetwork(n, o, create) }}
+		render: func(create bool) map[string]any { return renderNetwork(n, o, create) },
+		view:   func(admin bool) any { return viewNetwork(n, o, admin) }}
 }
 
 func subnetEntity(s *neutron.Subnet) *entity {
@@ -98,7 +102,8 @@ func subnetEntity(s *neutron.Subnet) *entity {
 
 func portEntity(p *neutron.Port, o attrOptions) *entity {
 	return &entity{id: p.ID, project: p.ProjectID, networkID: p.NetworkID, tags: p.Tags,
-		render: func(bool) map[string]any { return renderPort(p, o) }}
+		render: func(bool) map[string]any { return renderPort(p, o) },
+		view:   func(admin bool) any { return viewPort(p, o, admin) }}
 }
 
 func agentEntity(a *neutron.Agent) *entity {

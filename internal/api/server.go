@@ -246,10 +246,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c Caller, k *kind)
 		s.writeErr(w, r, err)
 		return
 	}
-	out := make([]map[string]any, len(items))
+	out := make([]any, len(items))
 	ids := make([]string, len(items))
 	for i, it := range items {
-		out[i] = shape(k.res, it.render(false), c, lr.fields)
+		if it.view != nil && len(lr.fields) == 0 {
+			out[i] = it.view(c.Admin)
+		} else {
+			out[i] = shape(k.res, it.render(false), c, lr.fields)
+		}
 		ids[i] = it.id
 	}
 	body := map[string]any{k.res.collection: out}
