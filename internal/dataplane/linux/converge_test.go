@@ -2,8 +2,10 @@ package linux
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 
 	"neutrino/internal/dataplane"
@@ -67,6 +69,23 @@ func TestApplyReadsBackConverged(t *testing.T) {
 		if got, want := renderKernel(cur), renderEntries(want, options{}); got != want {
 			t.Errorf("%s: kernel entries:\n%s\nwant:\n%s", name, got, want)
 		}
+		// The golden text is what iproute2 itself prints for the kernel.
+		fdb, err1 := lab.Exec(ctx, node.NS, "bridge", "fdb", "show")
+		neigh, err2 := lab.Exec(ctx, node.NS, "ip", "neigh", "show")
+		if err1 != nil || err2 != nil {
+			t.Fatalf("iproute2: %v %v", err1, err2)
+		}
+		shown := map[string]bool{}
+		for _, l := range strings.Split(string(fdb)+string(neigh), "\n") {
+			// The kernel's own group entry also names the underlay device
+			// ("via underlay"), which the entry model leaves out.
+			shown[strings.Replace(strings.TrimSpace(l), " via "+lab.UnderlayDev, "", 1)] = true
+		}
+		for _, l := range strings.Split(strings.TrimSpace(renderEntries(want, options{})), "\n") {
+			if l != "" && !shown[l] {
+				t.Errorf("%s: iproute2 does not print %q:\n%s%s", name, l, fdb, neigh)
+			}
+		}
 	}
 	// The last port gone: nothing of ours is left, the tap stays.
 	if err := d.Apply(ctx, dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789}); err != nil {
@@ -92,4 +111,69 @@ func renderKernel(k kernelState) string {
 		s += e.String() + "\n"
 	}
 	return s
+}
+
+// TestPlanTextIsIproute2: the rendered plan is not just text for golden
+// files: run by iproute2 in a fresh node, it builds a state our reader
+// finds converged (so the golden text says what Apply does).
+func TestPlanTextIsIproute2(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
+	}
+	ctx := context.Background()
+	l, err := lab.New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(ctx); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	port := "4f63feaf-e92a-4045-8e45-d3160c99fb84"
+	peer := netip.MustParseAddr("198.18.0.102")
+	for i, n := range []dataplane.Network{
+		{Flood: []netip.Addr{peer, netip.MustParseAddr("198.18.0.103")}},
+		{Group: netip.MustParseAddr("239.1.1.1")},
+		{L2Pop: true, ARPResponder: true, Flood: []netip.Addr{peer},
+			Entries: []dataplane.Entry{{MAC: "fa:16:3e:00:00:02", IP: netip.MustParseAddr("192.168.1.2"), VTEP: peer}}},
+	} {
+		node, err := l.AddNode(ctx, fmt.Sprintf("n%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AddVM(ctx, node, fmt.Sprintf("vm%d", i), lab.VIF{PortID: port, MAC: "fa:16:3e:00:00:01",
+			Addr: netip.MustParsePrefix("192.168.1.4/24"), MTU: 1500}); err != nil {
+			t.Fatal(err)
+		}
+		n.ID, n.VNI, n.MTU = "3f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c11", 1001, 1450
+		want := dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Networks: map[string]dataplane.Network{n.ID: n},
+			Ports: map[string]dataplane.LocalPort{port: {ID: port, NetworkID: n.ID}}}
+		d, err := New(Options{NetNS: node.NS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		opt := options{VTEPDev: lab.UnderlayDev}
+		cur, err := d.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := plan(cur, want, opt)
+		if len(ops) == 0 {
+			t.Fatal("empty plan from an empty node")
+		}
+		for _, o := range ops {
+			if out, err := lab.Exec(ctx, node.NS, strings.Fields(o.String())...); err != nil {
+				t.Fatalf("iproute2 rejects %q: %v %s", o, err, out)
+			}
+		}
+		cur, err = d.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rest := lines(plan(cur, want, opt)); rest != "" {
+			t.Errorf("network %d: after running the plan with iproute2, still to do:\n%s", i, rest)
+		}
+	}
 }
