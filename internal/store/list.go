@@ -261,40 +261,46 @@ func idsIn(col string, ids []string) (string, []any) {
 	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
 }
 
-// childScope says which parent rows a bulk child load covers: either the
-// listing's own WHERE as a subquery (one query however many rows) or an
-// explicit id list (paged listings).
-type childScope struct {
-	sub  string // "SELECT id FROM ... WHERE ..." or ""
-	args []any
-	ids  []string
-}
+// childChunk bounds the ids of one child query: big enough that 10,000
+// ports need a handful of queries, small enough for every dialect's
+// parameter limit. Child rows are always loaded by explicit parent ids
+// (the primary-key/index lookups keep a good plan even when the planner's
+// statistics are stale, which a "parent_id IN (SELECT ...)" subquery does
+// not: PostgreSQL picked a 50-million-comparison nested loop right after a
+// bulk load).
+const childChunk = 2000
 
-func (c childScope) cond(col string) (string, []any) {
-	if c.sub != "" {
-		return col + " IN (" + c.sub + ")", c.args
+// childScope lists the parent rows whose children are loaded.
+type childScope struct{ ids []string }
+
+// each runs q once per chunk of ids with "col IN (...)" as cond.
+func (c childScope) each(col string, q func(cond string, args []any) error) error {
+	for lo := 0; lo < len(c.ids); lo += childChunk {
+		cond, args := idsIn(col, c.ids[lo:min(lo+childChunk, len(c.ids))])
+		if err := q(cond, args); err != nil {
+			return err
+		}
 	}
-	if len(c.ids) == 0 {
-		return "1=0", nil
-	}
-	return idsIn(col, c.ids)
+	return nil
 }
 
 // loadTags returns resource id -> tags for kind.
 func (s *Store) loadTags(ctx context.Context, db querier, kind string, scope childScope) (map[string][]string, error) {
-	cond, args := scope.cond("resource_id")
-	rows, err := db.QueryContext(ctx, s.rebind("SELECT resource_id, tag FROM tags WHERE kind = ? AND "+cond+" ORDER BY tag"), append([]any{kind}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("load tags: %w", err)
-	}
-	defer rows.Close()
 	out := map[string][]string{}
-	for rows.Next() {
-		var id, tag string
-		if err := rows.Scan(&id, &tag); err != nil {
-			return nil, err
+	err := scope.each("resource_id", func(cond string, args []any) error {
+		rows, err := db.QueryContext(ctx, s.rebind("SELECT resource_id, tag FROM tags WHERE kind = ? AND "+cond+" ORDER BY tag"), append([]any{kind}, args...)...)
+		if err != nil {
+			return fmt.Errorf("load tags: %w", err)
 		}
-		out[id] = append(out[id], tag)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var id, tag string
+			if err := rows.Scan(&id, &tag); err != nil {
+				return err
+			}
+			out[id] = append(out[id], tag)
+		}
+		return rows.Err()
+	})
+	return out, err
 }

@@ -114,42 +114,42 @@ func (s *Store) loadNetworks(ctx context.Context, db querier, tail string, args 
 	for i := range out {
 		idx[out[i].ID] = i
 	}
-	cond, cargs := scope.cond("network_id")
-	srows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, network_type, physical_network, segmentation_id FROM network_segments WHERE "+cond+" ORDER BY network_id, segment_index"), cargs...)
+	err = scope.each("network_id", func(cond string, cargs []any) error {
+		srows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, network_type, physical_network, segmentation_id FROM network_segments WHERE "+cond+" ORDER BY network_id, segment_index"), cargs...)
+		if err != nil {
+			return fmt.Errorf("load segments: %w", err)
+		}
+		defer srows.Close()
+		for srows.Next() {
+			var id string
+			var sg neutron.Segment
+			if err := srows.Scan(&id, &sg.NetworkType, &sg.PhysicalNetwork, &sg.SegmentationID); err != nil {
+				return err
+			}
+			if i, ok := idx[id]; ok {
+				out[i].Segments = append(out[i].Segments, sg)
+			}
+		}
+		if err := srows.Err(); err != nil {
+			return err
+		}
+		subRows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, id FROM subnets WHERE "+cond+" ORDER BY created_at, id"), cargs...)
+		if err != nil {
+			return fmt.Errorf("load subnet ids: %w", err)
+		}
+		defer subRows.Close()
+		for subRows.Next() {
+			var nid, sid string
+			if err := subRows.Scan(&nid, &sid); err != nil {
+				return err
+			}
+			if i, ok := idx[nid]; ok {
+				out[i].Subnets = append(out[i].Subnets, sid)
+			}
+		}
+		return subRows.Err()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("load segments: %w", err)
-	}
-	for srows.Next() {
-		var id string
-		var sg neutron.Segment
-		if err := srows.Scan(&id, &sg.NetworkType, &sg.PhysicalNetwork, &sg.SegmentationID); err != nil {
-			srows.Close()
-			return nil, err
-		}
-		if i, ok := idx[id]; ok {
-			out[i].Segments = append(out[i].Segments, sg)
-		}
-	}
-	srows.Close()
-	if err := srows.Err(); err != nil {
-		return nil, err
-	}
-	subRows, err := db.QueryContext(ctx, s.rebind("SELECT network_id, id FROM subnets WHERE "+cond+" ORDER BY created_at, id"), cargs...)
-	if err != nil {
-		return nil, fmt.Errorf("load subnet ids: %w", err)
-	}
-	for subRows.Next() {
-		var nid, sid string
-		if err := subRows.Scan(&nid, &sid); err != nil {
-			subRows.Close()
-			return nil, err
-		}
-		if i, ok := idx[nid]; ok {
-			out[i].Subnets = append(out[i].Subnets, sid)
-		}
-	}
-	subRows.Close()
-	if err := subRows.Err(); err != nil {
 		return nil, err
 	}
 	tags, err := s.loadTags(ctx, db, "network", *scope)
@@ -164,18 +164,6 @@ func (s *Store) loadNetworks(ctx context.Context, db querier, tail string, args 
 	return out, nil
 }
 
-// scopeFor chooses how child rows of a listing are loaded.
-func scopeFor(r *resource, q neutron.ListQuery) (*childScope, error) {
-	if q.Limit > 0 || q.Marker != "" {
-		return nil, nil // explicit id list of the page
-	}
-	where, args, err := r.where(q)
-	if err != nil {
-		return nil, err
-	}
-	return &childScope{sub: "SELECT " + r.table + ".id FROM " + r.table + " WHERE " + where, args: args}, nil
-}
-
 func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
 		s[i], s[j] = s[j], s[i]
@@ -188,11 +176,7 @@ func (s *Store) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutro
 	if err != nil {
 		return nil, err
 	}
-	scope, err := scopeFor(networkRes, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadNetworks(ctx, s.rdb, tail, args, scope)
+	out, err := s.loadNetworks(ctx, s.rdb, tail, args, nil)
 	if rev {
 		reverse(out)
 	}

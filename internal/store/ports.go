@@ -116,24 +116,25 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 	if scope == nil {
 		scope = &childScope{ids: ids}
 	}
-	cond, cargs := scope.cond("port_id")
-	irows, err := db.QueryContext(ctx, s.rebind("SELECT port_id, subnet_id, ip_address FROM ipallocations WHERE "+cond+" ORDER BY port_id, ip_address"), cargs...)
+	err = scope.each("port_id", func(cond string, cargs []any) error {
+		irows, err := db.QueryContext(ctx, s.rebind("SELECT port_id, subnet_id, ip_address FROM ipallocations WHERE "+cond+" ORDER BY port_id, ip_address"), cargs...)
+		if err != nil {
+			return fmt.Errorf("load fixed ips: %w", err)
+		}
+		defer irows.Close()
+		for irows.Next() {
+			var pid string
+			var f neutron.FixedIP
+			if err := irows.Scan(&pid, &f.SubnetID, &f.IPAddress); err != nil {
+				return err
+			}
+			if i, ok := idx[pid]; ok {
+				out[i].FixedIPs = append(out[i].FixedIPs, f)
+			}
+		}
+		return irows.Err()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("load fixed ips: %w", err)
-	}
-	for irows.Next() {
-		var pid string
-		var f neutron.FixedIP
-		if err := irows.Scan(&pid, &f.SubnetID, &f.IPAddress); err != nil {
-			irows.Close()
-			return nil, err
-		}
-		if i, ok := idx[pid]; ok {
-			out[i].FixedIPs = append(out[i].FixedIPs, f)
-		}
-	}
-	irows.Close()
-	if err := irows.Err(); err != nil {
 		return nil, err
 	}
 	tags, err := s.loadTags(ctx, db, "port", *scope)
@@ -160,11 +161,7 @@ func (s *Store) listPorts(ctx context.Context, db querier, q neutron.ListQuery) 
 	if err != nil {
 		return nil, err
 	}
-	scope, err := scopeFor(portRes, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadPorts(ctx, db, tail, args, scope)
+	out, err := s.loadPorts(ctx, db, tail, args, nil)
 	if rev {
 		reverse(out)
 	}
@@ -187,11 +184,7 @@ func (t *Tx) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.N
 	if err != nil {
 		return nil, err
 	}
-	scope, err := scopeFor(networkRes, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := t.s.loadNetworks(ctx, t.tx, tail, args, scope)
+	out, err := t.s.loadNetworks(ctx, t.tx, tail, args, nil)
 	if rev {
 		reverse(out)
 	}

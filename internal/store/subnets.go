@@ -119,11 +119,7 @@ func (s *Store) listSubnets(ctx context.Context, db querier, q neutron.ListQuery
 	if err != nil {
 		return nil, err
 	}
-	scope, err := scopeFor(subnetRes, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadSubnets(ctx, db, tail, args, scope)
+	out, err := s.loadSubnets(ctx, db, tail, args, nil)
 	if rev {
 		reverse(out)
 	}
