@@ -342,3 +342,67 @@ func DisableOffloads(ctx context.Context, ns, dev string) error {
 	}
 	return nil
 }
+
+// StopOVSRunDir stops the OVS daemons of a run directory from another
+// process than the one that started them (`neutrino demo down` after
+// `demo --keep`): for ovs-vswitchd then ovsdb-server it reads the pidfile,
+// checks that the process is that daemon started for this run directory
+// (its command line names both), and ends it by PID (SIGTERM, SIGKILL after
+// 10 s). Then it removes the run directory. Missing pidfiles or processes
+// are not errors, so it is safe to call twice.
+func StopOVSRunDir(ctx context.Context, runDir string) error {
+	runDir = filepath.Clean(runDir)
+	var errs []error
+	for _, daemon := range []string{"ovs-vswitchd", "ovsdb-server"} {
+		b, err := os.ReadFile(filepath.Join(runDir, daemon+".pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			errs = append(errs, fmt.Errorf("%s: bad pidfile %q", daemon, b))
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue // not running
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if filepath.Base(args[0]) != daemon || !strings.Contains(string(cmdline), runDir+"/") {
+			errs = append(errs, fmt.Errorf("pid %d from %s.pid is not our %s (%q); not touching it", pid, daemon, daemon, strings.Join(args, " ")))
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		if !waitGone(ctx, pid, 10*time.Second) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if !waitGone(ctx, pid, 5*time.Second) {
+				errs = append(errs, fmt.Errorf("%s pid %d does not exit", daemon, pid))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		if _, err := os.Stat(filepath.Join(runDir, "conf.db")); err == nil {
+			if err := os.RemoveAll(runDir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitGone waits until pid has exited (or is a zombie of another parent).
+func waitGone(ctx context.Context, pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		// Field 3 is the state; Z = exited, waiting for its parent.
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}

@@ -105,3 +105,41 @@ func TestStartOVSFailureLeavesNothing(t *testing.T) {
 		t.Errorf("run dir %s left after failed start (%v)", run, err)
 	}
 }
+
+// StopOVSRunDir ends the daemons by pidfile, as `demo down` does from
+// another process, and refuses a pidfile naming a foreign process.
+func TestStopOVSRunDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := ovsTestNS(t, "ovsrd")
+	run := filepath.Join(os.TempDir(), ns+"-ovs")
+	o, err := StartOVS(ctx, ns, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = o.Stop() })
+	pids := o.PIDs()
+	if err := StopOVSRunDir(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if !waitGone(ctx, pid, time.Second) {
+			t.Errorf("pid %d still running", pid)
+		}
+	}
+	if _, err := os.Stat(run); err == nil {
+		t.Errorf("%s left behind", run)
+	}
+	if err := o.Stop(); err != nil {
+		t.Errorf("Stop after StopOVSRunDir: %v", err)
+	}
+
+	// A pidfile pointing at an unrelated process (this test) is refused.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "ovs-vswitchd.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := StopOVSRunDir(ctx, other); err == nil || !strings.Contains(err.Error(), "not our ovs-vswitchd") {
+		t.Errorf("foreign pidfile: err = %v", err)
+	}
+}
