@@ -272,6 +272,8 @@ func TestWarnings(t *testing.T) {
 			nil},
 		{"wrong agent's option", false, "linuxbridge", "[vxlan]\nlocal_ip = 198.18.0.2\n[agent]\nl2_population = True\n",
 			[]string{"x.ini: [agent] l2_population: read by the openvswitch agent only; ignored"}},
+		{"option names are case-sensitive", false, "openvswitch", "[OVS]\nLocal_IP = 198.18.0.1\n",
+			[]string{"x.ini: [OVS] Local_IP: unknown option; ignored"}},
 		{"rabbit_host", false, "openvswitch", "[DEFAULT]\nrabbit_host = 10.0.0.1\n",
 			[]string{"x.ini: [DEFAULT] rabbit_host: ignored: agents talk gRPC to the server: set transport_url = grpc://HOST:9697"}},
 		{"arp responder without l2pop", false, "openvswitch", "[agent]\narp_responder = True\n",
