@@ -33,11 +33,8 @@ type lbNode struct {
 	done   chan struct{}
 }
 
-func startLBAgent(t *testing.T, node *lab.Node, url string) *lbNode {
+func startLBAgent(t *testing.T, node *lab.Node, cfg *config.Agent) *lbNode {
 	t.Helper()
-	cfg := &config.Agent{Host: node.Name, TransportURL: url, Namespace: node.NS, LocalIP: node.IP().String(),
-		L2Population: true, ARPResponder: true, TunnelTypes: []string{"vxlan"}, EnableVXLAN: true, VXLANUDPPort: 4789,
-		PollingInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond}
 	dp, err := linux.New(linux.Options{NetNS: cfg.Namespace})
 	if err != nil {
 		t.Fatal(err)
@@ -87,19 +84,36 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 var pingStats = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 
-// TestAgentRestartKeepsTraffic runs the seed with the real server side
-// (ML2 plugin on SQLite, the gRPC agent service with l2population) and the
-// real Linux bridge agent on each node. A continuous ping between the VMs
-// loses nothing while compute1's agent is stopped and started again, and
-// an FDB entry an earlier run left behind is gone after the restart's
-// first full sync.
-func TestAgentRestartKeepsTraffic(t *testing.T) {
+// system is the seed with the real server side (ML2 plugin on SQLite,
+// the gRPC agent service) and the real Linux bridge agent on every node,
+// configured for one BUM mode.
+type system struct {
+	t      *testing.T
+	ctx    context.Context
+	plugin *ml2.Plugin
+	url    string
+	mode   mode
+	tp     *topo
+	agents map[string]*lbNode
+	net    *neutron.Network
+	sub    *neutron.Subnet
+}
+
+const sysProject = "b0000000000000000000000000000002"
+
+func newSystem(t *testing.T, m mode) *system {
+	t.Helper()
 	needRoot(t)
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
+	mech := []string{"linuxbridge"}
+	l2 := m == modeL2Pop || m == modeL2PopARP
+	if l2 {
+		mech = append(mech, "l2population")
+	}
 	scfg := &config.Server{GlobalPhysnetMTU: 1500, BaseMAC: "fa:16:3e:00:00:00", AgentDownTime: 75 * time.Second,
 		TypeDrivers: []string{"vxlan"}, TenantNetworkTypes: []string{"vxlan"},
-		MechanismDrivers: []string{"linuxbridge", "l2population"}, VNIRanges: []config.Range{{Min: 1001, Max: 2000}}}
+		MechanismDrivers: mech, VNIRanges: []config.Range{{Min: 1001, Max: 2000}}}
 	plugin, err := ml2.New(ctx, st, scfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +122,7 @@ func TestAgentRestartKeepsTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(plugin, rpc.ServerConfig{L2Pop: l2pop.Config{Enabled: true}, PollInterval: 50 * time.Millisecond})
+	srv := rpc.NewServer(plugin, rpc.ServerConfig{L2Pop: l2pop.Config{Enabled: l2}, PollInterval: 50 * time.Millisecond})
 	sctx, scancel := context.WithCancel(ctx)
 	sdone := make(chan error, 1)
 	go func() { sdone <- srv.Serve(sctx, lis) }()
@@ -118,82 +132,154 @@ func TestAgentRestartKeepsTraffic(t *testing.T) {
 			t.Errorf("rpc server: %v", err)
 		}
 	})
-	url := "grpc://" + lis.Addr().String()
-
-	tp := newTopo(t, modeL2PopARP, "controller", "compute1", "compute2")
-	agents := map[string]*lbNode{}
-	for _, name := range tp.names {
+	s := &system{t: t, ctx: ctx, plugin: plugin, url: "grpc://" + lis.Addr().String(), mode: m, agents: map[string]*lbNode{}}
+	s.tp = newTopo(t, m, "controller", "compute1", "compute2")
+	for _, name := range s.tp.names {
 		// The topo's own data planes stay idle here: the agents program.
-		agents[name] = startLBAgent(t, tp.lab.Node(name), url)
+		s.startAgent(name)
 	}
 	t.Cleanup(func() {
-		for _, a := range agents {
+		for _, a := range s.agents {
 			a.stop()
 		}
 	})
 	waitUntil(t, "three live Linux bridge agents", func() bool {
-		s, err := plugin.Snapshot(ctx)
+		st, err := plugin.Snapshot(ctx)
 		if err != nil {
 			return false
 		}
 		alive := 0
-		for _, a := range s.Agents {
+		for _, a := range st.Agents {
 			if a.AgentType == neutron.AgentTypeLinuxBridge {
 				alive++
 			}
 		}
 		return alive == 3
 	})
+	if s.net, err = plugin.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: sysProject, Name: "testnet"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.sub, err = plugin.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: sysProject, NetworkID: s.net.ID, IPVersion: 4, CIDR: "192.168.1.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
-	const project = "b0000000000000000000000000000002"
-	n, err := plugin.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: project, Name: "testnet"})
+// startAgent starts the agent of a node with the mode's configuration
+// ([vxlan] l2_population, arp_responder, vxlan_group).
+func (s *system) startAgent(name string) {
+	node := s.tp.lab.Node(name)
+	cfg := &config.Agent{Host: name, TransportURL: s.url, Namespace: node.NS, LocalIP: node.IP().String(),
+		L2Population: s.mode == modeL2Pop || s.mode == modeL2PopARP, ARPResponder: s.mode == modeL2PopARP,
+		TunnelTypes: []string{"vxlan"}, EnableVXLAN: true, VXLANUDPPort: 4789,
+		PollingInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond}
+	if s.mode == modeGroup {
+		cfg.VXLANGroup = group.String()
+	}
+	s.agents[name] = startLBAgent(s.t, node, cfg)
+}
+
+// boot creates a port bound to host and plugs it (a VM, or the router
+// namespace for device_owner network:router_interface).
+func (s *system) boot(name, host, owner string, ips []neutron.FixedIPRequest) (*neutron.Port, *lab.VM) {
+	t := s.t
+	t.Helper()
+	p, err := s.plugin.CreatePort(s.ctx, neutron.PortCreate{ProjectID: sysProject, NetworkID: s.net.ID, DeviceOwner: owner,
+		DeviceID: "dev-" + name, HostID: host, FixedIPs: ips})
+	if err != nil {
+		t.Fatalf("port %s: %v", name, err)
+	}
+	if p.VIFType != "bridge" {
+		t.Fatalf("port %s bound as %q, want bridge", name, p.VIFType)
+	}
+	vif := lab.VIF{PortID: p.ID, MAC: p.MACAddress, Addr: netip.PrefixFrom(netip.MustParseAddr(p.FixedIPs[0].IPAddress), 24), MTU: s.net.MTU}
+	var vm *lab.VM
+	if owner == "network:router_interface" {
+		vm, err = s.tp.lab.AddRouter(s.ctx, s.tp.lab.Node(host), name, vif)
+	} else {
+		vm, err = s.tp.lab.AddVM(s.ctx, s.tp.lab.Node(host), name, vif)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := plugin.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: project, NetworkID: n.ID, IPVersion: 4, CIDR: "192.168.1.0/24"})
-	if err != nil {
-		t.Fatal(err)
+	waitUntil(t, "port "+p.ID+" ACTIVE", func() bool {
+		q, err := s.plugin.GetPort(s.ctx, p.ID)
+		return err == nil && q.Status == neutron.StatusActive
+	})
+	return p, vm
+}
+
+// seed boots the seed's router port (gateway IP) and a VM per compute and
+// waits until they all reach each other.
+func (s *system) seed() (ports []*neutron.Port, vms []*lab.VM) {
+	s.t.Helper()
+	rp, router := s.boot("r1", "controller", "network:router_interface", []neutron.FixedIPRequest{{SubnetID: s.sub.ID, IPAddress: s.sub.GatewayIP}})
+	p1, vm1 := s.boot("vm1", "compute1", "compute:nova", nil)
+	p2, vm2 := s.boot("vm2", "compute2", "compute:nova", nil)
+	ports, vms = []*neutron.Port{rp, p1, p2}, []*lab.VM{router, vm1, vm2}
+	// Entries may arrive after ACTIVE; wait (bounded) for every pair.
+	for i := range vms {
+		for j := range vms {
+			if i != j {
+				waitUntil(s.t, vms[i].Name+" -> "+vms[j].Name, func() bool { return pingOnce(s.ctx, vms[i], ipOf(ports[j])) == nil })
+			}
+		}
 	}
-	boot := func(name, host, owner string, ips []neutron.FixedIPRequest) (*neutron.Port, *lab.VM) {
-		t.Helper()
-		p, err := plugin.CreatePort(ctx, neutron.PortCreate{ProjectID: project, NetworkID: n.ID, DeviceOwner: owner,
-			DeviceID: "dev-" + name, HostID: host, FixedIPs: ips})
-		if err != nil {
-			t.Fatalf("port %s: %v", name, err)
-		}
-		if p.VIFType != "bridge" {
-			t.Fatalf("port %s bound as %q, want bridge", name, p.VIFType)
-		}
-		vif := lab.VIF{PortID: p.ID, MAC: p.MACAddress, Addr: netip.PrefixFrom(netip.MustParseAddr(p.FixedIPs[0].IPAddress), 24), MTU: n.MTU}
-		var vm *lab.VM
-		if owner == "network:router_interface" {
-			vm, err = tp.lab.AddRouter(ctx, tp.lab.Node(host), name, vif)
-		} else {
-			vm, err = tp.lab.AddVM(ctx, tp.lab.Node(host), name, vif)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, vm
-	}
-	rp, router := boot("r1", "controller", "network:router_interface", []neutron.FixedIPRequest{{SubnetID: sub.ID, IPAddress: sub.GatewayIP}})
-	p1, vm1 := boot("vm1", "compute1", "compute:nova", nil)
-	p2, vm2 := boot("vm2", "compute2", "compute:nova", nil)
-	for _, p := range []*neutron.Port{rp, p1, p2} {
-		waitUntil(t, "port "+p.ID+" ACTIVE", func() bool {
-			q, err := plugin.GetPort(ctx, p.ID)
-			return err == nil && q.Status == neutron.StatusActive
+	return ports, vms
+}
+
+func ipOf(p *neutron.Port) string { return p.FixedIPs[0].IPAddress }
+
+func pingOnce(ctx context.Context, from *lab.VM, to string) error {
+	_, err := lab.Exec(ctx, from.NS, "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", to)
+	return err
+}
+
+// TestAgentSeed: the seed, end to end, in each BUM mode the Linux bridge
+// agent's configuration selects; every namespace reaches every other and
+// the vxlan device carries the mode's settings.
+func TestAgentSeed(t *testing.T) {
+	for _, m := range []mode{modeMesh, modeGroup, modeL2Pop, modeL2PopARP} {
+		t.Run(m.String(), func(t *testing.T) {
+			s := newSystem(t, m)
+			s.seed()
+			vxl := linux.VXLANName(uint32(s.net.Segments[0].SegmentationID))
+			// The "vxlan id ..." line of `ip -d link` (bridge_slave's
+			// proxy_arp is another thing).
+			var out string
+			for _, l := range strings.Split(show(t, s.tp, "compute1", "ip", "-d", "link", "show", "dev", vxl), "\n") {
+				if strings.Contains(l, "vxlan id") {
+					out = l + " "
+				}
+			}
+			want := map[mode][]string{
+				modeMesh:     {"dstport 4789", "local " + s.tp.lab.Node("compute1").IP().String(), " ttl auto "},
+				modeGroup:    {"dstport 4789", "group " + group.String()},
+				modeL2Pop:    {"dstport 4789", "nolearning"},
+				modeL2PopARP: {"dstport 4789", "nolearning", " proxy "},
+			}[m]
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s lacks %q:\n%s", vxl, w, out)
+				}
+			}
+			if m != modeL2PopARP && strings.Contains(out, " proxy ") {
+				t.Errorf("proxy without arp_responder:\n%s", out)
+			}
 		})
 	}
-	ipOf := func(p *neutron.Port) string { return p.FixedIPs[0].IPAddress }
-	pingOnce := func(from *lab.VM, to string) error {
-		_, err := lab.Exec(ctx, from.NS, "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", to)
-		return err
-	}
-	// Entries arrive asynchronously after ACTIVE; wait for them.
-	waitUntil(t, "l2population entries on every node", func() bool {
-		return pingOnce(router, ipOf(p1)) == nil && pingOnce(vm1, ipOf(p2)) == nil && pingOnce(vm2, ipOf(rp)) == nil
-	})
+}
+
+// TestAgentRestartKeepsTraffic: with l2population and arp_responder, a
+// continuous ping between the VMs loses nothing while compute1's agent is
+// stopped and started again, and an FDB entry an earlier run left behind
+// is gone after the restart's first full sync.
+func TestAgentRestartKeepsTraffic(t *testing.T) {
+	s := newSystem(t, modeL2PopARP)
+	ports, vms := s.seed()
+	rp, p1, p2 := ports[0], ports[1], ports[2]
+	router, vm1, vm2 := vms[0], vms[1], vms[2]
+	tp, n, ctx := s.tp, s.net, s.ctx
 
 	// A stale entry "from an earlier run" on compute1's vxlan device.
 	vxl := linux.VXLANName(uint32(n.Segments[0].SegmentationID))
@@ -205,10 +291,10 @@ func TestAgentRestartKeepsTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1 * time.Second)
-	agents["compute1"].stop()
+	s.agents["compute1"].stop()
 	time.Sleep(500 * time.Millisecond)
-	agents["compute1"] = startLBAgent(t, tp.lab.Node("compute1"), url)
-	waitUntil(t, "restarted agent's first full sync", func() bool { return agents["compute1"].agent.AppliedRevision() > 0 })
+	s.startAgent("compute1")
+	waitUntil(t, "restarted agent's first full sync", func() bool { return s.agents["compute1"].agent.AppliedRevision() > 0 })
 	waitUntil(t, "stale flood entry removed", func() bool {
 		out, err := lab.Exec(ctx, tp.lab.Node("compute1").NS, "bridge", "fdb", "show", "dev", vxl)
 		return err == nil && !strings.Contains(string(out), "198.18.0.199")
@@ -229,7 +315,7 @@ func TestAgentRestartKeepsTraffic(t *testing.T) {
 	// Everything still reaches everything.
 	for _, c := range [][2]*lab.VM{{router, vm1}, {vm1, vm2}, {vm2, router}} {
 		to := map[*lab.VM]string{router: ipOf(rp), vm1: ipOf(p1), vm2: ipOf(p2)}[c[1]]
-		if err := pingOnce(c[0], to); err != nil {
+		if err := pingOnce(ctx, c[0], to); err != nil {
 			t.Errorf("%s -> %s after restart: %v", c[0].Name, c[1].Name, err)
 		}
 	}
