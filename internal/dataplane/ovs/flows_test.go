@@ -1,6 +1,7 @@
 package ovs
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -323,4 +324,32 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+func TestWantedTunnelsAndOptions(t *testing.T) {
+	s := dataplane.NodeState{LocalIP: vtep1, Tunnels: []netip.Addr{vtep2, vtep1},
+		Networks: map[string]dataplane.Network{
+			"a": {L2Pop: true, Flood: []netip.Addr{vtep3}, Entries: []dataplane.Entry{{VTEP: netip.MustParseAddr("198.18.0.9")}}},
+			// Entries of a network without l2pop make no tunnel.
+			"b": {Entries: []dataplane.Entry{{VTEP: netip.MustParseAddr("198.18.0.10")}}},
+		}}
+	got, err := wantedTunnels(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]netip.Addr{"vxlan-c6120002": vtep2, "vxlan-c6120003": vtep3, "vxlan-c6120009": netip.MustParseAddr("198.18.0.9")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("wantedTunnels = %v, want %v", got, want)
+	}
+	s.Tunnels = append(s.Tunnels, netip.MustParseAddr("2001:db8::2"))
+	if _, err := wantedTunnels(s); err == nil {
+		t.Error("IPv6 VTEP accepted")
+	}
+
+	if o := tunnelOptions(vtep1, vtep2, 4789); fmt.Sprint(o) != "map[in_key:flow local_ip:198.18.0.1 out_key:flow remote_ip:198.18.0.2]" {
+		t.Errorf("options at 4789: %v", o)
+	}
+	if o := tunnelOptions(vtep1, vtep2, 8472); o["dst_port"] != "8472" {
+		t.Errorf("options at 8472: %v", o)
+	}
 }

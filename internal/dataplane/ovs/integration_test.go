@@ -592,6 +592,30 @@ func TestRestartAndRemoval(t *testing.T) {
 		}
 	}
 
+	// Pretend an earlier run gave the network local VLAN 7 on compute2
+	// (Neutron's Port other_config record): a restarted data plane keeps
+	// it instead of allocating the lowest free one.
+	if _, err := c2.ovs.Vsctl(ctx, "set", "Port", vm2.Tap, "tag=7", "other_config:tag=7"); err != nil {
+		t.Fatal(err)
+	}
+	dp3, err := New(ctx, Config{OVSDB: c2.ovs.OVSDB(), DatapathType: "netdev"}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dp3.Close() })
+	_ = c2.dp.Close()
+	c2.dp = dp3
+	apply(t, ctx, c2, nodeState(c2, all, hosts, true, true))
+	if tag, _ := c2.ovs.Vsctl(ctx, "get", "Port", vm2.Tap, "tag"); strings.TrimSpace(tag) != "7" {
+		t.Errorf("persisted local VLAN not reused after restart: tag %q, want 7", tag)
+	}
+	if fs := dumpTun(t, ctx, c2); !hasFlow(fs, 22, 1, "dl_vlan=7") || hasFlow(fs, 22, 1, "dl_vlan=1") {
+		t.Errorf("compute2 flood flow not (only) on the persisted VLAN 7:\n%s", render(fs))
+	}
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Errorf("vm1 -> vm2 on VLAN 7: %v", err)
+	}
+
 	// A flow deleted by hand is back after the next Apply.
 	if _, err := c1.ovs.Ofctl(ctx, "-O", "OpenFlow13", "del-flows", "br-tun", "table=22,dl_vlan=1"); err != nil {
 		t.Fatal(err)
