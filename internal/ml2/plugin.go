@@ -94,7 +94,7 @@ func New(ctx context.Context, st *store.Store, cfg *config.Server, logger *slog.
 		return nil, err
 	}
 	p := &Plugin{st: st, cfg: cfg, log: logger, types: td, baseMAC: cfg.BaseMAC, downAft: cfg.AgentDownTime,
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), now: func() time.Time { return time.Now().UTC() }}
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	if p.baseMAC == "" {
 		p.baseMAC = "fa:16:3e:00:00:00"
 	}
@@ -132,7 +132,9 @@ func New(ctx context.Context, st *store.Store, cfg *config.Server, logger *slog.
 }
 
 // SetClock replaces the clock (tests).
-func (p *Plugin) SetClock(now func() time.Time) { p.now = now }
+func (p *Plugin) SetClock(now func() time.Time) {
+	p.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+}
 
 // Store returns the underlying store.
 func (p *Plugin) Store() *store.Store { return p.st }

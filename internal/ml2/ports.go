@@ -120,6 +120,7 @@ func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, req
 				}
 			}
 		}
+		store.SortFixedIPs(out)
 		return nonNilFixed(out), nil
 	}
 
@@ -187,6 +188,7 @@ func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, req
 		chosen[a] = true
 		out = append(out, neutron.FixedIP{SubnetID: si.s.ID, IPAddress: a.String()})
 	}
+	store.SortFixedIPs(out)
 	return nonNilFixed(out), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -302,5 +303,10 @@ func (s *Store) loadTags(ctx context.Context, db querier, kind string, scope chi
 		}
 		return rows.Err()
 	})
+	// Byte order, whatever the database collation says, so that stored
+	// and freshly built objects compare equal.
+	for _, ts := range out {
+		sort.Strings(ts)
+	}
 	return out, err
 }

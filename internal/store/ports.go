@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"sort"
 	"strings"
 
 	"neutrino/internal/neutron"
@@ -136,6 +138,9 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		SortFixedIPs(out[i].FixedIPs)
 	}
 	tags, err := s.loadTags(ctx, db, "port", *scope)
 	if err != nil {
@@ -342,4 +347,17 @@ func (t *Tx) SecurityGroupExists(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// SortFixedIPs orders a port's addresses numerically (IPv4 before IPv6),
+// the order every port object carries, independent of SQL collations.
+func SortFixedIPs(ips []neutron.FixedIP) {
+	sort.SliceStable(ips, func(i, j int) bool {
+		a, errA := netip.ParseAddr(ips[i].IPAddress)
+		b, errB := netip.ParseAddr(ips[j].IPAddress)
+		if errA != nil || errB != nil {
+			return ips[i].IPAddress < ips[j].IPAddress
+		}
+		return a.Less(b)
+	})
 }

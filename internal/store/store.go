@@ -332,7 +332,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
-	t := &Tx{tx: stx, s: s, now: time.Now().UTC()}
+	t := &Tx{tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)}
 	defer func() {
 		if err != nil {
 			_ = stx.Rollback()
@@ -401,7 +401,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer stx.Rollback()
-	return fn(&Tx{tx: stx, s: s, now: time.Now().UTC()})
+	return fn(&Tx{tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)})
 }
 
 // retryable reports whether err is a transient conflict worth a retry.

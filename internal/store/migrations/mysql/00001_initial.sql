@@ -112,7 +112,7 @@ CREATE INDEX ipallocations_subnet ON ipallocations (subnet_id);
 CREATE TABLE tags (
   kind VARCHAR(16) NOT NULL,
   resource_id VARCHAR(36) NOT NULL,
-  tag VARCHAR(255) NOT NULL,
+  tag VARCHAR(255) COLLATE utf8mb4_bin NOT NULL,
   PRIMARY KEY (kind, resource_id, tag)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 CREATE INDEX tags_tag ON tags (tag);
