@@ -36,14 +36,15 @@ import (
 
 // System is one server under test.
 type System struct {
-	Name, Label, URL, PidFile, Down string
+	Name, Label, URL, PidFile string
+	RPCPort                   int // neutrino: the agents' gRPC port
 }
 
 var systems = map[string]System{
-	"neutron":           {"neutron", "Neutron 2023.1 (MariaDB)", "http://127.0.0.1:9796", "/run/neutrino-bench/neutron-server.pid", "neutron"},
-	"neutrino-mariadb":  {"neutrino-mariadb", "neutrino (MariaDB)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
-	"neutrino-sqlite":   {"neutrino-sqlite", "neutrino (SQLite)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
-	"neutrino-postgres": {"neutrino-postgres", "neutrino (PostgreSQL)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server.pid", "neutrino"},
+	"neutron":           {"neutron", "Neutron 2023.1 (MariaDB)", "http://127.0.0.1:9796", "/run/neutrino-bench/neutron-server.pid", 0},
+	"neutrino-mariadb":  {"neutrino-mariadb", "neutrino (MariaDB)", "http://127.0.0.1:9896", "/run/neutrino-bench/neutrino-server-mariadb.pid", 9897},
+	"neutrino-sqlite":   {"neutrino-sqlite", "neutrino (SQLite)", "http://127.0.0.1:9886", "/run/neutrino-bench/neutrino-server-sqlite.pid", 9887},
+	"neutrino-postgres": {"neutrino-postgres", "neutrino (PostgreSQL)", "http://127.0.0.1:9876", "/run/neutrino-bench/neutrino-server-postgres.pid", 9877},
 }
 
 func main() {
@@ -142,16 +143,32 @@ func run(logger *slog.Logger) error {
 		Settings: Settings{Quick: *quick, Runs: *runs, Duration: dur.String(), Concurrency: conc, NetSubPairs: *netsub,
 			ListSizes: lists, ListRepeats: *listRep, BindHost: *bindHost}}
 	w := Workload{Settings: res.Settings, Dur: *dur, MaxOps: *maxOps, Log: logger}
+	var sel []System
 	for _, name := range strings.Split(*sysList, ",") {
 		sys, ok := systems[strings.TrimSpace(name)]
 		if !ok {
 			return fmt.Errorf("unknown system %q", name)
 		}
-		sr := measure(ctx, logger, w, sys, *refDir, *fixture, *noUpDown, *agents, *converge, phases)
-		res.Systems = append(res.Systems, sr)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		sel = append(sel, sys)
+	}
+	o := orchestra{log: logger, w: w, refDir: *refDir, fixture: *fixture, noUpDown: *noUpDown,
+		agents: *agents, converge: *converge, phases: phases}
+	if !*noUpDown {
+		// One binary for every neutrino variant and the agents, built now.
+		bin := "/var/lib/neutrino-bench/bin/neutrino"
+		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+			return err
 		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/neutrino")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build neutrino: %w", err)
+		}
+		o.env = append(os.Environ(), "NEUTRINO_BIN="+bin)
+	}
+	res.Systems = o.all(ctx, sel)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	res.Finished = time.Now().UTC()
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
@@ -164,121 +181,183 @@ func run(logger *slog.Logger) error {
 	return render(res, *outDir)
 }
 
-// measure brings one system up, runs the workload, records memory, and
-// brings it down again. Failures are recorded in the result, not fatal, so
-// one broken system still leaves the others' figures.
-func measure(ctx context.Context, log *slog.Logger, w Workload, sys System, refDir, fixture string, noUpDown, agents bool, converge int, phases map[string]bool) (sr SystemResult) {
-	sr = SystemResult{Name: sys.Name, Label: sys.Label}
-	log = log.With("system", sys.Name)
-	if !noUpDown {
-		env := os.Environ()
-		if sys.Name == "neutron" {
-			if _, err := os.Stat(fixture); err == nil {
-				env = append(env, "NEUTRON_DB_DUMP="+fixture)
+// orchestra runs the workload on several systems. All servers run at once
+// (each on its own port) and the repetitions are interleaved - run 1 on every
+// system, then run 2 on every system, ... - so that a slow minute of this
+// shared machine hits every system alike. Idle servers cost next to nothing.
+// Agent phases (bound port creates, convergence) need the agents of one
+// system at a time and run last, system by system.
+type orchestra struct {
+	log              *slog.Logger
+	w                Workload
+	refDir, fixture  string
+	noUpDown, agents bool
+	converge         int
+	phases           map[string]bool
+	env              []string
+}
+
+type live struct {
+	sys     System
+	sr      *SystemResult
+	c       *Client
+	sampler *memSampler
+	pid     int
+}
+
+func (o orchestra) all(ctx context.Context, sel []System) []SystemResult {
+	out := make([]SystemResult, len(sel))
+	var ls []*live
+	defer func() {
+		if o.noUpDown {
+			return
+		}
+		for _, l := range ls {
+			if err := script(context.Background(), nil, filepath.Join(o.refDir, "down.sh"), l.sys.Name); err != nil {
+				o.log.Error("stop failed", "system", l.sys.Name, "err", err)
+			}
+		}
+	}()
+	for i, sys := range sel {
+		out[i] = SystemResult{Name: sys.Name, Label: sys.Label}
+		l := &live{sys: sys, sr: &out[i], c: NewClient(sys.URL)}
+		if err := o.start(ctx, l); err != nil {
+			out[i].Error = err.Error()
+			o.log.Error("start failed", "system", sys.Name, "err", err)
+			continue
+		}
+		ls = append(ls, l)
+	}
+	for _, l := range ls {
+		if ctx.Err() == nil && o.phases["fixture"] {
+			var err error
+			if l.sr.ListFixture, err = o.w.ListFixture(ctx, l.c); err != nil {
+				o.log.Error("list fixture", "system", l.sys.Name, "err", err)
+				l.sr.ListFixture += " (failed: " + err.Error() + ")"
+			}
+		}
+	}
+	for r := 1; r <= o.w.Settings.Runs && o.phases["runs"]; r++ {
+		for _, l := range ls {
+			if ctx.Err() != nil || l.sr.Error != "" {
+				continue
+			}
+			o.log.Info("run", "system", l.sys.Name, "run", r)
+			rr, err := o.w.Run(ctx, l.c, r)
+			if err != nil {
+				o.log.Error("run failed", "system", l.sys.Name, "run", r, "err", err)
+				l.sr.Error = fmt.Sprintf("run %d: %v", r, err)
+				continue
+			}
+			l.sr.Runs = append(l.sr.Runs, rr)
+		}
+	}
+	for _, l := range ls {
+		if ctx.Err() == nil && o.phases["lists"] {
+			var err error
+			if l.sr.Lists, err = o.w.Lists(ctx, l.c); err != nil {
+				o.log.Error("lists", "system", l.sys.Name, "err", err)
+			}
+		}
+	}
+	for _, l := range ls {
+		if ctx.Err() == nil && o.agents {
+			o.agentPhases(ctx, l)
+		}
+		l.sr.Mem.RSSPeakKB = l.sampler.Stop()
+		l.sr.Mem.Procs, l.sr.Mem.RSSEndKB, l.sr.Mem.PSSEndKB = treeMem(l.pid)
+		if l.sr.Mem.RSSEndKB > l.sr.Mem.RSSPeakKB {
+			l.sr.Mem.RSSPeakKB = l.sr.Mem.RSSEndKB
+		}
+		if l.sys.Name == "neutron" {
+			if rp, err := readPid("/run/neutrino-bench/rabbitmq.pid"); err == nil {
+				_, l.sr.Mem.RabbitMQKB, _ = treeMem(rp)
+			}
+		}
+		o.log.Info("done", "system", l.sys.Name, "rss_peak_mib", l.sr.Mem.RSSPeakKB/1024, "procs", l.sr.Mem.Procs)
+	}
+	return out
+}
+
+// start brings one system up (fresh database), starts its memory sampler
+// and warms it up (not timed: connections, caches, first-use code paths).
+func (o orchestra) start(ctx context.Context, l *live) error {
+	if !o.noUpDown {
+		env := o.env
+		if l.sys.Name == "neutron" {
+			if _, err := os.Stat(o.fixture); err == nil {
+				env = append(append([]string(nil), env...), "NEUTRON_DB_DUMP="+o.fixture)
 			}
 		}
 		t0 := time.Now()
-		log.Info("starting")
-		if err := script(ctx, env, filepath.Join(refDir, "up.sh"), sys.Name); err != nil {
-			sr.Error = "start: " + err.Error()
-			log.Error("start failed", "err", err)
-			_ = script(context.Background(), nil, filepath.Join(refDir, "down.sh"), sys.Down)
-			return sr
+		o.log.Info("starting", "system", l.sys.Name)
+		if err := script(ctx, env, filepath.Join(o.refDir, "up.sh"), l.sys.Name); err != nil {
+			_ = script(context.Background(), nil, filepath.Join(o.refDir, "down.sh"), l.sys.Name)
+			return fmt.Errorf("start: %w", err)
 		}
-		sr.StartupS = time.Since(t0).Seconds()
-		defer func() {
-			if err := script(context.Background(), nil, filepath.Join(refDir, "down.sh"), sys.Down); err != nil {
-				log.Error("stop failed", "err", err)
-			}
-		}()
+		l.sr.StartupS = time.Since(t0).Seconds()
 	}
-	c := NewClient(sys.URL)
-	var nodes []Node
-	if agents {
-		kind := "neutrino"
-		if sys.Name == "neutron" {
-			kind = "neutron"
-		}
-		var err error
-		if !noUpDown { // with --no-updown the agents already run (agents.sh up by hand)
-			_ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down")
-			err = script(ctx, nil, filepath.Join(refDir, "agents.sh"), "up", kind)
-			if err == nil {
-				defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down") }()
-			}
-		}
-		if err != nil {
-			sr.AgentNote = "agents: " + err.Error()
-		} else {
-			if nodes, err = loadNodes(ctx, refDir); err != nil {
-				sr.AgentNote = err.Error()
-			} else if err := waitAgents(ctx, c, nodes, 120*time.Second); err != nil {
-				sr.AgentNote = err.Error()
-				nodes = nil
-			}
-		}
-		if sr.AgentNote != "" {
-			log.Error("agents", "err", sr.AgentNote)
-		}
-	}
-	pid, err := readPid(sys.PidFile)
+	pid, err := readPid(l.sys.PidFile)
 	if err != nil {
-		sr.Error = "server pid: " + err.Error()
-		return sr
+		return fmt.Errorf("server pid: %w", err)
 	}
-	sampler := startMemSampler(ctx, pid)
-	// Warm-up (not timed): connections, caches, first-use code paths.
-	if net, err := freshNet(ctx, c, "bench-warmup", "10.99.0.0/24"); err != nil {
-		sr.Error = "warm-up: " + err.Error()
-		sampler.Stop()
-		return sr
+	l.pid, l.sampler = pid, startMemSampler(ctx, pid)
+	net, err := freshNet(ctx, l.c, "bench-warmup", "10.99.0.0/24")
+	if err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	for i := 0; i < 5; i++ {
+		_, _ = l.c.CreatePort(ctx, net, fmt.Sprintf("warm-%d", i), nil)
+	}
+	return nil
+}
+
+// agentPhases: two agents for this system, then bound port creates (once per
+// repetition) and the convergence measurement; agents down again.
+func (o orchestra) agentPhases(ctx context.Context, l *live) {
+	kind := "neutrino"
+	env := o.env
+	if l.sys.Name == "neutron" {
+		kind = "neutron"
 	} else {
-		for i := 0; i < 5; i++ {
-			_, _ = c.CreatePort(ctx, net, fmt.Sprintf("warm-%d", i), nil)
+		env = append(append([]string(nil), env...), fmt.Sprintf("NEUTRINO_RPC_PORT=%d", l.sys.RPCPort))
+	}
+	var err error
+	if !o.noUpDown { // with --no-updown the agents already run (agents.sh up by hand)
+		_ = script(context.Background(), nil, filepath.Join(o.refDir, "agents.sh"), "down")
+		if err = script(ctx, env, filepath.Join(o.refDir, "agents.sh"), "up", kind); err == nil {
+			defer func() { _ = script(context.Background(), nil, filepath.Join(o.refDir, "agents.sh"), "down") }()
 		}
 	}
-	// The listing networks are filled first so that every system runs the
-	// timed phases with the same 11,000 extra ports in its database.
-	if !phases["fixture"] {
-		// nothing: the listing networks must exist already
-	} else if sr.ListFixture, err = w.ListFixture(ctx, c); err != nil {
-		log.Error("list fixture", "err", err)
-		sr.ListFixture += " (failed: " + err.Error() + ")"
+	var nodes []Node
+	if err == nil {
+		if nodes, err = loadNodes(ctx, o.refDir); err == nil {
+			err = waitAgents(ctx, l.c, nodes, 120*time.Second)
+		}
 	}
-	for r := 1; r <= w.Settings.Runs && ctx.Err() == nil && phases["runs"]; r++ {
-		rr, err := w.Run(ctx, c, r)
+	if err != nil {
+		l.sr.AgentNote = err.Error()
+		o.log.Error("agents", "system", l.sys.Name, "err", err)
+		return
+	}
+	if o.phases["runs"] {
+		for r := 1; r <= o.w.Settings.Runs && r <= len(l.sr.Runs) && ctx.Err() == nil; r++ {
+			p, note, err := o.w.Bound(ctx, l.c, r)
+			if err != nil {
+				l.sr.AgentNote = err.Error()
+				break
+			}
+			l.sr.Runs[r-1].Bind, l.sr.Runs[r-1].BindNote = p, note
+		}
+	}
+	if o.converge > 0 && ctx.Err() == nil && o.phases["converge"] {
+		samples, err := Converge(ctx, o.log.With("system", l.sys.Name), l.c, nodes, o.converge)
+		l.sr.Converge = NewConvergeResult(samples)
 		if err != nil {
-			log.Error("run failed", "run", r, "err", err)
-			sr.Error = fmt.Sprintf("run %d: %v", r, err)
-			break
-		}
-		sr.Runs = append(sr.Runs, rr)
-	}
-	if ctx.Err() == nil && phases["lists"] {
-		if sr.Lists, err = w.Lists(ctx, c); err != nil {
-			log.Error("lists", "err", err)
+			l.sr.Converge.Error = err.Error()
+			o.log.Error("convergence", "system", l.sys.Name, "err", err)
 		}
 	}
-	if len(nodes) == 2 && converge > 0 && ctx.Err() == nil && phases["converge"] {
-		samples, err := Converge(ctx, log, c, nodes, converge)
-		sr.Converge = NewConvergeResult(samples)
-		if err != nil {
-			sr.Converge.Error = err.Error()
-			log.Error("convergence", "err", err)
-		}
-	}
-	sr.Mem.RSSPeakKB = sampler.Stop()
-	sr.Mem.Procs, sr.Mem.RSSEndKB, sr.Mem.PSSEndKB = treeMem(pid)
-	if sr.Mem.RSSEndKB > sr.Mem.RSSPeakKB {
-		sr.Mem.RSSPeakKB = sr.Mem.RSSEndKB
-	}
-	if sys.Name == "neutron" {
-		if rp, err := readPid("/run/neutrino-bench/rabbitmq.pid"); err == nil {
-			_, sr.Mem.RabbitMQKB, _ = treeMem(rp)
-		}
-	}
-	log.Info("done", "rss_peak_mib", sr.Mem.RSSPeakKB/1024, "procs", sr.Mem.Procs)
-	return sr
 }
 
 // waitAgents waits until every node's agent is alive in the API.

@@ -75,8 +75,8 @@ func freshNet(ctx context.Context, c *Client, name, cidr string) (string, error)
 	return net, nil
 }
 
-// Run is one repetition: network+subnet creates, port creates at each
-// concurrency, and (when an agent host is given and alive) bound port creates.
+// Run is one repetition: network+subnet creates, then port creates at each
+// concurrency level.
 func (w Workload) Run(ctx context.Context, c *Client, run int) (RunResult, error) {
 	var rr RunResult
 	w.Log.Info("network+subnet creates", "run", run, "pairs", w.Settings.NetSubPairs)
@@ -102,31 +102,31 @@ func (w Workload) Run(ctx context.Context, c *Client, run int) (RunResult, error
 			"p50", FormatValue(Latency, p.P50S), "p99", FormatValue(Latency, p.P99S))
 		rr.Create = append(rr.Create, p)
 	}
-	if h := w.Settings.BindHost; h != "" {
-		alive, err := c.AgentAlive(ctx, h)
-		switch {
-		case err != nil:
-			rr.BindNote = "agent list failed: " + err.Error()
-		case !alive:
-			rr.BindNote = "no live agent on host " + h
-		default:
-			net, err := freshNet(ctx, c, fmt.Sprintf("bench-bind-r%d", run), "10.70.0.0/16")
-			if err != nil {
-				return rr, err
-			}
-			w.Log.Info("bound port creates", "run", run, "host", h)
-			extra := map[string]any{"binding:host_id": h, "device_owner": "compute:nova"}
-			p := timedLoad(ctx, 1, w.Dur, w.MaxOps, func(ctx context.Context, i int) error {
-				_, err := c.CreatePort(ctx, net, fmt.Sprintf("bb-%d", i), extra)
-				return err
-			})
-			rr.Bind = &p
-		}
-		if rr.BindNote != "" {
-			w.Log.Warn("bound port creates skipped", "why", rr.BindNote)
-		}
-	}
 	return rr, nil
+}
+
+// Bound times port creates with binding:host_id = the agent host (a live
+// agent must be there) and device_owner compute:nova, from one client.
+func (w Workload) Bound(ctx context.Context, c *Client, run int) (*PhaseResult, string, error) {
+	h := w.Settings.BindHost
+	alive, err := c.AgentAlive(ctx, h)
+	if err != nil {
+		return nil, "", fmt.Errorf("agent list: %w", err)
+	}
+	if !alive {
+		return nil, "no live agent on host " + h, nil
+	}
+	net, err := freshNet(ctx, c, fmt.Sprintf("bench-bind-r%d", run), "10.70.0.0/16")
+	if err != nil {
+		return nil, "", err
+	}
+	w.Log.Info("bound port creates", "run", run, "host", h)
+	extra := map[string]any{"binding:host_id": h, "device_owner": "compute:nova"}
+	p := timedLoad(ctx, 1, w.Dur, w.MaxOps, func(ctx context.Context, i int) error {
+		_, err := c.CreatePort(ctx, net, fmt.Sprintf("bb-%d", i), extra)
+		return err
+	})
+	return &p, "", nil
 }
 
 // ListFixture makes sure network bench-list-<n> holds n ports for each size

@@ -157,11 +157,15 @@ func TestRunAndLists(t *testing.T) {
 			if rr.NetSub.OK != 3 || len(rr.Create) != 2 || rr.Create[0].OK == 0 || rr.Create[1].Concurrency != 4 {
 				t.Errorf("run = %+v", rr)
 			}
-			if tt.agentUp && (rr.Bind == nil || rr.Bind.OK == 0) {
-				t.Errorf("bound creates missing with a live agent: %+v", rr)
+			bound, note, err := w.Bound(ctx, c, 1)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !tt.agentUp && (rr.Bind != nil || !strings.Contains(rr.BindNote, "no live agent")) {
-				t.Errorf("bound creates without a live agent: %+v note %q", rr.Bind, rr.BindNote)
+			if tt.agentUp && (bound == nil || bound.OK == 0 || note != "") {
+				t.Errorf("bound creates missing with a live agent: %+v %q", bound, note)
+			}
+			if !tt.agentUp && (bound != nil || !strings.Contains(note, "no live agent")) {
+				t.Errorf("bound creates without a live agent: %+v note %q", bound, note)
 			}
 			lists, err := w.Lists(ctx, c)
 			if err != nil || len(lists) != 1 || lists[0].Listed != 250 || len(lists[0].SamplesS) != 2 {

@@ -161,6 +161,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	b.srv = rpc.NewServer(b.mem, rpc.ServerConfig{L2Pop: l2cfg, PollInterval: 50 * time.Millisecond, Logger: b.log})
 	b.mem.OnWrite = b.srv.Nudge
 	sctx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
 	serverDone := make(chan struct{})
 	go func() { defer close(serverDone); b.srv.Serve(sctx, lis) }()
 	b.url = "grpc://" + lis.Addr().String()
@@ -245,6 +246,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		}
 		if m > int64(ev.hosts+1) {
 			over++
+			b.log.Warn("event over budget", "messages", m, "hosts", ev.hosts, "snapshots", after.Snapshots-before.Snapshots, "latency", ev.latency)
 		}
 	}
 	slices.Sort(lat)

@@ -2,7 +2,8 @@
 # Two OVS agents for the bench, one per "node", for the binding:host_id row and the
 # forwarding-entry convergence measurement:
 #   agents.sh up neutron    real neutron-openvswitch-agent (2:21.0.0) on each node
-#   agents.sh up neutrino   `neutrino agent openvswitch` on each node
+#   agents.sh up neutrino   `neutrino agent openvswitch` on each node; the server's gRPC port is
+#                           $NEUTRINO_RPC_PORT (default 9897 = neutrino on MariaDB)
 #   agents.sh down          stop agents, OVS daemons, relays; delete the namespaces
 #   agents.sh env           print the nodes (NODE<i>_NS, NODE<i>_OVS_RUNDIR, NODE<i>_HOST)
 # Node i (i = 1, 2) is a network namespace nb-<random>-n<i> with its own ovsdb-server +
@@ -77,12 +78,12 @@ enable_security_group = True
 INI
       AGENT="neutron-openvswitch-agent --config-file $D/agent.ini"; start_agent $i "$AGENT"; done ;;
   neutrino)
-    relay 9897
+    RP=${NEUTRINO_RPC_PORT:-9897}; relay $RP
     BIN=${NEUTRINO_BIN:-$B/bin/neutrino}
     for i in 1 2; do D=$A/n$i; cat >$D/agent.ini <<INI
 [DEFAULT]
 host = bench-node-$i
-transport_url = grpc://127.0.0.1:9897
+transport_url = grpc://127.0.0.1:$RP
 [agent]
 tunnel_types = vxlan
 l2_population = True

@@ -11,7 +11,8 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 MY="mariadb --no-defaults --socket=$R/mysqld.sock -uroot"
 PGPORT=54330
 NEUTRON_URL=http://127.0.0.1:9796
-NEUTRINO_URL=http://127.0.0.1:9896
+# neutrino's API and gRPC ports per database (etc/neutrino-db-*.conf)
+neutrino_port() { case $1 in mariadb) echo 9896;; sqlite) echo 9886;; postgres) echo 9876;; esac; }
 
 log() { echo "[bench] $*" >&2; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -25,9 +26,9 @@ waittcp() { local port=$1 n=${2:-60} i; for i in $(seq $((n*2))); do (exec 3<>/d
 waithttp() { local url=$1 n=${2:-60} i; for i in $(seq $((n*2))); do curl -sf -o /dev/null "$url" && return 0; sleep 0.5; done; return 1; }
 
 setup_dirs() {
-  mkdir -p $R $L $B $B/neutron/lock $B/neutrino $B/bin $L/rabbitmq $B/rabbitmq/mnesia
+  mkdir -p $R $L $B $B/neutron/lock $B/neutrino $B/bin $L/rabbitmq $L/postgres $B/rabbitmq/mnesia
   chmod 1777 $R  # mysql, postgres and rabbitmq write their pid files/sockets here
-  chown mysql:mysql $L; chown -R rabbitmq:rabbitmq $L/rabbitmq $B/rabbitmq
+  chown mysql:mysql $L; chown -R rabbitmq:rabbitmq $L/rabbitmq $B/rabbitmq; chown postgres:postgres $L/postgres
   mkdir -p $ETC; cp -a "$HERE"/etc/. $ETC/; chmod -R a+rX $ETC
 }
 
@@ -58,7 +59,7 @@ stop_rabbit() {
 
 start_postgres() {
   [ -f $B/pg/data/postmaster.pid ] && kill -0 "$(head -1 $B/pg/data/postmaster.pid)" 2>/dev/null && return 0
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D $B/pg/data -l $L/postgres.log -w \
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D $B/pg/data -l $L/postgres/postgres.log -w \
     -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $R -c max_connections=300" start >/dev/null
 }
 stop_postgres() {

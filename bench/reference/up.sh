@@ -2,11 +2,12 @@
 # Starts one system of the side-by-side bench on 127.0.0.1 with a FRESH database:
 #   up.sh neutron            real neutron-server (Debian 2:21.0.0) on :9796, MariaDB :3307, RabbitMQ :5673
 #   up.sh neutrino-mariadb   neutrino server on :9896 (gRPC :9897), same MariaDB
-#   up.sh neutrino-sqlite    neutrino server on :9896, SQLite file
-#   up.sh neutrino-postgres  neutrino server on :9896, PostgreSQL :54330
+#   up.sh neutrino-sqlite    neutrino server on :9886 (gRPC :9887), SQLite file
+#   up.sh neutrino-postgres  neutrino server on :9876 (gRPC :9877), PostgreSQL :54330
+# All four may run at once (the compare run interleaves them).
 # Both servers get the same ML2 settings (etc/ml2_conf.ini: vxlan, vni_ranges 1001:2000,
 # openvswitch,l2population) and auth_strategy = noauth. Installs what is missing first.
-# The server's pid is in /run/neutrino-bench/<neutron-server|neutrino-server>.pid. Stop with down.sh.
+# The server's pid is in /run/neutrino-bench/<neutron-server|neutrino-server-DB>.pid. Stop with down.sh.
 # NEUTRON_DB_DUMP=<file.sql[.gz]> loads that dump (neutron-fixture.sh) into Neutron's fresh database.
 # NEUTRINO_BIN=<path> uses that binary instead of building ./cmd/neutrino.
 set -euo pipefail
@@ -40,10 +41,10 @@ neutron)
   log "neutron up on $NEUTRON_URL (pid $(cat $R/neutron-server.pid))"
   ;;
 neutrino-mariadb|neutrino-sqlite|neutrino-postgres)
-  alive $R/neutrino-server.pid && { log "neutrino server already running (pid $(cat $R/neutrino-server.pid))"; exit 0; }
+  DB=${SYS#neutrino-}; PIDF=$R/neutrino-server-$DB.pid; URL=http://127.0.0.1:$(neutrino_port $DB)
+  alive $PIDF && { log "neutrino server ($DB) already running (pid $(cat $PIDF))"; exit 0; }
   BIN=${NEUTRINO_BIN:-$B/bin/neutrino}
   if [ -z "${NEUTRINO_BIN:-}" ]; then (cd "$REPO" && go build -o "$BIN" ./cmd/neutrino); fi
-  DB=${SYS#neutrino-}
   case $DB in
     mariadb) start_mariadb; recreate_mysql_db neutrino neutrino neutrino ;;
     postgres) start_postgres
@@ -53,9 +54,9 @@ neutrino-mariadb|neutrino-sqlite|neutrino-postgres)
   esac
   ARGS="--config-file $ETC/neutrino.conf --config-file $ETC/ml2_conf.ini --config-file $ETC/neutrino-db-$DB.conf"
   "$BIN" db upgrade head $ARGS >$L/neutrino-db-upgrade.log 2>&1 || { log "neutrino db upgrade failed; see $L/neutrino-db-upgrade.log"; exit 1; }
-  (cd / && exec setsid sh -c "echo \$\$ > $R/neutrino-server.pid; exec $BIN server $ARGS") >$L/neutrino-server-$DB.log 2>&1 </dev/null &
-  waithttp $NEUTRINO_URL/v2.0/networks 60 || { log "neutrino server did not answer; see $L/neutrino-server-$DB.log"; exit 1; }
-  log "neutrino ($DB) up on $NEUTRINO_URL (pid $(cat $R/neutrino-server.pid))"
+  (cd / && exec setsid sh -c "echo \$\$ > $PIDF; exec $BIN server $ARGS") >$L/neutrino-server-$DB.log 2>&1 </dev/null &
+  waithttp $URL/v2.0/networks 60 || { log "neutrino server did not answer; see $L/neutrino-server-$DB.log"; exit 1; }
+  log "neutrino ($DB) up on $URL (pid $(cat $PIDF))"
   ;;
 *) echo "unknown system $SYS" >&2; exit 2 ;;
 esac
