@@ -6,7 +6,7 @@
 // l2population entries). Rounds alternate underlay and overlay so load
 // from other processes hits both alike; the median is reported.
 //
-//	go run ./bench/dataplane [-time 10s] [-rounds 3] [-pings 200]
+//	go run ./bench/dataplane [-mechanism linuxbridge] [-time 10s] [-rounds 3] [-pings 200]
 //
 // It needs root (namespaces), iperf3 and ping, and removes everything it
 // created when it ends (also on Ctrl-C).
@@ -38,14 +38,30 @@ func main() {
 	dur := flag.Duration("time", 10*time.Second, "iperf3 duration per measurement")
 	rounds := flag.Int("rounds", 3, "measurements per path (alternating underlay/overlay)")
 	pings := flag.Int("pings", 200, "echo requests per ping measurement")
+	mech := flag.String("mechanism", "linuxbridge", "data plane to measure (a key of setups)")
 	flag.Parse()
+	setup, ok := setups()[*mech]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench/dataplane: unknown -mechanism %q\n", *mech)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := run(ctx, log, *dur, *rounds, *pings); err != nil {
+	if err := run(ctx, log, *mech, setup, *dur, *rounds, *pings); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/dataplane:", err)
 		os.Exit(1)
 	}
+}
+
+// setupFunc builds one data plane's overlay in the lab: two nodes and a VM
+// on each, programmed and working. It returns the two paths to measure.
+type setupFunc func(ctx context.Context, l *lab.Lab, log *slog.Logger) (under, over endpoint, err error)
+
+// setups are the data planes this benchmark knows. Other data planes add
+// their own setup function in a file of their own and one line here.
+func setups() map[string]setupFunc {
+	return map[string]setupFunc{"linuxbridge": setupLinux}
 }
 
 type endpoint struct {
@@ -54,9 +70,10 @@ type endpoint struct {
 	addr   netip.Addr
 	peerNS string
 	peer   netip.Addr
+	mtu    int
 }
 
-func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings int) (err error) {
+func run(ctx context.Context, log *slog.Logger, mech string, setup setupFunc, dur time.Duration, rounds, pings int) (err error) {
 	l, err := lab.New(ctx, log)
 	if err != nil {
 		return err
@@ -66,13 +83,26 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 			err = terr
 		}
 	}()
+	under, over, err := setup(ctx, l, log)
+	if err != nil {
+		return fmt.Errorf("%s setup: %w", mech, err)
+	}
+	if _, err := lab.Exec(ctx, over.ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", over.peer.String()); err != nil {
+		return fmt.Errorf("overlay does not work: %w", err)
+	}
+	return measure(ctx, l, mech, under, over, dur, rounds, pings)
+}
+
+// setupLinux is internal/dataplane/linux with l2population entries and
+// the ARP responder.
+func setupLinux(ctx context.Context, l *lab.Lab, log *slog.Logger) (under, over endpoint, err error) {
 	n1, err := l.AddNode(ctx, "compute1")
 	if err != nil {
-		return err
+		return under, over, err
 	}
 	n2, err := l.AddNode(ctx, "compute2")
 	if err != nil {
-		return err
+		return under, over, err
 	}
 	const mtu = 1450 // 1500 underlay - 50 (outer IPv4 + UDP + VXLAN + inner Ethernet)
 	netID := "5e1f0a2b-0000-4000-8000-00000000bench"
@@ -80,11 +110,11 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	v2 := lab.VIF{PortID: "22222222-bbbb-4000-8000-000000000002", MAC: "fa:16:3e:00:00:02", Addr: netip.MustParsePrefix("192.168.1.5/24"), MTU: mtu}
 	vm1, err := l.AddVM(ctx, n1, "vm1", v1)
 	if err != nil {
-		return err
+		return under, over, err
 	}
 	vm2, err := l.AddVM(ctx, n2, "vm2", v2)
 	if err != nil {
-		return err
+		return under, over, err
 	}
 	state := func(self, peer *lab.Node, mine, theirs lab.VIF) dataplane.NodeState {
 		return dataplane.NodeState{
@@ -101,19 +131,21 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	}{{n1, n2, v1, v2}, {n2, n1, v2, v1}} {
 		dp, err := linux.New(linux.Options{NetNS: x.n.NS, Logger: log})
 		if err != nil {
-			return err
+			return under, over, err
 		}
 		err = dp.Apply(ctx, state(x.n, x.p, x.mine, x.them))
 		dp.Close()
 		if err != nil {
-			return fmt.Errorf("apply on %s: %w", x.n.Name, err)
+			return under, over, fmt.Errorf("apply on %s: %w", x.n.Name, err)
 		}
 	}
-	under := endpoint{"underlay (node to node)", n1.NS, n1.IP(), n2.NS, n2.IP()}
-	over := endpoint{"overlay (VM to VM, VXLAN)", vm1.NS, v1.Addr.Addr(), vm2.NS, v2.Addr.Addr()}
-	if _, err := lab.Exec(ctx, over.ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", over.peer.String()); err != nil {
-		return fmt.Errorf("overlay does not work: %w", err)
-	}
+	under = endpoint{"underlay (node to node)", n1.NS, n1.IP(), n2.NS, n2.IP(), 1500}
+	over = endpoint{"overlay (VM to VM, VXLAN)", vm1.NS, v1.Addr.Addr(), vm2.NS, v2.Addr.Addr(), mtu}
+	return under, over, nil
+}
+
+// measure runs the rounds and prints the markdown result.
+func measure(ctx context.Context, l *lab.Lab, mech string, under, over endpoint, dur time.Duration, rounds, pings int) (err error) {
 
 	tput := map[string][]float64{}
 	for r := 0; r < rounds; r++ {
@@ -142,13 +174,14 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	load, _ := os.ReadFile("/proc/loadavg")
 	host, _ := os.Hostname()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	fmt.Printf("Measured %s on %s (%s, %d CPUs, kernel %s, load average %s at the end), `go run ./bench/dataplane -time %s -rounds %d -pings %d`.\n\n",
+	fmt.Printf("Measured %s on %s (%s, %d CPUs, kernel %s, load average %s at the end), `go run ./bench/dataplane -mechanism %s -time %s -rounds %d -pings %d`.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), strings.TrimSpace(string(kernel)),
-		strings.Join(strings.Fields(string(load))[:3], " "), dur, rounds, pings)
+		strings.Join(strings.Fields(string(load))[:3], " "), mech, dur, rounds, pings)
+	fmt.Printf("Data plane: %s.\n\n", mech)
 	fmt.Println("| path | MTU | TCP throughput, median of rounds (Gbit/s) | all rounds | ping RTT min/avg/max/mdev (ms), forward | reverse |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, e := range []endpoint{under, over} {
-		m := map[string]int{under.label: 1500, over.label: mtu}[e.label]
+		m := e.mtu
 		var all []string
 		for _, v := range tput[e.label] {
 			all = append(all, fmt.Sprintf("%.2f", v/1e9))
