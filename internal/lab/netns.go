@@ -135,6 +135,9 @@ func listNS(prefix string) ([]string, error) {
 
 // NSExists reports whether the named namespace exists.
 func NSExists(name string) bool {
+	if name == "" || strings.Contains(name, "/") {
+		return false
+	}
 	_, err := os.Stat(filepath.Join(netnsDir, name))
 	return err == nil
 }

@@ -143,7 +143,7 @@ func PlugVIF(ctx context.Context, nodeNS, vmNS string, vif VIF) (err error) {
 // and deletes the VM namespace. Missing objects are not errors.
 func UnplugVIF(ctx context.Context, nodeNS, vmNS, portID string) error {
 	var errs []error
-	if NSExists(nodeNS) {
+	if nodeNS != "" && NSExists(nodeNS) {
 		nh, err := Handle(nodeNS)
 		if err != nil {
 			errs = append(errs, err)
