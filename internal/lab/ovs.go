@@ -64,20 +64,8 @@ func StartOVS(ctx context.Context, ns, runDir string, log *slog.Logger) (*OVS, e
 	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", db, OVSSchema).CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("ovsdb-tool create: %w: %s", err, out))
 	}
-	o.dbProc = o.command("ovsdb-server", db,
-		"--remote=punix:"+o.DBSocketPath(),
-		"--pidfile="+filepath.Join(runDir, "ovsdb-server.pid"),
-		"--unixctl="+filepath.Join(runDir, "ovsdb-server.ctl"),
-		"--log-file="+filepath.Join(runDir, "ovsdb-server.log"),
-		"-vconsole:off")
-	if err := o.dbProc.Start(); err != nil {
-		o.dbProc = nil
-		return fail(fmt.Errorf("ovsdb-server: %w", err))
-	}
-	o.dbDone = reap(o.dbProc)
-	o.started = append(o.started, o.dbProc.Process.Pid)
-	if err := waitFor(ctx, o.dbDone, func() bool { return exists(o.DBSocketPath()) }); err != nil {
-		return fail(fmt.Errorf("ovsdb-server socket: %w (log %s)", err, filepath.Join(runDir, "ovsdb-server.log")))
+	if err := o.startOVSDB(ctx); err != nil {
+		return fail(err)
 	}
 	if out, err := o.Vsctl(ctx, "--no-wait", "init"); err != nil {
 		return fail(fmt.Errorf("ovs-vsctl init: %w: %s", err, out))
@@ -87,6 +75,40 @@ func StartOVS(ctx context.Context, ns, runDir string, log *slog.Logger) (*OVS, e
 	}
 	log.Debug("ovs started", "ns", ns, "rundir", runDir, "ovsdb_pid", o.dbProc.Process.Pid, "vswitchd_pid", o.swProc.Process.Pid)
 	return o, nil
+}
+
+func (o *OVS) startOVSDB(ctx context.Context) error {
+	o.dbProc = o.command("ovsdb-server", filepath.Join(o.RunDir, "conf.db"),
+		"--remote=punix:"+o.DBSocketPath(),
+		"--pidfile="+filepath.Join(o.RunDir, "ovsdb-server.pid"),
+		"--unixctl="+filepath.Join(o.RunDir, "ovsdb-server.ctl"),
+		"--log-file="+filepath.Join(o.RunDir, "ovsdb-server.log"),
+		"-vconsole:off")
+	if err := o.dbProc.Start(); err != nil {
+		o.dbProc = nil
+		return fmt.Errorf("ovsdb-server: %w", err)
+	}
+	o.dbDone = reap(o.dbProc)
+	o.started = append(o.started, o.dbProc.Process.Pid)
+	if err := waitFor(ctx, o.dbDone, func() bool { return exists(o.DBSocketPath()) }); err != nil {
+		return fmt.Errorf("ovsdb-server socket: %w (log %s)", err, filepath.Join(o.RunDir, "ovsdb-server.log"))
+	}
+	return nil
+}
+
+// RestartOVSDB stops ovsdb-server and starts it again on the same
+// database file: clients (the data plane's libovsdb session) must
+// reconnect; ovs-vswitchd reconnects by itself.
+func (o *OVS) RestartOVSDB(ctx context.Context) error {
+	if err := o.stopProc(o.dbProc, o.dbDone, filepath.Join(o.RunDir, "ovsdb-server.pid")); err != nil {
+		return fmt.Errorf("restart ovsdb-server in %s: %w", o.Namespace, err)
+	}
+	o.dbProc = nil
+	_ = os.Remove(o.DBSocketPath())
+	if err := o.startOVSDB(ctx); err != nil {
+		return fmt.Errorf("restart ovsdb-server in %s: %w", o.Namespace, err)
+	}
+	return nil
 }
 
 func (o *OVS) startVswitchd(ctx context.Context) error {

@@ -655,6 +655,23 @@ func TestRestartAndRemoval(t *testing.T) {
 		t.Errorf("vm1 -> vm2 after ovs-vswitchd restart: %v", err)
 	}
 
+	// ovsdb-server restarts: the data plane's OVSDB session reconnects
+	// and the next Apply (a port plugged meanwhile) goes through.
+	if err := c2.ovs.RestartOVSDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ovs.Vsctl(ctx, "--timeout=20", "add-port", "br-int", "extra0", "--", "set", "Interface", "extra0",
+		"type=internal", "external_ids:iface-id=0000dead-0000-4000-8000-000000000000"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ctx, c2, nodeState(c2, all, hosts, true, true))
+	if tag, _ := c2.ovs.Vsctl(ctx, "get", "Port", "extra0", "tag"); strings.TrimSpace(tag) != "4095" {
+		t.Errorf("port plugged across an ovsdb-server restart: tag %q, want 4095 (not bound)", tag)
+	}
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Errorf("vm1 -> vm2 after ovsdb-server restart: %v", err)
+	}
+
 	// Entry removal: vm2's l2pop unicast and ARP flows go from compute1.
 	s := nodeState(c1, all, hosts, true, true)
 	n := s.Networks[netID]
