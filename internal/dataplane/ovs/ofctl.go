@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // FlowClient is the narrow OpenFlow surface the data plane needs: read a
@@ -43,7 +45,25 @@ func (o ofctl) run(ctx context.Context, stdin []byte, args ...string) ([]byte, e
 	return out.Bytes(), nil
 }
 
+// waitSocket gives ovs-vswitchd a moment to (re)create a bridge's
+// management socket, e.g. right after the bridge was added or the daemon
+// restarted; ovs-ofctl would fail at once.
+func (o ofctl) waitSocket(ctx context.Context, bridge string) {
+	p := filepath.Join(o.runDir, bridge+".mgmt")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 func (o ofctl) DumpFlows(ctx context.Context, bridge string) ([]Flow, error) {
+	o.waitSocket(ctx, bridge)
 	out, err := o.run(ctx, nil, "-O", "OpenFlow13", "--no-names", "dump-flows", o.target(bridge))
 	if err != nil {
 		return nil, err
