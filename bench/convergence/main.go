@@ -126,6 +126,9 @@ func (b *bench) quiet(limit time.Duration) error {
 	last := b.srv.Stats().Messages
 	stable := time.Now()
 	return waitUntil("agents to settle", limit, func() bool {
+		if b.srv.Revision() != b.mem.Revision() {
+			return false
+		}
 		m := b.srv.Stats().Messages
 		if m != last {
 			last, stable = m, time.Now()

@@ -36,6 +36,16 @@ type NetDelta struct {
 	EntriesAdd, EntriesDel []Entry
 }
 
+// Size counts the items a delta carries (tunnels, networks, flood VTEPs,
+// entries, ports).
+func (d Delta) Size() int {
+	n := len(d.TunnelsAdd) + len(d.TunnelsDel) + len(d.PortsSet) + len(d.PortsDel)
+	for _, nd := range d.Networks {
+		n += 1 + len(nd.FloodAdd) + len(nd.FloodDel) + len(nd.EntriesAdd) + len(nd.EntriesDel)
+	}
+	return n
+}
+
 // Empty reports whether the delta changes nothing.
 func (d Delta) Empty() bool {
 	return d.Header == nil && len(d.TunnelsAdd) == 0 && len(d.TunnelsDel) == 0 &&

@@ -138,6 +138,15 @@ func (v View) EntryCount() int {
 	return n
 }
 
+// Size counts the items of a view as Delta.Size counts a delta's.
+func (v View) Size() int {
+	n := len(v.Tunnels) + len(v.Ports)
+	for _, nv := range v.Networks {
+		n += 1 + len(nv.Flood) + len(nv.Entries)
+	}
+	return n
+}
+
 // String renders the view as stable text for golden tests and logs.
 func (v View) String() string {
 	var b strings.Builder

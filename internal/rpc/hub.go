@@ -26,12 +26,14 @@ type hostState struct {
 	// logStart: log holds every change of view after this revision.
 	logStart int64
 	log      []logEntry
+	logSize  int // sum of log[i].size
 	subs     map[chan struct{}]struct{}
 }
 
 type logEntry struct {
 	prev, rev int64
 	delta     l2pop.Delta
+	size      int // items in delta
 }
 
 func newHub(cfg l2pop.Config, logLen int) *hub {
@@ -92,9 +94,17 @@ func (h *hub) refresh(name string, hs *hostState) {
 		return
 	}
 	rev := h.model.Revision
-	hs.log = append(hs.log, logEntry{prev: hs.rev, rev: rev, delta: d})
-	if len(hs.log) > h.logLen {
-		drop := len(hs.log) - h.logLen
+	hs.log = append(hs.log, logEntry{prev: hs.rev, rev: rev, delta: d, size: d.Size()})
+	hs.logSize += hs.log[len(hs.log)-1].size
+	// Replaying more than a snapshot's worth is pointless: keep at most
+	// logLen deltas and about one view's worth of items.
+	limit := max(now.Size(), 64)
+	drop := 0
+	for len(hs.log)-drop > h.logLen || (hs.logSize > limit && len(hs.log)-drop > 1) {
+		hs.logSize -= hs.log[drop].size
+		drop++
+	}
+	if drop > 0 {
 		hs.logStart = hs.log[drop-1].rev
 		hs.log = append(hs.log[:0:0], hs.log[drop:]...)
 	}

@@ -116,6 +116,9 @@ func (s *Server) Nudge() {
 	}
 }
 
+// Revision is the change-log revision the server has applied.
+func (s *Server) Revision() int64 { return s.hub.revision() }
+
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{Messages: s.messages.Load(), Snapshots: s.snapshots.Load(), Bytes: s.bytes.Load()}
@@ -232,9 +235,11 @@ func (s *Server) readChanges(ctx context.Context) (int, error) {
 	if len(changes) == 0 {
 		return 0, nil
 	}
-	if _, err := s.hub.apply(changes); err != nil {
+	n, err := s.hub.apply(changes)
+	if err != nil {
 		s.log.Warn("change log row skipped", "err", err)
 	}
+	s.log.Debug("change log batch", "rows", len(changes), "views_changed", n, "revision", s.hub.revision())
 	return len(changes), nil
 }
 
