@@ -87,6 +87,18 @@ func TestApplyReadsBackConverged(t *testing.T) {
 			}
 		}
 	}
+	// local_ip on no interface: an error, and nothing is changed (the
+	// working device is not re-created without its "dev").
+	bad := dataplane.NodeState{LocalIP: netip.MustParseAddr("198.18.0.250"), UDPPort: 4789,
+		Networks: map[string]dataplane.Network{"other": {ID: "88aa77bb-1234-4c55-8f21-6b0d9e4a7c22", VNI: 1002, MTU: 1450}}}
+	before, _ := d.read()
+	if err := d.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "local_ip") {
+		t.Errorf("Apply with local_ip on no interface: %v", err)
+	}
+	if after, _ := d.read(); len(after.Links) != len(before.Links) || len(after.FDB) != len(before.FDB) {
+		t.Errorf("a refused Apply changed the kernel: %d->%d links, %d->%d fdb", len(before.Links), len(after.Links), len(before.FDB), len(after.FDB))
+	}
+
 	// The last port gone: nothing of ours is left, the tap stays.
 	if err := d.Apply(ctx, dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789}); err != nil {
 		t.Fatal(err)
