@@ -109,9 +109,9 @@ down() {
   [ -d $A ] || return 0
   local i p f D ns
   for i in 1 2; do
-    f=$A/agent-n$i.pid; [ -f $f ] && stoppid "$(cat $f)"
+    f=$A/agent-n$i.pid; [ -f $f ] && stoppid "$(cat $f)" 5
     # helpers the agent spawned (privsep, ovsdb monitors): matched on our unique config path
-    for p in $(grep -l "$A/n$i/agent.ini" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do [ "$p" != $$ ] && stoppid "$p"; done
+    for p in $(grep -l "$A/n$i/agent.ini" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do [ "$p" != $$ ] && stoppid "$p" 5; done
   done
   for f in $A/relay-*.pid; do [ -f "$f" ] && stoppid "$(cat $f)"; done
   for i in 1 2; do D=$A/n$i

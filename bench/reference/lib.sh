@@ -16,10 +16,10 @@ neutrino_port() { case $1 in mariadb) echo 9896;; sqlite) echo 9886;; postgres) 
 
 log() { echo "[bench] $*" >&2; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-# stoppid PID: TERM, wait up to 30 s, then KILL.
-stoppid() { local p=$1 i; kill "$p" 2>/dev/null || return 0
-  for i in $(seq 60); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.5; done
-  log "pid $p ignored TERM for 30 s; KILL"; kill -9 "$p" 2>/dev/null; }
+# stoppid PID [SECONDS]: TERM, wait up to SECONDS (default 30), then KILL.
+stoppid() { local p=$1 t=${2:-30} i; kill "$p" 2>/dev/null || return 0
+  for i in $(seq $((t*4))); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.25; done
+  log "pid $p ignored TERM for $t s; KILL"; kill -9 "$p" 2>/dev/null; }
 stopfile() { local f=$R/$1.pid; [ -f "$f" ] || return 0
   local p; p=$(cat "$f"); if kill -0 "$p" 2>/dev/null; then stoppid "$p"; log "stopped $1 (pid $p)"; fi; rm -f "$f"; }
 waittcp() { local port=$1 n=${2:-60} i; for i in $(seq $((n*2))); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0; sleep 0.5; done; return 1; }
