@@ -1,0 +1,20 @@
+// Package demo is `neutrino demo`: the seed document's walkthrough, live,
+// with real packets. It builds the seed's three nodes (and a fourth for the
+// l2population step) as network namespaces on one underlay (internal/lab),
+// starts `neutrino server` on an embedded SQLite database and one
+// `neutrino agent` per node as child processes of the same binary,
+// configured with copies of the seed's own files, then creates testnet,
+// boots two VMs, pings one from a qrouter namespace and counts the copies of
+// one ARP broadcast on the underlay in each mode (full mesh, multicast group
+// for linuxbridge, l2population, ARP responder), with captures decoded by
+// internal/vxlan and written as pcap files.
+//
+// Run returns a Result (the facts it printed) besides the narration, so a
+// test can assert them. Everything it makes is recorded in a control file
+// (demo.json in the lab state directory) as it is made, so that
+// `neutrino demo down` can remove it after `--keep` or a crash; processes
+// are ended by PID only after checking /proc says they are what was started.
+//
+// The pure parts (config copies, tables, parsing of ovs-vsctl and bridge
+// output) are in config.go and render.go; demo.go and down.go do the I/O.
+package demo
