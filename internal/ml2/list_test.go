@@ -165,3 +165,33 @@ func TestChangeLogPrune(t *testing.T) {
 		}
 	})
 }
+
+func TestRunPruner(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPlugin(t, store.SQLite, seedConfig())
+	for i := 0; i < 5; i++ {
+		if _, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "p"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { p.RunPruner(ctx, time.Millisecond, 1, 0); close(done) }()
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, err := p.Changes(ctx, 3, 10); errors.Is(err, neutron.ErrRevisionGone) {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("pruner did not prune")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	cs, err := p.Changes(context.Background(), 4, 10)
+	if err != nil || len(cs) != 1 || cs[0].Revision != 5 {
+		t.Fatalf("%v %+v", err, cs)
+	}
+}

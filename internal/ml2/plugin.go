@@ -220,3 +220,32 @@ func (p *Plugin) PruneChanges(ctx context.Context, keep int64, keepFor time.Dura
 func (p *Plugin) alive(a *neutron.Agent, now time.Time) bool {
 	return now.Sub(a.HeartbeatAt) <= p.downAft
 }
+
+// Change-log retention the server uses by default: streams that fall
+// further behind resync from a snapshot.
+const (
+	DefaultPruneInterval = time.Minute
+	DefaultPruneKeep     = 100000
+	DefaultPruneKeepFor  = 10 * time.Minute
+)
+
+// RunPruner prunes the change log every interval until ctx ends (the
+// server runs it in a goroutine; several servers may run it at once).
+func (p *Plugin) RunPruner(ctx context.Context, interval time.Duration, keep int64, keepFor time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if h, err := p.PruneChanges(ctx, keep, keepFor); err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("prune change log", "err", err)
+			}
+		} else {
+			p.log.Debug("pruned change log", "horizon", h)
+		}
+	}
+}
