@@ -31,6 +31,16 @@ func (o *clientOpts) client() *apiclient.Client {
 	return c
 }
 
+// owner is the project a create names in its body: --project, else
+// --os-project-id. In noauth mode Neutron refuses a create that carries an
+// X-Project-Id header but no project in the body.
+func (o *clientOpts) owner(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return o.project
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -81,12 +91,12 @@ func (d resDef) resolve(ctx context.Context, c *apiclient.Client, ref string) (s
 	}
 }
 
-func (d resDef) show(ctx context.Context, o *clientOpts, c *apiclient.Client, id string) error {
+func (d resDef) show(ctx context.Context, w io.Writer, o *clientOpts, c *apiclient.Client, id string) error {
 	var one map[string]map[string]any
 	if err := c.Do(ctx, "GET", "/v2.0/"+d.coll+"/"+url.PathEscape(id), nil, &one); err != nil {
 		return err
 	}
-	return printOne(os.Stdout, o.format, one[d.name])
+	return printOne(w, o.format, one[d.name])
 }
 
 func (d resDef) common(o *clientOpts) []*cobra.Command {
@@ -97,7 +107,7 @@ func (d resDef) common(o *clientOpts) []*cobra.Command {
 				return err
 			}
 			items, _ := out[d.coll].([]any)
-			return printList(os.Stdout, o.format, d.cols, items)
+			return printList(cmd.OutOrStdout(), o.format, d.cols, items)
 		}}
 	show := &cobra.Command{Use: "show NAME_OR_ID", Short: "Show a " + d.name, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,7 +116,7 @@ func (d resDef) common(o *clientOpts) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			return d.show(cmd.Context(), o, c, id)
+			return d.show(cmd.Context(), cmd.OutOrStdout(), o, c, id)
 		}}
 	del := &cobra.Command{Use: "delete NAME_OR_ID...", Short: "Delete " + d.coll, Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,7 +136,7 @@ func (d resDef) common(o *clientOpts) []*cobra.Command {
 }
 
 // update runs a PUT with attrs and shows the result.
-func (d resDef) update(ctx context.Context, o *clientOpts, ref string, attrs map[string]any) error {
+func (d resDef) update(ctx context.Context, w io.Writer, o *clientOpts, ref string, attrs map[string]any) error {
 	c := o.client()
 	id, err := d.resolve(ctx, c, ref)
 	if err != nil {
@@ -138,7 +148,7 @@ func (d resDef) update(ctx context.Context, o *clientOpts, ref string, attrs map
 	if err := c.Do(ctx, "PUT", "/v2.0/"+d.coll+"/"+url.PathEscape(id), map[string]any{d.name: attrs}, nil); err != nil {
 		return err
 	}
-	return d.show(ctx, o, c, id)
+	return d.show(ctx, w, o, c, id)
 }
 
 func boolp(b bool) *bool { return &b }
@@ -155,7 +165,7 @@ func networkCmd() *cobra.Command {
 	)
 	create := &cobra.Command{Use: "create NAME", Args: cobra.ExactArgs(1), Short: "Create a network",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := neutron.NetworkCreate{Name: args[0], Description: desc, ProjectID: project}
+			r := neutron.NetworkCreate{Name: args[0], Description: desc, ProjectID: o.owner(project)}
 			if cmd.Flags().Changed("share") {
 				r.Shared = boolp(share)
 			}
@@ -177,7 +187,7 @@ func networkCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return d.show(cmd.Context(), o, c, n.ID)
+			return d.show(cmd.Context(), cmd.OutOrStdout(), o, c, n.ID)
 		}}
 	create.Flags().StringVar(&netType, "provider-network-type", "", "provider:network_type (vxlan, vlan, flat)")
 	create.Flags().StringVar(&physnet, "provider-physical-network", "", "provider:physical_network")
@@ -205,7 +215,7 @@ func networkCmd() *cobra.Command {
 			if udisable {
 				a["admin_state_up"] = false
 			}
-			return d.update(cmd.Context(), o, args[0], a)
+			return d.update(cmd.Context(), cmd.OutOrStdout(), o, args[0], a)
 		}}
 	update.Flags().StringVar(&name, "name", "", "new name")
 	update.Flags().StringVar(&udesc, "description", "", "new description")
@@ -231,7 +241,7 @@ func subnetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r := neutron.SubnetCreate{Name: args[0], NetworkID: netID, CIDR: cidr, ProjectID: project, DNSNameservers: dns}
+			r := neutron.SubnetCreate{Name: args[0], NetworkID: netID, CIDR: cidr, ProjectID: o.owner(project), DNSNameservers: dns}
 			if cmd.Flags().Changed("gateway") {
 				g := gateway
 				if g == "none" {
@@ -246,7 +256,7 @@ func subnetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return d.show(cmd.Context(), o, c, s.ID)
+			return d.show(cmd.Context(), cmd.OutOrStdout(), o, c, s.ID)
 		}}
 	create.Flags().StringVar(&network, "network", "", "network name or id (required)")
 	create.Flags().StringVar(&cidr, "subnet-range", "", "CIDR (required)")
@@ -263,7 +273,7 @@ func subnetCmd() *cobra.Command {
 			if cmd.Flags().Changed("name") {
 				a["name"] = name
 			}
-			return d.update(cmd.Context(), o, args[0], a)
+			return d.update(cmd.Context(), cmd.OutOrStdout(), o, args[0], a)
 		}}
 	update.Flags().StringVar(&name, "name", "", "new name")
 	cmd.AddCommand(append(d.common(o), create, update)...)
@@ -286,7 +296,7 @@ func portCmd() *cobra.Command {
 				return err
 			}
 			r := neutron.PortCreate{Name: args[0], NetworkID: netID, MACAddress: mac, HostID: host,
-				DeviceOwner: owner, DeviceID: device, ProjectID: project}
+				DeviceOwner: owner, DeviceID: device, ProjectID: o.owner(project)}
 			for _, f := range fixed {
 				var req neutron.FixedIPRequest
 				for _, kv := range strings.Split(f, ",") {
@@ -306,7 +316,7 @@ func portCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return d.show(cmd.Context(), o, c, p.ID)
+			return d.show(cmd.Context(), cmd.OutOrStdout(), o, c, p.ID)
 		}}
 	create.Flags().StringVar(&network, "network", "", "network name or id (required)")
 	create.Flags().StringVar(&mac, "mac-address", "", "MAC address")
@@ -333,7 +343,7 @@ func portCmd() *cobra.Command {
 			if disable {
 				a["admin_state_up"] = false
 			}
-			return d.update(cmd.Context(), o, args[0], a)
+			return d.update(cmd.Context(), cmd.OutOrStdout(), o, args[0], a)
 		}}
 	update.Flags().StringVar(&name, "name", "", "new name")
 	update.Flags().StringVar(&uhost, "host", "", "binding:host_id (admin)")
@@ -364,7 +374,7 @@ func agentClientSubcommands() []*cobra.Command {
 			if disable {
 				a["admin_state_up"] = false
 			}
-			return d.update(cmd.Context(), o, args[0], a)
+			return d.update(cmd.Context(), cmd.OutOrStdout(), o, args[0], a)
 		}}
 	update.Flags().StringVar(&desc, "description", "", "description")
 	update.Flags().BoolVar(&enable, "enable", false, "admin_state_up=true")
