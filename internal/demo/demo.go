@@ -96,7 +96,12 @@ type Result struct {
 	Floods []Flood
 	// Pcaps are the files written.
 	Pcaps []string
-	// Leftover is empty when cleanup removed everything (not with Keep).
+	// Processes are every process the demo started (server, agents, OVS
+	// daemons), for leak checks.
+	Processes []ProcRecord
+	// OVSRunDirs are the OVS daemons' run directories.
+	OVSRunDirs []string
+	// Elapsed is the walkthrough's time (without the final cleanup).
 	Elapsed time.Duration
 }
 
@@ -206,6 +211,10 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 		nodes: map[string]*lab.Node{}, ports: map[string]string{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}}
 	d.res.Tunnels = map[string][]netip.Addr{}
 	defer func() {
+		d.ctlMu.Lock()
+		d.res.Processes = append([]ProcRecord(nil), d.ctl.Procs...)
+		d.res.OVSRunDirs = append([]string(nil), d.ctl.OVSRunDirs...)
+		d.ctlMu.Unlock()
 		if opt.Keep && err == nil {
 			d.printKeep()
 			return
