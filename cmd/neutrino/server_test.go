@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
