@@ -179,6 +179,11 @@ func parseBody(r *resource, body []byte, post bool) (map[string]any, *neutron.Er
 	}
 	inner, ok := obj[r.name].(map[string]any)
 	if !ok {
+		if _, bulk := obj[r.collection]; bulk && post {
+			// Neutron's bulk create is atomic; the plugin has no bulk
+			// transaction yet, so refuse rather than half-create.
+			return nil, neutron.BadRequest("Bulk creation of %s is not supported by this server; create them one by one", r.collection)
+		}
 		return nil, missing
 	}
 	var unknown []string

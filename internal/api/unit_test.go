@@ -280,6 +280,7 @@ func TestParseBodyRecorded(t *testing.T) {
 		{`{"port": {"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd"}} trailing`, true, "Body contains invalid data"},
 		{`[1]`, true, "Unable to find 'port' in request body"},
 		{`{"port": "x"}`, true, "Unable to find 'port' in request body"},
+		{`{"ports": [{"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd"}]}`, true, "Bulk creation of ports is not supported by this server; create them one by one"},
 	}
 	for _, c := range cases {
 		_, e := parseBody(res, []byte(c.body), c.post)
