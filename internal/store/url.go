@@ -102,7 +102,6 @@ func mysqlTarget(raw, rest string) (Target, error) {
 	if cs := u.Query().Get("charset"); cs != "" {
 		q.Set("charset", cs)
 	}
-	q.Set("multiStatements", "true") // goose runs multi-statement migrations
 	q.Set("parseTime", "false")
 	dsn := fmt.Sprintf("%s:%s@tcp(%s)/%s?%s", user, pw, host, db, q.Encode())
 	return Target{Dialect: MySQL, Driver: "mysql", DSN: dsn, Redacted: redact(u)}, nil
