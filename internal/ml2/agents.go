@@ -206,13 +206,33 @@ func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUp
 }
 
 // DeleteAgent deletes an agent row (Neutron allows it for dead agents; a
-// live agent simply registers again with its next report).
+// live agent simply registers again with its next report, endpoint
+// included).
 func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		a, err := t.GetAgent(ctx, id)
+		if err != nil {
+			return err
+		}
 		if err := t.DeleteAgent(ctx, id); err != nil {
 			return err
 		}
 		t.Emit("agent", id, "delete", nil)
+		// The host's VTEP goes with its last agent, so other nodes drop
+		// their tunnels to it.
+		others, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {a.Host}}})
+		if err != nil {
+			return err
+		}
+		if len(others) == 0 {
+			removed, err := t.DeleteEndpoint(ctx, a.Host)
+			if err != nil {
+				return err
+			}
+			if removed {
+				t.Emit("endpoint", a.Host, "delete", nil)
+			}
+		}
 		return nil
 	})
 	return err

@@ -351,6 +351,9 @@ func TestAgentsAndBinding(t *testing.T) {
 		if err := p.DeleteAgent(ctx, a1.ID); err != nil {
 			t.Fatal(err)
 		}
+		if eps, _ := p.Store().ListEndpoints(ctx); len(eps) != 1 || eps[0].Host != "ref-node-2" {
+			t.Fatalf("endpoints after agent delete: %+v", eps)
+		}
 		_, err = p.GetAgent(ctx, a1.ID)
 		wantFault(t, err, 404, "AgentNotFound")
 	})

@@ -203,3 +203,13 @@ func (t *Tx) SetEndpoint(ctx context.Context, e neutron.TunnelEndpoint) (removed
 func (t *Tx) PortsOnHost(ctx context.Context, host, vifType string) ([]neutron.Port, error) {
 	return t.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"binding:host_id": {host}, "binding:vif_type": {vifType}}})
 }
+
+// DeleteEndpoint removes a host's VTEP; removed reports whether it had one.
+func (t *Tx) DeleteEndpoint(ctx context.Context, host string) (bool, error) {
+	res, err := t.exec(ctx, "DELETE FROM tunnel_endpoints WHERE host = ?", host)
+	if err != nil {
+		return false, fmt.Errorf("delete endpoint of %s: %w", host, err)
+	}
+	k, err := res.RowsAffected()
+	return k > 0, err
+}
