@@ -12,7 +12,8 @@ import (
 )
 
 // Client speaks the Neutron v2.0 API as a black box: the same requests go to
-// Neutron and to neutrino. Keep-alive connections, one pool per system.
+// Neutron and to neutrino. Keep-alive connections, one pool per system; a
+// request unanswered for 2 minutes fails (Neutron's slowest here take ~20 s).
 type Client struct {
 	Base string
 	HTTP *http.Client
@@ -20,7 +21,7 @@ type Client struct {
 
 func NewClient(base string) *Client {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
-	return &Client{Base: base, HTTP: &http.Client{Transport: tr, Timeout: 10 * time.Minute}}
+	return &Client{Base: base, HTTP: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
 }
 
 // APIError is a non-2xx answer.

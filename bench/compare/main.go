@@ -86,9 +86,9 @@ func run(logger *slog.Logger) error {
 		quick    = flag.Bool("quick", false, "short run: 1 repetition, 4 s per level, lists of 1,000 only")
 		sysList  = flag.String("systems", "neutron,neutrino-mariadb,neutrino-sqlite,neutrino-postgres", "systems to measure, in order")
 		runs     = flag.Int("runs", 3, "repetitions of the timed phases (medians are reported)")
-		dur      = flag.Duration("duration", 10*time.Second, "port-create time per concurrency level")
+		dur      = flag.Duration("duration", 8*time.Second, "port-create time per concurrency level")
 		concS    = flag.String("concurrency", "1,8,32", "concurrent clients for port create")
-		netsub   = flag.Int("netsub", 20, "network+subnet pairs per repetition")
+		netsub   = flag.Int("netsub", 15, "network+subnet pairs per repetition")
 		listS    = flag.String("list-sizes", "1000,10000", "ports per listed network")
 		listRep  = flag.Int("list-repeats", 5, "GETs per listing size")
 		maxOps   = flag.Int("max-ops", 20000, "cap on port creates per level (keeps a /16 subnet from running out)")
@@ -154,16 +154,28 @@ func run(logger *slog.Logger) error {
 	o := orchestra{log: logger, w: w, refDir: *refDir, fixture: *fixture, noUpDown: *noUpDown,
 		agents: *agents, converge: *converge, phases: phases}
 	if !*noUpDown {
-		// One binary for every neutrino variant and the agents, built now.
+		// One binary for every neutrino variant and the agents, built now
+		// from the committed tree (git archive HEAD), not from the shared
+		// work tree, where others' half-done edits may sit.
 		bin := "/var/lib/neutrino-bench/bin/neutrino"
-		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		src := "/var/lib/neutrino-bench/src"
+		if err := os.RemoveAll(src); err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/neutrino")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build neutrino: %w", err)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
 		}
+		for _, c := range [][]string{
+			{"bash", "-c", "git archive --format=tar HEAD | tar -x -C " + src},
+			{"go", "build", "-C", src, "-o", bin, "./cmd/neutrino"},
+		} {
+			cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("build neutrino (%s): %w", strings.Join(c, " "), err)
+			}
+		}
+		logger.Info("built neutrino", "commit", res.Machine.NeutrinoCommit, "bin", bin)
 		o.env = append(os.Environ(), "NEUTRINO_BIN="+bin)
 	}
 	res.Systems = o.all(ctx, sel)
