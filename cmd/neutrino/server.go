@@ -67,12 +67,6 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("ml2: %w", err)
 	}
-	handler := api.New(plugin, api.Options{
-		AuthStrategy:   cfg.AuthStrategy,
-		MaxRequestBody: int64(cfg.MaxRequestBody),
-		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),
-		Logger:         logger,
-	})
 	if cfg.AuthStrategy == api.AuthKeystone {
 		logger.Warn("auth_strategy = keystone: identity is taken from X-User-Id/X-Project-Id/X-Roles as Keystone's auth_token middleware sets them; tokens are NOT validated here, put a validating proxy in front")
 	}
@@ -80,11 +74,17 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rpcErr := make(chan error, 1)
-	stopRPC, err := startAgentRPC(ctx, cfg, st, plugin, logger, rpcErr)
+	stopRPC, nudge, err := startAgentRPC(ctx, cfg, st, plugin, logger, rpcErr)
 	if err != nil {
 		return fmt.Errorf("agents' gRPC server: %w", err)
 	}
 	defer stopRPC()
+	handler := api.New(nudging{Backend: plugin, nudge: nudge}, api.Options{
+		AuthStrategy:   cfg.AuthStrategy,
+		MaxRequestBody: int64(cfg.MaxRequestBody),
+		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),
+		Logger:         logger,
+	})
 
 	addr := net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	ln, err := net.Listen("tcp", addr)

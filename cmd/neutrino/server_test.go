@@ -31,7 +31,8 @@ func TestServerSeedConfig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	over := filepath.Join(dir, "override.conf")
-	os.WriteFile(over, []byte(fmt.Sprintf("[DEFAULT]\nbind_port = %d\nrpc_bind_port = %d\nstate_path = %s\n[database]\nconnection =\n", freePort(t), freePort(t), dir)), 0o600)
+	rpcPort := freePort(t)
+	os.WriteFile(over, []byte(fmt.Sprintf("[DEFAULT]\nbind_port = %d\nrpc_bind_port = %d\nstate_path = %s\n[database]\nconnection =\n", freePort(t), rpcPort, dir)), 0o600)
 	files := []string{filepath.Join(seed, "neutron.conf"), filepath.Join(seed, "ml2_conf.ini"), over}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -67,6 +68,12 @@ func TestServerSeedConfig(t *testing.T) {
 	if resp.StatusCode != 201 || out.Network["provider:network_type"] != "vxlan" || vni < 1001 || vni > 2000 {
 		t.Fatalf("create on the seed config: %d %v", resp.StatusCode, out.Network)
 	}
+	// The agents' gRPC endpoint listens too.
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rpcPort), 5*time.Second)
+	if err != nil {
+		t.Fatalf("agents' gRPC port: %v", err)
+	}
+	conn.Close()
 	cancel()
 	select {
 	case err := <-done:
