@@ -35,7 +35,23 @@ import (
 	"neutrino/internal/api/apitest"
 )
 
+// cleanups run on exit, also after a fatal error (a fresh database on the
+// shared server must be dropped).
+var cleanups []func()
+
+func fatalf(format string, args ...any) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	log.Fatalf(format, args...)
+}
+
 func main() {
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
 	db := flag.String("db", "sqlite", "sqlite, postgres or mysql (postgres/mysql: a fresh database on NEUTRINO_TEST_POSTGRES / NEUTRINO_TEST_MYSQL)")
 	perLevel := flag.Int("ports", 400, "ports created per concurrency level")
 	listN := flag.Int("list", 10000, "ports present when timing the listing")
@@ -44,18 +60,18 @@ func main() {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+		cleanups = append(cleanups, pprof.StopCPUProfile)
 	}
 	ctx := context.Background()
 
 	dir, err := os.MkdirTemp("", "neutrino-bench-api-")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
-	defer os.RemoveAll(dir)
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	dbURL := ""
 	switch *db {
 	case "sqlite":
@@ -63,33 +79,33 @@ func main() {
 		env := map[string]string{"postgres": "NEUTRINO_TEST_POSTGRES", "mysql": "NEUTRINO_TEST_MYSQL"}[*db]
 		admin := os.Getenv(env)
 		if admin == "" {
-			log.Fatalf("%s is not set (source /work/brief/testdb.env or run under `make test`)", env)
+			fatalf("%s is not set (source /work/brief/testdb.env or run under `make test`)", env)
 		}
 		u, drop, err := apitest.FreshDatabase(ctx, admin)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
-		defer drop()
+		cleanups = append(cleanups, drop)
 		dbURL = u
 	default:
-		log.Fatalf("-db %q: want sqlite, postgres or mysql", *db)
+		fatalf("-db %q: want sqlite, postgres or mysql", *db)
 	}
 	cfg, err := apitest.LoadConfig(dir, apitest.ReferenceINI)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	st, err := apitest.NewStack(ctx, dir, dbURL, cfg, nil)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
-	defer st.Close()
+	cleanups = append(cleanups, st.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	srv := &http.Server{Handler: st.Handler}
 	go srv.Serve(ln)
-	defer srv.Close()
+	cleanups = append(cleanups, func() { srv.Close() })
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}
 
@@ -103,13 +119,13 @@ func main() {
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		d := time.Since(t0)
 		if resp.StatusCode >= 300 {
-			log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+			fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
 		}
 		return b, d
 	}
@@ -181,7 +197,7 @@ func main() {
 			var m map[string][]json.RawMessage
 			json.Unmarshal(b, &m)
 			if len(m["ports"]) < *listN {
-				log.Fatalf("listing returned %d ports, want >= %d", len(m["ports"]), *listN)
+				fatalf("listing returned %d ports, want >= %d", len(m["ports"]), *listN)
 			}
 		}
 	}
