@@ -137,8 +137,10 @@ type Flood struct {
 	// is the VTEP the reply crossed the underlay from (invalid = the reply
 	// never crossed it: answered on the controller).
 	AnsweredBy string
-	ReplyVia   netip.Addr
-	Pcap       string
+	// AnsweredHost is the answering VM's host ("" when unknown).
+	AnsweredHost string
+	ReplyVia     netip.Addr
+	Pcap         string
 }
 
 type runner struct {
@@ -795,6 +797,7 @@ func (d *runner) printAgentList(ctx context.Context) error {
 // showOVSTunnels waits until each node's br-tun has the tunnels the mode
 // calls for, then prints br-tun as `ovs-vsctl show` prints it.
 func (d *runner) showOVSTunnels(ctx context.Context, names []string, l2pop bool) error {
+	var rows [][]string
 	for _, name := range names {
 		want := d.wantTunnels(name, l2pop)
 		o := d.ovs[name]
@@ -816,8 +819,14 @@ func (d *runner) showOVSTunnels(ctx context.Context, names []string, l2pop bool)
 		}
 		if !l2pop {
 			d.res.Tunnels[name] = want
+			d.say("\n[root@%s ~]# ovs-vsctl show   (br-tun; %d tunnel(s))\n%s", name, len(want), indent(section, ""))
+			continue
 		}
-		d.say("\n[root@%s ~]# ovs-vsctl show   (br-tun; %d tunnel(s))\n%s", name, len(want), indent(section, ""))
+		rows = append(rows, []string{name, d.nodes[name].IP().String(), strconv.Itoa(len(want)), addrList(want)})
+	}
+	if l2pop {
+		d.say("\nbr-tun tunnels now (partial mesh: only between nodes hosting ports of testnet):\n%s",
+			indent(table([]string{"node", "VTEP", "tunnels", "to"}, rows, false), "  "))
 	}
 	return nil
 }
@@ -1299,19 +1308,20 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 		switch {
 		case r.node == "controller" && !r.rec.Outgoing && p.OuterSrc == ctlIP && isReq:
 			f.Copies = append(f.Copies, p.OuterDst)
-			lines = append(lines, "  copy  "+text)
+			lines = append(lines, "  copy     "+text)
 		case r.node == "controller" && r.rec.Outgoing && p.IsVXLAN && p.innerARP == vxlan.ARPReply:
 			f.ReplyVia = p.OuterSrc
-			lines = append(lines, "  reply "+text)
+			lines = append(lines, "  reply    "+text)
 		case r.node == "compute-3" && r.rec.Outgoing && isReq:
 			f.Compute3++
-			lines = append(lines, "  to compute-3 "+text)
+			lines = append(lines, "  at c-3   "+text)
 		}
 	}
 	if m := arpingReplyRE.FindStringSubmatch(string(out)); m != nil {
 		for _, v := range d.res.VMs {
 			if strings.EqualFold(v.MAC, m[2]) {
 				f.AnsweredBy = "the VM on " + v.Host + " (" + v.IP + ")"
+				f.AnsweredHost = v.Host
 			}
 		}
 		if f.AnsweredBy == "" {
@@ -1326,9 +1336,9 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 	d.res.Floods = append(d.res.Floods, f)
 	d.res.Pcaps = append(d.res.Pcaps, file)
 
-	d.say("[root@controller ~]# ip netns exec qrouter-%s arping -c 1 -I %s %s\n", d.router.Name, d.router.VIF.IfName, vm.IP)
+	d.say("\n[root@controller ~]# ip netns exec qrouter-%s arping -c 1 -I %s %s\n", d.router.Name, d.router.VIF.IfName, vm.IP)
 	d.say("%s", indent(arpingSummary(string(out)), "    "))
-	d.say("\nOn the underlay (%s):\n", file)
+	d.say("\nOn the underlay (%s; copy = sent by the controller, at c-3 = delivered to compute-3):\n", file)
 	if len(lines) == 0 {
 		d.say("  (no VXLAN packet at all)\n")
 	}
@@ -1391,23 +1401,27 @@ func (d *runner) summary() {
 		if f.Compute3 >= 0 {
 			c3 = strconv.Itoa(f.Compute3)
 		}
-		ans := f.AnsweredBy
-		if ans != "" && !f.ReplyVia.IsValid() {
-			ans += " (ARP responder)"
+		ans := "nobody"
+		switch {
+		case f.AnsweredBy != "" && f.ReplyVia.IsValid():
+			ans = "VM on " + f.AnsweredHost
+		case f.AnsweredBy != "":
+			ans = "ARP responder on controller"
 		}
 		rows = append(rows, []string{f.Mode, strconv.Itoa(len(f.Copies)), addrList(sortAddrs(append([]netip.Addr(nil), f.Copies...))), c3, ans, filepath.Base(f.Pcap)})
 	}
 	d.say("Flood copies per ARP broadcast (mechanism %s, testnet VNI %d):\n\n%s", d.opt.Mechanism, d.res.VNI,
-		table([]string{"mode", "copies", "to", "compute-3 got", "answered by", "pcap"}, rows, false))
+		indent(table([]string{"mode", "copies", "to", "compute-3 got", "answered by", "pcap"}, rows, false), "  "))
 	d.say("\nCaptures (open with Wireshark or tcpdump -r): %s\n", filepath.Join(d.opt.Dir, "pcap"))
 	d.say("Total time: %.1fs\n", d.res.Elapsed.Seconds())
 }
 
 func (d *runner) printKeep() {
 	d.say("\nEverything is still running (--keep). Explore it:\n")
-	d.say("  neutrino --os-url %s --os-roles admin port list\n", d.apiURL)
-	d.say("  neutrino --os-url %s --os-roles admin agent list\n", d.apiURL)
+	d.say("  neutrino port list --os-url %s --os-roles admin\n", d.apiURL)
+	d.say("  neutrino network show testnet --os-url %s --os-roles admin\n", d.apiURL)
 	d.say("  neutrino vm list --os-url %s --state-dir %s\n", d.apiURL, d.opt.ControlDir)
+	d.say("  openstack --os-auth-type none --os-endpoint %s network agent list\n", d.apiURL)
 	for _, name := range d.nodeNames() {
 		d.say("  ip netns exec %s bash     # %s\n", d.nodes[name].NS, name)
 	}
