@@ -160,6 +160,18 @@ func TestSubnetsAndPorts(t *testing.T) {
 		if err != nil || len(f) != 1 || f[0].ID != fixed.ID {
 			t.Fatalf("fixed_ips filter: %v %+v", err, f)
 		}
+		f, err = p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"fixed_ips": {"subnet_id=" + s.ID, "ip_address=192.168.1.50", "ip_address=192.168.1.77"}}})
+		if err != nil || len(f) != 2 {
+			t.Fatalf("fixed_ips subnet+ips filter: %v %d", err, len(f))
+		}
+		f, err = p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"fixed_ips": {"subnet_id=other", "ip_address=192.168.1.50"}}})
+		if err != nil || len(f) != 0 {
+			t.Fatalf("fixed_ips keys must AND: %v %d", err, len(f))
+		}
+		f, err = p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"fixed_ips": {"ip_address_substr=1.50"}}})
+		if err != nil || len(f) != 1 || f[0].ID != fixed.ID {
+			t.Fatalf("fixed_ips substr filter: %v %+v", err, f)
+		}
 		f, err = p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"binding:host_id": {"compute-1"}, "device_owner": {"compute:nova"}}})
 		if err != nil || len(f) != 1 || f[0].ID != bound.ID {
 			t.Fatalf("host filter: %v %+v", err, f)

@@ -36,29 +36,40 @@ var portRes = &resource{
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		switch attr {
 		case "fixed_ips":
-			// fixed_ips=ip_address=X / subnet_id=Y; several values: OR.
-			var ors []string
-			var args []any
+			// fixed_ips=ip_address=X / subnet_id=Y / ip_address_substr=Z:
+			// values of one key are ORed, different keys ANDed on the same
+			// allocation (as Neutron's filter).
+			byKey := map[string][]string{}
 			for _, v := range vals {
 				k, val, ok := strings.Cut(v, "=")
 				if !ok {
 					return "", nil, false, neutron.InvalidInput("Invalid fixed_ips filter %q: want ip_address=... or subnet_id=...", v)
 				}
 				switch k {
-				case "ip_address":
-					ors = append(ors, "ip_address = ?")
-					args = append(args, val)
-				case "subnet_id":
-					ors = append(ors, "subnet_id = ?")
-					args = append(args, val)
-				case "ip_address_substr":
-					ors = append(ors, "ip_address LIKE ?")
-					args = append(args, "%"+val+"%")
+				case "ip_address", "subnet_id", "ip_address_substr":
+					byKey[k] = append(byKey[k], val)
 				default:
 					return "", nil, false, neutron.InvalidInput("Invalid fixed_ips filter key %q.", k)
 				}
 			}
-			return "ports.id IN (SELECT port_id FROM ipallocations WHERE " + strings.Join(ors, " OR ") + ")", args, true, nil
+			var ands []string
+			var args []any
+			for _, k := range []string{"ip_address", "subnet_id"} {
+				if vs := byKey[k]; len(vs) > 0 {
+					c, a := idsIn(k, vs)
+					ands = append(ands, c)
+					args = append(args, a...)
+				}
+			}
+			if vs := byKey["ip_address_substr"]; len(vs) > 0 {
+				var ors []string
+				for _, v := range vs {
+					ors = append(ors, "ip_address LIKE ?")
+					args = append(args, "%"+v+"%")
+				}
+				ands = append(ands, "("+strings.Join(ors, " OR ")+")")
+			}
+			return "ports.id IN (SELECT port_id FROM ipallocations WHERE " + strings.Join(ands, " AND ") + ")", args, true, nil
 		case "security_groups":
 			var ors []string
 			var args []any
