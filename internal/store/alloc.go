@@ -92,6 +92,14 @@ func (s *Store) syncAllocations(ctx context.Context, table, col, keyCol, key str
 	}
 	pre, suf := s.insertIgnore()
 	for _, r := range ranges {
+		// A complete range (every restart after the first) costs one query.
+		var have int64
+		if err := s.db.QueryRowContext(ctx, s.rebind("SELECT COUNT(*) FROM "+table+" WHERE "+col+" BETWEEN ? AND ?"+scope), append([]any{r.Min, r.Max}, scopeArgs...)...).Scan(&have); err != nil {
+			return fmt.Errorf("sync %s: %w", table, err)
+		}
+		if have == r.Max-r.Min+1 {
+			continue
+		}
 		for lo := r.Min; lo <= r.Max; lo += syncChunk {
 			hi := min(lo+syncChunk-1, r.Max)
 			have := map[int64]bool{}
