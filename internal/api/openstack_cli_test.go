@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"neutrino/internal/api/apitest"
+	"neutrino/internal/neutron"
 )
 
 // TestOpenstackCLI drives the real python3-openstackclient (Debian) against
@@ -79,9 +81,13 @@ func TestOpenstackCLI(t *testing.T) {
 	if shown["name"] != "osc-net2" {
 		t.Fatalf("after set: %v", shown)
 	}
+	if _, err := s.Plugin.ReportState(context.Background(), neutron.AgentReport{AgentType: neutron.AgentTypeOVS,
+		Binary: "neutron-openvswitch-agent", Host: "osc-node", Topic: "N/A", Configurations: []byte(`{"tunnel_types": ["vxlan"]}`), StartFlag: true}); err != nil {
+		t.Fatal(err)
+	}
 	var agents []map[string]any
 	oscJSON(&agents, "network", "agent", "list")
-	if len(agents) != 0 {
+	if len(agents) != 1 || agents[0]["Host"] != "osc-node" || agents[0]["Alive"] != true || agents[0]["State"] != true || agents[0]["Agent Type"] != "Open vSwitch agent" {
 		t.Fatalf("agents: %v", agents)
 	}
 	osc("port", "delete", "osc-port")
