@@ -9,6 +9,7 @@ import (
 
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
+	"neutrino/internal/store/storetest"
 )
 
 func names(ns []neutron.Network) []string {
@@ -193,5 +194,30 @@ func TestRunPruner(t *testing.T) {
 	cs, err := p.Changes(context.Background(), 4, 10)
 	if err != nil || len(cs) != 1 || cs[0].Revision != 5 {
 		t.Fatalf("%v %+v", err, cs)
+	}
+}
+
+// sqlite:// (memory, one connection) works end to end.
+func TestInMemorySQLite(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenURL(t, "sqlite://")
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(ctx, st, seedConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := netAndSubnet(t, p)
+	if _, err := p.ReportState(ctx, ovsReport("h1", "198.18.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	pt, err := p.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, HostID: "h1"})
+	if err != nil || pt.VIFType != "ovs" {
+		t.Fatalf("%v %+v", err, pt)
+	}
+	s, err := p.Snapshot(ctx)
+	if err != nil || len(s.Ports) != 1 || len(s.Agents) != 1 || s.Revision != int64(len(mustChanges(t, p, 0))) {
+		t.Fatalf("%v %+v", err, s)
 	}
 }
