@@ -172,3 +172,90 @@ func TestConcurrentServers(t *testing.T) {
 		}
 	})
 }
+
+// Port creates racing a network delete never leave a port, address or
+// subnet of a deleted network behind; every call ends in success or a
+// Neutron fault.
+func TestDeleteRacesCreate(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		u := storetest.URL(t, d)
+		st1, st2 := storetest.OpenURL(t, u), storetest.OpenURL(t, u)
+		if _, err := st1.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p1, err := New(ctx, st1, seedConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := New(ctx, st2, seedConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes := map[string]int{}
+		var mu sync.Mutex
+		note := func(err error) {
+			k := "ok"
+			if err != nil {
+				e, ok := neutron.AsError(err)
+				if !ok {
+					t.Errorf("not a Neutron fault: %v", err)
+					return
+				}
+				k = e.Type
+			}
+			mu.Lock()
+			outcomes[k]++
+			mu.Unlock()
+		}
+		for round := 0; round < 5; round++ {
+			n, _ := netAndSubnet(t, p1)
+			var wg sync.WaitGroup
+			for i := 0; i < 20; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := p2.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID})
+					note(err)
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < 20; k++ {
+					err := p1.DeleteNetwork(ctx, n.ID)
+					note(err)
+					if err == nil {
+						return
+					}
+					// Clear the ports that made it and try again.
+					ps, _ := p1.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}}})
+					for _, pt := range ps {
+						note(p1.DeletePort(ctx, pt.ID))
+					}
+				}
+			}()
+			wg.Wait()
+		}
+		t.Logf("%s outcomes: %v", d, outcomes)
+		db := st1.DB()
+		for _, q := range []string{
+			"SELECT COUNT(*) FROM ports WHERE network_id NOT IN (SELECT id FROM networks)",
+			"SELECT COUNT(*) FROM ipallocations WHERE port_id NOT IN (SELECT id FROM ports)",
+			"SELECT COUNT(*) FROM subnets WHERE network_id NOT IN (SELECT id FROM networks)",
+			"SELECT COUNT(*) FROM ipallocations WHERE subnet_id NOT IN (SELECT id FROM subnets)",
+		} {
+			var k int
+			if err := db.QueryRowContext(ctx, q).Scan(&k); err != nil || k != 0 {
+				t.Fatalf("%s: %d %v", q, k, err)
+			}
+		}
+		cs := mustChanges(t, p1, 0)
+		for i, c := range cs {
+			if c.Revision != int64(i+1) {
+				t.Fatalf("change %d has revision %d", i, c.Revision)
+			}
+		}
+	})
+}
