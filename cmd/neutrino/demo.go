@@ -2,24 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"neutrino/internal/api"
-	"neutrino/internal/config"
 	"neutrino/internal/demo"
 	"neutrino/internal/lab"
-	"neutrino/internal/ml2"
-	"neutrino/internal/rpc"
-	"neutrino/internal/store"
 )
 
 // demoCmd is `neutrino demo [--mechanism M] [--keep]` and `neutrino demo
@@ -39,7 +27,9 @@ Everything is removed at the end unless --keep (then: neutrino demo down).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt.Out = cmd.OutOrStdout()
 			opt.ControlDir = lab.StateDir(stateDir)
-			opt.FallbackServerArgs = []string{"demo", "server"}
+			// The narration is the demo's output; of the lab's own log
+			// only warnings and errors belong next to it.
+			opt.Logger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
 			_, err := demo.Run(cmd.Context(), opt)
 			return err
 		},
@@ -47,97 +37,29 @@ Everything is removed at the end unless --keep (then: neutrino demo down).`,
 	cmd.Flags().StringVar(&opt.Mechanism, "mechanism", demo.MechOVS, "openvswitch (the seed's) or linuxbridge")
 	cmd.Flags().BoolVar(&opt.Keep, "keep", false, "leave everything running and print how to explore it")
 	cmd.Flags().StringVar(&opt.Dir, "dir", "", "directory for config copies, logs, database and pcaps (default: a new one in $TMPDIR)")
-	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "lab state directory (NEUTRINO_STATE_DIR, default "+lab.DefaultStateDir+")")
-
-	down := &cobra.Command{
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "lab state directory for demo.json and lab.json (NEUTRINO_STATE_DIR, default "+lab.DefaultStateDir+")")
+	cmd.AddCommand(&cobra.Command{
 		Use:   "down",
 		Short: "Remove a demo left running by --keep (or by a crash)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return demo.Down(cmd.Context(), lab.StateDir(stateDir), cmd.OutOrStdout())
 		},
-	}
-	var files []string
-	server := &cobra.Command{
-		Use:    "server --config-file F ...",
-		Short:  "The server with the agents' gRPC endpoint, for builds whose `neutrino server` lacks it",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemoServer(cmd.Context(), logger, files)
-		},
-	}
-	server.Flags().StringArrayVar(&files, "config-file", nil, "neutron.conf / ml2_conf.ini")
-	server.Flags().Bool("auto-migrate", true, "always on: SQLite under state_path")
-	cmd.AddCommand(down, server)
+	})
 	return cmd
 }
 
-// runDemoServer is `neutrino server` for the demo's embedded SQLite with
-// the agents' gRPC service (internal/rpc) started next to the API. The demo
-// uses it only when `neutrino server` does not open rpc_bind_port.
-func runDemoServer(ctx context.Context, logger *slog.Logger, files []string) error {
-	cfg, warnings, err := config.LoadServer(files...)
-	if err != nil {
-		return err
-	}
-	for _, w := range warnings {
-		logger.Warn(w)
-	}
-	if cfg.Connection != "" {
-		return errors.New("demo server: only the embedded SQLite database (no [database] connection)")
-	}
-	if err := os.MkdirAll(cfg.StatePath, 0o750); err != nil {
-		return fmt.Errorf("state_path: %w", err)
-	}
-	st, err := store.OpenMigrated(ctx, store.ConnectionURL(cfg.Connection, cfg.StatePath), true, logger)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	plugin, err := ml2.New(ctx, st, cfg, logger)
-	if err != nil {
-		return fmt.Errorf("ml2: %w", err)
-	}
-	rcfg, err := rpc.ServerConfigFor(cfg, logger)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rln, err := net.Listen("tcp", net.JoinHostPort(cfg.RPCBindHost, strconv.Itoa(cfg.RPCBindPort)))
-	if err != nil {
-		return fmt.Errorf("agents' gRPC listen: %w", err)
-	}
-	rpcDone := make(chan error, 1)
-	go func() { rpcDone <- rpc.NewServer(plugin, rcfg).Serve(ctx, rln) }()
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort)))
-	if err != nil {
-		cancel()
-		<-rpcDone
-		return fmt.Errorf("API listen: %w", err)
-	}
-	srv := &http.Server{Handler: api.New(plugin, api.Options{AuthStrategy: cfg.AuthStrategy, MaxRequestBody: int64(cfg.MaxRequestBody), Logger: logger}),
-		ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	logger.Info("demo server listening", "api", ln.Addr().String(), "rpc", rln.Addr().String())
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	rpcEnded := false
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-	case err = <-rpcDone:
-		rpcEnded = true
-	}
-	cancel()
-	shutdown(srv)
-	if !rpcEnded {
-		if rerr := <-rpcDone; rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+// minLevel drops records below level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
 }
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }

@@ -44,14 +44,6 @@ type Options struct {
 	Out io.Writer
 	// Logger gets debug details (default: discarded).
 	Logger *slog.Logger
-	// ServerArgs, if set, replaces `server` as the server's subcommand
-	// (the first word of its command line); the rest of the arguments
-	// (--config-file ... --auto-migrate) follow.
-	ServerArgs []string
-	// FallbackServerArgs, if set, is used instead when the server's API
-	// answers but its agents' gRPC port stays closed (a build whose
-	// `neutrino server` has no gRPC service yet).
-	FallbackServerArgs []string
 }
 
 // The seed's node names and VTEP addresses (its 10.142.255.101-103 moved
@@ -164,8 +156,6 @@ type runner struct {
 	router *lab.VM
 	rtrIP  netip.Addr
 	mu     sync.Mutex
-	// fallback: the server runs as FallbackServerArgs.
-	fallback bool
 }
 
 // Run runs the walkthrough and returns the facts it printed. Unless
@@ -503,7 +493,7 @@ func readdress(n *lab.Node, p netip.Prefix) error {
 }
 
 func (d *runner) setupNode(ctx context.Context, n *lab.Node, t0 time.Time) error {
-	extra := ""
+	extra := "Linux bridge agent drives the kernel (vxlan devices, bridges) via netlink"
 	if d.opt.Mechanism == MechOVS {
 		o, err := lab.StartNodeOVS(ctx, n, d.log)
 		if err != nil {
@@ -565,24 +555,12 @@ func (d *runner) startServer(ctx context.Context, l2pop bool) error {
 	if err := os.WriteFile(mcPath, []byte(mc), 0o644); err != nil {
 		return err
 	}
-	args := []string{"server"}
-	if len(d.opt.ServerArgs) > 0 {
-		args = append([]string(nil), d.opt.ServerArgs...)
-	}
-	files := []string{"--config-file", ncPath, "--config-file", mcPath, "--auto-migrate"}
+	args := []string{"server", "--config-file", ncPath, "--config-file", mcPath, "--auto-migrate"}
 	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", api)
 	d.api = apiclient.New(d.apiURL)
 	d.api.ProjectID, d.api.Roles, d.api.UserID = projectID, "admin", "demo"
 	_ = d.record(func(ct *Control) { ct.APIURL = d.apiURL })
-	if d.fallback {
-		args = append([]string(nil), d.opt.FallbackServerArgs...)
-	}
-	c, err := d.launchServer(ctx, append(args, files...), !d.fallback && len(d.opt.FallbackServerArgs) > 0)
-	if errors.Is(err, errNoGRPC) {
-		d.fallback = true
-		d.say("  note: this build's `neutrino server` answers the API but does not open rpc_bind_port;\n        using `neutrino %s` (same files: store, ml2, API plus internal/rpc).\n", strings.Join(d.opt.FallbackServerArgs, " "))
-		c, err = d.launchServer(ctx, append(append([]string(nil), d.opt.FallbackServerArgs...), files...), false)
-	}
+	c, err := d.launchServer(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -599,12 +577,9 @@ func (d *runner) startServer(ctx context.Context, l2pop bool) error {
 	return nil
 }
 
-var errNoGRPC = errors.New("server API up, agents' gRPC port closed")
-
 // launchServer starts the server process and waits for its API and its
-// agents' gRPC port. With probe, a server whose API answers while the
-// gRPC port stays closed for 3 s is stopped and errNoGRPC returned.
-func (d *runner) launchServer(ctx context.Context, args []string, probe bool) (*child, error) {
+// agents' gRPC port.
+func (d *runner) launchServer(ctx context.Context, args []string) (*child, error) {
 	c, err := startChild(d.opt.Binary, "server", filepath.Join(d.opt.Dir, "log", "server.log"), args...)
 	if err != nil {
 		return nil, err
@@ -614,7 +589,6 @@ func (d *runner) launchServer(ctx context.Context, args []string, probe bool) (*
 	}); err != nil {
 		return nil, errors.Join(err, c.stop())
 	}
-	var apiUp time.Time
 	err = poll(ctx, "server API and agents' gRPC port", 20*time.Second, func() (bool, string) {
 		if c.exited() {
 			return false, "server exited (see " + c.log + ")"
@@ -622,23 +596,13 @@ func (d *runner) launchServer(ctx context.Context, args []string, probe bool) (*
 		if _, err := d.api.ListNetworks(ctx, ""); err != nil {
 			return false, err.Error()
 		}
-		if apiUp.IsZero() {
-			apiUp = time.Now()
-		}
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.rpc), time.Second)
 		if err != nil {
-			if probe && time.Since(apiUp) > 3*time.Second {
-				return true, ""
-			}
-			return false, "gRPC port: " + err.Error()
+			return false, "agents' gRPC port: " + err.Error()
 		}
 		conn.Close()
-		apiUp = time.Time{}
 		return true, ""
 	})
-	if err == nil && probe && !apiUp.IsZero() {
-		err = errNoGRPC
-	}
 	if err != nil {
 		return nil, errors.Join(err, c.stop())
 	}
@@ -789,7 +753,7 @@ func (d *runner) printAgentList(ctx context.Context) error {
 		}
 		rows = append(rows, []string{a.ID, a.AgentType, a.Host, alive, state, a.Binary})
 	}
-	d.say("$ neutrino agent list   (GET %s/v2.0/agents)\n%s", d.apiURL,
+	d.say("Agents (GET %s/v2.0/agents, the columns of `neutron agent-list`):\n%s", d.apiURL,
 		table([]string{"ID", "Agent Type", "Host", "Alive", "State", "Binary"}, rows, true))
 	return nil
 }

@@ -86,7 +86,7 @@ func TestDemo(t *testing.T) {
 			var out bytes.Buffer
 			ctlDir := t.TempDir()
 			res, err := Run(ctx, Options{Mechanism: c.mech, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir,
-				Out: &out, FallbackServerArgs: []string{"demo", "server"}})
+				Out: &out})
 			t.Logf("demo output:\n%s", out.String())
 			if res != nil {
 				defer checkNothingLeft(t, res, ctlDir)
@@ -199,7 +199,7 @@ func TestDemoKeepAndDown(t *testing.T) {
 	ctlDir := t.TempDir()
 	var out bytes.Buffer
 	res, err := Run(ctx, Options{Mechanism: MechLB, Keep: true, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir,
-		Out: &out, FallbackServerArgs: []string{"demo", "server"}})
+		Out: &out})
 	if res != nil {
 		defer checkNothingLeft(t, res, ctlDir)
 	}
