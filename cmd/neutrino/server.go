@@ -79,6 +79,13 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		return fmt.Errorf("agents' gRPC server: %w", err)
 	}
 	defer stopRPC()
+	// Change-log pruning (the agents' stream needs only recent rows).
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		plugin.RunPruner(ctx, ml2.DefaultPruneInterval, ml2.DefaultPruneKeep, ml2.DefaultPruneKeepFor)
+	}()
+	defer func() { cancel(); <-pruned }()
 	handler := api.New(nudging{Backend: plugin, nudge: nudge}, api.Options{
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),
