@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -677,4 +676,3 @@ func validateCIDR(cidr string, version int) *neutron.Error {
 	return nil
 }
 
-var _ = http.StatusOK

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 
 	"neutrino/internal/neutron"
 )
@@ -98,4 +97,3 @@ func visibleTo(c Caller) string {
 
 var errForbidden = func(action string) *neutron.Error { return errPolicy(action, nil) }
 
-var _ = http.StatusForbidden
