@@ -675,4 +675,3 @@ func validateCIDR(cidr string, version int) *neutron.Error {
 	}
 	return nil
 }
-

@@ -1,7 +1,6 @@
 package api
 
 import (
-
 	"neutrino/internal/neutron"
 )
 
@@ -96,4 +95,3 @@ func visibleTo(c Caller) string {
 }
 
 var errForbidden = func(action string) *neutron.Error { return errPolicy(action, nil) }
-
