@@ -289,3 +289,48 @@ func checkNothingLeft(t *testing.T, res *Result, ctlDir string) {
 		}
 	}
 }
+
+// cancelAt cancels when the narration reaches a marker (like Ctrl-C
+// pressed while the VMs boot).
+type cancelAt struct {
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (w *cancelAt) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.cancel()
+	}
+	return len(b), nil
+}
+
+// TestDemoInterruptedCleansUp: a demo cancelled half-way (Ctrl-C) removes
+// everything it made and says so.
+func TestDemoInterruptedCleansUp(t *testing.T) {
+	needRoot(t)
+	bin := buildNeutrino(t)
+	for _, mech := range []string{MechOVS, MechLB} {
+		t.Run(mech, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			ctlDir := t.TempDir()
+			w := &cancelAt{marker: "== 3.", cancel: cancel}
+			res, err := Run(ctx, Options{Mechanism: mech, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir, Out: w})
+			if err == nil {
+				t.Fatalf("demo cancelled at step 3 returned no error:\n%s", w.buf.String())
+			}
+			if res == nil {
+				t.Fatalf("no result: %v", err)
+			}
+			if !strings.Contains(err.Error(), "context canceled") || !strings.Contains(w.buf.String(), "== 3.") {
+				t.Errorf("demo failed before step 3 or not by the cancel: %v\n%s", err, w.buf.String())
+			}
+			checkNothingLeft(t, res, ctlDir)
+			if !strings.Contains(w.buf.String(), "no namespace, link or process of the demo is left") {
+				t.Errorf("output does not report the cleanup:\n%s", w.buf.String())
+			}
+		})
+	}
+}
