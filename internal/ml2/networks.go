@@ -225,7 +225,27 @@ func (p *Plugin) UpdateNetwork(ctx context.Context, id string, req neutron.Netwo
 				if cur.NetworkType != neutron.TypeVLAN || len(n.Segments) != 1 {
 					return neutron.InvalidInput("Only VLAN type networks can be updated..")
 				}
-				return neutron.InvalidInput("Changing the segmentation_id of a VLAN network is not supported by neutrino.")
+				// A VLAN network may move to another VLAN id of its physnet
+				// (the openvswitch/linuxbridge drivers support it).
+				if req.Segment.NetworkType != "" && req.Segment.NetworkType != cur.NetworkType ||
+					req.Segment.PhysicalNetwork != "" && req.Segment.PhysicalNetwork != cur.PhysicalNetwork {
+					return neutron.InvalidInput("Only the segmentation_id of a VLAN network can be updated.")
+				}
+				next := neutron.Segment{NetworkType: neutron.TypeVLAN, PhysicalNetwork: cur.PhysicalNetwork, SegmentationID: req.Segment.SegmentationID}
+				if err := p.types.validateProvider(next); err != nil {
+					return err
+				}
+				seg, err := p.allocateSegment(ctx, t, &next)
+				if err != nil {
+					return err
+				}
+				if err := p.releaseSegment(ctx, t, cur); err != nil {
+					return err
+				}
+				if err := t.SetSegmentationID(ctx, n.ID, 0, seg.SegmentationID); err != nil {
+					return err
+				}
+				n.Segments[0] = seg
 			}
 		}
 		if req.Name != nil {

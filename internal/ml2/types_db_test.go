@@ -38,6 +38,27 @@ func TestGREFlatVLANAndLinuxBridge(t *testing.T) {
 		wantFault(t, err, 409, "VlanIdInUse")
 		_, err = p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "p", Segment: &neutron.Segment{NetworkType: "vlan"}})
 		wantFault(t, err, 503, "NoNetworkAvailable")
+		// A VLAN network can move to another VLAN id; the old one is free.
+		moved, err := p.UpdateNetwork(ctx, vl.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{SegmentationID: 300}})
+		if err != nil || moved.Segments[0].SegmentationID != 300 || moved.RevisionNumber != vl.RevisionNumber+1 {
+			t.Fatalf("vlan update: %v %+v", err, moved)
+		}
+		if got, _ := p.GetNetwork(ctx, vl.ID); got.Segments[0].SegmentationID != 300 {
+			t.Fatalf("stored segment %+v", got.Segments)
+		}
+		_, err = p.UpdateNetwork(ctx, vl.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{SegmentationID: 5000}})
+		wantFault(t, err, 400, "InvalidInput")
+		_, err = p.UpdateNetwork(ctx, vl.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{PhysicalNetwork: "physnet2", SegmentationID: 5}})
+		wantFault(t, err, 400, "InvalidInput")
+		vl2, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "p", Segment: &neutron.Segment{NetworkType: "vlan"}})
+		if err != nil || vl2.Segments[0].SegmentationID != 100 {
+			t.Fatalf("vlan 100 not released: %v %+v", err, vl2)
+		}
+		_, err = p.UpdateNetwork(ctx, vl2.ID, neutron.NetworkUpdate{Segment: &neutron.Segment{SegmentationID: 300}})
+		wantFault(t, err, 409, "VlanIdInUse")
+		if err := p.DeleteNetwork(ctx, vl2.ID); err != nil {
+			t.Fatal(err)
+		}
 		// physnet2 has no tenant range but takes provider VLANs.
 		v2, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "p", Segment: &neutron.Segment{NetworkType: "vlan", PhysicalNetwork: "physnet2", SegmentationID: 7}})
 		if err != nil || v2.Segments[0].SegmentationID != 7 {

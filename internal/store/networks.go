@@ -286,3 +286,12 @@ func (t *Tx) setTags(ctx context.Context, kind, id string, tags []string) error 
 }
 
 var errNotFound = errors.New("not found")
+
+// SetSegmentationID changes the id of a network's segment (VLAN update).
+func (t *Tx) SetSegmentationID(ctx context.Context, networkID string, index int, id int64) error {
+	res, err := t.exec(ctx, "UPDATE network_segments SET segmentation_id = ? WHERE network_id = ? AND segment_index = ?", id, networkID, index)
+	if err != nil {
+		return fmt.Errorf("update segment of network %s: %w", networkID, err)
+	}
+	return casResult(res)
+}
