@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"neutrino/internal/config"
+	"neutrino/internal/vxlan"
 )
 
 // The embedded copies must stay the seed's files byte for byte.
@@ -227,5 +228,36 @@ func TestTable(t *testing.T) {
 	want = "mode       copies\n---------  ------\nfull mesh  2\nl2pop      0\n"
 	if got != want {
 		t.Errorf("plain:\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestLayers(t *testing.T) {
+	mac := func(s string) vxlan.MAC { m, _ := vxlan.ParseMAC(s); return m }
+	p := vxlan.Packet{
+		Outer: vxlan.Frame{Layers: vxlan.LayerEthernet | vxlan.LayerIPv4 | vxlan.LayerUDP,
+			Ethernet: vxlan.Ethernet{Src: mac("02:00:00:00:01:01"), Dst: mac("02:00:00:00:01:02")},
+			IPv4:     vxlan.IPv4{TTL: 64, Src: netip.MustParseAddr("198.18.255.101"), Dst: netip.MustParseAddr("198.18.255.102")},
+			UDP:      vxlan.UDP{SrcPort: 40000, DstPort: 4789}},
+		IsVXLAN: true,
+		VXLAN:   vxlan.Header{Flags: vxlan.FlagVNI, VNI: 1001},
+		Inner: vxlan.Frame{Layers: vxlan.LayerEthernet | vxlan.LayerIPv4 | vxlan.LayerICMP,
+			Ethernet: vxlan.Ethernet{Src: mac("fa:16:3e:00:00:01"), Dst: mac("fa:16:3e:00:00:04")},
+			IPv4:     vxlan.IPv4{TTL: 64, Src: netip.MustParseAddr("192.168.1.1"), Dst: netip.MustParseAddr("192.168.1.4")},
+			ICMP:     vxlan.ICMP{Type: vxlan.ICMPEchoRequest, ID: 7, Seq: 1}},
+	}
+	var got vxlan.Packet
+	if err := vxlan.Decode(p.Append(nil), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := `Ethernet    02:00:00:00:01:01 > 02:00:00:00:01:02
+IPv4        198.18.255.101 > 198.18.255.102, ttl 64
+UDP         40000 > 4789
+VXLAN       flags 0x08, VNI 1001
+  Ethernet  fa:16:3e:00:00:01 > fa:16:3e:00:00:04
+  IPv4      192.168.1.1 > 192.168.1.4, ttl 64
+  ICMP      echo request, id 7, seq 1
+`
+	if s := layers(&got); s != want {
+		t.Errorf("layers:\n%s\nwant\n%s", s, want)
 	}
 }

@@ -1219,12 +1219,15 @@ func (d *runner) pingStep(ctx context.Context) error {
 		d.res.PingCapture = append(d.res.PingCapture, p)
 		d.say("  %s\n", text)
 	}
-	for _, p := range d.res.PingCapture {
-		if p.IsVXLAN && p.InnerICMP {
-			d.say("\nOuter IP %s > %s, UDP dst port %d, VXLAN header with VNI %d, then the inner IP and ICMP:\nthe ping crossed the underlay as one unicast VXLAN packet each way.\n",
-				p.OuterSrc, p.OuterDst, p.DstPort, p.VNI)
-			break
+	for _, r := range recs {
+		var p vxlan.Packet
+		if err := vxlan.Decode(r.rec.Data, &p); err != nil || !p.IsVXLAN || p.Inner.Layers&vxlan.LayerICMP == 0 {
+			continue
 		}
+		d.say("\nThe echo request, header by header (as Wireshark shows the seed's capture):\n%s", indent(layers(&p), "  "))
+		d.say("The ping crossed the underlay as one unicast VXLAN packet each way, %s <-> %s, VNI %d.\n",
+			p.Outer.IPv4.Src, p.Outer.IPv4.Dst, p.VXLAN.VNI)
+		break
 	}
 	return nil
 }

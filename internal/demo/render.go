@@ -1,11 +1,14 @@
 package demo
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"neutrino/internal/vxlan"
 )
 
 // table renders rows as an aligned text table; boxed adds the +---+ rules
@@ -205,4 +208,35 @@ func joinInts(a []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ",")
+}
+
+// layers renders a VXLAN packet header by header, the way Wireshark's
+// packet details pane shows the seed's unicast ICMP capture.
+func layers(p *vxlan.Packet) string {
+	o, in := &p.Outer, &p.Inner
+	rows := [][]string{
+		{"Ethernet", fmt.Sprintf("%s > %s", o.Ethernet.Src, o.Ethernet.Dst)},
+		{"IPv4", fmt.Sprintf("%s > %s, ttl %d", o.IPv4.Src, o.IPv4.Dst, o.IPv4.TTL)},
+		{"UDP", fmt.Sprintf("%d > %d", o.UDP.SrcPort, o.UDP.DstPort)},
+		{"VXLAN", fmt.Sprintf("flags 0x%02x, VNI %d", p.VXLAN.Flags, p.VXLAN.VNI)},
+		{"  Ethernet", fmt.Sprintf("%s > %s", in.Ethernet.Src, in.Ethernet.Dst)},
+	}
+	if in.Layers&vxlan.LayerIPv4 != 0 {
+		rows = append(rows, []string{"  IPv4", fmt.Sprintf("%s > %s, ttl %d", in.IPv4.Src, in.IPv4.Dst, in.IPv4.TTL)})
+	}
+	if in.Layers&vxlan.LayerICMP != 0 {
+		kind := map[uint8]string{vxlan.ICMPEchoRequest: "echo request", vxlan.ICMPEchoReply: "echo reply"}[in.ICMP.Type]
+		if kind == "" {
+			kind = fmt.Sprintf("type %d code %d", in.ICMP.Type, in.ICMP.Code)
+		}
+		rows = append(rows, []string{"  ICMP", fmt.Sprintf("%s, id %d, seq %d", kind, in.ICMP.ID, in.ICMP.Seq)})
+	}
+	if in.Layers&vxlan.LayerARP != 0 {
+		rows = append(rows, []string{"  ARP", in.String()})
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-11s %s\n", r[0], r[1])
+	}
+	return b.String()
 }
