@@ -272,3 +272,66 @@ func EUI64(p netip.Prefix, mac string) (netip.Addr, error) {
 func IsSLAAC(addressMode string) bool {
 	return addressMode == "slaac" || addressMode == "dhcpv6-stateless"
 }
+
+// LargePool is the pool size above which IPAM probes random addresses
+// instead of reading every allocation of the subnet: in a big, mostly
+// empty pool a random address is almost always free, so one lookup of a
+// few candidates replaces a read that grows with the number of ports.
+const LargePool = 4096
+
+// PoolSize is the number of addresses in pools, saturated at 2^63.
+func PoolSize(pools []Range) uint64 {
+	var total uint64
+	for _, r := range pools {
+		s := r.Size()
+		if !s.IsUint64() || s.Uint64() > 1<<63 || total+s.Uint64() > 1<<63 {
+			return 1 << 63
+		}
+		total += s.Uint64()
+	}
+	return total
+}
+
+// AddOffset returns a + off (wrapping is the caller's concern).
+func AddOffset(a netip.Addr, off uint64) netip.Addr {
+	b := a.As16()
+	carry := off
+	for i := 15; i >= 0 && carry > 0; i-- {
+		sum := uint64(b[i]) + carry&0xff
+		b[i] = byte(sum)
+		carry = carry>>8 + sum>>8
+	}
+	r := netip.AddrFrom16(b)
+	if a.Is4() {
+		return r.Unmap()
+	}
+	return r
+}
+
+// RandomCandidates returns up to n distinct random addresses from pools
+// (uniform over all their addresses), skipping those in skip.
+func RandomCandidates(pools []Range, n int, skip map[netip.Addr]bool, rng *rand.Rand) []netip.Addr {
+	total := PoolSize(pools)
+	if total == 0 {
+		return nil
+	}
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	for tries := 0; tries < 4*n && len(out) < n; tries++ {
+		off := rng.Uint64N(total)
+		for _, r := range pools {
+			s := r.Size()
+			if s.IsUint64() && off >= s.Uint64() {
+				off -= s.Uint64()
+				continue
+			}
+			a := AddOffset(r.Start, off)
+			if r.Contains(a) && !skip[a] && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+			break
+		}
+	}
+	return out
+}

@@ -218,3 +218,40 @@ func TestEUI64(t *testing.T) {
 func pool(start, end string) neutron.AllocationPool {
 	return neutron.AllocationPool{Start: start, End: end}
 }
+
+func TestRandomCandidates(t *testing.T) {
+	if got := AddOffset(netip.MustParseAddr("10.0.0.250"), 10); got.String() != "10.0.1.4" {
+		t.Fatal(got)
+	}
+	if got := AddOffset(netip.MustParseAddr("2001:db8::ffff:ffff:ffff:fffe"), 3); got.String() != "2001:db8:0:1::1" {
+		t.Fatal(got)
+	}
+	pools := ParsePools([]neutron.AllocationPool{pool("10.0.0.2", "10.0.0.9"), pool("10.0.1.0", "10.0.255.254")})
+	if PoolSize(pools) != 8+65279 {
+		t.Fatal(PoolSize(pools))
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	skip := map[netip.Addr]bool{netip.MustParseAddr("10.0.0.2"): true}
+	cands := RandomCandidates(pools, 32, skip, rng)
+	if len(cands) != 32 {
+		t.Fatalf("%d candidates", len(cands))
+	}
+	seen := map[netip.Addr]bool{}
+	for _, c := range cands {
+		if seen[c] || skip[c] || !(pools[0].Contains(c) || pools[1].Contains(c)) {
+			t.Fatalf("bad candidate %s", c)
+		}
+		seen[c] = true
+	}
+	// A tiny pool yields each address at most once.
+	small := ParsePools([]neutron.AllocationPool{pool("10.0.0.2", "10.0.0.3")})
+	if got := RandomCandidates(small, 32, nil, rng); len(got) > 2 {
+		t.Fatal(got)
+	}
+	v6 := ParsePools([]neutron.AllocationPool{pool("2001:db8::2", "2001:db8::ffff:ffff:ffff:ffff")})
+	for _, c := range RandomCandidates(v6, 8, nil, rng) {
+		if !v6[0].Contains(c) {
+			t.Fatal(c)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ml2
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,6 +256,64 @@ func TestDeleteRacesCreate(t *testing.T) {
 		for i, c := range cs {
 			if c.Revision != int64(i+1) {
 				t.Fatalf("change %d has revision %d", i, c.Revision)
+			}
+		}
+	})
+}
+
+// In a large pool addresses are probed at random (no full read of the
+// allocations); concurrent creates from two servers still get distinct,
+// valid addresses.
+func TestLargePoolAllocation(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		u := storetest.URL(t, d)
+		st1, st2 := storetest.OpenURL(t, u), storetest.OpenURL(t, u)
+		if _, err := st1.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p1, _ := New(ctx, st1, seedConfig(), nil)
+		p2, err := New(ctx, st2, seedConfig(), nil)
+		if err != nil || p1 == nil {
+			t.Fatal(err)
+		}
+		n, err := p1.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := p1.CreateSubnet(ctx, neutron.SubnetCreate{NetworkID: n.ID, IPVersion: 4, CIDR: "10.8.0.0/19"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ips := map[string]bool{}
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			p := []*Plugin{p1, p2}[i%2]
+			go func() {
+				defer wg.Done()
+				pt, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ip := pt.FixedIPs[0].IPAddress
+				if ips[ip] || ip == s.GatewayIP || pt.FixedIPs[0].SubnetID != s.ID {
+					t.Errorf("bad or duplicate address %s", ip)
+				}
+				ips[ip] = true
+			}()
+		}
+		wg.Wait()
+		if len(ips) != 100 {
+			t.Fatalf("%d addresses", len(ips))
+		}
+		for ip := range ips {
+			if !strings.HasPrefix(ip, "10.8.") {
+				t.Fatal(ip)
 			}
 		}
 	})

@@ -46,6 +46,37 @@ func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, req
 			a, err := ipam.EUI64(si.prefix, mac)
 			return a, err == nil, err
 		}
+		pools := ipam.ParsePools(si.s.AllocationPools)
+		if ipam.PoolSize(pools) > ipam.LargePool {
+			// Probe random addresses instead of reading every allocation.
+			skip := map[netip.Addr]bool{}
+			for a := range chosen {
+				skip[a] = true
+			}
+			if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
+				skip[gw] = true
+			}
+			for round := 0; round < 4; round++ {
+				cands := ipam.RandomCandidates(pools, 16, skip, rng)
+				strs := make([]string, len(cands))
+				for i, c := range cands {
+					strs[i] = c.String()
+				}
+				taken, err := t.AllocatedAmong(ctx, netID, strs)
+				if err != nil {
+					return netip.Addr{}, false, err
+				}
+				for _, c := range cands {
+					if !taken[c.String()] && !p.isInflight(netID, c) {
+						p.reserveInflight(netID, c)
+						reserved.ips = append(reserved.ips, c)
+						return c, true, nil
+					}
+					skip[c] = true
+				}
+			}
+			// Nearly full: fall back to reading the allocations.
+		}
 		allocs, err := t.SubnetAllocations(ctx, si.s.ID)
 		if err != nil {
 			return netip.Addr{}, false, err
@@ -68,7 +99,6 @@ func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, req
 		for a := range used {
 			busy[a] = true
 		}
-		pools := ipam.ParsePools(si.s.AllocationPools)
 		for tries := 0; tries < 64; tries++ {
 			a, ok := ipam.PickFree(pools, busy, rng)
 			if !ok {

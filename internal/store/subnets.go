@@ -259,3 +259,25 @@ func (t *Tx) MACInUse(ctx context.Context, networkID, mac string) (bool, error) 
 	}
 	return true, nil
 }
+
+// AllocatedAmong returns which of ips are allocated on a network.
+func (t *Tx) AllocatedAmong(ctx context.Context, networkID string, ips []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ips) == 0 {
+		return out, nil
+	}
+	cond, args := idsIn("ip_address", ips)
+	rows, err := t.query(ctx, "SELECT ip_address FROM ipallocations WHERE network_id = ? AND "+cond, append([]any{networkID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("check addresses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ip string
+		if err := rows.Scan(&ip); err != nil {
+			return nil, err
+		}
+		out[ip] = true
+	}
+	return out, rows.Err()
+}
