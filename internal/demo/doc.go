@@ -15,6 +15,10 @@
 // `neutrino demo down` can remove it after `--keep` or a crash; processes
 // are ended by PID only after checking /proc says they are what was started.
 //
-// The pure parts (config copies, tables, parsing of ovs-vsctl and bridge
-// output) are in config.go and render.go; demo.go and down.go do the I/O.
+// The pure parts (config copies, tables, parsing of ovs-vsctl, ovs-ofctl and
+// bridge output) are in config.go and render.go, unit-tested. The I/O:
+// demo.go runs the steps, nodes.go builds nodes and starts the server and
+// agents, vms.go creates testnet and plugs the VMs, tunnels.go reads and
+// waits for the data planes, packets.go and capture.go capture and count,
+// proc.go and down.go keep the control file and remove a demo.
 package demo
