@@ -225,6 +225,12 @@ func plugPort(ctx context.Context, c *apiclient.Client, host lab.Host, rec lab.V
 			"external_ids:iface-status=active", "external_ids:vm-uuid="+instance); err != nil {
 			return errors.Join(fmt.Errorf("ovs add-port: %w: %s", err, out), lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
 		}
+		// The userspace (netdev) datapath does not complete checksums or
+		// segment TSO frames from a veth: without this, ping works but TCP
+		// inside the VM is dropped.
+		if err := lab.DisableOffloads(ctx, rec.Namespace, "eth0"); err != nil {
+			return errors.Join(err, lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
+		}
 		return nil
 	}
 	return fmt.Errorf("host mechanism %q: want linuxbridge or openvswitch", host.Mechanism)
