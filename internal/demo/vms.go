@@ -126,7 +126,15 @@ func (d *runner) bootVMs(ctx context.Context) error {
 	}
 	var rows [][]string
 	for _, v := range d.res.VMs {
-		rows = append(rows, []string{v.ID, v.Name, "ACTIVE", "Running", v.Host, "testnet=" + v.IP})
+		// As `nova list`: ACTIVE once Neutron has the port ACTIVE (the
+		// agent saw the VIF), Running while the VM's namespace exists.
+		p, err := d.api.GetPort(ctx, v.PortID)
+		if err != nil {
+			return fmt.Errorf("vm %s: %w", v.Name, err)
+		}
+		status := map[bool]string{true: "ACTIVE", false: "BUILD"}[p.Status == neutron.StatusActive]
+		power := map[bool]string{true: "Running", false: "Shutdown"}[lab.NSExists(v.Namespace)]
+		rows = append(rows, []string{v.ID, v.Name, status, power, p.HostID, "testnet=" + v.IP})
 	}
 	d.say("\n$ nova list --fields name,status,power_state,host,networks   (neutrino vm list)\n%s",
 		table([]string{"ID", "Name", "Status", "Power State", "Host", "Networks"}, rows, true))
