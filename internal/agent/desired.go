@@ -172,7 +172,7 @@ func PendingReports(v l2pop.View, devs []dataplane.Device) []DeviceReport {
 // configurations as Neutron's agents send them.
 func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.AgentReport {
 	r := neutron.AgentReport{Host: cfg.Host, Topic: "N/A", StartFlag: start, TunnelIP: cfg.LocalIP, TunnelTypes: cfg.TunnelTypes}
-	rpDefaults := map[string]any{"allocation_ratio": 1.0, "min_unit": 1, "step_size": 1, "reserved": 0}
+	rpDefaults := map[string]any{"allocation_ratio": json.RawMessage("1.0"), "min_unit": 1, "step_size": 1, "reserved": 0}
 	conf := map[string]any{
 		"devices":                              devices,
 		"extensions":                           []string{},
