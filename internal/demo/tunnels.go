@@ -65,6 +65,9 @@ func (d *runner) showOVSTunnels(ctx context.Context, names []string, l2pop bool)
 		}
 		rows = append(rows, []string{name, d.nodes[name].IP().String(), strconv.Itoa(len(want)), addrList(want)})
 	}
+	if !l2pop {
+		d.say("\nEach node tunnels to the other two (full mesh), as in the seed. Tunnel ports are named\nvxlan-<remote IP in hex> as Neutron names them today (the seed's 2013 agent used the dotted IP).\n")
+	}
 	if l2pop {
 		d.say("\nbr-tun tunnels now (partial mesh: only between nodes hosting ports of testnet):\n%s",
 			indent(table([]string{"node", "VTEP", "tunnels", "to"}, rows, false), "  "))
