@@ -473,3 +473,42 @@ func TestParseTransportURL(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoServers: two server processes tail the same database; an agent
+// that moves from one to the other ends in the same state, with no delta
+// applied out of step.
+func TestTwoServers(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	a := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	b := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	mem.OnWrite = func() { a.srv.Nudge(); b.srv.Nudge() }
+	ca, cb := dial(t, a.addr, ClientConfig{}), dial(t, b.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, ca, "compute-1", "198.18.0.1", true)
+	register(t, cb, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	ca.UpdateDevice(ctx, "compute-1", "vm-a", true)
+
+	w := newWatcher()
+	matches := func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) }
+	for i, c := range []*Client{ca, cb, ca, cb} {
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.run(wctx, c, "compute-1") }()
+		// Change the view while connected to this server.
+		mem.PutPort(fmt.Sprintf("vm-x%d", i), "net-a", "compute-2", fmt.Sprintf("fa:16:3e:00:03:%02x", i), fmt.Sprintf("192.168.1.%d", 100+i))
+		cb.UpdateDevice(ctx, "compute-2", fmt.Sprintf("vm-x%d", i), true)
+		eventually(t, fmt.Sprintf("state via server %d", i%2), matches)
+		stop()
+		<-done
+	}
+	if w.rejected != 0 {
+		t.Errorf("%d deltas did not follow the watcher's revision", w.rejected)
+	}
+	if v, _, _, _ := w.state(); len(v.Networks["net-a"].Entries) != 4 {
+		t.Errorf("entries %d, want 4 (vm-b stays DOWN):\n%s", len(v.Networks["net-a"].Entries), v)
+	}
+}
