@@ -197,7 +197,6 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 	default:
 		r.AgentType, r.Binary = neutron.AgentTypeOVS, "neutron-openvswitch-agent"
 		conf["integration_bridge"] = cfg.IntegrationBridge
-		conf["tunnel_bridge"] = cfg.TunnelBridge
 		conf["datapath_type"] = cfg.DatapathType
 		conf["ovs_hybrid_plug"] = false
 		conf["enable_distributed_routing"] = false
