@@ -169,6 +169,10 @@ func step(t *testing.T, cfg Config, w *world, m *Model, title string, changes ..
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n", title)
+	stepBefore := map[string]View{}
+	for _, h := range m.Hosts() {
+		stepBefore[h] = m.View(h)
+	}
 	for _, c := range changes {
 		hosts := m.Hosts()
 		before := map[string]View{}
@@ -211,9 +215,29 @@ func step(t *testing.T, cfg Config, w *world, m *Model, title string, changes ..
 	if !slices.Equal(m.Hosts(), fresh.Hosts()) {
 		t.Errorf("%s: hosts %v, fresh model %v", title, m.Hosts(), fresh.Hosts())
 	}
+	// What each agent is sent for the whole step.
+	for _, h := range m.Hosts() {
+		d := Diff(stepBefore[h], m.View(h))
+		if stepBefore[h].Host == "" {
+			d = Diff(View{Host: h}, m.View(h))
+		}
+		if !d.Empty() {
+			fmt.Fprintf(&b, "delta to %s:\n%s", h, indent(d.String()))
+		}
+	}
 	for _, h := range m.Hosts() {
 		b.WriteString(m.View(h).String())
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "    " + l
+		}
+	}
+	return strings.Join(lines, "")
 }
