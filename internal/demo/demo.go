@@ -194,7 +194,6 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	d := &runner{opt: opt, out: opt.Out, log: opt.Logger, start: time.Now(),
 		res:   &Result{Mechanism: opt.Mechanism, Dir: opt.Dir, Tunnels: map[string][]netip.Addr{}},
 		nodes: map[string]*lab.Node{}, ports: map[string]string{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}}
-	d.res.Tunnels = map[string][]netip.Addr{}
 	defer func() {
 		d.ctlMu.Lock()
 		d.res.Processes = append([]ProcRecord(nil), d.ctl.Procs...)
