@@ -291,7 +291,7 @@ func checkNothingLeft(t *testing.T, res *Result, ctlDir string) {
 }
 
 // cancelAt cancels when the narration reaches a marker (like Ctrl-C
-// pressed while the VMs boot).
+// pressed while the ARP broadcast is being captured).
 type cancelAt struct {
 	buf    bytes.Buffer
 	marker string
@@ -316,16 +316,21 @@ func TestDemoInterruptedCleansUp(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 			ctlDir := t.TempDir()
-			w := &cancelAt{marker: "== 3.", cancel: cancel}
+			w := &cancelAt{marker: "== 5.", cancel: cancel}
 			res, err := Run(ctx, Options{Mechanism: mech, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir, Out: w})
+			defer func() {
+				if t.Failed() {
+					t.Logf("output:\n%s", w.buf.String())
+				}
+			}()
 			if err == nil {
-				t.Fatalf("demo cancelled at step 3 returned no error:\n%s", w.buf.String())
+				t.Fatalf("demo cancelled at step 5 returned no error:\n%s", w.buf.String())
 			}
 			if res == nil {
 				t.Fatalf("no result: %v", err)
 			}
-			if !strings.Contains(err.Error(), "context canceled") || !strings.Contains(w.buf.String(), "== 3.") {
-				t.Errorf("demo failed before step 3 or not by the cancel: %v\n%s", err, w.buf.String())
+			if !strings.Contains(err.Error(), "context canceled") || !strings.Contains(w.buf.String(), "== 5.") {
+				t.Errorf("demo failed before step 5 or not by the cancel: %v\n%s", err, w.buf.String())
 			}
 			checkNothingLeft(t, res, ctlDir)
 			if !strings.Contains(w.buf.String(), "no namespace, link or process of the demo is left") {
