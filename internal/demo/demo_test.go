@@ -152,6 +152,16 @@ func TestDemo(t *testing.T) {
 				if w.local == f.ReplyVia.IsValid() || !w.local && f.ReplyVia != c1IP {
 					t.Errorf("%s: reply crossed the underlay from %v; want local answer = %v", w.mode, f.ReplyVia, w.local)
 				}
+				// Independent count: tcpdump reading the flood's pcap (the
+				// controller's port, plus compute-3's when it exists).
+				dump, err := exec.Command("tcpdump", "-n", "-r", f.Pcap).CombinedOutput()
+				if err != nil {
+					t.Fatalf("tcpdump -r %s: %v\n%s", f.Pcap, err, dump)
+				}
+				want := len(w.copies) + max(w.compute3, 0)
+				if got := strings.Count(string(dump), "Request who-has "+vm.String()+" "); got != want {
+					t.Errorf("%s: tcpdump sees %d ARP requests in %s, want %d:\n%s", w.mode, got, f.Pcap, want, dump)
+				}
 			}
 			// The pcaps: ours read back, and tcpdump decodes the ping's VXLAN.
 			if len(res.Pcaps) != 1+len(c.floods) {
