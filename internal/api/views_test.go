@@ -49,3 +49,40 @@ func TestViewsMatchMaps(t *testing.T) {
 		}
 	}
 }
+
+func benchPorts(n int) []neutron.Port {
+	now := time.Date(2026, 11, 23, 19, 30, 32, 0, time.UTC)
+	ps := make([]neutron.Port, n)
+	for i := range ps {
+		ps[i] = neutron.Port{Standard: neutron.Standard{ID: "4df118c3-64ac-40f7-a15b-ee18986e617f", Name: "bp", ProjectID: "fake_project_id", CreatedAt: now, UpdatedAt: now, RevisionNumber: 1},
+			NetworkID: "66071814-169c-40ef-8c42-bb627a18b8dd", MACAddress: "fa:16:3e:28:3e:cc", Status: "DOWN", AdminStateUp: true,
+			FixedIPs:       []neutron.FixedIP{{SubnetID: "8ead8ba2-6c65-4eba-b570-a3b9adb9443c", IPAddress: "10.100.3.7"}},
+			SecurityGroups: []string{"867022ef-1107-4a56-bd59-4ca3bc737855"}, Binding: neutron.Binding{VIFType: "unbound"}}
+	}
+	return ps
+}
+
+// BenchmarkRenderPorts10k is the API layer's share of listing 10,000
+// ports (render + JSON), without the store: struct views vs maps.
+func BenchmarkRenderPorts10k(b *testing.B) {
+	ps := benchPorts(10000)
+	b.Run("views", func(b *testing.B) {
+		for b.Loop() {
+			out := make([]any, len(ps))
+			for i := range ps {
+				out[i] = viewPort(&ps[i], attrOptions{}, true)
+			}
+			json.Marshal(map[string]any{"ports": out})
+		}
+	})
+	b.Run("maps", func(b *testing.B) {
+		res := portResource(attrOptions{})
+		for b.Loop() {
+			out := make([]any, len(ps))
+			for i := range ps {
+				out[i] = shape(res, renderPort(&ps[i], attrOptions{}), Caller{Admin: true}, nil)
+			}
+			json.Marshal(map[string]any{"ports": out})
+		}
+	})
+}
