@@ -88,7 +88,7 @@ func (p *Plugin) allocateOfType(ctx context.Context, t *store.Tx, s neutron.Segm
 		if len(rs) == 0 {
 			return s, false, nil
 		}
-		id, ok, err := t.AllocateTunnelID(ctx, s.NetworkType, rs)
+		id, ok, err := t.AllocateTunnelID(ctx, s.NetworkType)
 		s.SegmentationID = id
 		return s, ok, err
 	case neutron.TypeVLAN:
@@ -104,7 +104,7 @@ func (p *Plugin) allocateOfType(ctx context.Context, t *store.Tx, s neutron.Segm
 			if len(td.vlan[pn]) == 0 {
 				continue
 			}
-			id, ok, err := t.AllocateVLAN(ctx, pn, td.vlan[pn])
+			id, ok, err := t.AllocateVLAN(ctx, pn)
 			if err != nil {
 				return s, false, err
 			}

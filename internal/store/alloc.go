@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 )
 
@@ -145,73 +144,62 @@ func (s *Store) syncAllocations(ctx context.Context, table, col, keyCol, key str
 	return nil
 }
 
-// AllocateTunnelID marks a random free id of typ allocated. ok is false
-// when none is free. A random starting point in the ranges and an index
-// seek (instead of ORDER BY random()) keep this cheap for huge ranges.
-func (t *Tx) AllocateTunnelID(ctx context.Context, typ string, ranges []IDRange) (int64, bool, error) {
+// AllocateTunnelID marks the lowest free id of typ allocated; ok is false
+// when none is free. On PostgreSQL and MariaDB/MySQL the row is taken with
+// FOR UPDATE SKIP LOCKED, so concurrent creators get different ids without
+// waiting for each other (Neutron picks a random free row and retries the
+// whole request on a collision); SQLite has one writer at a time anyway.
+// Lowest-first also keeps provider ids high in the range free and makes
+// allocations reproducible.
+func (t *Tx) AllocateTunnelID(ctx context.Context, typ string) (int64, bool, error) {
 	table, col, err := tunnelTable(typ)
 	if err != nil {
 		return 0, false, err
 	}
-	return t.allocate(ctx, table, col, "", "", ranges)
+	return t.allocate(ctx, table, col, "", "")
 }
 
-// AllocateVLAN marks a random free VLAN of physnet allocated.
-func (t *Tx) AllocateVLAN(ctx context.Context, physnet string, ranges []IDRange) (int64, bool, error) {
-	return t.allocate(ctx, "vlan_allocations", "vlan_id", "physical_network", physnet, ranges)
+// AllocateVLAN marks the lowest free VLAN of physnet allocated.
+func (t *Tx) AllocateVLAN(ctx context.Context, physnet string) (int64, bool, error) {
+	return t.allocate(ctx, "vlan_allocations", "vlan_id", "physical_network", physnet)
 }
 
-func randomIn(ranges []IDRange) int64 {
-	var total int64
-	for _, r := range ranges {
-		total += r.Max - r.Min + 1
-	}
-	if total <= 0 {
-		return 0
-	}
-	n := rand.Int64N(total)
-	for _, r := range ranges {
-		size := r.Max - r.Min + 1
-		if n < size {
-			return r.Min + n
-		}
-		n -= size
-	}
-	return 0
-}
-
-func (t *Tx) allocate(ctx context.Context, table, col, keyCol, key string, ranges []IDRange) (int64, bool, error) {
+func (t *Tx) allocate(ctx context.Context, table, col, keyCol, key string) (int64, bool, error) {
 	scope, scopeArgs := "", []any{}
 	if keyCol != "" {
 		scope = " AND " + keyCol + " = ?"
 		scopeArgs = []any{key}
 	}
-	for try := 0; try < 8; try++ {
-		start := randomIn(ranges)
-		var id int64
-		err := t.queryRow(ctx, "SELECT "+col+" FROM "+table+" WHERE allocated = ?"+scope+" AND "+col+" >= ? ORDER BY "+col+" LIMIT 1",
-			append(append([]any{false}, scopeArgs...), start)...).Scan(&id)
-		if err != nil {
-			err = t.queryRow(ctx, "SELECT "+col+" FROM "+table+" WHERE allocated = ?"+scope+" ORDER BY "+col+" LIMIT 1",
-				append([]any{false}, scopeArgs...)...).Scan(&id)
-		}
-		if err != nil {
-			if isNoRows(err) {
-				return 0, false, nil
-			}
-			return 0, false, fmt.Errorf("find free %s: %w", col, err)
-		}
-		res, err := t.exec(ctx, "UPDATE "+table+" SET allocated = ? WHERE "+col+" = ? AND allocated = ?"+scope,
-			append([]any{true, id, false}, scopeArgs...)...)
-		if err != nil {
-			return 0, false, fmt.Errorf("allocate %s %d: %w", col, id, err)
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			return id, true, nil
-		}
-		// Another transaction took it first; pick again.
+	q := "SELECT " + col + " FROM " + table + " WHERE allocated = ?" + scope + " ORDER BY " + col + " LIMIT 1"
+	if t.s.dialect != SQLite {
+		q += " FOR UPDATE SKIP LOCKED"
 	}
-	return 0, false, ErrRetry
+	var id int64
+	err := t.queryRow(ctx, q, append([]any{false}, scopeArgs...)...).Scan(&id)
+	if isNoRows(err) && t.s.dialect != SQLite {
+		// Everything free may be locked by allocators still running; if
+		// any free row exists, wait for them (retry) instead of reporting
+		// the pool exhausted.
+		err = t.queryRow(ctx, "SELECT "+col+" FROM "+table+" WHERE allocated = ?"+scope+" LIMIT 1", append([]any{false}, scopeArgs...)...).Scan(&id)
+		if err == nil {
+			return 0, false, ErrRetry
+		}
+	}
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("find free %s: %w", col, err)
+	}
+	res, err := t.exec(ctx, "UPDATE "+table+" SET allocated = ? WHERE "+col+" = ? AND allocated = ?"+scope,
+		append([]any{true, id, false}, scopeArgs...)...)
+	if err != nil {
+		return 0, false, fmt.Errorf("allocate %s %d: %w", col, id, err)
+	}
+	if err := casResult(res); err != nil {
+		return 0, false, err
+	}
+	return id, true, nil
 }
 
 // ReserveTunnelID marks a specific id allocated (provider networks); inUse

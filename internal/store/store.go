@@ -13,7 +13,11 @@
 // across several server processes on one database. A tailer reading
 // "revision > N ORDER BY revision" therefore never skips a row. The lock is
 // taken last so that it is held only for the commit itself; the rest of the
-// transaction runs concurrently with other writers.
+// transaction runs concurrently with other writers. On MariaDB the lock is
+// released a moment before a commit becomes visible to new readers, so the
+// writer holding it also waits until its predecessor's change row is
+// visible (awaitPredecessor); a snapshot that shows revision N then shows
+// every change up to N.
 //
 // Retries. Serialization failures, deadlocks, lock timeouts, SQLite BUSY
 // and unique/foreign-key violations (a lost race on an allocation: VNI, IP,
@@ -356,6 +360,11 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 // lock orders commits, see the package comment) and inserts the rows.
 func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
 	n := int64(len(t.changes))
+	if t.s.dialect != SQLite {
+		if err := t.awaitPredecessor(ctx); err != nil {
+			return 0, err
+		}
+	}
 	if _, err := t.exec(ctx, "UPDATE revision SET value = value + ? WHERE id = 1", n); err != nil {
 		return 0, fmt.Errorf("bump revision: %w", err)
 	}
@@ -382,6 +391,40 @@ func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("append change log: %w", err)
 	}
 	return last, nil
+}
+
+// awaitPredecessor takes the revision row lock and waits until the
+// transaction that wrote the current revision is visible to new readers.
+// The row lock alone does not guarantee that on MariaDB/InnoDB: it is
+// released a moment before the commit shows in new read views, so a
+// reader could see revision N+1 without N (TestConcurrentServers caught
+// exactly that). Waiting here, while holding the lock, makes "visible"
+// order equal revision order: our commit comes after the predecessor is
+// visible. PostgreSQL marks a transaction committed before releasing its
+// locks, so the loop ends at once there.
+func (t *Tx) awaitPredecessor(ctx context.Context) error {
+	var cur, pruned int64
+	if err := t.queryRow(ctx, "SELECT value, pruned FROM revision WHERE id = 1 FOR UPDATE").Scan(&cur, &pruned); err != nil {
+		return fmt.Errorf("lock revision: %w", err)
+	}
+	for i := 0; ; i++ {
+		var max sql.NullInt64
+		// A plain read under READ COMMITTED sees what new readers see.
+		if err := t.queryRow(ctx, "SELECT MAX(revision) FROM changes").Scan(&max); err != nil {
+			return fmt.Errorf("read newest change: %w", err)
+		}
+		if max.Int64 >= cur || pruned >= cur {
+			return nil
+		}
+		if i == 10000 {
+			return fmt.Errorf("revision %d not visible after waiting: %w", cur, ErrRetry)
+		}
+		select {
+		case <-time.After(100 * time.Microsecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Read runs fn in a read-only transaction that sees one consistent
