@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -58,8 +60,42 @@ func New(b Backend, o Options) *Server {
 
 const unauthorizedBody = "401 Unauthorized\n\nThis server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.\n\n   "
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Openstack-Request-Id", "req-"+uuid.NewString())
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	reqID := "req-" + uuid.NewString()
+	rw.Header().Set("X-Openstack-Request-Id", reqID)
+	w := &statusWriter{ResponseWriter: rw}
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug must not drop the connection without an answer.
+			s.log.Error("panic serving request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if w.status == 0 {
+				writeFault(w, &neutron.Error{Status: http.StatusInternalServerError, Type: "HTTPInternalServerError",
+					Message: "Request Failed: internal server error while processing your request."})
+			}
+		}
+		s.log.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.RequestURI(), "status", w.status, "duration", time.Since(start))
+	}()
 	if r.URL.Path == "/" {
 		// The version document is outside the authenticated pipeline.
 		s.only(w, r, "GET", func() { s.versions(w, r) })

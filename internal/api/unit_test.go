@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -354,5 +356,24 @@ func TestRenderAgentTimes(t *testing.T) {
 	want := keysOf(rec["agents"].([]any)[0].(map[string]any))
 	if got := keysOf(m); !reflect.DeepEqual(got, want) {
 		t.Errorf("agent keys\n got  %v\n want %v", got, want)
+	}
+}
+
+type panicking struct{ Backend }
+
+func (panicking) GetNetwork(context.Context, string) (*neutron.Network, error) { panic("boom") }
+
+// A panic in a lower layer becomes a 500 NeutronError, not a dropped
+// connection.
+func TestPanicIs500(t *testing.T) {
+	s := New(panicking{}, Options{})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v2.0/networks/x", nil))
+	var f faultBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &f); err != nil || rec.Code != 500 || f.NeutronError.Type != "HTTPInternalServerError" {
+		t.Fatalf("got %d %s", rec.Code, rec.Body.String())
+	}
+	if rec.Header().Get("X-Openstack-Request-Id") == "" {
+		t.Error("no request id")
 	}
 }
