@@ -34,17 +34,30 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]neutron.
 		if after < pruned {
 			return neutron.ErrRevisionGone
 		}
-		rows, err := t.query(ctx, "SELECT revision, kind, obj_id, op, object FROM changes WHERE revision > ? ORDER BY revision LIMIT ?", after, limit)
+		rows, err := t.query(ctx, "SELECT revision, kind, obj_id, op, object, created_at FROM changes WHERE revision > ? ORDER BY revision LIMIT ?", after, limit)
 		if err != nil {
 			return fmt.Errorf("read change log: %w", err)
 		}
 		defer rows.Close()
+		next := after + 1
 		for rows.Next() {
 			var c neutron.Change
 			var obj sql.NullString
-			if err := rows.Scan(&c.Revision, &c.Kind, &c.ID, &c.Op, &obj); err != nil {
+			var created int64
+			if err := rows.Scan(&c.Revision, &c.Kind, &c.ID, &c.Op, &obj, &created); err != nil {
 				return err
 			}
+			if c.Revision != next {
+				// Defence in depth: writers make revisions visible in
+				// order (see awaitPredecessor), so a hole is either a
+				// commit about to show (stop here, the caller polls
+				// again) or rows removed by hand (resync).
+				if len(out) == 0 && t.now.Sub(fromMicro(created)) > 30*time.Second {
+					return neutron.ErrRevisionGone
+				}
+				break
+			}
+			next++
 			if obj.Valid {
 				c.Object = []byte(obj.String)
 			}

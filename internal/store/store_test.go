@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"neutrino/internal/neutron"
 	"neutrino/internal/store"
 	"neutrino/internal/store/storetest"
 )
@@ -107,5 +108,37 @@ func TestWriteRevisions(t *testing.T) {
 				t.Fatalf("%+v", cs)
 			}
 		})
+	}
+}
+
+// Changes stops at a hole in the log and reports a stale hole as gone.
+func TestChangesHole(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	for i := 0; i < 4; i++ {
+		if _, err := st.Write(ctx, func(tx *store.Tx) error {
+			tx.Emit("x", "1", "update", nil)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.DB().Exec("DELETE FROM changes WHERE revision = 3"); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := st.Changes(ctx, 0, 10)
+	if err != nil || len(cs) != 2 || cs[1].Revision != 2 {
+		t.Fatalf("%v %+v", err, cs)
+	}
+	// A fresh hole: wait for it to fill.
+	if cs, err := st.Changes(ctx, 2, 10); err != nil || len(cs) != 0 {
+		t.Fatalf("%v %+v", err, cs)
+	}
+	// An old one: resync.
+	if _, err := st.DB().Exec("UPDATE changes SET created_at = 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Changes(ctx, 2, 10); !errors.Is(err, neutron.ErrRevisionGone) {
+		t.Fatalf("stale hole: %v", err)
 	}
 }
