@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/xml"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -191,5 +193,24 @@ func TestPlotSVG(t *testing.T) {
 		if !strings.Contains(svg, want) {
 			t.Errorf("svg lacks %q", want)
 		}
+	}
+}
+
+func TestPollUntil(t *testing.T) {
+	t0 := time.Now()
+	n := 0
+	var at float64
+	err := pollUntil(context.Background(), t0, &at, func() (bool, error) { n++; return n == 3, nil })
+	if err != nil || n != 3 || at <= 0 || at > time.Since(t0).Seconds() {
+		t.Errorf("pollUntil: err %v, probes %d, at %v", err, n, at)
+	}
+	boom := errors.New("boom")
+	if err := pollUntil(context.Background(), t0, &at, func() (bool, error) { return false, boom }); !errors.Is(err, boom) {
+		t.Errorf("probe error not returned: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pollUntil(ctx, t0, &at, func() (bool, error) { return false, nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -90,11 +91,31 @@ type ConvergeSample struct {
 	FDBS    float64 `json:"plug_to_fdb_s"`
 }
 
+// pollUntil calls probe every 10 ms until it reports true and stores the
+// midpoint of that probe, in seconds since t0, in *at.
+func pollUntil(ctx context.Context, t0 time.Time, at *float64, probe func() (bool, error)) error {
+	for {
+		b := time.Now()
+		ok, err := probe()
+		if err != nil {
+			return err
+		}
+		if ok {
+			*at = (b.Sub(t0) + time.Since(b)/2).Seconds()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // Converge measures, k times: plug a port bound to node 1, then the time
 // until the API says ACTIVE and until node 2's br-tun has its unicast
 // forwarding entry (l2pop). Node 2 hosts a port of the same network first,
-// since l2pop only tells agents that host the network. Both are polled
-// every 10 ms.
+// since l2pop only tells agents that host the network.
 func Converge(ctx context.Context, log *slog.Logger, c *Client, nodes []Node, k int) ([]ConvergeSample, error) {
 	n1, n2 := nodes[0], nodes[1]
 	net, err := freshNet(ctx, c, "bench-converge", "10.80.0.0/24")
@@ -139,31 +160,24 @@ func Converge(ctx context.Context, log *slog.Logger, c *Client, nodes []Node, k 
 			return out, err
 		}
 		var s ConvergeSample
-		active, fdb := false, false
-		end := t0.Add(90 * time.Second)
-		for !(active && fdb) {
-			if time.Now().After(end) {
-				return out, fmt.Errorf("port %s: active=%v forwarding entry on %s=%v after 90 s", id, active, n2.Host, fdb)
-			}
-			if !active {
-				st, err := c.PortStatus(ctx, id)
-				if err != nil {
-					return out, err
-				}
-				if st == "ACTIVE" {
-					active, s.ActiveS = true, time.Since(t0).Seconds()
-				}
-			}
-			if !fdb {
-				ok, err := n2.hasUnicastEntry(ctx, mac)
-				if err != nil {
-					return out, err
-				}
-				if ok {
-					fdb, s.FDBS = true, time.Since(t0).Seconds()
-				}
-			}
-			time.Sleep(10 * time.Millisecond)
+		// Two pollers, each as fast as its probe allows; an event's time is
+		// the midpoint of the first probe that saw it (a Neutron GET takes
+		// 0.1-0.3 s here, so the midpoint halves that error).
+		pctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		errc := make(chan error, 2)
+		go func() {
+			errc <- pollUntil(pctx, t0, &s.ActiveS, func() (bool, error) {
+				st, err := c.PortStatus(pctx, id)
+				return st == "ACTIVE", err
+			})
+		}()
+		go func() {
+			errc <- pollUntil(pctx, t0, &s.FDBS, func() (bool, error) { return n2.hasUnicastEntry(pctx, mac) })
+		}()
+		err1, err2 := <-errc, <-errc
+		cancel()
+		if err := errors.Join(err1, err2); err != nil {
+			return out, fmt.Errorf("port %s (ACTIVE after %.2f s, entry on %s after %.2f s; 0 = not seen): %w", id, s.ActiveS, n2.Host, s.FDBS, err)
 		}
 		log.Info("convergence", "port", i, "plug_to_active", FormatValue(Latency, s.ActiveS), "plug_to_fdb", FormatValue(Latency, s.FDBS))
 		out = append(out, s)

@@ -344,7 +344,7 @@ func (o orchestra) agentPhases(ctx context.Context, l *live) {
 	var nodes []Node
 	if err == nil {
 		if nodes, err = loadNodes(ctx, o.refDir); err == nil {
-			err = waitAgents(ctx, l.c, nodes, 120*time.Second)
+			err = waitAgents(ctx, l.c, nodes, 60*time.Second)
 		}
 	}
 	if err != nil {
