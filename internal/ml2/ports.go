@@ -25,7 +25,7 @@ func isRouterOwner(owner string) bool { return strings.HasPrefix(owner, "network
 // already held by this port (port update).
 func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, reqs []neutron.FixedIPRequest, auto bool,
 	mac, owner, portID string, own map[string]bool, reserved *picks) ([]neutron.FixedIP, error) {
-	subs, err := t.ListSubnets(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {netID}}, Sort: []neutron.SortKey{{Key: "created_at"}}})
+	subs, err := t.NetworkSubnets(ctx, netID)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +301,9 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 	reserved := &picks{netID: req.NetworkID}
 	defer func() { p.releaseInflight(reserved.netID, reserved.ips) }()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
-		n, err := t.GetNetwork(ctx, req.NetworkID)
+		// Only ID, project, port security and segments are needed: one
+		// query instead of the full network with subnets and tags.
+		n, err := t.PortNetwork(ctx, req.NetworkID)
 		if err != nil {
 			return err
 		}

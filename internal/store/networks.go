@@ -207,6 +207,41 @@ func (t *Tx) GetNetwork(ctx context.Context, id string) (*neutron.Network, error
 	return &out[0], nil
 }
 
+// PortNetwork reads what creating a port needs of its network in one
+// query: ID, ProjectID, PortSecurityEnabled and Segments (in index order).
+// Every other field is left zero. 404 NetworkNotFound.
+func (t *Tx) PortNetwork(ctx context.Context, id string) (*neutron.Network, error) {
+	rows, err := t.query(ctx, "SELECT networks.id, networks.project_id, networks.port_security_enabled, s.network_type, s.physical_network, s.segmentation_id"+
+		" FROM networks LEFT JOIN network_segments s ON s.network_id = networks.id WHERE networks.id = ? ORDER BY s.segment_index", id)
+	if err != nil {
+		return nil, fmt.Errorf("read network %s: %w", id, err)
+	}
+	defer rows.Close()
+	var n *neutron.Network
+	for rows.Next() {
+		var nid, project string
+		var portSec bool
+		var typ, phys sql.NullString
+		var seg sql.NullInt64
+		if err := rows.Scan(&nid, &project, &portSec, &typ, &phys, &seg); err != nil {
+			return nil, fmt.Errorf("read network %s: %w", id, err)
+		}
+		if n == nil {
+			n = &neutron.Network{Standard: neutron.Standard{ID: nid, ProjectID: project}, PortSecurityEnabled: portSec, Segments: []neutron.Segment{}}
+		}
+		if typ.Valid {
+			n.Segments = append(n.Segments, neutron.Segment{NetworkType: typ.String, PhysicalNetwork: phys.String, SegmentationID: seg.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read network %s: %w", id, err)
+	}
+	if n == nil {
+		return nil, neutron.NotFound("Network", id)
+	}
+	return n, nil
+}
+
 // NewID returns a fresh resource id.
 func NewID() string { return uuid.NewString() }
 
@@ -223,7 +258,7 @@ func (t *Tx) InsertNetwork(ctx context.Context, n *neutron.Network) error {
 			return fmt.Errorf("insert segment of network %s: %w", n.ID, err)
 		}
 	}
-	return t.setTags(ctx, "network", n.ID, n.Tags)
+	return t.insertTags(ctx, "network", n.ID, n.Tags)
 }
 
 // UpdateNetwork writes n's mutable columns if its stored revision is still
@@ -272,15 +307,28 @@ func (t *Tx) setTags(ctx context.Context, kind, id string, tags []string) error 
 	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", kind, id); err != nil {
 		return fmt.Errorf("clear tags of %s %s: %w", kind, id, err)
 	}
+	return t.insertTags(ctx, kind, id, tags)
+}
+
+// insertTags adds the tags of a resource that has none yet (a new one):
+// one multi-row INSERT, no DELETE, nothing at all without tags.
+func (t *Tx) insertTags(ctx context.Context, kind, id string, tags []string) error {
 	seen := map[string]bool{}
+	var vals []string
+	var args []any
 	for _, tag := range tags {
 		if seen[tag] {
 			continue
 		}
 		seen[tag] = true
-		if _, err := t.exec(ctx, "INSERT INTO tags (kind, resource_id, tag) VALUES (?, ?, ?)", kind, id, tag); err != nil {
-			return fmt.Errorf("tag %s %s: %w", kind, id, err)
-		}
+		vals = append(vals, "(?, ?, ?)")
+		args = append(args, kind, id, tag)
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, "INSERT INTO tags (kind, resource_id, tag) VALUES "+strings.Join(vals, ", "), args...); err != nil {
+		return fmt.Errorf("tag %s %s: %w", kind, id, err)
 	}
 	return nil
 }

@@ -249,7 +249,7 @@ func (t *Tx) InsertPort(ctx context.Context, n *neutron.Port) error {
 	if err := t.insertIPs(ctx, n.NetworkID, n.ID, n.FixedIPs); err != nil {
 		return err
 	}
-	return t.setTags(ctx, "port", n.ID, n.Tags)
+	return t.insertTags(ctx, "port", n.ID, n.Tags)
 }
 
 func (t *Tx) insertIPs(ctx context.Context, networkID, portID string, ips []neutron.FixedIP) error {

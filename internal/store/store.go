@@ -13,11 +13,16 @@
 // across several server processes on one database. A tailer reading
 // "revision > N ORDER BY revision" therefore never skips a row. The lock is
 // taken last so that it is held only for the commit itself; the rest of the
-// transaction runs concurrently with other writers. On MariaDB the lock is
-// released a moment before a commit becomes visible to new readers, so the
-// writer holding it also waits until its predecessor's change row is
-// visible (awaitPredecessor); a snapshot that shows revision N then shows
-// every change up to N.
+// transaction runs concurrently with other writers. Every write holds it,
+// so its length bounds write throughput: on PostgreSQL the bump and the
+// change rows are one statement (a data-modifying WITH), so the lock lives
+// for that statement plus COMMIT. PostgreSQL makes a commit visible before
+// it releases its locks, so holding the lock implies every lower revision
+// is visible. On MariaDB the lock is released a moment before a commit
+// becomes visible to new readers, so the writer holding it also waits until
+// its predecessor's change row is visible (awaitPredecessor); a snapshot
+// that shows revision N then shows every change up to N
+// (TestRevisionsVisibleInOrder checks this on all three databases).
 //
 // Retries. Serialization failures, deadlocks, lock timeouts, SQLite BUSY
 // and unique/foreign-key violations (a lost race on an allocation: VNI, IP,
@@ -357,72 +362,111 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 }
 
 // appendChanges takes len(changes) revisions from the counter row (its row
-// lock orders commits, see the package comment) and inserts the rows.
+// lock orders commits, see the package comment) and inserts the rows. It
+// is the last thing a transaction does before COMMIT, so the counter lock
+// is held for as few round trips as possible: on PostgreSQL one statement
+// (bump and insert), on SQLite two, on MariaDB the lock, the visibility
+// wait, the bump and the insert.
 func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
 	n := int64(len(t.changes))
-	if t.s.dialect != SQLite {
-		if err := t.awaitPredecessor(ctx); err != nil {
+	switch t.s.dialect {
+	case Postgres:
+		var last int64
+		q, args := t.changeRows(func(i int) string {
+			return "(?::bigint, ?::text, ?::text, ?::text, ?::text, ?::bigint)"
+		}, func(i int) any { return int64(i + 1) })
+		// The UPDATE waits for the previous writer's row lock; PostgreSQL
+		// makes a commit visible to new snapshots before it releases its
+		// locks, so once we hold the lock every lower revision is
+		// visible and no wait is needed (see awaitPredecessor for
+		// MariaDB).
+		q = "WITH r AS (UPDATE revision SET value = value + ? WHERE id = 1 RETURNING value), " +
+			"i AS (INSERT INTO changes (revision, kind, obj_id, op, object, created_at) " +
+			"SELECT r.value - ? + v.k, v.kind, v.obj_id, v.op, v.object, v.created_at FROM r, (VALUES " + q + ") AS v (k, kind, obj_id, op, object, created_at)) " +
+			"SELECT value FROM r"
+		if err := t.queryRow(ctx, q, append([]any{n, n}, args...)...).Scan(&last); err != nil {
+			return 0, fmt.Errorf("append change log: %w", err)
+		}
+		return last, nil
+	case MySQL:
+		cur, err := t.awaitPredecessor(ctx)
+		if err != nil {
 			return 0, err
 		}
+		if _, err := t.exec(ctx, "UPDATE revision SET value = value + ? WHERE id = 1", n); err != nil {
+			return 0, fmt.Errorf("bump revision: %w", err)
+		}
+		return t.insertChanges(ctx, cur+1)
+	default:
+		// SQLite: one writer at a time (the writers channel and the
+		// database lock), so the counter only has to be read back.
+		var last int64
+		if err := t.queryRow(ctx, "UPDATE revision SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
+			return 0, fmt.Errorf("bump revision: %w", err)
+		}
+		return t.insertChanges(ctx, last-n+1)
 	}
-	if _, err := t.exec(ctx, "UPDATE revision SET value = value + ? WHERE id = 1", n); err != nil {
-		return 0, fmt.Errorf("bump revision: %w", err)
-	}
-	var last int64
-	if err := t.queryRow(ctx, "SELECT value FROM revision WHERE id = 1").Scan(&last); err != nil {
-		return 0, fmt.Errorf("read revision: %w", err)
-	}
-	first := last - n + 1
+}
+
+// changeRows renders the VALUES tuples of the queued changes; first is the
+// value of the leading column of row i.
+func (t *Tx) changeRows(tuple func(i int) string, first func(i int) any) (string, []any) {
 	var b strings.Builder
-	b.WriteString("INSERT INTO changes (revision, kind, obj_id, op, object, created_at) VALUES ")
-	args := make([]any, 0, 6*n)
+	args := make([]any, 0, 6*len(t.changes))
 	for i, c := range t.changes {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?)")
+		b.WriteString(tuple(i))
 		var obj any
 		if c.Object != nil {
 			obj = string(c.Object)
 		}
-		args = append(args, first+int64(i), c.Kind, c.ID, c.Op, obj, t.now.UnixMicro())
+		args = append(args, first(i), c.Kind, c.ID, c.Op, obj, t.now.UnixMicro())
 	}
-	if _, err := t.exec(ctx, b.String(), args...); err != nil {
+	return b.String(), args
+}
+
+// insertChanges stores the queued changes with revisions first, first+1, ...
+// and returns the last one.
+func (t *Tx) insertChanges(ctx context.Context, first int64) (int64, error) {
+	vals, args := t.changeRows(func(int) string { return "(?, ?, ?, ?, ?, ?)" }, func(i int) any { return first + int64(i) })
+	if _, err := t.exec(ctx, "INSERT INTO changes (revision, kind, obj_id, op, object, created_at) VALUES "+vals, args...); err != nil {
 		return 0, fmt.Errorf("append change log: %w", err)
 	}
-	return last, nil
+	return first + int64(len(t.changes)) - 1, nil
 }
 
 // awaitPredecessor takes the revision row lock and waits until the
-// transaction that wrote the current revision is visible to new readers.
-// The row lock alone does not guarantee that on MariaDB/InnoDB: it is
-// released a moment before the commit shows in new read views, so a
-// reader could see revision N+1 without N (TestConcurrentServers caught
-// exactly that). Waiting here, while holding the lock, makes "visible"
-// order equal revision order: our commit comes after the predecessor is
-// visible. PostgreSQL marks a transaction committed before releasing its
-// locks, so the loop ends at once there.
-func (t *Tx) awaitPredecessor(ctx context.Context) error {
+// transaction that wrote the current revision is visible to new readers;
+// it returns the current revision. The row lock alone does not guarantee
+// that on MariaDB/InnoDB: it is released a moment before the commit shows
+// in new read views, so a reader could see revision N+1 without N
+// (TestConcurrentServers caught exactly that). Waiting here, while holding
+// the lock, makes "visible" order equal revision order: our commit comes
+// after the predecessor is visible. (PostgreSQL marks a transaction
+// committed before releasing its locks and skips this.)
+func (t *Tx) awaitPredecessor(ctx context.Context) (int64, error) {
 	var cur, pruned int64
 	if err := t.queryRow(ctx, "SELECT value, pruned FROM revision WHERE id = 1 FOR UPDATE").Scan(&cur, &pruned); err != nil {
-		return fmt.Errorf("lock revision: %w", err)
+		return 0, fmt.Errorf("lock revision: %w", err)
 	}
 	for i := 0; ; i++ {
 		var max sql.NullInt64
 		// A plain read under READ COMMITTED sees what new readers see.
 		if err := t.queryRow(ctx, "SELECT MAX(revision) FROM changes").Scan(&max); err != nil {
-			return fmt.Errorf("read newest change: %w", err)
+			return 0, fmt.Errorf("read newest change: %w", err)
 		}
 		if max.Int64 >= cur || pruned >= cur {
-			return nil
+			return cur, nil
 		}
 		if i == 10000 {
-			return fmt.Errorf("revision %d not visible after waiting: %w", cur, ErrRetry)
+			return 0, fmt.Errorf("revision %d not visible after waiting: %w", cur, ErrRetry)
 		}
 		select {
 		case <-time.After(100 * time.Microsecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }

@@ -50,6 +50,40 @@ var subnetRes = &resource{
 const subnetCols = "subnets.id, subnets.project_id, subnets.network_id, subnets.name, subnets.description, subnets.ip_version, subnets.cidr, subnets.gateway_ip, subnets.allocation_pools, subnets.enable_dhcp, subnets.dns_nameservers, subnets.host_routes, subnets.ipv6_ra_mode, subnets.ipv6_address_mode, subnets.created_at, subnets.updated_at, subnets.revision_number"
 
 func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Subnet, error) {
+	out, err := s.loadSubnetRows(ctx, db, tail, args)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	idx := make(map[string]int, len(out))
+	ids := make([]string, len(out))
+	for i := range out {
+		idx[out[i].ID] = i
+		ids[i] = out[i].ID
+	}
+	if scope == nil {
+		scope = &childScope{ids: ids}
+	}
+	tags, err := s.loadTags(ctx, db, "subnet", *scope)
+	if err != nil {
+		return nil, err
+	}
+	for id, ts := range tags {
+		if i, ok := idx[id]; ok {
+			out[i].Tags = ts
+		}
+	}
+	return out, nil
+}
+
+// NetworkSubnets returns the subnets of a network in creation order
+// without their tags (IP allocation needs neither tags nor a second
+// query).
+func (t *Tx) NetworkSubnets(ctx context.Context, networkID string) ([]neutron.Subnet, error) {
+	return t.s.loadSubnetRows(ctx, t.tx, " WHERE subnets.network_id = ? ORDER BY subnets.created_at, subnets.id", []any{networkID})
+}
+
+// loadSubnetRows reads subnet rows only (Tags empty).
+func (s *Store) loadSubnetRows(ctx context.Context, db querier, tail string, args []any) ([]neutron.Subnet, error) {
 	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+subnetCols+" FROM subnets"+tail), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list subnets: %w", err)
@@ -76,27 +110,6 @@ func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args [
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	idx := make(map[string]int, len(out))
-	ids := make([]string, len(out))
-	for i := range out {
-		idx[out[i].ID] = i
-		ids[i] = out[i].ID
-	}
-	if scope == nil {
-		scope = &childScope{ids: ids}
-	}
-	tags, err := s.loadTags(ctx, db, "subnet", *scope)
-	if err != nil {
-		return nil, err
-	}
-	for id, ts := range tags {
-		if i, ok := idx[id]; ok {
-			out[i].Tags = ts
-		}
 	}
 	return out, nil
 }
@@ -184,7 +197,7 @@ func (t *Tx) InsertSubnet(ctx context.Context, n *neutron.Subnet) error {
 	if err != nil {
 		return fmt.Errorf("insert subnet %s: %w", n.ID, err)
 	}
-	return t.setTags(ctx, "subnet", n.ID, n.Tags)
+	return t.insertTags(ctx, "subnet", n.ID, n.Tags)
 }
 
 // UpdateSubnet writes a subnet's mutable columns (compare-and-set on the
