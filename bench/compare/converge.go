@@ -61,13 +61,21 @@ func (n Node) ovs(ctx context.Context, tool string, args ...string) (string, err
 }
 
 // plug attaches a port the way Nova/os-vif does: an OVS interface on br-int
-// with external_ids iface-id/attached-mac/iface-status/vm-uuid.
+// with external_ids iface-id/attached-mac/iface-status/vm-uuid, link up.
 func (n Node) plug(ctx context.Context, portID, mac, vm string) error {
 	tap := "tap" + portID[:11]
 	_, err := n.ovs(ctx, "ovs-vsctl", "--may-exist", "add-port", "br-int", tap, "--", "set", "Interface", tap,
 		"type=internal", "mac=\""+mac+"\"", "external_ids:iface-id="+portID, "external_ids:attached-mac="+mac,
 		"external_ids:iface-status=active", "external_ids:vm-uuid="+vm)
-	return err
+	if err != nil {
+		return err
+	}
+	// The hypervisor brings the VM's link up (libvirt does for a tap); an
+	// agent may wait for that (neutrino does, Neutron's does not).
+	if out, err := exec.CommandContext(ctx, "ip", "-n", n.NS, "link", "set", tap, "up").CombinedOutput(); err != nil {
+		return fmt.Errorf("link %s up on %s: %w: %s", tap, n.Host, err, out)
+	}
+	return nil
 }
 
 // hasUnicastEntry: the l2pop unicast flow for mac in br-tun's table 20

@@ -30,6 +30,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -240,15 +241,22 @@ func (o orchestra) all(ctx context.Context, sel []System) []SystemResult {
 		}
 		ls = append(ls, l)
 	}
+	// The listing fixtures are not timed: fill them on all systems at once.
+	var wg sync.WaitGroup
 	for _, l := range ls {
 		if ctx.Err() == nil && o.phases["fixture"] {
-			var err error
-			if l.sr.ListFixture, err = o.w.ListFixture(ctx, l.c); err != nil {
-				o.log.Error("list fixture", "system", l.sys.Name, "err", err)
-				l.sr.ListFixture += " (failed: " + err.Error() + ")"
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if l.sr.ListFixture, err = o.w.ListFixture(ctx, l.c); err != nil {
+					o.log.Error("list fixture", "system", l.sys.Name, "err", err)
+					l.sr.ListFixture += " (failed: " + err.Error() + ")"
+				}
+			}()
 		}
 	}
+	wg.Wait()
 	for r := 1; r <= o.w.Settings.Runs && o.phases["runs"]; r++ {
 		for _, l := range ls {
 			if ctx.Err() != nil || l.sr.Error != "" {
