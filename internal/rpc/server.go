@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,9 @@ type Server struct {
 	log   *slog.Logger
 	hub   *hub
 	nudge chan struct{}
+	// readMu serialises change-log reads: the tail loop and a new
+	// watcher catching up must not apply the same rows twice.
+	readMu sync.Mutex
 
 	messages, snapshots, bytes atomic.Int64
 
@@ -196,24 +200,34 @@ func (s *Server) tail(ctx context.Context) {
 		case <-t.C:
 		case <-s.nudge:
 		}
-		for ctx.Err() == nil {
-			n, err := s.readChanges(ctx)
-			if err != nil {
-				if !failing && ctx.Err() == nil {
-					s.log.Warn("reading change log", "err", err)
-				}
-				failing = true
-				break
+		if err := s.catchUp(ctx); err != nil {
+			if !failing && ctx.Err() == nil {
+				s.log.Warn("reading change log", "err", err)
 			}
-			if failing {
-				s.log.Info("change log readable again", "revision", s.hub.revision())
-				failing = false
-			}
-			if n < s.cfg.BatchLimit {
-				break
-			}
+			failing = true
+			continue
+		}
+		if failing {
+			s.log.Info("change log readable again", "revision", s.hub.revision())
+			failing = false
 		}
 	}
+}
+
+// catchUp reads the change log in batches until it is at the end.
+func (s *Server) catchUp(ctx context.Context) error {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	for ctx.Err() == nil {
+		n, err := s.readChanges(ctx)
+		if err != nil {
+			return err
+		}
+		if n < s.cfg.BatchLimit {
+			return nil
+		}
+	}
+	return ctx.Err()
 }
 
 // readChanges reads one batch; it returns the number of rows read.
@@ -346,6 +360,12 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 		return status.Error(codes.InvalidArgument, "watch needs host")
 	}
 	ctx := stream.Context()
+	// Read what was committed before this agent connected (its own
+	// registration above all), so its first snapshot is already right:
+	// an l2pop agent must never briefly see, and build, a wrong mesh.
+	if err := s.catchUp(ctx); err != nil {
+		return status.Errorf(codes.Unavailable, "read change log: %v", err)
+	}
 	wake := s.hub.subscribe(host)
 	defer s.hub.unsubscribe(host, wake)
 	at := req.GetLastRevision()

@@ -370,9 +370,10 @@ func TestFanOutOnlyToSpan(t *testing.T) {
 	})
 	time.Sleep(100 * time.Millisecond) // let any stray message arrive before counting
 	sent := h.srv.Stats().Messages - before
-	// Bind (h01 only: new local port) + ACTIVE (h00, h01, h02).
-	if sent != 4 {
-		t.Errorf("port create+ACTIVE on a 3-host network with %d agents sent %d messages, want 4", hosts, sent)
+	// Bind (h01 only: new local port) + ACTIVE (h00, h01, h02); when the
+	// tail reads both rows in one batch, h01 gets them as one delta.
+	if sent < 3 || sent > 4 {
+		t.Errorf("port create+ACTIVE on a 3-host network with %d agents sent %d messages, want 3 or 4 (the network's hosts, plus one)", hosts, sent)
 	}
 	for i := 3; i < hosts; i++ {
 		if _, _, snaps, deltas := ws[i].state(); snaps != 1 || deltas != 0 {
