@@ -109,7 +109,7 @@ func (d resDef) common(o *clientOpts) []*cobra.Command {
 			items, _ := out[d.coll].([]any)
 			return printList(cmd.OutOrStdout(), o.format, d.cols, items)
 		}}
-	show := &cobra.Command{Use: "show NAME_OR_ID", Short: "Show a " + d.name, Args: cobra.ExactArgs(1),
+	show := &cobra.Command{Use: "show NAME_OR_ID", Short: "Show one " + d.name, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := o.client()
 			id, err := d.resolve(cmd.Context(), c, args[0])
