@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// writeOncePG runs one write transaction on PostgreSQL. It uses a plain
+// connection with BEGIN/COMMIT statements instead of database/sql's Tx so
+// that the last statement (revision bump + change rows) and COMMIT reach
+// the server in one pipeline: the revision row lock, which every write
+// takes, is then held only while the server executes those two, never
+// across a client round trip. Measured with 32 concurrent port creates on
+// a 2-CPU machine, most backends were waiting for that lock while its
+// holder sat "idle in transaction" until its goroutine got scheduled to
+// send COMMIT.
+func (s *Store) writeOncePG(ctx context.Context, fn func(*Tx) error) (rev int64, err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN ISOLATION LEVEL READ COMMITTED"); err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			abortPG(conn)
+		}
+	}()
+	t := &Tx{tx: conn, s: s, now: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := fn(t); err != nil {
+		return 0, err
+	}
+	rev, err = t.commitPG(ctx, conn)
+	done = err == nil
+	return rev, err
+}
+
+// errRolledBack is a COMMIT that the server answered with ROLLBACK (the
+// transaction had failed).
+var errRolledBack = errors.New("transaction was rolled back")
+
+// commitPG appends the queued changes and commits in one round trip:
+//
+//	WITH r AS (UPDATE revision ... RETURNING value),
+//	     i AS (INSERT INTO changes ... SELECT r.value - n + k ... FROM r, (VALUES ...))
+//	SELECT value FROM r;
+//	COMMIT
+//
+// The UPDATE waits for the previous writer's row lock. PostgreSQL makes a
+// commit visible to new snapshots before it releases the committer's
+// locks, so once the UPDATE holds the lock every lower revision is visible
+// to any reader that could see ours: no wait is needed as on MariaDB
+// (awaitPredecessor).
+func (t *Tx) commitPG(ctx context.Context, conn *sql.Conn) (int64, error) {
+	b := &pgx.Batch{}
+	n := int64(len(t.changes))
+	if n > 0 {
+		vals, args := t.changeRows(func(int) string {
+			return "(?::bigint, ?::text, ?::text, ?::text, ?::text, ?::bigint)"
+		}, func(i int) any { return int64(i + 1) })
+		q := "WITH r AS (UPDATE revision SET value = value + ? WHERE id = 1 RETURNING value), " +
+			"i AS (INSERT INTO changes (revision, kind, obj_id, op, object, created_at) " +
+			"SELECT r.value - ? + v.k, v.kind, v.obj_id, v.op, v.object, v.created_at FROM r, (VALUES " + vals + ") AS v (k, kind, obj_id, op, object, created_at)) " +
+			"SELECT value FROM r"
+		b.Queue(t.s.rebind(q), append([]any{n, n}, args...)...)
+	}
+	b.Queue("COMMIT")
+	var last int64
+	err := conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("commit: unexpected driver connection %T", dc)
+		}
+		br := pc.Conn().SendBatch(ctx, b)
+		var errs []error
+		if n > 0 {
+			if err := br.QueryRow().Scan(&last); err != nil {
+				errs = append(errs, fmt.Errorf("append change log: %w", err))
+			}
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("commit: %w", err))
+		} else if tag.String() != "COMMIT" {
+			errs = append(errs, fmt.Errorf("commit: %w", errRolledBack))
+		}
+		if err := br.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("commit: %w", err))
+		}
+		// A failed first statement makes the server skip COMMIT (the
+		// pipeline stops at the error); the first error is the cause.
+		if len(errs) > 0 {
+			return errs[0]
+		}
+		return nil
+	})
+	return last, err
+}
+
+// abortPG ends a failed transaction. If ROLLBACK cannot be sent the
+// connection is closed, so that no backend stays in a transaction holding
+// locks (the pool discards closed connections).
+func abortPG(conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return nil
+		}
+		c := pc.Conn()
+		if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+			return nil
+		}
+		if _, err := c.Exec(ctx, "ROLLBACK"); err != nil || c.PgConn().TxStatus() != 'I' {
+			_ = c.Close(ctx)
+		}
+		return nil
+	})
+}
