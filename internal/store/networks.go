@@ -327,10 +327,7 @@ func (t *Tx) insertTags(ctx context.Context, kind, id string, tags []string) err
 	if len(vals) == 0 {
 		return nil
 	}
-	if _, err := t.exec(ctx, "INSERT INTO tags (kind, resource_id, tag) VALUES "+strings.Join(vals, ", "), args...); err != nil {
-		return fmt.Errorf("tag %s %s: %w", kind, id, err)
-	}
-	return nil
+	return t.execBlind(ctx, "tag "+kind+" "+id, "INSERT INTO tags (kind, resource_id, tag) VALUES "+strings.Join(vals, ", "), args...)
 }
 
 var errNotFound = errors.New("not found")

@@ -240,11 +240,11 @@ func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {
 // IP (a lost race) fails a unique index and the transaction is retried.
 func (t *Tx) InsertPort(ctx context.Context, n *neutron.Port) error {
 	pairs, sgs, profile, details := portJSON(n)
-	_, err := t.exec(ctx, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, security_groups, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	err := t.execBlind(ctx, "insert port "+n.ID, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, security_groups, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled,
 		pairs, sgs, n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
 	if err != nil {
-		return fmt.Errorf("insert port %s: %w", n.ID, err)
+		return err
 	}
 	if err := t.insertIPs(ctx, n.NetworkID, n.ID, n.FixedIPs); err != nil {
 		return err
@@ -262,10 +262,7 @@ func (t *Tx) insertIPs(ctx context.Context, networkID, portID string, ips []neut
 		vals = append(vals, "(?, ?, ?, ?)")
 		args = append(args, networkID, f.IPAddress, f.SubnetID, portID)
 	}
-	if _, err := t.exec(ctx, "INSERT INTO ipallocations (network_id, ip_address, subnet_id, port_id) VALUES "+strings.Join(vals, ", "), args...); err != nil {
-		return fmt.Errorf("allocate ips of port %s: %w", portID, err)
-	}
-	return nil
+	return t.execBlind(ctx, "allocate ips of port "+portID, "INSERT INTO ipallocations (network_id, ip_address, subnet_id, port_id) VALUES "+strings.Join(vals, ", "), args...)
 }
 
 // SetPortIPs replaces a port's fixed IPs: removed ones are released,

@@ -243,6 +243,7 @@ type Tx struct {
 	// tx is a *sql.Tx, or on PostgreSQL writes a *sql.Conn inside BEGIN
 	// (see writeOncePG).
 	tx      txRunner
+	pg      *pgConn // PostgreSQL writes only
 	s       *Store
 	changes []neutron.Change
 	now     time.Time
@@ -270,6 +271,21 @@ func (t *Tx) Emit(kind, id, op string, obj []byte) {
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+}
+
+// execBlind runs an INSERT whose result is not needed. On PostgreSQL
+// writes it is queued and sent with the next statement or COMMIT (its
+// error, e.g. a lost allocation race, then fails the transaction there);
+// what says what it was for the error message.
+func (t *Tx) execBlind(ctx context.Context, what, q string, args ...any) error {
+	if t.pg != nil {
+		t.pg.pending = append(t.pg.pending, pendingStmt{what: what, q: t.s.rebind(q), args: args})
+		return nil
+	}
+	if _, err := t.exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
