@@ -140,7 +140,8 @@ func main() {
 
 	fmt.Printf("## API benchmark: %s\n\n", *db)
 	fmt.Printf("command: `go run ./bench/api -db %s -ports %d -list %d`  \n", *db, *perLevel, *listN)
-	fmt.Printf("machine: %s\n\n", machine())
+	fmt.Printf("machine: %s  \n", machine())
+	fmt.Printf("start: %s UTC, load average %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"), loadavg())
 
 	// Reference in the same run: the no-op version document.
 	var ref []time.Duration
@@ -211,6 +212,10 @@ func main() {
 	}
 	sort.Slice(byNet, func(i, j int) bool { return byNet[i] < byNet[j] })
 	fmt.Printf("list by network_id: median %s (3 runs)\n", byNet[1].Round(time.Millisecond))
+	// Retries are write transactions run again after a lost race (IP,
+	// MAC, revision lock timeouts): wasted work that throughput hides.
+	fmt.Printf("\nwrite transactions retried: %d; end: %s UTC, load average %s\n",
+		st.Store.Retries(), time.Now().UTC().Format("15:04:05"), loadavg())
 	_ = bytes.MinRead
 }
 
@@ -222,6 +227,19 @@ func pct(d []time.Duration, p int) time.Duration {
 		i--
 	}
 	return s[i].Round(10 * time.Microsecond)
+}
+
+// loadavg is the 1/5/15-minute load average (the machine is shared).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func machine() string {
