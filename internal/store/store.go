@@ -36,6 +36,12 @@
 // the user asked for that is taken) with a SELECT first, so on a retry the
 // check gives the proper 409 instead of the race.
 //
+// Round trips. A PostgreSQL write runs on one connection with its own
+// BEGIN/COMMIT: inserts whose result nobody reads (a new port's row,
+// addresses, tags) are queued and pipelined with the next statement or
+// with the change rows and COMMIT (pgConn, writeOncePG), using pgx's batch
+// API because database/sql cannot pipeline.
+//
 // SQL is hand-written over database/sql (no ORM): the queries are few and
 // the three dialects differ only in placeholders and a few clauses.
 package store
