@@ -180,6 +180,12 @@ func run(logger *slog.Logger) error {
 		o.env = append(os.Environ(), "NEUTRINO_BIN="+bin)
 	}
 	res.Systems = o.all(ctx, sel)
+	if !*noUpDown {
+		// MariaDB, RabbitMQ (+ epmd) and PostgreSQL were started for the run too.
+		if err := script(context.Background(), nil, filepath.Join(*refDir, "down.sh"), "all"); err != nil {
+			logger.Error("stop the bench's databases", "err", err)
+		}
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
