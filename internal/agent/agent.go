@@ -2,8 +2,9 @@
 // neutron-linuxbridge-agent in one): it registers with the server and
 // heartbeats, watches the revisioned stream of what its host must realise,
 // discovers local VM devices, reports them up or down, and converges the
-// data plane to the full desired state whenever something changes and
-// every polling_interval. It is level-triggered: a missed event, a restart
+// data plane to the full desired state whenever something changes (the
+// stream, or a device event from a data plane that implements
+// dataplane.DeviceNotifier) and every polling_interval. It is level-triggered: a missed event, a restart
 // or a device changed by hand is repaired by the next pass.
 //
 // One goroutine owns the data plane; the stream and heartbeat goroutines
@@ -62,9 +63,10 @@ type Agent struct {
 	rev    int64
 	synced bool
 
-	devices   atomic.Int64
-	applied   atomic.Int64
-	snapshots atomic.Int64
+	devices     atomic.Int64
+	applied     atomic.Int64
+	snapshots   atomic.Int64
+	deviceWakes atomic.Int64
 }
 
 // New checks the options and returns an agent; Run starts it.
@@ -132,6 +134,9 @@ func (a *Agent) Revision() int64 {
 // AppliedRevision is the revision of the last state applied to the data
 // plane (0 before the first).
 func (a *Agent) AppliedRevision() int64 { return a.applied.Load() }
+
+// DeviceWakes counts the passes a data plane device event started.
+func (a *Agent) DeviceWakes() int64 { return a.deviceWakes.Load() }
 
 // Snapshots counts the full snapshots received.
 func (a *Agent) Snapshots() int64 { return a.snapshots.Load() }
@@ -264,12 +269,21 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	// A data plane that reports device changes (OVSDB monitor, netlink)
+	// wakes a pass as soon as Nova plugs a VM; a nil channel never fires,
+	// so without one the loop polls only, as the Linux bridge agent does.
+	var devEvents <-chan struct{}
+	if n, ok := a.opt.Dataplane.(dataplane.DeviceNotifier); ok {
+		devEvents = n.DeviceEvents()
+	}
 	st := &passState{reported: map[string]reportMark{}}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
+		case <-devEvents:
+			a.deviceWakes.Add(1)
 		case <-t.C:
 		}
 		a.pass(ctx, st, poll)

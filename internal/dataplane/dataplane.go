@@ -96,3 +96,13 @@ type Dataplane interface {
 	// Close releases connections; it does not remove anything it made.
 	Close() error
 }
+
+// DeviceNotifier is implemented by data planes that can tell when VM
+// devices may have changed (an OVSDB monitor, a netlink subscription), so
+// the agent reacts at once instead of at its next polling_interval. Events
+// carry no data and are coalesced: the channel has a buffer of one and
+// senders never block, so a burst of changes wakes the reader once and it
+// re-reads Devices. Polling stays the safety net for a lost event.
+type DeviceNotifier interface {
+	DeviceEvents() <-chan struct{}
+}

@@ -26,13 +26,32 @@ type Dataplane struct {
 	applyErr error
 	devErr   error
 	closed   bool
+	events   chan struct{}
 	// OnApply, when set, is called after each successful Apply with a
 	// private copy of the state applied. Set it before the agent starts.
 	OnApply func(dataplane.NodeState)
 }
 
 // New returns an empty fake data plane.
-func New() *Dataplane { return &Dataplane{devices: map[string]dataplane.Device{}} }
+func New() *Dataplane {
+	return &Dataplane{devices: map[string]dataplane.Device{}, events: make(chan struct{}, 1)}
+}
+
+var _ dataplane.DeviceNotifier = (*Dataplane)(nil)
+
+// DeviceEvents is the channel Notify signals (dataplane.DeviceNotifier).
+func (d *Dataplane) DeviceEvents() <-chan struct{} { return d.events }
+
+// Notify emits one device event, as a real data plane does when a device
+// appears, goes or changes. SetDevice and RemoveDevice do not notify by
+// themselves, so tests choose whether the agent learns of a change by
+// event or only by its polling pass.
+func (d *Dataplane) Notify() {
+	select {
+	case d.events <- struct{}{}:
+	default:
+	}
+}
 
 // Apply records desired (a deep copy).
 func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
