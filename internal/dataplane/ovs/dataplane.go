@@ -60,6 +60,9 @@ type Dataplane struct {
 	mu      sync.Mutex
 	applied bool // at least one Apply programmed br-tun
 	stats   ApplyStats
+
+	// events is the coalescing device-event channel (events.go).
+	events chan struct{}
 }
 
 // ApplyStats says what the last Apply changed in the flow tables.
@@ -138,7 +141,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
 	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie,
-		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}}
+		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: make(chan struct{}, 1)}
+	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
 		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType)
 	return d, nil
