@@ -34,6 +34,13 @@ type Dataplane struct {
 	h    *netlink.Handle
 
 	mu sync.Mutex
+
+	// Device events (events.go): the coalescing channel, closed-on-Close
+	// done channel and the link watcher goroutine.
+	events    chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
@@ -60,12 +67,21 @@ func New(opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux dataplane: netlink: %w", err)
 	}
-	return &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h}, nil
+	d := &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h,
+		events: make(chan struct{}, 1), done: make(chan struct{})}
+	d.wg.Add(1)
+	go d.watchLinks()
+	return d, nil
 }
 
-// Close releases the netlink handle; devices and entries stay.
+// Close stops the link watcher and releases the netlink handle; devices
+// and entries stay.
 func (d *Dataplane) Close() error {
-	d.h.Close()
+	d.closeOnce.Do(func() {
+		close(d.done)
+		d.wg.Wait()
+		d.h.Close()
+	})
 	return nil
 }
 
