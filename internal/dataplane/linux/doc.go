@@ -22,4 +22,8 @@
 // when permanent on our vxlan devices. Learned entries and every other
 // object are never touched. Taps belong to Nova: we attach and detach them
 // but never delete them.
+//
+// DeviceEvents (dataplane.DeviceNotifier) signals tap changes seen on a
+// netlink link subscription in the namespace (events.go), so the agent
+// does not wait for its polling pass; Neutron's Linux bridge agent polls.
 package linux

@@ -14,7 +14,10 @@
 //     the network's local VLAN and stores net_uuid, network_type,
 //     segmentation_id and tag in Port.other_config, as Neutron does, so a
 //     restarted agent reuses the lvid. Ports the state does not bind get
-//     the dead VLAN 4095.
+//     the dead VLAN 4095. DeviceEvents (dataplane.DeviceNotifier) signals
+//     when such an interface is added, changed or removed, from the same
+//     OVSDB monitor cache, so the agent reacts without waiting for its
+//     next polling pass.
 //   - Flows in Neutron's table layout (br-tun 0, 2, 3, 4, 6, 10, 20, 21,
 //     22; br-int 0, 23, 59, 60), all tagged with this instance's cookie.
 //
