@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -117,8 +116,6 @@ func (r *replayer) rewrite(s string) string {
 	}
 	return s
 }
-
-var numRE = regexp.MustCompile(`^-?[0-9]+$`)
 
 // do sends one exchange and returns status, raw body.
 func (r *replayer) do(x exchange) (int, []byte, http.Header) {

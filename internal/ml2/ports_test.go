@@ -273,10 +273,10 @@ func TestAgentsAndBinding(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 89: bound to an alive OVS agent.
-		pa, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a", HostID: "ref-node-1",
+		_, err = p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a", HostID: "ref-node-1",
 			FixedIPs: []neutron.FixedIPRequest{{SubnetID: s.ID, IPAddress: "192.168.77.11"}}})
 		wantFault(t, err, 400, "InvalidIpForSubnet")
-		pa, err = p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a", HostID: "ref-node-1",
+		pa, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a", HostID: "ref-node-1",
 			FixedIPs: []neutron.FixedIPRequest{{SubnetID: s.ID, IPAddress: "192.168.1.11"}}})
 		if err != nil {
 			t.Fatal(err)

@@ -43,13 +43,6 @@ func newHub(cfg l2pop.Config, logLen int) *hub {
 	return &hub{cfg: cfg, hosts: map[string]*hostState{}, logLen: logLen}
 }
 
-// loaded reports whether the hub has a model yet.
-func (h *hub) loaded() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.model != nil
-}
-
 func (h *hub) revision() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()

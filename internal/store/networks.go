@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -329,8 +328,6 @@ func (t *Tx) insertTags(ctx context.Context, kind, id string, tags []string) err
 	}
 	return t.execBlind(ctx, "tag "+kind+" "+id, "INSERT INTO tags (kind, resource_id, tag) VALUES "+strings.Join(vals, ", "), args...)
 }
-
-var errNotFound = errors.New("not found")
 
 // SetSegmentationID changes the id of a network's segment (VLAN update).
 func (t *Tx) SetSegmentationID(ctx context.Context, networkID string, index int, id int64) error {
