@@ -110,27 +110,39 @@ func agentEntity(a *neutron.Agent) *entity {
 	return &entity{id: a.ID, render: func(bool) map[string]any { return renderAgent(a) }}
 }
 
-func networkKind(b Backend, o attrOptions) *kind {
-	one := func(n *neutron.Network, err error) (*entity, error) {
+// entityOf turns a Backend (*T, error) result into an entity maker the
+// kinds share: errors pass through, values are wrapped by mk.
+func entityOf[T any](mk func(*T) *entity) func(*T, error) (*entity, error) {
+	return func(v *T, err error) (*entity, error) {
 		if err != nil {
 			return nil, err
 		}
-		return networkEntity(n, o), nil
+		return mk(v), nil
 	}
+}
+
+// listOf adapts a Backend List call to kind.list, wrapping every element with mk.
+func listOf[T any](list func(context.Context, neutron.ListQuery) ([]T, error), mk func(*T) *entity) func(context.Context, neutron.ListQuery) ([]*entity, error) {
+	return func(ctx context.Context, q neutron.ListQuery) ([]*entity, error) {
+		l, err := list(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*entity, len(l))
+		for i := range l {
+			out[i] = mk(&l[i])
+		}
+		return out, nil
+	}
+}
+
+func networkKind(b Backend, o attrOptions) *kind {
+	mk := func(n *neutron.Network) *entity { return networkEntity(n, o) }
+	one := entityOf(mk)
 	return &kind{
-		res: networkResource(o),
-		get: func(ctx context.Context, id string) (*entity, error) { return one(b.GetNetwork(ctx, id)) },
-		list: func(ctx context.Context, q neutron.ListQuery) ([]*entity, error) {
-			l, err := b.ListNetworks(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]*entity, len(l))
-			for i := range l {
-				out[i] = networkEntity(&l[i], o)
-			}
-			return out, nil
-		},
+		res:  networkResource(o),
+		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetNetwork(ctx, id)) },
+		list: listOf(b.ListNetworks, mk),
 		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
 			req := neutron.NetworkCreate{
 				ProjectID:           project,
@@ -177,26 +189,12 @@ func networkKind(b Backend, o attrOptions) *kind {
 }
 
 func subnetKind(b Backend) *kind {
-	one := func(s *neutron.Subnet, err error) (*entity, error) {
-		if err != nil {
-			return nil, err
-		}
-		return subnetEntity(s), nil
-	}
+	mk := subnetEntity
+	one := entityOf(mk)
 	return &kind{
-		res: subnetResource(),
-		get: func(ctx context.Context, id string) (*entity, error) { return one(b.GetSubnet(ctx, id)) },
-		list: func(ctx context.Context, q neutron.ListQuery) ([]*entity, error) {
-			l, err := b.ListSubnets(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]*entity, len(l))
-			for i := range l {
-				out[i] = subnetEntity(&l[i])
-			}
-			return out, nil
-		},
+		res:  subnetResource(),
+		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetSubnet(ctx, id)) },
+		list: listOf(b.ListSubnets, mk),
 		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
 			req := neutron.SubnetCreate{
 				ProjectID:  project,
@@ -250,26 +248,12 @@ func subnetKind(b Backend) *kind {
 }
 
 func portKind(b Backend, o attrOptions) *kind {
-	one := func(p *neutron.Port, err error) (*entity, error) {
-		if err != nil {
-			return nil, err
-		}
-		return portEntity(p, o), nil
-	}
+	mk := func(p *neutron.Port) *entity { return portEntity(p, o) }
+	one := entityOf(mk)
 	return &kind{
-		res: portResource(o),
-		get: func(ctx context.Context, id string) (*entity, error) { return one(b.GetPort(ctx, id)) },
-		list: func(ctx context.Context, q neutron.ListQuery) ([]*entity, error) {
-			l, err := b.ListPorts(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]*entity, len(l))
-			for i := range l {
-				out[i] = portEntity(&l[i], o)
-			}
-			return out, nil
-		},
+		res:  portResource(o),
+		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetPort(ctx, id)) },
+		list: listOf(b.ListPorts, mk),
 		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
 			req := neutron.PortCreate{
 				ProjectID:           project,
@@ -329,38 +313,19 @@ func portKind(b Backend, o attrOptions) *kind {
 }
 
 func agentKind(b Backend) *kind {
+	one := entityOf(agentEntity)
 	return &kind{
 		res:       agentResource(),
 		adminOnly: true,
-		get: func(ctx context.Context, id string) (*entity, error) {
-			a, err := b.GetAgent(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			return agentEntity(a), nil
-		},
-		list: func(ctx context.Context, q neutron.ListQuery) ([]*entity, error) {
-			l, err := b.ListAgents(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]*entity, len(l))
-			for i := range l {
-				out[i] = agentEntity(&l[i])
-			}
-			return out, nil
-		},
+		get:       func(ctx context.Context, id string) (*entity, error) { return one(b.GetAgent(ctx, id)) },
+		list:      listOf(b.ListAgents, agentEntity),
 		update: func(ctx context.Context, id string, a map[string]any, _ int64) (*entity, error) {
 			req := neutron.AgentUpdate{AdminStateUp: aBoolP(a, "admin_state_up"), Description: aStrP(a, "description")}
 			if _, ok := a["description"]; ok && req.Description == nil {
 				empty := ""
 				req.Description = &empty
 			}
-			ag, err := b.UpdateAgent(ctx, id, req)
-			if err != nil {
-				return nil, err
-			}
-			return agentEntity(ag), nil
+			return one(b.UpdateAgent(ctx, id, req))
 		},
 		delete: b.DeleteAgent,
 	}
