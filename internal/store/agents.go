@@ -49,15 +49,9 @@ func (s *Store) loadAgents(ctx context.Context, db querier, tail string, args []
 }
 
 func (s *Store) listAgents(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Agent, error) {
-	tail, args, rev, err := agentRes.page(ctx, db, s, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadAgents(ctx, db, tail, args)
-	if rev {
-		reverse(out)
-	}
-	return out, err
+	return listPage(ctx, db, s, agentRes, q, func(tail string, args []any) ([]neutron.Agent, error) {
+		return s.loadAgents(ctx, db, tail, args)
+	})
 }
 
 // ListAgents lists agents (Alive is left false: the caller computes it).
@@ -91,17 +85,11 @@ func (t *Tx) FindAgent(ctx context.Context, agentType, host string) (*neutron.Ag
 
 func getAgent(ctx context.Context, s *Store, db querier, where string, args ...any) (*neutron.Agent, error) {
 	out, err := s.loadAgents(ctx, db, where, args)
-	if err != nil {
-		return nil, err
+	id := "" // FindAgent's two-column lookup has no single id to name
+	if len(args) == 1 {
+		id = fmt.Sprint(args[0])
 	}
-	if len(out) == 0 {
-		id := ""
-		if len(args) == 1 {
-			id = fmt.Sprint(args[0])
-		}
-		return nil, neutron.NotFound("Agent", id)
-	}
-	return &out[0], nil
+	return firstOr404(out, err, "Agent", id)
 }
 
 // InsertAgent inserts an agent row. Two first reports of one agent at once

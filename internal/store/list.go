@@ -310,3 +310,30 @@ func (s *Store) loadTags(ctx context.Context, db querier, kind string, scope chi
 	}
 	return out, err
 }
+
+// listPage runs r's filtered, sorted page query through load and puts the
+// rows back in the requested order (a page before a marker is read
+// backwards). It serves every List of the store.
+func listPage[T any](ctx context.Context, db querier, s *Store, r *resource, q neutron.ListQuery, load func(tail string, args []any) ([]T, error)) ([]T, error) {
+	tail, args, rev, err := r.page(ctx, db, s, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := load(tail, args)
+	if rev {
+		reverse(out)
+	}
+	return out, err
+}
+
+// firstOr404 returns the first row a Get loaded, or noun's 404 when there
+// was none.
+func firstOr404[T any](out []T, err error, noun, id string) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, neutron.NotFound(noun, id)
+	}
+	return &out[0], nil
+}

@@ -173,15 +173,9 @@ func orEmptyObject(s string) string {
 }
 
 func (s *Store) listPorts(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Port, error) {
-	tail, args, rev, err := portRes.page(ctx, db, s, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadPorts(ctx, db, tail, args, nil)
-	if rev {
-		reverse(out)
-	}
-	return out, err
+	return listPage(ctx, db, s, portRes, q, func(tail string, args []any) ([]neutron.Port, error) {
+		return s.loadPorts(ctx, db, tail, args, nil)
+	})
 }
 
 // ListPorts lists ports (fixed IPs and tags loaded in bulk).
@@ -192,19 +186,6 @@ func (s *Store) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.P
 // ListPorts lists ports inside the transaction.
 func (t *Tx) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error) {
 	return t.s.listPorts(ctx, t.tx, q)
-}
-
-// ListNetworks lists networks inside the transaction.
-func (t *Tx) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
-	tail, args, rev, err := networkRes.page(ctx, t.tx, t.s, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := t.s.loadNetworks(ctx, t.tx, tail, args, nil)
-	if rev {
-		reverse(out)
-	}
-	return out, err
 }
 
 // GetPort reads one port (404 PortNotFound).
@@ -219,13 +200,7 @@ func (t *Tx) GetPort(ctx context.Context, id string) (*neutron.Port, error) {
 
 func getPort(ctx context.Context, s *Store, db querier, id string) (*neutron.Port, error) {
 	out, err := s.loadPorts(ctx, db, " WHERE ports.id = ?", []any{id}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, neutron.NotFound("Port", id)
-	}
-	return &out[0], nil
+	return firstOr404(out, err, "Port", id)
 }
 
 func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {

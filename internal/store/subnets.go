@@ -128,15 +128,9 @@ func unmarshalAll(pairs ...any) error {
 }
 
 func (s *Store) listSubnets(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Subnet, error) {
-	tail, args, rev, err := subnetRes.page(ctx, db, s, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.loadSubnets(ctx, db, tail, args, nil)
-	if rev {
-		reverse(out)
-	}
-	return out, err
+	return listPage(ctx, db, s, subnetRes, q, func(tail string, args []any) ([]neutron.Subnet, error) {
+		return s.loadSubnets(ctx, db, tail, args, nil)
+	})
 }
 
 // ListSubnets lists subnets.
@@ -161,13 +155,7 @@ func (t *Tx) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) 
 
 func getSubnet(ctx context.Context, s *Store, db querier, id string) (*neutron.Subnet, error) {
 	out, err := s.loadSubnets(ctx, db, " WHERE subnets.id = ?", []any{id}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, neutron.NotFound("Subnet", id)
-	}
-	return &out[0], nil
+	return firstOr404(out, err, "Subnet", id)
 }
 
 func subnetJSON(n *neutron.Subnet) (pools, dns, routes string) {
