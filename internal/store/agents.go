@@ -122,14 +122,7 @@ func (t *Tx) UpdateAgent(ctx context.Context, a *neutron.Agent) error {
 
 // DeleteAgent deletes an agent row.
 func (t *Tx) DeleteAgent(ctx context.Context, id string) error {
-	res, err := t.exec(ctx, "DELETE FROM agents WHERE id = ?", id)
-	if err != nil {
-		return fmt.Errorf("delete agent %s: %w", id, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return neutron.NotFound("Agent", id)
-	}
-	return nil
+	return t.deleteRow(ctx, "agent", "Agent", id)
 }
 
 // ListEndpoints returns every tunnel endpoint, by host.

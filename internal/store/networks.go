@@ -275,15 +275,29 @@ func casResult(res sql.Result) error {
 
 // DeleteNetwork deletes a network row (segments cascade) and its tags.
 func (t *Tx) DeleteNetwork(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "network", id); err != nil {
-		return fmt.Errorf("delete tags of network %s: %w", id, err)
+	if err := t.deleteTags(ctx, "network", id); err != nil {
+		return err
 	}
-	res, err := t.exec(ctx, "DELETE FROM networks WHERE id = ?", id)
+	return t.deleteRow(ctx, "network", "Network", id)
+}
+
+// deleteTags deletes the tags of the kind resource id.
+func (t *Tx) deleteTags(ctx context.Context, kind, id string) error {
+	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", kind, id); err != nil {
+		return fmt.Errorf("delete tags of %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// deleteRow deletes row id of kind's table (kind+"s"); noun's 404 when
+// there was none.
+func (t *Tx) deleteRow(ctx context.Context, kind, noun, id string) error {
+	res, err := t.exec(ctx, "DELETE FROM "+kind+"s WHERE id = ?", id)
 	if err != nil {
-		return fmt.Errorf("delete network %s: %w", id, err)
+		return fmt.Errorf("delete %s %s: %w", kind, id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return neutron.NotFound("Network", id)
+		return neutron.NotFound(noun, id)
 	}
 	return nil
 }

@@ -280,21 +280,14 @@ func (t *Tx) UpdatePort(ctx context.Context, n *neutron.Port, prevRev int64) err
 
 // DeletePort deletes a port (its fixed IPs cascade) and its tags.
 func (t *Tx) DeletePort(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "port", id); err != nil {
-		return fmt.Errorf("delete tags of port %s: %w", id, err)
+	if err := t.deleteTags(ctx, "port", id); err != nil {
+		return err
 	}
 	// Explicit: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
 	if _, err := t.exec(ctx, "DELETE FROM ipallocations WHERE port_id = ?", id); err != nil {
 		return fmt.Errorf("release ips of port %s: %w", id, err)
 	}
-	res, err := t.exec(ctx, "DELETE FROM ports WHERE id = ?", id)
-	if err != nil {
-		return fmt.Errorf("delete port %s: %w", id, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return neutron.NotFound("Port", id)
-	}
-	return nil
+	return t.deleteRow(ctx, "port", "Port", id)
 }
 
 // DefaultSecurityGroup returns the project's default security group,

@@ -203,17 +203,10 @@ func (t *Tx) UpdateSubnet(ctx context.Context, n *neutron.Subnet, prevRev int64)
 // DeleteSubnet deletes a subnet row and its tags (allocations must be
 // gone: the foreign key refuses otherwise).
 func (t *Tx) DeleteSubnet(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, "DELETE FROM tags WHERE kind = ? AND resource_id = ?", "subnet", id); err != nil {
-		return fmt.Errorf("delete tags of subnet %s: %w", id, err)
+	if err := t.deleteTags(ctx, "subnet", id); err != nil {
+		return err
 	}
-	res, err := t.exec(ctx, "DELETE FROM subnets WHERE id = ?", id)
-	if err != nil {
-		return fmt.Errorf("delete subnet %s: %w", id, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return neutron.NotFound("Subnet", id)
-	}
-	return nil
+	return t.deleteRow(ctx, "subnet", "Subnet", id)
 }
 
 // SubnetAllocations returns the allocated addresses of a subnet and the
