@@ -431,7 +431,9 @@ func cell(key string, v any) string {
 }
 
 // table renders rows like the openstack CLI (cliff's table formatter).
-func table(w io.Writer, header []string, rows [][]string) {
+// closeEmpty draws the bottom border under the header of an empty table
+// too, as nova's table does (cliff's does not).
+func table(w io.Writer, header []string, rows [][]string, closeEmpty bool) {
 	width := make([]int, len(header))
 	for i, h := range header {
 		width[i] = len(h)
@@ -458,7 +460,7 @@ func table(w io.Writer, header []string, rows [][]string) {
 	for _, r := range rows {
 		line(r)
 	}
-	if len(rows) > 0 {
+	if len(rows) > 0 || closeEmpty {
 		fmt.Fprintln(w, sep)
 	}
 }
@@ -489,7 +491,7 @@ func printList(w io.Writer, format string, cols [][2]string, items []any) error 
 		}
 		rows = append(rows, row)
 	}
-	table(w, header, rows)
+	table(w, header, rows, false)
 	return nil
 }
 
@@ -506,7 +508,7 @@ func printOne(w io.Writer, format string, m map[string]any) error {
 	for _, k := range keys {
 		rows = append(rows, []string{k, cell(k, m[k])})
 	}
-	table(w, []string{"Field", "Value"}, rows)
+	table(w, []string{"Field", "Value"}, rows, false)
 	return nil
 }
 

@@ -348,35 +348,11 @@ func vmDelete(ctx context.Context, log *slog.Logger, c *apiclient.Client, stateD
 
 // printVMs prints rows as the seed's `nova list` table.
 func printVMs(w io.Writer, rows []vmRow) {
-	head := []string{"ID", "Name", "Status", "Power State", "Host", "Networks"}
-	cells := [][]string{head}
+	cells := make([][]string, 0, len(rows))
 	for _, r := range rows {
 		cells = append(cells, []string{r.ID, r.Name, r.Status, r.Power, r.Host, r.Networks})
 	}
-	width := make([]int, len(head))
-	for _, row := range cells {
-		for i, c := range row {
-			width[i] = max(width[i], len(c))
-		}
-	}
-	sep := "+"
-	for _, n := range width {
-		sep += strings.Repeat("-", n+2) + "+"
-	}
-	line := func(row []string) {
-		s := "|"
-		for i, c := range row {
-			s += " " + c + strings.Repeat(" ", width[i]-len(c)) + " |"
-		}
-		fmt.Fprintln(w, s)
-	}
-	fmt.Fprintln(w, sep)
-	line(head)
-	fmt.Fprintln(w, sep)
-	for _, row := range cells[1:] {
-		line(row)
-	}
-	fmt.Fprintln(w, sep)
+	table(w, []string{"ID", "Name", "Status", "Power State", "Host", "Networks"}, cells, true)
 }
 
 func vmSortedKeys[V any](m map[string]V) []string {
