@@ -119,13 +119,10 @@ func (p *Plugin) rebindHost(ctx context.Context, t *store.Tx, host string) error
 			continue
 		}
 		prev := pt.RevisionNumber
-		pt.RevisionNumber++
 		pt.Status = neutron.StatusDown
-		pt.UpdatedAt = t.Now()
-		if err := t.UpdatePort(ctx, pt, prev); err != nil {
+		if err := savePort(ctx, t, pt, prev); err != nil {
 			return err
 		}
-		t.Emit("port", pt.ID, "update", mustJSON(pt))
 	}
 	return nil
 }

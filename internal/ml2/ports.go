@@ -480,16 +480,25 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			}
 			pt.Status = neutron.StatusDown
 		}
-		pt.RevisionNumber++
-		pt.UpdatedAt = t.Now()
-		if err := t.UpdatePort(ctx, pt, prev); err != nil {
+		if err := savePort(ctx, t, pt, prev); err != nil {
 			return err
 		}
-		t.Emit("port", pt.ID, "update", mustJSON(pt))
 		out = pt
 		return nil
 	})
 	return out, err
+}
+
+// savePort writes pt as the revision after prev (ErrRetry if prev is no
+// longer current) and records the update in the change log.
+func savePort(ctx context.Context, t *store.Tx, pt *neutron.Port, prev int64) error {
+	pt.RevisionNumber++
+	pt.UpdatedAt = t.Now()
+	if err := t.UpdatePort(ctx, pt, prev); err != nil {
+		return err
+	}
+	t.Emit("port", pt.ID, "update", mustJSON(pt))
+	return nil
 }
 
 // DeletePort deletes a port and releases its addresses.
@@ -534,12 +543,9 @@ func (p *Plugin) UpdateDevice(ctx context.Context, host, portID string, up bool)
 			pt.RevisionNumber++
 		}
 		pt.Status, pt.VIFDetails = status, details
-		pt.RevisionNumber++
-		pt.UpdatedAt = t.Now()
-		if err := t.UpdatePort(ctx, pt, prev); err != nil {
+		if err := savePort(ctx, t, pt, prev); err != nil {
 			return err
 		}
-		t.Emit("port", pt.ID, "update", mustJSON(pt))
 		out = pt
 		return nil
 	})
