@@ -14,14 +14,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
-	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -162,10 +160,10 @@ func measure(ctx context.Context, l *lab.Lab, mech string, under, over endpoint,
 	lat := map[string]rtt{}
 	for _, e := range []endpoint{under, over} {
 		var x rtt
-		if x.fwd, err = ping(ctx, e.ns, e.peer, pings); err != nil {
+		if x.fwd, err = lab.Ping(ctx, e.ns, e.peer, pings); err != nil {
 			return err
 		}
-		if x.rev, err = ping(ctx, e.peerNS, e.addr, pings); err != nil {
+		if x.rev, err = lab.Ping(ctx, e.peerNS, e.addr, pings); err != nil {
 			return err
 		}
 		lat[e.label] = x
@@ -221,35 +219,11 @@ func iperf(ctx context.Context, l *lab.Lab, e endpoint, dur time.Duration) (floa
 	if err != nil {
 		return 0, err
 	}
-	var res struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
+	bps, err := lab.IperfReceived(out)
+	if err != nil {
 		return 0, fmt.Errorf("iperf3 output: %w", err)
 	}
-	return res.End.SumReceived.BitsPerSecond, nil
-}
-
-var rttRE = regexp.MustCompile(`= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms`)
-
-func ping(ctx context.Context, ns string, to netip.Addr, n int) ([4]float64, error) {
-	var r [4]float64
-	out, err := lab.Exec(ctx, ns, "ping", "-n", "-q", "-c", strconv.Itoa(n), "-i", "0.01", to.String())
-	if err != nil {
-		return r, err
-	}
-	m := rttRE.FindStringSubmatch(string(out))
-	if m == nil {
-		return r, fmt.Errorf("ping output: %s", out)
-	}
-	for i := range r {
-		r[i], _ = strconv.ParseFloat(m[i+1], 64)
-	}
-	return r, nil
+	return bps, nil
 }
 
 func fmtRTT(r [4]float64) string {

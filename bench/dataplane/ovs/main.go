@@ -21,7 +21,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +29,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -39,6 +37,7 @@ import (
 	"time"
 
 	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/dataplanetest"
 	"neutrino/internal/dataplane/ovs"
 	"neutrino/internal/lab"
 )
@@ -104,8 +103,8 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	n1, n2 := nodes[0], nodes[1]
 
 	// Flow programming on compute1's br-tun.
-	full := l2popState(n1.n.IP(), 10, 1000, 50)
-	empty := l2popState(n1.n.IP(), 10, 0, 50)
+	full := dataplanetest.L2PopState(n1.n.IP(), 10, 1000, 50)
+	empty := dataplanetest.L2PopState(n1.n.IP(), 10, 0, 50)
 	var rates []float64
 	for r := 0; r < flowRounds; r++ {
 		if err := n1.dp.Apply(ctx, empty); err != nil {
@@ -125,7 +124,7 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	}
 	var changes []float64
 	for r := 0; r < flowRounds; r++ {
-		s := l2popState(n1.n.IP(), 10, 1000, 50)
+		s := dataplanetest.L2PopState(n1.n.IP(), 10, 1000, 50)
 		nt := s.Networks["net-0000"]
 		nt.Entries[0].MAC = fmt.Sprintf("fa:16:3e:ff:00:%02x", r)
 		s.Networks["net-0000"] = nt
@@ -215,7 +214,7 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	}
 	lat := map[string][4]float64{}
 	for _, e := range paths {
-		if lat[e.label], err = ping(ctx, e.ns, e.peer, pings); err != nil {
+		if lat[e.label], err = lab.Ping(ctx, e.ns, e.peer, pings); err != nil {
 			return err
 		}
 	}
@@ -248,30 +247,6 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 	ratio := median(tput[paths[2].label]) / median(tput[paths[1].label])
 	fmt.Printf("\nOverlay/underlay (both through OVS userspace) throughput ratio: **%.0f%%**.\n", ratio*100)
 	return nil
-}
-
-// l2popState: nets networks with perNet remote ports each over vteps
-// remote VTEPs, ARP responder on.
-func l2popState(local netip.Addr, nets, perNet, vteps int) dataplane.NodeState {
-	s := dataplane.NodeState{LocalIP: local, UDPPort: 4789, Networks: map[string]dataplane.Network{}}
-	vtep := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%vteps)}) }
-	for v := range vteps {
-		s.Tunnels = append(s.Tunnels, vtep(v))
-	}
-	for n := range nets {
-		id := fmt.Sprintf("net-%04d", n)
-		nt := dataplane.Network{ID: id, VNI: uint32(1000 + n), L2Pop: true, ARPResponder: true, Flood: s.Tunnels}
-		for p := range perNet {
-			k := n*perNet + p
-			nt.Entries = append(nt.Entries, dataplane.Entry{
-				MAC:  fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", n, k>>8&0xff, k&0xff),
-				IP:   netip.AddrFrom4([4]byte{10, byte(n), byte(k >> 8), byte(k)}),
-				VTEP: vtep(k),
-			})
-		}
-		s.Networks[id] = nt
-	}
-	return s
 }
 
 func perProcessRate(ctx context.Context, o *lab.OVS, n int) (float64, error) {
@@ -308,35 +283,11 @@ func iperf(ctx context.Context, e endpoint, dur time.Duration) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	var res struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
+	bps, err := lab.IperfReceived(out)
+	if err != nil {
 		return 0, fmt.Errorf("iperf3 output: %w", err)
 	}
-	return res.End.SumReceived.BitsPerSecond, nil
-}
-
-var rttRE = regexp.MustCompile(`= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms`)
-
-func ping(ctx context.Context, ns string, to netip.Addr, n int) ([4]float64, error) {
-	var r [4]float64
-	out, err := lab.Exec(ctx, ns, "ping", "-n", "-q", "-c", strconv.Itoa(n), "-i", "0.01", to.String())
-	if err != nil {
-		return r, err
-	}
-	m := rttRE.FindStringSubmatch(string(out))
-	if m == nil {
-		return r, fmt.Errorf("ping output: %s", out)
-	}
-	for i := range r {
-		r[i], _ = strconv.ParseFloat(m[i+1], 64)
-	}
-	return r, nil
+	return bps, nil
 }
 
 func join(v []float64, f string) string {

@@ -2,42 +2,15 @@ package ovs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/dataplanetest"
 	"neutrino/internal/lab"
 )
-
-// l2popState is a node with nets networks and perNet remote ports each,
-// spread over vteps remote VTEPs (198.18.1.x), ARP responder on: every
-// entry is one table-20 and one table-21 flow.
-func l2popState(local netip.Addr, nets, perNet, vteps int) dataplane.NodeState {
-	s := dataplane.NodeState{LocalIP: local, UDPPort: 4789, Networks: map[string]dataplane.Network{}}
-	vtep := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%vteps)}) }
-	for v := range vteps {
-		s.Tunnels = append(s.Tunnels, vtep(v))
-	}
-	for n := range nets {
-		id := fmt.Sprintf("net-%04d", n)
-		net := dataplane.Network{ID: id, VNI: uint32(1000 + n), L2Pop: true, ARPResponder: true, Flood: s.Tunnels}
-		for p := range perNet {
-			k := n*perNet + p
-			net.Entries = append(net.Entries, dataplane.Entry{
-				MAC:  fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", n, k>>8&0xff, k&0xff),
-				IP:   netip.AddrFrom4([4]byte{10, byte(n), byte(k >> 8), byte(k)}),
-				VTEP: vtep(k),
-			})
-		}
-		s.Networks[id] = net
-	}
-	return s
-}
 
 // BenchmarkFlowProgramming measures installing 10,000 l2pop entries
 // (20,000 flows: unicast + ARP responder) on a real ovs-vswitchd with one
@@ -51,8 +24,8 @@ func BenchmarkFlowProgramming(b *testing.B) {
 	defer cancel()
 	_, nodes := newOVSLab(b, ctx, "bench")
 	n := nodes["bench"]
-	full := l2popState(n.node.IP(), 10, 1000, 50)
-	empty := l2popState(n.node.IP(), 10, 0, 50)
+	full := dataplanetest.L2PopState(n.node.IP(), 10, 1000, 50)
+	empty := dataplanetest.L2PopState(n.node.IP(), 10, 0, 50)
 	if err := n.dp.Apply(ctx, empty); err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +66,7 @@ func BenchmarkFlowProgramming(b *testing.B) {
 		}
 		i := 0
 		for b.Loop() {
-			s := l2popState(n.node.IP(), 10, 1000, 50)
+			s := dataplanetest.L2PopState(n.node.IP(), 10, 1000, 50)
 			net := s.Networks["net-0000"]
 			net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:ff:%02x:%02x", i>>8&0xff, i&0xff)
 			s.Networks["net-0000"] = net
@@ -153,17 +126,11 @@ func iperf3(b *testing.B, ctx context.Context, clientNS, serverNS, addr string) 
 	if err != nil {
 		b.Fatalf("iperf3 %s -> %s: %v", clientNS, addr, err)
 	}
-	var res struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
+	bps, err := lab.IperfReceived(out)
+	if err != nil {
 		b.Fatalf("iperf3 json: %v: %s", err, out)
 	}
-	return res.End.SumReceived.BitsPerSecond / 1e6
+	return bps / 1e6
 }
 
 // BenchmarkThroughput: TCP throughput (iperf3, 5 s) VM to VM over the
