@@ -285,6 +285,21 @@ func (c childScope) each(col string, q func(cond string, args []any) error) erro
 	return nil
 }
 
+// attachTags loads the tags of kind for scope and hands each loaded
+// resource's to set, by its index in idx (resource id -> index).
+func (s *Store) attachTags(ctx context.Context, db querier, kind string, scope childScope, idx map[string]int, set func(i int, tags []string)) error {
+	tags, err := s.loadTags(ctx, db, kind, scope)
+	if err != nil {
+		return err
+	}
+	for id, ts := range tags {
+		if i, ok := idx[id]; ok {
+			set(i, ts)
+		}
+	}
+	return nil
+}
+
 // loadTags returns resource id -> tags for kind.
 func (s *Store) loadTags(ctx context.Context, db querier, kind string, scope childScope) (map[string][]string, error) {
 	out := map[string][]string{}

@@ -151,14 +151,8 @@ func (s *Store) loadNetworks(ctx context.Context, db querier, tail string, args 
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.loadTags(ctx, db, "network", *scope)
-	if err != nil {
+	if err := s.attachTags(ctx, db, "network", *scope, idx, func(i int, ts []string) { out[i].Tags = ts }); err != nil {
 		return nil, err
-	}
-	for id, ts := range tags {
-		if i, ok := idx[id]; ok {
-			out[i].Tags = ts
-		}
 	}
 	return out, nil
 }

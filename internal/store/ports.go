@@ -153,14 +153,8 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 	for i := range out {
 		SortFixedIPs(out[i].FixedIPs)
 	}
-	tags, err := s.loadTags(ctx, db, "port", *scope)
-	if err != nil {
+	if err := s.attachTags(ctx, db, "port", *scope, idx, func(i int, ts []string) { out[i].Tags = ts }); err != nil {
 		return nil, err
-	}
-	for id, ts := range tags {
-		if i, ok := idx[id]; ok {
-			out[i].Tags = ts
-		}
 	}
 	return out, nil
 }

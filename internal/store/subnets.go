@@ -63,14 +63,8 @@ func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args [
 	if scope == nil {
 		scope = &childScope{ids: ids}
 	}
-	tags, err := s.loadTags(ctx, db, "subnet", *scope)
-	if err != nil {
+	if err := s.attachTags(ctx, db, "subnet", *scope, idx, func(i int, ts []string) { out[i].Tags = ts }); err != nil {
 		return nil, err
-	}
-	for id, ts := range tags {
-		if i, ok := idx[id]; ok {
-			out[i].Tags = ts
-		}
 	}
 	return out, nil
 }
