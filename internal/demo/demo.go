@@ -138,7 +138,6 @@ type runner struct {
 	ctl    Control
 	ctlMu  sync.Mutex
 	nodes  map[string]*lab.Node
-	ports  map[string]string // node name -> its port in the underlay namespace
 	ovs    map[string]*lab.OVS
 	server *child
 	agents map[string]*child
@@ -193,7 +192,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	}
 	d := &runner{opt: opt, out: opt.Out, log: opt.Logger, start: time.Now(),
 		res:   &Result{Mechanism: opt.Mechanism, Dir: opt.Dir, Tunnels: map[string][]netip.Addr{}},
-		nodes: map[string]*lab.Node{}, ports: map[string]string{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}}
+		nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}}
 	defer func() {
 		d.ctlMu.Lock()
 		d.res.Processes = append([]ProcRecord(nil), d.ctl.Procs...)

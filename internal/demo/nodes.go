@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"neutrino/internal/apiclient"
 	"neutrino/internal/lab"
 )
@@ -59,22 +57,14 @@ func (d *runner) buildLab(ctx context.Context, nodes []struct {
 		}
 		d.say("Namespaces are named %s-<node> (a random prefix keeps them apart from anything else on\nthis machine); the underlay is a bridge in %s.\n\n", l.Prefix, l.Underlay)
 	}
-	// Nodes are added in order (underlay port n<index>), then set up in
-	// parallel.
+	// Nodes are added one by one at the seed's VTEP addresses, then set
+	// up in parallel.
 	for _, s := range nodes {
-		n, err := d.lab.AddNode(ctx, s.name)
+		n, err := d.lab.AddNodeAt(ctx, s.name, netip.PrefixFrom(s.ip, underlayBits))
 		if err != nil {
 			return err
 		}
-		idx := len(d.lab.Nodes()) - 1
-		if err := readdress(n, netip.PrefixFrom(s.ip, underlayBits)); err != nil {
-			return err
-		}
 		d.nodes[s.name] = n
-		d.ports[s.name] = fmt.Sprintf("n%d", idx)
-	}
-	if err := d.checkPorts(); err != nil {
-		return err
 	}
 	t0 := time.Now()
 	errs := make([]error, len(nodes))
@@ -88,46 +78,6 @@ func (d *runner) buildLab(ctx context.Context, nodes []struct {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// checkPorts makes sure each node's underlay port exists where the lab
-// puts it (the lab names them n0, n1, ... in the order nodes are added).
-func (d *runner) checkPorts() error {
-	h, err := lab.Handle(d.lab.Underlay)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	for name, p := range d.ports {
-		if _, err := h.LinkByName(p); err != nil {
-			return fmt.Errorf("underlay port %s of %s: %w", p, name, err)
-		}
-	}
-	return nil
-}
-
-// readdress moves a lab node to the seed's VTEP address (the lab numbers
-// nodes 198.18.0.101, ...; the seed's last octets stay, the third is 255).
-func readdress(n *lab.Node, p netip.Prefix) error {
-	h, err := lab.Handle(n.NS)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	link, err := h.LinkByName(n.Dev)
-	if err != nil {
-		return fmt.Errorf("%s: %w", n.Name, err)
-	}
-	old := &netlink.Addr{IPNet: &net.IPNet{IP: n.Addr.Addr().AsSlice(), Mask: net.CIDRMask(n.Addr.Bits(), 32)}}
-	if err := h.AddrDel(link, old); err != nil {
-		return fmt.Errorf("%s: remove %s: %w", n.Name, n.Addr, err)
-	}
-	nw := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
-	if err := h.AddrAdd(link, nw); err != nil {
-		return fmt.Errorf("%s: add %s: %w", n.Name, p, err)
-	}
-	n.Addr = p
-	return nil
 }
 
 func (d *runner) setupNode(ctx context.Context, n *lab.Node, t0 time.Time) error {

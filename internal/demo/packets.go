@@ -38,7 +38,7 @@ func (d *runner) startCapture(ctx context.Context, nodes ...string) (*capture, e
 	var mu sync.Mutex
 	var errfs []func() error
 	for _, name := range nodes {
-		ch, errf, err := openCapture(cctx, d.lab.Underlay, d.ports[name])
+		ch, errf, err := openCapture(cctx, d.lab.Underlay, d.nodes[name].Port)
 		if err != nil {
 			cancel()
 			wg.Wait()

@@ -52,8 +52,9 @@ type Node struct {
 	Addr netip.Prefix
 	// Dev is the underlay interface inside NS.
 	Dev string
-	// port is the bridge port in the underlay namespace.
-	port string
+	// Port is the node's port on the underlay bridge, in the underlay
+	// namespace: where a capture sees everything the node sends and gets.
+	Port string
 }
 
 // IP is the node's underlay (VTEP) address.
@@ -107,6 +108,12 @@ func (l *Lab) buildUnderlay() error {
 // AddNode creates a node namespace "<prefix>-<name>" joined to the underlay
 // with the next free address (198.18.0.101, .102, ...).
 func (l *Lab) AddNode(ctx context.Context, name string) (*Node, error) {
+	return l.AddNodeAt(ctx, name, netip.Prefix{})
+}
+
+// AddNodeAt is AddNode with a chosen underlay address (the demo uses the
+// seed's last octets); an invalid addr means the next default address.
+func (l *Lab) AddNodeAt(ctx context.Context, name string, addr netip.Prefix) (*Node, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -118,14 +125,17 @@ func (l *Lab) AddNode(ctx context.Context, name string) (*Node, error) {
 			return nil, fmt.Errorf("node %s exists", name)
 		}
 	}
-	base := UnderlayPrefix.Addr().As4()
-	base[3] = byte(101 + idx)
+	if !addr.IsValid() {
+		base := UnderlayPrefix.Addr().As4()
+		base[3] = byte(101 + idx)
+		addr = netip.PrefixFrom(netip.AddrFrom4(base), UnderlayPrefix.Bits())
+	}
 	n := &Node{
 		Name: name,
 		NS:   l.Prefix + "-" + name,
-		Addr: netip.PrefixFrom(netip.AddrFrom4(base), UnderlayPrefix.Bits()),
+		Addr: addr,
 		Dev:  UnderlayDev,
-		port: fmt.Sprintf("n%d", idx),
+		Port: fmt.Sprintf("n%d", idx),
 	}
 	l.nodes = append(l.nodes, n)
 	l.mu.Unlock()
@@ -151,7 +161,7 @@ func (l *Lab) joinUnderlay(n *Node) error {
 	}
 	defer nfd.Close()
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: n.port},
+		LinkAttrs:     netlink.LinkAttrs{Name: n.Port},
 		PeerName:      n.Dev,
 		PeerNamespace: netlink.NsFd(int(nfd)),
 	}
@@ -162,7 +172,7 @@ func (l *Lab) joinUnderlay(n *Node) error {
 	if err != nil {
 		return fmt.Errorf("underlay bridge: %w", err)
 	}
-	port, err := uh.LinkByName(n.port)
+	port, err := uh.LinkByName(n.Port)
 	if err != nil {
 		return fmt.Errorf("underlay port: %w", err)
 	}
