@@ -22,9 +22,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"neutrino/bench/machine"
 	"os"
-	"os/exec"
-	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -140,8 +139,8 @@ func main() {
 
 	fmt.Printf("## API benchmark: %s\n\n", *db)
 	fmt.Printf("command: `go run ./bench/api -db %s -ports %d -list %d`  \n", *db, *perLevel, *listN)
-	fmt.Printf("machine: %s  \n", machine())
-	fmt.Printf("start: %s UTC, load average %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"), loadavg())
+	fmt.Printf("machine: %s  \n", machine.Read())
+	fmt.Printf("start: %s UTC, load average %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"), machine.LoadAvg())
 
 	// Reference in the same run: the no-op version document.
 	var ref []time.Duration
@@ -215,7 +214,7 @@ func main() {
 	// Retries are write transactions run again after a lost race (IP,
 	// MAC, revision lock timeouts): wasted work that throughput hides.
 	fmt.Printf("\nwrite transactions retried: %d; end: %s UTC, load average %s\n",
-		st.Store.Retries(), time.Now().UTC().Format("15:04:05"), loadavg())
+		st.Store.Retries(), time.Now().UTC().Format("15:04:05"), machine.LoadAvg())
 	_ = bytes.MinRead
 }
 
@@ -227,39 +226,4 @@ func pct(d []time.Duration, p int) time.Duration {
 		i--
 	}
 	return s[i].Round(10 * time.Microsecond)
-}
-
-// loadavg is the 1/5/15-minute load average (the machine is shared).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	mem := ""
-	if out, err := exec.Command("free", "-h").Output(); err == nil {
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "Mem:") {
-				f := strings.Fields(l)
-				mem = f[1] + " RAM"
-			}
-		}
-	}
-	return fmt.Sprintf("nproc %d, %s, %s, %s/%s, %s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }

@@ -23,11 +23,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	mach "neutrino/bench/machine"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -417,22 +417,8 @@ func script(ctx context.Context, env []string, path string, args ...string) erro
 }
 
 func machine(ctx context.Context) Machine {
-	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				m.CPU = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	m.MemGiB = float64(procKB("/proc/meminfo", "MemTotal")) / (1 << 20)
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.Load1 = strings.TrimSpace(string(b))
-	}
+	i := mach.Read()
+	m := Machine{CPU: i.CPU, Cores: i.Cores, MemGiB: i.MemGiB, Kernel: i.Kernel, Load1: mach.LoadAvg(), GoVersion: i.GoVersion}
 	if out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", "neutron-server").Output(); err == nil {
 		m.NeutronVersion = string(out)
 	}

@@ -19,10 +19,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"neutrino/bench/machine"
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +177,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		b.clients = append(b.clients, c)
 	}
 
-	fmt.Printf("machine: %d CPUs, %s, Go %s\n", runtime.NumCPU(), cpuModel(), runtime.Version())
+	fmt.Printf("machine: %s\n", machine.Read())
 	fmt.Printf("run: %d agents, %d networks, %d ports, %d events, polling_interval %s\n\n", nAgents, nNets, nPorts, nEvents, b.poll)
 
 	// Reference in the same run: a bare unary call's round trip.
@@ -382,19 +382,6 @@ func (b *bench) unaryRTT(n int) time.Duration {
 	}
 	slices.Sort(d)
 	return d[len(d)/2]
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-		}
-	}
-	return "unknown CPU"
 }
 
 // tracker follows the change log (through the backend's hook) and the

@@ -18,9 +18,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"neutrino/bench/machine"
 	"os"
 	"os/signal"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,12 +169,9 @@ func measure(ctx context.Context, l *lab.Lab, mech string, under, over endpoint,
 		lat[e.label] = x
 	}
 
-	load, _ := os.ReadFile("/proc/loadavg")
-	host, _ := os.Hostname()
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	fmt.Printf("Measured %s on %s (%s, %d CPUs, kernel %s, load average %s at the end), `go run ./bench/dataplane -mechanism %s -time %s -rounds %d -pings %d`.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), strings.TrimSpace(string(kernel)),
-		strings.Join(strings.Fields(string(load))[:3], " "), mech, dur, rounds, pings)
+	m := machine.Read()
+	fmt.Printf("Measured %s on %s (%s, load average %s at the end), `go run ./bench/dataplane -mechanism %s -time %s -rounds %d -pings %d`.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), m.Host, m, machine.LoadAvg(), mech, dur, rounds, pings)
 	fmt.Printf("Data plane: %s.\n\n", mech)
 	fmt.Println("| path | MTU | TCP throughput, median of rounds (Gbit/s) | all rounds | ping RTT min/avg/max/mdev (ms), forward | reverse |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -240,16 +237,4 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if i := strings.Index(l, ":"); i > 0 {
-				return strings.TrimSpace(l[i+1:])
-			}
-		}
-	}
-	return "unknown CPU"
 }

@@ -26,10 +26,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"neutrino/bench/machine"
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -219,12 +219,11 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 		}
 	}
 
-	host, _ := os.Hostname()
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	m := machine.Read()
 	ovsVer, _ := exec.CommandContext(ctx, "ovs-vswitchd", "--version").Output()
-	fmt.Printf("Measured %s on %s (%s, %d CPUs, kernel %s, %s), `go run ./bench/dataplane/ovs -time %s -rounds %d -pings %d -flow-rounds %d`.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), strings.TrimSpace(string(kernel)),
-		strings.TrimSpace(strings.Split(string(ovsVer), "\n")[0]), dur, rounds, pings, flowRounds)
+	fmt.Printf("Measured %s on %s (%s, %s, load average %s), `go run ./bench/dataplane/ovs -time %s -rounds %d -pings %d -flow-rounds %d`.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), m.Host, m, strings.TrimSpace(strings.Split(string(ovsVer), "\n")[0]),
+		machine.LoadAvg(), dur, rounds, pings, flowRounds)
 	fmt.Println("| flow programming (br-tun, ovs-ofctl) | median | all rounds |")
 	fmt.Println("|---|---|---|")
 	fmt.Printf("| 10,000 l2pop entries = 20,000 flows, one Apply (one bundle) | %.0f flows/s | %s |\n", median(rates), join(rates, "%.0f"))
@@ -308,16 +307,4 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if i := strings.Index(l, ":"); i > 0 {
-				return strings.TrimSpace(l[i+1:])
-			}
-		}
-	}
-	return "unknown CPU"
 }
