@@ -42,6 +42,11 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 	}
 	var out *neutron.Subnet
 	_, err = p.st.Write(ctx, func(t *store.Tx) error {
+		// Subnet creates on one network run one at a time from here to
+		// commit, so the overlap check below sees every committed subnet.
+		if err := t.LockNetwork(ctx, req.NetworkID); err != nil {
+			return err
+		}
 		n, err := t.GetNetwork(ctx, req.NetworkID)
 		if err != nil {
 			return err
@@ -97,9 +102,7 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 			return err
 		}
 		t.Emit("subnet", s.ID, "create", mustJSON(s))
-		// The network row is updated too: its subnets list changed, and
-		// the compare-and-set on it serialises concurrent subnet creates on
-		// one network, so the overlap check above cannot be raced.
+		// The network row is updated too: its subnets list changed.
 		if err := bumpNetwork(ctx, t, n.ID); err != nil {
 			return err
 		}

@@ -191,6 +191,33 @@ func (t *Tx) GetNetwork(ctx context.Context, id string) (*neutron.Network, error
 	return firstOr404(out, err, "Network", id)
 }
 
+// LockNetwork takes network id's row lock, held until the transaction
+// ends (404 NetworkNotFound if there is none). Writers that check
+// something across a network's rows before inserting (subnet overlap) take
+// it first, so that they run one after the other per network, also across
+// server processes: under READ COMMITTED the check then sees every subnet
+// committed before. PostgreSQL's FOR NO KEY UPDATE is the lock an UPDATE
+// of the row takes anyway, and does not block port inserts (their foreign
+// key takes FOR KEY SHARE). SQLite has one writer at a time.
+func (t *Tx) LockNetwork(ctx context.Context, id string) error {
+	q := "SELECT id FROM networks WHERE id = ?"
+	switch t.s.dialect {
+	case Postgres:
+		q += " FOR NO KEY UPDATE"
+	case MySQL:
+		q += " FOR UPDATE"
+	}
+	var got string
+	err := t.queryRow(ctx, q, id).Scan(&got)
+	if isNoRows(err) {
+		return neutron.NotFound("Network", id)
+	}
+	if err != nil {
+		return fmt.Errorf("lock network %s: %w", id, err)
+	}
+	return nil
+}
+
 // PortNetwork reads what creating a port needs of its network in one
 // query: ID, ProjectID, PortSecurityEnabled and Segments (in index order).
 // Every other field is left zero. 404 NetworkNotFound.
