@@ -2,7 +2,6 @@ package l2pop
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -247,16 +246,16 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 	if c.Revision > m.Revision {
 		m.Revision = c.Revision
 	}
-	del := c.Op == "delete" || len(c.Object) == 0 || string(c.Object) == "null"
+	del := c.Deletion()
 	switch c.Kind {
-	case "network":
+	case neutron.KindNetwork:
 		old, had := m.networks[c.ID]
 		if del {
 			delete(m.networks, c.ID)
 		} else {
-			var n neutron.Network
-			if err := json.Unmarshal(c.Object, &n); err != nil {
-				return span, fmt.Errorf("change %d: decode network %s: %w", c.Revision, c.ID, err)
+			n, err := neutron.Decode[neutron.Network](c)
+			if err != nil {
+				return span, err
 			}
 			m.setNetwork(n)
 		}
@@ -264,14 +263,14 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		if had != has || old != now {
 			m.hostsOfNetwork(c.ID, &span)
 		}
-	case "port":
+	case neutron.KindPort:
 		old, had := m.ports[c.ID]
 		if del {
 			m.removePort(c.ID)
 		} else {
-			var p neutron.Port
-			if err := json.Unmarshal(c.Object, &p); err != nil {
-				return span, fmt.Errorf("change %d: decode port %s: %w", c.Revision, c.ID, err)
+			p, err := neutron.Decode[neutron.Port](c)
+			if err != nil {
+				return span, err
 			}
 			m.setPort(p)
 		}
@@ -287,14 +286,14 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 				m.hostsOfNetwork(pi.NetworkID, &span)
 			}
 		}
-	case "agent":
+	case neutron.KindAgent:
 		old, had := m.agents[c.ID]
 		if del {
 			delete(m.agents, c.ID)
 		} else {
-			var a neutron.Agent
-			if err := json.Unmarshal(c.Object, &a); err != nil {
-				return span, fmt.Errorf("change %d: decode agent %s: %w", c.Revision, c.ID, err)
+			a, err := neutron.Decode[neutron.Agent](c)
+			if err != nil {
+				return span, err
 			}
 			m.setAgent(a)
 		}
@@ -302,14 +301,14 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		if had != has || old != now {
 			span.All = true
 		}
-	case "endpoint":
+	case neutron.KindEndpoint:
 		before := clonemap(m.endpoints)
 		if del {
 			m.removeEndpoint(c.ID)
 		} else {
-			var e neutron.TunnelEndpoint
-			if err := json.Unmarshal(c.Object, &e); err != nil {
-				return span, fmt.Errorf("change %d: decode endpoint %s: %w", c.Revision, c.ID, err)
+			e, err := neutron.Decode[neutron.TunnelEndpoint](c)
+			if err != nil {
+				return span, err
 			}
 			m.setEndpoint(e)
 		}

@@ -50,7 +50,7 @@ func (w *world) state() *neutron.State {
 	return st
 }
 
-func (w *world) change(kind, id, op string, obj any) neutron.Change {
+func (w *world) change(kind neutron.ChangeKind, id string, op neutron.ChangeOp, obj any) neutron.Change {
 	w.rev++
 	c := neutron.Change{Revision: w.rev, Kind: kind, ID: id, Op: op}
 	if obj != nil {
@@ -146,7 +146,7 @@ func (w *world) register(host, ip string, l2pop bool) []neutron.Change {
 	return []neutron.Change{w.agent(host, ip, l2pop, true), w.endpoint(host, ip)}
 }
 
-func op(had bool) string {
+func op(had bool) neutron.ChangeOp {
 	if had {
 		return "update"
 	}

@@ -58,7 +58,7 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 				return err
 			}
 			a.Alive = true
-			t.Emit("agent", a.ID, "create", mustJSON(a))
+			t.Emit(neutron.Created(a))
 		} else {
 			a.Binary, a.Topic, a.Configurations, a.HeartbeatAt = r.Binary, topic, conf, now
 			if r.StartFlag {
@@ -68,7 +68,7 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 				return err
 			}
 			a.Alive = true
-			t.Emit("agent", a.ID, "update", mustJSON(a))
+			t.Emit(neutron.Updated(a))
 		}
 		if r.TunnelIP != "" && (len(r.TunnelTypes) == 0 || slices.Contains(r.TunnelTypes, neutron.TypeVXLAN) || slices.Contains(r.TunnelTypes, neutron.TypeGRE)) {
 			ep := neutron.TunnelEndpoint{IPAddress: r.TunnelIP, UDPPort: vxlanUDPPort, Host: r.Host}
@@ -77,10 +77,10 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 				return err
 			}
 			for _, h := range removed {
-				t.Emit("endpoint", h, "delete", nil)
+				t.Emit(neutron.Deleted(neutron.KindEndpoint, h))
 			}
 			if changed {
-				t.Emit("endpoint", r.Host, "update", mustJSON(ep))
+				t.Emit(neutron.Updated(ep))
 			}
 		}
 		if !wasAlive {
@@ -195,7 +195,7 @@ func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUp
 			return err
 		}
 		a.Alive = p.alive(a, p.now())
-		t.Emit("agent", a.ID, "update", mustJSON(a))
+		t.Emit(neutron.Updated(a))
 		out = a
 		return nil
 	})
@@ -214,7 +214,7 @@ func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
 		if err := t.DeleteAgent(ctx, id); err != nil {
 			return err
 		}
-		t.Emit("agent", id, "delete", nil)
+		t.Emit(neutron.Deleted(neutron.KindAgent, id))
 		// The host's VTEP goes with its last agent, so other nodes drop
 		// their tunnels to it.
 		others, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {a.Host}}})
@@ -227,7 +227,7 @@ func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
 				return err
 			}
 			if removed {
-				t.Emit("endpoint", a.Host, "delete", nil)
+				t.Emit(neutron.Deleted(neutron.KindEndpoint, a.Host))
 			}
 		}
 		return nil

@@ -117,7 +117,7 @@ func BenchmarkCreatePortParallel(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						if _, err := p.st.Write(ctx, func(t *store.Tx) error {
-							t.Emit("bench", "x", "update", nil)
+							t.Emit(neutron.Change{Kind: "bench", ID: "x", Op: neutron.OpUpdate})
 							return nil
 						}); err != nil {
 							b.Error(err)

@@ -16,7 +16,7 @@ func TestChangeObjectsMatchReads(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
 		p := newPlugin(t, d, seedConfig())
-		latest := func(kind, id string) json.RawMessage {
+		latest := func(kind neutron.ChangeKind, id string) json.RawMessage {
 			t.Helper()
 			var obj json.RawMessage
 			for _, c := range mustChanges(t, p, 0) {

@@ -181,7 +181,7 @@ func (p *Plugin) CreateNetwork(ctx context.Context, req neutron.NetworkCreate) (
 		if err := t.InsertNetwork(ctx, n); err != nil {
 			return err
 		}
-		t.Emit("network", n.ID, "create", mustJSON(n))
+		t.Emit(neutron.Created(n))
 		out = n
 		return nil
 	})
@@ -277,7 +277,7 @@ func (p *Plugin) UpdateNetwork(ctx context.Context, id string, req neutron.Netwo
 		if err := t.UpdateNetwork(ctx, n, prev); err != nil {
 			return err
 		}
-		t.Emit("network", n.ID, "update", mustJSON(n))
+		t.Emit(neutron.Updated(n))
 		out = n
 		return nil
 	})
@@ -309,13 +309,13 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 			if err := t.DeletePort(ctx, pt.ID); err != nil {
 				return err
 			}
-			t.Emit("port", pt.ID, "delete", nil)
+			t.Emit(neutron.Deleted(neutron.KindPort, pt.ID))
 		}
 		for _, sid := range n.Subnets {
 			if err := t.DeleteSubnet(ctx, sid); err != nil {
 				return err
 			}
-			t.Emit("subnet", sid, "delete", nil)
+			t.Emit(neutron.Deleted(neutron.KindSubnet, sid))
 		}
 		for _, s := range n.Segments {
 			if err := p.releaseSegment(ctx, t, s); err != nil {
@@ -325,7 +325,7 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 		if err := t.DeleteNetwork(ctx, id); err != nil {
 			return err
 		}
-		t.Emit("network", id, "delete", nil)
+		t.Emit(neutron.Deleted(neutron.KindNetwork, id))
 		return nil
 	})
 	if err != nil {
@@ -357,7 +357,7 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 			if err := t.SetTags(ctx, kind, id, n.Tags); err != nil {
 				return err
 			}
-			t.Emit("network", id, "update", mustJSON(n))
+			t.Emit(neutron.Updated(n))
 		case "subnet":
 			s, err := t.GetSubnet(ctx, id)
 			if err != nil {
@@ -373,7 +373,7 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 			if err := t.SetTags(ctx, kind, id, s.Tags); err != nil {
 				return err
 			}
-			t.Emit("subnet", id, "update", mustJSON(s))
+			t.Emit(neutron.Updated(s))
 		case "port":
 			pt, err := t.GetPort(ctx, id)
 			if err != nil {
@@ -389,7 +389,7 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 			if err := t.SetTags(ctx, kind, id, pt.Tags); err != nil {
 				return err
 			}
-			t.Emit("port", id, "update", mustJSON(pt))
+			t.Emit(neutron.Updated(pt))
 		default:
 			return neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
 		}

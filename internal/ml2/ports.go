@@ -351,7 +351,7 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 		if err := t.InsertPort(ctx, pt); err != nil {
 			return err
 		}
-		t.Emit("port", pt.ID, "create", mustJSON(pt))
+		t.Emit(neutron.Created(pt))
 		resp := *pt
 		if pt.VIFType == neutron.VIFBindingFailed {
 			// Neutron retries a failed binding after the port is created
@@ -363,7 +363,7 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 			if err := t.UpdatePort(ctx, pt, prev); err != nil {
 				return err
 			}
-			t.Emit("port", pt.ID, "update", mustJSON(pt))
+			t.Emit(neutron.Updated(pt))
 		}
 		out = &resp
 		return nil
@@ -497,7 +497,7 @@ func savePort(ctx context.Context, t *store.Tx, pt *neutron.Port, prev int64) er
 	if err := t.UpdatePort(ctx, pt, prev); err != nil {
 		return err
 	}
-	t.Emit("port", pt.ID, "update", mustJSON(pt))
+	t.Emit(neutron.Updated(pt))
 	return nil
 }
 
@@ -507,7 +507,7 @@ func (p *Plugin) DeletePort(ctx context.Context, id string) error {
 		if err := t.DeletePort(ctx, id); err != nil {
 			return err
 		}
-		t.Emit("port", id, "delete", nil)
+		t.Emit(neutron.Deleted(neutron.KindPort, id))
 		return nil
 	})
 	return err

@@ -23,7 +23,7 @@ func bumpNetwork(ctx context.Context, t *store.Tx, id string) error {
 	if err := t.UpdateNetwork(ctx, n, prev); err != nil {
 		return err
 	}
-	t.Emit("network", n.ID, "update", mustJSON(n))
+	t.Emit(neutron.Updated(n))
 	return nil
 }
 
@@ -101,7 +101,7 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 		if err := t.InsertSubnet(ctx, s); err != nil {
 			return err
 		}
-		t.Emit("subnet", s.ID, "create", mustJSON(s))
+		t.Emit(neutron.Created(s))
 		// The network row is updated too: its subnets list changed.
 		if err := bumpNetwork(ctx, t, n.ID); err != nil {
 			return err
@@ -198,7 +198,7 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 		if err := t.UpdateSubnet(ctx, s, prev); err != nil {
 			return err
 		}
-		t.Emit("subnet", s.ID, "update", mustJSON(s))
+		t.Emit(neutron.Updated(s))
 		out = s
 		return nil
 	})
@@ -245,12 +245,12 @@ func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
 			if err := t.UpdatePort(ctx, pt, prev); err != nil {
 				return err
 			}
-			t.Emit("port", pt.ID, "update", mustJSON(pt))
+			t.Emit(neutron.Updated(pt))
 		}
 		if err := t.DeleteSubnet(ctx, id); err != nil {
 			return err
 		}
-		t.Emit("subnet", id, "delete", nil)
+		t.Emit(neutron.Deleted(neutron.KindSubnet, id))
 		return bumpNetwork(ctx, t, s.NetworkID)
 	})
 	return err

@@ -21,18 +21,6 @@ type AgentReport struct {
 	TunnelTypes []string
 }
 
-// Change is one row of the revisioned change log. Every committed API or
-// agent write appends one row per resource it changed, in the same
-// transaction; revisions are strictly increasing in commit order.
-type Change struct {
-	Revision int64
-	Kind     string // "network", "subnet", "port", "agent", "endpoint"
-	ID       string
-	Op       string // "create", "update", "delete"
-	// Object is the resource as JSON after the change (nil for delete).
-	Object json.RawMessage
-}
-
 // State is everything the agents' stream derives its views from, as of
 // Revision (consistent: read in one transaction).
 type State struct {

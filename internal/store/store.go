@@ -268,11 +268,11 @@ func (t *Tx) Now() time.Time { return t.now }
 // Dialect of the underlying store.
 func (t *Tx) Dialect() Dialect { return t.s.dialect }
 
-// Emit queues a change-log row; Write stores it with the next revision
-// when the transaction commits. obj is marshalled by the caller (nil for
-// delete).
-func (t *Tx) Emit(kind, id, op string, obj []byte) {
-	t.changes = append(t.changes, neutron.Change{Kind: kind, ID: id, Op: op, Object: obj})
+// Emit queues a change-log row (made by neutron.Created, Updated or
+// Deleted); Write stores it with the next revision when the transaction
+// commits.
+func (t *Tx) Emit(c neutron.Change) {
+	t.changes = append(t.changes, c)
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {

@@ -61,8 +61,8 @@ func TestWriteRevisions(t *testing.T) {
 				t.Fatal(err)
 			}
 			rev, err := a.Write(ctx, func(tx *store.Tx) error {
-				tx.Emit("x", "1", "create", []byte(`{}`))
-				tx.Emit("x", "2", "create", []byte(`{}`))
+				tx.Emit(neutron.Change{Kind: "x", ID: "1", Op: neutron.OpCreate, Object: []byte(`{}`)})
+				tx.Emit(neutron.Change{Kind: "x", ID: "2", Op: neutron.OpCreate, Object: []byte(`{}`)})
 				return nil
 			})
 			if err != nil || rev != 2 {
@@ -70,13 +70,13 @@ func TestWriteRevisions(t *testing.T) {
 			}
 			boom := errors.New("boom")
 			if _, err := b.Write(ctx, func(tx *store.Tx) error {
-				tx.Emit("x", "3", "create", nil)
+				tx.Emit(neutron.Change{Kind: "x", ID: "3", Op: neutron.OpCreate})
 				return boom
 			}); !errors.Is(err, boom) {
 				t.Fatal(err)
 			}
 			rev, err = b.Write(ctx, func(tx *store.Tx) error {
-				tx.Emit("x", "3", "delete", nil)
+				tx.Emit(neutron.Change{Kind: "x", ID: "3", Op: neutron.OpDelete})
 				return nil
 			})
 			if err != nil || rev != 3 {
@@ -93,7 +93,7 @@ func TestWriteRevisions(t *testing.T) {
 				if runs < 3 {
 					return store.ErrRetry
 				}
-				tx.Emit("x", "4", "create", nil)
+				tx.Emit(neutron.Change{Kind: "x", ID: "4", Op: neutron.OpCreate})
 				return nil
 			}); err != nil || runs != 3 {
 				t.Fatalf("retry: runs %d %v", runs, err)
@@ -120,7 +120,7 @@ func TestChangesHole(t *testing.T) {
 	st := storetest.Open(t, store.SQLite)
 	for i := 0; i < 4; i++ {
 		if _, err := st.Write(ctx, func(tx *store.Tx) error {
-			tx.Emit("x", "1", "update", nil)
+			tx.Emit(neutron.Change{Kind: "x", ID: "1", Op: neutron.OpUpdate})
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -188,7 +188,7 @@ func TestRevisionsVisibleInOrder(t *testing.T) {
 							// 1, 11 or 21 rows: longer commits widen the
 							// window for out-of-order visibility.
 							for k := 0; k <= i%3*10; k++ {
-								tx.Emit("x", fmt.Sprintf("%d-%d", w, i), "update", []byte(`{}`))
+								tx.Emit(neutron.Change{Kind: "x", ID: fmt.Sprintf("%d-%d", w, i), Op: neutron.OpUpdate, Object: []byte(`{}`)})
 							}
 							return nil
 						}); err != nil {

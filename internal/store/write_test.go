@@ -37,7 +37,7 @@ func TestWriteFailures(t *testing.T) {
 				if err := tx.InsertPort(ctx, port(portID)); err != nil {
 					return err
 				}
-				tx.Emit("port", portID, "create", []byte(`{}`))
+				tx.Emit(neutron.Change{Kind: "port", ID: portID, Op: neutron.OpCreate, Object: []byte(`{}`)})
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -70,7 +70,7 @@ func TestWriteFailures(t *testing.T) {
 				if err := tx.InsertPort(ctx, port(store.NewID())); err != nil {
 					return err
 				}
-				tx.Emit("port", "x", "create", []byte(`{}`))
+				tx.Emit(neutron.Change{Kind: "port", ID: "x", Op: neutron.OpCreate, Object: []byte(`{}`)})
 				return nil
 			})
 			conflict("duplicate at commit", err, r0)
@@ -85,7 +85,7 @@ func TestWriteFailures(t *testing.T) {
 				if _, err := tx.Revision(ctx); err != nil {
 					return err
 				}
-				tx.Emit("port", "x", "create", []byte(`{}`))
+				tx.Emit(neutron.Change{Kind: "port", ID: "x", Op: neutron.OpCreate, Object: []byte(`{}`)})
 				return nil
 			})
 			conflict("duplicate at a later read", err, r0)
@@ -101,7 +101,7 @@ func TestWriteFailures(t *testing.T) {
 				if err := tx.InsertPort(cctx, other); err != nil {
 					return err
 				}
-				tx.Emit("port", other.ID, "create", []byte(`{}`))
+				tx.Emit(neutron.Change{Kind: "port", ID: other.ID, Op: neutron.OpCreate, Object: []byte(`{}`)})
 				cancel()
 				return nil
 			})
@@ -117,7 +117,7 @@ func TestWriteFailures(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				go func() {
 					_, err := st.Write(ctx, func(tx *store.Tx) error {
-						tx.Emit("x", "y", "update", nil)
+						tx.Emit(neutron.Change{Kind: "x", ID: "y", Op: neutron.OpUpdate})
 						return nil
 					})
 					errs <- err

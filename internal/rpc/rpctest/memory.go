@@ -7,7 +7,6 @@ package rpctest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -51,16 +50,9 @@ func (m *Memory) SetFailing(f bool) {
 	m.mu.Unlock()
 }
 
-func (m *Memory) appendChange(kind, id, op string, obj any) {
+func (m *Memory) appendChange(c neutron.Change) {
 	m.rev++
-	c := neutron.Change{Revision: m.rev, Kind: kind, ID: id, Op: op}
-	if obj != nil {
-		b, err := json.Marshal(obj)
-		if err != nil {
-			panic(fmt.Sprintf("marshal %s: %v", kind, err))
-		}
-		c.Object = b
-	}
+	c.Revision = m.rev
 	m.log = append(m.log, c)
 	if m.OnChange != nil {
 		m.unseen = append(m.unseen, c)
@@ -110,7 +102,7 @@ func (m *Memory) CreateNetwork(id string, vni int64) {
 		Segments: []neutron.Segment{{NetworkType: neutron.TypeVXLAN, SegmentationID: vni}}}
 	n.ID, n.Name = id, id
 	m.networks[id] = n
-	m.appendChange("network", id, "create", n)
+	m.appendChange(neutron.Created(n))
 	m.mu.Unlock()
 	m.wrote()
 }
@@ -119,7 +111,7 @@ func (m *Memory) CreateNetwork(id string, vni int64) {
 func (m *Memory) DeleteNetwork(id string) {
 	m.mu.Lock()
 	delete(m.networks, id)
-	m.appendChange("network", id, "delete", nil)
+	m.appendChange(neutron.Deleted(neutron.KindNetwork, id))
 	m.mu.Unlock()
 	m.wrote()
 }
@@ -143,11 +135,11 @@ func (m *Memory) PutPort(id, network, host, mac string, ips ...string) {
 		p.FixedIPs = append(p.FixedIPs, neutron.FixedIP{SubnetID: "subnet-" + network, IPAddress: ip})
 	}
 	m.ports[id] = p
-	op := "create"
 	if had {
-		op = "update"
+		m.appendChange(neutron.Updated(p))
+	} else {
+		m.appendChange(neutron.Created(p))
 	}
-	m.appendChange("port", id, op, p)
 	m.mu.Unlock()
 	m.wrote()
 }
@@ -156,7 +148,7 @@ func (m *Memory) PutPort(id, network, host, mac string, ips ...string) {
 func (m *Memory) DeletePort(id string) {
 	m.mu.Lock()
 	delete(m.ports, id)
-	m.appendChange("port", id, "delete", nil)
+	m.appendChange(neutron.Deleted(neutron.KindPort, id))
 	m.mu.Unlock()
 	m.wrote()
 }
@@ -168,12 +160,12 @@ func (m *Memory) DeleteAgent(host string) {
 	for id, a := range m.agents {
 		if a.Host == host {
 			delete(m.agents, id)
-			m.appendChange("agent", id, "delete", nil)
+			m.appendChange(neutron.Deleted(neutron.KindAgent, id))
 		}
 	}
-	if e, ok := m.endpoints[host]; ok {
+	if _, ok := m.endpoints[host]; ok {
 		delete(m.endpoints, host)
-		m.appendChange("endpoint", e.IPAddress, "delete", nil)
+		m.appendChange(neutron.Deleted(neutron.KindEndpoint, host))
 	}
 	m.mu.Unlock()
 	m.wrote()
@@ -218,11 +210,15 @@ func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron
 		a.StartedAt = now
 	}
 	m.agents[a.ID] = a
-	m.appendChange("agent", a.ID, map[bool]string{true: "update", false: "create"}[found], a)
+	if found {
+		m.appendChange(neutron.Updated(a))
+	} else {
+		m.appendChange(neutron.Created(a))
+	}
 	if r.TunnelIP != "" {
 		if old, ok := m.endpoints[r.Host]; !ok || old.IPAddress != r.TunnelIP {
 			if ok {
-				m.appendChange("endpoint", old.IPAddress, "delete", nil)
+				m.appendChange(neutron.Deleted(neutron.KindEndpoint, old.Host))
 			}
 			for h, e := range m.endpoints {
 				if e.IPAddress == r.TunnelIP && h != r.Host {
@@ -231,7 +227,7 @@ func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron
 			}
 			e := neutron.TunnelEndpoint{IPAddress: r.TunnelIP, UDPPort: 4789, Host: r.Host}
 			m.endpoints[r.Host] = e
-			m.appendChange("endpoint", e.IPAddress, "update", e)
+			m.appendChange(neutron.Updated(e))
 		}
 	}
 	m.mu.Unlock()
@@ -263,7 +259,7 @@ func (m *Memory) UpdateDevice(_ context.Context, host, portID string, up bool) (
 	if changed {
 		p.Status = want
 		m.ports[p.ID] = p
-		m.appendChange("port", p.ID, "update", p)
+		m.appendChange(neutron.Updated(p))
 	}
 	m.mu.Unlock()
 	if changed {

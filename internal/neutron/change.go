@@ -1,0 +1,107 @@
+package neutron
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// ChangeKind names the resource a change-log row carries. The constants
+// below are the one list of kinds: a new resource (security groups,
+// routers, ...) adds its kind here and a ChangeKey method on its type.
+type ChangeKind string
+
+// The kinds of the change log.
+const (
+	KindNetwork  ChangeKind = "network"
+	KindSubnet   ChangeKind = "subnet"
+	KindPort     ChangeKind = "port"
+	KindAgent    ChangeKind = "agent"
+	KindEndpoint ChangeKind = "endpoint"
+)
+
+// ChangeOp is what happened to the resource.
+type ChangeOp string
+
+// The operations of the change log.
+const (
+	OpCreate ChangeOp = "create"
+	OpUpdate ChangeOp = "update"
+	OpDelete ChangeOp = "delete"
+)
+
+// Change is one row of the revisioned change log. Every committed API or
+// agent write appends one row per resource it changed, in the same
+// transaction; revisions are strictly increasing in commit order.
+type Change struct {
+	Revision int64
+	Kind     ChangeKind
+	ID       string
+	Op       ChangeOp
+	// Object is the resource as JSON after the change (nil for delete).
+	Object json.RawMessage
+}
+
+// Resource is a value the change log carries: its kind and the id its rows
+// are keyed by.
+type Resource interface {
+	ChangeKey() (ChangeKind, string)
+}
+
+// ChangeKey implements Resource.
+func (n Network) ChangeKey() (ChangeKind, string) { return KindNetwork, n.ID }
+
+// ChangeKey implements Resource.
+func (s Subnet) ChangeKey() (ChangeKind, string) { return KindSubnet, s.ID }
+
+// ChangeKey implements Resource.
+func (p Port) ChangeKey() (ChangeKind, string) { return KindPort, p.ID }
+
+// ChangeKey implements Resource.
+func (a Agent) ChangeKey() (ChangeKind, string) { return KindAgent, a.ID }
+
+// ChangeKey implements Resource: a host has one VTEP, so rows are keyed by
+// the host.
+func (e TunnelEndpoint) ChangeKey() (ChangeKind, string) { return KindEndpoint, e.Host }
+
+// Created is the change row for a new resource.
+func Created(r Resource) Change { return changeOf(OpCreate, r) }
+
+// Updated is the change row for a changed resource (r as it is now).
+func Updated(r Resource) Change { return changeOf(OpUpdate, r) }
+
+// Deleted is the change row for the removal of the resource of kind k
+// keyed by id.
+func Deleted(k ChangeKind, id string) Change { return Change{Kind: k, ID: id, Op: OpDelete} }
+
+func changeOf(op ChangeOp, r Resource) Change {
+	k, id := r.ChangeKey()
+	b, err := json.Marshal(r)
+	if err != nil {
+		// The resources are plain structs of strings, numbers and
+		// validated raw JSON: failing here is a programming error.
+		panic(fmt.Sprintf("change log: marshal %s %s: %v", k, id, err))
+	}
+	return Change{Kind: k, ID: id, Op: op, Object: b}
+}
+
+// Deletion reports whether the row removes its resource (a delete, or a
+// row without an object).
+func (c Change) Deletion() bool {
+	return c.Op == OpDelete || len(c.Object) == 0 || string(c.Object) == "null"
+}
+
+// Decode returns the resource a row carries; R must be the type of c.Kind.
+// It fails for a deletion (there is no object).
+func Decode[R Resource](c Change) (R, error) {
+	var r R
+	if k, _ := r.ChangeKey(); k != c.Kind {
+		return r, fmt.Errorf("change %d: %s %s is not a %s", c.Revision, c.Kind, c.ID, k)
+	}
+	if c.Deletion() {
+		return r, fmt.Errorf("change %d: %s %s: a deletion carries no object", c.Revision, c.Kind, c.ID)
+	}
+	if err := json.Unmarshal(c.Object, &r); err != nil {
+		return r, fmt.Errorf("change %d: decode %s %s: %w", c.Revision, c.Kind, c.ID, err)
+	}
+	return r, nil
+}
