@@ -31,6 +31,7 @@ func main() {
 		agentCmd(logger),
 		vmCmd(logger),
 		demoCmd(logger),
+		traceCmd(),
 	)
 	root.AddCommand(clientCmds()...)
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -13,17 +13,17 @@ import (
 )
 
 // startAgentRPC starts the agents' gRPC endpoint on rpc_bind_host:
-// rpc_bind_port (internal/rpc). It returns a stop function and nudge,
-// which makes the server read the change log at once (called after API
-// writes so agents see them without waiting for the next poll). A fatal
+// rpc_bind_port (internal/rpc). It returns the server (its Nudge makes it
+// read the change log at once: called after API writes so agents see them
+// without waiting for the next poll) and a stop function. A fatal
 // serving error is sent on errc.
-func startAgentRPC(ctx context.Context, cfg *config.Server, _ *store.Store, plugin *ml2.Plugin, logger *slog.Logger, errc chan<- error) (stop func(), nudge func(), err error) {
-	srv, stop, err := rpc.Start(ctx, cfg, plugin, logger, errc)
+func startAgentRPC(ctx context.Context, cfg *config.Server, _ *store.Store, plugin *ml2.Plugin, logger *slog.Logger, errc chan<- error) (srv *rpc.Server, stop func(), err error) {
+	srv, stop, err = rpc.Start(ctx, cfg, plugin, logger, errc)
 	if err != nil {
 		return nil, nil, err
 	}
 	logger.Info("agents' gRPC server listening", "rpc_bind_host", cfg.RPCBindHost, "rpc_bind_port", cfg.RPCBindPort)
-	return stop, srv.Nudge, nil
+	return srv, stop, nil
 }
 
 // nudging wraps the API backend: after every successful write the agents'

@@ -190,6 +190,11 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 	case KindLinuxBridge:
 		r.AgentType, r.Binary = neutron.AgentTypeLinuxBridge, "neutron-linuxbridge-agent"
 		conf["interface_mappings"] = map[string]string{}
+		if cfg.VXLANGroup != "" {
+			// Not in Neutron's report: neutrino trace reads it to show
+			// where BUM copies go.
+			conf["vxlan_group"] = cfg.VXLANGroup
+		}
 		if cfg.EnableVXLAN {
 			r.TunnelTypes = []string{"vxlan"}
 			conf["tunnel_types"] = r.TunnelTypes

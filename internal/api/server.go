@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -25,7 +27,15 @@ type Options struct {
 	// networks and ports carry port_security_enabled.
 	PortSecurity bool
 	Logger       *slog.Logger
+	// Extra are neutrino's own read-only resources under /v2.0/<name>
+	// and /v2.0/<name>/<id> (trace, audits): GET only, admin only,
+	// rendered as JSON, faults as NeutronError.
+	Extra map[string]ExtraResource
 }
+
+// ExtraResource answers GET /v2.0/<name>[/<id>] with a JSON value; id is
+// "" for the collection. A *neutron.Error is rendered as that fault.
+type ExtraResource func(ctx context.Context, id string, q url.Values) (any, error)
 
 // Server is the Neutron v2.0 API as an http.Handler.
 type Server struct {
@@ -143,6 +153,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
 		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"subnetpools": []any{}}) })
 		return
 	}
+	if x, ok := s.opts.Extra[seg[0]]; ok && len(seg) <= 2 {
+		s.only(w, r, "GET", func() { s.extra(w, r, c, seg, x) })
+		return
+	}
 	k, ok := s.kinds[seg[0]]
 	if !ok {
 		writeFault(w, errNotFoundResource())
@@ -183,6 +197,23 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
 	default:
 		writeFault(w, errNotFoundResource())
 	}
+}
+
+func (s *Server) extra(w http.ResponseWriter, r *http.Request, c Caller, seg []string, x ExtraResource) {
+	if !c.Admin {
+		writeFault(w, errPolicy("get_"+seg[0], nil))
+		return
+	}
+	id := ""
+	if len(seg) == 2 {
+		id = seg[1]
+	}
+	v, err := x(r.Context(), id, r.URL.Query())
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) only(w http.ResponseWriter, r *http.Request, method string, f func()) {
