@@ -4,8 +4,20 @@
 // discovers local VM devices, reports them up or down, and converges the
 // data plane to the full desired state whenever something changes (the
 // stream, or a device event from a data plane that implements
-// dataplane.DeviceNotifier) and every polling_interval. It is level-triggered: a missed event, a restart
-// or a device changed by hand is repaired by the next pass.
+// dataplane.DeviceNotifier). It is level-triggered: every Apply carries
+// the whole desired state, so a missed event or a restart is repaired by
+// the next pass.
+//
+// Cadence. Every polling_interval the agent lists its devices (cheap) and
+// applies only if something changed since its last successful Apply: the
+// revision it holds, the devices, or a data plane that says its record of
+// what it installed is stale (dataplane.Resyncer.Drifted: the switch
+// restarted). A data plane that diffs against its own record (OVS, Linux)
+// reads the system back completely only at a full pass: the first one,
+// after a new snapshot or a reconnect of the stream, and every
+// resync_interval (the audit that repairs hand edits). An idle node thus
+// costs a device listing per polling_interval, not a read-back of every
+// flow or FDB entry.
 //
 // One goroutine owns the data plane; the stream and heartbeat goroutines
 // only update the desired state and signal it. The data plane is never
@@ -66,7 +78,9 @@ type Agent struct {
 	devices     atomic.Int64
 	applied     atomic.Int64
 	snapshots   atomic.Int64
+	reconnects  atomic.Int64
 	deviceWakes atomic.Int64
+	fullPasses  atomic.Int64
 }
 
 // New checks the options and returns an agent; Run starts it.
@@ -113,7 +127,7 @@ func Run(ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Datap
 // Run runs the agent until ctx ends; it returns nil then.
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent starting", "local_ip", a.cfg.LocalIP, "l2_population", a.cfg.L2Population,
-		"polling_interval", a.cfg.PollingInterval, "report_interval", a.cfg.ReportInterval)
+		"polling_interval", a.cfg.PollingInterval, "resync_interval", a.cfg.ResyncInterval, "report_interval", a.cfg.ReportInterval)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); a.heartbeats(ctx) }()
@@ -137,6 +151,10 @@ func (a *Agent) AppliedRevision() int64 { return a.applied.Load() }
 
 // DeviceWakes counts the passes a data plane device event started.
 func (a *Agent) DeviceWakes() int64 { return a.deviceWakes.Load() }
+
+// FullPasses counts the passes that asked the data plane for a full
+// read-back (start, new snapshot or reconnect, resync_interval).
+func (a *Agent) FullPasses() int64 { return a.fullPasses.Load() }
 
 // Snapshots counts the full snapshots received.
 func (a *Agent) Snapshots() int64 { return a.snapshots.Load() }
@@ -224,6 +242,7 @@ func (a *Agent) watch(ctx context.Context) {
 		if got {
 			backoff = 100 * time.Millisecond
 		}
+		a.reconnects.Add(1)
 		a.log.Warn("watch stream ended; reconnecting", "err", err, "revision", a.Revision(), "in", backoff)
 		// Jitter so a restarted server is not hit by every agent at once.
 		if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
@@ -299,6 +318,15 @@ type reportMark struct {
 type passState struct {
 	lastErr  string
 	reported map[string]reportMark
+	// What the last successful Apply was made from; clean is false
+	// before the first and after a failed one.
+	clean      bool
+	rev        int64
+	devs       []dataplane.Device
+	snapshots  int64
+	reconnects int64
+	// lastFull is when the last full pass (a read-back) was asked for.
+	lastFull time.Time
 }
 
 func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
@@ -315,9 +343,26 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	if !synced {
 		return
 	}
+	snaps, recs := a.snapshots.Load(), a.reconnects.Load()
+	full := st.lastFull.IsZero() || snaps != st.snapshots || recs != st.reconnects ||
+		(a.cfg.ResyncInterval > 0 && time.Since(st.lastFull) >= a.cfg.ResyncInterval)
+	rs, _ := a.opt.Dataplane.(dataplane.Resyncer)
+	if !full && st.clean && rev == st.rev && slices.Equal(devs, st.devs) && (rs == nil || !rs.Drifted()) {
+		// Nothing changed: no Apply, only the reports still owed.
+		a.report(ctx, st, view, devs, poll, true)
+		return
+	}
+	if full {
+		if rs != nil {
+			rs.Resync()
+		}
+		st.lastFull, st.snapshots, st.reconnects = time.Now(), snaps, recs
+		a.fullPasses.Add(1)
+	}
 	desired := Desired(view, a.settings, devs)
 	a.devices.Store(int64(len(desired.Ports)))
 	if err := a.opt.Dataplane.Apply(ctx, desired); err != nil {
+		st.clean = false
 		if ctx.Err() == nil {
 			a.logOnce(st, "apply", err)
 		}
@@ -329,6 +374,7 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 		a.log.Info("data plane converged again", "revision", rev)
 		st.lastErr = ""
 	}
+	st.clean, st.rev, st.devs = true, rev, devs
 	a.applied.Store(rev)
 	if a.opt.OnApplied != nil {
 		a.opt.OnApplied(rev)

@@ -72,7 +72,7 @@ type agentProc struct {
 func agentConfig(host, ip, url string, l2 bool) *config.Agent {
 	return &config.Agent{Host: host, TransportURL: url, LocalIP: ip, L2Population: l2, ARPResponder: l2,
 		TunnelTypes: []string{"vxlan"}, VXLANUDPPort: 4789, PollingInterval: 50 * time.Millisecond,
-		ReportInterval: 200 * time.Millisecond, IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
+		ResyncInterval: 300 * time.Millisecond, ReportInterval: 200 * time.Millisecond, IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
 }
 
 func startAgent(t *testing.T, cfg *config.Agent, dp *fake.Dataplane, logger *slog.Logger) *agentProc {
@@ -284,8 +284,8 @@ func runRestartScenario(t *testing.T, b backend, w writer, l2cfg l2pop.Config) {
 	agents[1] = startAgent(t, agents[1].cfg, agents[1].dp, logger)
 	waitConverged(t, "after agent restart", l2cfg, b, agents)
 
-	// A device removed by hand is reported down; the state flushed by
-	// hand comes back at the next polling pass.
+	// The state flushed by hand comes back at the next audit
+	// (resync_interval): nothing else changed, so no polling pass applies.
 	agents[3].dp.Forget()
 	waitConverged(t, "after a hand flush", l2cfg, b, agents)
 

@@ -191,6 +191,8 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 	var secs int
 	s.integer(&secs, "agent", "polling_interval", 2, 1, 1<<31-1)
 	c.PollingInterval = time.Duration(secs) * time.Second
+	s.integer(&secs, "agent", "resync_interval", 300, 0, 1<<31-1)
+	c.ResyncInterval = time.Duration(secs) * time.Second
 	if e, set := s.get("agent", "report_interval", ""); set {
 		f, err := strconv.ParseFloat(e.Value, 64)
 		switch {

@@ -71,7 +71,7 @@ func TestLoadAgentSeed(t *testing.T) {
 			host, _ := os.Hostname()
 			want := &Agent{
 				Host: host, TransportURL: "grpc://127.0.0.1:9697",
-				PollingInterval: 2 * time.Second, ReportInterval: 30 * time.Second,
+				PollingInterval: 2 * time.Second, ResyncInterval: 300 * time.Second, ReportInterval: 30 * time.Second,
 				L2Population: tc.l2pop, TunnelTypes: []string{"vxlan"},
 				LocalIP: "198.18.255.101", VXLANUDPPort: 4789, EnableTunneling: true,
 				IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "system",
@@ -219,10 +219,10 @@ func TestAgentVariants(t *testing.T) {
 		{"arp_responder without l2pop stays off", "openvswitch", "[agent]\narp_responder=true\n",
 			func(a *Agent) bool { return !a.ARPResponder }},
 		{"host, transport_url without port, report_interval float", "openvswitch",
-			"[DEFAULT]\nhost = compute-1\ntransport_url = grpc://198.18.0.1\n[agent]\nreport_interval = 0.5\npolling_interval = 7\n",
+			"[DEFAULT]\nhost = compute-1\ntransport_url = grpc://198.18.0.1\n[agent]\nreport_interval = 0.5\npolling_interval = 7\nresync_interval = 0\n",
 			func(a *Agent) bool {
 				return a.Host == "compute-1" && a.TransportURL == "grpc://198.18.0.1:9697" &&
-					a.ReportInterval == 500*time.Millisecond && a.PollingInterval == 7*time.Second
+					a.ReportInterval == 500*time.Millisecond && a.PollingInterval == 7*time.Second && a.ResyncInterval == 0
 			}},
 		{"ipv6 transport_url", "openvswitch", "[DEFAULT]\ntransport_url = grpc://[::1]:9700/\n",
 			func(a *Agent) bool { return a.TransportURL == "grpc://[::1]:9700" }},

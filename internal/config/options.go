@@ -71,6 +71,7 @@ var options = []option{
 
 	// [agent]
 	opt("agent", "polling_interval", rAgents),
+	opt("agent", "resync_interval", rAgents),
 	opt("agent", "report_interval", rAgents),
 	opt("agent", "l2_population", rOVS),
 	opt("agent", "arp_responder", rOVS),

@@ -72,6 +72,11 @@ type Agent struct {
 
 	// [agent]
 	PollingInterval time.Duration // polling_interval, default 2s
+	// ResyncInterval is resync_interval (neutrino; default 300s, 0 = never):
+	// how often the agent audits its data plane, reading everything back
+	// and repairing drift (flows or entries changed by hand). Between
+	// audits only what changed is applied.
+	ResyncInterval time.Duration
 	ReportInterval  time.Duration // report_interval, default 30s
 	L2Population    bool          // l2_population ([agent] for OVS, [vxlan] for Linux bridge)
 	ARPResponder    bool          // arp_responder ([agent] for OVS, [vxlan] for Linux bridge)

@@ -83,8 +83,10 @@ type Device struct {
 
 // Dataplane converges one node's data plane to a NodeState.
 type Dataplane interface {
-	// Apply makes the data plane match desired: it reads what the system
-	// has, adds, changes and removes only the difference, and keeps going
+	// Apply makes the data plane match desired: it compares with what the
+	// system has (read back, or, for a Resyncer, what it installed
+	// itself since its last read-back), adds, changes and removes only the
+	// difference, and keeps going
 	// past a failing object (errors.Join). It is safe to call again with
 	// the same state, and must never tear down and re-create what is
 	// already right (traffic keeps flowing). Objects it owns but that are
@@ -95,6 +97,24 @@ type Dataplane interface {
 	Devices(ctx context.Context) ([]Device, error)
 	// Close releases connections; it does not remove anything it made.
 	Close() error
+}
+
+// Resyncer is implemented by data planes whose Apply diffs against a
+// record of what they installed instead of reading the whole system back,
+// so that the cost of an Apply follows the change, not the node's size.
+// The record can go stale behind their back (a flow or entry deleted by
+// hand, a daemon restarted): the agent calls Resync at start, after a
+// reconnect and periodically (resync_interval), and Drifted on every
+// polling pass.
+type Resyncer interface {
+	// Resync makes the next Apply read the system back completely and
+	// repair every difference.
+	Resync()
+	// Drifted reports, cheaply and without a read-back, whether the next
+	// Apply would read back anyway because the data plane knows its record
+	// is stale (e.g. the switch daemon restarted), so the agent applies
+	// even though its desired state did not change.
+	Drifted() bool
 }
 
 // DeviceNotifier is implemented by data planes that can tell when VM

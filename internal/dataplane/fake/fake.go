@@ -26,6 +26,8 @@ type Dataplane struct {
 	applyErr error
 	devErr   error
 	closed   bool
+	resyncs  int
+	drifted  bool
 	events   chan struct{}
 	// OnApply, when set, is called after each successful Apply with a
 	// private copy of the state applied. Set it before the agent starts.
@@ -37,7 +39,40 @@ func New() *Dataplane {
 	return &Dataplane{devices: map[string]dataplane.Device{}, events: make(chan struct{}, 1)}
 }
 
-var _ dataplane.DeviceNotifier = (*Dataplane)(nil)
+var (
+	_ dataplane.DeviceNotifier = (*Dataplane)(nil)
+	_ dataplane.Resyncer       = (*Dataplane)(nil)
+)
+
+// Resync counts the agent's requests for a full read-back
+// (dataplane.Resyncer); the fake has no record to drop.
+func (d *Dataplane) Resync() {
+	d.mu.Lock()
+	d.resyncs++
+	d.mu.Unlock()
+}
+
+// Resyncs counts Resync calls.
+func (d *Dataplane) Resyncs() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resyncs
+}
+
+// Drifted returns what SetDrifted set; a successful Apply clears it, as a
+// real data plane's read-back does.
+func (d *Dataplane) Drifted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.drifted
+}
+
+// SetDrifted makes Drifted report a stale record (a restarted switch).
+func (d *Dataplane) SetDrifted(v bool) {
+	d.mu.Lock()
+	d.drifted = v
+	d.mu.Unlock()
+}
 
 // DeviceEvents is the channel Notify signals (dataplane.DeviceNotifier).
 func (d *Dataplane) DeviceEvents() <-chan struct{} { return d.events }
@@ -65,7 +100,7 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		return err
 	}
 	st := Clone(desired)
-	d.applied, d.has = st, true
+	d.applied, d.has, d.drifted = st, true, false
 	d.applies++
 	hook := d.OnApply
 	d.mu.Unlock()

@@ -60,14 +60,30 @@ type Dataplane struct {
 	mu      sync.Mutex
 	applied bool // at least one Apply programmed br-tun
 	stats   ApplyStats
+	// installed is what this instance put on each bridge, by bridge name;
+	// a missing record makes the next Apply read that bridge back.
+	installed map[string]installed
 
 	// events is the coalescing device-event channel (events.go).
 	events chan struct{}
 }
 
+// installed is the record of one bridge: the flows we installed and the
+// identity of the bridge's management socket when we last read it back.
+// ovs-vswitchd makes a new socket when it (or the bridge) restarts, and a
+// restarted switch has lost every flow, so a changed socket means the
+// record is worthless.
+type installed struct {
+	set  *flowSet
+	sock socketID
+}
+
 // ApplyStats says what the last Apply changed in the flow tables.
 type ApplyStats struct {
 	FlowAdds, FlowDeletes, StaleCookies int
+	// ReadBacks counts the bridges whose flows were read back (dumped) and
+	// compared; 0 when the Apply diffed against what it had installed.
+	ReadBacks int
 	// Reprogrammed is true when br-tun had none of our flows although an
 	// earlier Apply had installed them (OVS restarted or was flushed).
 	Reprogrammed bool
@@ -80,7 +96,10 @@ func (d *Dataplane) LastApply() ApplyStats {
 	return d.stats
 }
 
-var _ dataplane.Dataplane = (*Dataplane)(nil)
+var (
+	_ dataplane.Dataplane = (*Dataplane)(nil)
+	_ dataplane.Resyncer  = (*Dataplane)(nil)
+)
 
 // New connects to OVSDB (monitoring the tables it uses) and prepares the
 // OpenFlow client. It changes nothing on the switch: the first Apply does.
@@ -140,7 +159,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		cli.Close()
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
-	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie,
+	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{},
 		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: make(chan struct{}, 1)}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
@@ -192,8 +211,9 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		}
 	}
 	if layout.PatchInt > 0 {
-		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge, IntFlows(layout)))
-		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge, TunFlows(desired, layout)))
+		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge, singleGroup(IntFlows(layout))))
+		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge,
+			tunFlowSet(desired, layout, d.installed[d.cfg.TunnelBridge].set)))
 	}
 	// Tunnel ports go only after no flow points at them any more.
 	errs = append(errs, d.removeStaleTunnels(ctx, tunnels))
@@ -203,32 +223,76 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 	return nil
 }
 
-// syncFlows reads the bridge's flows and applies the difference as one
-// bundle. Finding none of our flows after an earlier Apply means OVS lost
-// them (restart): the same diff reprograms everything.
-func (d *Dataplane) syncFlows(ctx context.Context, bridge string, want []Flow) error {
-	have, err := d.flows.DumpFlows(ctx, bridge)
-	if err != nil {
-		return fmt.Errorf("read flows of %s: %w", bridge, err)
+// Resync makes the next Apply read both bridges' flows back and correct
+// whatever differs from what it installed (dataplane.Resyncer): flows
+// deleted or changed by hand, another cookie's leftovers.
+func (d *Dataplane) Resync() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.installed)
+}
+
+// Drifted reports whether the next Apply would read a bridge back: never
+// read yet, Resync called, a failed bundle, or a bridge's management
+// socket replaced since (ovs-vswitchd restarted and lost its flows). It
+// costs two stat calls (dataplane.Resyncer).
+func (d *Dataplane) Drifted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, br := range []string{d.cfg.IntegrationBridge, d.cfg.TunnelBridge} {
+		rec, ok := d.installed[br]
+		if sock, err := d.socket(br); !ok || err != nil || sock != rec.sock {
+			return true
+		}
 	}
-	p := Diff(want, have, d.cookie)
-	if p.Empty() {
-		return nil
+	return false
+}
+
+// syncFlows brings a bridge's flows to want as ONE bundle. Normally the
+// difference is taken against what this instance installed (the record),
+// so the cost follows the change; the bridge is read back (dumped) and
+// compared flow by flow only when there is no record: the first Apply,
+// after Resync (the agent's start, reconnects and periodic audit), after
+// a failed bundle, and when ovs-vswitchd replaced the bridge's
+// management socket (it restarted: finding none of our flows on br-tun
+// then is logged as a reprogramming).
+func (d *Dataplane) syncFlows(ctx context.Context, bridge string, want *flowSet) error {
+	rec, ok := d.installed[bridge]
+	sock, sockErr := d.socket(bridge)
+	var p Plan
+	if ok && sockErr == nil && sock == rec.sock {
+		p = diffSets(rec.set, want, d.cookie)
+	} else {
+		delete(d.installed, bridge)
+		have, err := d.flows.DumpFlows(ctx, bridge)
+		if err != nil {
+			return fmt.Errorf("read flows of %s: %w", bridge, err)
+		}
+		d.stats.ReadBacks++
+		p = Diff(want.all(), have, d.cookie)
+		if d.applied && p.OurFlows == 0 && bridge == d.cfg.TunnelBridge {
+			d.stats.Reprogrammed = true
+			d.log.Warn("no flows with our cookie on the tunnel bridge: OVS restarted or flows were flushed; reprogramming", "bridge", bridge)
+		}
 	}
 	d.stats.FlowAdds += len(p.Adds)
 	d.stats.FlowDeletes += len(p.Deletes)
 	d.stats.StaleCookies += len(p.StaleCookies)
-	if d.applied && p.OurFlows == 0 && bridge == d.cfg.TunnelBridge {
-		d.stats.Reprogrammed = true
-		d.log.Warn("no flows with our cookie on the tunnel bridge: OVS restarted or flows were flushed; reprogramming", "bridge", bridge)
-	}
-	if err := d.flows.Bundle(ctx, bridge, p.Lines()); err != nil {
-		return fmt.Errorf("program flows of %s: %w", bridge, err)
+	if !p.Empty() {
+		if err := d.flows.Bundle(ctx, bridge, p.Lines()); err != nil {
+			// The bundle is all or nothing, but a cancelled process may
+			// leave us unsure which: read back next time.
+			delete(d.installed, bridge)
+			return fmt.Errorf("program flows of %s: %w", bridge, err)
+		}
+		d.log.Debug("flows programmed", "bridge", bridge, "add", len(p.Adds), "delete", len(p.Deletes), "stale_cookies", len(p.StaleCookies))
 	}
 	if bridge == d.cfg.TunnelBridge {
 		d.applied = true
 	}
-	d.log.Debug("flows programmed", "bridge", bridge, "add", len(p.Adds), "delete", len(p.Deletes), "stale_cookies", len(p.StaleCookies))
+	if sockErr == nil {
+		d.installed[bridge] = installed{set: want, sock: sock}
+	}
 	return nil
 }
 

@@ -120,16 +120,17 @@ func IntFlows(l Layout) []Flow {
 // Networks without an lvid in l are skipped (they have no local port
 // plugged yet); VTEPs without a tunnel port are left out of outputs.
 func TunFlows(s dataplane.NodeState, l Layout) []Flow {
+	return tunFlowSet(s, l, nil).all()
+}
+
+// tunBaseFlows are br-tun's flows that belong to no single network: the
+// table-miss and dispatch flows, the learn flow, ARP broadcast to the
+// responder when any network uses it.
+func tunBaseFlows(s dataplane.NodeState, l Layout, tunOfports []int) []Flow {
 	var fs []Flow
 	add := func(table, prio int, match, actions string) {
-		fs = append(fs, Flow{Table: table, Priority: prio, Match: match, Actions: actions})
+		fs = append(fs, Flow{Table: table, Priority: prio, Match: match, Actions: actions, Cookie: l.Cookie})
 	}
-	tunOfports := make([]int, 0, len(l.Tunnels))
-	for _, of := range l.Tunnels {
-		tunOfports = append(tunOfports, of)
-	}
-	sort.Ints(tunOfports)
-
 	// Table 0: from br-int -> 2, from a tunnel -> 4.
 	add(tunLocalSwitching, 1, "in_port="+strconv.Itoa(l.PatchInt), "goto_table:"+strconv.Itoa(tunPatchLVToTun))
 	for _, of := range tunOfports {
@@ -160,69 +161,67 @@ func TunFlows(s dataplane.NodeState, l Layout) []Flow {
 	add(tunUcastToTun, 0, "", "goto_table:"+strconv.Itoa(tunFloodToTun))
 	add(tunARPResponder, 0, "", "goto_table:"+strconv.Itoa(tunFloodToTun))
 	add(tunFloodToTun, 0, "", "drop")
+	return fs
+}
 
-	ids := make([]string, 0, len(s.Networks))
-	for id := range s.Networks {
-		ids = append(ids, id)
+// networkFlows are one network's br-tun flows on local VLAN lvid: tunnel
+// to VLAN, flood, and with l2pop one unicast flow per remote MAC and one
+// ARP responder flow per remote IPv4 address.
+func networkFlows(n dataplane.Network, lvid int, local netip.Addr, l Layout, tunOfports []int) []Flow {
+	fs := make([]Flow, 0, 2+2*len(n.Entries))
+	add := func(table, prio int, match, actions string) {
+		fs = append(fs, Flow{Table: table, Priority: prio, Match: match, Actions: actions, Cookie: l.Cookie})
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		n := s.Networks[id]
-		lvid, ok := l.LVIDs[id]
-		if !ok {
+	vlan := "dl_vlan=" + strconv.Itoa(lvid)
+	tun := "set_field:0x" + strconv.FormatUint(uint64(n.VNI), 16) + "->tun_id"
+	add(tunVXLANTunToLV, 1, "tun_id=0x"+strconv.FormatUint(uint64(n.VNI), 16),
+		"push_vlan:0x8100,set_field:"+strconv.Itoa(4096+lvid)+"->vlan_vid,goto_table:"+strconv.Itoa(tunLearnFromTun))
+
+	// Flood: the network's VTEPs; without l2pop and no list, every
+	// tunnel (Neutron's full-mesh behaviour).
+	var flood []int
+	if !n.L2Pop && len(n.Flood) == 0 {
+		flood = tunOfports
+	} else {
+		for _, vtep := range n.Flood {
+			if of, ok := l.Tunnels[vtep]; ok && vtep != local && !slices.Contains(flood, of) {
+				flood = append(flood, of)
+			}
+		}
+		sort.Ints(flood)
+	}
+	if len(flood) > 0 {
+		outs := make([]string, len(flood))
+		for i, of := range flood {
+			outs[i] = "output:" + strconv.Itoa(of)
+		}
+		add(tunFloodToTun, 1, vlan, "pop_vlan,"+tun+","+strings.Join(outs, ","))
+	}
+	if !n.L2Pop {
+		return fs // unicast is learned (table 10), no ARP responder
+	}
+	seenMAC := make(map[string]bool, len(n.Entries))
+	seenIP := make(map[netip.Addr]bool, len(n.Entries))
+	for _, e := range n.Entries {
+		of, ok := l.Tunnels[e.VTEP]
+		if !ok || e.VTEP == local {
 			continue
 		}
-		vlan := "dl_vlan=" + strconv.Itoa(lvid)
-		tun := fmt.Sprintf("set_field:%#x->tun_id", n.VNI)
-		add(tunVXLANTunToLV, 1, fmt.Sprintf("tun_id=%#x", n.VNI),
-			fmt.Sprintf("push_vlan:0x8100,set_field:%d->vlan_vid,goto_table:%d", 4096+lvid, tunLearnFromTun))
-
-		// Flood: the network's VTEPs; without l2pop and no list, every
-		// tunnel (Neutron's full-mesh behaviour).
-		var flood []int
-		if !n.L2Pop && len(n.Flood) == 0 {
-			flood = tunOfports
-		} else {
-			for _, vtep := range n.Flood {
-				if of, ok := l.Tunnels[vtep]; ok && vtep != s.LocalIP && !slices.Contains(flood, of) {
-					flood = append(flood, of)
-				}
-			}
-			sort.Ints(flood)
+		mac := strings.ToLower(e.MAC)
+		if !seenMAC[mac] {
+			seenMAC[mac] = true
+			add(tunUcastToTun, 2, vlan+",dl_dst="+mac, "pop_vlan,"+tun+",output:"+strconv.Itoa(of))
 		}
-		if len(flood) > 0 {
-			outs := make([]string, len(flood))
-			for i, of := range flood {
-				outs[i] = "output:" + strconv.Itoa(of)
-			}
-			add(tunFloodToTun, 1, vlan, "pop_vlan,"+tun+","+strings.Join(outs, ","))
-		}
-		if !n.L2Pop {
-			continue // unicast is learned (table 10), no ARP responder
-		}
-		seenMAC := map[string]bool{}
-		seenIP := map[netip.Addr]bool{}
-		for _, e := range n.Entries {
-			of, ok := l.Tunnels[e.VTEP]
-			if !ok || e.VTEP == s.LocalIP {
-				continue
-			}
-			mac := strings.ToLower(e.MAC)
-			if !seenMAC[mac] {
-				seenMAC[mac] = true
-				add(tunUcastToTun, 2, vlan+",dl_dst="+mac, "pop_vlan,"+tun+",output:"+strconv.Itoa(of))
-			}
-			if n.ARPResponder && e.IP.Is4() && !seenIP[e.IP] {
-				seenIP[e.IP] = true
-				ip := e.IP.String()
-				add(tunARPResponder, 1, "arp,"+vlan+",arp_tpa="+ip,
-					"set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"+
-						"set_field:"+mac+"->arp_sha,set_field:"+ip+"->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"+
-						"set_field:"+mac+"->eth_src,IN_PORT")
-			}
+		if n.ARPResponder && e.IP.Is4() && !seenIP[e.IP] {
+			seenIP[e.IP] = true
+			ip := e.IP.String()
+			add(tunARPResponder, 1, "arp,"+vlan+",arp_tpa="+ip,
+				"set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"+
+					"set_field:"+mac+"->arp_sha,set_field:"+ip+"->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"+
+					"set_field:"+mac+"->eth_src,IN_PORT")
 		}
 	}
-	return withCookie(sortFlows(fs), l.Cookie)
+	return fs
 }
 
 func withCookie(fs []Flow, c uint64) []Flow {

@@ -616,21 +616,38 @@ func TestRestartAndRemoval(t *testing.T) {
 		t.Errorf("vm1 -> vm2 on VLAN 7: %v", err)
 	}
 
-	// A flow deleted by hand is back after the next Apply.
+	// A flow deleted by hand: an ordinary Apply diffs against what it
+	// installed and does not read the switch back, so only the audit
+	// (Resync, then Apply) restores it.
 	if _, err := c1.ovs.Ofctl(ctx, "-O", "OpenFlow13", "del-flows", "br-tun", "table=22,dl_vlan=1"); err != nil {
 		t.Fatal(err)
 	}
 	if hasFlow(dumpTun(t, ctx, c1), 22, 1, "dl_vlan=1") {
 		t.Fatal("hand deletion did not delete")
 	}
-	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
-	if !hasFlow(dumpTun(t, ctx, c1), 22, 1, "dl_vlan=1") {
-		t.Error("flood flow deleted by hand not restored by Apply")
+	if c1.dp.Drifted() {
+		t.Error("Drifted() after a hand edit that no cheap check can see")
 	}
-	// All flows gone (as after an OVS restart): reprogrammed.
+	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
+	if st := c1.dp.LastApply(); st != (ApplyStats{}) {
+		t.Errorf("unchanged state: Apply read back or changed flows: %+v", st)
+	}
+	c1.dp.Resync()
+	if !c1.dp.Drifted() {
+		t.Error("Drifted() false after Resync")
+	}
+	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
+	if st := c1.dp.LastApply(); st.ReadBacks != 2 || st.FlowAdds != 1 || st.FlowDeletes != 0 {
+		t.Errorf("audit after a hand deletion: %+v, want 2 read-backs and 1 add", st)
+	}
+	if !hasFlow(dumpTun(t, ctx, c1), 22, 1, "dl_vlan=1") {
+		t.Error("flood flow deleted by hand not restored by the audit")
+	}
+	// All flows gone (as after an OVS restart): reprogrammed by the audit.
 	if _, err := c1.ovs.Ofctl(ctx, "del-flows", "br-tun"); err != nil {
 		t.Fatal(err)
 	}
+	c1.dp.Resync()
 	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
 	if st := c1.dp.LastApply(); !st.Reprogrammed {
 		t.Errorf("flushed br-tun not detected: %+v", st)
@@ -646,6 +663,9 @@ func TestRestartAndRemoval(t *testing.T) {
 	}
 	if fs := dumpTun(t, ctx, c2); len(fs) != 0 {
 		t.Fatalf("br-tun after ovs-vswitchd restart still has %d flows", len(fs))
+	}
+	if !c2.dp.Drifted() {
+		t.Error("ovs-vswitchd restart: Drifted() is false")
 	}
 	apply(t, ctx, c2, nodeState(c2, all, hosts, true, true))
 	if st := c2.dp.LastApply(); !st.Reprogrammed {

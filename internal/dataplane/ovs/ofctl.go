@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -78,4 +79,19 @@ func (o ofctl) Bundle(ctx context.Context, bridge string, lines []string) error 
 	in := []byte(strings.Join(lines, "\n") + "\n")
 	_, err := o.run(ctx, in, "-O", "OpenFlow13", "--bundle", "add-flows", o.target(bridge), "-")
 	return err
+}
+
+// socketID identifies one incarnation of a bridge's management socket.
+type socketID struct {
+	dev, ino uint64
+	ctime    syscall.Timespec
+}
+
+// socket stats the bridge's management socket.
+func (d *Dataplane) socket(bridge string) (socketID, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(d.cfg.RunDir, bridge+".mgmt"), &st); err != nil {
+		return socketID{}, err
+	}
+	return socketID{dev: uint64(st.Dev), ino: st.Ino, ctime: st.Ctim}, nil
 }
