@@ -76,7 +76,7 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	s.integer(&secs, "DEFAULT", "agent_down_time", 75, 1, 1<<31-1)
 	c.AgentDownTime = time.Duration(secs) * time.Second
 	s.integer(&c.MaxRequestBody, "DEFAULT", "max_request_body_size", 114688, 1, 1<<31-1)
-	s.host(&c.RPCBindHost, "DEFAULT", "rpc_bind_host", "127.0.0.1")
+	rpcHostE := s.host(&c.RPCBindHost, "DEFAULT", "rpc_bind_host", "127.0.0.1")
 	s.port(&c.RPCBindPort, "DEFAULT", "rpc_bind_port", DefaultRPC)
 	s.str(&c.RPCToken, "DEFAULT", "rpc_token", "")
 	certE := s.str(&c.RPCTLSCert, "DEFAULT", "rpc_tls_cert_file", "")
@@ -85,6 +85,12 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	s.pair(certE, keyE)
 	if c.RPCTLSClientCA != "" && c.RPCTLSCert == "" {
 		s.fail(caE, "client certificates need server TLS: set rpc_tls_cert_file and rpc_tls_key_file too")
+	}
+	if err := c.CheckRPCAuth(); err != nil {
+		s.fail(rpcHostE, "%s", rpcOpenAdvice)
+	} else if !LoopbackHost(c.RPCBindHost) && c.RPCTLSCert == "" {
+		s.warnings = append(s.warnings, fmt.Sprintf("%s: rpc_token travels in clear text beyond this machine; "+
+			"set rpc_tls_cert_file, rpc_tls_key_file (and rpc_tls_client_ca_file) to encrypt the agents' channel", rpcHostE.where()))
 	}
 
 	if e := s.str(&c.Connection, "database", "connection", ""); c.Connection != "" {
@@ -319,11 +325,42 @@ func (s *source) transportURL(c *Agent) {
 var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 
 // host reads a listen address: an IP or a host name.
-func (s *source) host(dst *string, section, name, def string) {
+func (s *source) host(dst *string, section, name, def string) entry {
 	e := s.str(dst, section, name, def)
 	if net.ParseIP(*dst) == nil && !hostnameRE.MatchString(*dst) {
 		s.fail(e, "not an IP address or host name")
 	}
+	return e
+}
+
+// LoopbackHost reports whether a listen address is reachable from this
+// machine only: a loopback address or "localhost". Any other name may
+// resolve to anything, and 0.0.0.0 / :: listen everywhere.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// rpcOpenAdvice is why an exposed, unauthenticated agents' endpoint is
+// refused and what fixes it.
+const rpcOpenAdvice = "the agents' gRPC endpoint would listen beyond loopback with no agent authentication, " +
+	"so anyone reaching it could register agents, read every tenant's MACs and IPs and set ports up or down. " +
+	"Set [DEFAULT] rpc_token (a shared secret; agents send the same rpc_token) or mutual TLS " +
+	"([DEFAULT] rpc_tls_cert_file, rpc_tls_key_file and rpc_tls_client_ca_file; each agent then speaks only for the host its certificate names), " +
+	"or keep rpc_bind_host on 127.0.0.1"
+
+// CheckRPCAuth refuses an agents' endpoint (rpc_bind_host) reachable
+// beyond loopback that authenticates nobody: neither rpc_token nor client
+// certificates (rpc_tls_client_ca_file). LoadServer applies it; the RPC
+// server applies it again to configurations built in code.
+func (c *Server) CheckRPCAuth() error {
+	if LoopbackHost(c.RPCBindHost) || c.RPCToken != "" || c.RPCTLSClientCA != "" {
+		return nil
+	}
+	return fmt.Errorf("[DEFAULT] rpc_bind_host = %s: %s", c.RPCBindHost, rpcOpenAdvice)
 }
 
 // pair checks that a certificate and its key are given together; the

@@ -471,3 +471,48 @@ func TestSubstitution(t *testing.T) {
 		}
 	}
 }
+
+// The agents' endpoint may listen beyond loopback only with agent
+// authentication: rpc_token or client certificates.
+func TestRPCExposure(t *testing.T) {
+	const tls = "rpc_tls_cert_file = /s.pem\nrpc_tls_key_file = /s-key.pem\n"
+	for _, tc := range []struct {
+		name, body string
+		ok, warn   bool
+	}{
+		{"default loopback", "", true, false},
+		{"loopback, no auth", "rpc_bind_host = 127.0.0.1\n", true, false},
+		{"ipv6 loopback", "rpc_bind_host = ::1\n", true, false},
+		{"localhost", "rpc_bind_host = localhost\n", true, false},
+		{"any, no auth", "rpc_bind_host = 0.0.0.0\n", false, false},
+		{"any v6, no auth", "rpc_bind_host = ::\n", false, false},
+		{"underlay, no auth", "rpc_bind_host = 198.18.0.1\n", false, false},
+		{"host name, no auth", "rpc_bind_host = controller\n", false, false},
+		{"server TLS only", "rpc_bind_host = 198.18.0.1\n" + tls, false, false},
+		{"token", "rpc_bind_host = 198.18.0.1\nrpc_token = s3cret\n", true, true},
+		{"token and TLS", "rpc_bind_host = 0.0.0.0\nrpc_token = s3cret\n" + tls, true, false},
+		{"mutual TLS", "rpc_bind_host = 0.0.0.0\n" + tls + "rpc_tls_client_ca_file = /ca.pem\n", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			paths := write(t, [2]string{"neutron.conf", "[DEFAULT]\n" + tc.body})
+			_, warns, err := LoadServer(paths...)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if warned := strings.Contains(strings.Join(warns, "\n"), "clear text"); warned != tc.warn {
+					t.Errorf("warnings %q; want the clear-text warning: %v", warns, tc.warn)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loaded; want the exposed, unauthenticated endpoint refused")
+			}
+			for _, name := range []string{"[DEFAULT] rpc_bind_host", "rpc_token", "rpc_tls_cert_file", "rpc_tls_key_file", "rpc_tls_client_ca_file"} {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error does not name %s:\n%v", name, err)
+				}
+			}
+		})
+	}
+}

@@ -17,10 +17,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +64,8 @@ type ServerConfig struct {
 	Token string
 	// TLS, when set, serves TLS. With RequireClientCert, a request
 	// without a client certificate verified against TLS.ClientCAs is
-	// refused.
+	// refused, and so is one whose host is not the certificate's
+	// (certHostMatches): an agent speaks only for its own host.
 	TLS               *tls.Config
 	RequireClientCert bool
 	// LogLength is how many deltas are kept per host for replay
@@ -283,16 +286,68 @@ func (s *Server) auth(ctx context.Context, method string) error {
 	if reason == "" {
 		return nil
 	}
-	addr := "unknown"
-	if p, ok := peer.FromContext(ctx); ok {
-		addr = p.Addr.String()
-	}
-	s.log.Warn("refused agent request", "method", method, "peer", addr, "reason", reason)
+	s.log.Warn("refused agent request", "method", method, "peer", peerAddr(ctx), "reason", reason)
 	return status.Error(codes.Unauthenticated, reason)
+}
+
+// certHostMatches reports whether an agent certificate names host: the
+// host must equal one of its DNS subject alternative names exactly, or,
+// for a certificate without DNS names, its subject common name. (DNS SANs
+// are what certificates name hosts by today; the CN fallback serves
+// certificates made the older way, e.g. `openssl req -subj /CN=compute1`.)
+func certHostMatches(cert *x509.Certificate, host string) bool {
+	if len(cert.DNSNames) > 0 {
+		return slices.Contains(cert.DNSNames, host)
+	}
+	return cert.Subject.CommonName != "" && cert.Subject.CommonName == host
+}
+
+// authorizeHost binds a request to the agent's certificate under mutual
+// TLS: the host it speaks for (register/report_state, update_device,
+// watch) must be the one the certificate names, so one node's key cannot
+// report another node's ports or read its view. A request that names no
+// host is refused (fail closed for methods added later).
+func (s *Server) authorizeHost(ctx context.Context, method string, req any) error {
+	if !s.cfg.RequireClientCert {
+		return nil
+	}
+	hr, ok := req.(interface{ GetHost() string })
+	var leaf *x509.Certificate
+	if p, isPeer := peer.FromContext(ctx); isPeer {
+		if ti, isTLS := p.AuthInfo.(credentials.TLSInfo); isTLS && len(ti.State.VerifiedChains) > 0 {
+			leaf = ti.State.VerifiedChains[0][0]
+		}
+	}
+	if ok && leaf != nil && certHostMatches(leaf, hr.GetHost()) {
+		return nil
+	}
+	host, names := "", []string{}
+	if ok {
+		host = hr.GetHost()
+	}
+	if leaf != nil {
+		names = leaf.DNSNames
+		if len(names) == 0 {
+			names = []string{"CN=" + leaf.Subject.CommonName}
+		}
+	}
+	reason := fmt.Sprintf("client certificate names %s, not host %q", strings.Join(names, ", "), host)
+	s.log.Warn("refused agent request", "method", method, "peer", peerAddr(ctx), "reason", reason)
+	return status.Error(codes.PermissionDenied, reason)
+}
+
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok {
+		return p.Addr.String()
+	}
+	return "unknown"
 }
 
 func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if err := s.auth(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeHost(ctx, info.FullMethod, req); err != nil {
 		return nil, err
 	}
 	return h(ctx, req)
@@ -302,7 +357,22 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if err := s.auth(ss.Context(), info.FullMethod); err != nil {
 		return err
 	}
-	return h(srv, ss)
+	return h(srv, &hostCheckedStream{ServerStream: ss, s: s, method: info.FullMethod})
+}
+
+// hostCheckedStream applies authorizeHost to each request a stream
+// handler receives (watch's one request).
+type hostCheckedStream struct {
+	grpc.ServerStream
+	s      *Server
+	method string
+}
+
+func (h *hostCheckedStream) RecvMsg(m any) error {
+	if err := h.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return h.s.authorizeHost(h.Context(), h.method, m)
 }
 
 // grpcError maps a plugin error to a gRPC status.

@@ -56,12 +56,15 @@ func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
 	return path
 }
 
-// issue writes a certificate and key signed by the CA; it returns their paths.
-func (p *pki) issue(t *testing.T, name string, server bool) (string, string) {
+// issue writes a certificate and key signed by the CA; it returns their
+// paths. name is the subject CN (and the file name); dnsNames become
+// subject alternative names.
+func (p *pki) issue(t *testing.T, name string, server bool, dnsNames ...string) (string, string) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		DNSNames: dnsNames}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
@@ -79,7 +82,7 @@ func (p *pki) issue(t *testing.T, name string, server bool) (string, string) {
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
 	scert, skey := p.issue(t, "server", true)
-	ccert, ckey := p.issue(t, "agent", false)
+	ccert, ckey := p.issue(t, "h1", false)
 	ca := filepath.Join(p.dir, "ca.pem")
 
 	sc, err := ServerConfigFor(&config.Server{RPCTLSCert: scert, RPCTLSKey: skey, RPCTLSClientCA: ca}, nil)
@@ -135,3 +138,88 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("%d agents registered, want 1", n)
 	}
 }
+
+// With mutual TLS an agent speaks only for the host its certificate
+// names (DNS SANs; the CN when it has none): report_state, update_device
+// and watch for another host are PermissionDenied, for its own host they
+// work.
+func TestMutualTLSHostBinding(t *testing.T) {
+	p := newPKI(t)
+	scert, skey := p.issue(t, "server", true)
+	ca := filepath.Join(p.dir, "ca.pem")
+	sc, err := ServerConfigFor(&config.Server{RPCTLSCert: scert, RPCTLSKey: skey, RPCTLSClientCA: ca}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := rpctest.NewMemory()
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("port-a", "net-a", "compute-a", "fa:16:3e:00:00:0a", "10.0.0.10")
+	mem.PutPort("port-b", "net-a", "compute-b", "fa:16:3e:00:00:0b", "10.0.0.11")
+	h := startServer(t, mem, sc, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	agent := func(cn string, dnsNames ...string) *Client {
+		cert, key := p.issue(t, cn, false, dnsNames...)
+		cc, err := ClientConfigFor(&config.Agent{TransportURL: "grpc://" + h.addr, RPCTLSCA: ca, RPCTLSCert: cert, RPCTLSKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dial(t, h.addr, cc)
+	}
+	watchOnce := func(c *Client, host string) error {
+		err := c.Watch(ctx, host, 0, func(Update) error { return errSeen })
+		if errors.Is(err, errSeen) {
+			return nil
+		}
+		return err
+	}
+	denied := func(what string, err error) {
+		t.Helper()
+		if status.Code(errors.Unwrap(err)) != codes.PermissionDenied {
+			t.Errorf("%s: %v, want PermissionDenied", what, err)
+		}
+	}
+	allowed := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v, want success", what, err)
+		}
+	}
+
+	// A certificate with CN=compute-a and no DNS names.
+	a := agent("compute-a")
+	allowed("A reports for A", second(a.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: "compute-a"})))
+	allowed("A sets its port up", second(a.UpdateDevice(ctx, "compute-a", "port-a", true)))
+	allowed("A watches A", watchOnce(a, "compute-a"))
+	denied("A reports for B", second(a.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: "compute-b"})))
+	denied("A sets B's port up", second(a.UpdateDevice(ctx, "compute-b", "port-b", true)))
+	denied("A watches B", watchOnce(a, "compute-b"))
+
+	// A certificate naming compute-b in its DNS SAN: the CN no longer counts.
+	b := agent("not-a-host", "compute-b")
+	allowed("B (SAN) reports for B", second(b.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: "compute-b"})))
+	allowed("B (SAN) watches B", watchOnce(b, "compute-b"))
+	denied("B (SAN) reports for its CN", second(b.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: "not-a-host"})))
+	denied("B (SAN) watches A", watchOnce(b, "compute-a"))
+
+	hosts := map[string]bool{}
+	for _, ag := range mem.Agents() {
+		hosts[ag.Host] = true
+	}
+	if len(hosts) != 2 || !hosts["compute-a"] || !hosts["compute-b"] {
+		t.Errorf("registered agents on %v, want compute-a and compute-b only", hosts)
+	}
+	if pb, _ := mem.Port("port-b"); pb.Status == neutron.StatusActive {
+		t.Error("compute-a's certificate set compute-b's port up")
+	}
+	if pa, _ := mem.Port("port-a"); pa.Status != neutron.StatusActive {
+		t.Errorf("port-a is %s after its own agent set it up", pa.Status)
+	}
+	if n := strings.Count(h.logs.String(), "client certificate names"); n != 5 {
+		t.Errorf("%d host refusals logged, want 5:\n%s", n, h.logs)
+	}
+}
+
+var errSeen = errors.New("got a message")
+
+func second[T any](_ T, err error) error { return err }

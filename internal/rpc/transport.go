@@ -127,7 +127,8 @@ func ServerConfigFor(cfg *config.Server, logger *slog.Logger) (ServerConfig, err
 			}
 			// Verify a certificate when given; the interceptor refuses
 			// (and logs) requests without one, which a handshake
-			// failure would not let us log.
+			// failure would not let us log, and binds every request to
+			// the host the certificate names (certHostMatches).
 			sc.TLS.ClientCAs = pool
 			sc.TLS.ClientAuth = tls.VerifyClientCertIfGiven
 			sc.RequireClientCert = true
@@ -171,6 +172,11 @@ func listen(ctx context.Context, cfg *config.Server, logger *slog.Logger) (net.L
 	host := cfg.RPCBindHost
 	if host == "" {
 		host = "127.0.0.1"
+	}
+	exposed := *cfg
+	exposed.RPCBindHost = host
+	if err := exposed.CheckRPCAuth(); err != nil {
+		return nil, sc, err
 	}
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
