@@ -59,6 +59,7 @@ func TestApplyReadsBackConverged(t *testing.T) {
 		if err := d.Apply(ctx, want); err != nil {
 			t.Fatalf("%s: apply: %v", name, err)
 		}
+		d.Resync() // read the kernel, not the record
 		cur, err := d.read()
 		if err != nil {
 			t.Fatal(err)
@@ -188,4 +189,119 @@ func TestPlanTextIsIproute2(t *testing.T) {
 			t.Errorf("network %d: after running the plan with iproute2, still to do:\n%s", i, rest)
 		}
 	}
+}
+
+// TestRecordFollowsKernel: Apply keeps a record of the entries it
+// installed and diffs against it instead of dumping the FDB and the
+// neighbour table; after changes of every kind the record equals what the
+// kernel has. A hand deletion waits for the audit (Resync); a vxlan device
+// deleted by hand is seen by Drifted and rebuilt by the next Apply.
+func TestRecordFollowsKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
+	}
+	ctx := context.Background()
+	l, err := lab.New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(ctx); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	node, err := l.AddNode(ctx, "compute1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{NetNS: node.NS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	vtep := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%5)}) }
+	state := func(shift int, n int) dataplane.NodeState {
+		nt := dataplane.Network{ID: "3f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c11", VNI: 1001, MTU: 1450, L2Pop: true, ARPResponder: true,
+			Flood: []netip.Addr{vtep(0), vtep(1), vtep(shift)}}
+		for i := range n {
+			nt.Entries = append(nt.Entries, dataplane.Entry{MAC: fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8, i),
+				IP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), VTEP: vtep(i + shift)})
+		}
+		return dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Networks: map[string]dataplane.Network{nt.ID: nt}}
+	}
+	apply := func(s dataplane.NodeState) {
+		t.Helper()
+		if err := d.Apply(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// recordMatchesKernel compares what the record says with a dump.
+	recordMatchesKernel := func(what string) {
+		t.Helper()
+		rec, err := d.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.installed) == 0 {
+			t.Fatalf("%s: no record kept", what)
+		}
+		d.Resync()
+		kern, err := d.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := renderKernel(rec), renderKernel(kern); got != want {
+			t.Errorf("%s: record\n%s\nkernel\n%s", what, got, want)
+		}
+	}
+	apply(state(0, 200))
+	apply(state(0, 200)) // reads the new device back once: the record starts
+	recordMatchesKernel("after the first apply")
+	// Entries moved to other VTEPs (FDB replace, flood list changed),
+	// some gone (FDB and neighbour deletes), some new.
+	apply(state(0, 150))
+	apply(state(2, 180))
+	recordMatchesKernel("after moves, removals and additions")
+
+	// A hand deletion: invisible to Apply until the audit.
+	mac := "fa:16:3e:00:00:07"
+	if _, err := lab.Exec(ctx, node.NS, "bridge", "fdb", "del", mac, "dev", "vxlan-1001", "dst", vtep(7+2).String(), "self"); err != nil {
+		t.Fatal(err)
+	}
+	has := func() bool {
+		out, err := lab.Exec(ctx, node.NS, "bridge", "fdb", "show", "dev", "vxlan-1001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(out), mac+" dst "+vtep(7+2).String())
+	}
+	if has() {
+		t.Fatal("hand deletion did not delete")
+	}
+	if d.Drifted() {
+		t.Error("Drifted() after a hand edit no cheap check can see")
+	}
+	apply(state(2, 180))
+	if has() {
+		t.Error("Apply without Resync read the FDB back")
+	}
+	d.Resync()
+	apply(state(2, 180))
+	if !has() {
+		t.Error("audit (Resync + Apply) did not restore the entry")
+	}
+
+	// The vxlan device deleted by hand: Drifted sees it, Apply rebuilds.
+	if _, err := lab.Exec(ctx, node.NS, "ip", "link", "del", "vxlan-1001"); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Drifted() {
+		t.Error("vxlan device deleted by hand: Drifted() is false")
+	}
+	apply(state(2, 180))
+	if !has() {
+		t.Error("re-created device lacks its entries")
+	}
+	apply(state(2, 180))
+	recordMatchesKernel("after the device was rebuilt")
 }

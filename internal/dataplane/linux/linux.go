@@ -34,6 +34,9 @@ type Dataplane struct {
 	h    *netlink.Handle
 
 	mu sync.Mutex
+	// installed is the record of the FDB and neighbour entries on each of
+	// our vxlan devices, by device name; see read.
+	installed map[string]*devEntries
 
 	// Device events (events.go): the coalescing channel, closed-on-Close
 	// done channel and the link watcher goroutine.
@@ -43,7 +46,21 @@ type Dataplane struct {
 	wg        sync.WaitGroup
 }
 
-var _ dataplane.Dataplane = (*Dataplane)(nil)
+var (
+	_ dataplane.Dataplane = (*Dataplane)(nil)
+	_ dataplane.Resyncer  = (*Dataplane)(nil)
+)
+
+// devEntries is what one vxlan device holds of the entries we manage,
+// as last read back and changed by us since. index is the device's
+// ifindex then: a device deleted and re-created (by anyone) has a new
+// index and none of the entries, so the record is only trusted while the
+// index is the same.
+type devEntries struct {
+	index int
+	fdb   map[fdbEntry]bool
+	neigh map[netip.Addr]neighEntry
+}
 
 // New opens a netlink handle in the node's namespace. It changes nothing.
 func New(opts Options) (*Dataplane, error) {
@@ -68,7 +85,7 @@ func New(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("linux dataplane: netlink: %w", err)
 	}
 	d := &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h,
-		events: make(chan struct{}, 1), done: make(chan struct{})}
+		installed: map[string]*devEntries{}, events: make(chan struct{}, 1), done: make(chan struct{})}
 	d.wg.Add(1)
 	go d.watchLinks()
 	return d, nil
@@ -110,13 +127,91 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 			errs = append(errs, err)
 			break
 		}
-		if err := d.exec(o); err != nil {
+		err := d.exec(o)
+		d.record(o, err)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o, err))
 			continue
 		}
-		d.log.Info("applied", "op", o.String())
+		d.log.Debug("applied", "op", o.String())
+	}
+	if len(ops) > 0 {
+		d.log.Info("applied", "ops", len(ops))
 	}
 	return errors.Join(errs...)
+}
+
+// Resync makes the next Apply read every managed FDB and neighbour entry
+// back from the kernel (dataplane.Resyncer).
+func (d *Dataplane) Resync() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.installed)
+}
+
+// Drifted reports whether one of the vxlan devices we hold a record of
+// is gone or was re-created since (one link dump; dataplane.Resyncer).
+// Entries changed by hand on a surviving device wait for the audit.
+func (d *Dataplane) Drifted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.installed) == 0 {
+		return false
+	}
+	links, err := d.linkList()
+	if err != nil {
+		return true
+	}
+	seen := 0
+	for _, l := range links {
+		if rec, ok := d.installed[l.Attrs().Name]; ok {
+			if rec.index != l.Attrs().Index {
+				return true
+			}
+			seen++
+		}
+	}
+	return seen != len(d.installed)
+}
+
+// record brings the entry record up to date after op ran with result
+// err. A device whose op failed, and a device just created (its index is
+// not known here), lose their record: the next Apply reads them back.
+func (d *Dataplane) record(o op, err error) {
+	dev := o.Link
+	switch o.Kind {
+	case opFDBAppend, opFDBReplace, opFDBDel:
+		dev = o.FDB.Dev
+	case opNeighReplace, opNeighDel:
+		dev = o.Neigh.Dev
+	}
+	rec, ok := d.installed[dev]
+	if !ok {
+		return
+	}
+	if err != nil {
+		delete(d.installed, dev)
+		return
+	}
+	switch o.Kind {
+	case opDelLink, opAddVXLAN:
+		delete(d.installed, dev)
+	case opFDBReplace:
+		for e := range rec.fdb {
+			if e.MAC == o.FDB.MAC {
+				delete(rec.fdb, e)
+			}
+		}
+		rec.fdb[o.FDB] = true
+	case opFDBAppend:
+		rec.fdb[o.FDB] = true
+	case opFDBDel:
+		delete(rec.fdb, o.FDB)
+	case opNeighReplace:
+		rec.neigh[o.Neigh.IP] = o.Neigh
+	case opNeighDel:
+		delete(rec.neigh, o.Neigh.IP)
+	}
 }
 
 // Devices lists the tap devices on the node.
@@ -167,7 +262,11 @@ func (d *Dataplane) neighList(index, family int) ([]netlink.Neigh, error) {
 	}
 }
 
-// read collects the links and, on our vxlan devices, the entries we own.
+// read collects the links and, on our vxlan devices, the entries we own:
+// from the record where it holds the device (same ifindex), else from the
+// kernel (an FDB and a neighbour dump of that device), which then becomes
+// the record. Only links are dumped on every Apply; their number follows
+// the networks and ports, not the entries.
 func (d *Dataplane) read() (kernelState, error) {
 	var st kernelState
 	links, err := d.linkList()
@@ -192,6 +291,18 @@ func (d *Dataplane) read() (kernelState, error) {
 		if k.Kind != "vxlan" || !ownedVXLAN.MatchString(k.Name) {
 			continue
 		}
+		if rec, ok := d.installed[a.Name]; ok && rec.index == a.Index {
+			for e := range rec.fdb {
+				st.FDB = append(st.FDB, e)
+			}
+			for _, e := range rec.neigh {
+				st.Neigh = append(st.Neigh, e)
+			}
+			continue
+		}
+		delete(d.installed, a.Name)
+		rec := &devEntries{index: a.Index, fdb: map[fdbEntry]bool{}, neigh: map[netip.Addr]neighEntry{}}
+		nFDB, nNeigh := len(st.FDB), len(st.Neigh)
 		fdb, err := d.neighList(a.Index, unix.AF_BRIDGE)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("fdb of %s: %w", a.Name, err))
@@ -218,6 +329,16 @@ func (d *Dataplane) read() (kernelState, error) {
 			}
 			st.Neigh = append(st.Neigh, neighEntry{Dev: a.Name, IP: ip, MAC: n.HardwareAddr.String()})
 		}
+		if len(errs) > 0 {
+			continue // keep no record of a device we could not read
+		}
+		for _, e := range st.FDB[nFDB:] {
+			rec.fdb[e] = true
+		}
+		for _, e := range st.Neigh[nNeigh:] {
+			rec.neigh[e.IP] = e
+		}
+		d.installed[a.Name] = rec
 	}
 	return st, errors.Join(errs...)
 }
