@@ -24,22 +24,38 @@
 // Layers. Flow computation is pure (IntFlows, TunFlows: state + Layout ->
 // flows, in exactly the text `ovs-ofctl -O OpenFlow13 dump-flows` prints,
 // checked against a dump recorded from the real Neutron agent), and so is
-// the reconciliation (Diff: wanted vs dumped flows -> one bundle). The I/O
-// is OVSDB (libovsdb, typed hand-written models for the five tables we use,
-// a monitor cache, one transaction per step) and OpenFlow (FlowClient).
+// the reconciliation (Diff: wanted vs dumped flows -> one bundle; diffSets:
+// wanted vs installed, group by group). The I/O is OVSDB (libovsdb, typed
+// hand-written models for the five tables we use, a monitor cache, one
+// transaction per step) and OpenFlow (FlowClient).
 //
 // Apply order: bridges and patch ports; add or fix tunnel ports; tag VM
-// ports; wait for ofports; per bridge, dump the flows and apply the
-// difference as ONE OpenFlow bundle (adds first: an add replaces a flow
-// with the same table/priority/match in place and gives it our cookie, so
-// forwarding never stops; then strict deletes of our unwanted flows; then
-// deletion of every other cookie with a full cookie mask); last, remove
-// unwanted tunnel ports. Nothing is flushed at start. Because every Apply
-// compares with what the switch really has, a flow deleted by hand comes
-// back, and a br-tun without any of our flows (OVS restarted, someone ran
-// del-flows) is reprogrammed completely and logged (LastApply().Reprogrammed).
-// Flows made by the learn action (table 20, priority 1, hard_timeout) are
-// left alone.
+// ports; wait for ofports; per bridge, apply the difference as ONE
+// OpenFlow bundle (adds first: an add replaces a flow with the same
+// table/priority/match in place and gives it our cookie, so forwarding
+// never stops; then strict deletes of our unwanted flows; then deletion of
+// every other cookie with a full cookie mask); last, remove unwanted
+// tunnel ports. Nothing is flushed at start.
+//
+// Cost per change. The data plane keeps what it installed on each bridge
+// (a flowSet: the base pipeline plus one group per network, with the
+// inputs each was computed from). An Apply recomputes only the networks
+// whose entries, flood list or local VLAN changed and sends the difference
+// of those groups; nothing is read from the switch, so one l2pop entry
+// changed among 10,000 costs one ovs-ofctl bundle of three lines, about
+// the price of one `ovs-ofctl add-flow` (docs/BENCHMARKS.md). The bridge
+// is read back (dump-flows) and compared flow by flow only when there is
+// no trustworthy record: the first Apply (stale cookies of an earlier run
+// are removed then), after Resync (the agent calls it at start, after a
+// new snapshot or a reconnect, and every resync_interval: the audit that
+// brings back flows deleted or changed by hand), after a failed bundle,
+// and when ovs-vswitchd replaced the bridge's management socket, which it
+// does when it restarts (a restarted switch has no flows; a br-tun with
+// none of ours is reprogrammed completely and logged,
+// LastApply().Reprogrammed). Drifted tells the agent about that restart
+// with two stat calls, so it reprograms at its next polling pass, not at
+// the next audit. Flows made by the learn action (table 20, priority 1,
+// hard_timeout) are left alone.
 //
 // OpenFlow: ovs-ofctl, not a Go library. The Go OpenFlow libraries
 // (antrea.io/libOpenflow, ofnet) are not obtainable from this build's
@@ -47,10 +63,12 @@
 // (learn, NXM moves, set_field, bundles) is a large surface to get right.
 // ovs-ofctl ships with openvswitch-switch, parses and prints exactly the
 // syntax operators read, and with --bundle applies a whole batch (flows on
-// stdin) atomically in one process: one exec per bridge per Apply, never
-// one per flow. It sits behind the two-method FlowClient interface, so an
-// in-process OpenFlow client can replace it later; bench/dataplane measures
-// its rate.
+// stdin) atomically in one process: one exec per changed bridge per
+// Apply, never one per flow. With the diff taken in memory, that exec is
+// the whole cost of a change, measured at about one `ovs-ofctl add-flow`
+// process, so a persistent OpenFlow connection would save a few
+// milliseconds per change at the price of that encoder; it sits behind
+// the two-method FlowClient interface if it is ever needed.
 //
 // vxlan_group (multicast BUM) is a Linux bridge feature; this data plane
 // ignores Network.Group with a warning and always uses head-end
