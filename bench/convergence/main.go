@@ -162,7 +162,6 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	}
 	l2cfg := l2pop.Config{Enabled: true}
 	b.srv = rpc.NewServer(b.mem, rpc.ServerConfig{L2Pop: l2cfg, PollInterval: 50 * time.Millisecond, Logger: b.log})
-	b.mem.OnWrite = b.srv.Nudge
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
 	serverDone := make(chan struct{})
@@ -285,7 +284,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	withServer := heapMB()
 	stopServer()
 	<-serverDone
-	b.srv, b.mem.OnWrite = nil, nil
+	b.srv = nil
 	backendOnly := heapMB()
 	fmt.Printf("| server heap (model, views, delta logs; backend excluded) | %.1f MB |\n", withServer-backendOnly)
 	fmt.Printf("| in-memory backend heap (stands in for the database) | %.1f MB |\n", backendOnly)

@@ -74,7 +74,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rpcErr := make(chan error, 1)
-	agents, stopRPC, err := startAgentRPC(ctx, cfg, st, plugin, logger, rpcErr)
+	agents, stopRPC, err := startAgentRPC(ctx, cfg, plugin, logger, rpcErr)
 	if err != nil {
 		return fmt.Errorf("agents' gRPC server: %w", err)
 	}
@@ -86,7 +86,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		plugin.RunPruner(ctx, ml2.DefaultPruneInterval, ml2.DefaultPruneKeep, ml2.DefaultPruneKeepFor)
 	}()
 	defer func() { cancel(); <-pruned }()
-	handler := api.New(nudging{Backend: plugin, nudge: agents.Nudge}, api.Options{
+	handler := api.New(plugin, api.Options{
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),
 		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),

@@ -210,6 +210,10 @@ func (p *Plugin) Changes(ctx context.Context, after int64, limit int) ([]neutron
 	return p.st.Changes(ctx, after, limit)
 }
 
+// Committed returns a channel closed at the next commit that appends
+// change-log rows (see store.Committed).
+func (p *Plugin) Committed() <-chan struct{} { return p.st.Committed() }
+
 // PruneChanges drops change-log rows beyond the newest keep revisions that
 // are older than keepFor; the server calls it periodically. Streams that
 // fall behind the horizon get ErrRevisionGone and resync from a snapshot.

@@ -51,13 +51,16 @@ type Backend interface {
 	// Changes returns change-log rows after revision `after`, oldest first;
 	// neutron.ErrRevisionGone when they were pruned.
 	Changes(ctx context.Context, after int64, limit int) ([]neutron.Change, error)
+	// Committed returns a channel closed when a write that appended
+	// change-log rows commits after the call; the tail waits on it.
+	Committed() <-chan struct{}
 }
 
 // ServerConfig configures the agents' server.
 type ServerConfig struct {
 	L2Pop l2pop.Config
 	// PollInterval is how often the change log is read (default 50ms);
-	// Nudge reads it at once.
+	// a commit (Backend.Committed) makes it read at once.
 	PollInterval time.Duration
 	// Token, when set, must be presented by every agent ("authorization:
 	// Bearer <token>" metadata).
@@ -85,11 +88,10 @@ type Stats struct {
 
 // Server serves agents.
 type Server struct {
-	b     Backend
-	cfg   ServerConfig
-	log   *slog.Logger
-	hub   *hub
-	nudge chan struct{}
+	b   Backend
+	cfg ServerConfig
+	log *slog.Logger
+	hub *hub
 	// readMu serialises change-log reads: the tail loop and a new
 	// watcher catching up must not apply the same rows twice.
 	readMu sync.Mutex
@@ -111,16 +113,7 @@ func NewServer(backend Backend, cfg ServerConfig) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{b: backend, cfg: cfg, log: log.With("component", "rpc"), hub: newHub(cfg.L2Pop, cfg.LogLength), nudge: make(chan struct{}, 1)}
-}
-
-// Nudge makes the server read the change log now instead of at the next
-// poll. Call it after a write that agents should see quickly.
-func (s *Server) Nudge() {
-	select {
-	case s.nudge <- struct{}{}:
-	default:
-	}
+	return &Server{b: backend, cfg: cfg, log: log.With("component", "rpc"), hub: newHub(cfg.L2Pop, cfg.LogLength)}
 }
 
 // Revision is the change-log revision the server has applied.
@@ -190,19 +183,23 @@ func (s *Server) loadWithRetry(ctx context.Context) error {
 	}
 }
 
-// tail reads the change log every PollInterval (or when nudged) and
-// feeds it to the hub.
+// tail reads the change log on every commit, and every PollInterval for
+// commits of other processes, and feeds it to the hub.
 func (s *Server) tail(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	failing := false
+	committed := s.b.Committed()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-s.nudge:
+		case <-committed:
 		}
+		// Taken before reading, so a commit during the read wakes the
+		// next round.
+		committed = s.b.Committed()
 		if err := s.catchUp(ctx); err != nil {
 			if !failing && ctx.Err() == nil {
 				s.log.Warn("reading change log", "err", err)
@@ -406,7 +403,6 @@ func (s *Server) ReportState(ctx context.Context, req *pb.ReportStateRequest) (*
 	if err != nil {
 		return nil, grpcError(fmt.Errorf("report_state from %s: %w", req.GetHost(), err))
 	}
-	s.Nudge()
 	return &pb.ReportStateReply{AgentId: a.ID, Alive: a.Alive}, nil
 }
 
@@ -419,7 +415,6 @@ func (s *Server) UpdateDevice(ctx context.Context, req *pb.UpdateDeviceRequest) 
 	if err != nil {
 		return nil, grpcError(fmt.Errorf("update_device %s on %s: %w", req.GetPortId(), req.GetHost(), err))
 	}
-	s.Nudge()
 	return &pb.UpdateDeviceReply{PortId: p.ID, Status: p.Status}, nil
 }
 

@@ -72,7 +72,6 @@ func startServer(t *testing.T, mem *rpctest.Memory, cfg ServerConfig, addr strin
 		cfg.PollInterval = 10 * time.Millisecond
 	}
 	srv := NewServer(mem, cfg)
-	mem.OnWrite = srv.Nudge
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, mem: mem, srv: srv, addr: lis.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs}
 	go func() { h.done <- srv.Serve(ctx, lis) }()
@@ -312,7 +311,6 @@ func TestChangeLogPrunedReloads(t *testing.T) {
 
 	// The server misses rows (database down) while they are pruned.
 	mem.SetFailing(true)
-	mem.OnWrite = nil
 	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
 	mem.UpdateDevice(ctx, "compute-2", "vm-b", true)
 	mem.UpdateDevice(ctx, "compute-1", "vm-a", true)
@@ -402,7 +400,6 @@ func TestServerRestartHeals(t *testing.T) {
 
 	addr := h.addr
 	h.stop()
-	mem.OnWrite = nil
 	mem.UpdateDevice(ctx, "compute-2", "vm-b", true) // while the server is down
 	h2 := startServer(t, mem, ServerConfig{L2Pop: cfg}, addr)
 	_ = h2
@@ -483,7 +480,6 @@ func TestTwoServers(t *testing.T) {
 	mem := rpctest.NewMemory()
 	a := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
 	b := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
-	mem.OnWrite = func() { a.srv.Nudge(); b.srv.Nudge() }
 	ca, cb := dial(t, a.addr, ClientConfig{}), dial(t, b.addr, ClientConfig{})
 	ctx := context.Background()
 	register(t, ca, "compute-1", "198.18.0.1", true)
@@ -512,4 +508,35 @@ func TestTwoServers(t *testing.T) {
 	if v, _, _, _ := w.state(); len(v.Networks["net-a"].Entries) != 4 {
 		t.Errorf("entries %d, want 4 (vm-b stays DOWN):\n%s", len(v.Networks["net-a"].Entries), v)
 	}
+}
+
+// TestCommitWakesTail: with a poll interval nothing waits for, every write
+// reaches a watching agent because the commit itself wakes the tail.
+func TestCommitWakesTail(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg, PollInterval: time.Hour}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
+	defer func() { stop(); <-done }()
+	eventually(t, "first snapshot", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	for _, p := range [][2]string{{"compute-1", "vm-a"}, {"compute-2", "vm-b"}} {
+		if _, err := c.UpdateDevice(ctx, p[0], p[1], true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "deltas without polling", func() bool {
+		v, _, _, _ := w.state()
+		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
+	})
 }

@@ -59,6 +59,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,37 @@ type Store struct {
 	// MaxAttempts bounds the retries of one write transaction.
 	MaxAttempts int
 	retries     atomic.Int64
+	commits     commitSignal
+}
+
+// Committed returns a channel that is closed when a write transaction that
+// appended change-log rows commits after this call. Followers of the log
+// (the agents' stream) take it before reading the log and wait on it, so
+// every write path wakes them without being told to.
+func (s *Store) Committed() <-chan struct{} { return s.commits.next() }
+
+// commitSignal hands out channels closed by the next fire.
+type commitSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (c *commitSignal) next() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+func (c *commitSignal) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
 }
 
 // Retries counts write transactions run again after a transient conflict
@@ -334,6 +366,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (int64, error) {
 	var last error
 	for attempt := 1; attempt <= s.MaxAttempts; attempt++ {
 		rev, err := s.writeOnce(ctx, fn)
+		if err == nil && rev > 0 {
+			s.commits.fire()
+		}
 		if err == nil || !retryable(err) {
 			return rev, err
 		}

@@ -256,3 +256,46 @@ func TestRevisionsVisibleInOrder(t *testing.T) {
 		})
 	}
 }
+
+// Committed is closed by a commit that appended change-log rows, and only
+// by such a commit.
+func TestCommittedSignal(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenURL(t, storetest.URL(t, store.SQLite))
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := st.Committed()
+	if _, err := st.Write(ctx, func(*store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, func(tx *store.Tx) error {
+		tx.Emit(neutron.Change{Kind: "x", ID: "1", Op: neutron.OpCreate})
+		return errors.New("rolled back")
+	}); err == nil {
+		t.Fatal("failing write succeeded")
+	}
+	if closed(ch) {
+		t.Fatal("closed without a committed change")
+	}
+	if _, err := st.Write(ctx, func(tx *store.Tx) error {
+		tx.Emit(neutron.Change{Kind: "x", ID: "1", Op: neutron.OpCreate})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("not closed after a committed change")
+	}
+	if closed(st.Committed()) {
+		t.Fatal("a fresh channel is already closed")
+	}
+}

@@ -27,14 +27,25 @@ type Memory struct {
 	agents    map[string]neutron.Agent // by id
 	endpoints map[string]neutron.TunnelEndpoint
 	seq       int
-	// OnWrite, when set, is called after every write (outside the lock),
-	// as the server's Nudge.
-	OnWrite func()
 	// OnChange, when set, gets every change-log row after its write
 	// (outside the lock; set it before writing).
 	OnChange func(neutron.Change)
 	unseen   []neutron.Change
 	fail     bool // reads fail (a database outage)
+	// commit is closed (and replaced) after every write, as the store's
+	// Committed.
+	commitMu sync.Mutex
+	commit   chan struct{}
+}
+
+// Committed implements rpc.Backend.
+func (m *Memory) Committed() <-chan struct{} {
+	m.commitMu.Lock()
+	defer m.commitMu.Unlock()
+	if m.commit == nil {
+		m.commit = make(chan struct{})
+	}
+	return m.commit
 }
 
 // NewMemory returns an empty store.
@@ -69,9 +80,12 @@ func (m *Memory) wrote() {
 			m.OnChange(c)
 		}
 	}
-	if m.OnWrite != nil {
-		m.OnWrite()
+	m.commitMu.Lock()
+	if m.commit != nil {
+		close(m.commit)
+		m.commit = nil
 	}
+	m.commitMu.Unlock()
 }
 
 // Revision returns the latest revision.
