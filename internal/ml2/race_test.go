@@ -41,9 +41,9 @@ func twoServers(t *testing.T, d store.Dialect, cfg *config.Server) (*Plugin, *Pl
 	return p1, p2
 }
 
-// outcome is what one racer got: "ok" or the Neutron fault's status and
-// type. Anything that is not a Neutron fault (the API would answer 500)
-// fails the test.
+// race runs f(0..n-1) at once and counts what each racer got: "ok" or
+// the Neutron fault's status and type. Anything that is not a Neutron 4xx
+// fault (the API would answer 500) fails the test.
 func race(t *testing.T, n int, f func(i int) error) map[string]int {
 	t.Helper()
 	var mu sync.Mutex
@@ -162,6 +162,31 @@ func TestRaceSameAddress(t *testing.T) {
 		}
 		if len(ports) != 4 {
 			t.Fatalf("%d ports stored, want 4 (one per contested IP and MAC)", len(ports))
+		}
+
+		// Existing ports updated to one address or MAC at once.
+		var ids []string
+		for range racers {
+			pt, err := p1.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, pt.ID)
+		}
+		got := race(t, racers, func(i int) error {
+			_, err := plugins[i%2].UpdatePort(ctx, ids[i], neutron.PortUpdate{
+				FixedIPs: &[]neutron.FixedIPRequest{{SubnetID: s.ID, IPAddress: "192.168.1.250"}}})
+			return err
+		})
+		wantOneWinner(t, "update to one fixed ip", got, "409 IpAddressAlreadyAllocated")
+		got = race(t, racers, func(i int) error {
+			_, err := plugins[i%2].UpdatePort(ctx, ids[i], neutron.PortUpdate{MACAddress: ptr("fa:16:3e:aa:bb:ff")})
+			return err
+		})
+		wantOneWinner(t, "update to one mac", got, "409 MacAddressInUse")
+		var holders int
+		if err := p1.st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM ipallocations WHERE ip_address = '192.168.1.250'").Scan(&holders); err != nil || holders != 1 {
+			t.Fatalf("192.168.1.250 held %d times (%v)", holders, err)
 		}
 		// Every loser's address went back: nothing allocated without a port.
 		var orphans int
