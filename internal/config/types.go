@@ -77,10 +77,10 @@ type Agent struct {
 	// and repairing drift (flows or entries changed by hand). Between
 	// audits only what changed is applied.
 	ResyncInterval time.Duration
-	ReportInterval  time.Duration // report_interval, default 30s
-	L2Population    bool          // l2_population ([agent] for OVS, [vxlan] for Linux bridge)
-	ARPResponder    bool          // arp_responder ([agent] for OVS, [vxlan] for Linux bridge)
-	TunnelTypes     []string      // tunnel_types (OVS: [agent] or old [ovs] tunnel_type); LB: ["vxlan"] when enable_vxlan
+	ReportInterval time.Duration // report_interval, default 30s
+	L2Population   bool          // l2_population ([agent] for OVS, [vxlan] for Linux bridge)
+	ARPResponder   bool          // arp_responder ([agent] for OVS, [vxlan] for Linux bridge)
+	TunnelTypes    []string      // tunnel_types (OVS: [agent] or old [ovs] tunnel_type); LB: ["vxlan"] when enable_vxlan
 
 	// Tunnels
 	LocalIP      string // [ovs] / [vxlan] local_ip
