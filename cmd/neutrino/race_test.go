@@ -43,6 +43,8 @@ func startServerProcess(t *testing.T, conf string, apiPort int) string {
 	cmd := exec.Command(self, "server", "--config-file", conf)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	// Also when the test binary is killed (timeout), the child goes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
