@@ -86,7 +86,7 @@ func New(ctx context.Context, logger *slog.Logger) (*Lab, error) {
 }
 
 func (l *Lab) buildUnderlay() error {
-	if err := createNS(l.Underlay); err != nil {
+	if err := CreateNS(l.Underlay); err != nil {
 		return err
 	}
 	h, err := Handle(l.Underlay)
@@ -147,7 +147,7 @@ func (l *Lab) AddNodeAt(ctx context.Context, name string, addr netip.Prefix) (*N
 }
 
 func (l *Lab) joinUnderlay(n *Node) error {
-	if err := createNS(n.NS); err != nil {
+	if err := CreateNS(n.NS); err != nil {
 		return err
 	}
 	uh, err := Handle(l.Underlay)
@@ -274,7 +274,7 @@ func TeardownPrefix(_ context.Context, prefix string) error {
 	sort.SliceStable(names, func(i, j int) bool { return rank(names[i]) < rank(names[j]) })
 	var errs []error
 	for _, n := range names {
-		if err := deleteNS(n); err != nil {
+		if err := DeleteNS(n); err != nil {
 			errs = append(errs, err)
 		}
 	}

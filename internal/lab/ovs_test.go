@@ -2,8 +2,6 @@ package lab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -22,15 +20,13 @@ func ovsTestNS(t *testing.T, role string) string {
 	if os.Geteuid() != 0 {
 		t.Fatal("OVS lab tests need root (network namespaces, OVS daemons): run `make test` as root")
 	}
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	name := "nt-" + hex.EncodeToString(b) + "-" + role
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	name := "nt-" + RandomID() + "-" + role
+	if err := CreateNS(name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		if err := DeleteNS(name); err != nil {
+			t.Error(err)
 		}
 	})
 	return name

@@ -68,7 +68,7 @@ func PlugVIF(ctx context.Context, nodeNS, vmNS string, vif VIF) (err error) {
 	tap := TapName(vif.PortID)
 	created := false
 	if !NSExists(vmNS) {
-		if err := createNS(vmNS); err != nil {
+		if err := CreateNS(vmNS); err != nil {
 			return err
 		}
 		created = true
@@ -86,7 +86,7 @@ func PlugVIF(ctx context.Context, nodeNS, vmNS string, vif VIF) (err error) {
 			_ = nh.LinkDel(l)
 		}
 		if created {
-			_ = deleteNS(vmNS)
+			_ = DeleteNS(vmNS)
 		}
 	}()
 	vfd, err := netns.GetFromName(vmNS)
@@ -156,7 +156,7 @@ func UnplugVIF(ctx context.Context, nodeNS, vmNS, portID string) error {
 			nh.Close()
 		}
 	}
-	if err := deleteNS(vmNS); err != nil {
+	if err := DeleteNS(vmNS); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

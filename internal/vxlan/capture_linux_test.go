@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"neutrino/internal/lab"
 )
 
 // run runs a command and fails the test with its output on error.
@@ -57,15 +59,16 @@ func vxlanPair(t testing.TB) (string, string) {
 	id := hex.EncodeToString(rnd[:])
 	nsA, nsB := "nt-"+id+"-vxa", "nt-"+id+"-vxb"
 	for _, ns := range []string{nsA, nsB} {
-		run(t, "ip", "netns", "add", ns)
+		// CreateNS also turns IPv6 off: no router solicitations or MLD
+		// in the captures.
+		if err := lab.CreateNS(ns); err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("delete netns %s: %v %s", ns, err, out)
+			if err := lab.DeleteNS(ns); err != nil {
+				t.Error(err)
 			}
 		})
-		// No IPv6 chatter (router solicitations, MLD) in the captures.
-		run(t, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
-		run(t, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1")
 	}
 	// The veth is created inside nsA and its peer moved to nsB at once:
 	// nothing is ever created in the root namespace.

@@ -176,14 +176,18 @@ func run(ctx context.Context, log *slog.Logger, dur time.Duration, rounds, pings
 			return err
 		}
 	}
+	// Under the lab's prefix, so the lab's teardown deletes them.
 	ra, rb := l.Prefix+"-refa", l.Prefix+"-refb"
+	for _, ns := range []string{ra, rb} {
+		if err := lab.CreateNS(ns); err != nil {
+			return err
+		}
+	}
 	for _, cmd := range [][]string{
-		{"ip", "netns", "add", ra}, {"ip", "netns", "add", rb},
 		{"ip", "-n", ra, "link", "add", "ra", "type", "veth", "peer", "name", "rb", "netns", rb},
 		{"ip", "-n", ra, "addr", "add", "198.18.9.1/24", "dev", "ra"},
 		{"ip", "-n", rb, "addr", "add", "198.18.9.2/24", "dev", "rb"},
 		{"ip", "-n", ra, "link", "set", "ra", "up"}, {"ip", "-n", rb, "link", "set", "rb", "up"},
-		{"ip", "-n", ra, "link", "set", "lo", "up"}, {"ip", "-n", rb, "link", "set", "lo", "up"},
 	} {
 		if out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("%v: %w: %s", cmd, err, out)

@@ -158,14 +158,18 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 
 	// Kernel reference: a veth between two namespaces of this lab.
+	// Under the lab's prefix, so the lab's teardown deletes them.
 	ra, rb := l.Prefix+"-refa", l.Prefix+"-refb"
+	for _, ns := range []string{ra, rb} {
+		if err := lab.CreateNS(ns); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, cmd := range [][]string{
-		{"ip", "netns", "add", ra}, {"ip", "netns", "add", rb},
 		{"ip", "-n", ra, "link", "add", "ra", "type", "veth", "peer", "name", "rb", "netns", rb},
 		{"ip", "-n", ra, "addr", "add", "198.18.9.1/24", "dev", "ra"},
 		{"ip", "-n", rb, "addr", "add", "198.18.9.2/24", "dev", "rb"},
 		{"ip", "-n", ra, "link", "set", "ra", "up"}, {"ip", "-n", rb, "link", "set", "rb", "up"},
-		{"ip", "-n", ra, "link", "set", "lo", "up"}, {"ip", "-n", rb, "link", "set", "lo", "up"},
 	} {
 		if out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
 			b.Fatalf("%v: %v: %s", cmd, err, out)
