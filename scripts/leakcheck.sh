@@ -1,12 +1,52 @@
 #!/usr/bin/env bash
-# Fails when the tests left a network namespace, a link in the root
-# namespace, or an OVS/neutrino process behind.
+# Leak check for one test run, looking only at what that run made, so an
+# operator's own server, OVS or namespaces (or another run's) never count.
+#
+#   leakcheck.sh begin RUN_DIR   before the tests: note the root namespace's links
+#   leakcheck.sh check RUN_DIR   after the tests: fail if the run left anything
+#
+# RUN_DIR is the run's directory; the tests get it in NEUTRINO_TEST_RUN
+# (scripts/test.sh). Every process they start inherits that variable, so a
+# process whose environment holds it and still runs afterwards is a leak.
+# lab.CreateNS appends each namespace name it makes to RUN_DIR/netns; one of
+# those still in /run/netns is a leak. A link in the root namespace that was
+# not there at `begin` is a leak (tests make links only inside namespaces).
+set -uo pipefail
+# This script's own processes must not carry the mark it looks for.
+[ -n "${NEUTRINO_TEST_RUN:-}" ] && exec env -u NEUTRINO_TEST_RUN bash "$0" "$@"
+cmd=${1:-} run=${2:-}
+[ -n "$run" ] && [ -d "$run" ] || { echo "usage: $0 begin|check RUN_DIR (an existing directory)" >&2; exit 2; }
+
+links() { ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort -u; }
+
+case $cmd in
+begin)
+  links >"$run/links.before"
+  exit 0 ;;
+check) ;;
+*) echo "usage: $0 begin|check RUN_DIR" >&2; exit 2 ;;
+esac
+
 bad=0
-ns=$(ip netns list 2>/dev/null | awk '{print $1}' | tr '\n' ' ')
-[ -n "$ns" ] && { echo "leak: network namespaces left: $ns"; bad=1; }
-links=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vE '^(lo|eth[0-9]+|ifb[0-9]+)$' | tr '\n' ' ')
-[ -n "$links" ] && { echo "leak: links left in the root namespace: $links"; bad=1; }
-procs=$(for n in ovs-vswitchd ovsdb-server neutrino iperf3 tcpdump; do pgrep -a -x "$n"; done 2>/dev/null | tr '\n' ';')
-[ -n "$procs" ] && { echo "leak: processes left: $procs"; bad=1; }
+if [ -f "$run/netns" ]; then
+  ns=$(sort -u "$run/netns" | while read -r n; do [ -e "/run/netns/$n" ] && printf '%s ' "$n"; done)
+  [ -n "$ns" ] && { echo "leak: network namespaces left: $ns"; bad=1; }
+fi
+
+if [ -f "$run/links.before" ]; then
+  new=$(links | comm -13 "$run/links.before" - | tr '\n' ' ')
+  [ -n "$new" ] && { echo "leak: links left in the root namespace: $new"; bad=1; }
+else
+  echo "leakcheck: no $run/links.before (run \`$0 begin $run\` first)" >&2; bad=1
+fi
+
+procs=""
+for f in $(grep -lzxF "NEUTRINO_TEST_RUN=$run" /proc/[0-9]*/environ 2>/dev/null); do
+  pid=${f#/proc/}; pid=${pid%/environ}
+  args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue # exited meanwhile
+  [ -n "$args" ] && procs="$procs $pid ($args);"
+done
+[ -n "$procs" ] && { echo "leak: processes of this run still running:$procs"; bad=1; }
+
 [ $bad = 0 ] && echo "leakcheck: nothing left behind"
 exit $bad

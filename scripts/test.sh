@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # `make test`: installs what the tests need, starts PostgreSQL and MariaDB on
 # 127.0.0.1, runs go vet and every test, stops what it started, and checks
-# that no namespace, link or daemon was left behind.
+# that the run left no namespace, link or process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make test needs root (network namespaces, Open vSwitch, package installs)" >&2; exit 1; }
+# A root shell reached without a login (su, sudo -s, cron) may lack the
+# sbin directories: ovs-vswitchd, mariadbd and runuser live there.
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+command -v go >/dev/null || { echo "make test needs Go (go.mod names the version) in PATH" >&2; exit 1; }
 bash scripts/deps.sh
 go mod download
+# Database servers left by an earlier run that was killed hold ports and disk.
+bash scripts/testdb.sh reap
+# The run's directory marks this run: the tests get it in NEUTRINO_TEST_RUN
+# (lab.RunEnv) and the leak check looks only at what carries that mark.
+run=$(mktemp -d /tmp/neutrino-run.XXXXXX)
 dbdir=$(mktemp -d /tmp/neutrino-testdb.XXXXXX)
-trap 'bash scripts/testdb.sh stop "$dbdir"; rm -rf "$dbdir"' EXIT
+echo $$ >"$dbdir/owner"
+trap 'bash scripts/testdb.sh stop "$dbdir"; rm -rf "$dbdir" "$run"' EXIT
 eval "$(bash scripts/testdb.sh start "$dbdir")"
 export NEUTRINO_TEST_POSTGRES NEUTRINO_TEST_MYSQL
 go vet ./...
+bash scripts/leakcheck.sh begin "$run"
 # The leak check runs whatever the tests said, so errexit is off here.
 set +e
-go test -count=1 -timeout 30m ${TESTFLAGS:-} ./... 2>&1 | tee /tmp/neutrino-test.log
+NEUTRINO_TEST_RUN=$run go test -count=1 -timeout 30m ${TESTFLAGS:-} ./... 2>&1 | tee /tmp/neutrino-test.log
 status=${PIPESTATUS[0]}
-bash scripts/leakcheck.sh || status=1
+bash scripts/leakcheck.sh check "$run" || status=1
 set -e
 exit "$status"

@@ -1,0 +1,107 @@
+package lab
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestLeakcheckScript: scripts/leakcheck.sh fails a run that left a
+// process, a namespace or a root-namespace link behind and names each,
+// ignores what other runs (or anyone else) have running, and passes once
+// the leftovers are gone.
+func TestLeakcheckScript(t *testing.T) {
+	needRoot(t)
+	script, err := filepath.Abs("../../scripts/leakcheck.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := t.TempDir() // a scratch run, not the one `make test` checks
+	leakcheck := func(mode string) (string, int) {
+		t.Helper()
+		out, err := exec.Command("bash", script, mode, run).CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &ee):
+			return string(out), ee.ExitCode()
+		}
+		t.Fatalf("leakcheck %s: %v: %s", mode, err, out)
+		return "", 0
+	}
+	if out, code := leakcheck("begin"); code != 0 {
+		t.Fatalf("begin: exit %d: %s", code, out)
+	}
+	if out, code := leakcheck("check"); code != 0 {
+		t.Fatalf("clean run: exit %d: %s", code, out)
+	}
+
+	// What this scratch run leaves: a process and a namespace made the way
+	// tests make them (inheriting the run's mark), and a link "new" since
+	// begin (lo, dropped from the snapshot: no link is made in the root
+	// namespace for this).
+	t.Setenv(RunEnv, run)
+	ns := "nt-" + RandomID() + "-leak"
+	if err := CreateNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = DeleteNS(ns) }()
+	mine, err := Start("", "sleep", "600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mine.Stop() }()
+	// Another run's process (and this machine's other processes) are not
+	// this run's business.
+	other := exec.Command("sleep", "601")
+	other.Env = append(os.Environ(), RunEnv+"="+t.TempDir())
+	other.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	before := filepath.Join(run, "links.before")
+	snap, err := os.ReadFile(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(before, []byte(strings.Replace("\n"+string(snap), "\nlo\n", "\n", 1)[1:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out, code := leakcheck("check")
+	if code != 1 {
+		t.Errorf("leaky run: exit %d, want 1: %s", code, out)
+	}
+	for _, want := range []string{
+		"network namespaces left: " + ns,
+		"links left in the root namespace: lo",
+		strconv.Itoa(mine.PID()) + " (sleep 600 )",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("leak report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sleep 601") || strings.Contains(out, "bash") {
+		t.Errorf("leak report names processes not of this run:\n%s", out)
+	}
+
+	if err := mine.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := DeleteNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(before, snap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := leakcheck("check"); code != 0 {
+		t.Errorf("after cleanup: exit %d: %s", code, out)
+	}
+}
