@@ -3,8 +3,11 @@
 # Services are not started by the packages (policy-rc.d): our scripts start
 # what they need on 127.0.0.1 and stop it again.
 set -euo pipefail
+# kmod: the kernel loads veth, bridge, vxlan and openvswitch on first use
+# through modprobe, which a minimal Debian may lack. util-linux: flock,
+# mountpoint (.ci/run).
 PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
- tcpdump iperf3 python3-openstackclient procps psmisc ethtool"
+ tcpdump iperf3 python3-openstackclient procps psmisc ethtool kmod util-linux"
 missing=""
 for p in $PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

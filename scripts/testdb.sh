@@ -2,14 +2,37 @@
 # Starts (start DIR) or stops (stop DIR) a private PostgreSQL and MariaDB on
 # 127.0.0.1 for the test run, with data under DIR. `start` prints the
 # environment the tests read (NEUTRINO_TEST_POSTGRES, NEUTRINO_TEST_MYSQL).
-# MariaDB listens on 3306 so the seed's sql_connection works unchanged.
+# `reap` stops and removes the servers of runs whose scripts/test.sh is gone
+# (DIR/owner holds its PID), as a killed run leaves them.
+#
+# Ports: PostgreSQL 54320 and MariaDB 3306 (so the seed's sql_connection
+# works unchanged) when free; when taken (an operator's server, another
+# run), the next free port above. A port set in NEUTRINO_PGPORT or
+# NEUTRINO_MYPORT must be free, or start fails saying which.
 set -euo pipefail
-cmd=$1 dir=$2
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-PGPORT=${NEUTRINO_PGPORT:-54320}
-MYPORT=${NEUTRINO_MYPORT:-3306}
+cmd=${1:-} dir=${2:-}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+
+listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+# port NAME DEFAULT EXPLICIT: the port to use, or a clear failure.
+port() {
+  local name=$1 p=$2 explicit=$3
+  if [ -n "$explicit" ]; then
+    listening "$explicit" && { echo "testdb: $name port $explicit (set in the environment) is taken by another server" >&2; return 1; }
+    echo "$explicit"; return
+  fi
+  for q in $(seq "$p" $((p + 50))); do
+    listening "$q" || { echo "$q"; return; }
+  done
+  echo "testdb: no free $name port in $p-$((p + 50))" >&2; return 1
+}
 
 start() {
+  [ -n "$PGBIN" ] || { echo "testdb: PostgreSQL is not installed (scripts/deps.sh installs it)" >&2; exit 1; }
+  PGPORT=$(port PostgreSQL 54320 "${NEUTRINO_PGPORT:-}")
+  MYPORT=$(port MariaDB 3306 "${NEUTRINO_MYPORT:-}")
+  [ "$MYPORT" = 3306 ] || echo "testdb: 3306 is taken; MariaDB for the tests listens on $MYPORT" >&2
   mkdir -p "$dir"
   chmod 755 "$dir"
   # PostgreSQL refuses to run as root.
@@ -24,11 +47,13 @@ start() {
     --auth-root-authentication-method=normal --skip-test-db >"$dir/my-init.log" 2>&1
   (cd / && exec setsid mariadbd --no-defaults --user=mysql --datadir="$dir/my/data" \
      --socket="$dir/my/sock" --pid-file="$dir/my/pid" --bind-address=127.0.0.1 --port="$MYPORT" \
-     --max-connections=400 --innodb-flush-log-at-trx-commit=2 --log-error="$dir/my/log") </dev/null >/dev/null 2>&1 &
+     --max-connections=400 --innodb-flush-log-at-trx-commit=2 --log-error="$dir/my/log") </dev/null >"$dir/my/out" 2>&1 &
   for _ in $(seq 60); do
     mariadb --no-defaults -S "$dir/my/sock" -uroot -e 'select 1' >/dev/null 2>&1 && break
     sleep 0.5
   done
+  mariadb --no-defaults -S "$dir/my/sock" -uroot -e 'select 1' >/dev/null 2>&1 ||
+    { echo "testdb: MariaDB did not start on 127.0.0.1:$MYPORT:" >&2; tail -n 20 "$dir/my/out" "$dir/my/log" >&2; exit 1; }
   mariadb --no-defaults -S "$dir/my/sock" -uroot <<'SQL'
 CREATE DATABASE neutrino_test CHARACTER SET utf8mb4;
 CREATE USER 'neutrino'@'127.0.0.1' IDENTIFIED BY 'neutrino';
@@ -42,19 +67,42 @@ SQL
   echo "export NEUTRINO_TEST_MYSQL='mysql://neutrino:neutrino@127.0.0.1:$MYPORT/neutrino_test'"
 }
 
+# ours PIDFILE DATADIR: the PID in PIDFILE when that process still runs on
+# DATADIR (a PID from a stale file may belong to anyone by now).
+ours() {
+  local pid
+  pid=$(head -n1 "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$2" && echo "$pid"
+}
+
 stop() {
-  if [ -f "$dir/pg/data/postmaster.pid" ]; then
+  if [ -n "$PGBIN" ] && ours "$dir/pg/data/postmaster.pid" "$dir/pg/data" >/dev/null; then
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null || true
   fi
-  if [ -f "$dir/my/pid" ]; then
-    pid=$(cat "$dir/my/pid")
+  local pid
+  if pid=$(ours "$dir/my/pid" "$dir/my/data"); then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   fi
 }
 
+reap() {
+  local d owner
+  for d in /tmp/neutrino-testdb.*; do
+    [ -f "$d/owner" ] || continue # not made by scripts/test.sh: not ours to judge
+    owner=$(cat "$d/owner")
+    if [ -n "$owner" ] && tr '\0' ' ' 2>/dev/null <"/proc/$owner/cmdline" | grep -q 'scripts/test.sh'; then
+      continue # its run is still going
+    fi
+    echo "testdb: stopping the servers of a finished run in $d" >&2
+    dir=$d stop
+    rm -rf "$d"
+  done
+}
+
 case $cmd in
-  start) start ;;
-  stop) stop ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  start) [ -n "$dir" ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start ;;
+  stop) [ -n "$dir" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop ;;
+  reap) reap ;;
+  *) echo "usage: $0 start|stop DIR, or $0 reap" >&2; exit 2 ;;
 esac
