@@ -19,7 +19,7 @@ type Config struct {
 }
 
 // Span is the set of hosts whose view a change may alter. All means every
-// host (a VTEP appeared, moved or vanished).
+// host (without l2population every host's tunnels follow every VTEP).
 type Span struct {
 	All   bool
 	Hosts map[string]struct{}
@@ -58,6 +58,11 @@ type Model struct {
 	endpoints   map[string]netip.Addr // host -> VTEP (ml2_vxlan_endpoints)
 	portsByNet  map[string]map[string]struct{}
 	portsByHost map[string]map[string]struct{}
+	// agentsByHost indexes agents by host and endpointHost endpoints by
+	// VTEP, so that a view, a host's VTEP and an endpoint change cost
+	// what they touch, not the number of agents in the cloud.
+	agentsByHost map[string]map[string]struct{}
+	endpointHost map[netip.Addr]string
 }
 
 // portInfo is the part of a port that views depend on.
@@ -81,6 +86,9 @@ func NewModel(cfg Config, st *neutron.State) *Model {
 		endpoints:   map[string]netip.Addr{},
 		portsByNet:  map[string]map[string]struct{}{},
 		portsByHost: map[string]map[string]struct{}{},
+
+		agentsByHost: map[string]map[string]struct{}{},
+		endpointHost: map[netip.Addr]string{},
 	}
 	for _, t := range cfg.NetworkTypes {
 		m.types[t] = true
@@ -197,36 +205,88 @@ func (m *Model) setAgent(a neutron.Agent) {
 	if !isL2Agent(a.AgentType) {
 		return
 	}
-	m.agents[a.ID] = agentFromNeutron(a)
+	m.removeAgent(a.ID)
+	ai := agentFromNeutron(a)
+	m.agents[a.ID] = ai
+	index(m.agentsByHost, ai.Host, ai.ID)
 }
 
-func (m *Model) setEndpoint(e neutron.TunnelEndpoint) {
+func (m *Model) removeAgent(id string) {
+	if old, ok := m.agents[id]; ok {
+		delete(m.agents, id)
+		unindex(m.agentsByHost, old.Host, id)
+	}
+}
+
+// setEndpoint records host's VTEP and returns the hosts whose endpoint
+// changed.
+func (m *Model) setEndpoint(e neutron.TunnelEndpoint) []string {
 	ip, err := netip.ParseAddr(e.IPAddress)
 	if err != nil || e.Host == "" {
-		return
+		return nil
+	}
+	if old, ok := m.endpoints[e.Host]; ok && old == ip {
+		return nil
 	}
 	// One VTEP per host: a new IP for the host replaces the old, and an IP
 	// now claimed by another host leaves the old one.
-	for h, old := range m.endpoints {
-		if old == ip && h != e.Host {
-			delete(m.endpoints, h)
-		}
+	changed := []string{e.Host}
+	if h, ok := m.endpointHost[ip]; ok && h != e.Host {
+		delete(m.endpoints, h)
+		changed = append(changed, h)
+	}
+	if old, ok := m.endpoints[e.Host]; ok {
+		delete(m.endpointHost, old)
 	}
 	m.endpoints[e.Host] = ip
+	m.endpointHost[ip] = e.Host
+	return changed
 }
 
-func (m *Model) removeEndpoint(id string) {
+// removeEndpoint drops an endpoint and returns the host that had it.
+func (m *Model) removeEndpoint(id string) []string {
 	// The change log names an endpoint by its IP (the table's key) or its
 	// host; accept either.
-	if _, ok := m.endpoints[id]; ok {
-		delete(m.endpoints, id)
+	host, ok := id, false
+	if _, ok = m.endpoints[id]; !ok {
+		if ip, err := netip.ParseAddr(id); err == nil {
+			host, ok = m.endpointHost[ip]
+		}
+	}
+	if !ok {
+		return nil
+	}
+	delete(m.endpointHost, m.endpoints[host])
+	delete(m.endpoints, host)
+	return []string{host}
+}
+
+// vtepChanged adds to s the hosts whose view depends on the VTEP of the
+// given hosts: the hosts themselves, with l2population the hosts sharing
+// a network with one of their ports, and the hosts in full-mesh mode
+// (their tunnels go to every VTEP); without l2population, every host.
+func (m *Model) vtepChanged(s *Span, hosts ...string) {
+	if !m.cfg.Enabled {
+		s.All = true
 		return
 	}
-	if ip, err := netip.ParseAddr(id); err == nil {
-		for h, a := range m.endpoints {
-			if a == ip {
-				delete(m.endpoints, h)
-			}
+	nets := map[string]struct{}{}
+	for _, h := range hosts {
+		s.add(h)
+		for pid := range m.portsByHost[h] {
+			nets[m.ports[pid].NetworkID] = struct{}{}
+		}
+	}
+	for id := range nets {
+		m.hostsOfNetwork(id, s)
+	}
+	for h, ids := range m.agentsByHost {
+		l2 := false
+		for id := range ids {
+			l2 = l2 || m.agents[id].L2Pop
+		}
+		if !l2 {
+			s.add(h)
 		}
 	}
 }
@@ -289,7 +349,7 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 	case neutron.KindAgent:
 		old, had := m.agents[c.ID]
 		if del {
-			delete(m.agents, c.ID)
+			m.removeAgent(c.ID)
 		} else {
 			a, err := neutron.Decode[neutron.Agent](c)
 			if err != nil {
@@ -299,21 +359,23 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 		now, has := m.agents[c.ID]
 		if had != has || old != now {
-			span.All = true
+			// The agent's host (its VTEP, mode, whether it has a view) and
+			// whoever sees that host's VTEP.
+			m.vtepChanged(&span, old.Host, now.Host)
 		}
 	case neutron.KindEndpoint:
-		before := clonemap(m.endpoints)
+		var changed []string
 		if del {
-			m.removeEndpoint(c.ID)
+			changed = m.removeEndpoint(c.ID)
 		} else {
 			e, err := neutron.Decode[neutron.TunnelEndpoint](c)
 			if err != nil {
 				return span, err
 			}
-			m.setEndpoint(e)
+			changed = m.setEndpoint(e)
 		}
-		if !mapsEqual(before, m.endpoints) {
-			span.All = true
+		if len(changed) > 0 {
+			m.vtepChanged(&span, changed...)
 		}
 	}
 	return span, nil
@@ -324,44 +386,11 @@ func portEqual(a, b portInfo) bool {
 		a.Status == b.Status && a.Bound == b.Bound && slices.Equal(a.IPs, b.IPs)
 }
 
-func clonemap[K comparable, V any](m map[K]V) map[K]V {
-	out := make(map[K]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func mapsEqual[K, V comparable](a, b map[K]V) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || v != w {
-			return false
-		}
-	}
-	return true
-}
-
 // Hosts lists the hosts that run an L2 agent, sorted.
-func (m *Model) Hosts() []string {
-	seen := map[string]struct{}{}
-	for _, a := range m.agents {
-		seen[a.Host] = struct{}{}
-	}
-	return sortedKeys(seen)
-}
+func (m *Model) Hosts() []string { return sortedKeys(m.agentsByHost) }
 
 // HasAgent reports whether host runs an L2 agent.
-func (m *Model) HasAgent(host string) bool {
-	for _, a := range m.agents {
-		if a.Host == host {
-			return true
-		}
-	}
-	return false
-}
+func (m *Model) HasAgent(host string) bool { return len(m.agentsByHost[host]) > 0 }
 
 // vtep is host's tunnel address: its ml2_vxlan_endpoints row, else the
 // tunneling_ip its agent reports.
@@ -370,9 +399,9 @@ func (m *Model) vtep(host string) netip.Addr {
 		return ip
 	}
 	var best agentInfo
-	for _, a := range m.agents {
+	for id := range m.agentsByHost[host] {
 		// Lowest agent id wins so the answer is deterministic.
-		if a.Host == host && a.TunnelingIP.IsValid() && (!best.TunnelingIP.IsValid() || a.ID < best.ID) {
+		if a := m.agents[id]; a.TunnelingIP.IsValid() && (!best.TunnelingIP.IsValid() || a.ID < best.ID) {
 			best = a
 		}
 	}
@@ -385,8 +414,8 @@ func (m *Model) allVTEPs() []netip.Addr {
 	for h := range m.endpoints {
 		hosts[h] = struct{}{}
 	}
-	for _, a := range m.agents {
-		hosts[a.Host] = struct{}{}
+	for h := range m.agentsByHost {
+		hosts[h] = struct{}{}
 	}
 	var out []netip.Addr
 	for h := range hosts {
@@ -400,15 +429,12 @@ func (m *Model) allVTEPs() []netip.Addr {
 // View computes what the agent on host must realise.
 func (m *Model) View(host string) View {
 	v := View{Host: host, Networks: map[string]NetView{}, Ports: map[string]LocalPort{}}
-	hasAgent := false
-	for _, a := range m.agents {
-		if a.Host == host {
-			hasAgent = true
-			v.L2Pop = v.L2Pop || a.L2Pop
-		}
-	}
-	if !hasAgent {
+	ids := m.agentsByHost[host]
+	if len(ids) == 0 {
 		return v
+	}
+	for id := range ids {
+		v.L2Pop = v.L2Pop || m.agents[id].L2Pop
 	}
 	v.L2Pop = v.L2Pop && m.cfg.Enabled
 	v.LocalIP = m.vtep(host)
