@@ -32,6 +32,7 @@ func main() {
 		vmCmd(logger),
 		demoCmd(logger),
 		traceCmd(),
+		auditCmd(),
 	)
 	root.AddCommand(clientCmds()...)
 	if err := root.ExecuteContext(ctx); err != nil {

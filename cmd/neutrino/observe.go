@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"net/url"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"neutrino/internal/apiclient"
+	"neutrino/internal/rpc"
 	"neutrino/internal/trace"
 )
 
@@ -45,5 +50,60 @@ func traceCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&live, "live", false, "ask each involved agent whether its data plane holds the entries")
 	cmd.MarkFlagRequired("port")
 	cmd.MarkFlagRequired("dst")
+	return cmd
+}
+
+// auditCmd is `neutrino audit [--node N] [--now]`: GET /v2.0/audits.
+func auditCmd() *cobra.Command {
+	var o clientOpts
+	var node string
+	var now bool
+	cmd := &cobra.Command{
+		Use:   "audit [--node HOST] [--now]",
+		Short: "Show, per node, how its data plane compares with the state it must hold (and what was repaired)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := "/v2.0/audits"
+			if node != "" {
+				path += "/" + url.PathEscape(node)
+			}
+			if now {
+				path += "?now=true"
+			}
+			var out struct {
+				Audits []rpc.AuditReport `json:"audits"`
+				Audit  *rpc.AuditReport  `json:"audit"`
+			}
+			if err := o.client().Do(cmd.Context(), "GET", path, nil, &out); err != nil {
+				return err
+			}
+			if out.Audit != nil {
+				out.Audits = []rpc.AuditReport{*out.Audit}
+			}
+			w := cmd.OutOrStdout()
+			if o.format == "json" {
+				if node != "" {
+					return printJSON(w, out.Audit)
+				}
+				return printJSON(w, out.Audits)
+			}
+			var rows [][]string
+			for _, a := range out.Audits {
+				rows = append(rows, []string{a.Host, fmt.Sprint(a.Revision), fmt.Sprint(a.AppliedRevision),
+					a.ComparedAt.Format(time.RFC3339), fmt.Sprint(len(a.Differences)), fmt.Sprint(a.Repaired),
+					fmt.Sprintf("%d/%d", a.FoundTotal, a.RepairedTotal), a.Digest, fmt.Sprint(a.Connected), a.Error})
+			}
+			table(w, []string{"Node", "Revision", "Applied", "Last Compare", "Differences", "Repaired", "Found/Repaired Total", "Digest", "Connected", "Last Error"}, rows, false)
+			for _, a := range out.Audits {
+				for _, d := range a.Differences {
+					fmt.Fprintf(w, "%s: %s\n", a.Host, d)
+				}
+			}
+			return nil
+		},
+	}
+	addClientFlags(cmd, &o)
+	cmd.Flags().StringVar(&node, "node", "", "only this node (host name)")
+	cmd.Flags().BoolVar(&now, "now", false, "ask the agents to compare (and repair) now")
 	return cmd
 }

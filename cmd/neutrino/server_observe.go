@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/url"
+	"sync"
+	"time"
 
 	"neutrino/internal/api"
 	"neutrino/internal/ml2"
@@ -11,13 +15,18 @@ import (
 	"neutrino/internal/trace"
 )
 
-// observeResources are neutrino's own API resources for operators:
-// GET /v2.0/trace?port=P&dst=D[&network=N] (docs/api.md).
+// liveTimeout bounds how long a live trace or an on-demand audit waits
+// for the agents.
+const liveTimeout = 15 * time.Second
+
+// observeResources are neutrino's own API resources for operators
+// (docs/api.md): GET /v2.0/trace?port=P&dst=D[&network=N][&live=true],
+// GET /v2.0/audits[?now=true] and GET /v2.0/audits/<host>[?now=true].
 func observeResources(plugin *ml2.Plugin, agents *rpc.Server) map[string]api.ExtraResource {
 	return map[string]api.ExtraResource{
 		"trace": func(ctx context.Context, id string, q url.Values) (any, error) {
 			if id != "" {
-				return nil, neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
+				return nil, notFound()
 			}
 			st, err := plugin.Snapshot(ctx)
 			if err != nil {
@@ -28,7 +37,77 @@ func observeResources(plugin *ml2.Plugin, agents *rpc.Server) map[string]api.Ext
 			if err != nil {
 				return nil, err
 			}
+			if q.Get("live") == "true" {
+				checkLive(ctx, agents, t)
+			}
 			return map[string]any{"trace": t}, nil
 		},
+		"audits": func(ctx context.Context, host string, q url.Values) (any, error) {
+			now := q.Get("now") == "true"
+			if host == "" {
+				if now {
+					auditAll(ctx, agents)
+				}
+				return map[string]any{"audits": agents.Audits()}, nil
+			}
+			if now {
+				ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+				defer cancel()
+				r, err := agents.AuditNow(ctx, host)
+				if errors.Is(err, rpc.ErrNotConnected) {
+					return nil, neutron.Errorf(http.StatusNotFound, "AgentNotConnected", "No agent on host %s is connected to this server.", host)
+				}
+				if err != nil && r.Host == "" {
+					return nil, neutron.Errorf(http.StatusServiceUnavailable, "AgentAuditFailed", "Audit of %s failed: %v", host, err)
+				}
+				return map[string]any{"audit": r}, nil
+			}
+			for _, r := range agents.Audits() {
+				if r.Host == host {
+					return map[string]any{"audit": r}, nil
+				}
+			}
+			return nil, neutron.Errorf(http.StatusNotFound, "AuditNotFound", "No audit of host %s has reached this server.", host)
+		},
 	}
+}
+
+func notFound() error {
+	return neutron.Errorf(http.StatusNotFound, "HTTPNotFound", "The resource could not be found.")
+}
+
+// checkLive asks every host the trace involves, at once, whether its data
+// plane holds the facts the hops rely on, and marks the hops.
+func checkLive(ctx context.Context, agents *rpc.Server, t *trace.Trace) {
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	checks := t.Checks()
+	obs := map[string]trace.Observation{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for host, facts := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			present, err := agents.Check(ctx, host, facts)
+			mu.Lock()
+			obs[host] = trace.Observation{Present: present, Err: err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.MarkLive(checks, obs)
+}
+
+// auditAll asks every connected agent for an audit now; the reports land
+// in agents.Audits.
+func auditAll(ctx context.Context, agents *rpc.Server) {
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, host := range agents.ObservedHosts() {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = agents.AuditNow(ctx, host) }()
+	}
+	wg.Wait()
 }

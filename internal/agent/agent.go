@@ -81,6 +81,11 @@ type Agent struct {
 	reconnects  atomic.Int64
 	deviceWakes atomic.Int64
 	fullPasses  atomic.Int64
+
+	// aud is the audit's memory; auditNow asks the data plane goroutine
+	// for a full pass with an audit (audit.go).
+	aud      auditState
+	auditNow chan struct{}
 }
 
 // New checks the options and returns an agent; Run starts it.
@@ -101,7 +106,7 @@ func New(opt Options) (*Agent, error) {
 	return &Agent{
 		opt: opt, cfg: opt.Config, settings: SettingsFor(opt.Kind, opt.Config),
 		log:  log.With("agent", opt.Kind, "host", opt.Config.Host),
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), auditNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -132,6 +137,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.heartbeats(ctx) }()
 	go func() { defer wg.Done(); a.watch(ctx) }()
+	if s, ok := a.opt.Server.(ObserveServer); ok {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.observeLoop(ctx, s) }()
+	}
 	a.reconcileLoop(ctx)
 	wg.Wait()
 	a.log.Info("agent stopped")
@@ -303,6 +312,8 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 		case <-a.wake:
 		case <-devEvents:
 			a.deviceWakes.Add(1)
+		case <-a.auditNow:
+			st.forceAudit = true
 		case <-t.C:
 		}
 		a.pass(ctx, st, poll)
@@ -327,6 +338,11 @@ type passState struct {
 	reconnects int64
 	// lastFull is when the last full pass (a read-back) was asked for.
 	lastFull time.Time
+	// applied is the state the last successful Apply realised (what an
+	// audit expects to find); forceAudit makes the next pass a full one
+	// with an audit (the server asked).
+	applied    dataplane.NodeState
+	forceAudit bool
 }
 
 func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
@@ -344,7 +360,9 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 		return
 	}
 	snaps, recs := a.snapshots.Load(), a.reconnects.Load()
-	full := st.lastFull.IsZero() || snaps != st.snapshots || recs != st.reconnects ||
+	forced := st.forceAudit
+	st.forceAudit = false
+	full := forced || st.lastFull.IsZero() || snaps != st.snapshots || recs != st.reconnects ||
 		(a.cfg.ResyncInterval > 0 && time.Since(st.lastFull) >= a.cfg.ResyncInterval)
 	rs, _ := a.opt.Dataplane.(dataplane.Resyncer)
 	if !full && st.clean && rev == st.rev && slices.Equal(devs, st.devs) && (rs == nil || !rs.Drifted()) {
@@ -361,8 +379,18 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	}
 	desired := Desired(view, a.settings, devs)
 	a.devices.Store(int64(len(desired.Ports)))
+	// A full pass audits what the last Apply left (audit.go).
+	audit := full && (st.clean || forced)
+	var found []dataplane.Difference
+	var auditErr error
+	if audit && st.clean {
+		found, auditErr = a.auditBefore(ctx, st)
+	}
 	if err := a.opt.Dataplane.Apply(ctx, desired); err != nil {
 		st.clean = false
+		if audit {
+			a.auditAfter(ctx, desired, rev, found, errors.Join(auditErr, err))
+		}
 		if ctx.Err() == nil {
 			a.logOnce(st, "apply", err)
 		}
@@ -374,8 +402,11 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 		a.log.Info("data plane converged again", "revision", rev)
 		st.lastErr = ""
 	}
-	st.clean, st.rev, st.devs = true, rev, devs
+	st.clean, st.rev, st.devs, st.applied = true, rev, devs, desired
 	a.applied.Store(rev)
+	if audit {
+		a.auditAfter(ctx, desired, rev, found, auditErr)
+	}
 	if a.opt.OnApplied != nil {
 		a.opt.OnApplied(rev)
 	}

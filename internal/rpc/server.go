@@ -97,6 +97,8 @@ type Server struct {
 	readMu sync.Mutex
 
 	messages, snapshots, bytes atomic.Int64
+	// obs holds the agents' Observe streams and audits (observe.go).
+	obs observers
 
 	pb.UnimplementedAgentsServer
 }

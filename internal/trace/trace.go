@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -959,6 +958,3 @@ func (t *Trace) MarkLive(checks HostChecks, obs map[string]Observation) {
 		}
 	})
 }
-
-// ErrNoAgent is the observation of a host whose agent is not connected.
-var ErrNoAgent = &neutron.Error{Status: http.StatusServiceUnavailable, Type: "AgentNotConnected", Message: "the agent is not connected to this server"}

@@ -18,6 +18,9 @@ var _ dataplane.Observer = (*Dataplane)(nil)
 // cookie, and VM ports tagged with a network's local VLAN. It changes
 // nothing.
 func (d *Dataplane) Observe(ctx context.Context) ([]dataplane.Fact, error) {
+	// Not in the middle of an Apply's bundle.
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	snap, err := takeSnapshot(ctx, d.cli)
 	if err != nil {
 		return nil, fmt.Errorf("ovs observe: %w", err)

@@ -1012,6 +1012,461 @@ func (x *Delta) GetPortsDel() []string {
 	return nil
 }
 
+// Fact is one forwarding object (dataplane.Fact).
+type Fact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Vni           uint32                 `protobuf:"varint,2,opt,name=vni,proto3" json:"vni,omitempty"`
+	Mac           string                 `protobuf:"bytes,3,opt,name=mac,proto3" json:"mac,omitempty"`
+	Ip            []byte                 `protobuf:"bytes,4,opt,name=ip,proto3" json:"ip,omitempty"`
+	Vtep          []byte                 `protobuf:"bytes,5,opt,name=vtep,proto3" json:"vtep,omitempty"`
+	Port          string                 `protobuf:"bytes,6,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fact) Reset() {
+	*x = Fact{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fact) ProtoMessage() {}
+
+func (x *Fact) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fact.ProtoReflect.Descriptor instead.
+func (*Fact) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Fact) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Fact) GetVni() uint32 {
+	if x != nil {
+		return x.Vni
+	}
+	return 0
+}
+
+func (x *Fact) GetMac() string {
+	if x != nil {
+		return x.Mac
+	}
+	return ""
+}
+
+func (x *Fact) GetIp() []byte {
+	if x != nil {
+		return x.Ip
+	}
+	return nil
+}
+
+func (x *Fact) GetVtep() []byte {
+	if x != nil {
+		return x.Vtep
+	}
+	return nil
+}
+
+func (x *Fact) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+type ObserveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// checks: answer whether the data plane holds each fact.
+	Checks []*Fact `protobuf:"bytes,2,rep,name=checks,proto3" json:"checks,omitempty"`
+	// audit: compare the whole data plane now, repair, and answer with the
+	// report.
+	Audit         bool `protobuf:"varint,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveRequest) Reset() {
+	*x = ObserveRequest{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveRequest) ProtoMessage() {}
+
+func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
+func (*ObserveRequest) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ObserveRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ObserveRequest) GetChecks() []*Fact {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+func (x *ObserveRequest) GetAudit() bool {
+	if x != nil {
+		return x.Audit
+	}
+	return false
+}
+
+type ObserveReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is 0 in the agent's first message, which names its host.
+	Id            uint64       `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Host          string       `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	Present       []bool       `protobuf:"varint,3,rep,packed,name=present,proto3" json:"present,omitempty"`
+	Error         string       `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Audit         *AuditReport `protobuf:"bytes,5,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveReply) Reset() {
+	*x = ObserveReply{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveReply) ProtoMessage() {}
+
+func (x *ObserveReply) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveReply.ProtoReflect.Descriptor instead.
+func (*ObserveReply) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ObserveReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ObserveReply) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ObserveReply) GetPresent() []bool {
+	if x != nil {
+		return x.Present
+	}
+	return nil
+}
+
+func (x *ObserveReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ObserveReply) GetAudit() *AuditReport {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+type Difference struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // missing, extra, wrong
+	Want          *Fact                  `protobuf:"bytes,2,opt,name=want,proto3" json:"want,omitempty"`
+	Held          *Fact                  `protobuf:"bytes,3,opt,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Difference) Reset() {
+	*x = Difference{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Difference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Difference) ProtoMessage() {}
+
+func (x *Difference) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Difference.ProtoReflect.Descriptor instead.
+func (*Difference) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Difference) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Difference) GetWant() *Fact {
+	if x != nil {
+		return x.Want
+	}
+	return nil
+}
+
+func (x *Difference) GetHeld() *Fact {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+type AuditReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	// revision is the revision of the desired state compared.
+	Revision         int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	ComparedAtUnixMs int64 `protobuf:"varint,3,opt,name=compared_at_unix_ms,json=comparedAtUnixMs,proto3" json:"compared_at_unix_ms,omitempty"`
+	// digest is a hash of the facts the data plane holds after the audit.
+	Digest          string        `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	Facts           int32         `protobuf:"varint,5,opt,name=facts,proto3" json:"facts,omitempty"`
+	Differences     []*Difference `protobuf:"bytes,6,rep,name=differences,proto3" json:"differences,omitempty"`
+	Repaired        int32         `protobuf:"varint,7,opt,name=repaired,proto3" json:"repaired,omitempty"`
+	Error           string        `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Audits          int64         `protobuf:"varint,9,opt,name=audits,proto3" json:"audits,omitempty"`
+	FoundTotal      int64         `protobuf:"varint,10,opt,name=found_total,json=foundTotal,proto3" json:"found_total,omitempty"`
+	RepairedTotal   int64         `protobuf:"varint,11,opt,name=repaired_total,json=repairedTotal,proto3" json:"repaired_total,omitempty"`
+	AppliedRevision int64         `protobuf:"varint,12,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AuditReport) Reset() {
+	*x = AuditReport{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditReport) ProtoMessage() {}
+
+func (x *AuditReport) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditReport.ProtoReflect.Descriptor instead.
+func (*AuditReport) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AuditReport) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *AuditReport) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *AuditReport) GetComparedAtUnixMs() int64 {
+	if x != nil {
+		return x.ComparedAtUnixMs
+	}
+	return 0
+}
+
+func (x *AuditReport) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *AuditReport) GetFacts() int32 {
+	if x != nil {
+		return x.Facts
+	}
+	return 0
+}
+
+func (x *AuditReport) GetDifferences() []*Difference {
+	if x != nil {
+		return x.Differences
+	}
+	return nil
+}
+
+func (x *AuditReport) GetRepaired() int32 {
+	if x != nil {
+		return x.Repaired
+	}
+	return 0
+}
+
+func (x *AuditReport) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *AuditReport) GetAudits() int64 {
+	if x != nil {
+		return x.Audits
+	}
+	return 0
+}
+
+func (x *AuditReport) GetFoundTotal() int64 {
+	if x != nil {
+		return x.FoundTotal
+	}
+	return 0
+}
+
+func (x *AuditReport) GetRepairedTotal() int64 {
+	if x != nil {
+		return x.RepairedTotal
+	}
+	return 0
+}
+
+func (x *AuditReport) GetAppliedRevision() int64 {
+	if x != nil {
+		return x.AppliedRevision
+	}
+	return 0
+}
+
+type AuditReportReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditReportReply) Reset() {
+	*x = AuditReportReply{}
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditReportReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditReportReply) ProtoMessage() {}
+
+func (x *AuditReportReply) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditReportReply.ProtoReflect.Descriptor instead.
+func (*AuditReportReply) Descriptor() ([]byte, []int) {
+	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{19}
+}
+
 var File_internal_rpc_pb_neutrino_proto protoreflect.FileDescriptor
 
 const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
@@ -1094,11 +1549,51 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"tunnelsDel\x125\n" +
 	"\bnetworks\x18\x04 \x03(\v2\x19.neutrino.v1.NetworkDeltaR\bnetworks\x123\n" +
 	"\tports_set\x18\x05 \x03(\v2\x16.neutrino.v1.LocalPortR\bportsSet\x12\x1b\n" +
-	"\tports_del\x18\x06 \x03(\tR\bportsDel2\xea\x01\n" +
+	"\tports_del\x18\x06 \x03(\tR\bportsDel\"v\n" +
+	"\x04Fact\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03vni\x18\x02 \x01(\rR\x03vni\x12\x10\n" +
+	"\x03mac\x18\x03 \x01(\tR\x03mac\x12\x0e\n" +
+	"\x02ip\x18\x04 \x01(\fR\x02ip\x12\x12\n" +
+	"\x04vtep\x18\x05 \x01(\fR\x04vtep\x12\x12\n" +
+	"\x04port\x18\x06 \x01(\tR\x04port\"a\n" +
+	"\x0eObserveRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12)\n" +
+	"\x06checks\x18\x02 \x03(\v2\x11.neutrino.v1.FactR\x06checks\x12\x14\n" +
+	"\x05audit\x18\x03 \x01(\bR\x05audit\"\x92\x01\n" +
+	"\fObserveReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12\x18\n" +
+	"\apresent\x18\x03 \x03(\bR\apresent\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12.\n" +
+	"\x05audit\x18\x05 \x01(\v2\x18.neutrino.v1.AuditReportR\x05audit\"n\n" +
+	"\n" +
+	"Difference\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12%\n" +
+	"\x04want\x18\x02 \x01(\v2\x11.neutrino.v1.FactR\x04want\x12%\n" +
+	"\x04held\x18\x03 \x01(\v2\x11.neutrino.v1.FactR\x04held\"\x92\x03\n" +
+	"\vAuditReport\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12-\n" +
+	"\x13compared_at_unix_ms\x18\x03 \x01(\x03R\x10comparedAtUnixMs\x12\x16\n" +
+	"\x06digest\x18\x04 \x01(\tR\x06digest\x12\x14\n" +
+	"\x05facts\x18\x05 \x01(\x05R\x05facts\x129\n" +
+	"\vdifferences\x18\x06 \x03(\v2\x17.neutrino.v1.DifferenceR\vdifferences\x12\x1a\n" +
+	"\brepaired\x18\a \x01(\x05R\brepaired\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12\x16\n" +
+	"\x06audits\x18\t \x01(\x03R\x06audits\x12\x1f\n" +
+	"\vfound_total\x18\n" +
+	" \x01(\x03R\n" +
+	"foundTotal\x12%\n" +
+	"\x0erepaired_total\x18\v \x01(\x03R\rrepairedTotal\x12)\n" +
+	"\x10applied_revision\x18\f \x01(\x03R\x0fappliedRevision\"\x12\n" +
+	"\x10AuditReportReply2\xf9\x02\n" +
 	"\x06Agents\x12M\n" +
 	"\vReportState\x12\x1f.neutrino.v1.ReportStateRequest\x1a\x1d.neutrino.v1.ReportStateReply\x12P\n" +
 	"\fUpdateDevice\x12 .neutrino.v1.UpdateDeviceRequest\x1a\x1e.neutrino.v1.UpdateDeviceReply\x12?\n" +
-	"\x05Watch\x12\x19.neutrino.v1.WatchRequest\x1a\x19.neutrino.v1.WatchMessage0\x01B\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
+	"\x05Watch\x12\x19.neutrino.v1.WatchRequest\x1a\x19.neutrino.v1.WatchMessage0\x01\x12E\n" +
+	"\aObserve\x12\x19.neutrino.v1.ObserveReply\x1a\x1b.neutrino.v1.ObserveRequest(\x010\x01\x12F\n" +
+	"\vReportAudit\x12\x18.neutrino.v1.AuditReport\x1a\x1d.neutrino.v1.AuditReportReplyB\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
 
 var (
 	file_internal_rpc_pb_neutrino_proto_rawDescOnce sync.Once
@@ -1112,7 +1607,7 @@ func file_internal_rpc_pb_neutrino_proto_rawDescGZIP() []byte {
 	return file_internal_rpc_pb_neutrino_proto_rawDescData
 }
 
-var file_internal_rpc_pb_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_internal_rpc_pb_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_internal_rpc_pb_neutrino_proto_goTypes = []any{
 	(*ReportStateRequest)(nil),  // 0: neutrino.v1.ReportStateRequest
 	(*ReportStateReply)(nil),    // 1: neutrino.v1.ReportStateReply
@@ -1128,6 +1623,12 @@ var file_internal_rpc_pb_neutrino_proto_goTypes = []any{
 	(*Header)(nil),              // 11: neutrino.v1.Header
 	(*NetworkDelta)(nil),        // 12: neutrino.v1.NetworkDelta
 	(*Delta)(nil),               // 13: neutrino.v1.Delta
+	(*Fact)(nil),                // 14: neutrino.v1.Fact
+	(*ObserveRequest)(nil),      // 15: neutrino.v1.ObserveRequest
+	(*ObserveReply)(nil),        // 16: neutrino.v1.ObserveReply
+	(*Difference)(nil),          // 17: neutrino.v1.Difference
+	(*AuditReport)(nil),         // 18: neutrino.v1.AuditReport
+	(*AuditReportReply)(nil),    // 19: neutrino.v1.AuditReportReply
 }
 var file_internal_rpc_pb_neutrino_proto_depIdxs = []int32{
 	10, // 0: neutrino.v1.WatchMessage.snapshot:type_name -> neutrino.v1.View
@@ -1142,17 +1643,26 @@ var file_internal_rpc_pb_neutrino_proto_depIdxs = []int32{
 	11, // 9: neutrino.v1.Delta.header:type_name -> neutrino.v1.Header
 	12, // 10: neutrino.v1.Delta.networks:type_name -> neutrino.v1.NetworkDelta
 	9,  // 11: neutrino.v1.Delta.ports_set:type_name -> neutrino.v1.LocalPort
-	0,  // 12: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
-	2,  // 13: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
-	4,  // 14: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
-	1,  // 15: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
-	3,  // 16: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
-	5,  // 17: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	14, // 12: neutrino.v1.ObserveRequest.checks:type_name -> neutrino.v1.Fact
+	18, // 13: neutrino.v1.ObserveReply.audit:type_name -> neutrino.v1.AuditReport
+	14, // 14: neutrino.v1.Difference.want:type_name -> neutrino.v1.Fact
+	14, // 15: neutrino.v1.Difference.held:type_name -> neutrino.v1.Fact
+	17, // 16: neutrino.v1.AuditReport.differences:type_name -> neutrino.v1.Difference
+	0,  // 17: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
+	2,  // 18: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
+	4,  // 19: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
+	16, // 20: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
+	18, // 21: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
+	1,  // 22: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
+	3,  // 23: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
+	5,  // 24: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
+	15, // 25: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
+	19, // 26: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_internal_rpc_pb_neutrino_proto_init() }
@@ -1170,7 +1680,7 @@ func file_internal_rpc_pb_neutrino_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_rpc_pb_neutrino_proto_rawDesc), len(file_internal_rpc_pb_neutrino_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

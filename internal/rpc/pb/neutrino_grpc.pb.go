@@ -25,6 +25,8 @@ const (
 	Agents_ReportState_FullMethodName  = "/neutrino.v1.Agents/ReportState"
 	Agents_UpdateDevice_FullMethodName = "/neutrino.v1.Agents/UpdateDevice"
 	Agents_Watch_FullMethodName        = "/neutrino.v1.Agents/Watch"
+	Agents_Observe_FullMethodName      = "/neutrino.v1.Agents/Observe"
+	Agents_ReportAudit_FullMethodName  = "/neutrino.v1.Agents/ReportAudit"
 )
 
 // AgentsClient is the client API for Agents service.
@@ -41,6 +43,13 @@ type AgentsClient interface {
 	// deltas. Every message carries the revision it brings the view to and
 	// the revision it applies on top of.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMessage], error)
+	// Observe is the server's way to ask an agent about its data plane:
+	// the agent opens it and names its host in its first message; the
+	// server then sends requests (check these facts, audit now) and the
+	// agent answers each with the request's id.
+	Observe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ObserveReply, ObserveRequest], error)
+	// ReportAudit sends the result of one audit (periodic or asked for).
+	ReportAudit(ctx context.Context, in *AuditReport, opts ...grpc.CallOption) (*AuditReportReply, error)
 }
 
 type agentsClient struct {
@@ -90,6 +99,29 @@ func (c *agentsClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agents_WatchClient = grpc.ServerStreamingClient[WatchMessage]
 
+func (c *agentsClient) Observe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ObserveReply, ObserveRequest], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agents_ServiceDesc.Streams[1], Agents_Observe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ObserveReply, ObserveRequest]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_ObserveClient = grpc.BidiStreamingClient[ObserveReply, ObserveRequest]
+
+func (c *agentsClient) ReportAudit(ctx context.Context, in *AuditReport, opts ...grpc.CallOption) (*AuditReportReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditReportReply)
+	err := c.cc.Invoke(ctx, Agents_ReportAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentsServer is the server API for Agents service.
 // All implementations must embed UnimplementedAgentsServer
 // for forward compatibility.
@@ -104,6 +136,13 @@ type AgentsServer interface {
 	// deltas. Every message carries the revision it brings the view to and
 	// the revision it applies on top of.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchMessage]) error
+	// Observe is the server's way to ask an agent about its data plane:
+	// the agent opens it and names its host in its first message; the
+	// server then sends requests (check these facts, audit now) and the
+	// agent answers each with the request's id.
+	Observe(grpc.BidiStreamingServer[ObserveReply, ObserveRequest]) error
+	// ReportAudit sends the result of one audit (periodic or asked for).
+	ReportAudit(context.Context, *AuditReport) (*AuditReportReply, error)
 	mustEmbedUnimplementedAgentsServer()
 }
 
@@ -122,6 +161,12 @@ func (UnimplementedAgentsServer) UpdateDevice(context.Context, *UpdateDeviceRequ
 }
 func (UnimplementedAgentsServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchMessage]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedAgentsServer) Observe(grpc.BidiStreamingServer[ObserveReply, ObserveRequest]) error {
+	return status.Errorf(codes.Unimplemented, "method Observe not implemented")
+}
+func (UnimplementedAgentsServer) ReportAudit(context.Context, *AuditReport) (*AuditReportReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReportAudit not implemented")
 }
 func (UnimplementedAgentsServer) mustEmbedUnimplementedAgentsServer() {}
 func (UnimplementedAgentsServer) testEmbeddedByValue()                {}
@@ -191,6 +236,31 @@ func _Agents_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agents_WatchServer = grpc.ServerStreamingServer[WatchMessage]
 
+func _Agents_Observe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AgentsServer).Observe(&grpc.GenericServerStream[ObserveReply, ObserveRequest]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_ObserveServer = grpc.BidiStreamingServer[ObserveReply, ObserveRequest]
+
+func _Agents_ReportAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditReport)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentsServer).ReportAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agents_ReportAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentsServer).ReportAudit(ctx, req.(*AuditReport))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agents_ServiceDesc is the grpc.ServiceDesc for Agents service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,12 +276,22 @@ var Agents_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateDevice",
 			Handler:    _Agents_UpdateDevice_Handler,
 		},
+		{
+			MethodName: "ReportAudit",
+			Handler:    _Agents_ReportAudit_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _Agents_Watch_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Observe",
+			Handler:       _Agents_Observe_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "internal/rpc/pb/neutrino.proto",
