@@ -1,6 +1,8 @@
-// Package ipam owns the address math of Neutron subnets: CIDR and gateway
+// Package ipam owns the address math of Neutron subnets (CIDR and gateway
 // validation, default allocation pools, picking a free address, MAC
-// generation from base_mac and SLAAC (EUI-64) addresses. It is pure logic:
+// generation from base_mac and SLAAC (EUI-64) addresses) and the
+// allocation of fixed IPs: an Allocator finds a port's addresses through a
+// small Lookup of the caller's transaction. It does no I/O of its own:
 // the store persists allocations and its unique indexes on
 // (network_id, ip_address) and (network_id, mac_address) are the real guard
 // against concurrent allocators. Hand-written on net/netip because the

@@ -1,8 +1,7 @@
 // Package ml2 is neutrino's Modular Layer 2 plugin: the type drivers
 // (vxlan, vlan, flat, gre: validation, segment allocation, MTU), the
 // mechanism drivers (openvswitch, linuxbridge; l2population only affects
-// the agents' stream) and port binding, IPAM orchestration (address math in
-// package ipam) and the agent registry (report_state, device up/down).
+// the agents' stream) and port binding, asking package ipam for addresses, and the agent registry (report_state, device up/down).
 // Every API or agent write is one store transaction that also appends the
 // change-log rows the agents' stream tails. ml2 touches no network and
 // imports no data-plane package.
@@ -14,11 +13,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/netip"
 	"sync"
 	"time"
 
 	"neutrino/internal/config"
+	"neutrino/internal/ipam"
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
 )
@@ -40,46 +39,8 @@ type Plugin struct {
 	// now is the clock (tests move it to kill agents).
 	now func() time.Time
 
-	// inflight holds addresses picked by this process's transactions that
-	// have not finished yet, so concurrent requests in one server do not
-	// all race for the same first free address (the unique index on
-	// (network_id, ip_address) still guards against other servers).
-	inflightMu sync.Mutex
-	inflight   map[string]int // network_id + "/" + ip -> users
-}
-
-// reserveInflight marks an address as being allocated; the returned
-// release function is called once the request's transaction finished.
-func (p *Plugin) reserveInflight(netID string, ip netip.Addr) {
-	p.inflightMu.Lock()
-	defer p.inflightMu.Unlock()
-	if p.inflight == nil {
-		p.inflight = map[string]int{}
-	}
-	p.inflight[netID+"/"+ip.String()]++
-}
-
-func (p *Plugin) releaseInflight(netID string, ips []netip.Addr) {
-	p.inflightMu.Lock()
-	defer p.inflightMu.Unlock()
-	for _, ip := range ips {
-		k := netID + "/" + ip.String()
-		if p.inflight[k]--; p.inflight[k] <= 0 {
-			delete(p.inflight, k)
-		}
-	}
-}
-
-func (p *Plugin) isInflight(netID string, ip netip.Addr) bool {
-	p.inflightMu.Lock()
-	defer p.inflightMu.Unlock()
-	return p.inflight[netID+"/"+ip.String()] > 0
-}
-
-// picks collects the addresses one request reserved (across retries).
-type picks struct {
-	netID string
-	ips   []netip.Addr
+	// ipam picks fixed IPs and holds those of unfinished requests.
+	ipam *ipam.Allocator
 }
 
 // New builds the plugin over a migrated store and syncs the segment
@@ -94,7 +55,7 @@ func New(ctx context.Context, st *store.Store, cfg *config.Server, logger *slog.
 		return nil, err
 	}
 	p := &Plugin{st: st, cfg: cfg, log: logger, types: td, baseMAC: cfg.BaseMAC, downAft: cfg.AgentDownTime,
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), ipam: ipam.NewAllocator(), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	if p.baseMAC == "" {
 		p.baseMAC = "fa:16:3e:00:00:00"
 	}
@@ -143,13 +104,6 @@ func (p *Plugin) randMAC() (string, error) {
 	p.rngMu.Lock()
 	defer p.rngMu.Unlock()
 	return generateMAC(p.baseMAC, p.rng)
-}
-
-func (p *Plugin) rand() *rand.Rand {
-	// A fresh generator per use keeps callers free of the mutex.
-	p.rngMu.Lock()
-	defer p.rngMu.Unlock()
-	return rand.New(rand.NewPCG(p.rng.Uint64(), p.rng.Uint64()))
 }
 
 func mustJSON(v any) []byte {

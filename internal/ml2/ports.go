@@ -3,7 +3,6 @@ package ml2
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"strings"
 
 	"neutrino/internal/ipam"
@@ -11,215 +10,11 @@ import (
 	"neutrino/internal/store"
 )
 
-// subnetInfo is a subnet with its parsed prefix.
-type subnetInfo struct {
-	s      neutron.Subnet
-	prefix netip.Prefix
-}
-
-func isRouterOwner(owner string) bool { return strings.HasPrefix(owner, "network:router_") }
-
-// allocateIPs turns the requested fixed IPs into addresses, checking them
-// as Neutron does. reqs nil = automatic (one IPv4 and one stateful IPv6
-// address, plus a SLAAC address per SLAAC subnet). Addresses in own are
-// already held by this port (port update).
-func (p *Plugin) allocateIPs(ctx context.Context, t *store.Tx, netID string, reqs []neutron.FixedIPRequest, auto bool,
-	mac, owner, portID string, own map[string]bool, reserved *picks) ([]neutron.FixedIP, error) {
-	subs, err := t.NetworkSubnets(ctx, netID)
-	if err != nil {
-		return nil, err
-	}
-	infos := make([]subnetInfo, 0, len(subs))
-	for _, s := range subs {
-		pf, err := netip.ParsePrefix(s.CIDR)
-		if err != nil {
-			continue
-		}
-		infos = append(infos, subnetInfo{s, pf})
-	}
-	chosen := map[netip.Addr]bool{}
-	var out []neutron.FixedIP
-	rng := p.rand()
-
-	pick := func(si subnetInfo) (netip.Addr, bool, error) {
-		if si.prefix.Addr().Is6() && ipam.IsSLAAC(si.s.IPv6AddressMode) {
-			a, err := ipam.EUI64(si.prefix, mac)
-			return a, err == nil, err
-		}
-		pools := ipam.ParsePools(si.s.AllocationPools)
-		if ipam.PoolSize(pools) > ipam.LargePool {
-			// Probe random addresses instead of reading every allocation.
-			skip := map[netip.Addr]bool{}
-			for a := range chosen {
-				skip[a] = true
-			}
-			if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
-				skip[gw] = true
-			}
-			for round := 0; round < 4; round++ {
-				cands := ipam.RandomCandidates(pools, 16, skip, rng)
-				strs := make([]string, len(cands))
-				for i, c := range cands {
-					strs[i] = c.String()
-				}
-				taken, err := t.AllocatedAmong(ctx, netID, strs)
-				if err != nil {
-					return netip.Addr{}, false, err
-				}
-				for _, c := range cands {
-					if !taken[c.String()] && !p.isInflight(netID, c) {
-						p.reserveInflight(netID, c)
-						reserved.ips = append(reserved.ips, c)
-						return c, true, nil
-					}
-					skip[c] = true
-				}
-			}
-			// Nearly full: fall back to reading the allocations.
-		}
-		allocs, err := t.SubnetAllocations(ctx, si.s.ID)
-		if err != nil {
-			return netip.Addr{}, false, err
-		}
-		used := make(map[netip.Addr]bool, len(allocs)+len(chosen)+1)
-		for ip := range allocs {
-			if a, err := netip.ParseAddr(ip); err == nil {
-				used[a] = true
-			}
-		}
-		for a := range chosen {
-			used[a] = true
-		}
-		if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
-			used[gw] = true
-		}
-		// Skip what other requests of this server are allocating right
-		// now, unless nothing else is left.
-		busy := make(map[netip.Addr]bool, len(used))
-		for a := range used {
-			busy[a] = true
-		}
-		for tries := 0; tries < 64; tries++ {
-			a, ok := ipam.PickFree(pools, busy, rng)
-			if !ok {
-				break
-			}
-			if !p.isInflight(netID, a) {
-				p.reserveInflight(netID, a)
-				reserved.ips = append(reserved.ips, a)
-				return a, true, nil
-			}
-			busy[a] = true
-		}
-		a, ok := ipam.PickFree(pools, used, rng)
-		return a, ok, nil
-	}
-
-	if auto {
-		for _, want := range []string{"v4", "v6"} {
-			tried := false
-			for _, si := range infos {
-				is6 := si.prefix.Addr().Is6()
-				if (want == "v4") == is6 || is6 && ipam.IsSLAAC(si.s.IPv6AddressMode) {
-					continue
-				}
-				tried = true
-				a, ok, err := pick(si)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					chosen[a] = true
-					out = append(out, neutron.FixedIP{SubnetID: si.s.ID, IPAddress: a.String()})
-					tried = false
-					break
-				}
-			}
-			if tried {
-				return nil, neutron.Conflict("IpAddressGenerationFailure", "No more IP addresses available on network %s.", netID)
-			}
-		}
-		for _, si := range infos {
-			if si.prefix.Addr().Is6() && ipam.IsSLAAC(si.s.IPv6AddressMode) {
-				a, ok, err := pick(si)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					out = append(out, neutron.FixedIP{SubnetID: si.s.ID, IPAddress: a.String()})
-				}
-			}
-		}
-		store.SortFixedIPs(out)
-		return nonNilFixed(out), nil
-	}
-
-	for _, r := range reqs {
-		var si *subnetInfo
-		if r.SubnetID != "" {
-			for i := range infos {
-				if infos[i].s.ID == r.SubnetID {
-					si = &infos[i]
-				}
-			}
-			if si == nil {
-				return nil, neutron.InvalidInput("Failed to create port on network %s, because fixed_ips included invalid subnet %s", netID, r.SubnetID)
-			}
-		}
-		if r.IPAddress == "" {
-			if si == nil {
-				return nil, neutron.InvalidInput("IP allocation requires subnet_id or ip_address")
-			}
-			a, ok, err := pick(*si)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, neutron.Conflict("IpAddressGenerationFailure", "No more IP addresses available for subnet %s.", si.s.ID)
-			}
-			chosen[a] = true
-			out = append(out, neutron.FixedIP{SubnetID: si.s.ID, IPAddress: a.String()})
-			continue
-		}
-		a, err := netip.ParseAddr(r.IPAddress)
-		if err != nil {
-			return nil, neutron.InvalidInput("'%s' is not a valid IP address.", r.IPAddress)
-		}
-		if si == nil {
-			for i := range infos {
-				if infos[i].prefix.Contains(a) {
-					si = &infos[i]
-					break
-				}
-			}
-			if si == nil {
-				return nil, neutron.Errorf(400, "InvalidIpForNetwork", "IP address %s is not a valid IP for any of the subnets on the specified network.", a)
-			}
-		}
-		if !ipam.ValidHost(si.prefix, a) {
-			if r.SubnetID == "" {
-				return nil, neutron.Errorf(400, "InvalidIpForNetwork", "IP address %s is not a valid IP for any of the subnets on the specified network.", a)
-			}
-			return nil, neutron.Errorf(400, "InvalidIpForSubnet", "IP address %s is not a valid IP for the specified subnet.", a)
-		}
-		inUse := func() error {
-			return neutron.Conflict("IpAddressAlreadyAllocated", "IP address %s already allocated in subnet %s", a, si.s.ID)
-		}
-		if chosen[a] || (si.s.GatewayIP == a.String() && !isRouterOwner(owner)) {
-			return nil, inUse()
-		}
-		holder, err := t.IPAllocated(ctx, netID, a.String())
-		if err != nil {
-			return nil, err
-		}
-		if holder != "" && holder != portID {
-			return nil, inUse()
-		}
-		chosen[a] = true
-		out = append(out, neutron.FixedIP{SubnetID: si.s.ID, IPAddress: a.String()})
-	}
-	store.SortFixedIPs(out)
-	return nonNilFixed(out), nil
+// addressRequest is what port pt asks IPAM for: the requested fixed_ips,
+// or the defaults when auto. Router ports may take a subnet's gateway.
+func addressRequest(pt *neutron.Port, want []neutron.FixedIPRequest, auto bool) ipam.Request {
+	return ipam.Request{NetworkID: pt.NetworkID, Auto: auto, FixedIPs: want, MAC: pt.MACAddress, PortID: pt.ID,
+		MayUseGateway: strings.HasPrefix(pt.DeviceOwner, "network:router_")}
 }
 
 // bind sets the port's binding:vif_type/vif_details for its host: the
@@ -298,8 +93,8 @@ func (p *Plugin) securityGroups(ctx context.Context, t *store.Tx, project, owner
 // and stores it, all in one transaction.
 func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutron.Port, error) {
 	var out *neutron.Port
-	reserved := &picks{netID: req.NetworkID}
-	defer func() { p.releaseInflight(reserved.netID, reserved.ips) }()
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		// Only ID, project, port security and segments are needed: one
 		// query instead of the full network with subnets and tags.
@@ -339,7 +134,7 @@ func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutr
 				return err
 			}
 		}
-		if pt.FixedIPs, err = p.allocateIPs(ctx, t, n.ID, req.FixedIPs, req.FixedIPs == nil, pt.MACAddress, pt.DeviceOwner, pt.ID, nil, reserved); err != nil {
+		if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, req.FixedIPs, req.FixedIPs == nil)); err != nil {
 			return err
 		}
 		if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, req.SecurityGroups); err != nil {
@@ -384,8 +179,8 @@ func (p *Plugin) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.
 // UpdatePort changes a port; a new host (or vnic type/profile) re-binds it.
 func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpdate) (*neutron.Port, error) {
 	var out *neutron.Port
-	reserved := &picks{}
-	defer func() { p.releaseInflight(reserved.netID, reserved.ips) }()
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		pt, err := t.GetPort(ctx, id)
 		if err != nil {
@@ -396,7 +191,6 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		}
 		prev := pt.RevisionNumber
 		oldIPs := pt.FixedIPs
-		reserved.netID = pt.NetworkID
 		if req.Name != nil {
 			pt.Name = *req.Name
 		}
@@ -438,11 +232,7 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			}
 		}
 		if req.FixedIPs != nil {
-			own := map[string]bool{}
-			for _, f := range oldIPs {
-				own[f.IPAddress] = true
-			}
-			if pt.FixedIPs, err = p.allocateIPs(ctx, t, pt.NetworkID, *req.FixedIPs, false, pt.MACAddress, pt.DeviceOwner, pt.ID, own, reserved); err != nil {
+			if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, *req.FixedIPs, false)); err != nil {
 				return err
 			}
 			if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, oldIPs, pt.FixedIPs); err != nil {

@@ -2,6 +2,8 @@ package neutron
 
 import (
 	"encoding/json"
+	"net/netip"
+	"sort"
 	"time"
 )
 
@@ -156,4 +158,17 @@ type TunnelEndpoint struct {
 	IPAddress string `json:"ip_address"`
 	UDPPort   int    `json:"udp_port"`
 	Host      string `json:"host"`
+}
+
+// SortFixedIPs orders a port's addresses numerically (IPv4 before IPv6),
+// the order every port object carries, independent of SQL collations.
+func SortFixedIPs(ips []FixedIP) {
+	sort.SliceStable(ips, func(i, j int) bool {
+		a, errA := netip.ParseAddr(ips[i].IPAddress)
+		b, errB := netip.ParseAddr(ips[j].IPAddress)
+		if errA != nil || errB != nil {
+			return ips[i].IPAddress < ips[j].IPAddress
+		}
+		return a.Less(b)
+	})
 }

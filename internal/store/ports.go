@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
-	"sort"
 	"strings"
 
 	"neutrino/internal/neutron"
@@ -151,7 +149,7 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 		return nil, err
 	}
 	for i := range out {
-		SortFixedIPs(out[i].FixedIPs)
+		neutron.SortFixedIPs(out[i].FixedIPs)
 	}
 	if err := s.attachTags(ctx, db, "port", *scope, idx, func(i int, ts []string) { out[i].Tags = ts }); err != nil {
 		return nil, err
@@ -319,15 +317,3 @@ func (t *Tx) SecurityGroupExists(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
-// SortFixedIPs orders a port's addresses numerically (IPv4 before IPv6),
-// the order every port object carries, independent of SQL collations.
-func SortFixedIPs(ips []neutron.FixedIP) {
-	sort.SliceStable(ips, func(i, j int) bool {
-		a, errA := netip.ParseAddr(ips[i].IPAddress)
-		b, errB := netip.ParseAddr(ips[j].IPAddress)
-		if errA != nil || errB != nil {
-			return ips[i].IPAddress < ips[j].IPAddress
-		}
-		return a.Less(b)
-	})
-}

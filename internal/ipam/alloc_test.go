@@ -1,0 +1,151 @@
+package ipam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"neutrino/internal/neutron"
+)
+
+// lookup is an in-memory Lookup: one network's subnets and allocations.
+type lookup struct {
+	subnets []neutron.Subnet
+	allocs  map[string]string // ip -> port
+	subOf   map[string]string // ip -> subnet
+}
+
+func (l *lookup) NetworkSubnets(context.Context, string) ([]neutron.Subnet, error) {
+	return l.subnets, nil
+}
+
+func (l *lookup) SubnetAllocations(_ context.Context, subnetID string) (map[string]string, error) {
+	out := map[string]string{}
+	for ip, port := range l.allocs {
+		if l.subOf[ip] == subnetID {
+			out[ip] = port
+		}
+	}
+	return out, nil
+}
+
+func (l *lookup) AllocatedAmong(_ context.Context, _ string, ips []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, ip := range ips {
+		if _, ok := l.allocs[ip]; ok {
+			out[ip] = true
+		}
+	}
+	return out, nil
+}
+
+func (l *lookup) IPAllocated(_ context.Context, _ string, ip string) (string, error) {
+	return l.allocs[ip], nil
+}
+
+func subnet(id, cidr, gw, start, end, v6mode string) neutron.Subnet {
+	s := neutron.Subnet{CIDR: cidr, GatewayIP: gw, IPv6AddressMode: v6mode,
+		AllocationPools: []neutron.AllocationPool{{Start: start, End: end}}}
+	s.ID = id
+	return s
+}
+
+func addrs(ips []neutron.FixedIP) string {
+	var b []string
+	for _, f := range ips {
+		b = append(b, f.SubnetID+"="+f.IPAddress)
+	}
+	return strings.Join(b, " ")
+}
+
+func TestAllocatorAuto(t *testing.T) {
+	ctx := context.Background()
+	l := &lookup{subnets: []neutron.Subnet{
+		subnet("v4", "192.168.1.0/29", "192.168.1.1", "192.168.1.2", "192.168.1.3", ""),
+		subnet("slaac", "2001:db8::/64", "2001:db8::1", "2001:db8::2", "2001:db8::ffff", "slaac"),
+	}, allocs: map[string]string{"192.168.1.2": "other"}, subOf: map[string]string{"192.168.1.2": "v4"}}
+	a := NewAllocator()
+	al := a.Begin()
+	got, err := al.FixedIPs(ctx, l, Request{NetworkID: "net", Auto: true, MAC: "fa:16:3e:00:00:01", PortID: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The only free pool address, and the EUI-64 address of the MAC.
+	if want := "v4=192.168.1.3 slaac=2001:db8::f816:3eff:fe00:1"; addrs(got) != want {
+		t.Fatalf("auto = %s, want %s", addrs(got), want)
+	}
+	al.Release()
+	if len(a.inflight) != 0 {
+		t.Fatalf("inflight after release: %v", a.inflight)
+	}
+}
+
+func TestAllocatorSpreadsConcurrentRequests(t *testing.T) {
+	ctx := context.Background()
+	l := &lookup{subnets: []neutron.Subnet{subnet("v4", "10.0.0.0/24", "10.0.0.1", "10.0.0.2", "10.0.0.254", "")}}
+	a := NewAllocator()
+	seen := map[string]bool{}
+	var open []*Allocation
+	for i := 0; i < 50; i++ {
+		al := a.Begin()
+		open = append(open, al)
+		got, err := al.FixedIPs(ctx, l, Request{NetworkID: "net", Auto: true, PortID: fmt.Sprint(i)})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("request %d: %v %v", i, got, err)
+		}
+		if seen[got[0].IPAddress] {
+			t.Fatalf("request %d got %s, held by an unfinished request", i, got[0].IPAddress)
+		}
+		seen[got[0].IPAddress] = true
+	}
+	for _, al := range open {
+		al.Release()
+	}
+	if len(a.inflight) != 0 {
+		t.Fatalf("inflight after release: %v", a.inflight)
+	}
+}
+
+func TestAllocatorRequested(t *testing.T) {
+	ctx := context.Background()
+	l := &lookup{subnets: []neutron.Subnet{subnet("v4", "192.168.1.0/24", "192.168.1.1", "192.168.1.2", "192.168.1.254", "")},
+		allocs: map[string]string{"192.168.1.10": "other", "192.168.1.11": "self"},
+		subOf:  map[string]string{"192.168.1.10": "v4", "192.168.1.11": "v4"}}
+	cases := []struct {
+		name   string
+		req    Request
+		want   string // addresses, or the NeutronError type
+		status int
+	}{
+		{"address", Request{FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.20"}}}, "v4=192.168.1.20", 0},
+		{"own address kept", Request{PortID: "self", FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.11"}}}, "v4=192.168.1.11", 0},
+		{"taken", Request{PortID: "self", FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.10"}}}, "IpAddressAlreadyAllocated", 409},
+		{"gateway", Request{FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.1"}}}, "IpAddressAlreadyAllocated", 409},
+		{"gateway for a router", Request{MayUseGateway: true, FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.1"}}}, "v4=192.168.1.1", 0},
+		{"twice", Request{FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.20"}, {IPAddress: "192.168.1.20"}}}, "IpAddressAlreadyAllocated", 409},
+		{"outside", Request{FixedIPs: []neutron.FixedIPRequest{{IPAddress: "10.0.0.5"}}}, "InvalidIpForNetwork", 400},
+		{"broadcast on subnet", Request{FixedIPs: []neutron.FixedIPRequest{{SubnetID: "v4", IPAddress: "192.168.1.255"}}}, "InvalidIpForSubnet", 400},
+		{"unknown subnet", Request{FixedIPs: []neutron.FixedIPRequest{{SubnetID: "nope"}}}, "InvalidInput", 400},
+		{"sorted", Request{FixedIPs: []neutron.FixedIPRequest{{IPAddress: "192.168.1.30"}, {IPAddress: "192.168.1.4"}}}, "v4=192.168.1.4 v4=192.168.1.30", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.req.NetworkID = "net"
+			al := NewAllocator().Begin()
+			defer al.Release()
+			got, err := al.FixedIPs(ctx, l, c.req)
+			if c.status == 0 {
+				if err != nil || addrs(got) != c.want {
+					t.Fatalf("got %s %v, want %s", addrs(got), err, c.want)
+				}
+				return
+			}
+			var ne *neutron.Error
+			if !errors.As(err, &ne) || ne.Type != c.want || ne.Status != c.status {
+				t.Fatalf("got %v %v, want %s %d", got, err, c.want, c.status)
+			}
+		})
+	}
+}
