@@ -15,6 +15,7 @@ import (
 
 	"neutrino/internal/api"
 	"neutrino/internal/config"
+	"neutrino/internal/keystone"
 	"neutrino/internal/ml2"
 	"neutrino/internal/store"
 )
@@ -67,8 +68,13 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("ml2: %w", err)
 	}
+	var authenticate func(http.Handler) http.Handler
 	if cfg.AuthStrategy == api.AuthKeystone {
-		logger.Warn("auth_strategy = keystone: identity is taken from X-User-Id/X-Project-Id/X-Roles as Keystone's auth_token middleware sets them; tokens are NOT validated here, put a validating proxy in front")
+		ka, err := keystone.New(cfg.KeystoneAuthtoken, logger)
+		if err != nil {
+			return err
+		}
+		authenticate = ka.Wrap
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -90,6 +96,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),
 		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),
+		Authenticate:   authenticate,
 		Logger:         logger,
 		Extra:          observeResources(plugin, agents),
 	})

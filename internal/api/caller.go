@@ -22,10 +22,11 @@ const NoauthProjectID = "fake_project_id"
 // Auth strategies (auth_strategy).
 const (
 	AuthNoauth = "noauth"
-	// AuthKeystone trusts the identity headers Keystone's auth_token
-	// middleware would set after validating a token (X-User-Id,
-	// X-Project-Id, X-Roles). neutrino does not validate tokens itself: a
-	// proxy in front of it must.
+	// AuthKeystone reads the identity headers Keystone's auth_token
+	// middleware sets after validating a token (X-User-Id, X-Project-Id,
+	// X-Roles). The server validates tokens itself (Options.Authenticate,
+	// internal/keystone), which first removes any such header a client
+	// sent; without Authenticate (API tests) the headers are trusted.
 	AuthKeystone = "keystone"
 )
 

@@ -26,6 +26,10 @@ type Options struct {
 	// PortSecurity: ml2 extension_drivers includes port_security, so
 	// networks and ports carry port_security_enabled.
 	PortSecurity bool
+	// Authenticate, when set, wraps every request but the version document
+	// (keystone.Auth.Wrap: it validates the token and sets the identity
+	// headers the AuthKeystone strategy reads).
+	Authenticate func(http.Handler) http.Handler
 	Logger       *slog.Logger
 	// Extra are neutrino's own read-only resources under /v2.0/<name>
 	// and /v2.0/<name>/<id> (trace, audits): GET only, admin only,
@@ -44,6 +48,7 @@ type Server struct {
 	log   *slog.Logger
 	kinds map[string]*kind // by collection name
 	exts  []extension
+	authn http.Handler // identify + route, behind Options.Authenticate
 }
 
 // New builds the API handler on a Backend.
@@ -65,6 +70,10 @@ func New(b Backend, o Options) *Server {
 		"agents":   agentKind(b),
 	}}
 	s.exts = extensionsFor(ao)
+	s.authn = http.HandlerFunc(s.serveIdentified)
+	if o.Authenticate != nil {
+		s.authn = o.Authenticate(s.authn)
+	}
 	return s
 }
 
@@ -111,6 +120,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.only(w, r, "GET", func() { s.versions(w, r) })
 		return
 	}
+	s.authn.ServeHTTP(w, r)
+}
+
+func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
 	c, ok := identify(s.opts.AuthStrategy, r.Header)
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")

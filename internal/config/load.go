@@ -103,7 +103,86 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	}
 
 	s.serverML2(c)
+	s.keystoneAuthtoken(c)
 	return c, s.warnings, s.err()
+}
+
+// keystoneAuthtoken reads [keystone_authtoken]; its credentials are
+// required only with auth_strategy = keystone, where a missing one would
+// otherwise surface as 503s on every request.
+func (s *source) keystoneAuthtoken(c *Server) {
+	k := &c.KeystoneAuthtoken
+	uriE := s.str(&k.WWWAuthenticateURI, "keystone_authtoken", "www_authenticate_uri", "")
+	typeE := s.str(new(string), "keystone_authtoken", "auth_type", "")
+	s.passwordAuth(&k.Auth, "keystone_authtoken")
+	s.list(&k.ServiceTokenRoles, "keystone_authtoken", "service_token_roles", []string{"service"})
+	s.boolean(&k.ServiceTokenRolesRequired, "keystone_authtoken", "service_token_roles_required", false)
+	var secs int
+	s.integer(&secs, "keystone_authtoken", "token_cache_time", 300, -1, 1<<31-1)
+	k.TokenCacheTime = time.Duration(secs) * time.Second
+	s.integer(&k.TokenCacheSize, "keystone_authtoken", "token_cache_size", 10000, 1, 1<<24)
+	s.integer(&secs, "keystone_authtoken", "http_connect_timeout", 10, 1, 3600)
+	k.HTTPConnectTimeout = time.Duration(secs) * time.Second
+	s.integer(&k.HTTPRequestMaxRetries, "keystone_authtoken", "http_request_max_retries", 3, 0, 100)
+	if c.AuthStrategy != "keystone" {
+		return
+	}
+	if t := typeE.Value; t != "password" && t != "v3password" {
+		s.fail(typeE, "auth_strategy = keystone needs auth_type = password in [keystone_authtoken] (neutrino implements the password plugin only)")
+	}
+	s.requirePasswordAuth(&k.Auth, "keystone_authtoken")
+	if k.WWWAuthenticateURI == "" {
+		k.WWWAuthenticateURI = k.Auth.AuthURL
+		if k.Auth.AuthURL != "" {
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: not set; 401 answers name auth_url (%s), set it to Keystone's public endpoint", uriE.where(), k.Auth.AuthURL))
+		}
+	}
+}
+
+// passwordAuth reads keystoneauth's password plugin options from section.
+func (s *source) passwordAuth(a *PasswordAuth, section string) {
+	s.str(&a.AuthURL, section, "auth_url", "")
+	s.str(&a.Username, section, "username", "")
+	s.str(&a.UserID, section, "user_id", "")
+	s.str(&a.Password, section, "password", "")
+	s.str(&a.UserDomainName, section, "user_domain_name", "")
+	s.str(&a.UserDomainID, section, "user_domain_id", "")
+	s.str(&a.ProjectName, section, "project_name", "")
+	s.str(&a.ProjectID, section, "project_id", "")
+	s.str(&a.ProjectDomainName, section, "project_domain_name", "")
+	s.str(&a.ProjectDomainID, section, "project_domain_id", "")
+	s.str(&a.RegionName, section, "region_name", "")
+}
+
+// requirePasswordAuth fails the options a password authentication cannot
+// do without.
+func (s *source) requirePasswordAuth(a *PasswordAuth, section string) {
+	need := func(name, why string) {
+		e, _ := s.get(section, name, "")
+		s.fail(e, "%s", why)
+	}
+	if e, _ := s.get(section, "auth_url", ""); a.AuthURL == "" {
+		need("auth_url", "required: Keystone's identity endpoint, e.g. http://controller:5000/v3")
+	} else if !strings.HasPrefix(a.AuthURL, "http://") && !strings.HasPrefix(a.AuthURL, "https://") {
+		s.fail(e, "not an http(s) URL")
+	} else if strings.HasSuffix(strings.TrimRight(a.AuthURL, "/"), "/v2.0") {
+		s.fail(e, "Keystone's v2.0 API is gone; use the v3 endpoint")
+	}
+	if a.Username == "" && a.UserID == "" {
+		need("username", "required (or user_id)")
+	}
+	if a.Username != "" && a.UserID == "" && a.UserDomainName == "" && a.UserDomainID == "" {
+		need("user_domain_name", "required with username (or user_domain_id), e.g. Default")
+	}
+	if a.Password == "" {
+		need("password", "required")
+	}
+	if a.ProjectName == "" && a.ProjectID == "" {
+		need("project_name", "required (or project_id): the service project")
+	}
+	if a.ProjectName != "" && a.ProjectID == "" && a.ProjectDomainName == "" && a.ProjectDomainID == "" {
+		need("project_domain_name", "required with project_name (or project_domain_id), e.g. Default")
+	}
 }
 
 func (s *source) serverML2(c *Server) {

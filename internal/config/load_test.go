@@ -38,8 +38,9 @@ func TestLoadServerSeed(t *testing.T) {
 				TypeDrivers: []string{"vxlan"}, TenantNetworkTypes: []string{"vxlan"}, MechanismDrivers: tc.mech,
 				OverlayIPVersion: 4,
 				VNIRanges:        []Range{{1001, 2000}}, VXLANGroup: "239.1.1.1",
-				FlatNetworks: []string{"*"},
-				Files:        []string{seed("neutron.conf"), seed(tc.file)},
+				FlatNetworks:      []string{"*"},
+				KeystoneAuthtoken: defaultAuthtoken,
+				Files:             []string{seed("neutron.conf"), seed(tc.file)},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
@@ -514,5 +515,70 @@ func TestRPCExposure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// defaultAuthtoken is [keystone_authtoken] with nothing set.
+var defaultAuthtoken = KeystoneAuthtoken{
+	ServiceTokenRoles: []string{"service"}, TokenCacheTime: 300 * time.Second, TokenCacheSize: 10000,
+	HTTPConnectTimeout: 10 * time.Second, HTTPRequestMaxRetries: 3,
+}
+
+func TestLoadServerKeystoneAuthtoken(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// As Neutron's install guide writes it.
+	good := write("good.conf", `[DEFAULT]
+auth_strategy = keystone
+[ml2]
+mechanism_drivers = openvswitch
+[keystone_authtoken]
+www_authenticate_uri = http://controller:5000
+auth_url = http://controller:5000
+memcached_servers = controller:11211
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = neutron
+password = secret
+region_name = RegionOne
+service_token_roles_required = true
+token_cache_time = 60
+`)
+	c, warns, err := LoadServer(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultAuthtoken
+	want.WWWAuthenticateURI = "http://controller:5000"
+	want.Auth = PasswordAuth{AuthURL: "http://controller:5000", Username: "neutron", Password: "secret",
+		UserDomainName: "Default", ProjectName: "service", ProjectDomainName: "Default", RegionName: "RegionOne"}
+	want.ServiceTokenRolesRequired = true
+	want.TokenCacheTime = time.Minute
+	if !reflect.DeepEqual(c.KeystoneAuthtoken, want) {
+		t.Errorf("got  %+v\nwant %+v", c.KeystoneAuthtoken, want)
+	}
+	assertWarnings(t, warns, []string{"[keystone_authtoken] memcached_servers: ignored: tokens are cached in the server process"})
+
+	// Missing credentials are an error with keystone, not with noauth.
+	bare := "[keystone_authtoken]\nauth_type = token\nauth_url = http://controller:5000/v2.0\nusername = neutron\n"
+	if _, _, err := LoadServer(write("noauth.conf", "[DEFAULT]\nauth_strategy = noauth\n"+bare)); err != nil {
+		t.Errorf("noauth: %v", err)
+	}
+	_, _, err = LoadServer(write("bad.conf", "[DEFAULT]\nauth_strategy = keystone\n"+bare))
+	if err == nil {
+		t.Fatal("keystone without credentials loaded")
+	}
+	for _, frag := range []string{"auth_type", "v2.0 API is gone", "user_domain_name", "password (default): \"\": required", "project_name"} {
+		if !strings.Contains(err.Error(), frag) {
+			t.Errorf("error lacks %q:\n%v", frag, err)
+		}
 	}
 }

@@ -52,8 +52,55 @@ type Server struct {
 	FlatNetworks      []string    // [ml2_type_flat] flat_networks ("*" = any)
 	TunnelIDRanges    []Range     // [ml2_type_gre] tunnel_id_ranges
 
+	// [keystone_authtoken], read when AuthStrategy is "keystone".
+	KeystoneAuthtoken KeystoneAuthtoken
+
 	// Files lists the config files in load order (for messages).
 	Files []string
+}
+
+// PasswordAuth is keystoneauth's "password" plugin as a service's config
+// section spells it (auth_type = password).
+type PasswordAuth struct {
+	AuthURL           string // auth_url: Keystone's identity endpoint (with or without /v3)
+	Username          string // username (or UserID)
+	UserID            string // user_id
+	Password          string // password
+	UserDomainName    string // user_domain_name (or UserDomainID)
+	UserDomainID      string // user_domain_id
+	ProjectName       string // project_name (or ProjectID)
+	ProjectID         string // project_id
+	ProjectDomainName string // project_domain_name (or ProjectDomainID)
+	ProjectDomainID   string // project_domain_id
+	RegionName        string // region_name
+}
+
+// KeystoneAuthtoken is [keystone_authtoken] as keystonemiddleware's
+// auth_token reads it (the options neutrino acts on).
+type KeystoneAuthtoken struct {
+	// WWWAuthenticateURI is www_authenticate_uri (old name auth_uri): the
+	// public identity endpoint named in 401 answers. Defaults to auth_url.
+	WWWAuthenticateURI string
+	Auth               PasswordAuth // auth_type = password and its options
+	// ServiceTokenRoles: an X-Service-Token must carry one of these roles
+	// (default service) to count as a service token.
+	ServiceTokenRoles []string
+	// ServiceTokenRolesRequired: without such a role the service token is
+	// invalid (true) or accepted with a warning (false, 2023.1's default).
+	ServiceTokenRolesRequired bool
+	// TokenCacheTime is token_cache_time (default 300s): how long a
+	// validated token is trusted without asking Keystone again (never past
+	// its expires_at). 0 or less: no cache, every request asks Keystone.
+	TokenCacheTime time.Duration
+	// TokenCacheSize bounds the in-process cache (neutrino's own option,
+	// default 10000 tokens; memcached_servers is accepted but not used).
+	TokenCacheSize int
+	// HTTPConnectTimeout is http_connect_timeout (default 10s here;
+	// keystonemiddleware leaves it unset).
+	HTTPConnectTimeout time.Duration
+	// HTTPRequestMaxRetries is http_request_max_retries (default 3): retries
+	// when Keystone cannot be reached.
+	HTTPRequestMaxRetries int
 }
 
 // Agent is a node agent's configuration: neutron.conf plus the OVS agent's
