@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: installs what the tests need, starts PostgreSQL and MariaDB on
-# 127.0.0.1, runs go vet and every test, stops what it started, and checks
+# `make test`: installs what the tests need, starts PostgreSQL, MariaDB and
+# Keystone on 127.0.0.1, runs go vet and every test, stops what it started, and checks
 # that the run left no namespace, link or process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +18,13 @@ bash scripts/testdb.sh reap
 run=$(mktemp -d /tmp/neutrino-run.XXXXXX)
 dbdir=$(mktemp -d /tmp/neutrino-testdb.XXXXXX)
 echo $$ >"$dbdir/owner"
-trap 'bash scripts/testdb.sh stop "$dbdir"; rm -rf "$dbdir" "$run"' EXIT
+ksdir=$(mktemp -d /tmp/neutrino-keystone.XXXXXX)
+trap 'bash scripts/keystone.sh stop "$ksdir"; bash scripts/testdb.sh stop "$dbdir"; rm -rf "$ksdir" "$dbdir" "$run"' EXIT
 eval "$(bash scripts/testdb.sh start "$dbdir")"
 export NEUTRINO_TEST_POSTGRES NEUTRINO_TEST_MYSQL
+# The real Keystone for the token tests (scripts/keystone.sh; issue 12).
+eval "$(bash scripts/keystone.sh start "$ksdir")"
+export NEUTRINO_TEST_KEYSTONE NEUTRINO_TEST_KEYSTONE_SHORT NEUTRINO_TEST_KEYSTONE_ADMIN
 go vet ./...
 bash scripts/leakcheck.sh begin "$run"
 # The leak check runs whatever the tests said, so errexit is off here.
