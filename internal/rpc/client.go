@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	"neutrino/internal/l2pop"
 	"neutrino/internal/neutron"
@@ -20,7 +23,9 @@ import (
 
 // ClientConfig says how an agent reaches the server.
 type ClientConfig struct {
-	// Target is host:port (see ParseTransportURL).
+	// Target is host:port, or several joined by commas (see
+	// ParseTransportURL): the client then uses the first that answers and
+	// moves to another when its connection breaks.
 	Target string
 	// Token is sent as "authorization: Bearer <token>" on every call.
 	Token string
@@ -62,7 +67,22 @@ func Dial(cfg ClientConfig) (*Client, error) {
 	if cfg.Token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: cfg.Token, secure: cfg.TLS != nil}))
 	}
-	conn, err := grpc.NewClient("passthrough:///"+cfg.Target, opts...)
+	target := "passthrough:///" + cfg.Target
+	if hosts := strings.Split(cfg.Target, ","); len(hosts) > 1 {
+		// A fixed address list and pick_first: gRPC connects to the first
+		// reachable server and, when that connection breaks, tries the
+		// list again, so an agent fails over when its server dies. The
+		// agent's watch resumes from its revision on whichever answers.
+		r := manual.NewBuilderWithScheme("neutrino-servers")
+		addrs := make([]resolver.Address, len(hosts))
+		for i, h := range hosts {
+			addrs[i] = resolver.Address{Addr: h}
+		}
+		r.InitialState(resolver.State{Addresses: addrs})
+		opts = append(opts, grpc.WithResolvers(r))
+		target = r.Scheme() + ":///servers"
+	}
+	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial server %s: %w", cfg.Target, err)
 	}

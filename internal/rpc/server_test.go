@@ -303,6 +303,9 @@ func TestChangeLogPrunedReloads(t *testing.T) {
 	register(t, c, "compute-2", "198.18.0.2", true)
 	mem.CreateNetwork("net-a", 1001)
 	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	if _, err := c.UpdateDevice(context.Background(), "compute-1", "vm-a", true); err != nil {
+		t.Fatal(err)
+	}
 	w := newWatcher()
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -455,6 +458,9 @@ func TestParseTransportURL(t *testing.T) {
 		{"http://x", "", "unknown scheme"},
 		{"", "", "transport_url is not set"},
 		{"grpc://:9697", "", "no host"},
+		{"grpc://198.18.1.1:9697,198.18.1.2", "198.18.1.1:9697,198.18.1.2:9697", ""},
+		{"grpc://a:1,b:2/", "a:1,b:2", ""},
+		{"grpc://a:1,:2", "", "no host"},
 	} {
 		got, err := ParseTransportURL(tc.in)
 		if tc.errHas != "" {
@@ -507,6 +513,48 @@ func TestTwoServers(t *testing.T) {
 	}
 	if v, _, _, _ := w.state(); len(v.Networks["net-a"].Entries) != 4 {
 		t.Errorf("entries %d, want 4 (vm-b stays DOWN):\n%s", len(v.Networks["net-a"].Entries), v)
+	}
+}
+
+// TestClientFailsOver: an agent configured with two servers
+// (transport_url = grpc://a,b) keeps reporting and watching when the
+// server it uses dies: it moves to the other one and resumes its stream.
+func TestClientFailsOver(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	a := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	b := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	target, err := ParseTransportURL("grpc://" + a.addr + "," + b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, target, ClientConfig{})
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	if _, err := c.UpdateDevice(context.Background(), "compute-1", "vm-a", true); err != nil {
+		t.Fatal(err)
+	}
+	w := newWatcher()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, c, "compute-1") }()
+	defer func() { stop(); <-done }()
+	eventually(t, "snapshot via the first server", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+
+	a.stop() // the server the client picked first dies
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	eventually(t, "update_device through the other server", func() bool {
+		_, err := c.UpdateDevice(context.Background(), "compute-2", "vm-b", true)
+		return err == nil
+	})
+	eventually(t, "the watch resumed on the other server", func() bool {
+		v, _, _, _ := w.state()
+		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
+	})
+	if _, _, snaps, _ := w.state(); snaps != 1 || w.rejected != 0 {
+		t.Errorf("snapshots %d, rejected deltas %d; want 1 and 0 (the stream resumed from its revision)", snaps, w.rejected)
 	}
 }
 

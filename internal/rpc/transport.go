@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -27,11 +28,34 @@ func sizeOf(m proto.Message) int { return proto.Size(m) }
 func sortStrings(s []string) { slices.Sort(s) }
 
 // ParseTransportURL turns [DEFAULT] transport_url into a dial target
-// (host:port). Only grpc:// is spoken; an AMQP URL gets advice.
+// (host:port). Only grpc:// is spoken; an AMQP URL gets advice. Several
+// servers are written as oslo writes several RabbitMQ hosts,
+// grpc://host1:port1,host2:port2; the target is then the host:port list
+// joined by commas, and the client fails over between them (Dial).
 func ParseTransportURL(raw string) (string, error) {
 	if raw == "" {
 		return "", fmt.Errorf("transport_url is not set: add transport_url = grpc://<server>:%d to [DEFAULT]", DefaultPort)
 	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		// Let url.Parse say what is wrong, or name the missing scheme.
+		if _, err := url.Parse(raw); err != nil {
+			return "", fmt.Errorf("transport_url %q: %w", raw, err)
+		}
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	var targets []string
+	for _, host := range strings.Split(authority, ",") {
+		t, err := parseOneTransport(scheme + "://" + host)
+		if err != nil {
+			return "", err
+		}
+		targets = append(targets, t)
+	}
+	return strings.Join(targets, ","), nil
+}
+
+func parseOneTransport(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("transport_url %q: %w", raw, err)
@@ -46,7 +70,7 @@ func ParseTransportURL(raw string) (string, error) {
 	}
 	host, port := u.Hostname(), u.Port()
 	if host == "" {
-		return "", fmt.Errorf("transport_url %q has no host; write grpc://<server>:%d", raw, DefaultPort)
+		return "", fmt.Errorf("transport_url %q has no host; write grpc://<server>:%d", redact(u), DefaultPort)
 	}
 	if port == "" {
 		port = strconv.Itoa(DefaultPort)
@@ -80,7 +104,9 @@ func ClientConfigFor(cfg *config.Agent) (ClientConfig, error) {
 			}
 			t.Certificates = []tls.Certificate{cert}
 		}
-		if h, _, err := net.SplitHostPort(target); err == nil {
+		// With several servers each handshake checks its own host
+		// (gRPC's authority of the address dialled).
+		if h, _, err := net.SplitHostPort(target); err == nil && !strings.Contains(target, ",") {
 			t.ServerName = h
 		}
 		cc.TLS = t
