@@ -20,6 +20,7 @@ import (
 	"neutrino/internal/config"
 	"neutrino/internal/dataplane"
 	"neutrino/internal/dataplane/linux"
+	"neutrino/internal/dataplane/ovs"
 	"neutrino/internal/l2pop"
 	"neutrino/internal/lab"
 	"neutrino/internal/ml2"
@@ -35,19 +36,172 @@ import (
 const auditInterval = 3 * time.Second
 
 // TestLiveTraceAndAuditLinuxBridge runs the server and a Linux bridge
-// agent per node (network namespaces, real kernel), removes an FDB entry
-// by hand on compute1, and checks that `trace --live` marks exactly that
-// hop missing, that the next audit reports the entry and restores it.
+// agent per node (network namespaces, real kernel), removes vm2's FDB
+// entry by hand on compute1, and checks that `trace --live` marks exactly
+// that hop missing, and that the next audit reports the entry and
+// restores it.
 func TestLiveTraceAndAuditLinuxBridge(t *testing.T) {
+	var vx string
+	liveAndAudit(t, agent.KindLinuxBridge, removal{
+		where: "bridge fdb",
+		remove: func(ctx context.Context, w *observeLab, vm bootedVM) error {
+			vx = fmt.Sprintf("vxlan-%d", w.vni)
+			_, err := lab.Exec(ctx, w.nodes["compute1"].NS, "bridge", "fdb", "del", vm.mac, "dev", vx, "dst", w.nodes["compute2"].IP().String(), "self")
+			return err
+		},
+		present: func(ctx context.Context, w *observeLab, vm bootedVM) bool {
+			out, err := lab.Exec(ctx, w.nodes["compute1"].NS, "bridge", "fdb", "show")
+			return err == nil && strings.Contains(string(out), fmt.Sprintf("%s dev %s dst %s", vm.mac, vx, w.nodes["compute2"].IP()))
+		},
+	})
+}
+
+// TestLiveTraceAndAuditOVS is the same with an OVS agent per node (own
+// ovsdb-server and ovs-vswitchd, userspace datapath): vm2's br-tun table
+// 20 flow is deleted by hand on compute1.
+func TestLiveTraceAndAuditOVS(t *testing.T) {
+	liveAndAudit(t, agent.KindOVS, removal{
+		where: "br-tun table 20",
+		remove: func(ctx context.Context, w *observeLab, vm bootedVM) error {
+			_, err := w.ovs["compute1"].Ofctl(ctx, "-O", "OpenFlow13", "del-flows", "br-tun", "table=20,dl_dst="+vm.mac)
+			return err
+		},
+		present: func(ctx context.Context, w *observeLab, vm bootedVM) bool {
+			out, err := w.ovs["compute1"].Ofctl(ctx, "-O", "OpenFlow13", "dump-flows", "br-tun", "table=20,dl_dst="+vm.mac)
+			return err == nil && strings.Contains(out, "priority=2,")
+		},
+	})
+}
+
+// removal is how a test takes one of vm2's entries away on compute1 by
+// hand, and the hop a live trace must then mark missing.
+type removal struct {
+	where   string
+	remove  func(context.Context, *observeLab, bootedVM) error
+	present func(context.Context, *observeLab, bootedVM) bool
+}
+
+// observeLab is a running topology: server, agents, testnet with vm1 on
+// compute1 and vm2 on compute2.
+type observeLab struct {
+	api   string
+	nodes map[string]*lab.Node
+	ovs   map[string]*lab.OVS
+	vms   map[string]bootedVM
+	vni   int64
+}
+
+func liveAndAudit(t *testing.T, kind string, rm removal) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	w := startObserveLab(t, ctx, kind)
+
+	runTrace := func() *trace.Trace {
+		t.Helper()
+		out := runVerb(t, ctx, traceCmd(), "--port", "vm1", "--dst", w.vms["vm2"].ip, "--live", "-f", "json", "--os-url", w.api)
+		var tr trace.Trace
+		if err := json.Unmarshal([]byte(out), &tr); err != nil {
+			t.Fatalf("trace json: %v\n%s", err, out)
+		}
+		return &tr
+	}
+	// All hops verified once the agents converged.
+	waitFor(t, 60*time.Second, "every hop verified", func() (bool, string) {
+		tr := runTrace()
+		var b bytes.Buffer
+		trace.Render(&b, tr)
+		return liveCount(tr, "verified") > 0 && liveCount(tr, "missing")+liveCount(tr, "unknown") == 0, b.String()
+	})
+
+	// Remove the entry by hand: trace --live marks that hop (and only
+	// it) missing.
+	vm2 := w.vms["vm2"]
+	var deleted time.Time
+	var before rpc.AuditReport
+	for attempt := 0; ; attempt++ {
+		before = lastAudit(t, ctx, w.api, "compute1")
+		if err := rm.remove(ctx, w, vm2); err != nil {
+			t.Fatal(err)
+		}
+		deleted = time.Now()
+		if rm.present(ctx, w, vm2) {
+			t.Fatal("the entry is still there after removing it by hand")
+		}
+		tr := runTrace()
+		var b bytes.Buffer
+		trace.Render(&b, tr)
+		if after := lastAudit(t, ctx, w.api, "compute1"); after.Audits != before.Audits && attempt < 3 {
+			// An audit ran in between and may have repaired it already.
+			waitFor(t, 3*auditInterval, "entry restored", func() (bool, string) { return rm.present(ctx, w, vm2), "" })
+			continue
+		}
+		t.Logf("live trace with the entry removed:\n%s", b.String())
+		missing := 0
+		for _, s := range tr.Steps {
+			for _, h := range s.Hops {
+				if h.Live == "missing" {
+					missing++
+					if h.Host != "compute1" || h.Where != rm.where {
+						t.Errorf("hop %s %s marked missing", h.Host, h.Where)
+					}
+				}
+			}
+		}
+		if missing != 1 || !strings.Contains(b.String(), "[missing: unicast vni") {
+			t.Errorf("want exactly the %s hop on compute1 missing, got %d", rm.where, missing)
+		}
+		break
+	}
+
+	// The next audit on compute1 finds the entry missing and restores it.
+	var rep rpc.AuditReport
+	waitFor(t, 3*auditInterval, "audit after the deletion", func() (bool, string) {
+		rep = lastAudit(t, ctx, w.api, "compute1")
+		return rep.ComparedAt.After(deleted) && rep.Audits > before.Audits, fmt.Sprintf("%+v", rep)
+	})
+	if rep.Audits != before.Audits+1 {
+		t.Errorf("audits went from %d to %d: the first audit after the deletion should report it", before.Audits, rep.Audits)
+	}
+	found := false
+	for _, d := range rep.Differences {
+		if d.Kind == "missing" && d.Want != nil && d.Want.MAC == vm2.mac {
+			found = true
+		}
+	}
+	if !found || rep.Repaired < 1 || rep.Error != "" {
+		t.Errorf("audit after deletion: %+v", rep)
+	}
+	if !rm.present(ctx, w, vm2) {
+		t.Error("entry not restored")
+	}
+	t.Logf("restored by the audit %v after the deletion (resync_interval %v)", rep.ComparedAt.Sub(deleted).Round(time.Millisecond), auditInterval)
+	out := runVerb(t, ctx, auditCmd(), "--os-url", w.api)
+	t.Logf("neutrino audit:\n%s", out)
+	if !strings.Contains(out, "compute1: missing unicast vni") {
+		t.Errorf("neutrino audit does not show the difference:\n%s", out)
+	}
+	// On demand: a clean audit now.
+	out = runVerb(t, ctx, auditCmd(), "--node", "compute1", "--now", "-f", "json", "--os-url", w.api)
+	var now rpc.AuditReport
+	if err := json.Unmarshal([]byte(out), &now); err != nil || now.Audits <= rep.Audits || len(now.Differences) != 0 || !now.Connected {
+		t.Errorf("audit --now: %v %s", err, out)
+	}
+}
+
+// startObserveLab starts the server (ML2 on SQLite, the agents' gRPC
+// service, the API with trace and audits), three nodes with an agent of
+// kind each (l2population, ARP responder, resync_interval auditInterval)
+// and boots vm1 on compute1 and vm2 on compute2. Everything is removed
+// when the test ends.
+func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab {
+	t.Helper()
 	st := storetest.Open(t, store.SQLite)
 	scfg := &config.Server{GlobalPhysnetMTU: 1500, BaseMAC: "fa:16:3e:00:00:00", AgentDownTime: 75 * time.Second,
 		TypeDrivers: []string{"vxlan"}, TenantNetworkTypes: []string{"vxlan"},
-		MechanismDrivers: []string{"linuxbridge", "l2population"}, VNIRanges: []config.Range{{Min: 1001, Max: 2000}}}
+		MechanismDrivers: []string{kind, "l2population"}, VNIRanges: []config.Range{{Min: 1001, Max: 2000}}}
 	plugin, err := ml2.New(ctx, st, scfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,143 +214,68 @@ func TestLiveTraceAndAuditLinuxBridge(t *testing.T) {
 	sctx, scancel := context.WithCancel(ctx)
 	sdone := make(chan error, 1)
 	go func() { sdone <- rpcSrv.Serve(sctx, lis) }()
-	defer func() { scancel(); <-sdone }()
+	t.Cleanup(func() { scancel(); <-sdone })
 	httpSrv := httptest.NewServer(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)}))
-	defer httpSrv.Close()
+	t.Cleanup(httpSrv.Close)
 
 	l, err := lab.New(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := l.Teardown(context.Background()); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
-	}()
-	var stops []func()
-	defer func() {
-		for _, s := range stops {
-			s()
+		ents, _ := os.ReadDir("/run/netns")
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), l.Prefix) {
+				t.Errorf("namespace %s left behind", e.Name())
+			}
 		}
-	}()
-	nodes := map[string]*lab.Node{}
+	})
+	w := &observeLab{api: httpSrv.URL, nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}}
 	for _, name := range []string{"controller", "compute1", "compute2"} {
 		node, err := l.AddNode(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes[name] = node
+		w.nodes[name] = node
 		cfg := &config.Agent{Host: name, TransportURL: "grpc://" + lis.Addr().String(), Namespace: node.NS,
 			LocalIP: node.IP().String(), L2Population: true, ARPResponder: true, TunnelTypes: []string{"vxlan"},
 			EnableVXLAN: true, VXLANUDPPort: 4789, PollingInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond,
-			ResyncInterval: auditInterval}
-		dp, err := linux.New(linux.Options{NetNS: node.NS})
+			ResyncInterval: auditInterval, IntegrationBridge: "br-int", DatapathType: "netdev"}
+		var dp dataplane.Dataplane
+		if kind == agent.KindOVS {
+			o, err := lab.StartNodeOVS(ctx, node, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := o.Stop(); err != nil {
+					t.Errorf("stop ovs of %s: %v", name, err)
+				}
+			})
+			w.ovs[name] = o
+			dp, err = ovs.New(ctx, ovs.Config{OVSDB: o.OVSDB(), DatapathType: "netdev"}, nil)
+		} else {
+			dp, err = linux.New(linux.Options{NetNS: node.NS})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		stops = append(stops, startAgent(t, ctx, agent.KindLinuxBridge, cfg, dp))
+		t.Cleanup(startAgent(t, ctx, kind, cfg, dp))
 	}
 	waitAgents(t, ctx, plugin, 3)
-	n, vms := bootPair(t, ctx, plugin, l, nodes)
-	vni := n.Segments[0].SegmentationID
-
-	runTrace := func() *trace.Trace {
-		t.Helper()
-		out := runVerb(t, ctx, traceCmd(), "--port", "vm1", "--dst", vms["vm2"].ip, "--live", "-f", "json", "--os-url", httpSrv.URL)
-		var tr trace.Trace
-		if err := json.Unmarshal([]byte(out), &tr); err != nil {
-			t.Fatalf("trace json: %v\n%s", err, out)
-		}
-		return &tr
-	}
-	// All hops verified once the agents converged.
-	waitFor(t, 30*time.Second, "every hop verified", func() (bool, string) {
-		tr := runTrace()
-		var b bytes.Buffer
-		trace.Render(&b, tr)
-		return liveCount(tr, "verified") > 0 && liveCount(tr, "missing")+liveCount(tr, "unknown") == 0, b.String()
-	})
-
-	// Remove vm2's unicast entry on compute1 by hand: trace --live
-	// marks that hop (and only it) missing.
-	vx := fmt.Sprintf("vxlan-%d", vni)
-	entry := fmt.Sprintf("%s dev %s dst %s", vms["vm2"].mac, vx, nodes["compute2"].IP())
-	var deleted time.Time
-	var before rpc.AuditReport
-	for attempt := 0; ; attempt++ {
-		before = lastAudit(t, ctx, httpSrv.URL, "compute1")
-		if _, err := lab.Exec(ctx, nodes["compute1"].NS, "bridge", "fdb", "del", vms["vm2"].mac, "dev", vx, "dst", nodes["compute2"].IP().String(), "self"); err != nil {
-			t.Fatal(err)
-		}
-		deleted = time.Now()
-		tr := runTrace()
-		var b bytes.Buffer
-		trace.Render(&b, tr)
-		if after := lastAudit(t, ctx, httpSrv.URL, "compute1"); after.Audits != before.Audits {
-			// An audit ran in between and may have repaired it already.
-			if attempt < 3 {
-				waitFor(t, 10*time.Second, "entry restored", func() (bool, string) { return fdbHas(ctx, nodes["compute1"].NS, entry), "" })
-				continue
-			}
-		}
-		t.Logf("live trace with the entry removed:\n%s", b.String())
-		missing := 0
-		for _, s := range tr.Steps {
-			for _, h := range s.Hops {
-				if h.Live == "missing" {
-					missing++
-					if h.Host != "compute1" || h.Where != "bridge fdb" {
-						t.Errorf("hop %s %s marked missing", h.Host, h.Where)
-					}
-				}
-			}
-		}
-		if missing != 1 || !strings.Contains(b.String(), "[missing: unicast vni") {
-			t.Errorf("want exactly the bridge fdb hop on compute1 missing, got %d", missing)
-		}
-		break
-	}
-
-	// The next audit on compute1 finds the entry missing and restores it.
-	var rep rpc.AuditReport
-	waitFor(t, 3*auditInterval, "audit after the deletion", func() (bool, string) {
-		rep = lastAudit(t, ctx, httpSrv.URL, "compute1")
-		return rep.ComparedAt.After(deleted) && rep.Audits > before.Audits, fmt.Sprintf("%+v", rep)
-	})
-	if rep.Audits != before.Audits+1 {
-		t.Errorf("audits went from %d to %d: the first audit after the deletion should report it", before.Audits, rep.Audits)
-	}
-	found := false
-	for _, d := range rep.Differences {
-		if d.Kind == "missing" && d.Want != nil && d.Want.MAC == vms["vm2"].mac {
-			found = true
-		}
-	}
-	if !found || rep.Repaired < 1 || rep.Error != "" {
-		t.Errorf("audit after deletion: %+v", rep)
-	}
-	if !fdbHas(ctx, nodes["compute1"].NS, entry) {
-		t.Errorf("entry %q not restored", entry)
-	}
-	t.Logf("restored by the audit %v after the deletion (resync_interval %v)", rep.ComparedAt.Sub(deleted).Round(time.Millisecond), auditInterval)
-	out := runVerb(t, ctx, auditCmd(), "--os-url", httpSrv.URL)
-	t.Logf("neutrino audit:\n%s", out)
-	if !strings.Contains(out, "compute1: missing unicast vni") {
-		t.Errorf("neutrino audit does not show the difference:\n%s", out)
-	}
-	// On demand: a clean audit now.
-	out = runVerb(t, ctx, auditCmd(), "--node", "compute1", "--now", "-f", "json", "--os-url", httpSrv.URL)
-	var now rpc.AuditReport
-	if err := json.Unmarshal([]byte(out), &now); err != nil || now.Audits <= rep.Audits || len(now.Differences) != 0 || !now.Connected {
-		t.Errorf("audit --now: %v %s", err, out)
-	}
+	n, vms := bootPair(t, ctx, plugin, l, w.nodes, w.ovs)
+	w.vms, w.vni = vms, n.Segments[0].SegmentationID
+	return w
 }
 
 type bootedVM struct{ id, mac, ip string }
 
 // bootPair creates testnet with a subnet and plugs vm1 on compute1 and
 // vm2 on compute2, waiting for both ports to go ACTIVE.
-func bootPair(t *testing.T, ctx context.Context, plugin *ml2.Plugin, l *lab.Lab, nodes map[string]*lab.Node) (*neutron.Network, map[string]bootedVM) {
+func bootPair(t *testing.T, ctx context.Context, plugin *ml2.Plugin, l *lab.Lab, nodes map[string]*lab.Node, ovss map[string]*lab.OVS) (*neutron.Network, map[string]bootedVM) {
 	t.Helper()
 	const project = "b0000000000000000000000000000002"
 	n, err := plugin.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: project, Name: "testnet"})
@@ -213,9 +292,15 @@ func bootPair(t *testing.T, ctx context.Context, plugin *ml2.Plugin, l *lab.Lab,
 			t.Fatal(err)
 		}
 		ip := p.FixedIPs[0].IPAddress
-		if _, err := l.AddVM(ctx, nodes[vm.host], vm.name, lab.VIF{PortID: p.ID, MAC: p.MACAddress,
-			Addr: netip.PrefixFrom(netip.MustParseAddr(ip), 24), MTU: n.MTU}); err != nil {
+		v, err := l.AddVM(ctx, nodes[vm.host], vm.name, lab.VIF{PortID: p.ID, MAC: p.MACAddress,
+			Addr: netip.PrefixFrom(netip.MustParseAddr(ip), 24), MTU: n.MTU})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if o := ovss[vm.host]; o != nil {
+			if err := o.PlugVIF(ctx, "br-int", v.Tap, p.ID, p.MACAddress, "vm-"+vm.name); err != nil {
+				t.Fatal(err)
+			}
 		}
 		vms[vm.name] = bootedVM{id: p.ID, mac: strings.ToLower(p.MACAddress), ip: ip}
 	}
