@@ -48,32 +48,6 @@ func (s *Store) loadAgents(ctx context.Context, db querier, tail string, args []
 	return out, rows.Err()
 }
 
-func (s *Store) listAgents(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Agent, error) {
-	return listPage(ctx, db, s, agentRes, q, func(tail string, args []any) ([]neutron.Agent, error) {
-		return s.loadAgents(ctx, db, tail, args)
-	})
-}
-
-// ListAgents lists agents (Alive is left false: the caller computes it).
-func (s *Store) ListAgents(ctx context.Context, q neutron.ListQuery) ([]neutron.Agent, error) {
-	return s.listAgents(ctx, s.rdb, q)
-}
-
-// ListAgents lists agents inside the transaction.
-func (t *Tx) ListAgents(ctx context.Context, q neutron.ListQuery) ([]neutron.Agent, error) {
-	return t.s.listAgents(ctx, t.tx, q)
-}
-
-// GetAgent reads one agent (404 AgentNotFound).
-func (s *Store) GetAgent(ctx context.Context, id string) (*neutron.Agent, error) {
-	return getAgent(ctx, s, s.rdb, " WHERE agents.id = ?", id)
-}
-
-// GetAgent reads one agent inside the transaction.
-func (t *Tx) GetAgent(ctx context.Context, id string) (*neutron.Agent, error) {
-	return getAgent(ctx, t.s, t.tx, " WHERE agents.id = ?", id)
-}
-
 // FindAgent reads the agent of a type on a host (nil if none).
 func (t *Tx) FindAgent(ctx context.Context, agentType, host string) (*neutron.Agent, error) {
 	a, err := getAgent(ctx, t.s, t.tx, " WHERE agents.agent_type = ? AND agents.host = ?", agentType, host)
@@ -123,16 +97,6 @@ func (t *Tx) UpdateAgent(ctx context.Context, a *neutron.Agent) error {
 // DeleteAgent deletes an agent row.
 func (t *Tx) DeleteAgent(ctx context.Context, id string) error {
 	return t.deleteRow(ctx, "agent", "Agent", id)
-}
-
-// ListEndpoints returns every tunnel endpoint, by host.
-func (t *Tx) ListEndpoints(ctx context.Context) ([]neutron.TunnelEndpoint, error) {
-	return listEndpoints(ctx, t.s, t.tx, "")
-}
-
-// ListEndpoints returns every tunnel endpoint, by host.
-func (s *Store) ListEndpoints(ctx context.Context) ([]neutron.TunnelEndpoint, error) {
-	return listEndpoints(ctx, s, s.rdb, "")
 }
 
 func listEndpoints(ctx context.Context, s *Store, db querier, where string, args ...any) ([]neutron.TunnelEndpoint, error) {

@@ -163,34 +163,6 @@ func reverse[T any](s []T) {
 	}
 }
 
-func (s *Store) listNetworks(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Network, error) {
-	return listPage(ctx, db, s, networkRes, q, func(tail string, args []any) ([]neutron.Network, error) {
-		return s.loadNetworks(ctx, db, tail, args, nil)
-	})
-}
-
-// ListNetworks lists networks with filters, sorting and paging in SQL.
-func (s *Store) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
-	return s.listNetworks(ctx, s.rdb, q)
-}
-
-// ListNetworks lists networks inside the transaction.
-func (t *Tx) ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error) {
-	return t.s.listNetworks(ctx, t.tx, q)
-}
-
-// GetNetwork reads one network (404 NetworkNotFound).
-func (s *Store) GetNetwork(ctx context.Context, id string) (*neutron.Network, error) {
-	out, err := s.loadNetworks(ctx, s.rdb, " WHERE networks.id = ?", []any{id}, nil)
-	return firstOr404(out, err, "Network", id)
-}
-
-// GetNetwork reads one network inside the transaction.
-func (t *Tx) GetNetwork(ctx context.Context, id string) (*neutron.Network, error) {
-	out, err := t.s.loadNetworks(ctx, t.tx, " WHERE networks.id = ?", []any{id}, nil)
-	return firstOr404(out, err, "Network", id)
-}
-
 // LockNetwork takes network id's row lock, held until the transaction
 // ends (404 NetworkNotFound if there is none). Writers that check
 // something across a network's rows before inserting (subnet overlap) take

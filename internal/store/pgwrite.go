@@ -37,7 +37,7 @@ func (s *Store) writeOncePG(ctx context.Context, fn func(*Tx) error) (rev int64,
 	}()
 	t := &Tx{s: s, now: time.Now().UTC().Truncate(time.Microsecond)}
 	pc := &pgConn{conn: conn, t: t}
-	t.tx, t.pg = pc, pc
+	t.tx, t.pg, t.reads = pc, pc, reads{s, pc}
 	err = fn(t)
 	if pc.failed != nil {
 		// A queued insert failed when sent with a later statement; that

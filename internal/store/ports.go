@@ -164,37 +164,6 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-func (s *Store) listPorts(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Port, error) {
-	return listPage(ctx, db, s, portRes, q, func(tail string, args []any) ([]neutron.Port, error) {
-		return s.loadPorts(ctx, db, tail, args, nil)
-	})
-}
-
-// ListPorts lists ports (fixed IPs and tags loaded in bulk).
-func (s *Store) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error) {
-	return s.listPorts(ctx, s.rdb, q)
-}
-
-// ListPorts lists ports inside the transaction.
-func (t *Tx) ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error) {
-	return t.s.listPorts(ctx, t.tx, q)
-}
-
-// GetPort reads one port (404 PortNotFound).
-func (s *Store) GetPort(ctx context.Context, id string) (*neutron.Port, error) {
-	return getPort(ctx, s, s.rdb, id)
-}
-
-// GetPort reads one port inside the transaction.
-func (t *Tx) GetPort(ctx context.Context, id string) (*neutron.Port, error) {
-	return getPort(ctx, t.s, t.tx, id)
-}
-
-func getPort(ctx context.Context, s *Store, db querier, id string) (*neutron.Port, error) {
-	out, err := s.loadPorts(ctx, db, " WHERE ports.id = ?", []any{id}, nil)
-	return firstOr404(out, err, "Port", id)
-}
-
 func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {
 	pairs = string(mustMarshal(nonNil(n.AllowedAddressPairs)))
 	sgs = string(mustMarshal(nonNil(n.SecurityGroups)))
@@ -316,4 +285,3 @@ func (t *Tx) SecurityGroupExists(ctx context.Context, id string) (bool, error) {
 	}
 	return err == nil, err
 }
-

@@ -78,7 +78,8 @@ var migrations embed.FS
 
 // Store is an open database.
 type Store struct {
-	db *sql.DB
+	reads // over rdb
+	db    *sql.DB
 	// rdb serves reads; for a SQLite file it is a second pool whose
 	// transactions do not take the write lock.
 	rdb     *sql.DB
@@ -171,6 +172,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 		db.SetMaxIdleConns(50)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	s.reads = reads{s, s.rdb}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", t.Redacted, err)
@@ -278,6 +280,7 @@ func (s *Store) CheckMigrated(ctx context.Context) error {
 
 // Tx is one transaction. Queries use '?' placeholders in every dialect.
 type Tx struct {
+	reads // over tx
 	// tx is a *sql.Tx, or on PostgreSQL writes a *sql.Conn inside BEGIN
 	// (see writeOncePG).
 	tx      txRunner
@@ -413,7 +416,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
-	t := &Tx{tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)}
+	t := &Tx{reads: reads{s, stx}, tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)}
 	defer func() {
 		if err != nil {
 			_ = stx.Rollback()
@@ -542,7 +545,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer stx.Rollback()
-	return fn(&Tx{tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)})
+	return fn(&Tx{reads: reads{s, stx}, tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)})
 }
 
 // retryable reports whether err is a transient conflict worth a retry.

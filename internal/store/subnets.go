@@ -121,37 +121,6 @@ func unmarshalAll(pairs ...any) error {
 	return nil
 }
 
-func (s *Store) listSubnets(ctx context.Context, db querier, q neutron.ListQuery) ([]neutron.Subnet, error) {
-	return listPage(ctx, db, s, subnetRes, q, func(tail string, args []any) ([]neutron.Subnet, error) {
-		return s.loadSubnets(ctx, db, tail, args, nil)
-	})
-}
-
-// ListSubnets lists subnets.
-func (s *Store) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error) {
-	return s.listSubnets(ctx, s.rdb, q)
-}
-
-// ListSubnets lists subnets inside the transaction.
-func (t *Tx) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error) {
-	return t.s.listSubnets(ctx, t.tx, q)
-}
-
-// GetSubnet reads one subnet (404 SubnetNotFound).
-func (s *Store) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) {
-	return getSubnet(ctx, s, s.rdb, id)
-}
-
-// GetSubnet reads one subnet inside the transaction.
-func (t *Tx) GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error) {
-	return getSubnet(ctx, t.s, t.tx, id)
-}
-
-func getSubnet(ctx context.Context, s *Store, db querier, id string) (*neutron.Subnet, error) {
-	out, err := s.loadSubnets(ctx, db, " WHERE subnets.id = ?", []any{id}, nil)
-	return firstOr404(out, err, "Subnet", id)
-}
-
 func subnetJSON(n *neutron.Subnet) (pools, dns, routes string) {
 	return string(mustMarshal(nonNil(n.AllocationPools))), string(mustMarshal(nonNil(n.DNSNameservers))), string(mustMarshal(nonNil(n.HostRoutes)))
 }
