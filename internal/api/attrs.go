@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"neutrino/internal/neutron"
 )
@@ -163,18 +163,12 @@ func agentResource() *resource {
 // attributes not allowed in this method, value conversion, required ones.
 func parseBody(r *resource, body []byte, post bool) (map[string]any, *neutron.Error) {
 	missing := neutron.BadRequest("Unable to find '%s' in request body", r.name)
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(body) == 0 { // Neutron skips only a truly empty body
 		return nil, missing
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil || dec.More() {
-		return nil, neutron.BadRequest("Body contains invalid data")
-	}
-	obj, ok := top.(map[string]any)
-	if !ok {
-		return nil, missing
+	obj, e := decodeJSON(body)
+	if e != nil {
+		return nil, e
 	}
 	inner, ok := obj[r.name].(map[string]any)
 	if !ok {
@@ -249,7 +243,9 @@ func convString(max int) func(string, any) (any, *neutron.Error) {
 		if !ok {
 			return nil, invalidFor(name, v, "is not a valid string")
 		}
-		if len(s) > max {
+		// Neutron's limits are in characters, as are VARCHAR lengths on
+		// every database: 255 x "é" is a valid name.
+		if utf8.RuneCountInString(s) > max {
 			return nil, invalidFor(name, v, fmt.Sprintf("exceeds maximum length of %d", max))
 		}
 		return s, nil
@@ -439,13 +435,13 @@ func convTags(name string, v any) (any, *neutron.Error) {
 }
 
 // validateTags applies Neutron's limits: at most 50 tags, each 1..255
-// characters without commas or slashes.
+// characters (not bytes) without commas or slashes.
 func validateTags(tags []string) *neutron.Error {
 	if len(tags) > 50 {
 		return neutron.BadRequest("Invalid input for tags. Reason: %d tags exceed the maximum of 50.", len(tags))
 	}
 	for _, t := range tags {
-		if t == "" || len(t) > 255 || strings.ContainsAny(t, ",/") {
+		if t == "" || utf8.RuneCountInString(t) > 255 || strings.ContainsAny(t, ",/") {
 			return neutron.BadRequest("Invalid input for tags. Reason: '%s' is not a valid tag.", t)
 		}
 	}
@@ -656,7 +652,7 @@ func convSegments(name string, v any) (any, *neutron.Error) {
 			if !ok {
 				return nil, neutron.InvalidInput("%s is not an integer", pyRepr(id))
 			}
-			s.SegmentationID = n
+			s.SegmentationID = givenSegmentationID(n)
 		}
 		out = append(out, s)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"neutrino/internal/neutron"
@@ -66,5 +65,3 @@ func (s *Server) showExtension(w http.ResponseWriter, alias string) {
 	}
 	writeFault(w, neutron.Errorf(http.StatusNotFound, "HTTPNotFound", "Extension with alias %s does not exist", alias))
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

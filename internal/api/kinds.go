@@ -84,9 +84,22 @@ func segmentFrom(a map[string]any) *neutron.Segment {
 	seg.NetworkType, _ = aStr(a, "provider:network_type")
 	seg.PhysicalNetwork, _ = aStr(a, "provider:physical_network")
 	if v, ok := a["provider:segmentation_id"]; ok && v != nil {
-		seg.SegmentationID = v.(int64)
+		seg.SegmentationID = givenSegmentationID(v.(int64))
 	}
 	return seg
+}
+
+// givenSegmentationID maps a segmentation id the client wrote to the
+// model, where 0 means "allocate one". A written 0 is a request for id 0,
+// which no type can carry (VLAN 1-4094, VXLAN/GRE from 1): it goes on as
+// -1, so every type driver refuses it exactly as it refuses -1. (Neutron's
+// tunnel drivers allocate for 0; neutrino answers 400 instead, like
+// for ids beyond 24 bits; see docs/api.md.)
+func givenSegmentationID(id int64) int64 {
+	if id == 0 {
+		return -1
+	}
+	return id
 }
 
 func networkEntity(n *neutron.Network, o attrOptions) *entity {

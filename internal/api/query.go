@@ -50,15 +50,11 @@ func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 		}
 		lr.q.Filters[k] = append(lr.q.Filters[k], out...)
 	}
-	for _, f := range v["fields"] {
-		for _, x := range strings.Split(f, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				lr.fields = append(lr.fields, x)
-			}
-		}
-	}
+	lr.fields = fieldsOf(v)
+	// Neutron (api_common.get_sorts) requires one sort_dir per sort_key:
+	// a sort_key alone is a 400, not an ascending sort.
 	keys, dirs := v["sort_key"], v["sort_dir"]
-	if len(dirs) > 0 && len(keys) != len(dirs) {
+	if len(keys) != len(dirs) {
 		return nil, neutron.BadRequest("The number of sort_keys and sort_dirs must be same")
 	}
 	for i, k := range keys {
@@ -66,14 +62,12 @@ func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 			return nil, neutron.BadRequest("%s is invalid attribute for sort_keys", k)
 		}
 		desc := false
-		if len(dirs) > 0 {
-			switch dirs[i] {
-			case "asc":
-			case "desc":
-				desc = true
-			default:
-				return nil, neutron.BadRequest("%s is invalid value for sort_dir, valid value is 'asc' and 'desc'", dirs[i])
-			}
+		switch dirs[i] {
+		case "asc":
+		case "desc":
+			desc = true
+		default:
+			return nil, neutron.BadRequest("%s is invalid value for sort_dir, valid value is 'asc' and 'desc'", dirs[i])
 		}
 		if k == "tenant_id" {
 			k = "project_id"

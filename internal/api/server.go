@@ -132,11 +132,24 @@ func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, unauthorizedBody)
 		return
 	}
+	q, e := parseQuery(r.URL.RawQuery)
+	if e == nil {
+		e = checkPath(r)
+	}
+	if e == nil {
+		e = checkCaller(c)
+	}
+	if e != nil {
+		writeFault(w, e)
+		return
+	}
 	r = r.WithContext(WithCaller(r.Context(), c))
-	s.route(w, r, c)
+	s.route(w, r, c, q)
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
+// route dispatches a request whose path, query (q, strictly parsed) and
+// identity passed the text checks of input.go.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.Values) {
 	path := r.URL.Path
 	if path == "/v2.0/" {
 		s.only(w, r, "GET", func() { s.v2Root(w, r) })
@@ -179,7 +192,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
 	case len(seg) == 1:
 		switch r.Method {
 		case "GET":
-			s.list(w, r, c, k)
+			s.list(w, r, c, k, q)
 		case "POST":
 			if k.create == nil {
 				writeFault(w, errMethodNotAllowed())
@@ -193,7 +206,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller) {
 		id := seg[1]
 		switch r.Method {
 		case "GET":
-			s.show(w, r, c, k, id)
+			s.show(w, r, c, k, id, q)
 		case "PUT":
 			s.update(w, r, c, k, id)
 		case "DELETE":
@@ -289,18 +302,18 @@ func (s *Server) fetch(r *http.Request, c Caller, k *kind, id string) (*entity, 
 	return e, nil
 }
 
-func (s *Server) show(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string) {
+func (s *Server) show(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string, q url.Values) {
 	e, err := s.fetch(r, c, k, id)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{k.res.name: shape(k.res, e.render(false), c, fieldsOf(r))})
+	writeJSON(w, http.StatusOK, map[string]any{k.res.name: shape(k.res, e.render(false), c, fieldsOf(q))})
 }
 
-func fieldsOf(r *http.Request) []string {
+func fieldsOf(q url.Values) []string {
 	var out []string
-	for _, f := range r.URL.Query()["fields"] {
+	for _, f := range q["fields"] {
 		for _, x := range strings.Split(f, ",") {
 			if x = strings.TrimSpace(x); x != "" {
 				out = append(out, x)
@@ -310,8 +323,8 @@ func fieldsOf(r *http.Request) []string {
 	return out
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, c Caller, k *kind) {
-	lr, e := parseList(k.res, r.URL.Query())
+func (s *Server) list(w http.ResponseWriter, r *http.Request, c Caller, k *kind, q url.Values) {
+	lr, e := parseList(k.res, q)
 	if e != nil {
 		writeFault(w, e)
 		return
@@ -556,9 +569,9 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request, c Caller, k *kind,
 }
 
 func parseTagsBody(body []byte) ([]string, *neutron.Error) {
-	var top map[string]any
-	if err := jsonUnmarshal(body, &top); err != nil {
-		return nil, neutron.BadRequest("Body contains invalid data")
+	top, e := decodeJSON(body)
+	if e != nil {
+		return nil, e
 	}
 	v, ok := top["tags"]
 	if !ok {

@@ -280,7 +280,10 @@ func TestParseBodyRecorded(t *testing.T) {
 		{`{"port": {"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd", "fixed_ips": [{"ip_address": "x"}]}}`, true, "Invalid input for fixed_ips. Reason: 'x' is not a valid IP address."},
 		{`{"port": {"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd", "zzz": 1, "aaa": 2}}`, true, "Unrecognized attribute(s) 'aaa, zzz'"},
 		{`{"port": {"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd"}} trailing`, true, "Body contains invalid data"},
-		{`[1]`, true, "Unable to find 'port' in request body"},
+		// Neutron's body hook refuses any JSON that is not an object.
+		{`[1]`, true, "Body contains invalid data"},
+		{"  ", true, "Body contains invalid data"},
+		{"", true, "Unable to find 'port' in request body"},
 		{`{"port": "x"}`, true, "Unable to find 'port' in request body"},
 		{`{"ports": [{"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd"}]}`, true, "Bulk creation of ports is not supported by this server; create them one by one"},
 	}
@@ -316,7 +319,9 @@ func TestParseListAndLinks(t *testing.T) {
 		"frobnicate=1":                       "frobnicate is invalid attribute for filtering",
 		"limit=-1":                           "Limit must be an integer 0 or greater and not '-1'",
 		"sort_key=name&sort_dir=up":          "up is invalid value for sort_dir, valid value is 'asc' and 'desc'",
-		"sort_key=nope":                      "nope is invalid attribute for sort_keys",
+		"sort_key=nope&sort_dir=asc":         "nope is invalid attribute for sort_keys",
+		"sort_key=name":                      "The number of sort_keys and sort_dirs must be same",
+		"sort_dir=asc":                       "The number of sort_keys and sort_dirs must be same",
 		"sort_key=a&sort_key=b&sort_dir=asc": "The number of sort_keys and sort_dirs must be same",
 	} {
 		v, _ := url.ParseQuery(q)

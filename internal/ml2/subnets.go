@@ -40,6 +40,15 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 	if err != nil {
 		return nil, err
 	}
+	dhcp := deref(req.EnableDHCP, true)
+	if dhcp {
+		if err := ipam.ValidateDHCP(prefix); err != nil {
+			return nil, err
+		}
+	}
+	if err := ipam.ValidateIPv6Modes(prefix, req.IPv6RAMode, req.IPv6AddressMode, dhcp); err != nil {
+		return nil, err
+	}
 	var out *neutron.Subnet
 	_, err = p.st.Write(ctx, func(t *store.Tx) error {
 		// Subnet creates on one network run one at a time from here to
@@ -86,7 +95,7 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
 				Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now()},
 			NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools,
-			EnableDHCP: deref(req.EnableDHCP, true), DNSNameservers: nonNilStrings(req.DNSNameservers),
+			EnableDHCP: dhcp, DNSNameservers: nonNilStrings(req.DNSNameservers),
 			HostRoutes: req.HostRoutes, IPv6RAMode: req.IPv6RAMode, IPv6AddressMode: req.IPv6AddressMode,
 		}
 		if s.ProjectID == "" {
@@ -152,6 +161,9 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 			s.Description = *req.Description
 		}
 		if req.EnableDHCP != nil {
+			if err := ipam.ValidateDHCPUpdate(prefix, s.EnableDHCP, *req.EnableDHCP, s.IPv6RAMode, s.IPv6AddressMode); err != nil {
+				return err
+			}
 			s.EnableDHCP = *req.EnableDHCP
 		}
 		if req.DNSNameservers != nil {
