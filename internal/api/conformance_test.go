@@ -14,7 +14,7 @@ import (
 
 // backends are the databases the replay runs on: SQLite always, and the
 // shared PostgreSQL/MariaDB when `make test` exported their URLs.
-func backends(t *testing.T) map[string]string {
+func backends(t testing.TB) map[string]string {
 	return map[string]string{
 		"sqlite":   "",
 		"postgres": os.Getenv("NEUTRINO_TEST_POSTGRES"),
@@ -22,7 +22,7 @@ func backends(t *testing.T) map[string]string {
 	}
 }
 
-func stack(t *testing.T, dbName, adminURL, ini string) *apitest.Stack {
+func stack(t testing.TB, dbName, adminURL, ini string) *apitest.Stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -39,7 +39,7 @@ type hostile struct {
 
 // serve sends one request straight through the handler (no client
 // library in between that would refuse or re-encode a hostile URL).
-func serve(t *testing.T, h http.Handler, method, target, body string, hdr map[string]string) (int, map[string]any) {
+func serve(t testing.TB, h http.Handler, method, target, body string, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
 	var req *http.Request
 	if body == "" {

@@ -24,7 +24,7 @@ import (
 // value is not server-chosen; error type equal and message equal after
 // rewriting.
 
-func conformanceDir(t *testing.T) string {
+func conformanceDir(t testing.TB) string {
 	t.Helper()
 	d := os.Getenv("NEUTRINO_CONFORMANCE")
 	if d == "" {
