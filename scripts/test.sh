@@ -31,6 +31,12 @@ bash scripts/leakcheck.sh begin "$run"
 set +e
 NEUTRINO_TEST_RUN=$run go test -count=1 -timeout 30m ${TESTFLAGS:-} ./... 2>&1 | tee /tmp/neutrino-test.log
 status=${PIPESTATUS[0]}
+# api-input (issue 10): FuzzAPI beyond its seed corpus, briefly, on SQLite
+# and PostgreSQL (long runs: docs/RELIABILITY.md).
+for db in sqlite postgres; do
+  NEUTRINO_FUZZ_DB=$db go test -run '^$' -fuzz '^FuzzAPI$' -fuzztime 20s -parallel 1 ./internal/api/ 2>&1 | tee -a /tmp/neutrino-test.log
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
+done
 bash scripts/leakcheck.sh check "$run" || status=1
 set -e
 exit "$status"
