@@ -202,7 +202,7 @@ func raceRound(t *testing.T, prefix string, oursFirst bool) {
 	}
 }
 
-// mountInfo returns the mount points in /proc/self/mountinfo.
+// mountPoints returns the mount points in /proc/self/mountinfo, in its order.
 func mountPoints(t *testing.T) []string {
 	t.Helper()
 	f, err := os.Open("/proc/self/mountinfo")
