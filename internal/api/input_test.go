@@ -13,6 +13,16 @@ import (
 const inputINI = `[DEFAULT]
 core_plugin = ml2
 auth_strategy = keystone
+[keystone_authtoken]
+# Required by the config with auth_strategy = keystone; apitest.NewStack
+# sets no Options.Authenticate, so the identity headers are trusted.
+auth_type = password
+auth_url = http://127.0.0.1:5000/v3
+username = neutron
+password = unused
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
 [ml2]
 type_drivers = flat,vlan,vxlan,gre
 tenant_network_types = vxlan
