@@ -104,7 +104,9 @@ func TestHostileText(t *testing.T) {
 			s := stack(t, name, admin, inputINI)
 			_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "n1"}}`, nil)
 			id := m["network"].(map[string]any)["id"].(string)
-			body := func(where string) string { return "Invalid " + where + ": NUL characters and invalid UTF-8 are not allowed" }
+			body := func(where string) string {
+				return "Invalid " + where + ": NUL characters and invalid UTF-8 are not allowed"
+			}
 			runHostile(t, s.Handler, []hostile{
 				{"filter NUL", "GET", "/v2.0/networks?name=%00", "", nil, 400, badTextType, body("query string")},
 				{"filter invalid UTF-8", "GET", "/v2.0/networks?name=%ff%fe", "", nil, 400, badTextType, body("query string")},
