@@ -136,8 +136,13 @@ func changeCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, 
 	}
 	defer dp.Close()
 	mgmt := "unix:" + filepath.Join(o.RunDir, "br-tun.mgmt")
-	fmt.Println("\n| entries on the node (networks) | one entry changed: Apply against the record (after), median | all | same change with read-back (before), median | reference: one `ovs-ofctl add-flow` process, median | after / reference | before / reference |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	vswitchd := pidOf(filepath.Join(o.RunDir, "ovs-vswitchd.pid"))
+	// cpu is the CPU time (this process with its ovs-ofctl children, and
+	// ovs-vswitchd) in clock ticks, the measure that load on the machine
+	// disturbs least.
+	cpu := func() int64 { return cpuTicks("self") + cpuTicks(vswitchd) }
+	fmt.Println("\n| entries on the node (networks) | one entry changed: Apply against the record (after), median wall | range | before: same change with read-back, median wall | reference: one `ovs-ofctl add-flow` process, median wall | after / reference (wall) | before / reference (wall) | CPU per change: after / before / reference (ms) | after / reference (CPU) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, size := range sizes {
 		nets, per := shape(size)
 		s := dataplanetest.L2PopState(n.IP(), nets, per, 50)
@@ -147,27 +152,30 @@ func changeCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, 
 		}
 		fmt.Fprintf(os.Stderr, "%d entries installed in %s\n", nets*per, time.Since(start).Round(time.Millisecond))
 		var after, before, ref []time.Duration
+		var cpuAfter, cpuBefore, cpuRef int64
 		for i := range changes {
 			// After: one MAC changed, diffed against the record.
 			net := s.Networks["net-0000"]
 			net.Entries = slices.Clone(net.Entries)
 			net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:fe:%02x:%02x", i>>8&0xff, i&0xff)
 			s.Networks["net-0000"] = net
-			t0 := time.Now()
+			c0, t0 := cpu(), time.Now()
 			if err := dp.Apply(ctx, s); err != nil {
 				return err
 			}
 			after = append(after, time.Since(t0))
+			cpuAfter += cpu() - c0
 			if st := dp.LastApply(); st.FlowAdds != 2 || st.FlowDeletes != 1 || st.ReadBacks != 0 {
 				return fmt.Errorf("one changed MAC: %+v, want 2 adds, 1 delete, no read-back", st)
 			}
 			// Reference: one ovs-ofctl process adding one flow.
 			flow := fmt.Sprintf("cookie=0x1,table=20,priority=2,dl_vlan=4000,dl_dst=fa:16:3e:ee:%02x:%02x,actions=pop_vlan,set_field:0x3e8->tun_id,output:2", i>>8&0xff, i&0xff)
-			t0 = time.Now()
+			c0, t0 = cpu(), time.Now()
 			if out, err := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "add-flow", mgmt, flow).CombinedOutput(); err != nil {
 				return fmt.Errorf("add-flow: %v: %s", err, out)
 			}
 			ref = append(ref, time.Since(t0))
+			cpuRef += cpu() - c0
 			if out, err := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "del-flows", mgmt, "cookie=0x1/-1").CombinedOutput(); err != nil {
 				return fmt.Errorf("del-flows: %v: %s", err, out)
 			}
@@ -176,18 +184,21 @@ func changeCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, 
 			net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:fd:%02x:%02x", i>>8&0xff, i&0xff)
 			s.Networks["net-0000"] = net
 			dp.Resync()
-			t0 = time.Now()
+			c0, t0 = cpu(), time.Now()
 			if err := dp.Apply(ctx, s); err != nil {
 				return err
 			}
 			before = append(before, time.Since(t0))
+			cpuBefore += cpu() - c0
 			if st := dp.LastApply(); st.FlowAdds != 2 || st.FlowDeletes != 1 || st.ReadBacks != 2 {
 				return fmt.Errorf("one changed MAC with read-back: %+v, want 2 adds, 1 delete, 2 read-backs", st)
 			}
 		}
 		ma, mb, mr := median(after), median(before), median(ref)
-		fmt.Printf("| %d (%d) | %s | %s | %s | %s | %.2f | %.1f |\n", nets*per, nets, ms(ma), list(after), ms(mb), ms(mr),
-			float64(ma)/float64(mr), float64(mb)/float64(mr))
+		perChange := func(ticks int64) float64 { return float64(ticks) * 10 / float64(changes) } // 100 ticks/s
+		fmt.Printf("| %d (%d) | %s | %s | %s | %s | %.2f | %.1f | %.1f / %.1f / %.1f | %.2f |\n", nets*per, nets, ms(ma), list(after), ms(mb), ms(mr),
+			float64(ma)/float64(mr), float64(mb)/float64(mr), perChange(cpuAfter), perChange(cpuBefore), perChange(cpuRef),
+			float64(cpuAfter)/float64(max(cpuRef, 1)))
 	}
 	return nil
 }
