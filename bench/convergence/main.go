@@ -22,6 +22,7 @@ import (
 	"neutrino/bench/machine"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -46,13 +47,26 @@ func main() {
 	poll := flag.Duration("polling-interval", 2*time.Second, "agents' polling_interval")
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log agents and server")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "convergence:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, poll: *poll}
 	if err := b.run(*nAgents, *nNets, *nPorts, *nEvents, *resync, *nClients); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "convergence:", err)
 		os.Exit(1)
 	}
