@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"neutrino/internal/agent"
@@ -12,6 +16,7 @@ import (
 	"neutrino/internal/dataplane"
 	"neutrino/internal/dataplane/linux"
 	"neutrino/internal/dataplane/ovs"
+	"neutrino/internal/metrics"
 	"neutrino/internal/rpc"
 )
 
@@ -28,22 +33,24 @@ func agentCmd(logger *slog.Logger) *cobra.Command {
 		{agent.KindLinuxBridge, "The Linux bridge agent (neutron-linuxbridge-agent): vxlan devices and bridges via netlink"},
 	} {
 		var files []string
+		var metricsAddr string
 		kind := k.kind
 		sub := &cobra.Command{
 			Use:   kind + " --config-file FILE [--config-file FILE ...]",
 			Short: k.short,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				return runAgent(cmd.Context(), kind, files, logger)
+				return runAgent(cmd.Context(), kind, files, metricsAddr, logger)
 			},
 		}
 		sub.Flags().StringArrayVar(&files, "config-file", nil, "neutron.conf and the agent's ini file (repeatable; later files win)")
+		sub.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (host:port; empty: off)")
 		cmd.AddCommand(sub)
 	}
 	return cmd
 }
 
-func runAgent(ctx context.Context, kind string, files []string, logger *slog.Logger) error {
+func runAgent(ctx context.Context, kind string, files []string, metricsAddr string, logger *slog.Logger) error {
 	cfg, warnings, err := config.LoadAgent(kind, files...)
 	if err != nil {
 		return err
@@ -60,7 +67,16 @@ func runAgent(ctx context.Context, kind string, files []string, logger *slog.Log
 		return err
 	}
 	defer dp.Close()
-	return agent.Run(ctx, kind, cfg, dp, logger)
+	var reg *prometheus.Registry
+	if metricsAddr != "" {
+		reg = metrics.NewRegistry()
+		stop, err := serveMetrics(ctx, metricsAddr, metrics.Handler(reg), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return agent.Run(ctx, kind, cfg, dp, logger, registerer(reg))
 }
 
 // openDataplane connects the data plane of the agent's kind; it changes
@@ -79,4 +95,27 @@ func openDataplane(ctx context.Context, kind string, cfg *config.Agent, logger *
 			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType}, logger)
 	}
 	return nil, fmt.Errorf("agent kind %q: want %s or %s", kind, agent.KindOVS, agent.KindLinuxBridge)
+}
+
+// registerer avoids a typed nil: no registry means no metrics.
+func registerer(reg *prometheus.Registry) prometheus.Registerer {
+	if reg == nil {
+		return nil
+	}
+	return reg
+}
+
+// serveMetrics serves h on addr until ctx ends or stop is called.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() { shutdown(srv); <-done }, nil
 }

@@ -60,7 +60,7 @@ func TestAgentRefusesRabbit(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("[DEFAULT]\ntransport_url = rabbit://guest:secret@controller:5672/\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := runAgent(context.Background(), agent.KindOVS, []string{conf, seedFile(t, "ovs_neutron_plugin.l2pop.ini")}, slog.New(slog.DiscardHandler))
+	err := runAgent(context.Background(), agent.KindOVS, []string{conf, seedFile(t, "ovs_neutron_plugin.l2pop.ini")}, "", slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "grpc://") {
 		t.Fatalf("err %v, want advice to write grpc://", err)
 	}

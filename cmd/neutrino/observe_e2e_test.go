@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"neutrino/internal/agent"
@@ -23,6 +27,7 @@ import (
 	"neutrino/internal/dataplane/ovs"
 	"neutrino/internal/l2pop"
 	"neutrino/internal/lab"
+	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
@@ -84,11 +89,15 @@ type removal struct {
 // observeLab is a running topology: server, agents, testnet with vm1 on
 // compute1 and vm2 on compute2.
 type observeLab struct {
-	api   string
-	nodes map[string]*lab.Node
-	ovs   map[string]*lab.OVS
-	vms   map[string]bootedVM
-	vni   int64
+	api string
+	// agentMetrics is each node's agent /metrics URL.
+	agentMetrics map[string]string
+	nodes        map[string]*lab.Node
+	ovs          map[string]*lab.OVS
+	vms          map[string]bootedVM
+	vni          int64
+	plugin       *ml2.Plugin
+	netID        string
 }
 
 func liveAndAudit(t *testing.T, kind string, rm removal) {
@@ -115,6 +124,9 @@ func liveAndAudit(t *testing.T, kind string, rm removal) {
 		trace.Render(&b, tr)
 		return liveCount(tr, "verified") > 0 && liveCount(tr, "missing")+liveCount(tr, "unknown") == 0, b.String()
 	})
+
+	srvBefore := scrape(t, w.api+"/metrics")
+	agentBefore := scrape(t, w.agentMetrics["compute1"])
 
 	// Remove the entry by hand: trace --live marks that hop (and only
 	// it) missing.
@@ -178,6 +190,7 @@ func liveAndAudit(t *testing.T, kind string, rm removal) {
 		t.Error("entry not restored")
 	}
 	t.Logf("restored by the audit %v after the deletion (resync_interval %v)", rep.ComparedAt.Sub(deleted).Round(time.Millisecond), auditInterval)
+	checkMetrics(t, ctx, w, srvBefore, agentBefore)
 	out := runVerb(t, ctx, auditCmd(), "--os-url", w.api)
 	t.Logf("neutrino audit:\n%s", out)
 	if !strings.Contains(out, "compute1: missing unicast vni") {
@@ -215,7 +228,9 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 	sdone := make(chan error, 1)
 	go func() { sdone <- rpcSrv.Serve(sctx, lis) }()
 	t.Cleanup(func() { scancel(); <-sdone })
-	httpSrv := httptest.NewServer(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)}))
+	reg := metrics.NewRegistry()
+	sm := metrics.NewServer(reg, serverMetrics{agents: rpcSrv, store: st, plugin: plugin})
+	httpSrv := httptest.NewServer(withObserve(sm.Middleware(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)})), reg))
 	t.Cleanup(httpSrv.Close)
 
 	l, err := lab.New(ctx, nil)
@@ -233,7 +248,7 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 			}
 		}
 	})
-	w := &observeLab{api: httpSrv.URL, nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}}
+	w := &observeLab{api: httpSrv.URL, nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}, agentMetrics: map[string]string{}}
 	for _, name := range []string{"controller", "compute1", "compute2"} {
 		node, err := l.AddNode(ctx, name)
 		if err != nil {
@@ -263,11 +278,15 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(startAgent(t, ctx, kind, cfg, dp))
+		areg := metrics.NewRegistry()
+		ms := httptest.NewServer(metrics.Handler(areg))
+		t.Cleanup(ms.Close)
+		w.agentMetrics[name] = ms.URL + "/metrics"
+		t.Cleanup(startAgent(t, ctx, kind, cfg, dp, areg))
 	}
 	waitAgents(t, ctx, plugin, 3)
 	n, vms := bootPair(t, ctx, plugin, l, w.nodes, w.ovs)
-	w.vms, w.vni = vms, n.Segments[0].SegmentationID
+	w.vms, w.vni, w.plugin, w.netID = vms, n.Segments[0].SegmentationID, plugin, n.ID
 	return w
 }
 
@@ -313,7 +332,7 @@ func bootPair(t *testing.T, ctx context.Context, plugin *ml2.Plugin, l *lab.Lab,
 	return n, vms
 }
 
-func startAgent(t *testing.T, ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Dataplane) func() {
+func startAgent(t *testing.T, ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Dataplane, reg prometheus.Registerer) func() {
 	t.Helper()
 	cc, err := rpc.ClientConfigFor(cfg)
 	if err != nil {
@@ -323,7 +342,7 @@ func startAgent(t *testing.T, ctx context.Context, kind string, cfg *config.Agen
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(agent.Options{Kind: kind, Config: cfg, Server: client, Dataplane: dp})
+	a, err := agent.New(agent.Options{Kind: kind, Config: cfg, Server: client, Dataplane: dp, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,4 +430,98 @@ func lastAudit(t *testing.T, ctx context.Context, base, host string) rpc.AuditRe
 func fdbHas(ctx context.Context, ns, entry string) bool {
 	out, err := lab.Exec(ctx, ns, "bridge", "fdb", "show")
 	return err == nil && strings.Contains(string(out), entry)
+}
+
+// scrape reads a /metrics page into series -> value (the series is the
+// name with its labels as the text format prints them).
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scrape %s: %d %v", url, resp.StatusCode, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("scrape %s: line %q: %v", url, line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// checkMetrics compares scrapes from before the hand deletion with now:
+// the series exist and moved with what the test did.
+func checkMetrics(t *testing.T, ctx context.Context, w *observeLab, srvBefore, agentBefore map[string]float64) {
+	t.Helper()
+	srv := scrape(t, w.api+"/metrics")
+	ag := scrape(t, w.agentMetrics["compute1"])
+	moved := func(what string, before, after map[string]float64, series string) {
+		t.Helper()
+		a, ok := after[series]
+		if !ok {
+			t.Errorf("%s: no series %s", what, series)
+			return
+		}
+		if a <= before[series] {
+			t.Errorf("%s: %s did not move (%v -> %v)", what, series, before[series], a)
+		}
+	}
+	has := func(what string, m map[string]float64, series string, want float64) {
+		t.Helper()
+		if v, ok := m[series]; !ok || v != want {
+			t.Errorf("%s: %s = %v (present %v), want %v", what, series, v, ok, want)
+		}
+	}
+	moved("server", srvBefore, srv, `neutrino_api_requests_total{resource="trace",status="200",verb="GET"}`)
+	moved("server", srvBefore, srv, `neutrino_api_request_duration_seconds_count{resource="trace",verb="GET"}`)
+	moved("server", srvBefore, srv, `neutrino_api_requests_total{resource="audits",status="200",verb="GET"}`)
+	has("server", srv, `neutrino_watchers`, 3)
+	for _, h := range []string{"controller", "compute1", "compute2"} {
+		if _, ok := srv[`neutrino_watcher_lag_revisions{host="`+h+`"}`]; !ok {
+			t.Errorf("server: no watcher lag for %s", h)
+		}
+	}
+	kind := neutron.AgentTypeLinuxBridge
+	if len(w.ovs) > 0 {
+		kind = neutron.AgentTypeOVS
+	}
+	has("server", srv, `neutrino_agents{agent_type="`+kind+`",state="alive"}`, 3)
+	if _, ok := srv["neutrino_db_transaction_retries_total"]; !ok {
+		t.Error("server: no neutrino_db_transaction_retries_total")
+	}
+	moved("agent", agentBefore, ag, `neutrino_agent_audit_differences_total{difference="missing",kind="unicast"}`)
+	moved("agent", agentBefore, ag, `neutrino_agent_audit_repaired_total`)
+	moved("agent", agentBefore, ag, `neutrino_agent_audits_total`)
+	moved("agent", agentBefore, ag, `neutrino_agent_apply_duration_seconds_count`)
+	has("agent", ag, `neutrino_agent_entries{kind="unicast"}`, 1)
+	has("agent", ag, `neutrino_agent_revision_lag`, 0)
+
+	// A port created on compute2 moves the head revision and compute1's
+	// stream revision.
+	const project = "b0000000000000000000000000000002"
+	before := scrape(t, w.agentMetrics["compute1"])["neutrino_agent_stream_revision"]
+	headBefore := srv["neutrino_changelog_head_revision"]
+	p, err := w.plugin.CreatePort(ctx, neutron.PortCreate{ProjectID: project, NetworkID: w.netID, Name: "vm3", HostID: "compute2", DeviceOwner: "compute:nova"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.plugin.UpdateDevice(ctx, "compute2", p.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "revisions move", func() (bool, string) {
+		s, a := scrape(t, w.api+"/metrics"), scrape(t, w.agentMetrics["compute1"])
+		return s["neutrino_changelog_head_revision"] > headBefore && a["neutrino_agent_stream_revision"] > before,
+			fmt.Sprintf("head %v -> %v, compute1 stream %v -> %v", headBefore, s["neutrino_changelog_head_revision"], before, a["neutrino_agent_stream_revision"])
+	})
 }

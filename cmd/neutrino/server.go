@@ -16,6 +16,7 @@ import (
 	"neutrino/internal/api"
 	"neutrino/internal/config"
 	"neutrino/internal/keystone"
+	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
 	"neutrino/internal/store"
 )
@@ -106,7 +107,9 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("API listen: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	reg := metrics.NewRegistry()
+	srvMetrics := metrics.NewServer(reg, serverMetrics{agents: agents, store: st, plugin: plugin})
+	srv := &http.Server{Handler: withObserve(srvMetrics.Middleware(handler), reg), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	logger.Info("neutrino server listening", "api", ln.Addr().String(), "database", target.Redacted, "auth_strategy", cfg.AuthStrategy)
 	if ready != nil {
 		ready <- ln.Addr().String()

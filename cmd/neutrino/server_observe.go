@@ -8,12 +8,56 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"neutrino/internal/api"
+	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
+	"neutrino/internal/store"
 	"neutrino/internal/trace"
 )
+
+// withObserve serves GET /metrics from reg (outside the API's
+// authentication, as Prometheus scrapes it) and everything else with api.
+func withObserve(api http.Handler, reg *prometheus.Registry) http.Handler {
+	m := metrics.Handler(reg)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			m.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// serverMetrics is what the server's metrics read at scrape time.
+type serverMetrics struct {
+	agents *rpc.Server
+	store  *store.Store
+	plugin *ml2.Plugin
+}
+
+func (m serverMetrics) Revision() int64               { return m.agents.Revision() }
+func (m serverMetrics) WatcherLags() map[string]int64 { return m.agents.WatcherLags() }
+func (m serverMetrics) Retries() int64                { return m.store.Retries() }
+
+func (m serverMetrics) AgentCounts(ctx context.Context) (alive, dead map[string]int, err error) {
+	as, err := m.plugin.ListAgents(ctx, neutron.ListQuery{})
+	if err != nil {
+		return nil, nil, err
+	}
+	alive, dead = map[string]int{}, map[string]int{}
+	for _, a := range as {
+		if a.Alive {
+			alive[a.AgentType]++
+		} else {
+			dead[a.AgentType]++
+		}
+	}
+	return alive, dead, nil
+}
 
 // liveTimeout bounds how long a live trace or an on-demand audit waits
 // for the agents.

@@ -36,9 +36,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"neutrino/internal/config"
 	"neutrino/internal/dataplane"
 	"neutrino/internal/l2pop"
+	"neutrino/internal/metrics"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
 )
@@ -57,6 +60,9 @@ type Options struct {
 	Server    Server
 	Dataplane dataplane.Dataplane
 	Logger    *slog.Logger
+	// Registry, when set, gets the agent's Prometheus metrics
+	// (internal/metrics).
+	Registry prometheus.Registerer
 	// OnApplied, when set, is called by the data plane goroutine after
 	// each successful Apply with the revision of the state applied.
 	OnApplied func(revision int64)
@@ -86,6 +92,7 @@ type Agent struct {
 	// for a full pass with an audit (audit.go).
 	aud      auditState
 	auditNow chan struct{}
+	metrics  *metrics.Agent // nil without Options.Registry
 }
 
 // New checks the options and returns an agent; Run starts it.
@@ -103,16 +110,21 @@ func New(opt Options) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{
+	a := &Agent{
 		opt: opt, cfg: opt.Config, settings: SettingsFor(opt.Kind, opt.Config),
 		log:  log.With("agent", opt.Kind, "host", opt.Config.Host),
 		wake: make(chan struct{}, 1), auditNow: make(chan struct{}, 1),
-	}, nil
+	}
+	if opt.Registry != nil {
+		a.metrics = metrics.NewAgent(opt.Registry, a)
+	}
+	return a, nil
 }
 
 // Run dials the server named by cfg's transport_url and runs an agent of
-// kind on dp until ctx ends. It does not close dp.
-func Run(ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Dataplane, logger *slog.Logger) error {
+// kind on dp until ctx ends. It does not close dp. reg, if not nil, gets
+// the agent's metrics.
+func Run(ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Dataplane, logger *slog.Logger, reg prometheus.Registerer) error {
 	cc, err := rpc.ClientConfigFor(cfg)
 	if err != nil {
 		return err
@@ -122,7 +134,7 @@ func Run(ctx context.Context, kind string, cfg *config.Agent, dp dataplane.Datap
 		return err
 	}
 	defer client.Close()
-	a, err := New(Options{Kind: kind, Config: cfg, Server: client, Dataplane: dp, Logger: logger})
+	a, err := New(Options{Kind: kind, Config: cfg, Server: client, Dataplane: dp, Logger: logger, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -164,6 +176,9 @@ func (a *Agent) DeviceWakes() int64 { return a.deviceWakes.Load() }
 // FullPasses counts the passes that asked the data plane for a full
 // read-back (start, new snapshot or reconnect, resync_interval).
 func (a *Agent) FullPasses() int64 { return a.fullPasses.Load() }
+
+// Reconnects counts the times the watch stream ended and was opened again.
+func (a *Agent) Reconnects() int64 { return a.reconnects.Load() }
 
 // Snapshots counts the full snapshots received.
 func (a *Agent) Snapshots() int64 { return a.snapshots.Load() }
@@ -386,7 +401,12 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	if audit && st.clean {
 		found, auditErr = a.auditBefore(ctx, st)
 	}
-	if err := a.opt.Dataplane.Apply(ctx, desired); err != nil {
+	applyStart := time.Now()
+	err = a.opt.Dataplane.Apply(ctx, desired)
+	if a.metrics != nil {
+		a.metrics.Applied(time.Since(applyStart), err, a.expected(desired))
+	}
+	if err != nil {
 		st.clean = false
 		if audit {
 			a.auditAfter(ctx, desired, rev, found, errors.Join(auditErr, err))

@@ -111,6 +111,9 @@ func (a *Agent) auditAfter(ctx context.Context, desired dataplane.NodeState, rev
 	for _, ch := range asks {
 		ch <- r
 	}
+	if a.metrics != nil {
+		a.metrics.Audited(r.ComparedAt, found, r.Repaired)
+	}
 	if s, ok := a.opt.Server.(ObserveServer); ok {
 		go func() {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -56,7 +56,10 @@ type observers struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	audits   map[string]AuditReport
-	nextID   atomic.Uint64
+	// sent is, per host with an open watch stream, the revision the
+	// stream has brought its agent to.
+	sent   map[string]int64
+	nextID atomic.Uint64
 }
 
 type session struct {
@@ -389,5 +392,43 @@ func (s *Server) ObservedHosts() []string {
 		out = append(out, h)
 	}
 	slices.Sort(out)
+	return out
+}
+
+func (o *observers) markSent(host string, rev int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sent == nil {
+		o.sent = map[string]int64{}
+	}
+	o.sent[host] = rev
+}
+
+func (o *observers) unmarkSent(host string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.sent, host)
+}
+
+// WatcherLags is, per host with an open watch stream, how many revisions
+// its current view is ahead of what the stream has sent (0 when the
+// agent has everything).
+func (s *Server) WatcherLags() map[string]int64 {
+	s.obs.mu.Lock()
+	sent := make(map[string]int64, len(s.obs.sent))
+	for h, r := range s.obs.sent {
+		sent[h] = r
+	}
+	s.obs.mu.Unlock()
+	out := make(map[string]int64, len(sent))
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	for h, r := range sent {
+		lag := int64(0)
+		if hs := s.hub.hosts[h]; hs != nil && hs.rev > r {
+			lag = hs.rev - r
+		}
+		out[h] = lag
+	}
 	return out
 }

@@ -435,6 +435,7 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 	}
 	wake := s.hub.subscribe(host)
 	defer s.hub.unsubscribe(host, wake)
+	defer s.obs.unmarkSent(host)
 	at := req.GetLastRevision()
 	first := true
 	for {
@@ -462,6 +463,7 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 			}
 		}
 		first = false
+		s.obs.markSent(host, at)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -1,0 +1,153 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ServerSource is what the server's scrape-time metrics read.
+type ServerSource interface {
+	// Revision is the change-log revision the agents' server has read.
+	Revision() int64
+	// WatcherLags is, per host with an open watch stream, how many
+	// revisions its view is ahead of what the stream has sent.
+	WatcherLags() map[string]int64
+	// Retries counts database write transactions run again.
+	Retries() int64
+	// AgentCounts counts agents by type and liveness.
+	AgentCounts(ctx context.Context) (alive, dead map[string]int, err error)
+}
+
+// Server is the server's request metrics; the rest is read from a
+// ServerSource at scrape time.
+type Server struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewServer registers the server's metrics on reg.
+func NewServer(reg prometheus.Registerer, src ServerSource) *Server {
+	m := &Server{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neutrino_api_requests_total", Help: "API requests by resource, verb (HTTP method) and status code.",
+		}, []string{"resource", "verb", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "neutrino_api_request_duration_seconds", Help: "API request latency by resource and verb.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"resource", "verb"}),
+	}
+	reg.MustRegister(m.requests, m.duration, serverCollector{src: src})
+	return m
+}
+
+// knownResources bounds the resource label: anything else is "other".
+var knownResources = map[string]bool{
+	"networks": true, "subnets": true, "ports": true, "agents": true, "extensions": true,
+	"subnetpools": true, "trace": true, "audits": true,
+}
+
+// Resource is the resource label of a request path.
+func Resource(path string) string {
+	switch path {
+	case "/":
+		return "versions"
+	case "/v2.0", "/v2.0/":
+		return "root"
+	}
+	rest, ok := strings.CutPrefix(path, "/v2.0/")
+	if !ok {
+		return "other"
+	}
+	first, _, _ := strings.Cut(rest, "/")
+	first = strings.TrimSuffix(first, ".json")
+	if knownResources[first] {
+		return first
+	}
+	return "other"
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Middleware counts and times every request h serves.
+func (m *Server) Middleware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			res := Resource(r.URL.Path)
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			m.requests.WithLabelValues(res, r.Method, strconv.Itoa(rec.status)).Inc()
+			m.duration.WithLabelValues(res, r.Method).Observe(time.Since(start).Seconds())
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+var (
+	descRevision = prometheus.NewDesc("neutrino_changelog_head_revision",
+		"Change-log revision the agents' server has read (the head it streams from).", nil, nil)
+	descLag = prometheus.NewDesc("neutrino_watcher_lag_revisions",
+		"Per open watch stream: revisions its host's view is ahead of what the stream has sent.", []string{"host"}, nil)
+	descWatchers = prometheus.NewDesc("neutrino_watchers", "Open watch streams.", nil, nil)
+	descRetries  = prometheus.NewDesc("neutrino_db_transaction_retries_total",
+		"Database write transactions run again after a transient conflict.", nil, nil)
+	descAgents = prometheus.NewDesc("neutrino_agents", "Agents by type and liveness (agent_down_time).", []string{"agent_type", "state"}, nil)
+	descUp     = prometheus.NewDesc("neutrino_agents_scrape_ok", "1 if the agents could be counted at this scrape.", nil, nil)
+)
+
+// serverCollector reads the source at scrape time.
+type serverCollector struct{ src ServerSource }
+
+func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRevision, descLag, descWatchers, descRetries, descAgents, descUp} {
+		ch <- d
+	}
+}
+
+func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descRevision, prometheus.GaugeValue, float64(c.src.Revision()))
+	lags := c.src.WatcherLags()
+	ch <- prometheus.MustNewConstMetric(descWatchers, prometheus.GaugeValue, float64(len(lags)))
+	for host, lag := range lags {
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), host)
+	}
+	ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(c.src.Retries()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	alive, dead, err := c.src.AgentCounts(ctx)
+	ok := 0.0
+	if err == nil {
+		ok = 1
+		for t, n := range alive {
+			ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(n), t, "alive")
+		}
+		for t, n := range dead {
+			ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(n), t, "dead")
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, ok)
+}
