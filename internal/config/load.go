@@ -108,8 +108,8 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 }
 
 // keystoneAuthtoken reads [keystone_authtoken]; its credentials are
-// required only with auth_strategy = keystone, where a missing one would
-// otherwise surface as 503s on every request.
+// required only with auth_strategy = keystone (a missing one would
+// otherwise surface as 503s on every request).
 func (s *source) keystoneAuthtoken(c *Server) {
 	k := &c.KeystoneAuthtoken
 	uriE := s.str(&k.WWWAuthenticateURI, "keystone_authtoken", "www_authenticate_uri", "")
@@ -127,10 +127,15 @@ func (s *source) keystoneAuthtoken(c *Server) {
 	if c.AuthStrategy != "keystone" {
 		return
 	}
+	// Missing credentials are kept in k.Err for the token validator to
+	// refuse at start: the API alone (its tests) loads without them.
+	outer := s.errs
+	s.errs = nil
 	if t := typeE.Value; t != "password" && t != "v3password" {
 		s.fail(typeE, "auth_strategy = keystone needs auth_type = password in [keystone_authtoken] (neutrino implements the password plugin only)")
 	}
 	s.requirePasswordAuth(&k.Auth, "keystone_authtoken")
+	k.Err, s.errs = s.err(), outer
 	if k.WWWAuthenticateURI == "" {
 		k.WWWAuthenticateURI = k.Auth.AuthURL
 		if k.Auth.AuthURL != "" {

@@ -572,9 +572,12 @@ token_cache_time = 60
 	if _, _, err := LoadServer(write("noauth.conf", "[DEFAULT]\nauth_strategy = noauth\n"+bare)); err != nil {
 		t.Errorf("noauth: %v", err)
 	}
-	_, _, err = LoadServer(write("bad.conf", "[DEFAULT]\nauth_strategy = keystone\n"+bare))
-	if err == nil {
-		t.Fatal("keystone without credentials loaded")
+	bad, _, err := LoadServer(write("bad.conf", "[DEFAULT]\nauth_strategy = keystone\n"+bare))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = bad.KeystoneAuthtoken.Err; err == nil {
+		t.Fatal("keystone without credentials: no error for the validator")
 	}
 	for _, frag := range []string{"auth_type", "v2.0 API is gone", "user_domain_name", "password (default): \"\": required", "project_name"} {
 		if !strings.Contains(err.Error(), frag) {

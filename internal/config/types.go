@@ -101,6 +101,9 @@ type KeystoneAuthtoken struct {
 	// HTTPRequestMaxRetries is http_request_max_retries (default 3): retries
 	// when Keystone cannot be reached.
 	HTTPRequestMaxRetries int
+	// Err names the options token validation cannot do without, when
+	// auth_strategy = keystone and they are missing (keystone.New refuses).
+	Err error
 }
 
 // Agent is a node agent's configuration: neutron.conf plus the OVS agent's

@@ -52,6 +52,9 @@ type Auth struct {
 // New builds the validator from [keystone_authtoken]. It does not contact
 // Keystone until the first request.
 func New(cfg config.KeystoneAuthtoken, log *slog.Logger) (*Auth, error) {
+	if cfg.Err != nil {
+		return nil, fmt.Errorf("[keystone_authtoken]: %w", cfg.Err)
+	}
 	c, err := NewClient(cfg.Auth.AuthURL, cfg.HTTPConnectTimeout, cfg.HTTPRequestMaxRetries)
 	if err != nil {
 		return nil, err
