@@ -105,3 +105,94 @@ func TestLeakcheckScript(t *testing.T) {
 		t.Errorf("after cleanup: exit %d: %s", code, out)
 	}
 }
+
+// TestLeakcheckReap: `leakcheck.sh reap` ends the processes and deletes the
+// namespaces of a run whose scripts/test.sh is gone, and leaves a live
+// run's alone.
+func TestLeakcheckReap(t *testing.T) {
+	needRoot(t)
+	script, err := filepath.Abs("../../scripts/leakcheck.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A dead run: its owner is a process that has exited.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mkrun := func(owner int) string {
+		d, err := os.MkdirTemp("/tmp", "neutrino-run.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		if err := os.WriteFile(filepath.Join(d, "owner"), []byte(strconv.Itoa(owner)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	dead := mkrun(gone.ProcessState.Pid())
+	// A live run: its owner runs scripts/test.sh (a stand-in that sleeps).
+	owner := exec.Command("bash", "-c", "sleep 600; :", "scripts/test.sh") // "; :" keeps bash from exec-ing sleep
+	owner.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = owner.Process.Kill(); _ = owner.Wait() }()
+	live := mkrun(owner.Process.Pid)
+
+	leave := func(run, name string) (*Proc, string) {
+		t.Setenv(RunEnv, run)
+		ns := "nt-" + RandomID() + "-" + name
+		if err := CreateNS(ns); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = DeleteNS(ns) })
+		p, err := Start("", "sleep", "600")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop() })
+		return p, ns
+	}
+	deadProc, deadNS := leave(dead, "dead")
+	liveProc, liveNS := leave(live, "live")
+	os.Unsetenv(RunEnv) // t.Setenv restores it at the end
+
+	if out, err := exec.Command("bash", script, "reap").CombinedOutput(); err != nil {
+		t.Fatalf("reap: %v: %s", err, out)
+	}
+	select {
+	case <-deadProc.Done():
+	default:
+		// Stop reaps our child; reap sent SIGTERM, so it is gone or going.
+		if err := syscall.Kill(deadProc.PID(), 0); err == nil && !zombie(deadProc.PID()) {
+			t.Errorf("the dead run's process %d still runs", deadProc.PID())
+		}
+	}
+	if NSExists(deadNS) {
+		t.Errorf("the dead run's namespace %s is still there", deadNS)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead run's directory is still there (%v)", err)
+	}
+	select {
+	case <-liveProc.Done():
+		t.Error("reap ended a live run's process")
+	default:
+	}
+	if !NSExists(liveNS) {
+		t.Error("reap deleted a live run's namespace")
+	}
+}
+
+// zombie reports whether pid has exited and waits for its parent.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
+}
