@@ -186,6 +186,19 @@ func fuzzSeeds(f *testing.F) {
 		{2, "/v2.0/ports/{port}", "", `{"port": {"fixed_ips": [{"subnet_id": "{subnet}"}, {"subnet_id": "{subnet}"}]}}`},
 		{2, "/v2.0/networks/{net}/tags", "", `{"tags": ["a", "b"]}`},
 		{3, "/v2.0/subnets/{subnet}", "", ""},
+		{3, "/v2.0/networks/{net}", "", ""},
+		{2, "/v2.0/subnets/{subnet}", "", `{"subnet": {"allocation_pools": [{"start": "198.51.100.100", "end": "198.51.100.110"}], "gateway_ip": "198.51.100.254", "enable_dhcp": false}}`},
+		{2, "/v2.0/subnets/{subnet}", "", `{"subnet": {"dns_nameservers": ["198.51.100.53"], "host_routes": [{"destination": "203.0.113.0/24", "nexthop": "198.51.100.1"}]}}`},
+		{2, "/v2.0/ports/{port}", "", `{"port": {"mac_address": "fa:16:3e:00:00:01", "binding:host_id": "node-1", "device_owner": "compute:nova", "allowed_address_pairs": [{"ip_address": "198.51.100.0/28"}]}}`},
+		{2, "/v2.0/ports/{port}", "", `{"port": {"fixed_ips": []}}`},
+		{1, "/v2.0/subnets", "", `{"subnet": {"network_id": "{net}", "ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac"}}`},
+		{1, "/v2.0/networks", "", `{"network": {"segments": [{"provider:network_type": "vlan", "provider:physical_network": "physnet1"}, {"provider:network_type": "vxlan"}]}}`},
+		{2, "/v2.0/networks/{net}", "", `{"network": {"provider:segmentation_id": 150, "mtu": 1400, "shared": true}}`},
+		{1, "/v2.0/networks", "", `{"network": {"provider:network_type": "gre", "provider:segmentation_id": 7}}`},
+		{2, "/v2.0/networks/{net}/tags/red", "", ""},
+		{3, "/v2.0/networks/{net}/tags", "", ""},
+		{0, "/v2.0/ports", "fixed_ips=ip_address%3D198.51.100.7&fields=id&sort_key=mac_address&sort_dir=desc&limit=2&marker={port}", ""},
+		{0, "/v2.0/networks", "tags-any=red,blue&not-tags=x&shared=true&page_reverse=true&limit=1", ""},
 	} {
 		f.Add(s.m, s.path, s.q, s.b, true)
 	}

@@ -277,6 +277,9 @@ func TestSubnetChecks(t *testing.T) {
 					inv("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False.")},
 				{"slaac not /64", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/80", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput",
 					inv("Invalid CIDR 2001:db8:1::/80 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64.")},
+				{"dns of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.2", "2001:db8::53"]`), nil, 400, "InvalidInput", inv("dns_nameserver '2001:db8::53' does not match the ip_version '4'.")},
+				{"route of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "host_routes": [{"destination": "2001:db8::/64", "nexthop": "10.7.0.1"}]`), nil, 400, "InvalidInput", inv("destination '2001:db8::/64' does not match the ip_version '4'.")},
+				{"six nameservers", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.4", "10.7.0.5", "10.7.0.6"]`), nil, 400, "DNSNameServersExhausted", "Unable to complete operation for new subnet. The number of DNS nameservers exceeds the limit 5."},
 				{"ipv6 mode on v4", "POST", "/v2.0/subnets", sub("a", "10.1.0.0/24", 4, `, "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput", inv("ipv6_address_mode is not valid when ip_version is 4.")},
 				// Allowed: without DHCP any prefix; address mode alone; ra mode alone; equal modes.
 				{"/31 no dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.0/31", 4, `, "enable_dhcp": false`), nil, 201, "", ""},
@@ -294,6 +297,8 @@ func TestSubnetChecks(t *testing.T) {
 			runHostile(t, s.Handler, []hostile{
 				{"enable dhcp on /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"enable_dhcp": true}}`, nil, 400, "InvalidInput", prefixMsg},
 				{"disable dhcp with slaac", "PUT", "/v2.0/subnets/" + slaac, `{"subnet": {"enable_dhcp": false}}`, nil, 400, "InvalidInput", inv("Cannot disable enable_dhcp with ipv6 attributes set.")},
+				{"21 host routes", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"host_routes": [` + strings.TrimSuffix(strings.Repeat(`{"destination": "10.8.0.0/24", "nexthop": "10.0.0.1"},`, 21), ",") + `]}}`, nil, 400, "HostRoutesExhausted",
+					"Unable to complete operation for " + small + ". The number of host routes exceeds the limit 20."},
 				{"rename /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"name": "p2p"}}`, nil, 200, "", ""},
 			})
 			_, m = serve(t, s.Handler, "GET", "/v2.0/subnets", "", nil)

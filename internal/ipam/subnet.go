@@ -80,3 +80,55 @@ func ValidateDHCPUpdate(p netip.Prefix, wasEnabled, enable bool, raMode, address
 	}
 	return nil
 }
+
+// Neutron's defaults for max_dns_nameservers and max_subnet_host_routes
+// (neutrino has no such options).
+const (
+	MaxDNSNameservers = 5
+	MaxHostRoutes     = 20
+)
+
+// ValidateSubnetOptions checks dns_nameservers and host_routes given for
+// a subnet (id "" = a new one) as Neutron does: at most 5 and 20, and of
+// the subnet's IP version.
+func ValidateSubnetOptions(version int, id string, dns []string, routes []neutron.HostRoute) error {
+	if id == "" {
+		id = "new subnet"
+	}
+	if len(dns) > MaxDNSNameservers {
+		return neutron.Errorf(400, "DNSNameServersExhausted", "Unable to complete operation for %s. The number of DNS nameservers exceeds the limit %d.", id, MaxDNSNameservers)
+	}
+	for _, d := range dns {
+		if err := sameVersion(version, d, "dns_nameserver"); err != nil {
+			return err
+		}
+	}
+	if len(routes) > MaxHostRoutes {
+		return neutron.Errorf(400, "HostRoutesExhausted", "Unable to complete operation for %s. The number of host routes exceeds the limit %d.", id, MaxHostRoutes)
+	}
+	for _, r := range routes {
+		if err := sameVersion(version, r.NextHop, "nexthop"); err != nil {
+			return err
+		}
+		if err := sameVersion(version, r.Destination, "destination"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameVersion checks that an address or prefix is of IP version v.
+func sameVersion(v int, s, name string) error {
+	var is4 bool
+	if p, err := netip.ParsePrefix(s); err == nil {
+		is4 = p.Addr().Is4()
+	} else if a, err := netip.ParseAddr(s); err == nil {
+		is4 = a.Is4()
+	} else {
+		return neutron.InvalidInput("%s '%s' is not a valid IP address.", name, s)
+	}
+	if is4 != (v == 4) {
+		return neutron.InvalidInput("%s '%s' does not match the ip_version '%d'.", name, s, v)
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package ipam
 import (
 	"net/netip"
 	"testing"
+
+	"neutrino/internal/neutron"
 )
 
 // The texts are Neutron 2023.1's (db_base_plugin_v2._validate_subnet and
@@ -94,6 +96,36 @@ func TestValidateDHCPUpdate(t *testing.T) {
 	for _, c := range cases {
 		if got := fault(t, ValidateDHCPUpdate(c.p, c.was, c.enable, c.ra, c.addr)); got != c.want {
 			t.Errorf("%+v: %q, want %q", c, got, c.want)
+		}
+	}
+}
+
+func TestValidateSubnetOptions(t *testing.T) {
+	route := func(dst, hop string) neutron.HostRoute { return neutron.HostRoute{Destination: dst, NextHop: hop} }
+	routes := make([]neutron.HostRoute, 21)
+	for i := range routes {
+		routes[i] = route("10.9.0.0/24", "10.0.0.1")
+	}
+	cases := []struct {
+		v      int
+		id     string
+		dns    []string
+		routes []neutron.HostRoute
+		want   string
+	}{
+		{4, "", []string{"10.0.0.2", "8.8.8.8"}, []neutron.HostRoute{route("10.9.0.0/24", "10.0.0.1")}, ""},
+		{6, "", []string{"2001:db8::53"}, []neutron.HostRoute{route("2001:db8:9::/64", "2001:db8::1")}, ""},
+		{4, "", []string{"2001:db8::53"}, nil, "InvalidInput: Invalid input for operation: dns_nameserver '2001:db8::53' does not match the ip_version '4'."},
+		{6, "", []string{"8.8.8.8"}, nil, "InvalidInput: Invalid input for operation: dns_nameserver '8.8.8.8' does not match the ip_version '6'."},
+		{4, "", nil, []neutron.HostRoute{route("10.9.0.0/24", "2001:db8::1")}, "InvalidInput: Invalid input for operation: nexthop '2001:db8::1' does not match the ip_version '4'."},
+		{4, "", nil, []neutron.HostRoute{route("2001:db8:9::/64", "10.0.0.1")}, "InvalidInput: Invalid input for operation: destination '2001:db8:9::/64' does not match the ip_version '4'."},
+		{4, "", []string{"1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5", "1.1.1.6"}, nil, "DNSNameServersExhausted: Unable to complete operation for new subnet. The number of DNS nameservers exceeds the limit 5."},
+		{4, "s1", nil, routes, "HostRoutesExhausted: Unable to complete operation for s1. The number of host routes exceeds the limit 20."},
+		{4, "", nil, routes[:20], ""},
+	}
+	for i, c := range cases {
+		if got := fault(t, ValidateSubnetOptions(c.v, c.id, c.dns, c.routes)); got != c.want {
+			t.Errorf("%d: %q, want %q", i, got, c.want)
 		}
 	}
 }

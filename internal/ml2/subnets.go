@@ -49,6 +49,9 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 	if err := ipam.ValidateIPv6Modes(prefix, req.IPv6RAMode, req.IPv6AddressMode, dhcp); err != nil {
 		return nil, err
 	}
+	if err := ipam.ValidateSubnetOptions(version, "", req.DNSNameservers, req.HostRoutes); err != nil {
+		return nil, err
+	}
 	var out *neutron.Subnet
 	_, err = p.st.Write(ctx, func(t *store.Tx) error {
 		// Subnet creates on one network run one at a time from here to
@@ -165,6 +168,19 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 				return err
 			}
 			s.EnableDHCP = *req.EnableDHCP
+		}
+		if req.DNSNameservers != nil || req.HostRoutes != nil {
+			var dns []string
+			var routes []neutron.HostRoute
+			if req.DNSNameservers != nil {
+				dns = *req.DNSNameservers
+			}
+			if req.HostRoutes != nil {
+				routes = *req.HostRoutes
+			}
+			if err := ipam.ValidateSubnetOptions(s.IPVersion, s.ID, dns, routes); err != nil {
+				return err
+			}
 		}
 		if req.DNSNameservers != nil {
 			s.DNSNameservers = nonNilStrings(*req.DNSNameservers)
