@@ -73,6 +73,8 @@ start() {
   [ -n "$sport" ] || while :; do sport=$(free_port); [ "$sport" != "$port" ] && break; done
   mkdir -p "$dir/log" "$dir/fernet-keys" "$dir/credential-keys" "$dir/my"
   chmod 700 "$dir/fernet-keys" "$dir/credential-keys"
+  # mktemp -d makes DIR 0700: MariaDB (user mysql) must reach DIR/my.
+  chmod 755 "$dir"
   chown mysql:mysql "$dir/my"
   mariadb-install-db --no-defaults --user=mysql --datadir="$dir/my/data" \
     --auth-root-authentication-method=socket --skip-test-db >"$dir/log/my-init.log" 2>&1

@@ -24,10 +24,13 @@ ksdir=$(mktemp -d /tmp/neutrino-keystone.XXXXXX)
 # A run that leaked keeps its directory: the next run's reap ends what it left.
 leaked=0
 trap 'bash scripts/keystone.sh stop "$ksdir"; bash scripts/testdb.sh stop "$dbdir"; rm -rf "$ksdir" "$dbdir"; [ $leaked = 1 ] || rm -rf "$run"' EXIT
-eval "$(bash scripts/testdb.sh start "$dbdir")"
+# A failing start must stop the run: eval "$(...)" alone would hide it.
+dbenv=$(bash scripts/testdb.sh start "$dbdir")
+eval "$dbenv"
 export NEUTRINO_TEST_POSTGRES NEUTRINO_TEST_MYSQL
 # The real Keystone for the token tests (scripts/keystone.sh; issue 12).
-eval "$(bash scripts/keystone.sh start "$ksdir")"
+ksenv=$(bash scripts/keystone.sh start "$ksdir")
+eval "$ksenv"
 export NEUTRINO_TEST_KEYSTONE NEUTRINO_TEST_KEYSTONE_SHORT NEUTRINO_TEST_KEYSTONE_ADMIN
 go vet ./...
 bash scripts/leakcheck.sh begin "$run"
