@@ -132,13 +132,19 @@ func TestLeakcheckReap(t *testing.T) {
 		return d
 	}
 	dead := mkrun(gone.ProcessState.Pid())
-	// A live run: its owner runs scripts/test.sh (a stand-in that sleeps).
-	owner := exec.Command("bash", "-c", "sleep 600; :", "scripts/test.sh") // "; :" keeps bash from exec-ing sleep
+	// A live run: its owner runs scripts/test.sh.
+	// A stand-in: bash named scripts/test.sh, blocked in its own read (no
+	// child to orphan) until the test ends.
+	owner := exec.Command("bash", "-c", "read -r _", "scripts/test.sh")
 	owner.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := owner.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := owner.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = owner.Process.Kill(); _ = owner.Wait() }()
+	defer func() { _ = stdin.Close(); _ = owner.Wait() }()
 	live := mkrun(owner.Process.Pid)
 
 	leave := func(run, name string) (*Proc, string) {
