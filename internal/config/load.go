@@ -386,24 +386,29 @@ func (s *source) transportURL(c *Agent) {
 		s.fail(e, "unsupported scheme %q; %s", scheme, advice)
 		return
 	}
-	hostport := strings.TrimSuffix(rest, "/")
-	if strings.ContainsAny(hostport, "@/,") {
-		s.fail(e, "want exactly grpc://HOST:PORT (credentials go in rpc_token)")
-		return
+	// Several servers are listed as oslo lists several brokers:
+	// grpc://HOST1:PORT1,HOST2:PORT2 (the agent fails over between them).
+	var hosts []string
+	for _, hostport := range strings.Split(strings.TrimSuffix(rest, "/"), ",") {
+		if strings.ContainsAny(hostport, "@/") {
+			s.fail(e, "want grpc://HOST:PORT[,HOST:PORT...] (credentials go in rpc_token)")
+			return
+		}
+		host, port, err := net.SplitHostPort(hostport)
+		if err != nil { // no port given
+			host, port = strings.Trim(hostport, "[]"), strconv.Itoa(DefaultRPC)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			s.fail(e, "bad port %q", port)
+			return
+		}
+		if host == "" {
+			s.fail(e, "no host; %s", advice)
+			return
+		}
+		hosts = append(hosts, net.JoinHostPort(host, port))
 	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil { // no port given
-		host, port = strings.Trim(hostport, "[]"), strconv.Itoa(DefaultRPC)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		s.fail(e, "bad port %q", port)
-		return
-	}
-	if host == "" {
-		s.fail(e, "no host; %s", advice)
-		return
-	}
-	c.TransportURL = "grpc://" + net.JoinHostPort(host, port)
+	c.TransportURL = "grpc://" + strings.Join(hosts, ",")
 }
 
 var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)

@@ -99,8 +99,14 @@ func (o *OVS) startOVSDB(ctx context.Context) error {
 // RestartOVSDB stops ovsdb-server and starts it again on the same
 // database file: clients (the data plane's libovsdb session) must
 // reconnect; ovs-vswitchd reconnects by itself.
-func (o *OVS) RestartOVSDB(ctx context.Context) error {
-	if err := o.stopProc(o.dbProc, o.dbDone, filepath.Join(o.RunDir, "ovsdb-server.pid")); err != nil {
+func (o *OVS) RestartOVSDB(ctx context.Context) error { return o.restartOVSDB(ctx, false) }
+
+// CrashOVSDB is RestartOVSDB with SIGKILL instead of SIGTERM: the daemon
+// dies without closing anything, as in a crash.
+func (o *OVS) CrashOVSDB(ctx context.Context) error { return o.restartOVSDB(ctx, true) }
+
+func (o *OVS) restartOVSDB(ctx context.Context, crash bool) error {
+	if err := o.end(crash, o.dbProc, o.dbDone, filepath.Join(o.RunDir, "ovsdb-server.pid")); err != nil {
 		return fmt.Errorf("restart ovsdb-server in %s: %w", o.Namespace, err)
 	}
 	o.dbProc = nil
@@ -137,8 +143,13 @@ func (o *OVS) startVswitchd(ctx context.Context) error {
 // RestartVswitchd stops ovs-vswitchd and starts it again (the database
 // stays): OpenFlow tables come back empty, as after an OVS upgrade or
 // crash, which the data plane must detect and repair.
-func (o *OVS) RestartVswitchd(ctx context.Context) error {
-	if err := o.stopProc(o.swProc, o.swDone, filepath.Join(o.RunDir, "ovs-vswitchd.pid")); err != nil {
+func (o *OVS) RestartVswitchd(ctx context.Context) error { return o.restartVswitchd(ctx, false) }
+
+// CrashVswitchd is RestartVswitchd with SIGKILL instead of SIGTERM.
+func (o *OVS) CrashVswitchd(ctx context.Context) error { return o.restartVswitchd(ctx, true) }
+
+func (o *OVS) restartVswitchd(ctx context.Context, crash bool) error {
+	if err := o.end(crash, o.swProc, o.swDone, filepath.Join(o.RunDir, "ovs-vswitchd.pid")); err != nil {
 		return fmt.Errorf("restart ovs-vswitchd in %s: %w", o.Namespace, err)
 	}
 	o.swProc = nil
@@ -277,6 +288,19 @@ func (o *OVS) Stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// end stops a daemon (crash: SIGKILL at once, by our child's PID).
+func (o *OVS) end(crash bool, cmd *exec.Cmd, done chan struct{}, pidfile string) error {
+	if !crash {
+		return o.stopProc(cmd, done, pidfile)
+	}
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	return nil
 }
 
 func (o *OVS) stopProc(cmd *exec.Cmd, done chan struct{}, pidfile string) error {

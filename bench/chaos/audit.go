@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"neutrino/internal/agent"
+	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/linux"
+	"neutrino/internal/dataplane/ovs"
+	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// auditor compares every node's real data plane with what the database
+// says it must hold: the expected facts come from the store through the
+// same pure functions the server and agents use (l2pop view, the agent's
+// Desired, dataplane.Expected); the held facts are read from the kernel
+// or the node's OVS by the harness's own read-only data plane handles,
+// not reported by the agents.
+type auditor struct {
+	st    *store.Store
+	c     *cluster
+	obs   map[string]dataplane.Observer
+	close map[string]func() error
+}
+
+func newAuditor(ctx context.Context, c *cluster) (*auditor, error) {
+	st, err := store.Open(ctx, c.pg.URL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &auditor{st: st, c: c, obs: map[string]dataplane.Observer{}, close: map[string]func() error{}}, nil
+}
+
+func (a *auditor) Close() {
+	for _, f := range a.close {
+		_ = f()
+	}
+	_ = a.st.Close()
+}
+
+func (a *auditor) observer(ctx context.Context, n *node) (dataplane.Observer, error) {
+	if o := a.obs[n.Name]; o != nil {
+		return o, nil
+	}
+	switch n.kind {
+	case agent.KindOVS:
+		d, err := ovs.New(ctx, ovs.Config{OVSDB: n.ovs.OVSDB(), DatapathType: "netdev"}, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.obs[n.Name], a.close[n.Name] = d, d.Close
+	default:
+		d, err := linux.New(linux.Options{NetNS: n.NS})
+		if err != nil {
+			return nil, err
+		}
+		a.obs[n.Name], a.close[n.Name] = d, d.Close
+	}
+	return a.obs[n.Name], nil
+}
+
+// forget drops a node's handle (its OVS restarted: reconnect).
+func (a *auditor) forget(n *node) {
+	if f := a.close[n.Name]; f != nil {
+		_ = f()
+	}
+	delete(a.obs, n.Name)
+	delete(a.close, n.Name)
+}
+
+// snapshot reads what the stream derives its views from, in one
+// transaction.
+func (a *auditor) snapshot(ctx context.Context) (*neutron.State, error) {
+	var st neutron.State
+	err := a.st.Read(ctx, func(t *store.Tx) error {
+		var err error
+		if st.Revision, err = t.Revision(ctx); err != nil {
+			return err
+		}
+		if st.Networks, err = t.ListNetworks(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Ports, err = t.ListPorts(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Agents, err = t.ListAgents(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		st.Endpoints, err = t.ListEndpoints(ctx)
+		return err
+	})
+	return &st, err
+}
+
+// check returns what is not converged: differences per node ("node:
+// missing unicast vni 1001 ... via ..."), plugged ports not ACTIVE. An
+// empty list means converged.
+func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]string, error) {
+	st, err := a.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read database: %w", err)
+	}
+	var out []string
+	status := map[string]neutron.Port{}
+	for _, p := range st.Ports {
+		status[p.ID] = p
+	}
+	model := l2pop.NewModel(l2pop.Config{Enabled: true, NetworkTypes: []string{neutron.TypeVXLAN}}, st)
+	for _, n := range a.c.nodes {
+		var devs []dataplane.Device
+		for _, id := range plugged[n.Name] {
+			devs = append(devs, dataplane.Device{PortID: id, Up: true})
+			if p, ok := status[id]; !ok {
+				out = append(out, fmt.Sprintf("%s: port %s is plugged but not in the database", n.Name, id))
+			} else if p.Status != neutron.StatusActive {
+				out = append(out, fmt.Sprintf("%s: port %s is %s, not ACTIVE", n.Name, id, p.Status))
+			}
+		}
+		want := dataplane.Expected(agent.Desired(model.View(n.Name), agent.SettingsFor(n.kind, n.cfg), devs), n.kind == agent.KindOVS)
+		o, err := a.observer(ctx, n)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
+			continue
+		}
+		held, err := o.Observe(ctx)
+		if err != nil {
+			a.forget(n)
+			out = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
+			continue
+		}
+		for _, d := range dataplane.Compare(want, held) {
+			out = append(out, n.Name+": "+d.String())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// integrity checks the database at the end: nothing written twice or
+// half. It returns one line per problem.
+func (a *auditor) integrity(ctx context.Context, w *workload) ([]string, error) {
+	var out []string
+	q := func(what, sql string) error {
+		rows, err := a.st.DB().QueryContext(ctx, sql)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return err
+			}
+			out = append(out, what+": "+s)
+		}
+		return rows.Err()
+	}
+	for _, c := range []struct{ what, sql string }{
+		{"port name written twice", `SELECT name FROM ports WHERE name LIKE 'chaos-%' GROUP BY name HAVING COUNT(*) > 1`},
+		{"network name written twice", `SELECT name FROM networks WHERE name LIKE 'chaos-%' GROUP BY name HAVING COUNT(*) > 1`},
+		{"port without an address on a network with a subnet", `SELECT p.id FROM ports p WHERE EXISTS (SELECT 1 FROM subnets s WHERE s.network_id = p.network_id) AND NOT EXISTS (SELECT 1 FROM ipallocations i WHERE i.port_id = p.id)`},
+		{"network without exactly one segment", `SELECT n.id FROM networks n WHERE (SELECT COUNT(*) FROM network_segments s WHERE s.network_id = n.id) <> 1`},
+		{"VNI allocation out of step with segments", `SELECT CAST(COUNT(*) AS VARCHAR) FROM vxlan_allocations a WHERE a.allocated <> EXISTS (SELECT 1 FROM network_segments s WHERE s.network_type = 'vxlan' AND s.segmentation_id = a.vxlan_vni)`},
+	} {
+		if err := q(c.what, c.sql); err != nil {
+			return nil, err
+		}
+	}
+	// The VNI check returns a count even when it is 0.
+	out = dropZero(out, "VNI allocation out of step with segments: 0")
+	st, err := a.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := w.knownPorts()
+	inDB := map[string]neutron.Port{}
+	for _, p := range st.Ports {
+		inDB[p.ID] = p
+		if strings.HasPrefix(p.Name, "chaos-") {
+			if _, ok := known[p.ID]; !ok {
+				out = append(out, fmt.Sprintf("port %s (%s) exists but the workload did not keep it (written twice or not deleted)", p.ID, p.Name))
+			}
+		}
+	}
+	for id, host := range known {
+		p, ok := inDB[id]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("port %s the workload holds is missing", id))
+		case p.Binding.HostID != host:
+			out = append(out, fmt.Sprintf("port %s is bound to %q, the workload moved it to %q", id, p.Binding.HostID, host))
+		}
+	}
+	nets := map[string]bool{}
+	for _, id := range w.knownNets() {
+		nets[id] = true
+	}
+	for _, n := range st.Networks {
+		if strings.HasPrefix(n.Name, "chaos-") && !nets[n.ID] {
+			out = append(out, fmt.Sprintf("network %s (%s) exists but the workload did not keep it", n.ID, n.Name))
+		}
+		delete(nets, n.ID)
+	}
+	for id := range nets {
+		out = append(out, fmt.Sprintf("network %s the workload holds is missing", id))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func dropZero(in []string, s string) []string {
+	var out []string
+	for _, x := range in {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}

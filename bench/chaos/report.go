@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
+
+// setupVMs creates the stable networks, the burst network and the probe
+// pairs: two VMs on different nodes each (Linux bridge with OVS, and
+// each kind with itself), whose ports the workload never touches.
+func (h *harness) setupVMs(ctx context.Context) error {
+	w, nodes := h.w, h.c.nodes
+	var stable []*tnet
+	for i := 0; i < 2; i++ {
+		t, err := w.createNet(ctx, fmt.Sprintf("10.%d.0.0/24", 10+i))
+		if err != nil {
+			return err
+		}
+		stable = append(stable, t)
+	}
+	b, err := w.createNet(ctx, "10.99.0.0/16")
+	if err != nil {
+		return err
+	}
+	w.burstNet = b
+	pairs := [][2]int{{0, 3}, {1, 4}, {2, 5}, {0, 2}, {1, 5}}
+	for i, pr := range pairs {
+		t := stable[i%2]
+		var vs [2]*vm
+		for j, ni := range pr {
+			v, err := w.boot(ctx, t, nodes[ni%len(nodes)], true)
+			if err != nil {
+				return fmt.Errorf("stable vm: %w", err)
+			}
+			w.stable = append(w.stable, v)
+			vs[j] = v
+		}
+		name := fmt.Sprintf("%s->%s", vs[0].node.Name, vs[1].node.Name)
+		h.probes = append(h.probes, newProber(name, vs[0].ns, vs[1].addr.Addr(), uint16(0x4e00+i), 50*time.Millisecond))
+	}
+	return nil
+}
+
+// report is the run's figures.
+type report struct {
+	Seed   uint64         `json:"seed"`
+	Faults map[string]int `json:"faults_by_kind"`
+	Total  int            `json:"faults_total"`
+	// Failures are faults whose differences outlasted the bound (goal 0),
+	// with the entries named.
+	Failures []fault                   `json:"failures"`
+	Converge map[string]percentiles    `json:"converge_seconds_by_kind"`
+	Loss     map[string]*probeLoss     `json:"probe_loss_by_kind"`
+	API      map[string]map[string]int `json:"api_failed_attempts"`
+	APICalls int                       `json:"api_calls"`
+	Ops      map[string]int            `json:"workload_ops"`
+	WorkErrs []string                  `json:"workload_errors"`
+	// Final lists what was still not converged at the end; Integrity
+	// what the database holds twice or half.
+	Final     []string `json:"final_differences"`
+	Integrity []string `json:"integrity_problems"`
+	Elapsed   string   `json:"elapsed"`
+	Load      string   `json:"loadavg_at_end"`
+	// Error is why the run stopped early ("" when it ran to the end).
+	Error string `json:"error,omitempty"`
+	// Dir holds the configs and every process's log.
+	Dir string `json:"run_directory"`
+
+	conv map[string][]time.Duration
+}
+
+type percentiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+type probeLoss struct {
+	Sent int `json:"sent"`
+	Lost int `json:"lost"`
+}
+
+func newReport(seed uint64) *report {
+	return &report{Seed: seed, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
+		conv: map[string][]time.Duration{}}
+}
+
+func (r *report) add(f *fault) {
+	r.Faults[f.Kind]++
+	r.Total++
+	if len(f.Failed) > 0 {
+		r.Failures = append(r.Failures, *f)
+		return
+	}
+	r.conv[f.Kind] = append(r.conv[f.Kind], f.Conv)
+	ds := slices.Clone(r.conv[f.Kind])
+	slices.Sort(ds)
+	pick := func(q float64) float64 {
+		i := int(q*float64(len(ds)) + 0.5)
+		return ds[min(max(i-1, 0), len(ds)-1)].Seconds()
+	}
+	r.Converge[f.Kind] = percentiles{N: len(ds), P50: pick(0.5), P99: pick(0.99), Max: ds[len(ds)-1].Seconds()}
+}
+
+// probes counts each lost echo against the fault whose window (injected
+// to converged) holds its send time, or "between faults".
+func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
+	kindAt := func(t time.Time) string {
+		for i := len(windows) - 1; i >= 0; i-- {
+			if f := windows[i]; !t.Before(f.Start) && !t.After(f.End) {
+				return f.Kind
+			}
+		}
+		return "between faults"
+	}
+	for _, p := range ps {
+		p.mu.Lock()
+		for i, t := range p.sent {
+			if !t.Before(cutoff) {
+				break
+			}
+			k := kindAt(t)
+			if r.Loss[k] == nil {
+				r.Loss[k] = &probeLoss{}
+			}
+			r.Loss[k].Sent++
+			if !p.replied[i] {
+				r.Loss[k].Lost++
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (r *report) api(w *workload) {
+	w.stats.mu.Lock()
+	defer w.stats.mu.Unlock()
+	r.APICalls = w.stats.calls
+	r.API = map[string]map[string]int{"failed_attempts": w.stats.failed, "retried_to_success": w.stats.retriedOK, "gave_up": w.stats.gaveUp}
+	w.mu.Lock()
+	r.Ops, r.WorkErrs = w.ops, w.errs
+	w.mu.Unlock()
+}
+
+// goalsMissed lists the goals the run missed: no difference past the
+// bound, none at the end, nothing written twice or half, no API call
+// that failed for good, no 5xx but 503, no probe lost to a fault of the
+// agents, the servers, the database or the stream.
+func (r *report) goalsMissed() []string {
+	var out []string
+	if r.Error != "" {
+		out = append(out, "the run stopped: "+r.Error)
+	}
+	if len(r.Failures) > 0 {
+		out = append(out, fmt.Sprintf("%d faults did not converge within the bound", len(r.Failures)))
+	}
+	if len(r.Final) > 0 {
+		out = append(out, fmt.Sprintf("%d differences at the end", len(r.Final)))
+	}
+	if len(r.Integrity) > 0 {
+		out = append(out, fmt.Sprintf("%d integrity problems", len(r.Integrity)))
+	}
+	for k, n := range r.API["gave_up"] {
+		out = append(out, fmt.Sprintf("%d API calls failed for good with %s", n, k))
+	}
+	for k := range r.API["failed_attempts"] {
+		if k != "transport" && !strings.HasPrefix(k, "503 ") {
+			out = append(out, "API answered "+k)
+		}
+	}
+	if len(r.WorkErrs) > 0 {
+		out = append(out, fmt.Sprintf("%d workload steps failed", len(r.WorkErrs)))
+	}
+	for _, k := range []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst} {
+		if l := r.Loss[k]; l != nil && l.Lost > 0 {
+			out = append(out, fmt.Sprintf("%d probes lost during %s", l.Lost, k))
+		}
+	}
+	return out
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\n== chaos figures (seed %d) ==\n", r.Seed)
+	fmt.Fprintf(w, "faults injected: %d in %s\n", r.Total, r.Elapsed)
+	kinds := make([]string, 0, len(r.Faults))
+	for k := range r.Faults {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %14s\n", "kind", "faults", "conv p50", "conv p99", "conv max", "probes lost")
+	for _, k := range kinds {
+		c := r.Converge[k]
+		l := r.Loss[k]
+		if l == nil {
+			l = &probeLoss{}
+		}
+		fmt.Fprintf(w, "%-26s %6d %8.2fs %8.2fs %8.2fs %6d/%-7d\n", k, r.Faults[k], c.P50, c.P99, c.Max, l.Lost, l.Sent)
+	}
+	if l := r.Loss["between faults"]; l != nil {
+		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent)
+	}
+	fmt.Fprintf(w, "differences past the bound: %d faults\n", len(r.Failures))
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "  fault %d %s %s: %v\n", f.N, f.Kind, f.Target, f.Failed)
+	}
+	fmt.Fprintf(w, "differences at the end: %d %v\n", len(r.Final), r.Final)
+	fmt.Fprintf(w, "API calls: %d; failed attempts %v; retried to success %v; failed for good %v\n",
+		r.APICalls, r.API["failed_attempts"], r.API["retried_to_success"], r.API["gave_up"])
+	fmt.Fprintf(w, "workload operations: %v; failed steps: %d\n", r.Ops, len(r.WorkErrs))
+	for _, e := range r.WorkErrs {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	fmt.Fprintf(w, "written twice or half: %d %v\n", len(r.Integrity), r.Integrity)
+	fmt.Fprintf(w, "load average at the end: %s\n", r.Load)
+	if m := r.goalsMissed(); len(m) > 0 {
+		fmt.Fprintf(w, "GOALS MISSED: %s\n", strings.Join(m, "; "))
+	} else {
+		fmt.Fprintln(w, "all goals met")
+	}
+}
