@@ -461,8 +461,22 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 	return lvids, errors.Join(errs...)
 }
 
+// deviceUp says whether a VM interface counts as up: admin_state "up",
+// or no admin_state yet on an interface that has its OpenFlow port.
+// admin_state is an ephemeral column: after an ovsdb-server restart it is
+// empty until ovs-vswitchd writes it again, and reading that gap as
+// "down" made the agent report every VM port DOWN, so the server withdrew
+// them from all peers (found by bench/chaos).
+func deviceUp(i *iface) bool {
+	if i.AdminState != nil {
+		return *i.AdminState == "up"
+	}
+	return i.Ofport != nil && *i.Ofport > 0
+}
+
 // Devices lists br-int's interfaces that Nova/os-vif plugged (external_ids
-// iface-id), with attached-mac; Up means OVS sees the link administratively up.
+// iface-id), with attached-mac; Up means OVS sees the link administratively
+// up (deviceUp).
 func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
 	snap, err := takeSnapshot(ctx, d.cli)
 	if err != nil {
@@ -479,7 +493,7 @@ func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
 			PortID: i.ExternalIDs["iface-id"],
 			Name:   name,
 			MAC:    strings.ToLower(mac),
-			Up:     i.AdminState != nil && *i.AdminState == "up",
+			Up:     deviceUp(i),
 		})
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
