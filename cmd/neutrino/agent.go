@@ -69,7 +69,7 @@ func runAgent(ctx context.Context, kind string, files []string, metricsAddr stri
 	defer dp.Close()
 	var reg *prometheus.Registry
 	if metricsAddr != "" {
-		reg = metrics.NewRegistry()
+		reg = newRegistry()
 		stop, err := serveMetrics(ctx, metricsAddr, metrics.Handler(reg), logger)
 		if err != nil {
 			return err

@@ -228,7 +228,7 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 	sdone := make(chan error, 1)
 	go func() { sdone <- rpcSrv.Serve(sctx, lis) }()
 	t.Cleanup(func() { scancel(); <-sdone })
-	reg := metrics.NewRegistry()
+	reg := newRegistry()
 	sm := metrics.NewServer(reg, serverMetrics{agents: rpcSrv, store: st, plugin: plugin})
 	httpSrv := httptest.NewServer(withObserve(sm.Middleware(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)})), reg))
 	t.Cleanup(httpSrv.Close)
@@ -278,7 +278,7 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 		if err != nil {
 			t.Fatal(err)
 		}
-		areg := metrics.NewRegistry()
+		areg := newRegistry()
 		ms := httptest.NewServer(metrics.Handler(areg))
 		t.Cleanup(ms.Close)
 		w.agentMetrics[name] = ms.URL + "/metrics"

@@ -107,7 +107,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("API listen: %w", err)
 	}
-	reg := metrics.NewRegistry()
+	reg := newRegistry()
 	srvMetrics := metrics.NewServer(reg, serverMetrics{agents: agents, store: st, plugin: plugin})
 	srv := &http.Server{Handler: withObserve(srvMetrics.Middleware(handler), reg), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	logger.Info("neutrino server listening", "api", ln.Addr().String(), "database", target.Redacted, "auth_strategy", cfg.AuthStrategy)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"neutrino/internal/api"
 	"neutrino/internal/metrics"
@@ -18,6 +19,14 @@ import (
 	"neutrino/internal/store"
 	"neutrino/internal/trace"
 )
+
+// newRegistry is a metrics registry with the Go runtime and process
+// collectors, as a Prometheus client normally exposes.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
 
 // withObserve serves GET /metrics from reg (outside the API's
 // authentication, as Prometheus scrapes it) and everything else with api.

@@ -7,21 +7,16 @@
 // Handler serves one registry.
 package metrics
 
+//
+// The package imports no collectors subpackage: that one pulls in
+// database/sql, and the agent (which imports this) must not. The binary
+// adds the Go runtime and process collectors (cmd/neutrino).
 import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// NewRegistry returns a registry with the Go runtime and process
-// collectors, as a Prometheus client normally exposes.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
 
 // Handler serves reg in the Prometheus text format.
 func Handler(reg *prometheus.Registry) http.Handler {
