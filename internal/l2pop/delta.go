@@ -94,6 +94,12 @@ func applySorted[T any](cur, add, del []T, cmpf func(a, b T) int) []T {
 	return sortedUnique(out, cmpf)
 }
 
+// sameSlice reports whether a and b are the same slice (same backing
+// array and length), which views never modify in place.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // Diff returns the delta that turns old into new.
 func Diff(old, new View) Delta {
 	var d Delta
@@ -120,8 +126,14 @@ func Diff(old, new View) Delta {
 				h := n.NetHeader
 				nd.Header = &h
 			}
-			nd.FloodAdd, nd.FloodDel = diffSorted(o.Flood, n.Flood, compareAddr)
-			nd.EntriesAdd, nd.EntriesDel = diffSorted(o.Entries, n.Entries, compareEntry)
+			// Unchanged networks share their slices (Model.UpdateView):
+			// nothing to compare.
+			if !sameSlice(o.Flood, n.Flood) {
+				nd.FloodAdd, nd.FloodDel = diffSorted(o.Flood, n.Flood, compareAddr)
+			}
+			if !sameSlice(o.Entries, n.Entries) {
+				nd.EntriesAdd, nd.EntriesDel = diffSorted(o.Entries, n.Entries, compareEntry)
+			}
 			if nd.Header != nil || len(nd.FloodAdd)+len(nd.FloodDel)+len(nd.EntriesAdd)+len(nd.EntriesDel) > 0 {
 				d.Networks = append(d.Networks, nd)
 			}

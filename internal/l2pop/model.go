@@ -23,6 +23,20 @@ type Config struct {
 type Span struct {
 	All   bool
 	Hosts map[string]struct{}
+	// Nets, when not nil, are the only networks whose part of those
+	// hosts' views may have changed (besides their ports): UpdateView
+	// recomputes just these. nil means anything may have.
+	Nets map[string]struct{}
+}
+
+func (s *Span) addNet(id string) {
+	if id == "" {
+		return
+	}
+	if s.Nets == nil {
+		s.Nets = map[string]struct{}{}
+	}
+	s.Nets[id] = struct{}{}
 }
 
 func (s *Span) add(host string) {
@@ -322,6 +336,7 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		now, has := m.networks[c.ID]
 		if had != has || old != now {
 			m.hostsOfNetwork(c.ID, &span)
+			span.addNet(c.ID)
 		}
 	case neutron.KindPort:
 		old, had := m.ports[c.ID]
@@ -345,6 +360,13 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 			if pi.NetworkID != "" {
 				m.hostsOfNetwork(pi.NetworkID, &span)
 			}
+		}
+		// A port touches its host's ports and, for everyone, only its old
+		// and new network (its host's VTEP does not move with it).
+		span.addNet(old.NetworkID)
+		span.addNet(now.NetworkID)
+		if span.Nets == nil {
+			span.Nets = map[string]struct{}{}
 		}
 	case neutron.KindAgent:
 		old, had := m.agents[c.ID]
@@ -427,7 +449,21 @@ func (m *Model) allVTEPs() []netip.Addr {
 }
 
 // View computes what the agent on host must realise.
-func (m *Model) View(host string) View {
+func (m *Model) View(host string) View { return m.view(host, nil, nil) }
+
+// UpdateView is View(old.Host) for a model that changed, since old was
+// computed, only as a Span with Nets says: the networks outside nets keep
+// old's flood lists and entries (the same slices), so the cost follows
+// the changed networks, not the host's whole view. nets nil recomputes
+// everything.
+func (m *Model) UpdateView(old View, nets map[string]struct{}) View {
+	if nets == nil {
+		return m.View(old.Host)
+	}
+	return m.view(old.Host, &old, nets)
+}
+
+func (m *Model) view(host string, old *View, nets map[string]struct{}) View {
 	v := View{Host: host, Networks: map[string]NetView{}, Ports: map[string]LocalPort{}}
 	ids := m.agentsByHost[host]
 	if len(ids) == 0 {
@@ -469,12 +505,21 @@ func (m *Model) View(host string) View {
 		return v
 	}
 
+	reuse := old != nil && old.LocalIP == v.LocalIP && old.L2Pop == v.L2Pop
 	var tunnels []netip.Addr
 	for id, n := range v.Networks {
 		if !active[id] {
 			// Like Neutron, a host learns a network's FDB only once it
 			// has an active port there.
 			continue
+		}
+		if _, changed := nets[id]; reuse && !changed {
+			if o, ok := old.Networks[id]; ok && o.NetHeader == n.NetHeader {
+				n.Flood, n.Entries = o.Flood, o.Entries
+				tunnels = append(tunnels, n.Flood...)
+				v.Networks[id] = n
+				continue
+			}
 		}
 		for pid := range m.portsByNet[id] {
 			p := m.ports[pid]

@@ -196,6 +196,15 @@ func step(t *testing.T, cfg Config, w *world, m *Model, title string, changes ..
 		}
 		for _, h := range after {
 			now := m.View(h)
+			// The incremental view (what the server keeps) equals the
+			// computed one.
+			base := before[h]
+			if base.Host == "" {
+				base = View{Host: h}
+			}
+			if got := m.UpdateView(base, span.Nets); !got.Equal(now) {
+				t.Errorf("%s: change %s %s: UpdateView of %s (nets %v) differs from View:\n%s\nwant\n%s", title, c.Kind, c.ID, h, sortedKeys(span.Nets), got, now)
+			}
 			got, err := before[h].Apply(Diff(before[h], now))
 			if before[h].Host == "" {
 				got, err = View{Host: h}.Apply(Diff(View{Host: h}, now))

@@ -63,7 +63,7 @@ func (h *hub) load(st *neutron.State) {
 		h.host(host)
 	}
 	for name, hs := range h.hosts {
-		h.refresh(name, hs)
+		h.refresh(name, hs, nil)
 	}
 }
 
@@ -79,9 +79,12 @@ func (h *hub) host(name string) *hostState {
 	return hs
 }
 
-// refresh recomputes host's view and logs the delta if it changed.
-func (h *hub) refresh(name string, hs *hostState) {
-	now := h.model.View(name)
+// refresh recomputes host's view and logs the delta if it changed. nets
+// (not nil) are the only networks that may have changed since hs.view
+// (l2pop.Span.Nets): the rest of the view is reused, so the cost follows
+// the change, not the host's view.
+func (h *hub) refresh(name string, hs *hostState, nets map[string]struct{}) {
+	now := h.model.UpdateView(hs.view, nets)
 	d := l2pop.Diff(hs.view, now)
 	if d.Empty() {
 		return
@@ -118,6 +121,9 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 	prevRev := h.model.Revision
 	all := false
 	affected := map[string]struct{}{}
+	// nets: the networks the batch touched; nil once a change may have
+	// touched more (an agent or endpoint row): then views are recomputed.
+	nets, someNets := map[string]struct{}{}, true
 	var firstErr error
 	for _, c := range changes {
 		span, err := h.model.Apply(c)
@@ -130,6 +136,15 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 		for host := range span.Hosts {
 			affected[host] = struct{}{}
 		}
+		if span.All || len(span.Hosts) > 0 {
+			someNets = someNets && span.Nets != nil
+			for id := range span.Nets {
+				nets[id] = struct{}{}
+			}
+		}
+	}
+	if !someNets {
+		nets = nil
 	}
 	if all {
 		for _, host := range h.model.Hosts() {
@@ -152,7 +167,7 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 			h.hosts[host] = hs
 		}
 		before := hs.rev
-		h.refresh(host, hs)
+		h.refresh(host, hs, nets)
 		if hs.rev != before {
 			n++
 		}
