@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"neutrino/internal/keystone"
 	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
+	"neutrino/internal/policy"
 	"neutrino/internal/store"
 )
 
@@ -69,6 +71,18 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("ml2: %w", err)
 	}
+	var configDirs []string
+	for _, f := range cfg.Files {
+		configDirs = append(configDirs, filepath.Dir(f))
+	}
+	pol, err := policy.New(policy.Options{PolicyFile: cfg.PolicyFile, PolicyDirs: cfg.PolicyDirs,
+		EnforceNewDefaults: cfg.EnforceNewDefaults, ConfigDirs: configDirs})
+	if err != nil {
+		return err
+	}
+	if len(pol.Files) > 0 {
+		logger.Info("policy overrides loaded", "files", pol.Files)
+	}
 	var authenticate func(http.Handler) http.Handler
 	if cfg.AuthStrategy == api.AuthKeystone {
 		ka, err := keystone.New(cfg.KeystoneAuthtoken, logger)
@@ -98,6 +112,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		MaxRequestBody: int64(cfg.MaxRequestBody),
 		PortSecurity:   containsString(cfg.ExtensionDrivers, "port_security"),
 		Authenticate:   authenticate,
+		Policy:         pol,
 		Logger:         logger,
 		Extra:          observeResources(plugin, agents),
 	})

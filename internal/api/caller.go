@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"neutrino/internal/policy"
 )
 
 // Caller is who makes a request, as Neutron's request context knows it.
@@ -12,8 +14,25 @@ import (
 type Caller struct {
 	UserID    string
 	ProjectID string
-	Admin     bool
+	Roles     []string // X-Roles (keystone); ["admin"] for noauth
+	// Admin is Neutron's context.is_admin: the context_is_admin rule
+	// (role:admin unless policy.yaml says otherwise).
+	Admin bool
+	pol   *policy.Enforcer
 }
+
+// allowed decides a policy rule for c. With Neutron 2023.1's defaults and
+// no overrides it agrees with the hand-written checks of policy.go; it
+// adds what an operator's policy.yaml or enforce_new_defaults change.
+func (c Caller) allowed(action string, t policy.Target) bool {
+	if c.pol == nil {
+		return c.Admin
+	}
+	return c.pol.Allowed(action, policy.Creds{UserID: c.UserID, ProjectID: c.ProjectID, Roles: c.Roles}, t)
+}
+
+// has reports whether a rule named action exists.
+func (c Caller) has(action string) bool { return c.pol != nil && c.pol.Has(action) }
 
 // NoauthProjectID is the project Neutron's noauth middleware gives every
 // request that carries no identity headers.
@@ -46,7 +65,7 @@ func CallerFrom(ctx context.Context) Caller {
 
 // identify derives the caller from the request headers. ok=false means
 // the request must be refused with 401 (keystone mode without X-User-Id).
-func identify(strategy string, h http.Header) (c Caller, ok bool) {
+func identify(strategy string, h http.Header, pol *policy.Enforcer) (c Caller, ok bool) {
 	project := h.Get("X-Project-Id")
 	if project == "" {
 		project = h.Get("X-Tenant-Id")
@@ -56,19 +75,21 @@ func identify(strategy string, h http.Header) (c Caller, ok bool) {
 		if user == "" {
 			return Caller{}, false
 		}
-		admin := false
+		var roles []string
 		for _, r := range strings.Split(h.Get("X-Roles"), ",") {
-			if strings.EqualFold(strings.TrimSpace(r), "admin") {
-				admin = true
+			if r = strings.TrimSpace(r); r != "" {
+				roles = append(roles, r)
 			}
 		}
-		return Caller{UserID: user, ProjectID: project, Admin: admin}, true
+		c := Caller{UserID: user, ProjectID: project, Roles: roles, pol: pol}
+		c.Admin = pol.IsAdmin(policy.Creds{UserID: user, ProjectID: project, Roles: roles})
+		return c, true
 	}
 	// noauth: Neutron's NoauthFakeProjectId middleware only injects its
 	// context when no project header is present; otherwise the API uses
 	// an admin context without a project. X-Roles is ignored either way.
 	if project != "" {
-		return Caller{Admin: true}, true
+		return Caller{Roles: []string{"admin"}, Admin: true, pol: pol}, true
 	}
-	return Caller{ProjectID: NoauthProjectID, Admin: true}, true
+	return Caller{ProjectID: NoauthProjectID, Roles: []string{"admin"}, Admin: true, pol: pol}, true
 }

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"net/http"
+
 	"neutrino/internal/neutron"
+	"neutrino/internal/policy"
 )
 
 // Neutron's default policy (2023.1, without the new RBAC defaults), the
@@ -46,17 +49,52 @@ func visible(c Caller, k *kind, e *entity, network *entity) bool {
 
 // deniedAttrs lists the attributes in a body that c may not write, in
 // attribute-map order (that order shows in the PolicyNotAuthorized text).
-func deniedAttrs(c Caller, res *resource, attrs map[string]any) []string {
-	if c.Admin {
-		return nil
-	}
+// The attributes Neutron reserves to admins are decided by their rule
+// ("create_network:shared", ...), so policy.yaml can grant them to others.
+func deniedAttrs(c Caller, action string, res *resource, attrs map[string]any, t policy.Target) []string {
 	var out []string
 	for _, a := range res.attrs {
-		if _, ok := attrs[a.name]; ok && a.adminWrite {
+		if _, ok := attrs[a.name]; !ok || !a.adminWrite {
+			continue
+		}
+		rule := action + ":" + a.name
+		if c.has(rule) && !c.allowed(rule, t) || !c.has(rule) && !c.Admin {
 			out = append(out, a.name)
 		}
 	}
 	return out
+}
+
+// target is the object of an action on e (or on a new resource of project
+// in network net) for the policy rules: its owner, shared flag and the
+// owner of its network.
+func target(project string, attrs map[string]any, network *entity) policy.Target {
+	t := policy.Target{}
+	for k, v := range attrs {
+		t[k] = v
+	}
+	t["project_id"], t["tenant_id"] = project, project
+	if network != nil {
+		t["network:tenant_id"], t["network:project_id"] = network.project, network.project
+		if _, ok := t["shared"]; !ok {
+			t["shared"] = network.shared
+		}
+	}
+	return t
+}
+
+// entityTarget is target for an existing resource; subnets and ports carry
+// their network's owner (rules such as admin_or_network_owner need it).
+func (s *Server) entityTarget(r *http.Request, k *kind, e *entity) policy.Target {
+	var network *entity
+	if e.networkID != "" {
+		network, _ = s.kinds["networks"].get(r.Context(), e.networkID)
+	}
+	t := target(e.project, nil, network)
+	if k.res.name == "network" {
+		t["shared"] = e.shared
+	}
+	return t
 }
 
 // createProject decides the owner of a new resource from the body's

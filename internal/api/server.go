@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"neutrino/internal/neutron"
+	"neutrino/internal/policy"
 )
 
 // Options configure the HTTP layer (from neutron.conf / ml2_conf.ini).
@@ -30,7 +31,10 @@ type Options struct {
 	// (keystone.Auth.Wrap: it validates the token and sets the identity
 	// headers the AuthKeystone strategy reads).
 	Authenticate func(http.Handler) http.Handler
-	Logger       *slog.Logger
+	// Policy decides admin rules and policy.yaml overrides (nil: Neutron
+	// 2023.1's defaults).
+	Policy *policy.Enforcer
+	Logger *slog.Logger
 	// Extra are neutrino's own read-only resources under /v2.0/<name>
 	// and /v2.0/<name>/<id> (trace, audits): GET only, admin only,
 	// rendered as JSON, faults as NeutronError.
@@ -58,6 +62,9 @@ func New(b Backend, o Options) *Server {
 	}
 	if o.MaxRequestBody <= 0 {
 		o.MaxRequestBody = 114688
+	}
+	if o.Policy == nil {
+		o.Policy = policy.Default()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -124,7 +131,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
-	c, ok := identify(s.opts.AuthStrategy, r.Header)
+	c, ok := identify(s.opts.AuthStrategy, r.Header, s.opts.Policy)
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		w.Header().Set("Www-Authenticate", "Keystone uri=''")
@@ -373,10 +380,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		return
 	}
 	action := "create_" + k.res.name
-	if denied := deniedAttrs(c, k.res, attrs); len(denied) > 0 {
+	if denied := deniedAttrs(c, action, k.res, attrs, target(project, attrs, nil)); len(denied) > 0 {
 		writeFault(w, errPolicy(action, denied))
 		return
 	}
+	var network *entity // the new subnet's or port's network, for non-admins
 	if !c.Admin && k.res.name != "network" {
 		// Subnets and ports go on a network the caller can see; only its
 		// owner may add subnets or choose addresses and MACs.
@@ -386,6 +394,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 			s.writeErr(w, r, err)
 			return
 		}
+		network = n
 		if !ownerOrAdmin(c, n.project) {
 			if k.res.name == "subnet" {
 				writeFault(w, errForbidden(action))
@@ -408,6 +417,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 				return
 			}
 		}
+	}
+	if !c.allowed(action, target(project, attrs, network)) {
+		writeFault(w, errForbidden(action))
+		return
 	}
 	ent, err := k.create(r.Context(), attrs, project)
 	if err != nil {
@@ -460,11 +473,12 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		return
 	}
 	action := "update_" + k.res.name
-	if !ownerOrAdmin(c, cur.project) {
+	t := s.entityTarget(r, k, cur)
+	if !ownerOrAdmin(c, cur.project) || !c.allowed(action, t) {
 		writeFault(w, errForbidden(action))
 		return
 	}
-	if denied := deniedAttrs(c, k.res, attrs); len(denied) > 0 {
+	if denied := deniedAttrs(c, action, k.res, attrs, t); len(denied) > 0 {
 		writeFault(w, errPolicy(action, denied))
 		return
 	}
@@ -482,7 +496,7 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request, c Caller, k *kind, 
 		s.writeErr(w, r, err)
 		return
 	}
-	if !ownerOrAdmin(c, cur.project) {
+	if !ownerOrAdmin(c, cur.project) || !c.allowed("delete_"+k.res.name, s.entityTarget(r, k, cur)) {
 		writeFault(w, errForbidden("delete_"+k.res.name))
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"neutrino/internal/neutron"
+	"neutrino/internal/policy"
 )
 
 func recording(t *testing.T, folder, file string) (req map[string]any, hdr map[string]string, status int, fault *neutron.Error, resp map[string]any) {
@@ -69,8 +70,8 @@ func TestIdentify(t *testing.T) {
 		{AuthKeystone, map[string]string{"X-User-Id": "u", "X-Project-Id": "p1", "X-Roles": "reader, Admin"}, Caller{UserID: "u", ProjectID: "p1", Admin: true}, true},
 	}
 	for i, c := range cases {
-		got, ok := identify(c.strategy, headerOf(c.hdr))
-		if ok != c.ok || got != c.want {
+		got, ok := identify(c.strategy, headerOf(c.hdr), policy.Default())
+		if ok != c.ok || got.UserID != c.want.UserID || got.ProjectID != c.want.ProjectID || got.Admin != c.want.Admin {
 			t.Errorf("case %d: identify(%s, %v) = %+v, %v; want %+v, %v", i, c.strategy, c.hdr, got, ok, c.want, c.ok)
 		}
 	}
@@ -92,7 +93,7 @@ func TestPolicyRecordedForbiddenWrites(t *testing.T) {
 	}
 	for _, c := range cases {
 		req, hdr, status, fault, _ := recording(t, "policy", c.file)
-		caller, ok := identify(AuthKeystone, headerOf(hdr))
+		caller, ok := identify(AuthKeystone, headerOf(hdr), policy.Default())
 		if !ok {
 			t.Fatalf("%s: identity headers rejected", c.file)
 		}
@@ -106,7 +107,7 @@ func TestPolicyRecordedForbiddenWrites(t *testing.T) {
 				t.Fatalf("%s: project: %v", c.file, e)
 			}
 		}
-		denied := deniedAttrs(caller, c.res, attrs)
+		denied := deniedAttrs(caller, c.action, c.res, attrs, target(caller.ProjectID, attrs, nil))
 		if len(denied) == 0 {
 			t.Fatalf("%s: nothing denied for %+v", c.file, caller)
 		}
@@ -115,7 +116,8 @@ func TestPolicyRecordedForbiddenWrites(t *testing.T) {
 			t.Errorf("%s: got %d %s %q; recorded %d %s %q", c.file, got.Status, got.Type, got.Message, status, fault.Type, fault.Message)
 		}
 		// The same body from an admin is allowed.
-		if d := deniedAttrs(Caller{Admin: true, ProjectID: "a"}, c.res, attrs); d != nil {
+		admin, _ := identify(AuthKeystone, http.Header{"X-User-Id": {"u"}, "X-Project-Id": {"a"}, "X-Roles": {"admin"}}, policy.Default())
+		if d := deniedAttrs(admin, c.action, c.res, attrs, target("a", attrs, nil)); d != nil {
 			t.Errorf("%s: admin denied %v", c.file, d)
 		}
 	}
@@ -150,7 +152,7 @@ func TestPolicyRecordedVisibleKeys(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, hdr, _, _, resp := recording(t, "policy", c.file)
-		caller, _ := identify(AuthKeystone, headerOf(hdr))
+		caller, _ := identify(AuthKeystone, headerOf(hdr), policy.Default())
 		want := keysOf(resp[c.key].(map[string]any))
 		got := keysOf(shape(c.res, c.render(), caller, nil))
 		if !reflect.DeepEqual(got, want) {
@@ -228,7 +230,7 @@ func TestCreateProject(t *testing.T) {
 	}
 	// noauth/08 end to end: the recorded fault text.
 	_, hdr, status, fault, _ := recording(t, "noauth", "08-network-create-with-x-project-id-header-400.json")
-	c, _ := identify(AuthNoauth, headerOf(hdr))
+	c, _ := identify(AuthNoauth, headerOf(hdr), policy.Default())
 	_, e := createProject(c, map[string]any{"name": "net-hdr"})
 	if e == nil || e.Status != status || e.Type != fault.Type || e.Message != fault.Message {
 		t.Errorf("noauth/08: got %v, want %v", e, fault)

@@ -104,6 +104,12 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 
 	s.serverML2(c)
 	s.keystoneAuthtoken(c)
+	s.str(&c.PolicyFile, "oslo_policy", "policy_file", "policy.yaml")
+	s.list(&c.PolicyDirs, "oslo_policy", "policy_dirs", []string{"policy.d"})
+	s.boolean(&c.EnforceNewDefaults, "oslo_policy", "enforce_new_defaults", false)
+	if e := s.boolean(&c.EnforceScope, "oslo_policy", "enforce_scope", false); c.EnforceScope {
+		s.warnings = append(s.warnings, fmt.Sprintf("%s: not implemented: token scope is not checked (every rule neutrino enforces is project-scoped in Neutron 2023.1)", e.where()))
+	}
 	return c, s.warnings, s.err()
 }
 

@@ -40,7 +40,8 @@ func TestLoadServerSeed(t *testing.T) {
 				VNIRanges:        []Range{{1001, 2000}}, VXLANGroup: "239.1.1.1",
 				FlatNetworks:      []string{"*"},
 				KeystoneAuthtoken: defaultAuthtoken,
-				Files:             []string{seed("neutron.conf"), seed(tc.file)},
+				PolicyFile:        "policy.yaml", PolicyDirs: []string{"policy.d"},
+				Files: []string{seed("neutron.conf"), seed(tc.file)},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)

@@ -69,6 +69,12 @@ var options = []option{
 	opt("ml2_type_flat", "flat_networks", rServer),
 	opt("ml2_type_gre", "tunnel_id_ranges", rServer),
 
+	// [oslo_policy]
+	opt("oslo_policy", "policy_file", rServer),
+	opt("oslo_policy", "policy_dirs", rServer),
+	opt("oslo_policy", "enforce_new_defaults", rServer),
+	opt("oslo_policy", "enforce_scope", rServer),
+
 	// [keystone_authtoken] (keystonemiddleware's auth_token)
 	opt("keystone_authtoken", "www_authenticate_uri", rServer, key{"keystone_authtoken", "auth_uri"}),
 	opt("keystone_authtoken", "auth_type", rServer, key{"keystone_authtoken", "auth_plugin"}),

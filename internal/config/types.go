@@ -52,6 +52,12 @@ type Server struct {
 	FlatNetworks      []string    // [ml2_type_flat] flat_networks ("*" = any)
 	TunnelIDRanges    []Range     // [ml2_type_gre] tunnel_id_ranges
 
+	// [oslo_policy]
+	PolicyFile         string   // policy_file, default policy.yaml (next to the config files)
+	PolicyDirs         []string // policy_dirs, default policy.d
+	EnforceNewDefaults bool     // enforce_new_defaults, default false (2023.1)
+	EnforceScope       bool     // enforce_scope, default false (2023.1)
+
 	// [keystone_authtoken], read when AuthStrategy is "keystone".
 	KeystoneAuthtoken KeystoneAuthtoken
 
