@@ -115,7 +115,9 @@ func (w *workload) call(ctx context.Context, what string, fn func(*apiclient.Cli
 			w.mu.Unlock()
 			retry, ambiguous = true, true
 		case key[:3] == "503":
-			retry = true
+			// The database was unreachable; a commit may still have
+			// happened before the connection broke.
+			retry, ambiguous = true, true
 		case key[:3] == "404" && ambiguous && found == nil:
 			// A delete retried after a lost response: already gone.
 			w.done(seen, true, "")

@@ -373,7 +373,7 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (int64, error) {
 			s.commits.fire()
 		}
 		if err == nil || !retryable(err) {
-			return rev, err
+			return rev, unavailable(err)
 		}
 		last = err
 		s.retries.Add(1)
@@ -542,10 +542,10 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 	}
 	stx, err := s.rdb.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return unavailable(fmt.Errorf("begin read: %w", err))
 	}
 	defer stx.Rollback()
-	return fn(&Tx{reads: reads{s, stx}, tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)})
+	return unavailable(fn(&Tx{reads: reads{s, stx}, tx: stx, s: s, now: time.Now().UTC().Truncate(time.Microsecond)}))
 }
 
 // retryable reports whether err is a transient conflict worth a retry.
