@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"neutrino/internal/apiclient"
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
+
+	"github.com/google/uuid"
 )
 
 // vmCmd is the seed's `nova boot` / `nova list` / `nova delete` for lab
@@ -89,15 +90,6 @@ func vmNames(name string, ids []string) []string {
 	return out
 }
 
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 func resolveNetwork(ctx context.Context, c *apiclient.Client, ref string) (*neutron.Network, error) {
 	n, err := c.GetNetwork(ctx, ref)
 	if err == nil {
@@ -137,7 +129,7 @@ func vmBoot(ctx context.Context, log *slog.Logger, w io.Writer, c *apiclient.Cli
 	}
 	ids := make([]string, b.count)
 	for i := range ids {
-		ids[i] = newUUID()
+		ids[i] = uuid.NewString()
 	}
 	names := vmNames(b.name, ids)
 	var rows []vmRow

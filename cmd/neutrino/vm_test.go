@@ -40,13 +40,3 @@ func TestPrintVMs(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
-
-func TestNewUUID(t *testing.T) {
-	u := newUUID()
-	if len(u) != 36 || u[14] != '4' || strings.Count(u, "-") != 4 {
-		t.Errorf("newUUID() = %q, not a v4 UUID", u)
-	}
-	if newUUID() == u {
-		t.Error("two UUIDs are equal")
-	}
-}

@@ -476,12 +476,3 @@ func (a *Agent) report(ctx context.Context, st *passState, view l2pop.View, devs
 		}
 	}
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"neutrino/internal/config"
@@ -155,7 +157,7 @@ type DeviceReport struct {
 func PendingReports(v l2pop.View, devs []dataplane.Device) []DeviceReport {
 	full, prefix := deviceIndex(devs)
 	var out []DeviceReport
-	for _, id := range sortedKeys(v.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(v.Ports)) {
 		p := v.Ports[id]
 		d, ok := lookupDevice(id, full, prefix)
 		up := ok && d.Up

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,6 +9,8 @@ import (
 
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
+
+	"github.com/google/uuid"
 )
 
 // createNetwork creates testnet and its subnet through the API.
@@ -37,15 +38,6 @@ func (d *runner) createNetwork(ctx context.Context) error {
 	}
 	d.rtrIP = gw
 	return nil
-}
-
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // plug creates a port bound to host and plugs a namespace into it the way
@@ -101,7 +93,7 @@ func (d *runner) bootVMs(ctx context.Context) error {
 			return err
 		}
 	}
-	routerID := newUUID()
+	routerID := uuid.NewString()
 	r, rp, err := d.plug(ctx, "controller", routerID, "network:router_interface", true)
 	if err != nil {
 		return fmt.Errorf("router port: %w", err)
@@ -110,7 +102,7 @@ func (d *runner) bootVMs(ctx context.Context) error {
 	d.say("router port %s (%s) on controller, namespace %s (qrouter-%s), interface %s\n",
 		rp.ID, d.rtrIP, r.NS, routerID, r.VIF.IfName)
 	for _, host := range []string{"compute-1", "compute-2"} {
-		id := newUUID()
+		id := uuid.NewString()
 		vm, p, err := d.plug(ctx, host, id, "compute:nova", false)
 		if err != nil {
 			return fmt.Errorf("boot on %s: %w", host, err)

@@ -2,6 +2,7 @@ package l2pop
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -114,7 +115,7 @@ func Diff(old, new View) Delta {
 	for id := range new.Networks {
 		ids[id] = struct{}{}
 	}
-	for _, id := range sortedKeys(ids) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		o, hadOld := old.Networks[id]
 		n, hasNew := new.Networks[id]
 		switch {
@@ -139,12 +140,12 @@ func Diff(old, new View) Delta {
 			}
 		}
 	}
-	for _, id := range sortedKeys(new.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(new.Ports)) {
 		if p, ok := old.Ports[id]; !ok || p != new.Ports[id] {
 			d.PortsSet = append(d.PortsSet, new.Ports[id])
 		}
 	}
-	for _, id := range sortedKeys(old.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(old.Ports)) {
 		if _, ok := new.Ports[id]; !ok {
 			d.PortsDel = append(d.PortsDel, id)
 		}

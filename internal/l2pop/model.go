@@ -2,6 +2,7 @@ package l2pop
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -409,7 +410,7 @@ func portEqual(a, b portInfo) bool {
 }
 
 // Hosts lists the hosts that run an L2 agent, sorted.
-func (m *Model) Hosts() []string { return sortedKeys(m.agentsByHost) }
+func (m *Model) Hosts() []string { return slices.Sorted(maps.Keys(m.agentsByHost)) }
 
 // HasAgent reports whether host runs an L2 agent.
 func (m *Model) HasAgent(host string) bool { return len(m.agentsByHost[host]) > 0 }

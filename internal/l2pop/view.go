@@ -19,6 +19,7 @@ package l2pop
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -156,7 +157,7 @@ func (v View) String() string {
 	}
 	fmt.Fprintf(&b, "host %s local_ip %s %s\n", v.Host, addrText(v.LocalIP), mode)
 	fmt.Fprintf(&b, "tunnels %s\n", addrsText(v.Tunnels))
-	for _, id := range sortedKeys(v.Networks) {
+	for _, id := range slices.Sorted(maps.Keys(v.Networks)) {
 		n := v.Networks[id]
 		fmt.Fprintf(&b, "network %s %s %d mtu %d\n", id, n.Type, n.VNI, n.MTU)
 		fmt.Fprintf(&b, "  flood %s\n", addrsText(n.Flood))
@@ -164,7 +165,7 @@ func (v View) String() string {
 			fmt.Fprintf(&b, "  entry %s %s via %s\n", e.MAC, addrText(e.IP), addrText(e.VTEP))
 		}
 	}
-	for _, id := range sortedKeys(v.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(v.Ports)) {
 		p := v.Ports[id]
 		fmt.Fprintf(&b, "port %s network %s mac %s %s\n", id, p.NetworkID, p.MAC, p.Status)
 	}
@@ -187,15 +188,6 @@ func addrsText(as []netip.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, " ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // sortedUnique sorts and removes duplicates in place.

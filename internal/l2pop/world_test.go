@@ -3,6 +3,7 @@ package l2pop
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -35,16 +36,16 @@ func newWorld() *world {
 
 func (w *world) state() *neutron.State {
 	st := &neutron.State{Revision: w.rev}
-	for _, k := range sortedKeys(w.networks) {
+	for _, k := range slices.Sorted(maps.Keys(w.networks)) {
 		st.Networks = append(st.Networks, w.networks[k])
 	}
-	for _, k := range sortedKeys(w.ports) {
+	for _, k := range slices.Sorted(maps.Keys(w.ports)) {
 		st.Ports = append(st.Ports, w.ports[k])
 	}
-	for _, k := range sortedKeys(w.agents) {
+	for _, k := range slices.Sorted(maps.Keys(w.agents)) {
 		st.Agents = append(st.Agents, w.agents[k])
 	}
-	for _, k := range sortedKeys(w.endpoints) {
+	for _, k := range slices.Sorted(maps.Keys(w.endpoints)) {
 		st.Endpoints = append(st.Endpoints, w.endpoints[k])
 	}
 	return st
@@ -160,7 +161,7 @@ func spanText(s Span) string {
 	if len(s.Hosts) == 0 {
 		return "none"
 	}
-	return strings.Join(sortedKeys(s.Hosts), " ")
+	return strings.Join(slices.Sorted(maps.Keys(s.Hosts)), " ")
 }
 
 // step applies changes to m, checks the invariants every change must keep

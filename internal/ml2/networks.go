@@ -81,14 +81,14 @@ func (p *Plugin) allocateOfType(ctx context.Context, t *store.Tx, s neutron.Segm
 	td := p.types
 	switch s.NetworkType {
 	case neutron.TypeVXLAN, neutron.TypeGRE:
-		rs := td.vni
+		rs, allocate := td.vni, t.AllocateVNI
 		if s.NetworkType == neutron.TypeGRE {
-			rs = td.gre
+			rs, allocate = td.gre, t.AllocateGREKey
 		}
 		if len(rs) == 0 {
 			return s, false, nil
 		}
-		id, ok, err := t.AllocateTunnelID(ctx, s.NetworkType)
+		id, ok, err := allocate(ctx)
 		s.SegmentationID = id
 		return s, ok, err
 	case neutron.TypeVLAN:

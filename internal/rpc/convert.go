@@ -2,8 +2,10 @@ package rpc
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"neutrino/internal/l2pop"
@@ -116,11 +118,11 @@ func pbPort(p *pb.LocalPort) l2pop.LocalPort {
 // ViewToPB encodes a view.
 func ViewToPB(v l2pop.View) *pb.View {
 	out := &pb.View{Host: v.Host, LocalIp: addrBytes(v.LocalIP), L2Pop: v.L2Pop, Tunnels: addrsBytes(v.Tunnels)}
-	for _, id := range sortedKeys(v.Networks) {
+	for _, id := range slices.Sorted(maps.Keys(v.Networks)) {
 		n := v.Networks[id]
 		out.Networks = append(out.Networks, &pb.Network{Id: id, Header: headerPB(n.NetHeader), Flood: addrsBytes(n.Flood), Entries: entriesPB(n.Entries)})
 	}
-	for _, id := range sortedKeys(v.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(v.Ports)) {
 		out.Ports = append(out.Ports, portPB(v.Ports[id]))
 	}
 	return out
@@ -216,13 +218,4 @@ func DeltaFromPB(p *pb.Delta) (l2pop.Delta, error) {
 	}
 	d.PortsDel = p.GetPortsDel()
 	return d, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sortStrings(keys)
-	return keys
 }

@@ -25,8 +25,6 @@ const DefaultPort = 9697
 
 func sizeOf(m proto.Message) int { return proto.Size(m) }
 
-func sortStrings(s []string) { slices.Sort(s) }
-
 // ParseTransportURL turns [DEFAULT] transport_url into a dial target
 // (host:port). Only grpc:// is spoken; an AMQP URL gets advice. Several
 // servers are written as oslo writes several RabbitMQ hosts,

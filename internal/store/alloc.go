@@ -144,14 +144,23 @@ func (s *Store) syncAllocations(ctx context.Context, table, col, keyCol, key str
 	return nil
 }
 
-// AllocateTunnelID marks the lowest free id of typ allocated; ok is false
-// when none is free. On PostgreSQL and MariaDB/MySQL the row is taken with
+// AllocateVNI marks the lowest free VXLAN VNI allocated; ok is false when
+// none is free. On PostgreSQL and MariaDB/MySQL the row is taken with
 // FOR UPDATE SKIP LOCKED, so concurrent creators get different ids without
 // waiting for each other (Neutron picks a random free row and retries the
 // whole request on a collision); SQLite has one writer at a time anyway.
 // Lowest-first also keeps provider ids high in the range free and makes
 // allocations reproducible.
-func (t *Tx) AllocateTunnelID(ctx context.Context, typ string) (int64, bool, error) {
+func (t *Tx) AllocateVNI(ctx context.Context) (int64, bool, error) {
+	return t.allocateTunnelID(ctx, "vxlan")
+}
+
+// AllocateGREKey marks the lowest free GRE key allocated, as AllocateVNI.
+func (t *Tx) AllocateGREKey(ctx context.Context) (int64, bool, error) {
+	return t.allocateTunnelID(ctx, "gre")
+}
+
+func (t *Tx) allocateTunnelID(ctx context.Context, typ string) (int64, bool, error) {
 	table, col, err := tunnelTable(typ)
 	if err != nil {
 		return 0, false, err
@@ -202,7 +211,8 @@ func (t *Tx) allocate(ctx context.Context, table, col, keyCol, key string) (int6
 	return id, true, nil
 }
 
-// ReserveTunnelID marks a specific id allocated (provider networks); inUse
+// ReserveTunnelID marks a specific tunnel id (the VNI of a vxlan network,
+// the key of a gre one) allocated (provider networks); inUse
 // reports that it already was. Ids outside the ranges get a row.
 func (t *Tx) ReserveTunnelID(ctx context.Context, typ string, id int64) (inUse bool, err error) {
 	table, col, err := tunnelTable(typ)
@@ -251,7 +261,7 @@ func (t *Tx) reserve(ctx context.Context, table, col, keyCol, key string, id int
 	return false, casResult(res)
 }
 
-// ReleaseTunnelID frees an id: back to the pool inside the ranges, row
+// ReleaseTunnelID frees a tunnel id (VNI or GRE key): back to the pool inside the ranges, row
 // deleted outside them.
 func (t *Tx) ReleaseTunnelID(ctx context.Context, typ string, id int64, inRanges bool) error {
 	table, col, err := tunnelTable(typ)

@@ -15,6 +15,7 @@ package trace
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -453,22 +454,13 @@ func (tr *tracer) run() {
 // sender, sorted by id.
 func (tr *tracer) localPorts(n *node) []Local {
 	var out []Local
-	for _, id := range sortedKeys(n.state.Ports) {
+	for _, id := range slices.Sorted(maps.Keys(n.state.Ports)) {
 		p := n.state.Ports[id]
 		if p.NetworkID == tr.src.NetworkID && id != tr.src.ID {
 			out = append(out, Local{PortID: id, Name: tr.w.ports[id].Name})
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func (tr *tracer) portName(id string) string {
@@ -588,7 +580,7 @@ func orDash(s string) string {
 // floodFacts are the sender's flood destinations for the network.
 func (tr *tracer) floodFacts() []dataplane.Fact {
 	var out []dataplane.Fact
-	for _, k := range sortedKeys(tr.n.facts) {
+	for _, k := range slices.Sorted(maps.Keys(tr.n.facts)) {
 		f := tr.n.facts[k]
 		if f.Kind == dataplane.FactFlood && f.VNI == tr.vni {
 			out = append(out, f)
@@ -680,7 +672,7 @@ func (tr *tracer) underlay(to netip.Addr) string {
 // groupCopy: every node that joined the group for this VNI receives it.
 func (tr *tracer) groupCopy(c *Copy, group netip.Addr, target string) string {
 	var got []string
-	for _, host := range sortedKeys(tr.w.nodes) {
+	for _, host := range slices.Sorted(maps.Keys(tr.w.nodes)) {
 		m := tr.w.nodes[host]
 		if m == tr.n || !m.has(dataplane.Fact{Kind: dataplane.FactFlood, VTEP: group, VNI: tr.vni}) {
 			continue
