@@ -204,7 +204,7 @@ func step(t *testing.T, cfg Config, w *world, m *Model, title string, changes ..
 				base = View{Host: h}
 			}
 			if got := m.UpdateView(base, span.Nets); !got.Equal(now) {
-				t.Errorf("%s: change %s %s: UpdateView of %s (nets %v) differs from View:\n%s\nwant\n%s", title, c.Kind, c.ID, h, sortedKeys(span.Nets), got, now)
+				t.Errorf("%s: change %s %s: UpdateView of %s (nets %v) differs from View:\n%s\nwant\n%s", title, c.Kind, c.ID, h, slices.Sorted(maps.Keys(span.Nets)), got, now)
 			}
 			got, err := before[h].Apply(Diff(before[h], now))
 			if before[h].Host == "" {
