@@ -230,7 +230,9 @@ func list(ds []time.Duration) string {
 // staticServer stands in for the server: one snapshot, then silence.
 type staticServer struct{ view l2pop.View }
 
-func (s staticServer) ReportState(context.Context, neutron.AgentReport) (string, error) { return "", nil }
+func (s staticServer) ReportState(context.Context, neutron.AgentReport) (string, error) {
+	return "", nil
+}
 func (s staticServer) UpdateDevice(context.Context, string, string, bool) (string, error) {
 	return "", nil
 }
