@@ -299,31 +299,34 @@ func (d *Dataplane) syncFlows(ctx context.Context, bridge string, want *flowSet)
 // wantedTunnels is tunnel port name -> remote VTEP: the state's Tunnels
 // plus any VTEP a flood list or an entry refers to, without our own.
 func wantedTunnels(s dataplane.NodeState) (map[string]netip.Addr, error) {
+	// Collect the few distinct VTEPs first: naming one per entry would
+	// cost every entry of the node on every Apply.
+	ips := map[netip.Addr]struct{}{}
+	for _, ip := range s.Tunnels {
+		ips[ip] = struct{}{}
+	}
+	for _, n := range s.Networks {
+		for _, ip := range n.Flood {
+			ips[ip] = struct{}{}
+		}
+		if n.L2Pop {
+			for _, e := range n.Entries {
+				ips[e.VTEP] = struct{}{}
+			}
+		}
+	}
 	out := map[string]netip.Addr{}
 	var errs []error
-	addIP := func(ip netip.Addr) {
+	for ip := range ips {
 		if !ip.IsValid() || ip == s.LocalIP {
-			return
+			continue
 		}
 		name, err := TunnelPortName(ip)
 		if err != nil {
 			errs = append(errs, err)
-			return
+			continue
 		}
 		out[name] = ip
-	}
-	for _, ip := range s.Tunnels {
-		addIP(ip)
-	}
-	for _, n := range s.Networks {
-		for _, ip := range n.Flood {
-			addIP(ip)
-		}
-		if n.L2Pop {
-			for _, e := range n.Entries {
-				addIP(e.VTEP)
-			}
-		}
 	}
 	return out, errors.Join(errs...)
 }

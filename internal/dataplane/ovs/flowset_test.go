@@ -139,3 +139,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// BenchmarkOneEntryPlan is the in-process part of a one-entry change on a
+// node holding N entries (networks of 1,000): tunnels wanted, br-tun's flow
+// set from the record, and the plan. It should not grow with N.
+//
+//	go test ./internal/dataplane/ovs -run '^$' -bench OneEntryPlan
+func BenchmarkOneEntryPlan(b *testing.B) {
+	for _, n := range []int{1000, 10000, 50000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := dataplanetest.L2PopState(netip.MustParseAddr("198.18.0.1"), n/1000, 1000, 50)
+			l := Layout{Cookie: 5, PatchInt: 1, Tunnels: map[netip.Addr]int{}, LVIDs: map[string]int{}}
+			for i, v := range s.Tunnels {
+				l.Tunnels[v] = 2 + i
+			}
+			for i, id := range sortedKeys(s.Networks) {
+				l.LVIDs[id] = 1 + i
+			}
+			cur := tunFlowSet(s, l, nil)
+			i := 0
+			for b.Loop() {
+				net := s.Networks["net-0000"]
+				net.Entries = slices.Clone(net.Entries)
+				net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:fe:%02x:%02x", i>>8&0xff, i&0xff)
+				s.Networks["net-0000"] = net
+				i++
+				if _, err := wantedTunnels(s); err != nil {
+					b.Fatal(err)
+				}
+				want := tunFlowSet(s, l, cur)
+				if p := diffSets(cur, want, 5); len(p.Adds) != 2 || len(p.Deletes) != 1 {
+					b.Fatalf("plan %q", p.Lines())
+				}
+				cur = want
+			}
+		})
+	}
+}
