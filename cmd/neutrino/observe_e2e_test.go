@@ -34,6 +34,7 @@ import (
 	"neutrino/internal/store"
 	"neutrino/internal/store/storetest"
 	"neutrino/internal/trace"
+	"neutrino/internal/ui"
 )
 
 // auditInterval is the agents' resync_interval in these tests: the full
@@ -230,7 +231,7 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 	t.Cleanup(func() { scancel(); <-sdone })
 	reg := newRegistry()
 	sm := metrics.NewServer(reg, serverMetrics{agents: rpcSrv, store: st, plugin: plugin})
-	httpSrv := httptest.NewServer(withObserve(sm.Middleware(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)})), reg))
+	httpSrv := httptest.NewServer(withObserve(sm.Middleware(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)})), reg, ui.Handler(uiSource{plugin, rpcSrv}, 0, nil)))
 	t.Cleanup(httpSrv.Close)
 
 	l, err := lab.New(ctx, nil)

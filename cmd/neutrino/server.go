@@ -21,6 +21,7 @@ import (
 	"neutrino/internal/ml2"
 	"neutrino/internal/policy"
 	"neutrino/internal/store"
+	"neutrino/internal/ui"
 )
 
 func serverCmd(logger *slog.Logger) *cobra.Command {
@@ -124,7 +125,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	}
 	reg := newRegistry()
 	srvMetrics := metrics.NewServer(reg, serverMetrics{agents: agents, store: st, plugin: plugin})
-	srv := &http.Server{Handler: withObserve(srvMetrics.Middleware(handler), reg), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: withObserve(srvMetrics.Middleware(handler), reg, ui.Handler(uiSource{plugin, agents}, 0, logger)), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	logger.Info("neutrino server listening", "api", ln.Addr().String(), "database", target.Redacted, "auth_strategy", cfg.AuthStrategy)
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"neutrino/internal/api"
+	"neutrino/internal/l2pop"
 	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
 	"neutrino/internal/neutron"
@@ -28,18 +30,32 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// withObserve serves GET /metrics from reg (outside the API's
-// authentication, as Prometheus scrapes it) and everything else with api.
-func withObserve(api http.Handler, reg *prometheus.Registry) http.Handler {
+// withObserve serves GET /metrics from reg and the live picture under
+// /ui (both outside the API's authentication, as scrapers and browsers
+// reach them), and everything else with api.
+func withObserve(api http.Handler, reg *prometheus.Registry, picture http.Handler) http.Handler {
 	m := metrics.Handler(reg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" {
+		switch {
+		case r.URL.Path == "/metrics":
 			m.ServeHTTP(w, r)
-			return
+		case r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"):
+			picture.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
 		}
-		api.ServeHTTP(w, r)
 	})
 }
+
+// uiSource feeds /ui: snapshots from the plugin, views and revisions as
+// the agents' server has them.
+type uiSource struct {
+	*ml2.Plugin
+	agents *rpc.Server
+}
+
+func (s uiSource) L2PopConfig() l2pop.Config { return s.agents.L2PopConfig() }
+func (s uiSource) Revision() int64           { return s.agents.Revision() }
 
 // serverMetrics is what the server's metrics read at scrape time.
 type serverMetrics struct {

@@ -397,6 +397,9 @@ func (d *runner) summary() {
 
 func (d *runner) printKeep() {
 	d.say("\nEverything is still running (--keep). Explore it:\n")
+	d.say("  live picture of the mesh: %s/ui/   (metrics: %s/metrics)\n", d.apiURL, d.apiURL)
+	d.say("  neutrino trace --port <vm port> --dst broadcast --live --os-url %s\n", d.apiURL)
+	d.say("  neutrino audit --os-url %s\n", d.apiURL)
 	d.say("  neutrino port list --os-url %s --os-roles admin\n", d.apiURL)
 	d.say("  neutrino network show testnet --os-url %s --os-roles admin\n", d.apiURL)
 	d.say("  neutrino vm list --os-url %s --state-dir %s\n", d.apiURL, d.opt.ControlDir)
