@@ -187,7 +187,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 		return
 	}
 	if x, ok := s.opts.Extra[seg[0]]; ok && len(seg) <= 2 {
-		s.only(w, r, "GET", func() { s.extra(w, r, c, seg, x) })
+		s.only(w, r, "GET", func() { s.extra(w, r, c, seg, x, q) })
 		return
 	}
 	k, ok := s.kinds[seg[0]]
@@ -232,7 +232,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 	}
 }
 
-func (s *Server) extra(w http.ResponseWriter, r *http.Request, c Caller, seg []string, x ExtraResource) {
+func (s *Server) extra(w http.ResponseWriter, r *http.Request, c Caller, seg []string, x ExtraResource, q url.Values) {
 	if !c.Admin {
 		writeFault(w, errPolicy("get_"+seg[0], nil))
 		return
@@ -241,7 +241,7 @@ func (s *Server) extra(w http.ResponseWriter, r *http.Request, c Caller, seg []s
 	if len(seg) == 2 {
 		id = seg[1]
 	}
-	v, err := x(r.Context(), id, r.URL.Query())
+	v, err := x(r.Context(), id, q)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
