@@ -214,38 +214,8 @@ func (p *Plugin) UpdateNetwork(ctx context.Context, id string, req neutron.Netwo
 		}
 		prev := n.RevisionNumber
 		if req.Segment != nil {
-			cur := neutron.Segment{}
-			if len(n.Segments) > 0 {
-				cur = n.Segments[0]
-			}
-			same := (req.Segment.NetworkType == "" || req.Segment.NetworkType == cur.NetworkType) &&
-				(req.Segment.PhysicalNetwork == "" || req.Segment.PhysicalNetwork == cur.PhysicalNetwork) &&
-				(req.Segment.SegmentationID == 0 || req.Segment.SegmentationID == cur.SegmentationID)
-			if !same {
-				if cur.NetworkType != neutron.TypeVLAN || len(n.Segments) != 1 {
-					return neutron.InvalidInput("Only VLAN type networks can be updated..")
-				}
-				// A VLAN network may move to another VLAN id of its physnet
-				// (the openvswitch/linuxbridge drivers support it).
-				if req.Segment.NetworkType != "" && req.Segment.NetworkType != cur.NetworkType ||
-					req.Segment.PhysicalNetwork != "" && req.Segment.PhysicalNetwork != cur.PhysicalNetwork {
-					return neutron.InvalidInput("Only the segmentation_id of a VLAN network can be updated.")
-				}
-				next := neutron.Segment{NetworkType: neutron.TypeVLAN, PhysicalNetwork: cur.PhysicalNetwork, SegmentationID: req.Segment.SegmentationID}
-				if err := p.types.validateProvider(next); err != nil {
-					return err
-				}
-				seg, err := p.allocateSegment(ctx, t, &next)
-				if err != nil {
-					return err
-				}
-				if err := p.releaseSegment(ctx, t, cur); err != nil {
-					return err
-				}
-				if err := t.SetSegmentationID(ctx, n.ID, 0, seg.SegmentationID); err != nil {
-					return err
-				}
-				n.Segments[0] = seg
+			if err := p.updateSegment(ctx, t, n, *req.Segment); err != nil {
+				return err
 			}
 		}
 		if req.Name != nil {
@@ -282,6 +252,45 @@ func (p *Plugin) UpdateNetwork(ctx context.Context, id string, req neutron.Netwo
 		return nil
 	})
 	return out, err
+}
+
+// updateSegment moves a VLAN network to the VLAN id want asks for; any
+// other provider change is refused, as Neutron does.
+func (p *Plugin) updateSegment(ctx context.Context, t *store.Tx, n *neutron.Network, want neutron.Segment) error {
+	cur := neutron.Segment{}
+	if len(n.Segments) > 0 {
+		cur = n.Segments[0]
+	}
+	same := (want.NetworkType == "" || want.NetworkType == cur.NetworkType) &&
+		(want.PhysicalNetwork == "" || want.PhysicalNetwork == cur.PhysicalNetwork) &&
+		(want.SegmentationID == 0 || want.SegmentationID == cur.SegmentationID)
+	if !same {
+		if cur.NetworkType != neutron.TypeVLAN || len(n.Segments) != 1 {
+			return neutron.InvalidInput("Only VLAN type networks can be updated..")
+		}
+		// A VLAN network may move to another VLAN id of its physnet
+		// (the openvswitch/linuxbridge drivers support it).
+		if want.NetworkType != "" && want.NetworkType != cur.NetworkType ||
+			want.PhysicalNetwork != "" && want.PhysicalNetwork != cur.PhysicalNetwork {
+			return neutron.InvalidInput("Only the segmentation_id of a VLAN network can be updated.")
+		}
+		next := neutron.Segment{NetworkType: neutron.TypeVLAN, PhysicalNetwork: cur.PhysicalNetwork, SegmentationID: want.SegmentationID}
+		if err := p.types.validateProvider(next); err != nil {
+			return err
+		}
+		seg, err := p.allocateSegment(ctx, t, &next)
+		if err != nil {
+			return err
+		}
+		if err := p.releaseSegment(ctx, t, cur); err != nil {
+			return err
+		}
+		if err := t.SetSegmentationID(ctx, n.ID, 0, seg.SegmentationID); err != nil {
+			return err
+		}
+		n.Segments[0] = seg
+	}
+	return nil
 }
 
 // DeleteNetwork deletes a network, its subnets and its DHCP ports; other

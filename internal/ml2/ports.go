@@ -191,44 +191,10 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		}
 		prev := pt.RevisionNumber
 		oldIPs := pt.FixedIPs
-		if req.Name != nil {
-			pt.Name = *req.Name
-		}
-		if req.Description != nil {
-			pt.Description = *req.Description
-		}
-		if req.DeviceID != nil {
-			pt.DeviceID = *req.DeviceID
-		}
-		if req.DeviceOwner != nil {
-			pt.DeviceOwner = *req.DeviceOwner
-		}
-		if req.AdminStateUp != nil {
-			pt.AdminStateUp = *req.AdminStateUp
-		}
-		if req.AllowedAddressPairs != nil {
-			pt.AllowedAddressPairs = *req.AllowedAddressPairs
-			if pt.AllowedAddressPairs == nil {
-				pt.AllowedAddressPairs = []neutron.AddressPair{}
-			}
-		}
-		if req.PortSecurityEnabled != nil {
-			pt.PortSecurityEnabled = *req.PortSecurityEnabled
-		}
+		setPortFields(pt, req)
 		if req.MACAddress != nil {
-			m, err := ipam.ParseMAC(*req.MACAddress)
-			if err != nil {
+			if err := p.changeMAC(ctx, t, pt, *req.MACAddress); err != nil {
 				return err
-			}
-			if m != pt.MACAddress {
-				if pt.VIFType != neutron.VIFUnbound && pt.VIFType != neutron.VIFBindingFailed {
-					return neutron.Conflict("PortBound", "Unable to complete operation on port %s, port is already bound, port type: %s, old_mac %s, new_mac %s.",
-						pt.ID, pt.VIFType, pt.MACAddress, m)
-				}
-				if _, err := p.checkMAC(ctx, t, pt.NetworkID, m); err != nil {
-					return err
-				}
-				pt.MACAddress = m
 			}
 		}
 		if req.FixedIPs != nil {
@@ -246,29 +212,8 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		} else if req.PortSecurityEnabled != nil && !pt.PortSecurityEnabled && len(pt.SecurityGroups) > 0 {
 			return neutron.Errorf(409, "PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port security or IP address until security group is removed")
 		}
-		rebind := false
-		if req.HostID != nil && *req.HostID != pt.HostID {
-			pt.HostID, rebind = *req.HostID, true
-		}
-		if req.VNICType != nil && *req.VNICType != pt.VNICType {
-			pt.VNICType, rebind = *req.VNICType, true
-		}
-		if req.Profile != nil {
-			pt.Profile = *req.Profile
-			if len(pt.Profile) == 0 || string(pt.Profile) == "null" {
-				pt.Profile = json.RawMessage("{}")
-			}
-			rebind = true
-		}
-		if rebind || req.HostID != nil && pt.VIFType == neutron.VIFBindingFailed {
-			n, err := t.GetNetwork(ctx, pt.NetworkID)
-			if err != nil {
-				return err
-			}
-			if err := p.bind(ctx, t, pt, n.Segments); err != nil {
-				return err
-			}
-			pt.Status = neutron.StatusDown
+		if err := p.rebind(ctx, t, pt, req); err != nil {
+			return err
 		}
 		if err := savePort(ctx, t, pt, prev); err != nil {
 			return err
@@ -277,6 +222,82 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		return nil
 	})
 	return out, err
+}
+
+// setPortFields applies the plain attributes of a port update.
+func setPortFields(pt *neutron.Port, req neutron.PortUpdate) {
+	if req.Name != nil {
+		pt.Name = *req.Name
+	}
+	if req.Description != nil {
+		pt.Description = *req.Description
+	}
+	if req.DeviceID != nil {
+		pt.DeviceID = *req.DeviceID
+	}
+	if req.DeviceOwner != nil {
+		pt.DeviceOwner = *req.DeviceOwner
+	}
+	if req.AdminStateUp != nil {
+		pt.AdminStateUp = *req.AdminStateUp
+	}
+	if req.AllowedAddressPairs != nil {
+		pt.AllowedAddressPairs = *req.AllowedAddressPairs
+		if pt.AllowedAddressPairs == nil {
+			pt.AllowedAddressPairs = []neutron.AddressPair{}
+		}
+	}
+	if req.PortSecurityEnabled != nil {
+		pt.PortSecurityEnabled = *req.PortSecurityEnabled
+	}
+}
+
+// changeMAC gives pt a new MAC address; a bound port keeps its own.
+func (p *Plugin) changeMAC(ctx context.Context, t *store.Tx, pt *neutron.Port, mac string) error {
+	m, err := ipam.ParseMAC(mac)
+	if err != nil || m == pt.MACAddress {
+		return err
+	}
+	if pt.VIFType != neutron.VIFUnbound && pt.VIFType != neutron.VIFBindingFailed {
+		return neutron.Conflict("PortBound", "Unable to complete operation on port %s, port is already bound, port type: %s, old_mac %s, new_mac %s.",
+			pt.ID, pt.VIFType, pt.MACAddress, m)
+	}
+	if _, err := p.checkMAC(ctx, t, pt.NetworkID, m); err != nil {
+		return err
+	}
+	pt.MACAddress = m
+	return nil
+}
+
+// rebind binds pt again when the update changes its host, vnic type or
+// profile, or names a host for a port whose binding failed.
+func (p *Plugin) rebind(ctx context.Context, t *store.Tx, pt *neutron.Port, req neutron.PortUpdate) error {
+	again := false
+	if req.HostID != nil && *req.HostID != pt.HostID {
+		pt.HostID, again = *req.HostID, true
+	}
+	if req.VNICType != nil && *req.VNICType != pt.VNICType {
+		pt.VNICType, again = *req.VNICType, true
+	}
+	if req.Profile != nil {
+		pt.Profile = *req.Profile
+		if len(pt.Profile) == 0 || string(pt.Profile) == "null" {
+			pt.Profile = json.RawMessage("{}")
+		}
+		again = true
+	}
+	if !again && (req.HostID == nil || pt.VIFType != neutron.VIFBindingFailed) {
+		return nil
+	}
+	n, err := t.GetNetwork(ctx, pt.NetworkID)
+	if err != nil {
+		return err
+	}
+	if err := p.bind(ctx, t, pt, n.Segments); err != nil {
+		return err
+	}
+	pt.Status = neutron.StatusDown
+	return nil
 }
 
 // savePort writes pt as the revision after prev (ErrRetry if prev is no
