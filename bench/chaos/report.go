@@ -87,7 +87,15 @@ type percentiles struct {
 type probeLoss struct {
 	Sent int `json:"sent"`
 	Lost int `json:"lost"`
+	// MaxRun is the longest run of consecutive lost echoes of one pair
+	// (50 ms apart): an outage, where a lone loss is noise of a loaded
+	// machine (see "between faults").
+	MaxRun int `json:"max_consecutive_lost"`
 }
+
+// outageRun is the longest run of lost echoes that counts as an outage
+// (150 ms at the 50 ms probe interval).
+const outageRun = 3
 
 func newReport(seed uint64) *report {
 	return &report{Seed: seed, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
@@ -124,6 +132,7 @@ func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 	}
 	for _, p := range ps {
 		p.mu.Lock()
+		run := 0
 		for i, t := range p.sent {
 			if !t.Before(cutoff) {
 				break
@@ -132,10 +141,15 @@ func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 			if r.Loss[k] == nil {
 				r.Loss[k] = &probeLoss{}
 			}
-			r.Loss[k].Sent++
-			if !p.replied[i] {
-				r.Loss[k].Lost++
+			l := r.Loss[k]
+			l.Sent++
+			if p.replied[i] {
+				run = 0
+				continue
 			}
+			l.Lost++
+			run++
+			l.MaxRun = max(l.MaxRun, run)
 		}
 		p.mu.Unlock()
 	}
@@ -153,8 +167,10 @@ func (r *report) api(w *workload) {
 
 // goalsMissed lists the goals the run missed: no difference past the
 // bound, none at the end, nothing written twice or half, no API call
-// that failed for good, no 5xx but 503, no probe lost to a fault of the
-// agents, the servers, the database or the stream.
+// that failed for good, no 5xx but 503, no outage (outageRun consecutive
+// lost probes) during a fault of the agents, the servers, the database,
+// ovsdb-server or the agents' link. Lone lost probes are counted and
+// printed, not judged: this 2-core machine drops some between faults too.
 func (r *report) goalsMissed() []string {
 	var out []string
 	if r.Error != "" {
@@ -180,9 +196,9 @@ func (r *report) goalsMissed() []string {
 	if len(r.WorkErrs) > 0 {
 		out = append(out, fmt.Sprintf("%d workload steps failed", len(r.WorkErrs)))
 	}
-	for _, k := range []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst} {
-		if l := r.Loss[k]; l != nil && l.Lost > 0 {
-			out = append(out, fmt.Sprintf("%d probes lost during %s", l.Lost, k))
+	for _, k := range []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst, faultOVSDB} {
+		if l := r.Loss[k]; l != nil && l.MaxRun >= outageRun {
+			out = append(out, fmt.Sprintf("an outage of %d consecutive probes during %s", l.MaxRun, k))
 		}
 	}
 	return out
@@ -196,17 +212,17 @@ func (r *report) print(w io.Writer) {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %14s\n", "kind", "faults", "conv p50", "conv p99", "conv max", "probes lost")
+	fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %14s %8s\n", "kind", "faults", "conv p50", "conv p99", "conv max", "probes lost", "max run")
 	for _, k := range kinds {
 		c := r.Converge[k]
 		l := r.Loss[k]
 		if l == nil {
 			l = &probeLoss{}
 		}
-		fmt.Fprintf(w, "%-26s %6d %8.2fs %8.2fs %8.2fs %6d/%-7d\n", k, r.Faults[k], c.P50, c.P99, c.Max, l.Lost, l.Sent)
+		fmt.Fprintf(w, "%-26s %6d %8.2fs %8.2fs %8.2fs %6d/%-7d %8d\n", k, r.Faults[k], c.P50, c.P99, c.Max, l.Lost, l.Sent, l.MaxRun)
 	}
 	if l := r.Loss["between faults"]; l != nil {
-		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent)
+		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d %8d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent, l.MaxRun)
 	}
 	fmt.Fprintf(w, "differences past the bound: %d faults\n", len(r.Failures))
 	for _, f := range r.Failures {

@@ -384,9 +384,6 @@ func (w *workload) step(ctx context.Context) (string, error) {
 		if err := w.unplug(ctx, v); err != nil {
 			return "move vm", err
 		}
-		w.mu.Lock()
-		v.node = to // the harness's record follows the binding
-		w.mu.Unlock()
 		err := w.call(ctx, "rebind port", func(a *apiclient.Client) error {
 			p, err := a.UpdatePort(ctx, v.port.ID, map[string]any{"binding:host_id": to.Name})
 			if err == nil {
@@ -395,8 +392,12 @@ func (w *workload) step(ctx context.Context) (string, error) {
 			return err
 		}, nil)
 		if err != nil {
-			return "move vm", err
+			// Still bound to the old node: plug it back there.
+			return "move vm", errors.Join(err, w.plug(ctx, v))
 		}
+		w.mu.Lock()
+		v.node = to // the harness's record follows the binding
+		w.mu.Unlock()
 		return "move vm", w.plug(ctx, v)
 	case nVMs > 0:
 		w.mu.Lock()

@@ -172,7 +172,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 		db.SetMaxIdleConns(50)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s.reads = reads{s, s.rdb}
+	s.reads = reads{s, unavailableQuerier{s.rdb}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", t.Redacted, err)

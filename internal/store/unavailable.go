@@ -59,3 +59,13 @@ func isUnavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// unavailableQuerier marks the errors of reads made outside a
+// transaction (Store's own List/Get methods) as unavailable when the
+// database could not be reached, like Read and Write do.
+type unavailableQuerier struct{ *sql.DB }
+
+func (q unavailableQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := q.DB.QueryContext(ctx, query, args...)
+	return rows, unavailable(err)
+}

@@ -28,6 +28,13 @@ func TestUnavailableIs503(t *testing.T) {
 	if connectErr == nil {
 		t.Fatal("ping without a server succeeded")
 	}
+	// A Store whose database went away answers its own reads (outside a
+	// transaction) with the fault too.
+	st := &Store{}
+	st.reads = reads{st, unavailableQuerier{db}}
+	if _, err := st.reads.q.QueryContext(context.Background(), "SELECT 1"); !is503(err) {
+		t.Errorf("read without a database: %v, want a 503 ServiceUnavailable", err)
+	}
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -44,13 +51,16 @@ func TestUnavailableIs503(t *testing.T) {
 		{"plain", errors.New("boom"), false},
 	} {
 		got := unavailable(tc.err)
-		e, ok := neutron.AsError(got)
-		is503 := ok && e.Status == 503 && e.Type == "ServiceUnavailable"
-		if is503 != tc.want {
+		if is503(got) != tc.want {
 			t.Errorf("%s: %v gives %v; want 503: %v", tc.name, tc.err, got, tc.want)
 		}
 		if tc.want && !errors.Is(got, tc.err) {
 			t.Errorf("%s: the cause is lost: %v", tc.name, got)
 		}
 	}
+}
+
+func is503(err error) bool {
+	e, ok := neutron.AsError(err)
+	return ok && e.Status == 503 && e.Type == "ServiceUnavailable"
 }
