@@ -19,6 +19,7 @@ import (
 	"neutrino/internal/keystone"
 	"neutrino/internal/metrics"
 	"neutrino/internal/ml2"
+	"neutrino/internal/nova"
 	"neutrino/internal/policy"
 	"neutrino/internal/store"
 	"neutrino/internal/ui"
@@ -108,6 +109,21 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		plugin.RunPruner(ctx, ml2.DefaultPruneInterval, ml2.DefaultPruneKeep, ml2.DefaultPruneKeepFor)
 	}()
 	defer func() { cancel(); <-pruned }()
+	// Nova hears about its instances' ports from the change log, beside
+	// the API (never in an API call's path).
+	if (cfg.NotifyNovaOnPortStatusChanges || cfg.NotifyNovaOnPortDataChanges) && cfg.Nova.Auth.AuthURL != "" {
+		notifier, err := nova.New(cfg.Nova, nova.Options{Which: nova.Which{StatusChanges: cfg.NotifyNovaOnPortStatusChanges,
+			DataChanges: cfg.NotifyNovaOnPortDataChanges}, Interval: cfg.SendEventsInterval, Logger: logger})
+		if err != nil {
+			return err
+		}
+		notified := make(chan struct{})
+		go func() {
+			defer close(notified)
+			notifier.Run(ctx, plugin)
+		}()
+		defer func() { cancel(); <-notified }()
+	}
 	handler := api.New(plugin, api.Options{
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),

@@ -104,6 +104,7 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 
 	s.serverML2(c)
 	s.keystoneAuthtoken(c)
+	s.nova(c)
 	s.str(&c.PolicyFile, "oslo_policy", "policy_file", "policy.yaml")
 	s.list(&c.PolicyDirs, "oslo_policy", "policy_dirs", []string{"policy.d"})
 	s.boolean(&c.EnforceNewDefaults, "oslo_policy", "enforce_new_defaults", false)
@@ -148,6 +149,38 @@ func (s *source) keystoneAuthtoken(c *Server) {
 			s.warnings = append(s.warnings, fmt.Sprintf("%s: not set; 401 answers name auth_url (%s), set it to Keystone's public endpoint", uriE.where(), k.Auth.AuthURL))
 		}
 	}
+}
+
+// nova reads the Nova notifier's options. Notifications are on by default
+// in Neutron; without [nova] credentials there is nobody to tell, which is
+// a warning, not an error (a network-only cloud).
+func (s *source) nova(c *Server) {
+	s.boolean(&c.NotifyNovaOnPortStatusChanges, "DEFAULT", "notify_nova_on_port_status_changes", true)
+	s.boolean(&c.NotifyNovaOnPortDataChanges, "DEFAULT", "notify_nova_on_port_data_changes", true)
+	var secs int
+	s.integer(&secs, "DEFAULT", "send_events_interval", 2, 1, 3600)
+	c.SendEventsInterval = time.Duration(secs) * time.Second
+	n := &c.Nova
+	typeE := s.str(&n.AuthType, "nova", "auth_type", "")
+	s.passwordAuth(&n.Auth, "nova")
+	if e := s.str(&n.EndpointType, "nova", "endpoint_type", "public"); !slices.Contains([]string{"public", "internal", "admin", "publicURL", "internalURL", "adminURL"}, n.EndpointType) {
+		s.fail(e, "must be public, internal or admin")
+	}
+	s.integer(&secs, "nova", "timeout", 30, 1, 3600)
+	n.Timeout = time.Duration(secs) * time.Second
+	if !c.NotifyNovaOnPortStatusChanges && !c.NotifyNovaOnPortDataChanges {
+		return
+	}
+	if n.Auth.AuthURL == "" {
+		if typeE.File != "" || n.Auth.Username != "" {
+			s.warnings = append(s.warnings, "[nova] auth_url is not set: Nova is not notified of port changes")
+		}
+		return
+	}
+	if n.AuthType != "password" && n.AuthType != "v3password" {
+		s.fail(typeE, "neutrino reaches Nova with auth_type = password only")
+	}
+	s.requirePasswordAuth(&n.Auth, "nova")
 }
 
 // passwordAuth reads keystoneauth's password plugin options from section.

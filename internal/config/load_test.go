@@ -41,6 +41,8 @@ func TestLoadServerSeed(t *testing.T) {
 				FlatNetworks:      []string{"*"},
 				KeystoneAuthtoken: defaultAuthtoken,
 				PolicyFile:        "policy.yaml", PolicyDirs: []string{"policy.d"},
+				NotifyNovaOnPortStatusChanges: true, NotifyNovaOnPortDataChanges: true, SendEventsInterval: 2 * time.Second,
+				Nova:  Nova{EndpointType: "public", Timeout: 30 * time.Second},
 				Files: []string{seed("neutron.conf"), seed(tc.file)},
 			}
 			if !reflect.DeepEqual(c, want) {
@@ -586,5 +588,41 @@ token_cache_time = 60
 		if !strings.Contains(err.Error(), frag) {
 			t.Errorf("error lacks %q:\n%v", frag, err)
 		}
+	}
+}
+
+func TestLoadServerNova(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "neutron.conf")
+	os.WriteFile(p, []byte(`[DEFAULT]
+notify_nova_on_port_data_changes = false
+send_events_interval = 5
+[ml2]
+mechanism_drivers = openvswitch
+[nova]
+auth_url = http://controller:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+region_name = RegionOne
+project_name = service
+username = nova
+password = secret
+endpoint_type = internal
+`), 0o600)
+	c, warns, err := LoadServer(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertWarnings(t, warns, nil)
+	want := Nova{Auth: PasswordAuth{AuthURL: "http://controller:5000", Username: "nova", Password: "secret",
+		UserDomainName: "Default", ProjectName: "service", ProjectDomainName: "Default", RegionName: "RegionOne"},
+		AuthType: "password", EndpointType: "internal", Timeout: 30 * time.Second}
+	if !reflect.DeepEqual(c.Nova, want) || !c.NotifyNovaOnPortStatusChanges || c.NotifyNovaOnPortDataChanges || c.SendEventsInterval != 5*time.Second {
+		t.Errorf("got %+v %v %v %v", c.Nova, c.NotifyNovaOnPortStatusChanges, c.NotifyNovaOnPortDataChanges, c.SendEventsInterval)
+	}
+	os.WriteFile(p, []byte("[nova]\nauth_url = http://controller:5000\nauth_type = password\nusername = nova\n"), 0o600)
+	if _, _, err := LoadServer(p); err == nil || !strings.Contains(err.Error(), "[nova] password") {
+		t.Errorf("[nova] without a password: %v", err)
 	}
 }

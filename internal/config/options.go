@@ -69,6 +69,25 @@ var options = []option{
 	opt("ml2_type_flat", "flat_networks", rServer),
 	opt("ml2_type_gre", "tunnel_id_ranges", rServer),
 
+	// Nova notifications
+	opt("DEFAULT", "notify_nova_on_port_status_changes", rServer),
+	opt("DEFAULT", "notify_nova_on_port_data_changes", rServer),
+	opt("DEFAULT", "send_events_interval", rServer),
+	opt("nova", "auth_type", rServer),
+	opt("nova", "auth_url", rServer),
+	opt("nova", "username", rServer),
+	opt("nova", "user_id", rServer),
+	opt("nova", "password", rServer),
+	opt("nova", "user_domain_name", rServer),
+	opt("nova", "user_domain_id", rServer),
+	opt("nova", "project_name", rServer),
+	opt("nova", "project_id", rServer),
+	opt("nova", "project_domain_name", rServer),
+	opt("nova", "project_domain_id", rServer),
+	opt("nova", "region_name", rServer),
+	opt("nova", "endpoint_type", rServer),
+	opt("nova", "timeout", rServer),
+
 	// [oslo_policy]
 	opt("oslo_policy", "policy_file", rServer),
 	opt("oslo_policy", "policy_dirs", rServer),
@@ -153,7 +172,6 @@ var quiet = map[key]bool{
 	{"DEFAULT", "lock_path"}: true, {"DEFAULT", "api_paste_config"}: true, {"DEFAULT", "api_workers"}: true,
 	{"DEFAULT", "rpc_workers"}: true, {"DEFAULT", "rpc_state_report_workers"}: true,
 	{"DEFAULT", "allow_overlapping_ips"}: true, {"DEFAULT", "control_exchange"}: true,
-	{"DEFAULT", "notify_nova_on_port_status_changes"}: true, {"DEFAULT", "notify_nova_on_port_data_changes"}: true,
 	{"DEFAULT", "nova_url"}: true, {"DEFAULT", "nova_admin_username"}: true, {"DEFAULT", "nova_admin_password"}: true,
 	{"DEFAULT", "nova_admin_tenant_id"}: true, {"DEFAULT", "nova_admin_auth_url"}: true, {"DEFAULT", "nova_region_name"}: true,
 	{"DEFAULT", "dhcp_agents_per_network"}: true, {"DEFAULT", "dhcp_agent_notification"}: true,

@@ -52,6 +52,12 @@ type Server struct {
 	FlatNetworks      []string    // [ml2_type_flat] flat_networks ("*" = any)
 	TunnelIDRanges    []Range     // [ml2_type_gre] tunnel_id_ranges
 
+	// Nova notifications ([DEFAULT] and [nova]).
+	NotifyNovaOnPortStatusChanges bool          // notify_nova_on_port_status_changes, default true
+	NotifyNovaOnPortDataChanges   bool          // notify_nova_on_port_data_changes, default true
+	SendEventsInterval            time.Duration // send_events_interval, default 2s
+	Nova                          Nova          // [nova]
+
 	// [oslo_policy]
 	PolicyFile         string   // policy_file, default policy.yaml (next to the config files)
 	PolicyDirs         []string // policy_dirs, default policy.d
@@ -81,6 +87,14 @@ type PasswordAuth struct {
 	RegionName        string // region_name
 }
 
+// Nova is [nova] as Neutron reads it: how to reach Nova's API.
+type Nova struct {
+	Auth         PasswordAuth // auth_type = password and its options
+	AuthType     string       // auth_type
+	EndpointType string       // endpoint_type: public (default), internal or admin
+	Timeout      time.Duration
+}
+
 // KeystoneAuthtoken is [keystone_authtoken] as keystonemiddleware's
 // auth_token reads it (the options neutrino acts on).
 type KeystoneAuthtoken struct {
@@ -101,8 +115,9 @@ type KeystoneAuthtoken struct {
 	// TokenCacheSize bounds the in-process cache (neutrino's own option,
 	// default 10000 tokens; memcached_servers is accepted but not used).
 	TokenCacheSize int
-	// HTTPConnectTimeout is http_connect_timeout (default 10s here;
-	// keystonemiddleware leaves it unset).
+	// HTTPConnectTimeout is http_connect_timeout: how long connecting to
+	// Keystone may take (default 10s here; keystonemiddleware leaves it
+	// unset). A request, connection included, may take up to 60s.
 	HTTPConnectTimeout time.Duration
 	// HTTPRequestMaxRetries is http_request_max_retries (default 3): retries
 	// when Keystone cannot be reached.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,6 +44,38 @@ type Token struct {
 	System            bool // system-scoped ("system": {"all": true})
 	Roles             []string
 	IsAdminProject    bool
+	Catalog           []Service // only for tokens issued by Password
+}
+
+// Service is one entry of a token's service catalog.
+type Service struct {
+	Type      string `json:"type"`
+	Endpoints []struct {
+		Interface string `json:"interface"`
+		RegionID  string `json:"region_id"`
+		URL       string `json:"url"`
+	} `json:"endpoints"`
+}
+
+// Endpoint finds the URL of a service in the catalog ("" if none):
+// serviceType, interface (public, internal, admin; "" = public) and
+// region ("" = any).
+func (t *Token) Endpoint(serviceType, iface, region string) string {
+	if iface == "" {
+		iface = "public"
+	}
+	iface = strings.TrimSuffix(iface, "URL") // Neutron's old publicURL spelling
+	for _, s := range t.Catalog {
+		if s.Type != serviceType {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if e.Interface == iface && (region == "" || e.RegionID == region) {
+				return e.URL
+			}
+		}
+	}
+	return ""
 }
 
 // HasRole reports whether the token carries one of roles (case-insensitive,
@@ -71,9 +104,10 @@ type wireToken struct {
 		Name   string     `json:"name"`
 		Domain wireDomain `json:"domain"`
 	} `json:"project"`
-	Domain *wireDomain             `json:"domain"`
-	System map[string]any          `json:"system"`
-	Roles  []struct{ Name string } `json:"roles"`
+	Domain  *wireDomain             `json:"domain"`
+	System  map[string]any          `json:"system"`
+	Roles   []struct{ Name string } `json:"roles"`
+	Catalog []Service               `json:"catalog"`
 	// IsAdminProject is absent unless Keystone's admin_project is set;
 	// keystoneauth then reads it as true.
 	IsAdminProject *bool `json:"is_admin_project"`
@@ -89,6 +123,7 @@ func (w *wireToken) token() Token {
 		ExpiresAt: w.ExpiresAt, UserID: w.User.ID, UserName: w.User.Name,
 		UserDomainID: w.User.Domain.ID, UserDomainName: w.User.Domain.Name,
 		IsAdminProject: w.IsAdminProject == nil || *w.IsAdminProject,
+		Catalog:        w.Catalog,
 	}
 	if w.Project != nil {
 		t.ProjectID, t.ProjectName = w.Project.ID, w.Project.Name
@@ -113,9 +148,14 @@ type Client struct {
 	retries int // extra attempts when Keystone cannot be reached
 }
 
+// requestTimeout bounds one request to Keystone, connection included; a
+// loaded Keystone can take many seconds to answer.
+const requestTimeout = 60 * time.Second
+
 // NewClient returns a client for the identity endpoint authURL (with or
-// without the /v3 suffix).
-func NewClient(authURL string, timeout time.Duration, retries int) (*Client, error) {
+// without the /v3 suffix). connectTimeout bounds establishing a connection
+// (http_connect_timeout).
+func NewClient(authURL string, connectTimeout time.Duration, retries int) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(authURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("keystone: auth_url %q is not an http(s) URL", authURL)
@@ -124,17 +164,20 @@ func NewClient(authURL string, timeout time.Duration, retries int) (*Client, err
 	if !strings.HasSuffix(base, "/v3") {
 		base += "/v3"
 	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	if connectTimeout <= 0 {
+		connectTimeout = 10 * time.Second
 	}
-	return &Client{base: base, http: &http.Client{Timeout: timeout}, retries: retries}, nil
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	return &Client{base: base, http: &http.Client{Timeout: requestTimeout, Transport: tr}, retries: retries}, nil
 }
 
 // BaseURL is the v3 API root the client uses.
 func (c *Client) BaseURL() string { return c.base }
 
 // Password authenticates with a password and returns the token and its
-// contents (POST /v3/auth/tokens, scoped to the project a names).
+// contents with the service catalog (POST /v3/auth/tokens, scoped to the
+// project a names).
 func (c *Client) Password(ctx context.Context, a config.PasswordAuth) (string, Token, error) {
 	user := map[string]any{"password": a.Password}
 	if a.UserID != "" {
@@ -154,7 +197,7 @@ func (c *Client) Password(ctx context.Context, a config.PasswordAuth) (string, T
 		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{"user": user}},
 		"scope":    map[string]any{"project": project},
 	}})
-	resp, data, err := c.do(ctx, http.MethodPost, "/auth/tokens?nocatalog", nil, body)
+	resp, data, err := c.do(ctx, http.MethodPost, "/auth/tokens", nil, body)
 	if err != nil {
 		return "", Token{}, err
 	}

@@ -24,6 +24,7 @@ type Session struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
+	info    Token // what the current token says (its catalog)
 }
 
 // NewSession authenticates lazily: the first Token call asks Keystone.
@@ -45,8 +46,21 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.token, s.expires = id, tok.ExpiresAt
+	s.token, s.expires, s.info = id, tok.ExpiresAt, tok
 	return id, nil
+}
+
+// Endpoint finds a service's URL in the catalog of the session's token.
+func (s *Session) Endpoint(ctx context.Context, serviceType, iface, region string) (string, error) {
+	if _, err := s.Token(ctx); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.info.Endpoint(serviceType, iface, region); u != "" {
+		return u, nil
+	}
+	return "", fmt.Errorf("keystone: no %s endpoint (interface %q, region %q) in the catalog", serviceType, iface, region)
 }
 
 // Invalidate forgets token (Keystone refused it) unless it was already
