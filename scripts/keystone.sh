@@ -5,7 +5,7 @@
 # (user admin in project admin, roles admin/member/reader, region RegionOne).
 # Two uwsgi servers share the database and keys: the main one issues tokens
 # valid for an hour, the second one ("short") for KEYSTONE_SHORT_EXPIRATION
-# seconds (default 40), for the expiry tests. A token from either is valid at
+# seconds (default 60), for the expiry tests. A token from either is valid at
 # both. `start` prints the environment the tests read:
 #   NEUTRINO_TEST_KEYSTONE        http://127.0.0.1:PORT/v3
 #   NEUTRINO_TEST_KEYSTONE_SHORT  http://127.0.0.1:PORT2/v3
@@ -15,7 +15,7 @@
 set -euo pipefail
 cmd=$1 dir=$2
 ADMIN_PASSWORD=${NEUTRINO_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
-SHORT=${KEYSTONE_SHORT_EXPIRATION:-40}
+SHORT=${KEYSTONE_SHORT_EXPIRATION:-60}
 
 port_free() { ! ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 free_port() {
