@@ -177,9 +177,9 @@ func (h *harness) run(ctx context.Context) error {
 	if len(setup.Failed) > 0 {
 		return fmt.Errorf("the deployment did not converge before any fault: %v", setup.Failed)
 	}
-	wctx, stopWork := context.WithCancel(ctx)
+	stopWork := make(chan struct{})
 	workDone := make(chan struct{})
-	go func() { defer close(workDone); h.w.run(wctx) }()
+	go func() { defer close(workDone); h.w.run(ctx, stopWork) }()
 	in := &injector{r: newRand(h.o.Seed, 0x6661756c74), c: c, w: h.w, a: a}
 	start := time.Now()
 	for i := 1; i <= h.o.Faults && ctx.Err() == nil; i++ {
@@ -210,7 +210,7 @@ func (h *harness) run(ctx context.Context) error {
 		h.rep.add(f)
 		fmt.Fprintf(h.o.Out, "fault %4d %-26s %-10s converged in %6.2fs%s\n", i, f.Kind, f.Target, f.Conv.Seconds(), failNote(f))
 	}
-	stopWork()
+	close(stopWork)
 	<-workDone
 	h.w.pause()
 	final := &fault{Kind: "final", Start: time.Now(), Heal: time.Now()}

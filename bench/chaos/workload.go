@@ -302,11 +302,17 @@ func (w *workload) devices() map[string][]string {
 func (w *workload) pause()  { w.gate.Lock() }
 func (w *workload) resume() { w.gate.Unlock() }
 
-// run changes things until ctx ends: create a network (up to 3), boot a
-// VM on a random node (up to 10), move a VM to another node (unplug,
-// rebind, plug), delete a VM, delete a network with its VMs.
-func (w *workload) run(ctx context.Context) {
+// run changes things until stop is closed (the step under way finishes,
+// so no VM is left half made) or ctx ends: create a network (up to 3),
+// boot a VM on a random node (up to 10), move a VM to another node
+// (unplug, rebind, plug), delete a VM, delete a network with its VMs.
+func (w *workload) run(ctx context.Context, stop <-chan struct{}) {
 	for ctx.Err() == nil {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		w.gate.Lock()
 		op, err := w.step(ctx)
 		w.gate.Unlock()
@@ -318,6 +324,7 @@ func (w *workload) run(ctx context.Context) {
 		w.mu.Unlock()
 		select {
 		case <-ctx.Done():
+		case <-stop:
 		case <-time.After(time.Duration(50+w.r.IntN(100)) * time.Millisecond):
 		}
 	}
