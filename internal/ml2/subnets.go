@@ -73,26 +73,9 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 				return neutron.InvalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet.", prefix, n.ID)
 			}
 		}
-		var gw netip.Addr
-		switch {
-		case req.GatewayIP == nil:
-			gw = ipam.DefaultGateway(prefix)
-		case *req.GatewayIP == "":
-		default:
-			if gw, err = ipam.ValidateGateway(prefix, *req.GatewayIP); err != nil {
-				return err
-			}
-		}
-		pools := ipam.DefaultPools(prefix, gw)
-		if req.AllocationPools != nil {
-			rs, err := ipam.ValidatePools(prefix, req.AllocationPools, gw)
-			if err != nil {
-				return err
-			}
-			pools = make([]neutron.AllocationPool, len(rs))
-			for i, r := range rs {
-				pools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
-			}
+		gw, pools, err := gatewayAndPools(prefix, req)
+		if err != nil {
+			return err
 		}
 		s := &neutron.Subnet{
 			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
@@ -122,6 +105,35 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 		return nil
 	})
 	return out, err
+}
+
+// gatewayAndPools is a new subnet's gateway (the first address unless the
+// request names one or none) and allocation pools (the rest of the
+// prefix unless the request lists them).
+func gatewayAndPools(prefix netip.Prefix, req neutron.SubnetCreate) (netip.Addr, []neutron.AllocationPool, error) {
+	var gw netip.Addr
+	switch {
+	case req.GatewayIP == nil:
+		gw = ipam.DefaultGateway(prefix)
+	case *req.GatewayIP == "":
+	default:
+		var err error
+		if gw, err = ipam.ValidateGateway(prefix, *req.GatewayIP); err != nil {
+			return gw, nil, err
+		}
+	}
+	if req.AllocationPools == nil {
+		return gw, ipam.DefaultPools(prefix, gw), nil
+	}
+	rs, err := ipam.ValidatePools(prefix, req.AllocationPools, gw)
+	if err != nil {
+		return gw, nil, err
+	}
+	pools := make([]neutron.AllocationPool, len(rs))
+	for i, r := range rs {
+		pools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
+	}
+	return gw, pools, nil
 }
 
 func nonNilStrings(s []string) []string {
