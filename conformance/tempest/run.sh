@@ -23,6 +23,9 @@
 #     (summarize.py), and stops everything it started, by PID, on any exit.
 # Env: CONCURRENCY (default 2), TEMPEST_TIMEOUT (seconds, default 3600).
 set -euo pipefail
+# All in one function: bash parses it whole before running, so editing this
+# file during a run does not change the run.
+main() {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3 # Debian's: the OpenStack libraries are installed for it
@@ -49,7 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # policy-rc.d: packages must not start their services (keystone, neutron-server) on install
   rcd=0; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rcd=1; }
   apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; }
-  [ $rcd = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if [ $rcd = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 state=$(mktemp -d /tmp/neutrino-tempest.XXXXXX)
@@ -250,7 +253,9 @@ if [ $fast = 1 ]; then
   what="fast subset ($(wc -l <"$state/results/fast-list.txt") tests, fast.txt)"
 else
   selection=(--regex "$regex")
-  [ "$target" = neutrino ] && [ "$regex" = '^tempest\.api\.network' ] && [ -f "$here/passing.txt" ] && expect=$here/passing.txt
+  if [ "$target" = neutrino ] && [ "$regex" = '^tempest\.api\.network' ] && [ -f "$here/passing.txt" ]; then
+    expect=$here/passing.txt
+  fi
   what="--regex '$regex'"
 fi
 echo "tempest $(dpkg-query -W -f='${Version}' tempest): $what, concurrency ${CONCURRENCY:-2}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -272,3 +277,5 @@ if ! grep -q '^run [1-9]' "$state/results/summary.txt"; then
   echo "run.sh: tempest ran no test; see $state/results/run.log" >&2; tail -20 "$state/results/run.log" >&2; exit 1
 fi
 exit "$sum"
+}
+main "$@"
