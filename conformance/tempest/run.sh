@@ -58,7 +58,7 @@ fi
 state=$(mktemp -d /tmp/neutrino-tempest.XXXXXX)
 chmod 755 "$state" # MariaDB (user mysql) must reach $state/keystone/my
 mkdir -p "$state/results" "$state/server"
-ks_started=0 tempest_pid=
+ks_started=0 tempest_pid= wsname=
 # stop_pid FILE: TERM the process in FILE, KILL it after 30 s.
 stop_pid() {
   [ -f "$1" ] || return 0
@@ -75,6 +75,7 @@ cleanup() {
   [ $ks_started = 0 ] || bash "$repo/scripts/keystone.sh" stop "$state/keystone"
   [ "$target" = neutron ] && stop_pid "$state/neutron-db/pid"
   rm -rf "$state/keystone/my/data" "$state/neutron-db/data"
+  [ -z "$wsname" ] || tempest workspace remove --name "$wsname" >/dev/null 2>&1 || true
   echo "stopped what run.sh started; logs and results in $state"
 }
 trap cleanup EXIT
@@ -198,7 +199,9 @@ echo "$extensions" | tr , '\n' >"$state/results/extensions.txt"
 echo "$target lists $(wc -l <"$state/results/extensions.txt") extensions (results/extensions.txt)"
 
 ws=$state/ws
-(cd "$state" && tempest init "$ws" >/dev/null)
+# a workspace's name must be new in ~/.tempest/workspace.yaml; cleanup unregisters it
+wsname=$(basename "$state")
+(cd "$state" && tempest init --name "$wsname" "$ws" >/dev/null)
 cat >"$ws/etc/tempest.conf" <<CONF
 [DEFAULT]
 log_file = tempest.log
