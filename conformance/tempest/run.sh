@@ -95,8 +95,8 @@ else
   echo "keystone: started $NEUTRINO_TEST_KEYSTONE"
 fi
 KS=$NEUTRINO_TEST_KEYSTONE ADMIN_PW=$NEUTRINO_TEST_KEYSTONE_ADMIN SVC_PW=neutron-secret
-# The region is named after the target so that a reused Keystone can hold both.
-port=$(free_port) region=tempest-$target
+# A region of the run's own: runs sharing a Keystone must not redirect each other.
+port=$(free_port) region=tempest-$target-${state##*.}
 $PY "$here/keystone_catalog.py" "$KS" "$ADMIN_PW" "$SVC_PW" "$region" "http://127.0.0.1:$port/"
 authtoken="[keystone_authtoken]
 www_authenticate_uri = $KS
