@@ -38,7 +38,7 @@ type auditState struct {
 	asks []chan rpc.AuditReport
 }
 
-// Last returns the agent's last audit report.
+// LastAudit returns the agent's last audit report.
 func (a *Agent) LastAudit() rpc.AuditReport {
 	a.aud.mu.Lock()
 	defer a.aud.mu.Unlock()

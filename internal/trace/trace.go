@@ -267,7 +267,7 @@ func Compute(in Input, q Query) (*Trace, error) {
 		Revision: in.State.Revision,
 		Network:  Network{ID: netw.ID, Name: netw.Name, Type: netw.Segments[0].NetworkType, VNI: uint32(netw.Segments[0].SegmentationID)},
 		Source: Endpoint{PortID: src.ID, PortName: src.Name, MAC: strings.ToLower(src.MACAddress), Host: n.host,
-			VTEP: addrText(n.vtep), Mechanism: n.mech, Mode: n.mode(t0VNI(netw))},
+			VTEP: addrText(n.vtep), Mechanism: n.mech, Mode: n.mode(uint32(netw.Segments[0].SegmentationID))},
 	}
 	for _, ip := range src.FixedIPs {
 		t.Source.IPs = append(t.Source.IPs, ip.IPAddress)
@@ -279,8 +279,6 @@ func Compute(in Input, q Query) (*Trace, error) {
 	tr.run()
 	return t, nil
 }
-
-func t0VNI(n neutron.Network) uint32 { return uint32(n.Segments[0].SegmentationID) }
 
 func overlayTypes(c l2pop.Config) []string {
 	if len(c.NetworkTypes) == 0 {
@@ -436,7 +434,7 @@ func (tr *tracer) run() {
 	d := tr.t.Destination
 	switch d.Kind {
 	case "broadcast", "multicast":
-		tr.t.Steps = append(tr.t.Steps, tr.bum(fmt.Sprintf("%s frame to %s", d.Kind, d.MAC), false, d.IP))
+		tr.t.Steps = append(tr.t.Steps, tr.bum(fmt.Sprintf("%s frame to %s", d.Kind, d.MAC), false))
 	default:
 		if d.IP != "" {
 			ip := netip.MustParseAddr(d.IP)
@@ -544,7 +542,7 @@ func (tr *tracer) arp(ip netip.Addr, mac string) Step {
 			return st
 		}
 	}
-	st := tr.bum(title, true, ip.String())
+	st := tr.bum(title, true)
 	if n.arp {
 		miss := "no ARP responder entry for " + ip.String()
 		if n.ovs() {
@@ -591,7 +589,7 @@ func (tr *tracer) floodFacts() []dataplane.Fact {
 
 // bum floods a broadcast, multicast or unknown-unicast frame: local ports
 // get it, and one copy per flood destination leaves the node.
-func (tr *tracer) bum(title string, arpReq bool, _ string) Step {
+func (tr *tracer) bum(title string, arpReq bool) Step {
 	n := tr.n
 	st := Step{Title: title, Hops: []Hop{tr.ingress("flooded in the local bridge")}}
 	st.Local = tr.localPorts(n)
