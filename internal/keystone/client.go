@@ -172,9 +172,6 @@ func NewClient(authURL string, connectTimeout time.Duration, retries int) (*Clie
 	return &Client{base: base, http: &http.Client{Timeout: requestTimeout, Transport: tr}, retries: retries}, nil
 }
 
-// BaseURL is the v3 API root the client uses.
-func (c *Client) BaseURL() string { return c.base }
-
 // Password authenticates with a password and returns the token and its
 // contents with the service catalog (POST /v3/auth/tokens, scoped to the
 // project a names).
