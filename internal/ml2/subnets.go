@@ -181,27 +181,8 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 			}
 			s.EnableDHCP = *req.EnableDHCP
 		}
-		if req.DNSNameservers != nil || req.HostRoutes != nil {
-			var dns []string
-			var routes []neutron.HostRoute
-			if req.DNSNameservers != nil {
-				dns = *req.DNSNameservers
-			}
-			if req.HostRoutes != nil {
-				routes = *req.HostRoutes
-			}
-			if err := ipam.ValidateSubnetOptions(s.IPVersion, s.ID, dns, routes); err != nil {
-				return err
-			}
-		}
-		if req.DNSNameservers != nil {
-			s.DNSNameservers = nonNilStrings(*req.DNSNameservers)
-		}
-		if req.HostRoutes != nil {
-			s.HostRoutes = *req.HostRoutes
-			if s.HostRoutes == nil {
-				s.HostRoutes = []neutron.HostRoute{}
-			}
+		if err := setSubnetOptions(s, req); err != nil {
+			return err
 		}
 		var gw netip.Addr
 		if s.GatewayIP != "" {
@@ -243,6 +224,35 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 		return nil
 	})
 	return out, err
+}
+
+// setSubnetOptions applies an update's dns_nameservers and host_routes
+// after checking them.
+func setSubnetOptions(s *neutron.Subnet, req neutron.SubnetUpdate) error {
+	if req.DNSNameservers == nil && req.HostRoutes == nil {
+		return nil
+	}
+	var dns []string
+	var routes []neutron.HostRoute
+	if req.DNSNameservers != nil {
+		dns = *req.DNSNameservers
+	}
+	if req.HostRoutes != nil {
+		routes = *req.HostRoutes
+	}
+	if err := ipam.ValidateSubnetOptions(s.IPVersion, s.ID, dns, routes); err != nil {
+		return err
+	}
+	if req.DNSNameservers != nil {
+		s.DNSNameservers = nonNilStrings(*req.DNSNameservers)
+	}
+	if req.HostRoutes != nil {
+		s.HostRoutes = *req.HostRoutes
+		if s.HostRoutes == nil {
+			s.HostRoutes = []neutron.HostRoute{}
+		}
+	}
+	return nil
 }
 
 // DeleteSubnet deletes a subnet; IPs held by ports other than DHCP ports
