@@ -180,14 +180,13 @@ func (pg *postgres) stop() {
 // node is one hypervisor: a lab node with an agent of its kind.
 type node struct {
 	*lab.Node
-	kind    string // agent.KindOVS or agent.KindLinuxBridge
-	mgmt    netip.Addr
-	ovs     *lab.OVS
-	files   []string // the agent's --config-file arguments
-	cfg     *config.Agent
-	agent   *proc
-	mu      sync.Mutex // guards ovs daemons during a crash fault
-	cutting bool
+	kind  string // agent.KindOVS or agent.KindLinuxBridge
+	mgmt  netip.Addr
+	ovs   *lab.OVS
+	files []string // the agent's --config-file arguments
+	cfg   *config.Agent
+	agent *proc
+	mu    sync.Mutex // guards ovs daemons during a crash fault
 }
 
 // server is one neutrino server in its own namespace.
@@ -540,7 +539,7 @@ func (c *cluster) startAgent(n *node) error {
 	return nil
 }
 
-// api returns a server's client to use: one that is running.
+// anyAPI returns the client of a server that is running.
 func (c *cluster) anyAPI() *apiclient.Client {
 	for _, s := range c.servers {
 		if s.p != nil && !s.p.exited() {
@@ -595,7 +594,6 @@ func (c *cluster) cutLink(n *node, cut bool) error {
 			errs = append(errs, err)
 		}
 	}
-	n.cutting = cut
 	return errors.Join(errs...)
 }
 

@@ -61,9 +61,8 @@ func (in *injector) hold(min, max time.Duration) time.Duration {
 	return min + time.Duration(in.r.Int64N(int64(max-min)))
 }
 
-// inject runs one fault up to its heal: it returns the fault and what the
-// convergence check must additionally wait for (agents whose heartbeat
-// must be newer than the heal).
+// inject runs one fault up to its heal (restarted, restored) and returns
+// it; the convergence check starts from f.Heal.
 func (in *injector) inject(ctx context.Context, kind string) (*fault, error) {
 	f := &fault{Kind: kind, Start: time.Now()}
 	c := in.c

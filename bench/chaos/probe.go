@@ -127,20 +127,3 @@ func (p *prober) answeredSince(t time.Time) bool {
 	defer p.mu.Unlock()
 	return !p.lastOK.Before(t)
 }
-
-// lost returns the send times of echoes sent before cutoff that were not
-// answered.
-func (p *prober) lost(cutoff time.Time) (sent int, lost []time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, t := range p.sent {
-		if !t.Before(cutoff) {
-			break
-		}
-		sent++
-		if !p.replied[i] {
-			lost = append(lost, t)
-		}
-	}
-	return sent, lost
-}
