@@ -48,10 +48,14 @@ def cause(test):
     # the exception is the first unindented line after the last frame
     lines = tb.strip().splitlines()
     frames = [i for i, line in enumerate(lines) if line.startswith('  File ')]
-    for line in lines[frames[-1] + 1 if frames else 0:]:
+    tail = lines[frames[-1] + 1 if frames else 0:]
+    for i, line in enumerate(tail):
         m = RAISED.match(line)
         if m:
             raised = m.group(1).rsplit('.', 1)[-1] + (': ' + m.group(2)[:100] if m.group(2) else '')
+            # tempest's exceptions put the server's answer on the next line
+            if i + 1 < len(tail) and tail[i + 1].startswith('Details: '):
+                raised += ' ' + ID.sub('{id}', tail[i + 1][9:])[:160]
             break
     log = text(details.get('pythonlogging'))
     last = ''
