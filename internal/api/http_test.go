@@ -230,3 +230,38 @@ func toStrings(l []any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestExternalNetworksReadable: Neutron's get_network rule lets every
+// project read an external network (Tempest's
+// test_list_external_networks/test_show_external_networks_attribute), but
+// not write it, nor see its subnets unless it is also shared.
+func TestExternalNetworksReadable(t *testing.T) {
+	ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone", 1)
+	s := stack(t, "sqlite", "", ini)
+	srv := httptest.NewServer(s.Handler)
+	defer srv.Close()
+	admin := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
+	b := admin.as(map[string]string{"X-User-Id": "ub", "X-Project-Id": "b", "X-Roles": "member"})
+
+	ext := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "public", "router:external": true}}`)["network"].(map[string]any)
+	admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "private-a"}}`)
+	id := ext["id"].(string)
+	admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+id+`", "cidr": "198.18.64.0/24", "ip_version": 4}}`)
+
+	got := b.must(200, "GET", "/v2.0/networks/"+id, "")["network"].(map[string]any)
+	if got["router:external"] != true {
+		t.Errorf("b's view of the external network: %v", got)
+	}
+	l := b.must(200, "GET", "/v2.0/networks", "")["networks"].([]any)
+	if len(l) != 1 || l[0].(map[string]any)["id"] != id {
+		t.Errorf("b lists %v; want only the external network", l)
+	}
+	if l := b.must(200, "GET", "/v2.0/networks?router:external=true", "")["networks"].([]any); len(l) != 1 {
+		t.Errorf("b lists external networks %v; want 1", l)
+	}
+	b.must(403, "PUT", "/v2.0/networks/"+id, `{"network": {"name": "mine"}}`)
+	b.must(403, "DELETE", "/v2.0/networks/"+id, "")
+	if l := b.must(200, "GET", "/v2.0/subnets", "")["subnets"].([]any); len(l) != 0 {
+		t.Errorf("b sees the external network's subnets: %v", l)
+	}
+}

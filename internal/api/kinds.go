@@ -13,6 +13,7 @@ type entity struct {
 	project   string // "" for agents
 	networkID string // subnets, ports: the network they belong to
 	shared    bool   // networks
+	external  bool   // networks: router:external (readable by every project)
 	tags      []string
 	render    func(create bool) map[string]any
 	// view, if set, renders the whole resource (no fields= selection)
@@ -103,7 +104,7 @@ func givenSegmentationID(id int64) int64 {
 }
 
 func networkEntity(n *neutron.Network, o attrOptions) *entity {
-	return &entity{id: n.ID, project: n.ProjectID, shared: n.Shared, tags: n.Tags,
+	return &entity{id: n.ID, project: n.ProjectID, shared: n.Shared, external: n.External, tags: n.Tags,
 		render: func(create bool) map[string]any { return renderNetwork(n, o, create) },
 		view:   func(admin bool) any { return viewNetwork(n, o, admin) }}
 }

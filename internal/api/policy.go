@@ -10,8 +10,9 @@ import (
 // Neutron's default policy (2023.1, without the new RBAC defaults), the
 // parts that matter for networks, subnets, ports and agents:
 //   - admins see and change everything;
-//   - a project sees its own resources, shared networks, and the subnets
-//     and ports of networks it owns; anything else is 404, not 403;
+//   - a project sees its own resources, shared and external networks, and
+//     the subnets and ports of networks it owns; anything else is 404, not
+//     403;
 //   - provider:*, segments, router:external, shared and binding:host_id /
 //     binding:profile may be written by admins only (403 otherwise);
 //   - binding:host_id, profile, vif_type, vif_details, provider:* and
@@ -38,7 +39,7 @@ func visible(c Caller, k *kind, e *entity, network *entity) bool {
 	}
 	switch k.res.name {
 	case "network":
-		return e.shared
+		return e.shared || e.external
 	case "subnet":
 		return network != nil && (network.shared || ownerOrAdmin(c, network.project))
 	case "port":

@@ -71,7 +71,8 @@ var networkRes = &resource{
 		return "networks.id IN (SELECT network_id FROM network_segments WHERE " + col + " IN (" + ph + "))", args, true, nil
 	},
 	visible: func(p string) (string, []any) {
-		return "(networks.project_id = ? OR networks.shared = ?)", []any{p, true}
+		// Neutron's get_network rule: owner, shared or external.
+		return "(networks.project_id = ? OR networks.shared = ? OR networks.router_external = ?)", []any{p, true, true}
 	},
 }
 
