@@ -75,7 +75,8 @@ cleanup() {
   [ $ks_started = 0 ] || bash "$repo/scripts/keystone.sh" stop "$state/keystone"
   [ "$target" = neutron ] && stop_pid "$state/neutron-db/pid"
   rm -rf "$state/keystone/my/data" "$state/neutron-db/data"
-  [ -z "$wsname" ] || tempest workspace remove --name "$wsname" >/dev/null 2>&1 || true
+  # Tempest writes tempest.log into its working directory: keep it in the state.
+  [ -z "$wsname" ] || (cd "$state" && tempest workspace remove --name "$wsname") >/dev/null 2>&1 || true
   echo "stopped what run.sh started; logs and results in $state"
 }
 trap cleanup EXIT
