@@ -422,3 +422,51 @@ func TestVNIExhaustion(t *testing.T) {
 		}
 	})
 }
+
+// Deleting an IPv6 auto-address subnet takes its addresses off the ports
+// that have them (Neutron; Tempest's test_dhcp_ipv6 and
+// test_create_delete_slaac_subnet_with_ports), unless a router port holds
+// one: then it is SubnetInUse, as for any subnet in use.
+func TestDeleteAutoAddressSubnet(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, seedConfig())
+		n, s4 := netAndSubnet(t, p)
+		for _, modes := range [][2]string{{"slaac", "slaac"}, {"", "dhcpv6-stateless"}, {"dhcpv6-stateless", ""}} {
+			s6, err := p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: tenant, NetworkID: n.ID, IPVersion: 6, CIDR: "2001:db8:1::/64",
+				IPv6RAMode: modes[0], IPv6AddressMode: modes[1]})
+			if err != nil {
+				t.Fatalf("%v: create: %v", modes, err)
+			}
+			vm, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, DeviceOwner: "compute:nova",
+				FixedIPs: []neutron.FixedIPRequest{{SubnetID: s4.ID}, {SubnetID: s6.ID}}})
+			if err != nil || len(vm.FixedIPs) != 2 {
+				t.Fatalf("%v: port: %v %+v", modes, err, vm)
+			}
+			router, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, DeviceOwner: "network:router_interface",
+				FixedIPs: []neutron.FixedIPRequest{{SubnetID: s6.ID}}})
+			if err != nil {
+				t.Fatalf("%v: router port: %v", modes, err)
+			}
+			wantFault(t, p.DeleteSubnet(ctx, s6.ID), 409, "SubnetInUse")
+			if err := p.DeletePort(ctx, router.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.DeleteSubnet(ctx, s6.ID); err != nil {
+				t.Fatalf("%v: delete with a VM port: %v", modes, err)
+			}
+			got, err := p.GetPort(ctx, vm.ID)
+			if err != nil || len(got.FixedIPs) != 1 || got.FixedIPs[0].SubnetID != s4.ID || got.RevisionNumber <= vm.RevisionNumber {
+				t.Fatalf("%v: port after the delete: %v %+v", modes, err, got)
+			}
+			if err := p.DeletePort(ctx, vm.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Any other subnet with a VM's address still refuses.
+		if _, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n.ID, DeviceOwner: "compute:nova"}); err != nil {
+			t.Fatal(err)
+		}
+		wantFault(t, p.DeleteSubnet(ctx, s4.ID), 409, "SubnetInUse")
+	})
+}

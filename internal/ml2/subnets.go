@@ -276,7 +276,7 @@ func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
 			if err != nil {
 				return err
 			}
-			if pt.DeviceOwner != "network:dhcp" {
+			if !autoDeletable(s, pt.DeviceOwner) {
 				return neutron.Conflict("SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet.", id)
 			}
 			var keep []neutron.FixedIP
@@ -304,6 +304,18 @@ func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
 		return bumpNetwork(ctx, t, s.NetworkID)
 	})
 	return err
+}
+
+// autoDeletable reports whether deleting subnet s may take its address off
+// a port of owner instead of refusing, as Neutron does: DHCP ports always;
+// on an IPv6 auto-address subnet (SLAAC or DHCPv6-stateless, by either
+// mode) every port but a router's, whose address the router needs.
+func autoDeletable(s *neutron.Subnet, owner string) bool {
+	if owner == "network:dhcp" {
+		return true
+	}
+	auto := func(m string) bool { return m == "slaac" || m == "dhcpv6-stateless" }
+	return (auto(s.IPv6AddressMode) || auto(s.IPv6RAMode)) && !strings.HasPrefix(owner, "network:router_")
 }
 
 func nonNilFixed(s []neutron.FixedIP) []neutron.FixedIP {
