@@ -32,14 +32,14 @@ func TestDiffSetsEqualsReadBack(t *testing.T) {
 	for i, v := range s.Tunnels {
 		l.Tunnels[v] = 2 + i
 	}
-	for i, id := range sortedKeys(s.Networks) {
+	for i, id := range slices.Sorted(maps.Keys(s.Networks)) {
 		l.LVIDs[id] = 1 + i
 	}
 	cur := tunFlowSet(s, l, nil)
 	for step := range 300 {
 		next := cloneState(s)
 		nl := Layout{Cookie: cookie, PatchInt: 1, Tunnels: l.Tunnels, LVIDs: maps.Clone(l.LVIDs)}
-		ids := sortedKeys(next.Networks)
+		ids := slices.Sorted(maps.Keys(next.Networks))
 		id := ids[rng.IntN(len(ids))]
 		n := next.Networks[id]
 		what := rng.IntN(8)
@@ -131,15 +131,6 @@ func cloneState(s dataplane.NodeState) dataplane.NodeState {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // BenchmarkOneEntryPlan is the in-process part of a one-entry change on a
 // node holding N entries (networks of 1,000): tunnels wanted, br-tun's flow
 // set from the record, and the plan. It should not grow with N.
@@ -153,7 +144,7 @@ func BenchmarkOneEntryPlan(b *testing.B) {
 			for i, v := range s.Tunnels {
 				l.Tunnels[v] = 2 + i
 			}
-			for i, id := range sortedKeys(s.Networks) {
+			for i, id := range slices.Sorted(maps.Keys(s.Networks)) {
 				l.LVIDs[id] = 1 + i
 			}
 			cur := tunFlowSet(s, l, nil)
