@@ -161,6 +161,15 @@ func ValidatePools(p netip.Prefix, pools []neutron.AllocationPool, gateway netip
 	return rs, nil
 }
 
+// Pools turns ranges back into the API's allocation_pools (never nil).
+func Pools(rs []Range) []neutron.AllocationPool {
+	pools := make([]neutron.AllocationPool, len(rs))
+	for i, r := range rs {
+		pools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
+	}
+	return pools
+}
+
 // ParsePools parses stored pools (already validated).
 func ParsePools(pools []neutron.AllocationPool) []Range {
 	rs := make([]Range, 0, len(pools))

@@ -129,11 +129,7 @@ func gatewayAndPools(prefix netip.Prefix, req neutron.SubnetCreate) (netip.Addr,
 	if err != nil {
 		return gw, nil, err
 	}
-	pools := make([]neutron.AllocationPool, len(rs))
-	for i, r := range rs {
-		pools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
-	}
-	return gw, pools, nil
+	return gw, ipam.Pools(rs), nil
 }
 
 func nonNilStrings(s []string) []string {
@@ -209,10 +205,7 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 			if err != nil {
 				return err
 			}
-			s.AllocationPools = make([]neutron.AllocationPool, len(rs))
-			for i, r := range rs {
-				s.AllocationPools[i] = neutron.AllocationPool{Start: r.Start.String(), End: r.End.String()}
-			}
+			s.AllocationPools = ipam.Pools(rs)
 		}
 		s.RevisionNumber++
 		s.UpdatedAt = t.Now()
