@@ -12,8 +12,10 @@
 #   NEUTRINO_TEST_KEYSTONE_ADMIN  the admin password
 # Ports: NEUTRINO_KEYSTONE_PORT / NEUTRINO_KEYSTONE_SHORT_PORT, else free ones.
 # `stop` stops only what `start` started, by the pid files under DIR.
+# `reap` stops and removes the Keystones of runs whose scripts/test.sh is gone
+# (DIR/owner holds its PID), as a killed run leaves them.
 set -euo pipefail
-cmd=$1 dir=$2
+cmd=${1:-} dir=${2:-}
 ADMIN_PASSWORD=${NEUTRINO_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
 SHORT=${KEYSTONE_SHORT_EXPIRATION:-60}
 
@@ -109,13 +111,21 @@ SQL
   echo "export NEUTRINO_TEST_KEYSTONE_ADMIN='$ADMIN_PASSWORD'"
 }
 
-stop_pid() { # PIDFILE
-  [ -f "$1" ] || return 0
+# ours PIDFILE: the PID in PIDFILE when that process still runs with DIR on
+# its command line (a PID from a stale file may belong to anyone by now).
+ours() {
   local pid
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  pid=$(head -n1 "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$dir/" && echo "$pid"
+}
+
+stop_pid() { # PIDFILE
+  local pid
+  if pid=$(ours "$1"); then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  fi
   rm -f "$1"
 }
 
@@ -125,8 +135,23 @@ stop() {
   stop_pid "$dir/my/pid"
 }
 
+reap() {
+  local d owner
+  for d in /tmp/neutrino-keystone.*; do
+    [ -f "$d/owner" ] || continue # not made by scripts/test.sh: not ours to judge
+    owner=$(cat "$d/owner")
+    if [ -n "$owner" ] && tr '\0' ' ' 2>/dev/null <"/proc/$owner/cmdline" | grep -q 'scripts/test.sh'; then
+      continue # its run is still going
+    fi
+    echo "keystone.sh: stopping the Keystone of a finished run in $d" >&2
+    dir=$d stop
+    rm -rf "$d"
+  done
+}
+
 case $cmd in
-  start) start ;;
-  stop) stop ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  start) [ -n "$dir" ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start ;;
+  stop) [ -n "$dir" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop ;;
+  reap) reap ;;
+  *) echo "usage: $0 start|stop DIR, or $0 reap" >&2; exit 2 ;;
 esac

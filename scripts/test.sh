@@ -14,13 +14,14 @@ go mod download
 # What an earlier run that was killed (or leaked) left: database servers
 # holding ports and disk, its processes and namespaces.
 bash scripts/testdb.sh reap
+bash scripts/keystone.sh reap
 bash scripts/leakcheck.sh reap
 # The run's directory marks this run: the tests get it in NEUTRINO_TEST_RUN
 # (lab.RunEnv) and the leak check looks only at what carries that mark.
 run=$(mktemp -d /tmp/neutrino-run.XXXXXX)
 dbdir=$(mktemp -d /tmp/neutrino-testdb.XXXXXX)
-echo $$ | tee "$run/owner" >"$dbdir/owner" # the reaps above skip live runs
 ksdir=$(mktemp -d /tmp/neutrino-keystone.XXXXXX)
+echo $$ | tee "$run/owner" "$dbdir/owner" >"$ksdir/owner" # the reaps above skip live runs
 # A run that leaked keeps its directory: the next run's reap ends what it left.
 leaked=0
 trap 'bash scripts/keystone.sh stop "$ksdir"; bash scripts/testdb.sh stop "$dbdir"; rm -rf "$ksdir" "$dbdir"; [ $leaked = 1 ] || rm -rf "$run"' EXIT
