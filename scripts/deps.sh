@@ -5,11 +5,12 @@
 set -euo pipefail
 # kmod: the kernel loads veth, bridge, vxlan and openvswitch on first use
 # through modprobe, which a minimal Debian may lack. util-linux: flock,
-# mountpoint (.ci/run). keystone, uwsgi: the real Keystone (scripts/keystone.sh).
+# mountpoint (.ci/run). keystone, uwsgi, curl: the real Keystone (scripts/keystone.sh;
+# curl waits for it to answer).
 # chromium: the /ui tests drive the page headless.
 PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
  tcpdump iperf3 python3-openstackclient procps psmisc ethtool kmod util-linux
- keystone uwsgi-core uwsgi-plugin-python3 chromium"
+ keystone uwsgi-core uwsgi-plugin-python3 curl chromium"
 missing=""
 for p in $PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"
