@@ -126,3 +126,18 @@ type Resyncer interface {
 type DeviceNotifier interface {
 	DeviceEvents() <-chan struct{}
 }
+
+// Events is the coalescing channel behind a DeviceNotifier, one source of
+// the buffer-of-one, never-block rule for every data plane.
+type Events chan struct{}
+
+// NewEvents makes an Events with its buffer of one.
+func NewEvents() Events { return make(Events, 1) }
+
+// Notify signals an event without blocking; one already pending absorbs it.
+func (e Events) Notify() {
+	select {
+	case e <- struct{}{}:
+	default:
+	}
+}

@@ -28,7 +28,7 @@ type Dataplane struct {
 	closed   bool
 	resyncs  int
 	drifted  bool
-	events   chan struct{}
+	events   dataplane.Events
 	// OnApply, when set, is called after each successful Apply with a
 	// private copy of the state applied. Set it before the agent starts.
 	OnApply func(dataplane.NodeState)
@@ -36,7 +36,7 @@ type Dataplane struct {
 
 // New returns an empty fake data plane.
 func New() *Dataplane {
-	return &Dataplane{devices: map[string]dataplane.Device{}, events: make(chan struct{}, 1)}
+	return &Dataplane{devices: map[string]dataplane.Device{}, events: dataplane.NewEvents()}
 }
 
 var (
@@ -81,12 +81,7 @@ func (d *Dataplane) DeviceEvents() <-chan struct{} { return d.events }
 // appears, goes or changes. SetDevice and RemoveDevice do not notify by
 // themselves, so tests choose whether the agent learns of a change by
 // event or only by its polling pass.
-func (d *Dataplane) Notify() {
-	select {
-	case d.events <- struct{}{}:
-	default:
-	}
-}
+func (d *Dataplane) Notify() { d.events.Notify() }
 
 // Apply records desired (a deep copy).
 func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {

@@ -27,13 +27,6 @@ var _ dataplane.DeviceNotifier = (*Dataplane)(nil)
 // changed (dataplane.DeviceNotifier). The channel is never closed.
 func (d *Dataplane) DeviceEvents() <-chan struct{} { return d.events }
 
-func (d *Dataplane) notify() {
-	select {
-	case d.events <- struct{}{}:
-	default:
-	}
-}
-
 // tapMark is what Devices reports of a tap, plus its operational state.
 type tapMark struct {
 	name string
@@ -134,7 +127,7 @@ func (d *Dataplane) subscribeLinks(again bool) (closed, established bool, err er
 	}
 	if again {
 		d.log.Info("netlink link subscription back")
-		d.notify()
+		d.events.Notify()
 	}
 	known := map[int]tapMark{}
 	for {
@@ -150,7 +143,7 @@ func (d *Dataplane) subscribeLinks(again bool) (closed, established bool, err er
 			}
 			idx, m := markOf(u.Link)
 			if tapChanged(known, u.Header.Type == unix.RTM_DELLINK, idx, m) {
-				d.notify()
+				d.events.Notify()
 			}
 		case <-d.done:
 			stopSub()

@@ -40,7 +40,7 @@ type Dataplane struct {
 
 	// Device events (events.go): the coalescing channel, closed-on-Close
 	// done channel and the link watcher goroutine.
-	events    chan struct{}
+	events    dataplane.Events
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -85,7 +85,7 @@ func New(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("linux dataplane: netlink: %w", err)
 	}
 	d := &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h,
-		installed: map[string]*devEntries{}, events: make(chan struct{}, 1), done: make(chan struct{})}
+		installed: map[string]*devEntries{}, events: dataplane.NewEvents(), done: make(chan struct{})}
 	d.wg.Add(1)
 	go d.watchLinks()
 	return d, nil

@@ -65,7 +65,7 @@ type Dataplane struct {
 	installed map[string]installed
 
 	// events is the coalescing device-event channel (events.go).
-	events chan struct{}
+	events dataplane.Events
 }
 
 // installed is the record of one bridge: the flows we installed and the
@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
 	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{},
-		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: make(chan struct{}, 1)}
+		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: dataplane.NewEvents()}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
 		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType)

@@ -24,13 +24,6 @@ var _ dataplane.DeviceNotifier = (*Dataplane)(nil)
 // never closed.
 func (d *Dataplane) DeviceEvents() <-chan struct{} { return d.events }
 
-func (d *Dataplane) notify() {
-	select {
-	case d.events <- struct{}{}:
-	default:
-	}
-}
-
 // watchCache registers the event handler with the client's cache. It
 // runs once, in New: with WithReconnect libovsdb keeps the same cache (and
 // its handlers) across reconnects and restarts its event goroutine, which
@@ -39,17 +32,17 @@ func (d *Dataplane) watchCache() {
 	d.cli.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 		AddFunc: func(table string, m model.Model) {
 			if deviceRowChanged(table, nil, m) {
-				d.notify()
+				d.events.Notify()
 			}
 		},
 		UpdateFunc: func(table string, old, m model.Model) {
 			if deviceRowChanged(table, old, m) {
-				d.notify()
+				d.events.Notify()
 			}
 		},
 		DeleteFunc: func(table string, m model.Model) {
 			if deviceRowChanged(table, m, nil) {
-				d.notify()
+				d.events.Notify()
 			}
 		},
 	})
