@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"neutrino/internal/sharedtest"
 	"neutrino/internal/store"
 	"neutrino/internal/store/storetest"
 )
@@ -28,10 +29,7 @@ func runDB(t *testing.T, args ...string) (string, error) {
 // `neutrino db upgrade head` / `db current` on the seed's files, with the
 // database pointed at a fresh MariaDB database by an override file.
 func TestDBUpgradeSeed(t *testing.T) {
-	seed := "/work/shared/seed/etc"
-	if d := os.Getenv("NEUTRINO_SEED_ETC"); d != "" {
-		seed = d
-	}
+	seed := sharedtest.Path(t, "NEUTRINO_SEED_ETC", "seed/etc")
 	url := storetest.URL(t, store.MySQL)
 	over := filepath.Join(t.TempDir(), "db.conf")
 	if err := os.WriteFile(over, []byte("[database]\nconnection = "+strings.Replace(url, "mysql://", "mysql+pymysql://", 1)+"?charset=utf8\n"), 0o600); err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"neutrino/internal/sharedtest"
 )
 
 // TestServerSeedConfig starts `neutrino server` on the seed's own files
@@ -20,10 +22,7 @@ import (
 // creates a network over HTTP and stops it by cancelling the context, as
 // SIGTERM does.
 func TestServerSeedConfig(t *testing.T) {
-	seed := "/work/shared/seed/etc"
-	if d := os.Getenv("NEUTRINO_SEED_ETC"); d != "" {
-		seed = d
-	}
+	seed := sharedtest.Path(t, "NEUTRINO_SEED_ETC", "seed/etc")
 	for _, f := range []string{"neutron.conf", "ml2_conf.ini"} {
 		if _, err := os.Stat(filepath.Join(seed, f)); err != nil {
 			t.Fatalf("seed config %s missing (set NEUTRINO_SEED_ETC): %v", f, err)

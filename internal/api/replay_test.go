@@ -12,11 +12,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"neutrino/internal/sharedtest"
 )
 
 // The conformance replay: recorded exchanges with the real Neutron 2023.1
-// (/work/shared/conformance/neutron-api, copied nowhere: read in place, or
-// from NEUTRINO_CONFORMANCE) are sent to our server in file order. As
+// (shared/conformance/neutron-api, copied nowhere: read in place, see
+// sharedtest.Path) are sent to our server in file order. As
 // responses come in, every server-chosen reference value (ids, MACs, IPs,
 // timestamps, VNIs) is mapped to ours, and later paths, headers and bodies
 // are rewritten through that map. Then: status equal; same keys at every
@@ -26,14 +28,7 @@ import (
 
 func conformanceDir(t testing.TB) string {
 	t.Helper()
-	d := os.Getenv("NEUTRINO_CONFORMANCE")
-	if d == "" {
-		d = "/work/shared/conformance/neutron-api"
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("conformance recordings not found at %s (set NEUTRINO_CONFORMANCE): %v", d, err)
-	}
-	return d
+	return sharedtest.Path(t, "NEUTRINO_CONFORMANCE", "conformance/neutron-api")
 }
 
 type exchange struct {

@@ -16,14 +16,12 @@ import (
 
 	"neutrino/internal/neutron"
 	"neutrino/internal/policy"
+	"neutrino/internal/sharedtest"
 )
 
 func recording(t *testing.T, folder, file string) (req map[string]any, hdr map[string]string, status int, fault *neutron.Error, resp map[string]any) {
 	t.Helper()
-	dir := os.Getenv("NEUTRINO_CONFORMANCE")
-	if dir == "" {
-		dir = "/work/shared/conformance/neutron-api"
-	}
+	dir := sharedtest.Path(t, "NEUTRINO_CONFORMANCE", "conformance/neutron-api")
 	b, err := os.ReadFile(filepath.Join(dir, folder, file))
 	if err != nil {
 		t.Fatalf("recording %s/%s: %v (set NEUTRINO_CONFORMANCE)", folder, file, err)
@@ -244,10 +242,7 @@ func TestParseBodyRecorded(t *testing.T) {
 		"71-network-create-no-wrapper-400.json", "72-network-create-unknown-attr-400.json",
 		"73-network-create-wrong-type-400.json",
 	} {
-		dir := os.Getenv("NEUTRINO_CONFORMANCE")
-		if dir == "" {
-			dir = "/work/shared/conformance/neutron-api"
-		}
+		dir := sharedtest.Path(t, "NEUTRINO_CONFORMANCE", "conformance/neutron-api")
 		raw, err := os.ReadFile(filepath.Join(dir, "noauth", f))
 		if err != nil {
 			t.Fatal(err)
