@@ -14,7 +14,24 @@ import (
 // querier is what both *sql.DB and *sql.Tx offer.
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// scanOne reads the first row of query into dest (sql.ErrNoRows if none).
+// It goes through QueryContext, not QueryRowContext, so that the Store's
+// reads classify a lost database as unavailable (unavailableQuerier).
+func scanOne(ctx context.Context, db querier, query string, args []any, dest []any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	return rows.Scan(dest...)
 }
 
 type colKind int
@@ -213,8 +230,7 @@ func (r *resource) page(ctx context.Context, db querier, s *Store, q neutron.Lis
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
-		row := db.QueryRowContext(ctx, s.rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s.id = ?", strings.Join(cols, ", "), r.table, r.table)), q.Marker)
-		if err := row.Scan(ptrs...); err != nil {
+		if err := scanOne(ctx, db, s.rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s.id = ?", strings.Join(cols, ", "), r.table, r.table)), []any{q.Marker}, ptrs); err != nil {
 			if err == sql.ErrNoRows {
 				return "", nil, false, neutron.NotFound(r.noun, q.Marker)
 			}

@@ -293,6 +293,7 @@ type Tx struct {
 // txRunner is what statements of a transaction run on.
 type txRunner interface {
 	querier
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
