@@ -34,6 +34,14 @@ const (
 	// learnedPriority is the priority of flows the learn action adds to
 	// table 20; they are the switch's, not ours, and are never diffed.
 	learnedPriority = 1
+
+	// Priorities of the per-network br-tun flows, shared by the flows we
+	// write (networkFlows) and the read-back that recognises them
+	// (observe.go).
+	netInPriority    = 1 // table 4: tun_id to local VLAN
+	floodPriority    = 1 // table 22: flood to the network's VTEPs
+	unicastPriority  = 2 // table 20: one MAC to its VTEP, above learned flows
+	arpReplyPriority = 1 // table 21: ARP responder entry
 )
 
 // Flow is one OpenFlow rule in the text form ovs-ofctl prints for
@@ -174,7 +182,7 @@ func networkFlows(n dataplane.Network, lvid int, local netip.Addr, l Layout, tun
 	}
 	vlan := "dl_vlan=" + strconv.Itoa(lvid)
 	tun := "set_field:0x" + strconv.FormatUint(uint64(n.VNI), 16) + "->tun_id"
-	add(tunVXLANTunToLV, 1, "tun_id=0x"+strconv.FormatUint(uint64(n.VNI), 16),
+	add(tunVXLANTunToLV, netInPriority, "tun_id=0x"+strconv.FormatUint(uint64(n.VNI), 16),
 		"push_vlan:0x8100,set_field:"+strconv.Itoa(4096+lvid)+"->vlan_vid,goto_table:"+strconv.Itoa(tunLearnFromTun))
 
 	// Flood: the network's VTEPs; without l2pop and no list, every
@@ -195,7 +203,7 @@ func networkFlows(n dataplane.Network, lvid int, local netip.Addr, l Layout, tun
 		for i, of := range flood {
 			outs[i] = "output:" + strconv.Itoa(of)
 		}
-		add(tunFloodToTun, 1, vlan, "pop_vlan,"+tun+","+strings.Join(outs, ","))
+		add(tunFloodToTun, floodPriority, vlan, "pop_vlan,"+tun+","+strings.Join(outs, ","))
 	}
 	if !n.L2Pop {
 		return fs // unicast is learned (table 10), no ARP responder
@@ -210,12 +218,12 @@ func networkFlows(n dataplane.Network, lvid int, local netip.Addr, l Layout, tun
 		mac := strings.ToLower(e.MAC)
 		if !seenMAC[mac] {
 			seenMAC[mac] = true
-			add(tunUcastToTun, 2, vlan+",dl_dst="+mac, "pop_vlan,"+tun+",output:"+strconv.Itoa(of))
+			add(tunUcastToTun, unicastPriority, vlan+",dl_dst="+mac, "pop_vlan,"+tun+",output:"+strconv.Itoa(of))
 		}
 		if n.ARPResponder && e.IP.Is4() && !seenIP[e.IP] {
 			seenIP[e.IP] = true
 			ip := e.IP.String()
-			add(tunARPResponder, 1, "arp,"+vlan+",arp_tpa="+ip,
+			add(tunARPResponder, arpReplyPriority, "arp,"+vlan+",arp_tpa="+ip,
 				"set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"+
 					"set_field:"+mac+"->arp_sha,set_field:"+ip+"->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"+
 					"set_field:"+mac+"->eth_src,IN_PORT")

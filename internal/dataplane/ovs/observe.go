@@ -77,7 +77,7 @@ func (sw switchState) facts() []dataplane.Fact {
 	// Table 4 maps each VNI to its local VLAN.
 	vniOfVLAN := map[int]uint32{}
 	for _, f := range sw.flows {
-		if f.Table != tunVXLANTunToLV || f.Priority != 1 || isLearned(f) {
+		if f.Table != tunVXLANTunToLV || f.Priority != netInPriority || isLearned(f) {
 			continue
 		}
 		vni, ok1 := hexField(f.Match, "tun_id=")
@@ -103,20 +103,20 @@ func (sw switchState) facts() []dataplane.Fact {
 			continue
 		}
 		switch {
-		case f.Table == tunFloodToTun && f.Priority == 1:
+		case f.Table == tunFloodToTun && f.Priority == floodPriority:
 			for _, of := range outputs(f.Actions) {
 				if ip, ok := remote[of]; ok {
 					out = append(out, dataplane.Fact{Kind: dataplane.FactFlood, VNI: vni, VTEP: ip})
 				}
 			}
-		case f.Table == tunUcastToTun && f.Priority == 2:
+		case f.Table == tunUcastToTun && f.Priority == unicastPriority:
 			mac := field(f.Match, "dl_dst=")
 			for _, of := range outputs(f.Actions) {
 				if ip, ok := remote[of]; ok && mac != "" {
 					out = append(out, dataplane.Fact{Kind: dataplane.FactUnicast, VNI: vni, MAC: strings.ToLower(mac), VTEP: ip})
 				}
 			}
-		case f.Table == tunARPResponder && f.Priority == 1:
+		case f.Table == tunARPResponder && f.Priority == arpReplyPriority:
 			ip, err := netip.ParseAddr(field(f.Match, "arp_tpa="))
 			mac := between(f.Actions, "set_field:", "->arp_sha")
 			if err == nil && mac != "" {
