@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,40 +220,13 @@ type cluster struct {
 func nsDial(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
-		err := inNS(ns, func() error {
+		err := lab.InNS(ns, func() error {
 			var err error
 			c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
 			return err
 		})
 		return c, err
 	}
-}
-
-// inNS runs fn on a locked thread inside the named namespace.
-func inNS(name string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open netns %s: %w", name, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	fnErr := fn()
-	if err := netns.Set(orig); err != nil {
-		return errors.Join(fnErr, err) // the thread stays locked and dies with the goroutine
-	}
-	runtime.UnlockOSThread()
-	return fnErr
 }
 
 // nodePlan says which kinds the nodes get: alternating Linux bridge and

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"neutrino/internal/lab"
 )
 
 // prober pings from one VM namespace to another VM's address every
@@ -32,7 +34,7 @@ func newProber(name, ns string, dst netip.Addr, id uint16, interval time.Duratio
 // run sends until ctx ends.
 func (p *prober) run(ctx context.Context) error {
 	var fd int
-	if err := inNS(p.ns, func() error {
+	if err := lab.InNS(p.ns, func() error {
 		var err error
 		fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_ICMP)
 		return err

@@ -25,7 +25,7 @@ func Exec(ctx context.Context, ns string, argv ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 2 * time.Second
-	if err := inNS(ns, cmd.Start); err != nil {
+	if err := InNS(ns, cmd.Start); err != nil {
 		return nil, fmt.Errorf("exec %q in %s: %w", strings.Join(argv, " "), ns, err)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -56,7 +56,7 @@ func Start(ns string, argv ...string) (*Proc, error) {
 	cmd.Stdout, cmd.Stderr = (*procWriter)(p), (*procWriter)(p)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p.Cmd = cmd
-	if err := inNS(ns, cmd.Start); err != nil {
+	if err := InNS(ns, cmd.Start); err != nil {
 		return nil, fmt.Errorf("start %q in %s: %w", strings.Join(argv, " "), ns, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()

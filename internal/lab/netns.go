@@ -24,11 +24,11 @@ const netnsDir = "/run/netns"
 // namespaces this run made.
 const RunEnv = "NEUTRINO_TEST_RUN"
 
-// inNS runs fn on an OS thread switched into the named namespace. Processes
+// InNS runs fn on an OS thread switched into the named namespace. Processes
 // started by fn inherit that namespace. If the thread cannot be switched
 // back it stays locked, so the Go runtime discards it with the goroutine.
 // An empty name runs fn where the caller is.
-func inNS(name string, fn func() error) error {
+func InNS(name string, fn func() error) error {
 	if name == "" {
 		return fn() // the caller's own namespace
 	}
@@ -174,7 +174,7 @@ func CreateNS(name string) error {
 	runtime.UnlockOSThread()
 	// No IPv6: link-local addresses would send router solicitations, MLD
 	// and DAD probes that flood over the overlay and spoil packet counts.
-	if err := inNS(name, func() error {
+	if err := InNS(name, func() error {
 		for _, k := range []string{"all", "default"} {
 			err := os.WriteFile("/proc/sys/net/ipv6/conf/"+k+"/disable_ipv6", []byte("1"), 0o644)
 			if err != nil && !errors.Is(err, os.ErrNotExist) { // no IPv6 in this kernel: fine
