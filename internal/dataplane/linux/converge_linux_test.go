@@ -16,23 +16,8 @@ import (
 // side on a real kernel: after Apply, what read() finds plans to nothing,
 // in every BUM mode, so a periodic Apply never re-creates a working device.
 func TestApplyReadsBackConverged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
-	}
 	ctx := context.Background()
-	l, err := lab.New(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Teardown(ctx); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	})
-	node, err := l.AddNode(ctx, "compute1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, node := oneNode(t, ctx)
 	port := "4f63feaf-e92a-4045-8e45-d3160c99fb84"
 	if _, err := l.AddVM(ctx, node, "vm1", lab.VIF{PortID: port, MAC: "fa:16:3e:00:00:01",
 		Addr: netip.MustParsePrefix("192.168.1.4/24"), MTU: 1450}); err != nil {
@@ -197,23 +182,8 @@ func TestPlanTextIsIproute2(t *testing.T) {
 // kernel has. A hand deletion waits for the audit (Resync); a vxlan device
 // deleted by hand is seen by Drifted and rebuilt by the next Apply.
 func TestRecordFollowsKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
-	}
 	ctx := context.Background()
-	l, err := lab.New(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Teardown(ctx); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	})
-	node, err := l.AddNode(ctx, "compute1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, node := oneNode(t, ctx)
 	d, err := New(Options{NetNS: node.NS})
 	if err != nil {
 		t.Fatal(err)
@@ -304,4 +274,26 @@ func TestRecordFollowsKernel(t *testing.T) {
 	}
 	apply(state(2, 180))
 	recordMatchesKernel("after the device was rebuilt")
+}
+
+// oneNode makes a lab with one node, compute1, torn down when t ends.
+func oneNode(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Node) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test builds network namespaces and needs root: run `make test` (as root)")
+	}
+	l, err := lab.New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(ctx); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	node, err := l.AddNode(ctx, "compute1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, node
 }
