@@ -41,7 +41,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (package installs, MariaDB as user mysql)" >&2; exit 1; }
 export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
 
-need=(tempest neutron-tempest-plugin keystone uwsgi-core uwsgi-plugin-python3 mariadb-server python3-subunit)
+need=(tempest neutron-tempest-plugin keystone uwsgi-core uwsgi-plugin-python3 mariadb-server python3-subunit curl)
 [ "$target" = neutron ] && need+=(neutron-server python3-neutron python3-pymysql python3-keystonemiddleware)
 missing=()
 for p in "${need[@]}"; do
