@@ -30,6 +30,9 @@ type NodeState struct {
 	Networks map[string]Network
 	// Ports are the local VM ports bound to this host, by port id.
 	Ports map[string]LocalPort
+	// Firewall is what the node's firewall driver enforces (security
+	// groups, anti-spoofing, the underlay VXLAN filter).
+	Firewall Firewall
 }
 
 // Network is one overlay network as this node realises it.
