@@ -132,7 +132,20 @@ type Port struct {
 	AllowedAddressPairs []AddressPair `json:"allowed_address_pairs"`
 	PortSecurityEnabled bool          `json:"port_security_enabled"`
 	SecurityGroups      []string      `json:"security_groups"`
+	// ExtraDHCPOpts are the port's extra_dhcp_opts (extension
+	// extra_dhcp_opt): DHCP options the DHCP agent gives this port.
+	ExtraDHCPOpts []ExtraDHCPOpt `json:"extra_dhcp_opts"`
 	Binding
+}
+
+// ExtraDHCPOpt is one DHCP option of a port, as Neutron's extra_dhcp_opt
+// extension has it: OptName is a dnsmasq option name or number (e.g.
+// "bootfile-name", "tftp-server", "server-ip-address", "26"), OptValue
+// its value, IPVersion 4 or 6 (the address family the option is for).
+type ExtraDHCPOpt struct {
+	OptName   string `json:"opt_name"`
+	OptValue  string `json:"opt_value"`
+	IPVersion int    `json:"ip_version"`
 }
 
 // Agent is a row of Neutron's agents table. Alive is computed from
