@@ -63,8 +63,14 @@ type HostRoute struct {
 type Port struct {
 	ID string
 	// MAC is the port's mac_address, lower case, colon separated.
-	MAC      string
-	FixedIPs []FixedIP
+	MAC string
+	// DeviceOwner decides what dnsmasq learns of a port: router
+	// interfaces make a subnet non-isolated (metadata route via the
+	// gateway); DHCP, floating IP, HA and distributed ports get no host
+	// entry; other DHCP agents' ports (network:dhcp) also serve as DNS
+	// servers of subnets without dns_nameservers.
+	DeviceOwner string
+	FixedIPs    []FixedIP
 	// ExtraDHCPOpts are the port's extra_dhcp_opts.
 	ExtraDHCPOpts []ExtraDHCPOpt
 }
