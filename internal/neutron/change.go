@@ -17,6 +17,10 @@ const (
 	KindPort     ChangeKind = "port"
 	KindAgent    ChangeKind = "agent"
 	KindEndpoint ChangeKind = "endpoint"
+	// Security groups and their rules (the changes table's kind column
+	// holds 16 characters: hence the short names).
+	KindSecurityGroup     ChangeKind = "secgroup"
+	KindSecurityGroupRule ChangeKind = "secgroup_rule"
 )
 
 // ChangeOp is what happened to the resource.
@@ -58,6 +62,12 @@ func (p Port) ChangeKey() (ChangeKind, string) { return KindPort, p.ID }
 
 // ChangeKey implements Resource.
 func (a Agent) ChangeKey() (ChangeKind, string) { return KindAgent, a.ID }
+
+// ChangeKey implements Resource.
+func (g SecurityGroup) ChangeKey() (ChangeKind, string) { return KindSecurityGroup, g.ID }
+
+// ChangeKey implements Resource.
+func (r SecurityGroupRule) ChangeKey() (ChangeKind, string) { return KindSecurityGroupRule, r.ID }
 
 // ChangeKey implements Resource: a host has one VTEP, so rows are keyed by
 // the host.

@@ -144,3 +144,36 @@ type ListQuery struct {
 	// (and, for networks, shared ones): policy for non-admin callers.
 	VisibleTo string
 }
+
+// SecurityGroupCreate is a validated POST /v2.0/security-groups body.
+type SecurityGroupCreate struct {
+	ProjectID   string
+	Name        string
+	Description string
+	Stateful    *bool // nil = true
+	Tags        []string
+}
+
+// SecurityGroupUpdate is a validated PUT /v2.0/security-groups/{id} body.
+type SecurityGroupUpdate struct {
+	Name        *string
+	Description *string
+	Stateful    *bool
+	IfRevision  int64
+}
+
+// SecurityGroupRuleCreate is a POST /v2.0/security-group-rules body after
+// type checks; package secgroup validates and normalises it as Neutron.
+// Protocol is the text given (a JSON number arrives as its decimal text).
+type SecurityGroupRuleCreate struct {
+	ProjectID       string
+	SecurityGroupID string
+	Direction       string
+	Ethertype       string // "" = IPv4
+	Protocol        *string
+	PortRangeMin    *int
+	PortRangeMax    *int
+	RemoteIPPrefix  *string
+	RemoteGroupID   *string
+	Description     *string
+}

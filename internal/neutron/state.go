@@ -29,6 +29,8 @@ type State struct {
 	Ports     []Port
 	Agents    []Agent
 	Endpoints []TunnelEndpoint
+	// SecurityGroups carry their rules.
+	SecurityGroups []SecurityGroup
 }
 
 // ErrRevisionGone means the change log no longer holds the revisions asked

@@ -185,3 +185,34 @@ func SortFixedIPs(ips []FixedIP) {
 		return a.Less(b)
 	})
 }
+
+// SecurityGroup is a Neutron security group with its rules inline, as
+// Neutron renders a group.
+type SecurityGroup struct {
+	Standard
+	Stateful bool                `json:"stateful"`
+	Rules    []SecurityGroupRule `json:"security_group_rules"`
+}
+
+// SecurityGroupRule is a Neutron security group rule, normalised by
+// package secgroup. The pointer fields are null in Neutron's JSON when
+// unset. Rules are immutable: created or deleted, never updated.
+type SecurityGroupRule struct {
+	ID              string  `json:"id"`
+	ProjectID       string  `json:"project_id"`
+	SecurityGroupID string  `json:"security_group_id"`
+	Direction       string  `json:"direction"`
+	Ethertype       string  `json:"ethertype"`
+	Protocol        *string `json:"protocol"`
+	PortRangeMin    *int    `json:"port_range_min"`
+	PortRangeMax    *int    `json:"port_range_max"`
+	RemoteIPPrefix  *string `json:"remote_ip_prefix"`
+	RemoteGroupID   *string `json:"remote_group_id"`
+	// Description is null for the rules Neutron creates itself (the
+	// default egress and same-group rules).
+	Description    *string   `json:"description"`
+	Tags           []string  `json:"tags"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	RevisionNumber int64     `json:"revision_number"`
+}
