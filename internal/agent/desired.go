@@ -115,7 +115,13 @@ func Desired(v l2pop.View, s Settings, devs []dataplane.Device) dataplane.NodeSt
 	}
 	st.Tunnels = append([]netip.Addr(nil), v.Tunnels...)
 	for id, n := range v.Networks {
-		dn := dataplane.Network{ID: id, VNI: n.VNI, MTU: n.MTU, L2Pop: v.L2Pop, ARPResponder: s.ARPResponder && v.L2Pop}
+		if !n.Overlay() {
+			// Provider networks: the physical network carries BUM
+			// traffic; no flood list, entries or learning switch.
+			st.Networks[id] = dataplane.Network{ID: id, Type: n.Type, MTU: n.MTU, PhysicalNetwork: n.PhysicalNetwork, VLAN: n.VLAN}
+			continue
+		}
+		dn := dataplane.Network{ID: id, Type: n.Type, VNI: n.VNI, MTU: n.MTU, L2Pop: v.L2Pop, ARPResponder: s.ARPResponder && v.L2Pop}
 		if s.Kind == KindLinuxBridge && !v.L2Pop && s.VXLANGroup != "" {
 			// Multicast mode: BUM traffic goes to the group, not to
 			// per-peer copies.

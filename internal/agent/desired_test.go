@@ -38,7 +38,19 @@ func seedView(l2 bool) l2pop.View {
 	return v
 }
 
+// withProviders adds to a seed view a vlan and a flat network, each with a
+// local port whose device is plugged.
+func withProviders(v l2pop.View) l2pop.View {
+	v.Networks["net-v"] = l2pop.NetView{ID: "net-v", NetHeader: l2pop.NetHeader{Type: "vlan", MTU: 1500, PhysicalNetwork: "physnet1", VLAN: 100}}
+	v.Networks["net-f"] = l2pop.NetView{ID: "net-f", NetHeader: l2pop.NetHeader{Type: "flat", MTU: 1500, PhysicalNetwork: "physnet2"}}
+	v.Ports["5e000000-0000-0000-0000-00000000000a"] = l2pop.LocalPort{ID: "5e000000-0000-0000-0000-00000000000a", NetworkID: "net-v", MAC: "fa:16:3e:00:01:01", Status: neutron.StatusActive}
+	v.Ports["5f000000-0000-0000-0000-00000000000b"] = l2pop.LocalPort{ID: "5f000000-0000-0000-0000-00000000000b", NetworkID: "net-f", MAC: "fa:16:3e:00:02:01", Status: neutron.StatusActive}
+	return v
+}
+
 var plugged = []dataplane.Device{
+	{PortID: "5e000000-0000-0000-0000-00000000000a", Name: "tap5e000000-00", MAC: "fa:16:3e:00:01:01", Up: true},
+	{PortID: "5f000000-00", Name: "tap5f000000-00", MAC: "fa:16:3e:00:02:01", Up: true},
 	// OVS iface-id carries the full id; a Linux tap only its prefix.
 	{PortID: "4d17af10-4a", Name: "tap4d17af10-4a", MAC: "fa:16:3e:c3:14:73", Up: true},
 }
@@ -97,6 +109,17 @@ network net-a vni 1755 mtu 1450 l2pop true arp_responder false group -
   flood 198.18.255.103
   entry fa:16:3e:46:2b:53 192.168.77.12 via 198.18.255.103
 port 4d17af10-4a14-4bbc-88e7-a1bcacae4b1a network net-a mac fa:16:3e:c3:14:73
+`},
+		{"provider-networks-have-no-flood-or-entries", withProviders(seedView(false)), Settings{Kind: KindLinuxBridge, LocalIP: a("198.18.255.102"), UDPPort: 4789, VXLANGroup: "239.1.1.0/24", ARPResponder: true}, `
+local_ip 198.18.255.102 udp 4789
+tunnel 198.18.255.101
+tunnel 198.18.255.103
+network net-a vni 1755 mtu 1450 l2pop false arp_responder false group 239.1.1.219
+network net-f flat physnet physnet2 vlan 0 mtu 1500
+network net-v vlan physnet physnet1 vlan 100 mtu 1500
+port 4d17af10-4a14-4bbc-88e7-a1bcacae4b1a network net-a mac fa:16:3e:c3:14:73
+port 5e000000-0000-0000-0000-00000000000a network net-v mac fa:16:3e:00:01:01
+port 5f000000-0000-0000-0000-00000000000b network net-f mac fa:16:3e:00:02:01
 `},
 		{"local-ip-from-view-when-unset", seedView(true), Settings{Kind: KindOVS, UDPPort: 4789}, `
 local_ip 198.18.255.102 udp 4789

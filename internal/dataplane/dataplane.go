@@ -35,13 +35,27 @@ type NodeState struct {
 	Firewall Firewall
 }
 
-// Network is one overlay network as this node realises it.
+// Network is one network as this node realises it: an overlay (vxlan,
+// gre) tunnelled between VTEPs, or a provider network (flat, vlan) on a
+// physical network that the agent's bridge_mappings or
+// physical_interface_mappings name.
 type Network struct {
-	ID  string
+	ID string
+	// Type is the segment type: "vxlan", "gre", "flat" or "vlan".
+	Type string
+	// VNI is an overlay's segmentation id; 0 for provider networks.
 	VNI uint32
 	MTU int
+	// PhysicalNetwork is a provider network's physnet; "" for overlays.
+	PhysicalNetwork string
+	// VLAN is a vlan network's 802.1Q id on its physnet; 0 otherwise
+	// (flat networks are untagged).
+	VLAN uint16
 	// Flood lists the VTEPs that get a copy of broadcast, unknown unicast
-	// and multicast frames (head-end replication). Empty with Group set.
+	// and multicast frames (head-end replication). Empty with Group set,
+	// and for provider networks: the physical network carries their
+	// broadcasts. Group, L2Pop, ARPResponder and Entries are likewise
+	// overlay-only.
 	Flood []netip.Addr
 	// Group is the multicast group for BUM traffic (Linux bridge with
 	// vxlan_group and without l2population); invalid when unused.
@@ -54,6 +68,10 @@ type Network struct {
 	// Entries are the remote ports of the network: MAC and IP behind VTEP.
 	Entries []Entry
 }
+
+// Provider reports whether the network rides a physical network (flat or
+// vlan) rather than a tunnel.
+func (n Network) Provider() bool { return n.PhysicalNetwork != "" }
 
 // Entry says a MAC (and IP, when the port has one) lives behind a VTEP.
 type Entry struct {

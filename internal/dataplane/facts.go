@@ -109,6 +109,11 @@ func Expected(s NodeState, perPeerTunnels bool) []Fact {
 		addTunnel(ip)
 	}
 	for _, n := range s.Networks {
+		if n.Provider() {
+			// Facts describe the overlay (VNI-keyed objects); provider
+			// networks are not audited yet.
+			continue
+		}
 		out = append(out, Fact{Kind: FactNetwork, VNI: n.VNI})
 		if !n.L2Pop && n.Group.IsValid() {
 			out = append(out, Fact{Kind: FactFlood, VNI: n.VNI, VTEP: n.Group})
@@ -139,7 +144,7 @@ func Expected(s NodeState, perPeerTunnels bool) []Fact {
 		out = append(out, Fact{Kind: FactTunnel, VTEP: ip})
 	}
 	for _, p := range s.Ports {
-		if n, ok := s.Networks[p.NetworkID]; ok {
+		if n, ok := s.Networks[p.NetworkID]; ok && !n.Provider() {
 			out = append(out, Fact{Kind: FactPort, VNI: n.VNI, Port: p.ID})
 		}
 	}

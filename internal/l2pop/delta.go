@@ -216,7 +216,7 @@ func (d Delta) String() string {
 			continue
 		}
 		if n.Header != nil {
-			fmt.Fprintf(&b, "network %s %s %d mtu %d\n", n.ID, n.Header.Type, n.Header.VNI, n.Header.MTU)
+			fmt.Fprintf(&b, "network %s %s mtu %d\n", n.ID, n.Header.segmentText(), n.Header.MTU)
 		} else {
 			fmt.Fprintf(&b, "network %s\n", n.ID)
 		}

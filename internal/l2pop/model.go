@@ -130,14 +130,30 @@ func NewModel(cfg Config, st *neutron.State) *Model {
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
 
+// setNetwork records a network the L2 agents realise: an overlay of the
+// configured types (VNI, flood lists, entries) or a flat or vlan
+// provider network (its physnet and VLAN; the physical network carries
+// its broadcasts, so it gets neither flood lists nor entries, as
+// Neutron's l2population handles only tunnel types).
 func (m *Model) setNetwork(n neutron.Network) {
-	if len(n.Segments) == 0 || !m.types[n.Segments[0].NetworkType] {
-		// Only overlay networks are realised by these agents.
+	if len(n.Segments) == 0 {
 		delete(m.networks, n.ID)
 		return
 	}
 	s := n.Segments[0]
-	m.networks[n.ID] = NetHeader{Type: s.NetworkType, VNI: uint32(s.SegmentationID), MTU: n.MTU}
+	h := NetHeader{Type: s.NetworkType, MTU: n.MTU}
+	switch {
+	case s.NetworkType == neutron.TypeFlat && s.PhysicalNetwork != "":
+		h.PhysicalNetwork = s.PhysicalNetwork
+	case s.NetworkType == neutron.TypeVLAN && s.PhysicalNetwork != "" && s.SegmentationID >= 1 && s.SegmentationID <= 4094:
+		h.PhysicalNetwork, h.VLAN = s.PhysicalNetwork, uint16(s.SegmentationID)
+	case m.types[s.NetworkType]:
+		h.VNI = uint32(s.SegmentationID)
+	default:
+		delete(m.networks, n.ID)
+		return
+	}
+	m.networks[n.ID] = h
 }
 
 func portFromNeutron(p neutron.Port) portInfo {
@@ -355,10 +371,11 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 			return span, nil
 		}
 		// The port's own hosts, and every host on its old and new
-		// network (their flood lists and entries may change).
+		// overlay network (their flood lists and entries may change; a
+		// provider network has neither).
 		for _, pi := range []portInfo{old, now} {
 			span.add(pi.Host)
-			if pi.NetworkID != "" {
+			if h, ok := m.networks[pi.NetworkID]; ok && h.Overlay() {
 				m.hostsOfNetwork(pi.NetworkID, &span)
 			}
 		}
@@ -500,8 +517,10 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) View {
 			}
 		}
 		for id, n := range v.Networks {
-			n.Flood = slices.Clone(v.Tunnels)
-			v.Networks[id] = n
+			if n.Overlay() {
+				n.Flood = slices.Clone(v.Tunnels)
+				v.Networks[id] = n
+			}
 		}
 		return v
 	}
@@ -509,7 +528,7 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) View {
 	reuse := old != nil && old.LocalIP == v.LocalIP && old.L2Pop == v.L2Pop
 	var tunnels []netip.Addr
 	for id, n := range v.Networks {
-		if !active[id] {
+		if !active[id] || !n.Overlay() {
 			// Like Neutron, a host learns a network's FDB only once it
 			// has an active port there.
 			continue

@@ -23,6 +23,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"neutrino/internal/neutron"
 )
 
 // View is everything one agent must realise, as of one revision.
@@ -42,9 +44,31 @@ type View struct {
 
 // NetHeader is what identifies a network on the wire.
 type NetHeader struct {
-	Type string // "vxlan", "gre"
-	VNI  uint32
-	MTU  int
+	Type string // "vxlan", "gre" (overlays); "flat", "vlan" (provider)
+	// VNI is the overlay's segmentation id; 0 for flat and vlan.
+	VNI uint32
+	MTU int
+	// PhysicalNetwork is the physnet of a flat or vlan network (the
+	// agent maps it to a bridge or an interface); "" for overlays.
+	PhysicalNetwork string
+	// VLAN is a vlan network's 802.1Q id; 0 for every other type.
+	VLAN uint16
+}
+
+// Overlay reports whether the network is tunnelled between VTEPs (it
+// has flood lists and entries); flat and vlan networks ride the
+// physical network, which carries their broadcasts itself.
+func (h NetHeader) Overlay() bool { return h.Type != neutron.TypeFlat && h.Type != neutron.TypeVLAN }
+
+// segmentText is the header's segment as views and deltas print it.
+func (h NetHeader) segmentText() string {
+	switch {
+	case h.Overlay():
+		return fmt.Sprintf("%s %d", h.Type, h.VNI)
+	case h.Type == "vlan":
+		return fmt.Sprintf("%s %s %d", h.Type, h.PhysicalNetwork, h.VLAN)
+	}
+	return h.Type + " " + h.PhysicalNetwork
 }
 
 // NetView is one network as one host sees it.
@@ -159,8 +183,10 @@ func (v View) String() string {
 	fmt.Fprintf(&b, "tunnels %s\n", addrsText(v.Tunnels))
 	for _, id := range slices.Sorted(maps.Keys(v.Networks)) {
 		n := v.Networks[id]
-		fmt.Fprintf(&b, "network %s %s %d mtu %d\n", id, n.Type, n.VNI, n.MTU)
-		fmt.Fprintf(&b, "  flood %s\n", addrsText(n.Flood))
+		fmt.Fprintf(&b, "network %s %s mtu %d\n", id, n.segmentText(), n.MTU)
+		if n.Overlay() {
+			fmt.Fprintf(&b, "  flood %s\n", addrsText(n.Flood))
+		}
 		for _, e := range n.Entries {
 			fmt.Fprintf(&b, "  entry %s %s via %s\n", e.MAC, addrText(e.IP), addrText(e.VTEP))
 		}

@@ -149,12 +149,36 @@ func TestViews(t *testing.T) {
 					w.status("vm-a", neutron.StatusActive),
 					w.port("vm-u", "net-a", "", neutron.StatusDown, "fa:16:3e:00:00:f0", "192.168.1.40"),
 					w.port("vm-n", "net-a", "nohost", neutron.StatusActive, "fa:16:3e:00:00:f1", "192.168.1.41")),
-				s("a VLAN network is not an overlay: ignored", func() neutron.Change {
-					n := neutron.Network{MTU: 1500, Segments: []neutron.Segment{{NetworkType: "vlan", PhysicalNetwork: "physnet1", SegmentationID: 100}}}
-					n.ID = "net-v"
-					w.networks["net-v"] = n
-					return w.change("network", "net-v", "create", n)
-				}(), w.port("vm-v", "net-v", "compute-1", neutron.StatusActive, "fa:16:3e:00:00:f2", "10.0.0.2")),
+				s("a local network is realised by no agent here: ignored", func() neutron.Change {
+					n := neutron.Network{MTU: 1500, Segments: []neutron.Segment{{NetworkType: "local"}}}
+					n.ID = "net-l"
+					w.networks["net-l"] = n
+					return w.change("network", "net-l", "create", n)
+				}(), w.port("vm-l", "net-l", "compute-1", neutron.StatusActive, "fa:16:3e:00:00:f2", "10.0.0.2")),
+			}
+		}},
+		{name: "provider-networks", cfg: l2popOn, steps: func(w *world) []namedStep {
+			return []namedStep{
+				s("seed, both VMs ACTIVE on the vxlan network", flat(seed(w, true), []neutron.Change{w.status("vm-a", neutron.StatusActive), w.status("vm-b", neutron.StatusActive)})...),
+				s("a vlan network with an ACTIVE port on each compute: realised (physnet, VLAN), no flood list, no entries, no tunnel",
+					w.providerNetwork("net-v", "physnet1", 100),
+					w.port("vm-v1", "net-v", "compute-1", neutron.StatusActive, "fa:16:3e:00:01:01", "10.0.0.11"),
+					w.port("vm-v2", "net-v", "compute-2", neutron.StatusActive, "fa:16:3e:00:01:02", "10.0.0.12")),
+				s("a flat network on compute-2 and the controller: only the port's own host is in the span",
+					w.providerNetwork("net-f", "physnet2", 0),
+					w.port("vm-f1", "net-f", "compute-2", neutron.StatusActive, "fa:16:3e:00:02:01", "198.18.100.11"),
+					w.port("vm-f2", "net-f", "controller", neutron.StatusActive, "fa:16:3e:00:02:02", "198.18.100.12")),
+				s("the vlan network moves to VLAN 200 (header delta to its hosts)", w.providerNetwork("net-v", "physnet1", 200)),
+				s("vm-v1 deleted: the vlan network leaves compute-1, compute-2 is untouched", w.deletePort("vm-v1")),
+			}
+		}},
+		{name: "provider-networks-full-mesh", cfg: Config{}, steps: func(w *world) []namedStep {
+			return []namedStep{
+				s("without l2population overlays flood to every VTEP; a vlan network floods to none",
+					flat(seed(w, false), []neutron.Change{
+						w.providerNetwork("net-v", "physnet1", 100),
+						w.port("vm-v1", "net-v", "compute-1", neutron.StatusActive, "fa:16:3e:00:01:01", "10.0.0.11"),
+					})...),
 			}
 		}},
 	}

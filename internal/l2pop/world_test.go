@@ -73,6 +73,19 @@ func (w *world) network(id string, vni int64) neutron.Change {
 	return w.change("network", id, op(had), n)
 }
 
+// providerNetwork is a flat (vlan 0) or vlan network on physnet.
+func (w *world) providerNetwork(id, physnet string, vlan int64) neutron.Change {
+	seg := neutron.Segment{NetworkType: "flat", PhysicalNetwork: physnet}
+	if vlan != 0 {
+		seg = neutron.Segment{NetworkType: "vlan", PhysicalNetwork: physnet, SegmentationID: vlan}
+	}
+	n := neutron.Network{MTU: 1500, Segments: []neutron.Segment{seg}}
+	n.ID = id
+	_, had := w.networks[id]
+	w.networks[id] = n
+	return w.change("network", id, op(had), n)
+}
+
 func (w *world) deleteNetwork(id string) neutron.Change {
 	delete(w.networks, id)
 	return w.change("network", id, "delete", nil)

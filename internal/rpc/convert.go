@@ -100,11 +100,12 @@ func pbEntries(es []*pb.Entry) ([]l2pop.Entry, error) {
 }
 
 func headerPB(h l2pop.NetHeader) *pb.NetHeader {
-	return &pb.NetHeader{Type: h.Type, Vni: h.VNI, Mtu: int32(h.MTU)}
+	return &pb.NetHeader{Type: h.Type, Vni: h.VNI, Mtu: int32(h.MTU), PhysicalNetwork: h.PhysicalNetwork, Vlan: uint32(h.VLAN)}
 }
 
 func pbHeader(h *pb.NetHeader) l2pop.NetHeader {
-	return l2pop.NetHeader{Type: h.GetType(), VNI: h.GetVni(), MTU: int(h.GetMtu())}
+	return l2pop.NetHeader{Type: h.GetType(), VNI: h.GetVni(), MTU: int(h.GetMtu()),
+		PhysicalNetwork: h.GetPhysicalNetwork(), VLAN: uint16(h.GetVlan())}
 }
 
 func portPB(p l2pop.LocalPort) *pb.LocalPort {

@@ -213,6 +213,10 @@ func Render(s dataplane.NodeState) string {
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.Networks)) {
 		n := s.Networks[id]
+		if n.Provider() {
+			fmt.Fprintf(&b, "network %s %s physnet %s vlan %d mtu %d\n", id, n.Type, n.PhysicalNetwork, n.VLAN, n.MTU)
+			continue
+		}
 		fmt.Fprintf(&b, "network %s vni %d mtu %d l2pop %t arp_responder %t group %s\n", id, n.VNI, n.MTU, n.L2Pop, n.ARPResponder, addr(n.Group))
 		for _, f := range sortedAddrs(n.Flood) {
 			fmt.Fprintf(&b, "  flood %s\n", f)

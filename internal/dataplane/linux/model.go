@@ -142,6 +142,9 @@ func desiredNetworks(want dataplane.NodeState, opt options) []netPlan {
 	}
 	var out []netPlan
 	for _, n := range want.Networks {
+		if n.Provider() {
+			continue
+		}
 		p := netPlan{Bridge: BridgeName(n.ID), VXLAN: VXLANName(n.VNI), MTU: n.MTU}
 		p.Spec = vxlanSpec{
 			VNI: n.VNI, Port: port, Local: want.LocalIP, Dev: opt.VTEPDev,
@@ -316,7 +319,9 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 	wantVXLAN := map[string]netPlan{}
 	netBridge := map[string]string{} // network id -> bridge
 	for _, n := range want.Networks {
-		netBridge[n.ID] = BridgeName(n.ID)
+		if !n.Provider() {
+			netBridge[n.ID] = BridgeName(n.ID)
+		}
 	}
 	for _, p := range nets {
 		wantBridge[p.Bridge] = true

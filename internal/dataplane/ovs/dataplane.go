@@ -437,16 +437,15 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 		if oc == nil {
 			oc = map[string]string{}
 		}
-		for _, k := range []string{ocNetUUID, ocNetworkType, ocSegmentationID, ocTag} {
+		for _, k := range []string{ocNetUUID, ocNetworkType, ocPhysicalNetwork, ocSegmentationID, ocTag} {
 			delete(oc, k)
 		}
 		if lp, ok := s.Ports[portID]; ok {
 			if n, ok := s.Networks[lp.NetworkID]; ok {
 				if lv, ok := lvids[lp.NetworkID]; ok {
 					tag = lv
+					maps.Copy(oc, vlanMapping(n))
 					oc[ocNetUUID] = lp.NetworkID
-					oc[ocNetworkType] = "vxlan"
-					oc[ocSegmentationID] = strconv.FormatUint(uint64(n.VNI), 10)
 					oc[ocTag] = strconv.Itoa(lv)
 				}
 			} else {

@@ -49,8 +49,8 @@ func tunFlowSet(s dataplane.NodeState, l Layout, prev *flowSet) *flowSet {
 	out.groups[""] = &flowGroup{flows: tunBaseFlows(s, l, tunOfports)}
 	for id, n := range s.Networks {
 		lvid, ok := l.LVIDs[id]
-		if !ok {
-			continue
+		if !ok || n.Provider() {
+			continue // provider networks never reach br-tun
 		}
 		if g := prev.group(id); reuse && g != nil && g.lvid == lvid && sameNetwork(g.net, n) {
 			out.groups[id] = g
@@ -86,7 +86,7 @@ func (s *flowSet) all() []Flow {
 // sameNetwork reports whether two networks give the same flows (for the
 // same lvid and tunnel layout).
 func sameNetwork(a, b dataplane.Network) bool {
-	return a.ID == b.ID && a.VNI == b.VNI && a.L2Pop == b.L2Pop && a.ARPResponder == b.ARPResponder &&
+	return a.ID == b.ID && a.Type == b.Type && a.VNI == b.VNI && a.L2Pop == b.L2Pop && a.ARPResponder == b.ARPResponder &&
 		slices.Equal(a.Flood, b.Flood) && slices.Equal(a.Entries, b.Entries)
 }
 

@@ -3,16 +3,40 @@ package ovs
 import (
 	"sort"
 	"strconv"
+
+	"neutrino/internal/dataplane"
 )
 
 // Port.other_config keys Neutron stores on a VM port, so that a restarted
 // agent gives a network the same local VLAN again.
 const (
-	ocNetUUID        = "net_uuid"
-	ocNetworkType    = "network_type"
-	ocSegmentationID = "segmentation_id"
-	ocTag            = "tag"
+	ocNetUUID         = "net_uuid"
+	ocNetworkType     = "network_type"
+	ocPhysicalNetwork = "physical_network"
+	ocSegmentationID  = "segmentation_id"
+	ocTag             = "tag"
 )
+
+// vlanMapping is the part of Port.other_config that describes the
+// network's segment, as Neutron writes it: physical_network is "None" for
+// overlays (Python's str(None)) and segmentation_id is absent for flat.
+func vlanMapping(n dataplane.Network) map[string]string {
+	typ := n.Type
+	if typ == "" {
+		typ = "vxlan"
+	}
+	m := map[string]string{ocNetworkType: typ, ocPhysicalNetwork: "None"}
+	switch {
+	case !n.Provider():
+		m[ocSegmentationID] = strconv.FormatUint(uint64(n.VNI), 10)
+	case n.VLAN != 0:
+		m[ocPhysicalNetwork] = n.PhysicalNetwork
+		m[ocSegmentationID] = strconv.Itoa(int(n.VLAN))
+	default:
+		m[ocPhysicalNetwork] = n.PhysicalNetwork
+	}
+	return m
+}
 
 const (
 	minLVID = 1

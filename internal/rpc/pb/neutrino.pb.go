@@ -505,12 +505,15 @@ func (x *Entry) GetVtep() []byte {
 }
 
 type NetHeader struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Vni           uint32                 `protobuf:"varint,2,opt,name=vni,proto3" json:"vni,omitempty"`
-	Mtu           int32                  `protobuf:"varint,3,opt,name=mtu,proto3" json:"mtu,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Vni   uint32                 `protobuf:"varint,2,opt,name=vni,proto3" json:"vni,omitempty"`
+	Mtu   int32                  `protobuf:"varint,3,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	// flat and vlan (provider) networks: the physnet and the 802.1Q id.
+	PhysicalNetwork string `protobuf:"bytes,4,opt,name=physical_network,json=physicalNetwork,proto3" json:"physical_network,omitempty"`
+	Vlan            uint32 `protobuf:"varint,5,opt,name=vlan,proto3" json:"vlan,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NetHeader) Reset() {
@@ -560,6 +563,20 @@ func (x *NetHeader) GetVni() uint32 {
 func (x *NetHeader) GetMtu() int32 {
 	if x != nil {
 		return x.Mtu
+	}
+	return 0
+}
+
+func (x *NetHeader) GetPhysicalNetwork() string {
+	if x != nil {
+		return x.PhysicalNetwork
+	}
+	return ""
+}
+
+func (x *NetHeader) GetVlan() uint32 {
+	if x != nil {
+		return x.Vlan
 	}
 	return 0
 }
@@ -1505,11 +1522,13 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"\x05Entry\x12\x10\n" +
 	"\x03mac\x18\x01 \x01(\fR\x03mac\x12\x0e\n" +
 	"\x02ip\x18\x02 \x01(\fR\x02ip\x12\x12\n" +
-	"\x04vtep\x18\x03 \x01(\fR\x04vtep\"C\n" +
+	"\x04vtep\x18\x03 \x01(\fR\x04vtep\"\x82\x01\n" +
 	"\tNetHeader\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
 	"\x03vni\x18\x02 \x01(\rR\x03vni\x12\x10\n" +
-	"\x03mtu\x18\x03 \x01(\x05R\x03mtu\"\x8d\x01\n" +
+	"\x03mtu\x18\x03 \x01(\x05R\x03mtu\x12)\n" +
+	"\x10physical_network\x18\x04 \x01(\tR\x0fphysicalNetwork\x12\x12\n" +
+	"\x04vlan\x18\x05 \x01(\rR\x04vlan\"\x8d\x01\n" +
 	"\aNetwork\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x06header\x18\x02 \x01(\v2\x16.neutrino.v1.NetHeaderR\x06header\x12\x14\n" +
