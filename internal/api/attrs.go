@@ -162,22 +162,63 @@ func agentResource() *resource {
 // and fault texts: invalid JSON, missing wrapper, unrecognized attributes,
 // attributes not allowed in this method, value conversion, required ones.
 func parseBody(r *resource, body []byte, post bool) (map[string]any, *neutron.Error) {
-	missing := neutron.BadRequest("Unable to find '%s' in request body", r.name)
-	if len(body) == 0 { // Neutron skips only a truly empty body
-		return nil, missing
-	}
-	obj, e := decodeJSON(body)
+	obj, e := decodeBody(r, body)
 	if e != nil {
 		return nil, e
 	}
+	return parseItem(r, obj, post)
+}
+
+// parseCreateBody validates a POST body: one resource ({"network": {...}})
+// or, when the collection key is there, a bulk create ({"networks":
+// [{...}, ...]}, each item bare or wrapped in the resource key, as
+// Neutron's prepare_request_body accepts), checking every item.
+func parseCreateBody(r *resource, body []byte) (items []map[string]any, bulk bool, e *neutron.Error) {
+	obj, e := decodeBody(r, body)
+	if e != nil {
+		return nil, false, e
+	}
+	coll, bulk := obj[r.collection]
+	if !bulk {
+		a, e := parseItem(r, obj, true)
+		return []map[string]any{a}, false, e
+	}
+	list, ok := coll.([]any)
+	if !ok {
+		return nil, true, neutron.BadRequest("Body contains invalid data")
+	}
+	if len(list) == 0 {
+		return nil, true, neutron.BadRequest("Resources required")
+	}
+	for _, it := range list {
+		item, ok := it.(map[string]any)
+		if !ok {
+			return nil, true, neutron.BadRequest("Body contains invalid data")
+		}
+		if _, wrapped := item[r.name]; !wrapped {
+			item = map[string]any{r.name: item}
+		}
+		a, e := parseItem(r, item, true)
+		if e != nil {
+			return nil, true, e
+		}
+		items = append(items, a)
+	}
+	return items, true, nil
+}
+
+func decodeBody(r *resource, body []byte) (map[string]any, *neutron.Error) {
+	if len(body) == 0 { // Neutron skips only a truly empty body
+		return nil, neutron.BadRequest("Unable to find '%s' in request body", r.name)
+	}
+	return decodeJSON(body)
+}
+
+// parseItem validates the object under obj's resource key.
+func parseItem(r *resource, obj map[string]any, post bool) (map[string]any, *neutron.Error) {
 	inner, ok := obj[r.name].(map[string]any)
 	if !ok {
-		if _, bulk := obj[r.collection]; bulk && post {
-			// Neutron's bulk create is atomic; the plugin has no bulk
-			// transaction yet, so refuse rather than half-create.
-			return nil, neutron.BadRequest("Bulk creation of %s is not supported by this server; create them one by one", r.collection)
-		}
-		return nil, missing
+		return nil, neutron.BadRequest("Unable to find '%s' in request body", r.name)
 	}
 	var unknown []string
 	for k := range inner {

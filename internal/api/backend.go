@@ -10,19 +10,25 @@ import (
 // implements it. Methods return *neutron.Error (possibly wrapped) for
 // faults the client must see; any other error is a 500.
 type Backend interface {
-	CreateNetwork(ctx context.Context, req neutron.NetworkCreate) (*neutron.Network, error)
+	// CreateNetworks creates all of reqs in one transaction or none (bulk
+	// create; the error is the first failing item's).
+	CreateNetworks(ctx context.Context, reqs []neutron.NetworkCreate) ([]*neutron.Network, error)
 	GetNetwork(ctx context.Context, id string) (*neutron.Network, error)
 	ListNetworks(ctx context.Context, q neutron.ListQuery) ([]neutron.Network, error)
 	UpdateNetwork(ctx context.Context, id string, req neutron.NetworkUpdate) (*neutron.Network, error)
 	DeleteNetwork(ctx context.Context, id string) error
 
-	CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*neutron.Subnet, error)
+	// CreateSubnets creates all of reqs in one transaction or none (bulk
+	// create; the error is the first failing item's).
+	CreateSubnets(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error)
 	GetSubnet(ctx context.Context, id string) (*neutron.Subnet, error)
 	ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutron.Subnet, error)
 	UpdateSubnet(ctx context.Context, id string, req neutron.SubnetUpdate) (*neutron.Subnet, error)
 	DeleteSubnet(ctx context.Context, id string) error
 
-	CreatePort(ctx context.Context, req neutron.PortCreate) (*neutron.Port, error)
+	// CreatePorts creates all of reqs in one transaction or none (bulk
+	// create; the error is the first failing item's).
+	CreatePorts(ctx context.Context, reqs []neutron.PortCreate) ([]*neutron.Port, error)
 	GetPort(ctx context.Context, id string) (*neutron.Port, error)
 	ListPorts(ctx context.Context, q neutron.ListQuery) ([]neutron.Port, error)
 	UpdatePort(ctx context.Context, id string, req neutron.PortUpdate) (*neutron.Port, error)

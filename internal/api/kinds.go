@@ -26,11 +26,44 @@ type kind struct {
 	res    *resource
 	get    func(ctx context.Context, id string) (*entity, error)
 	list   func(ctx context.Context, q neutron.ListQuery) ([]*entity, error)
-	create func(ctx context.Context, a map[string]any, project string) (*entity, error)
+	// create makes every item in one transaction (a bulk create; a
+	// single create is a bulk of one).
+	create func(ctx context.Context, items []newItem) ([]*entity, error)
 	update func(ctx context.Context, id string, a map[string]any, ifRev int64) (*entity, error)
 	delete func(ctx context.Context, id string) error
 	// adminOnly: the whole resource is invisible to non-admins (agents).
 	adminOnly bool
+}
+
+// newItem is one resource of a create request: its converted attributes
+// and the project it is created for.
+type newItem struct {
+	attrs   map[string]any
+	project string
+}
+
+// createWith adapts a Backend bulk create to kind.create: build turns each
+// item into the Backend's request (a fault there fails the whole request
+// before anything is created), mk wraps the results.
+func createWith[Req, T any](build func(a map[string]any, project string) (Req, error), create func(context.Context, []Req) ([]*T, error), mk func(*T) *entity) func(context.Context, []newItem) ([]*entity, error) {
+	return func(ctx context.Context, items []newItem) ([]*entity, error) {
+		reqs := make([]Req, len(items))
+		for i, it := range items {
+			var err error
+			if reqs[i], err = build(it.attrs, it.project); err != nil {
+				return nil, err
+			}
+		}
+		out, err := create(ctx, reqs)
+		if err != nil {
+			return nil, err
+		}
+		ents := make([]*entity, len(out))
+		for i, v := range out {
+			ents[i] = mk(v)
+		}
+		return ents, nil
+	}
 }
 
 // Helpers reading converted attribute values.
@@ -157,7 +190,7 @@ func networkKind(b Backend, o attrOptions) *kind {
 		res:  networkResource(o),
 		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetNetwork(ctx, id)) },
 		list: listOf(b.ListNetworks, mk),
-		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
+		create: createWith(func(a map[string]any, project string) (neutron.NetworkCreate, error) {
 			req := neutron.NetworkCreate{
 				ProjectID:           project,
 				AdminStateUp:        aBoolP(a, "admin_state_up"),
@@ -171,7 +204,7 @@ func networkKind(b Backend, o attrOptions) *kind {
 			req.Description, _ = aStr(a, "description")
 			if segs, ok := a["segments"].([]neutron.Segment); ok && len(segs) > 0 {
 				if req.Segment != nil {
-					return nil, neutron.InvalidInput("Segments and provider values cannot both be set.")
+					return req, neutron.InvalidInput("Segments and provider values cannot both be set.")
 				}
 				if len(segs) == 1 {
 					req.Segment = &segs[0]
@@ -179,8 +212,8 @@ func networkKind(b Backend, o attrOptions) *kind {
 					req.Segments = segs
 				}
 			}
-			return one(b.CreateNetwork(ctx, req))
-		},
+			return req, nil
+		}, b.CreateNetworks, mk),
 		update: func(ctx context.Context, id string, a map[string]any, ifRev int64) (*entity, error) {
 			req := neutron.NetworkUpdate{
 				Name:                aStrP(a, "name"),
@@ -209,7 +242,7 @@ func subnetKind(b Backend) *kind {
 		res:  subnetResource(),
 		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetSubnet(ctx, id)) },
 		list: listOf(b.ListSubnets, mk),
-		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
+		create: createWith(func(a map[string]any, project string) (neutron.SubnetCreate, error) {
 			req := neutron.SubnetCreate{
 				ProjectID:  project,
 				IPVersion:  int(a["ip_version"].(int64)),
@@ -230,10 +263,10 @@ func subnetKind(b Backend) *kind {
 				req.HostRoutes = r
 			}
 			if e := validateCIDR(req.CIDR, req.IPVersion); e != nil {
-				return nil, e
+				return req, e
 			}
-			return one(b.CreateSubnet(ctx, req))
-		},
+			return req, nil
+		}, b.CreateSubnets, mk),
 		update: func(ctx context.Context, id string, a map[string]any, ifRev int64) (*entity, error) {
 			req := neutron.SubnetUpdate{
 				Name:        aStrP(a, "name"),
@@ -268,7 +301,7 @@ func portKind(b Backend, o attrOptions) *kind {
 		res:  portResource(o),
 		get:  func(ctx context.Context, id string) (*entity, error) { return one(b.GetPort(ctx, id)) },
 		list: listOf(b.ListPorts, mk),
-		create: func(ctx context.Context, a map[string]any, project string) (*entity, error) {
+		create: createWith(func(a map[string]any, project string) (neutron.PortCreate, error) {
 			req := neutron.PortCreate{
 				ProjectID:           project,
 				AdminStateUp:        aBoolP(a, "admin_state_up"),
@@ -293,8 +326,8 @@ func portKind(b Backend, o attrOptions) *kind {
 				req.Profile = p
 			}
 			req.Tags, _ = aStrs(a, "tags")
-			return one(b.CreatePort(ctx, req))
-		},
+			return req, nil
+		}, b.CreatePorts, mk),
 		update: func(ctx context.Context, id string, a map[string]any, ifRev int64) (*entity, error) {
 			req := neutron.PortUpdate{
 				Name:                aStrP(a, "name"),

@@ -369,20 +369,47 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		writeFault(w, e)
 		return
 	}
-	attrs, e := parseBody(k.res, body, true)
+	bodies, bulk, e := parseCreateBody(k.res, body)
 	if e != nil {
 		writeFault(w, e)
 		return
 	}
+	// Every item of a bulk create passes policy before any is created.
+	items := make([]newItem, len(bodies))
+	for i, attrs := range bodies {
+		project, e := s.authorizeCreate(r, c, k, attrs)
+		if e != nil {
+			s.writeErr(w, r, e)
+			return
+		}
+		items[i] = newItem{attrs: attrs, project: project}
+	}
+	ents, err := k.create(r.Context(), items)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if !bulk {
+		writeJSON(w, http.StatusCreated, map[string]any{k.res.name: shape(k.res, ents[0].render(true), c, nil)})
+		return
+	}
+	out := make([]any, len(ents))
+	for i, ent := range ents {
+		out[i] = shape(k.res, ent.render(true), c, nil)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{k.res.collection: out})
+}
+
+// authorizeCreate applies create policy to one new resource and returns
+// the project it is created for.
+func (s *Server) authorizeCreate(r *http.Request, c Caller, k *kind, attrs map[string]any) (string, error) {
 	project, e := createProject(c, attrs)
 	if e != nil {
-		writeFault(w, e)
-		return
+		return "", e
 	}
 	action := "create_" + k.res.name
 	if denied := deniedAttrs(c, action, k.res, attrs, target(project, attrs, nil)); len(denied) > 0 {
-		writeFault(w, errPolicy(action, denied))
-		return
+		return "", errPolicy(action, denied)
 	}
 	var network *entity // the new subnet's or port's network, for non-admins
 	if !c.Admin && k.res.name != "network" {
@@ -391,14 +418,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		netID, _ := aStr(attrs, "network_id")
 		n, err := s.fetch(r, c, s.kinds["networks"], netID)
 		if err != nil {
-			s.writeErr(w, r, err)
-			return
+			return "", err
 		}
 		network = n
 		if !ownerOrAdmin(c, n.project) {
 			if k.res.name == "subnet" {
-				writeFault(w, errForbidden(action))
-				return
+				return "", errForbidden(action)
 			}
 			var denied []string
 			if f, ok := attrs["fixed_ips"].([]neutron.FixedIPRequest); ok {
@@ -413,21 +438,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 				denied = append(denied, "mac_address")
 			}
 			if len(denied) > 0 {
-				writeFault(w, errPolicy(action, denied))
-				return
+				return "", errPolicy(action, denied)
 			}
 		}
 	}
 	if !c.allowed(action, target(project, attrs, network)) {
-		writeFault(w, errForbidden(action))
-		return
+		return "", errForbidden(action)
 	}
-	ent, err := k.create(r.Context(), attrs, project)
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{k.res.name: shape(k.res, ent.render(true), c, nil)})
+	return project, nil
 }
 
 // ifMatch parses If-Match: revision_number=N (0 = not given).

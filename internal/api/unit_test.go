@@ -282,13 +282,29 @@ func TestParseBodyRecorded(t *testing.T) {
 		{"  ", true, "Body contains invalid data"},
 		{"", true, "Unable to find 'port' in request body"},
 		{`{"port": "x"}`, true, "Unable to find 'port' in request body"},
-		{`{"ports": [{"network_id": "66071814-169c-40ef-8c42-bb627a18b8dd"}]}`, true, "Bulk creation of ports is not supported by this server; create them one by one"},
 	}
 	for _, c := range cases {
 		_, e := parseBody(res, []byte(c.body), c.post)
 		if e == nil || e.Message != c.want {
 			t.Errorf("%s: got %v, want %q", c.body, e, c.want)
 		}
+	}
+	// Bulk creates: each item bare or wrapped, checked like a single body.
+	const net = "66071814-169c-40ef-8c42-bb627a18b8dd"
+	for _, c := range []struct{ body, want string }{
+		{`{"ports": {"network_id": "` + net + `"}}`, "Body contains invalid data"},
+		{`{"ports": []}`, "Resources required"},
+		{`{"ports": [{"network_id": "` + net + `"}, 5]}`, "Body contains invalid data"},
+		{`{"ports": [{"network_id": "` + net + `"}, {"port": {"name": "x"}}]}`, "Failed to parse request. Required attribute 'network_id' not specified"},
+		{`{"ports": [{"network_id": "` + net + `", "status": "DOWN"}]}`, "Attribute 'status' not allowed in POST"},
+	} {
+		if _, bulk, e := parseCreateBody(res, []byte(c.body)); !bulk || e == nil || e.Message != c.want {
+			t.Errorf("%s: got bulk %v, %v; want %q", c.body, bulk, e, c.want)
+		}
+	}
+	items, bulk, e := parseCreateBody(res, []byte(`{"port": {"name": "ignored"}, "ports": [{"network_id": "`+net+`", "name": "a"}, {"port": {"network_id": "`+net+`", "name": "b"}}]}`))
+	if e != nil || !bulk || len(items) != 2 || items[0]["name"] != "a" || items[1]["name"] != "b" {
+		t.Errorf("bulk items: %v %v %v", items, bulk, e)
 	}
 	// Conversions that succeed.
 	a, e := parseBody(networkResource(attrOptions{}), []byte(`{"network": {"admin_state_up": "False", "mtu": "1400", "provider:segmentation_id": 7, "shared": 1}}`), true)

@@ -143,52 +143,54 @@ func (p *Plugin) releaseSegment(ctx context.Context, t *store.Tx, s neutron.Segm
 
 // CreateNetwork allocates the segment(s) and stores the network.
 func (p *Plugin) CreateNetwork(ctx context.Context, req neutron.NetworkCreate) (*neutron.Network, error) {
-	var out *neutron.Network
-	_, err := p.st.Write(ctx, func(t *store.Tx) error {
-		n := &neutron.Network{
-			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
-				Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
-			AdminStateUp:        deref(req.AdminStateUp, true),
-			Shared:              deref(req.Shared, false),
-			External:            deref(req.External, false),
-			Status:              neutron.StatusActive,
-			PortSecurityEnabled: deref(req.PortSecurityEnabled, true),
-			Subnets:             []string{},
+	return one(p.CreateNetworks(ctx, []neutron.NetworkCreate{req}))
+}
+
+// CreateNetworks creates every network of reqs in one transaction (bulk
+// create): all of them, in order, or none and the first failure's error.
+func (p *Plugin) CreateNetworks(ctx context.Context, reqs []neutron.NetworkCreate) ([]*neutron.Network, error) {
+	return createAll(ctx, p, reqs, p.createNetwork)
+}
+
+func (p *Plugin) createNetwork(ctx context.Context, t *store.Tx, req neutron.NetworkCreate) (*neutron.Network, error) {
+	n := &neutron.Network{
+		Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
+			Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
+		AdminStateUp:        deref(req.AdminStateUp, true),
+		Shared:              deref(req.Shared, false),
+		External:            deref(req.External, false),
+		Status:              neutron.StatusActive,
+		PortSecurityEnabled: deref(req.PortSecurityEnabled, true),
+		Subnets:             []string{},
+	}
+	var wants []*neutron.Segment
+	switch {
+	case len(req.Segments) > 0:
+		for i := range req.Segments {
+			wants = append(wants, &req.Segments[i])
 		}
-		var wants []*neutron.Segment
-		switch {
-		case len(req.Segments) > 0:
-			for i := range req.Segments {
-				wants = append(wants, &req.Segments[i])
-			}
-		default:
-			wants = []*neutron.Segment{req.Segment}
+	default:
+		wants = []*neutron.Segment{req.Segment}
+	}
+	for _, w := range wants {
+		seg, err := p.allocateSegment(ctx, t, w)
+		if err != nil {
+			return nil, err
 		}
-		for _, w := range wants {
-			seg, err := p.allocateSegment(ctx, t, w)
-			if err != nil {
-				return err
-			}
-			n.Segments = append(n.Segments, seg)
+		n.Segments = append(n.Segments, seg)
+	}
+	n.MTU = p.types.networkMTU(n.Segments)
+	if req.MTU != nil {
+		if err := p.types.checkMTU(*req.MTU, n.Segments); err != nil {
+			return nil, err
 		}
-		n.MTU = p.types.networkMTU(n.Segments)
-		if req.MTU != nil {
-			if err := p.types.checkMTU(*req.MTU, n.Segments); err != nil {
-				return err
-			}
-			n.MTU = *req.MTU
-		}
-		if err := t.InsertNetwork(ctx, n); err != nil {
-			return err
-		}
-		t.Emit(neutron.Created(n))
-		out = n
-		return nil
-	})
-	if err != nil {
+		n.MTU = *req.MTU
+	}
+	if err := t.InsertNetwork(ctx, n); err != nil {
 		return nil, err
 	}
-	return out, nil
+	t.Emit(neutron.Created(n))
+	return n, nil
 }
 
 // GetNetwork reads a network.

@@ -92,78 +92,86 @@ func (p *Plugin) securityGroups(ctx context.Context, t *store.Tx, project, owner
 // CreatePort allocates MAC and fixed IPs, binds the port if a host is set
 // and stores it, all in one transaction.
 func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutron.Port, error) {
-	var out *neutron.Port
+	return one(p.CreatePorts(ctx, []neutron.PortCreate{req}))
+}
+
+// CreatePorts creates every port of reqs in one transaction (bulk create):
+// all of them, in order, or none and the first failure's error. A later
+// port's addresses and MAC are checked against the earlier ones'.
+func (p *Plugin) CreatePorts(ctx context.Context, reqs []neutron.PortCreate) ([]*neutron.Port, error) {
 	ips := p.ipam.Begin()
 	defer ips.Release()
-	_, err := p.st.Write(ctx, func(t *store.Tx) error {
-		// Only ID, project, port security and segments are needed: one
-		// query instead of the full network with subnets and tags.
-		n, err := t.PortNetwork(ctx, req.NetworkID)
-		if err != nil {
-			return err
-		}
-		pt := &neutron.Port{
-			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
-				Tags: sortedUnique(req.Tags), CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
-			NetworkID: n.ID, DeviceID: req.DeviceID, DeviceOwner: req.DeviceOwner, Status: neutron.StatusDown,
-			AdminStateUp:        deref(req.AdminStateUp, true),
-			AllowedAddressPairs: req.AllowedAddressPairs,
-			PortSecurityEnabled: deref(req.PortSecurityEnabled, n.PortSecurityEnabled),
-		}
-		if pt.ProjectID == "" {
-			pt.ProjectID = n.ProjectID
-		}
-		if pt.AllowedAddressPairs == nil {
-			pt.AllowedAddressPairs = []neutron.AddressPair{}
-		}
-		pt.HostID, pt.VNICType, pt.Profile = req.HostID, req.VNICType, req.Profile
-		if pt.VNICType == "" {
-			pt.VNICType = "normal"
-		}
-		if len(pt.Profile) == 0 || string(pt.Profile) == "null" {
-			pt.Profile = json.RawMessage("{}")
-		}
-		if req.MACAddress != "" {
-			if pt.MACAddress, err = p.checkMAC(ctx, t, n.ID, req.MACAddress); err != nil {
-				return err
-			}
-		} else {
-			// A generated duplicate (1 in 2^24 per port) fails the
-			// unique index and the whole transaction is retried.
-			if pt.MACAddress, err = p.randMAC(); err != nil {
-				return err
-			}
-		}
-		if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, req.FixedIPs, req.FixedIPs == nil)); err != nil {
-			return err
-		}
-		if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, req.SecurityGroups); err != nil {
-			return err
-		}
-		if err := p.bind(ctx, t, pt, n.Segments); err != nil {
-			return err
-		}
-		if err := t.InsertPort(ctx, pt); err != nil {
-			return err
-		}
-		t.Emit(neutron.Created(pt))
-		resp := *pt
-		if pt.VIFType == neutron.VIFBindingFailed {
-			// Neutron retries a failed binding after the port is created
-			// and commits the (again failed) result: the port's revision
-			// becomes 2 while the create response still shows 1
-			// (recorded in conformance 56/57 and 59/63).
-			prev := pt.RevisionNumber
-			pt.RevisionNumber++
-			if err := t.UpdatePort(ctx, pt, prev); err != nil {
-				return err
-			}
-			t.Emit(neutron.Updated(pt))
-		}
-		out = &resp
-		return nil
+	return createAll(ctx, p, reqs, func(ctx context.Context, t *store.Tx, req neutron.PortCreate) (*neutron.Port, error) {
+		return p.createPort(ctx, t, ips, req)
 	})
-	return out, err
+}
+
+func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, req neutron.PortCreate) (*neutron.Port, error) {
+	// Only ID, project, port security and segments are needed: one
+	// query instead of the full network with subnets and tags.
+	n, err := t.PortNetwork(ctx, req.NetworkID)
+	if err != nil {
+		return nil, err
+	}
+	pt := &neutron.Port{
+		Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
+			Tags: sortedUnique(req.Tags), CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
+		NetworkID: n.ID, DeviceID: req.DeviceID, DeviceOwner: req.DeviceOwner, Status: neutron.StatusDown,
+		AdminStateUp:        deref(req.AdminStateUp, true),
+		AllowedAddressPairs: req.AllowedAddressPairs,
+		PortSecurityEnabled: deref(req.PortSecurityEnabled, n.PortSecurityEnabled),
+	}
+	if pt.ProjectID == "" {
+		pt.ProjectID = n.ProjectID
+	}
+	if pt.AllowedAddressPairs == nil {
+		pt.AllowedAddressPairs = []neutron.AddressPair{}
+	}
+	pt.HostID, pt.VNICType, pt.Profile = req.HostID, req.VNICType, req.Profile
+	if pt.VNICType == "" {
+		pt.VNICType = "normal"
+	}
+	if len(pt.Profile) == 0 || string(pt.Profile) == "null" {
+		pt.Profile = json.RawMessage("{}")
+	}
+	if req.MACAddress != "" {
+		if pt.MACAddress, err = p.checkMAC(ctx, t, n.ID, req.MACAddress); err != nil {
+			return nil, err
+		}
+	} else {
+		// A generated duplicate (1 in 2^24 per port) fails the
+		// unique index and the whole transaction is retried.
+		if pt.MACAddress, err = p.randMAC(); err != nil {
+			return nil, err
+		}
+	}
+	if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, req.FixedIPs, req.FixedIPs == nil)); err != nil {
+		return nil, err
+	}
+	if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, req.SecurityGroups); err != nil {
+		return nil, err
+	}
+	if err := p.bind(ctx, t, pt, n.Segments); err != nil {
+		return nil, err
+	}
+	if err := t.InsertPort(ctx, pt); err != nil {
+		return nil, err
+	}
+	t.Emit(neutron.Created(pt))
+	resp := *pt
+	if pt.VIFType == neutron.VIFBindingFailed {
+		// Neutron retries a failed binding after the port is created
+		// and commits the (again failed) result: the port's revision
+		// becomes 2 while the create response still shows 1
+		// (recorded in conformance 56/57 and 59/63).
+		prev := pt.RevisionNumber
+		pt.RevisionNumber++
+		if err := t.UpdatePort(ctx, pt, prev); err != nil {
+			return nil, err
+		}
+		t.Emit(neutron.Updated(pt))
+	}
+	return &resp, nil
 }
 
 // GetPort reads a port.

@@ -29,6 +29,17 @@ func bumpNetwork(ctx context.Context, t *store.Tx, id string) error {
 
 // CreateSubnet validates the CIDR, gateway and pools and stores the subnet.
 func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*neutron.Subnet, error) {
+	return one(p.CreateSubnets(ctx, []neutron.SubnetCreate{req}))
+}
+
+// CreateSubnets creates every subnet of reqs in one transaction (bulk
+// create): all of them, in order, or none and the first failure's error.
+// A later subnet's overlap check sees the earlier ones.
+func (p *Plugin) CreateSubnets(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error) {
+	return createAll(ctx, p, reqs, p.createSubnet)
+}
+
+func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, req neutron.SubnetCreate) (*neutron.Subnet, error) {
 	version := req.IPVersion
 	if version == 0 {
 		version = 4
@@ -52,59 +63,54 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 	if err := ipam.ValidateSubnetOptions(version, "", req.DNSNameservers, req.HostRoutes); err != nil {
 		return nil, err
 	}
-	var out *neutron.Subnet
-	_, err = p.st.Write(ctx, func(t *store.Tx) error {
-		// Subnet creates on one network run one at a time from here to
-		// commit, so the overlap check below sees every committed subnet.
-		if err := t.LockNetwork(ctx, req.NetworkID); err != nil {
-			return err
+	// Subnet creates on one network run one at a time from here to
+	// commit, so the overlap check below sees every committed subnet.
+	if err := t.LockNetwork(ctx, req.NetworkID); err != nil {
+		return nil, err
+	}
+	n, err := t.GetNetwork(ctx, req.NetworkID)
+	if err != nil {
+		return nil, err
+	}
+	others, err := t.ListSubnets(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}}})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		op, err := netip.ParsePrefix(o.CIDR)
+		if err == nil && ipam.Overlaps(op, prefix) {
+			return nil, neutron.InvalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet.", prefix, n.ID)
 		}
-		n, err := t.GetNetwork(ctx, req.NetworkID)
-		if err != nil {
-			return err
-		}
-		others, err := t.ListSubnets(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}}})
-		if err != nil {
-			return err
-		}
-		for _, o := range others {
-			op, err := netip.ParsePrefix(o.CIDR)
-			if err == nil && ipam.Overlaps(op, prefix) {
-				return neutron.InvalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet.", prefix, n.ID)
-			}
-		}
-		gw, pools, err := gatewayAndPools(prefix, req)
-		if err != nil {
-			return err
-		}
-		s := &neutron.Subnet{
-			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
-				Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now()},
-			NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools,
-			EnableDHCP: dhcp, DNSNameservers: nonNilStrings(req.DNSNameservers),
-			HostRoutes: req.HostRoutes, IPv6RAMode: req.IPv6RAMode, IPv6AddressMode: req.IPv6AddressMode,
-		}
-		if s.ProjectID == "" {
-			s.ProjectID = n.ProjectID
-		}
-		if s.HostRoutes == nil {
-			s.HostRoutes = []neutron.HostRoute{}
-		}
-		if gw.IsValid() {
-			s.GatewayIP = gw.String()
-		}
-		if err := t.InsertSubnet(ctx, s); err != nil {
-			return err
-		}
-		t.Emit(neutron.Created(s))
-		// The network row is updated too: its subnets list changed.
-		if err := bumpNetwork(ctx, t, n.ID); err != nil {
-			return err
-		}
-		out = s
-		return nil
-	})
-	return out, err
+	}
+	gw, pools, err := gatewayAndPools(prefix, req)
+	if err != nil {
+		return nil, err
+	}
+	s := &neutron.Subnet{
+		Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
+			Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now()},
+		NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools,
+		EnableDHCP: dhcp, DNSNameservers: nonNilStrings(req.DNSNameservers),
+		HostRoutes: req.HostRoutes, IPv6RAMode: req.IPv6RAMode, IPv6AddressMode: req.IPv6AddressMode,
+	}
+	if s.ProjectID == "" {
+		s.ProjectID = n.ProjectID
+	}
+	if s.HostRoutes == nil {
+		s.HostRoutes = []neutron.HostRoute{}
+	}
+	if gw.IsValid() {
+		s.GatewayIP = gw.String()
+	}
+	if err := t.InsertSubnet(ctx, s); err != nil {
+		return nil, err
+	}
+	t.Emit(neutron.Created(s))
+	// The network row is updated too: its subnets list changed.
+	if err := bumpNetwork(ctx, t, n.ID); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // gatewayAndPools is a new subnet's gateway (the first address unless the
