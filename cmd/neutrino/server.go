@@ -109,6 +109,13 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		plugin.RunPruner(ctx, ml2.DefaultPruneInterval, ml2.DefaultPruneKeep, ml2.DefaultPruneKeepFor)
 	}()
 	defer func() { cancel(); <-pruned }()
+	// DHCP failover: networks leave dead or admin-down DHCP agents.
+	rescheduled := make(chan struct{})
+	go func() {
+		defer close(rescheduled)
+		plugin.RunDHCPRescheduler(ctx, plugin.DHCPRescheduleInterval())
+	}()
+	defer func() { cancel(); <-rescheduled }()
 	// Nova hears about its instances' ports from the change log, beside
 	// the API (never in an API call's path).
 	if (cfg.NotifyNovaOnPortStatusChanges || cfg.NotifyNovaOnPortDataChanges) && cfg.Nova.Auth.AuthURL != "" {

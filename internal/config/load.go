@@ -75,6 +75,7 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	var secs int
 	s.integer(&secs, "DEFAULT", "agent_down_time", 75, 1, 1<<31-1)
 	c.AgentDownTime = time.Duration(secs) * time.Second
+	s.integer(&c.DHCPAgentsPerNetwork, "DEFAULT", "dhcp_agents_per_network", 1, 1, 1<<31-1)
 	s.integer(&c.MaxRequestBody, "DEFAULT", "max_request_body_size", 114688, 1, 1<<31-1)
 	rpcHostE := s.host(&c.RPCBindHost, "DEFAULT", "rpc_bind_host", "127.0.0.1")
 	s.port(&c.RPCBindPort, "DEFAULT", "rpc_bind_port", DefaultRPC)

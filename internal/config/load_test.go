@@ -32,7 +32,7 @@ func TestLoadServerSeed(t *testing.T) {
 					"neutron.services.l3_router.l3_router_plugin.L3RouterPlugin",
 					"neutron.services.loadbalancer.plugin.LoadBalancerPlugin"},
 				GlobalPhysnetMTU: 1500, BaseMAC: "fa:16:3e:00:00:00", StatePath: "/var/lib/neutrino",
-				AgentDownTime: 75 * time.Second, MaxRequestBody: 114688,
+				AgentDownTime: 75 * time.Second, DHCPAgentsPerNetwork: 1, MaxRequestBody: 114688,
 				RPCBindHost: "127.0.0.1", RPCBindPort: 9697,
 				Connection:  "mysql://neutron:83105f1d6ded47cc@127.0.0.1/neutron_ml2",
 				TypeDrivers: []string{"vxlan"}, TenantNetworkTypes: []string{"vxlan"}, MechanismDrivers: tc.mech,

@@ -25,7 +25,10 @@ type Server struct {
 	BaseMAC          string        // base_mac, default fa:16:3e:00:00:00
 	StatePath        string        // state_path, default /var/lib/neutrino
 	AgentDownTime    time.Duration // agent_down_time, default 75s
-	MaxRequestBody   int           // max_request_body_size, default 114688
+	// DHCPAgentsPerNetwork is dhcp_agents_per_network (default 1): how
+	// many DHCP agents the scheduler puts on each DHCP-enabled network.
+	DHCPAgentsPerNetwork int
+	MaxRequestBody       int // max_request_body_size, default 114688
 	// Agents' gRPC endpoint (neutrino's own options, in [DEFAULT]).
 	RPCBindHost string // rpc_bind_host, default 127.0.0.1
 	RPCBindPort int    // rpc_bind_port, default 9697

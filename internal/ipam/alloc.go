@@ -52,6 +52,10 @@ type Request struct {
 	PortID string
 	// MayUseGateway lets a router port take a subnet's gateway address.
 	MayUseGateway bool
+	// PreferNext takes the lowest free address of the pools instead of a
+	// random one: Neutron's IPAM does so for DHCP ports, which therefore
+	// sit at the start of the pool.
+	PreferNext bool
 }
 
 // Allocation is one API request's use of the allocator: it holds the
@@ -272,7 +276,7 @@ func (p *picking) pick(ctx context.Context, si subnetInfo) (netip.Addr, bool, er
 		return a, err == nil, err
 	}
 	pools := ParsePools(si.s.AllocationPools)
-	if PoolSize(pools) > LargePool {
+	if PoolSize(pools) > LargePool && !p.req.PreferNext {
 		a, ok, err := p.probe(ctx, si, pools)
 		if err != nil || ok {
 			return a, ok, err
@@ -336,8 +340,12 @@ func (p *picking) scan(ctx context.Context, si subnetInfo, pools []Range) (netip
 	for a := range used {
 		busy[a] = true
 	}
+	rng := p.rng
+	if p.req.PreferNext {
+		rng = nil // PickFree then returns the lowest free address
+	}
 	for tries := 0; tries < 64; tries++ {
-		a, ok := PickFree(pools, busy, p.rng)
+		a, ok := PickFree(pools, busy, rng)
 		if !ok {
 			break
 		}
@@ -346,6 +354,6 @@ func (p *picking) scan(ctx context.Context, si subnetInfo, pools []Range) (netip
 		}
 		busy[a] = true
 	}
-	a, ok := PickFree(pools, used, p.rng)
+	a, ok := PickFree(pools, used, rng)
 	return a, ok, nil
 }

@@ -149,3 +149,35 @@ func TestAllocatorRequested(t *testing.T) {
 		})
 	}
 }
+
+// A DHCP port takes the lowest free address of the pool (Neutron's
+// PreferNextAddressRequest), also in a pool large enough to be probed at
+// random otherwise, and the next unfinished request takes the one after.
+func TestAllocatorPreferNext(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, start, end, taken, want, next string
+		cidr                                string
+	}{
+		{"small pool", "192.168.1.2", "192.168.1.254", "192.168.1.2", "192.168.1.3", "192.168.1.4", "192.168.1.0/24"},
+		{"large pool", "10.0.0.2", "10.255.255.254", "10.0.0.3", "10.0.0.2", "10.0.0.4", "10.0.0.0/8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lookup{subnets: []neutron.Subnet{subnet("v4", tc.cidr, "", tc.start, tc.end, "")},
+				allocs: map[string]string{tc.taken: "other"}, subOf: map[string]string{tc.taken: "v4"}}
+			a := NewAllocator()
+			al, al2 := a.Begin(), a.Begin()
+			defer al.Release()
+			defer al2.Release()
+			req := Request{NetworkID: "net", FixedIPs: []neutron.FixedIPRequest{{SubnetID: "v4"}}, PreferNext: true}
+			got, err := al.FixedIPs(ctx, l, req)
+			if err != nil || addrs(got) != "v4="+tc.want {
+				t.Fatalf("first = %s, %v; want v4=%s", addrs(got), err, tc.want)
+			}
+			got, err = al2.FixedIPs(ctx, l, req)
+			if err != nil || addrs(got) != "v4="+tc.next {
+				t.Fatalf("second = %s, %v; want v4=%s", addrs(got), err, tc.next)
+			}
+		})
+	}
+}

@@ -39,6 +39,8 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 		return nil, neutron.BadRequest("agent_type and host are required")
 	}
 	var out *neutron.Agent
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		now := p.now()
 		a, err := t.FindAgent(ctx, r.AgentType, r.Host)
@@ -86,6 +88,13 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 		if !wasAlive {
 			if err := p.rebindHost(ctx, t, r.Host); err != nil {
 				return err
+			}
+			if a.AgentType == neutron.AgentTypeDHCP {
+				// A DHCP agent that (re)appears takes the networks
+				// lacking agents (Neutron's network_auto_schedule).
+				if err := p.autoScheduleDHCP(ctx, t, ips); err != nil {
+					return err
+				}
 			}
 		}
 		out = a
@@ -180,11 +189,14 @@ func (p *Plugin) ListAgents(ctx context.Context, q neutron.ListQuery) ([]neutron
 // UpdateAgent changes admin_state_up / description.
 func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUpdate) (*neutron.Agent, error) {
 	var out *neutron.Agent
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		a, err := t.GetAgent(ctx, id)
 		if err != nil {
 			return err
 		}
+		wasUp := a.AdminStateUp
 		if req.AdminStateUp != nil {
 			a.AdminStateUp = *req.AdminStateUp
 		}
@@ -196,6 +208,13 @@ func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUp
 		}
 		a.Alive = p.alive(a, p.now())
 		t.Emit(neutron.Updated(a))
+		if a.AgentType == neutron.AgentTypeDHCP && a.AdminStateUp != wasUp {
+			// Admin down moves the agent's networks to others; admin up
+			// lets it take networks lacking agents.
+			if err := p.autoScheduleDHCP(ctx, t, ips); err != nil {
+				return err
+			}
+		}
 		out = a
 		return nil
 	})
@@ -206,18 +225,33 @@ func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUp
 // live agent simply registers again with its next report, endpoint
 // included).
 func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		a, err := t.GetAgent(ctx, id)
 		if err != nil {
 			return err
 		}
+		if a.AgentType == neutron.AgentTypeDHCP {
+			// Its networks move first: the row's cascade would drop the
+			// bindings without a change-log row.
+			agents, err := p.readDHCPAgents(ctx, t)
+			if err != nil {
+				return err
+			}
+			agents[id].Eligible = false
+			if _, err := p.scheduleDHCPNetworks(ctx, t, ips, agents); err != nil {
+				return err
+			}
+		}
 		if err := t.DeleteAgent(ctx, id); err != nil {
 			return err
 		}
 		t.Emit(neutron.Deleted(neutron.KindAgent, id))
-		// The host's VTEP goes with its last agent, so other nodes drop
-		// their tunnels to it.
-		others, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {a.Host}}})
+		// The host's VTEP goes with its last L2 agent (the one that
+		// registers it), so other nodes drop their tunnels to it; a DHCP
+		// agent on the host does not keep it.
+		others, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {a.Host}, "agent_type": {neutron.AgentTypeOVS, neutron.AgentTypeLinuxBridge}}})
 		if err != nil {
 			return err
 		}

@@ -309,7 +309,7 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 		}
 		var inUse []string
 		for _, pt := range ports {
-			if pt.DeviceOwner != "network:dhcp" {
+			if pt.DeviceOwner != neutron.DeviceOwnerDHCP {
 				inUse = append(inUse, pt.ID)
 			}
 		}
@@ -321,6 +321,16 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 				return err
 			}
 			t.Emit(neutron.Deleted(neutron.KindPort, pt.ID))
+		}
+		bindings, err := t.DHCPBindings(ctx, id, "")
+		if err != nil {
+			return err
+		}
+		for _, b := range bindings {
+			if _, err := t.DeleteDHCPBinding(ctx, b); err != nil {
+				return err
+			}
+			t.Emit(neutron.Deleted(neutron.KindDHCPBinding, neutron.DHCPBindingKey(b.NetworkID, b.AgentID)))
 		}
 		for _, sid := range n.Subnets {
 			if err := t.DeleteSubnet(ctx, sid); err != nil {

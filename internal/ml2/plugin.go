@@ -147,6 +147,12 @@ func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
 		if st.Endpoints, err = t.ListEndpoints(ctx); err != nil {
 			return err
 		}
+		if st.Subnets, err = t.ListSubnets(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.DHCPBindings, err = t.DHCPBindings(ctx, "", ""); err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {

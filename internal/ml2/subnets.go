@@ -36,10 +36,14 @@ func (p *Plugin) CreateSubnet(ctx context.Context, req neutron.SubnetCreate) (*n
 // create): all of them, in order, or none and the first failure's error.
 // A later subnet's overlap check sees the earlier ones.
 func (p *Plugin) CreateSubnets(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error) {
-	return createAll(ctx, p, reqs, p.createSubnet)
+	ips := p.ipam.Begin() // DHCP ports the subnets schedule
+	defer ips.Release()
+	return createAll(ctx, p, reqs, func(ctx context.Context, t *store.Tx, req neutron.SubnetCreate) (*neutron.Subnet, error) {
+		return p.createSubnet(ctx, t, ips, req)
+	})
 }
 
-func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, req neutron.SubnetCreate) (*neutron.Subnet, error) {
+func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Allocation, req neutron.SubnetCreate) (*neutron.Subnet, error) {
 	version := req.IPVersion
 	if version == 0 {
 		version = 4
@@ -110,6 +114,11 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, req neutron.Subn
 	if err := bumpNetwork(ctx, t, n.ID); err != nil {
 		return nil, err
 	}
+	if s.EnableDHCP {
+		if err := p.scheduleNetworkDHCP(ctx, t, ips, n.ID); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -158,6 +167,8 @@ func (p *Plugin) ListSubnets(ctx context.Context, q neutron.ListQuery) ([]neutro
 // UpdateSubnet changes a subnet's mutable attributes.
 func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.SubnetUpdate) (*neutron.Subnet, error) {
 	var out *neutron.Subnet
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		s, err := t.GetSubnet(ctx, id)
 		if err != nil {
@@ -166,6 +177,7 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 		if err := checkRevision("subnet", id, req.IfRevision, s.RevisionNumber); err != nil {
 			return err
 		}
+		dhcpWas := s.EnableDHCP
 		prefix, err := netip.ParsePrefix(s.CIDR)
 		if err != nil {
 			return err
@@ -219,6 +231,11 @@ func (p *Plugin) UpdateSubnet(ctx context.Context, id string, req neutron.Subnet
 			return err
 		}
 		t.Emit(neutron.Updated(s))
+		if s.EnableDHCP != dhcpWas {
+			if err := p.scheduleNetworkDHCP(ctx, t, ips, s.NetworkID); err != nil {
+				return err
+			}
+		}
 		out = s
 		return nil
 	})
@@ -257,6 +274,8 @@ func setSubnetOptions(s *neutron.Subnet, req neutron.SubnetUpdate) error {
 // DeleteSubnet deletes a subnet; IPs held by ports other than DHCP ports
 // make it 409 SubnetInUse (DHCP ports just lose their address).
 func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		s, err := t.GetSubnet(ctx, id)
 		if err != nil {
@@ -300,7 +319,14 @@ func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
 			return err
 		}
 		t.Emit(neutron.Deleted(neutron.KindSubnet, id))
-		return bumpNetwork(ctx, t, s.NetworkID)
+		if err := bumpNetwork(ctx, t, s.NetworkID); err != nil {
+			return err
+		}
+		if s.EnableDHCP {
+			// The network's last DHCP subnet takes its agents and ports.
+			return p.scheduleNetworkDHCP(ctx, t, ips, s.NetworkID)
+		}
+		return nil
 	})
 	return err
 }
@@ -310,7 +336,7 @@ func (p *Plugin) DeleteSubnet(ctx context.Context, id string) error {
 // on an IPv6 auto-address subnet (SLAAC or DHCPv6-stateless, by either
 // mode) every port but a router's, whose address the router needs.
 func autoDeletable(s *neutron.Subnet, owner string) bool {
-	if owner == "network:dhcp" {
+	if owner == neutron.DeviceOwnerDHCP {
 		return true
 	}
 	auto := func(m string) bool { return m == "slaac" || m == "dhcpv6-stateless" }

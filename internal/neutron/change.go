@@ -21,6 +21,8 @@ const (
 	// holds 16 characters: hence the short names).
 	KindSecurityGroup     ChangeKind = "secgroup"
 	KindSecurityGroupRule ChangeKind = "secgroup_rule"
+	// KindDHCPBinding rows are keyed by DHCPBindingKey.
+	KindDHCPBinding ChangeKind = "dhcp_binding"
 )
 
 // ChangeOp is what happened to the resource.
@@ -72,6 +74,15 @@ func (r SecurityGroupRule) ChangeKey() (ChangeKind, string) { return KindSecurit
 // ChangeKey implements Resource: a host has one VTEP, so rows are keyed by
 // the host.
 func (e TunnelEndpoint) ChangeKey() (ChangeKind, string) { return KindEndpoint, e.Host }
+
+// ChangeKey implements Resource.
+func (b DHCPBinding) ChangeKey() (ChangeKind, string) {
+	return KindDHCPBinding, DHCPBindingKey(b.NetworkID, b.AgentID)
+}
+
+// DHCPBindingKey is the change-log id of a DHCP binding: a deletion row
+// carries no object, so the id names both sides.
+func DHCPBindingKey(networkID, agentID string) string { return networkID + "/" + agentID }
 
 // Created is the change row for a new resource.
 func Created(r Resource) Change { return changeOf(OpCreate, r) }

@@ -24,11 +24,13 @@ type AgentReport struct {
 // State is everything the agents' stream derives its views from, as of
 // Revision (consistent: read in one transaction).
 type State struct {
-	Revision  int64
-	Networks  []Network
-	Ports     []Port
-	Agents    []Agent
-	Endpoints []TunnelEndpoint
+	Revision     int64
+	Networks     []Network
+	Subnets      []Subnet
+	Ports        []Port
+	Agents       []Agent
+	Endpoints    []TunnelEndpoint
+	DHCPBindings []DHCPBinding
 	// SecurityGroups carry their rules.
 	SecurityGroups []SecurityGroup
 }

@@ -35,7 +35,12 @@ const (
 const (
 	AgentTypeOVS         = "Open vSwitch agent"
 	AgentTypeLinuxBridge = "Linux bridge agent"
+	AgentTypeDHCP        = "DHCP agent"
 )
+
+// DeviceOwnerDHCP is the device_owner of the DHCP ports the scheduler
+// creates for the agents hosting a network.
+const DeviceOwnerDHCP = "network:dhcp"
 
 // Standard holds the attributes every Neutron resource carries.
 type Standard struct {
@@ -171,6 +176,13 @@ type TunnelEndpoint struct {
 	IPAddress string `json:"ip_address"`
 	UDPPort   int    `json:"udp_port"`
 	Host      string `json:"host"`
+}
+
+// DHCPBinding is a row of networkdhcpagentbindings: the DHCP agent AgentID
+// hosts network NetworkID.
+type DHCPBinding struct {
+	NetworkID string `json:"network_id"`
+	AgentID   string `json:"dhcp_agent_id"`
 }
 
 // SortFixedIPs orders a port's addresses numerically (IPv4 before IPv6),

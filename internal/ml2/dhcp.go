@@ -1,0 +1,444 @@
+package ml2
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"neutrino/internal/ipam"
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// DHCP agent scheduling, as Neutron's dhcp_agent_scheduler does it: every
+// network with a DHCP-enabled subnet is hosted by dhcp_agents_per_network
+// alive, admin-up DHCP agents, the least loaded first; each hosting agent
+// has a DHCP port on the network. Unlike Neutron, where the agent creates
+// its port over RPC after it hears of the network, the server keeps ports
+// and bindings together in the transaction that changes either, so the
+// agents' stream never shows a network without its port.
+
+// dhcpAgent is a DHCP agent as the scheduler sees it in one transaction.
+type dhcpAgent struct {
+	ID, Host string
+	// Load is the number of networks the agent hosts. Neutron's
+	// WeightScheduler reads the count the agent last reported; the
+	// bindings are the same number without a report interval's lag, so
+	// two networks scheduled in one interval do not both go to the agent
+	// that looked idle.
+	Load int
+	// Eligible: alive and admin up, so it may host networks.
+	Eligible bool
+}
+
+// planDHCP decides a network's DHCP agents (pure). Bindings to agents that
+// can no longer serve (dead, admin down, deleted) are dropped; then the
+// least loaded eligible agents not yet bound are added until want agents
+// serve (ties by host, then id, so two servers decide alike). Bindings
+// beyond want that an admin added stay. want 0 drops every binding.
+func planDHCP(bound []string, agents map[string]*dhcpAgent, want int) (drop, add []string) {
+	kept := map[string]bool{}
+	for _, id := range bound {
+		if a := agents[id]; want > 0 && a != nil && a.Eligible {
+			kept[id] = true
+		} else {
+			drop = append(drop, id)
+		}
+	}
+	if len(kept) >= want {
+		return drop, nil
+	}
+	var cands []*dhcpAgent
+	for _, a := range agents {
+		if a.Eligible && !kept[a.ID] {
+			cands = append(cands, a)
+		}
+	}
+	slices.SortFunc(cands, func(a, b *dhcpAgent) int {
+		return cmp.Or(cmp.Compare(a.Load, b.Load), cmp.Compare(a.Host, b.Host), cmp.Compare(a.ID, b.ID))
+	})
+	for _, a := range cands[:min(len(cands), want-len(kept))] {
+		add = append(add, a.ID)
+	}
+	return drop, add
+}
+
+// DHCPDeviceID is the device_id of the DHCP port of the agent on host for
+// a network, formed as Neutron's DHCP agent forms it: "dhcp", the UUIDv5
+// (DNS namespace) of the host name without its domain, "-", the network id.
+func DHCPDeviceID(host, networkID string) string {
+	local, _, _ := strings.Cut(host, ".")
+	return "dhcp" + uuid.NewSHA1(uuid.NameSpaceDNS, []byte(local)).String() + "-" + networkID
+}
+
+// scheduledDHCPPort reports whether a network:dhcp port is one the
+// scheduler manages on the network (an agent's port), not one an admin
+// made by hand.
+func scheduledDHCPPort(pt *neutron.Port, networkID string) bool {
+	return pt.DeviceOwner == neutron.DeviceOwnerDHCP && strings.HasPrefix(pt.DeviceID, "dhcp") && strings.HasSuffix(pt.DeviceID, "-"+networkID)
+}
+
+// readDHCPAgents reads every DHCP agent with its load and eligibility.
+func (p *Plugin) readDHCPAgents(ctx context.Context, t *store.Tx) (map[string]*dhcpAgent, error) {
+	as, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"agent_type": {neutron.AgentTypeDHCP}}})
+	if err != nil {
+		return nil, err
+	}
+	loads, err := t.DHCPAgentLoads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
+	out := make(map[string]*dhcpAgent, len(as))
+	for i := range as {
+		a := &as[i]
+		out[a.ID] = &dhcpAgent{ID: a.ID, Host: a.Host, Load: loads[a.ID], Eligible: a.AdminStateUp && p.alive(a, now)}
+	}
+	return out, nil
+}
+
+// scheduleDHCP brings one network's DHCP bindings and ports in line with
+// its subnets and the agents, inside t. agents is updated with the loads
+// it changes, so a caller scheduling many networks reads agents once.
+func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent, networkID string) error {
+	// One scheduler per network at a time, across servers too.
+	if err := t.LockNetwork(ctx, networkID); err != nil {
+		return err
+	}
+	n, err := t.PortNetwork(ctx, networkID)
+	if err != nil {
+		return err
+	}
+	subs, err := t.NetworkSubnets(ctx, networkID)
+	if err != nil {
+		return err
+	}
+	var dhcpSubs []string
+	for _, s := range subs {
+		if s.EnableDHCP {
+			dhcpSubs = append(dhcpSubs, s.ID)
+		}
+	}
+	want := 0
+	if len(dhcpSubs) > 0 {
+		want = p.dhcpPerNetwork()
+	}
+	bindings, err := t.DHCPBindings(ctx, networkID, "")
+	if err != nil {
+		return err
+	}
+	hosting := map[string]bool{}
+	for _, b := range bindings {
+		hosting[b.AgentID] = true
+	}
+	drop, add := planDHCP(slices.Sorted(maps.Keys(hosting)), agents, want)
+	for _, id := range drop {
+		b := neutron.DHCPBinding{NetworkID: networkID, AgentID: id}
+		if _, err := t.DeleteDHCPBinding(ctx, b); err != nil {
+			return err
+		}
+		t.Emit(neutron.Deleted(neutron.KindDHCPBinding, neutron.DHCPBindingKey(networkID, id)))
+		delete(hosting, id)
+		if a := agents[id]; a != nil {
+			a.Load--
+		}
+	}
+	for _, id := range add {
+		b := neutron.DHCPBinding{NetworkID: networkID, AgentID: id}
+		if err := t.InsertDHCPBinding(ctx, b); err != nil {
+			return err
+		}
+		t.Emit(neutron.Created(b))
+		hosting[id] = true
+		agents[id].Load++
+	}
+	if len(drop) > 0 || len(add) > 0 {
+		p.log.Info("dhcp agents scheduled", "network", networkID, "added", add, "removed", drop)
+	}
+	hosts := map[string]string{} // device_id -> host
+	for id := range hosting {
+		if a := agents[id]; a != nil {
+			hosts[DHCPDeviceID(a.Host, networkID)] = a.Host
+		}
+	}
+	return p.syncDHCPPorts(ctx, t, ips, n, dhcpSubs, hosts)
+}
+
+// syncDHCPPorts makes the network's scheduler-managed DHCP ports exactly
+// one per hosting agent (hosts: device_id -> host), each with an address
+// on every DHCP-enabled subnet and none on the others.
+func (p *Plugin) syncDHCPPorts(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, dhcpSubs []string, hosts map[string]string) error {
+	ports, err := t.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}, "device_owner": {neutron.DeviceOwnerDHCP}}})
+	if err != nil {
+		return err
+	}
+	have := map[string]*neutron.Port{}
+	for i := range ports {
+		pt := &ports[i]
+		if !scheduledDHCPPort(pt, n.ID) {
+			continue
+		}
+		if _, ok := hosts[pt.DeviceID]; ok && have[pt.DeviceID] == nil {
+			have[pt.DeviceID] = pt
+			continue
+		}
+		if err := t.DeletePort(ctx, pt.ID); err != nil {
+			return err
+		}
+		t.Emit(neutron.Deleted(neutron.KindPort, pt.ID))
+	}
+	for _, dev := range slices.Sorted(maps.Keys(hosts)) {
+		host := hosts[dev]
+		if pt := have[dev]; pt != nil {
+			if err := p.updateDHCPPort(ctx, t, ips, n, pt, dhcpSubs, host); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.createDHCPPort(ctx, t, ips, n, dev, host, dhcpSubs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dhcpAddresses asks IPAM for the port's addresses: keep (already held)
+// plus one on each subnet of more, the lowest free one as Neutron gives a
+// DHCP port. A subnet without a free address is left out (logged), as a
+// Neutron DHCP agent whose port create fails still serves the others: a
+// full pool must not fail the subnet or agent change that scheduled it.
+func (p *Plugin) dhcpAddresses(ctx context.Context, t *store.Tx, ips *ipam.Allocation, pt *neutron.Port, keep []neutron.FixedIP, more []string) ([]neutron.FixedIP, error) {
+	var req []neutron.FixedIPRequest
+	for _, f := range keep {
+		req = append(req, neutron.FixedIPRequest{SubnetID: f.SubnetID, IPAddress: f.IPAddress})
+	}
+	for _, s := range more {
+		r := ipam.Request{NetworkID: pt.NetworkID, FixedIPs: append(slices.Clone(req), neutron.FixedIPRequest{SubnetID: s}),
+			MAC: pt.MACAddress, PortID: pt.ID, PreferNext: true}
+		got, err := ips.FixedIPs(ctx, t, r)
+		if ne, ok := neutron.AsError(err); ok && ne.Type == "IpAddressGenerationFailure" {
+			p.log.Warn("no address left for the DHCP port", "network", pt.NetworkID, "subnet", s, "port", pt.ID)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		req = req[:0]
+		for _, f := range got {
+			req = append(req, neutron.FixedIPRequest{SubnetID: f.SubnetID, IPAddress: f.IPAddress})
+		}
+	}
+	out := make([]neutron.FixedIP, 0, len(req))
+	for _, r := range req {
+		out = append(out, neutron.FixedIP{SubnetID: r.SubnetID, IPAddress: r.IPAddress})
+	}
+	neutron.SortFixedIPs(out)
+	return out, nil
+}
+
+// createDHCPPort creates the DHCP port of the agent on host, owned by the
+// network's project as Neutron's agent creates it.
+func (p *Plugin) createDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, deviceID, host string, dhcpSubs []string) error {
+	now := t.Now()
+	pt := &neutron.Port{
+		Standard:  neutron.Standard{ID: store.NewID(), ProjectID: n.ProjectID, Tags: []string{}, CreatedAt: now, UpdatedAt: now, RevisionNumber: 1},
+		NetworkID: n.ID, DeviceID: deviceID, DeviceOwner: neutron.DeviceOwnerDHCP, Status: neutron.StatusDown, AdminStateUp: true,
+		AllowedAddressPairs: []neutron.AddressPair{}, PortSecurityEnabled: n.PortSecurityEnabled, SecurityGroups: []string{},
+	}
+	pt.HostID, pt.VNICType, pt.Profile = host, "normal", json.RawMessage("{}")
+	var err error
+	if pt.MACAddress, err = p.randMAC(); err != nil {
+		return err
+	}
+	if pt.FixedIPs, err = p.dhcpAddresses(ctx, t, ips, pt, nil, dhcpSubs); err != nil {
+		return err
+	}
+	if err := p.bind(ctx, t, pt, n.Segments); err != nil {
+		return err
+	}
+	if err := t.InsertPort(ctx, pt); err != nil {
+		return err
+	}
+	t.Emit(neutron.Created(pt))
+	return nil
+}
+
+// updateDHCPPort gives an existing DHCP port an address on every
+// DHCP-enabled subnet and none on the others, and the agent's host.
+func (p *Plugin) updateDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, pt *neutron.Port, dhcpSubs []string, host string) error {
+	wanted := map[string]bool{}
+	for _, s := range dhcpSubs {
+		wanted[s] = true
+	}
+	var keep []neutron.FixedIP
+	has := map[string]bool{}
+	for _, f := range pt.FixedIPs {
+		if wanted[f.SubnetID] {
+			keep = append(keep, f)
+			has[f.SubnetID] = true
+		}
+	}
+	var more []string
+	for _, s := range dhcpSubs {
+		if !has[s] {
+			more = append(more, s)
+		}
+	}
+	changed := false
+	if len(keep) != len(pt.FixedIPs) || len(more) > 0 {
+		got, err := p.dhcpAddresses(ctx, t, ips, pt, keep, more)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, pt.FixedIPs) {
+			if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, pt.FixedIPs, got); err != nil {
+				return err
+			}
+			pt.FixedIPs, changed = got, true
+		}
+	}
+	if pt.HostID != host {
+		pt.HostID, pt.Status, changed = host, neutron.StatusDown, true
+		if err := p.bind(ctx, t, pt, n.Segments); err != nil {
+			return err
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return savePort(ctx, t, pt, pt.RevisionNumber)
+}
+
+func (p *Plugin) dhcpPerNetwork() int {
+	if p.cfg.DHCPAgentsPerNetwork > 0 {
+		return p.cfg.DHCPAgentsPerNetwork
+	}
+	return 1
+}
+
+// scheduleNetworkDHCP schedules one network in t (a subnet of it gained
+// or lost DHCP, or was deleted).
+func (p *Plugin) scheduleNetworkDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, networkID string) error {
+	agents, err := p.readDHCPAgents(ctx, t)
+	if err != nil {
+		return err
+	}
+	return p.scheduleDHCP(ctx, t, ips, agents, networkID)
+}
+
+// scheduleDHCPNetworks schedules, in t, the networks hosted by an agent
+// that can no longer serve and (when some agent can) those hosted by
+// fewer agents than they should be. It returns how many it looked at.
+func (p *Plugin) scheduleDHCPNetworks(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent) (int, error) {
+	nets, err := p.dhcpNetworksToSchedule(ctx, t, agents)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range nets {
+		if err := p.scheduleDHCP(ctx, t, ips, agents, id); err != nil {
+			return 0, fmt.Errorf("schedule network %s to dhcp agents: %w", id, err)
+		}
+	}
+	return len(nets), nil
+}
+
+// autoScheduleDHCP runs the scheduler, in t, over every network it may
+// change after a DHCP agent appeared, came back or changed admin state.
+func (p *Plugin) autoScheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation) error {
+	agents, err := p.readDHCPAgents(ctx, t)
+	if err != nil {
+		return err
+	}
+	_, err = p.scheduleDHCPNetworks(ctx, t, ips, agents)
+	return err
+}
+
+// dhcpNetworksToSchedule lists (sorted, so concurrent schedulers lock
+// networks in one order) the networks scheduleDHCPNetworks looks at.
+func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents map[string]*dhcpAgent) ([]string, error) {
+	bindings, err := t.DHCPBindings(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	nets := map[string]bool{}
+	for _, b := range bindings {
+		if a := agents[b.AgentID]; a == nil || !a.Eligible {
+			nets[b.NetworkID] = true
+		}
+	}
+	anyEligible := false
+	for _, a := range agents {
+		anyEligible = anyEligible || a.Eligible
+	}
+	if anyEligible {
+		needing, err := t.NetworksNeedingDHCP(ctx, p.dhcpPerNetwork())
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range needing {
+			nets[id] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(nets)), nil
+}
+
+// RescheduleDHCP moves networks off DHCP agents that died (no heartbeat
+// for agent_down_time) or were set admin down, and places networks that
+// have fewer DHCP agents than dhcp_agents_per_network, as Neutron's
+// periodic DHCP failover check. It returns how many networks it looked
+// at. Several servers may run it at once: each network is scheduled under
+// its row lock. When nothing is to do it only reads.
+func (p *Plugin) RescheduleDHCP(ctx context.Context) (int, error) {
+	todo := 0
+	err := p.st.Read(ctx, func(t *store.Tx) error {
+		agents, err := p.readDHCPAgents(ctx, t)
+		if err != nil {
+			return err
+		}
+		nets, err := p.dhcpNetworksToSchedule(ctx, t, agents)
+		todo = len(nets)
+		return err
+	})
+	if err != nil || todo == 0 {
+		return 0, err
+	}
+	ips := p.ipam.Begin()
+	defer ips.Release()
+	n := 0
+	_, err = p.st.Write(ctx, func(t *store.Tx) error {
+		agents, err := p.readDHCPAgents(ctx, t)
+		if err != nil {
+			return err
+		}
+		n, err = p.scheduleDHCPNetworks(ctx, t, ips, agents)
+		return err
+	})
+	return n, err
+}
+
+// RunDHCPRescheduler runs RescheduleDHCP every interval until ctx ends
+// (Neutron checks every agent_down_time / 2).
+func (p *Plugin) RunDHCPRescheduler(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := p.RescheduleDHCP(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("reschedule dhcp networks", "err", err)
+		}
+	}
+}
+
+// DHCPRescheduleInterval is how often the server runs RescheduleDHCP.
+func (p *Plugin) DHCPRescheduleInterval() time.Duration { return p.downAft / 2 }
