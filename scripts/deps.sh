@@ -7,10 +7,11 @@ set -euo pipefail
 # through modprobe, which a minimal Debian may lack. util-linux: flock,
 # mountpoint (.ci/run). keystone, uwsgi, curl: the real Keystone (scripts/keystone.sh;
 # curl waits for it to answer).
-# chromium: the /ui tests drive the page headless.
+# chromium: the /ui tests drive the page headless. dnsmasq-base: the DHCP
+# agent's server; busybox: udhcpc, the DHCP client lab VMs run (as cirros).
 PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
  tcpdump iperf3 python3-openstackclient procps psmisc ethtool kmod util-linux
- keystone uwsgi-core uwsgi-plugin-python3 curl chromium"
+ keystone uwsgi-core uwsgi-plugin-python3 curl chromium dnsmasq-base busybox"
 missing=""
 for p in $PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

@@ -47,13 +47,19 @@ type Proc struct {
 }
 
 // Start starts argv inside the named namespace without waiting for it.
-func Start(ns string, argv ...string) (*Proc, error) {
+func Start(ns string, argv ...string) (*Proc, error) { return startEnv(ns, nil, argv...) }
+
+// startEnv is Start with env added to this process's environment.
+func startEnv(ns string, env []string, argv ...string) (*Proc, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start: empty command")
 	}
 	p := &Proc{NS: ns, done: make(chan struct{})}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = (*procWriter)(p), (*procWriter)(p)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p.Cmd = cmd
 	if err := InNS(ns, cmd.Start); err != nil {
