@@ -63,6 +63,8 @@ type Dataplane struct {
 	// installed is what this instance put on each bridge, by bridge name;
 	// a missing record makes the next Apply read that bridge back.
 	installed map[string]installed
+	// conj numbers the firewall's conjunctions, stable across Applies.
+	conj *conjIDs
 
 	// events is the coalescing device-event channel (events.go).
 	events dataplane.Events
@@ -159,7 +161,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		cli.Close()
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
-	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{},
+	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{}, conj: newConjIDs(),
 		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: dataplane.NewEvents()}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
@@ -194,7 +196,7 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 	tunnels, err := wantedTunnels(desired)
 	errs = append(errs, err)
 	errs = append(errs, d.ensureTunnels(ctx, desired, tunnels))
-	lvids, err := d.ensureVMPorts(ctx, desired)
+	lvids, vmNames, err := d.ensureVMPorts(ctx, desired)
 	errs = append(errs, err)
 
 	names := []string{patchInt}
@@ -210,8 +212,13 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 			layout.Tunnels[ip] = of
 		}
 	}
+	if desired.Firewall.Driver == DriverOpenvswitch {
+		layout.Ofports, err = d.vmOfports(ctx, vmNames)
+		errs = append(errs, err)
+	}
 	if layout.PatchInt > 0 {
-		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge, singleGroup(IntFlows(layout))))
+		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge,
+			intFlowSet(desired, layout, d.conj, d.installed[d.cfg.IntegrationBridge].set)))
 		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge,
 			tunFlowSet(desired, layout, d.installed[d.cfg.TunnelBridge].set)))
 	}
@@ -403,12 +410,14 @@ func (d *Dataplane) vmPorts(snap snapshot) map[string]*port {
 
 // ensureVMPorts tags every plugged VM port with its network's lvid (and
 // records it in other_config, as Neutron does); ports the state does not
-// bind go to the dead VLAN 4095.
-func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (map[string]int, error) {
+// bind go to the dead VLAN 4095. It returns the lvids and, for the bound
+// ports, port id -> OVS port name.
+func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (map[string]int, map[string]string, error) {
 	snap, err := takeSnapshot(ctx, d.cli)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	bound := map[string]string{}
 	vms := d.vmPorts(snap)
 	names := make([]string, 0, len(vms))
 	for n := range vms {
@@ -445,6 +454,7 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 				if lv, ok := lvids[lp.NetworkID]; ok {
 					tag = lv
 					maps.Copy(oc, vlanMapping(n))
+					bound[portID] = name
 					oc[ocNetUUID] = lp.NetworkID
 					oc[ocTag] = strconv.Itoa(lv)
 				}
@@ -460,7 +470,26 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 		d.log.Debug("tagging port", "port", name, "iface_id", portID, "tag", tag)
 	}
 	errs = append(errs, t.commit(ctx, "tag VM ports"))
-	return lvids, errors.Join(errs...)
+	return lvids, bound, errors.Join(errs...)
+}
+
+// vmOfports waits for the ofports of the bound VM ports (port id -> OVS
+// port name) and returns port id -> ofport; a port OVS has not numbered
+// in time is left out (and reported).
+func (d *Dataplane) vmOfports(ctx context.Context, names map[string]string) (map[string]int, error) {
+	list := make([]string, 0, len(names))
+	for _, n := range names {
+		list = append(list, n)
+	}
+	sort.Strings(list)
+	byName, err := d.waitOfports(ctx, d.cfg.IntegrationBridge, list)
+	out := make(map[string]int, len(names))
+	for id, n := range names {
+		if of, ok := byName[n]; ok {
+			out[id] = of
+		}
+	}
+	return out, err
 }
 
 // deviceUp says whether a VM interface counts as up: admin_state "up",

@@ -20,6 +20,12 @@
 //     next polling pass.
 //   - Flows in Neutron's table layout (br-tun 0, 2, 3, 4, 6, 10, 20, 21,
 //     22; br-int 0, 23, 59, 60), all tagged with this instance's cookie.
+//   - With [securitygroup] firewall_driver = openvswitch, the security
+//     groups of NodeState.Firewall as conntrack flows in br-int tables 60,
+//     71-73, 81-82, 91-94 (firewall.go has the layout). Its record is
+//     grouped per port, per conjunction and per remote-group member
+//     address, so a rule change sends the flows of the ports that have
+//     it and a member joining or leaving one flow per direction.
 //
 // Layers. Flow computation is pure (IntFlows, TunFlows: state + Layout ->
 // flows, in exactly the text `ovs-ofctl -O OpenFlow13 dump-flows` prints,

@@ -108,6 +108,9 @@ type Layout struct {
 	Tunnels map[netip.Addr]int
 	// LVIDs maps a network id to its local VLAN.
 	LVIDs map[string]int
+	// Ofports maps a local port id to its ofport on br-int (filtered
+	// ports of the openvswitch firewall driver).
+	Ofports map[string]int
 }
 
 // IntFlows is br-int's pipeline: drop the dead VLAN, keep the canary

@@ -25,8 +25,12 @@ type flowSet struct {
 
 // flowGroup is one group's flows and the inputs it was computed from.
 type flowGroup struct {
-	net   dataplane.Network // zero for the base group
-	lvid  int
+	net  dataplane.Network // zero for the base group
+	lvid int
+	// port and ids are the inputs of br-int's firewall groups (a port's
+	// filter; a member address's conjunction ids), see intFlowSet.
+	port  *fwPort
+	ids   []uint32
 	flows []Flow
 }
 
