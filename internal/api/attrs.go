@@ -24,6 +24,8 @@ type attribute struct {
 	required   bool
 	adminWrite bool // create/update by non-admins is a 403
 	adminRead  bool // stripped from responses to non-admins
+	createOnly bool // rendered in POST responses only (network is_default)
+	boolean    bool // filter values are booleans (set from the column's encoder)
 	// conv validates a JSON value (json.Number for numbers) and returns
 	// the converted Go value; nil conv means read-only (never converted).
 	conv func(name string, v any) (any, *neutron.Error)
@@ -47,11 +49,6 @@ func newResource(name, collection string, attrs ...attribute) *resource {
 	return r
 }
 
-func (r *resource) tagged() *resource {
-	r.extraFilters = append(r.extraFilters, "tags", "tags-any", "not-tags", "not-tags-any")
-	return r
-}
-
 // Attribute constructors (ro = read-only; rw = post+put; po = post only).
 func ro(name string) attribute { return attribute{name: name} }
 func rw(name string, conv func(string, any) (any, *neutron.Error)) attribute {
@@ -60,101 +57,18 @@ func rw(name string, conv func(string, any) (any, *neutron.Error)) attribute {
 func po(name string, conv func(string, any) (any, *neutron.Error)) attribute {
 	return attribute{name: name, post: true, conv: conv}
 }
+func pu(name string, conv func(string, any) (any, *neutron.Error)) attribute {
+	return attribute{name: name, put: true, conv: conv}
+}
 func (a attribute) req() attribute            { a.required = true; return a }
 func (a attribute) admin() attribute          { a.adminWrite, a.adminRead = true, true; return a }
 func (a attribute) adminWriteOnly() attribute { a.adminWrite = true; return a }
+func (a attribute) adminReadOnly() attribute  { a.adminRead = true; return a }
+func (a attribute) inCreateOnly() attribute   { a.createOnly = true; return a }
 
 // Option flags that change which attributes exist (extensions).
 type attrOptions struct {
 	PortSecurity bool // extension_drivers has port_security
-}
-
-func standardAttrs() []attribute {
-	return []attribute{
-		ro("id"),
-		rw("name", convString(255)),
-		rw("description", convString(255)),
-		po("tenant_id", convString(255)),
-		po("project_id", convString(255)),
-		ro("created_at"), ro("updated_at"), ro("revision_number"), ro("tags"),
-	}
-}
-
-func networkResource(o attrOptions) *resource {
-	attrs := append(standardAttrs(),
-		rw("admin_state_up", convBool),
-		rw("shared", convBool).adminWriteOnly(),
-		rw("router:external", convBool).adminWriteOnly(),
-		rw("mtu", convInt),
-		ro("status"), ro("subnets"),
-		po("availability_zone_hints", convEmptyList),
-		ro("availability_zones"), ro("ipv4_address_scope"), ro("ipv6_address_scope"), ro("is_default"),
-		rw("provider:network_type", convNullableString(255)).admin(),
-		rw("provider:physical_network", convNullableString(64)).admin(),
-		rw("provider:segmentation_id", convNullableInt).admin(),
-		rw("segments", convSegments).admin(),
-	)
-	if o.PortSecurity {
-		attrs = append(attrs, rw("port_security_enabled", convBool))
-	}
-	return newResource("network", "networks", attrs...).tagged()
-}
-
-func subnetResource() *resource {
-	return newResource("subnet", "subnets", append(standardAttrs(),
-		po("network_id", convUUID).req(),
-		po("ip_version", convIPVersion).req(),
-		po("cidr", convString(64)).req(),
-		rw("gateway_ip", convNullableIP),
-		rw("allocation_pools", convPools),
-		rw("enable_dhcp", convBool),
-		rw("dns_nameservers", convIPList),
-		rw("host_routes", convHostRoutes),
-		po("ipv6_ra_mode", convIPv6Mode),
-		po("ipv6_address_mode", convIPv6Mode),
-		po("subnetpool_id", convNull),
-		rw("service_types", convEmptyList),
-	)...).tagged()
-}
-
-func portResource(o attrOptions) *resource {
-	attrs := append(standardAttrs(),
-		po("network_id", convUUID).req(),
-		rw("mac_address", convMAC),
-		rw("fixed_ips", convFixedIPs),
-		rw("device_id", convString(255)),
-		rw("device_owner", convString(255)),
-		rw("admin_state_up", convBool),
-		ro("status"),
-		rw("allowed_address_pairs", convAddressPairs),
-		rw("security_groups", convStringList),
-		rw("extra_dhcp_opts", convEmptyList),
-		rw("binding:host_id", convString(255)).admin(),
-		rw("binding:profile", convObject).admin(),
-		rw("binding:vnic_type", convVNICType),
-		attribute{name: "binding:vif_type", adminRead: true},
-		attribute{name: "binding:vif_details", adminRead: true},
-	)
-	// Tags in a POST body are accepted for ports only (tag-ports-during-bulk-creation).
-	for i := range attrs {
-		if attrs[i].name == "tags" {
-			attrs[i] = po("tags", convTags)
-		}
-	}
-	if o.PortSecurity {
-		attrs = append(attrs, rw("port_security_enabled", convBool))
-	}
-	return newResource("port", "ports", attrs...).tagged()
-}
-
-func agentResource() *resource {
-	return newResource("agent", "agents",
-		ro("id"), ro("agent_type"), ro("binary"), ro("topic"), ro("host"),
-		attribute{name: "admin_state_up", put: true, conv: convBool},
-		attribute{name: "description", put: true, conv: convNullableString(255)},
-		ro("created_at"), ro("started_at"), ro("heartbeat_timestamp"), ro("alive"),
-		ro("configurations"), ro("availability_zone"), ro("resources_synced"),
-	)
 }
 
 // parseBody validates a POST (post=true) or PUT body against r and returns

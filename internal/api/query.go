@@ -32,7 +32,7 @@ func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 		}
 		out := make([]string, 0, len(vals))
 		for _, s := range vals {
-			if isAttr && isBoolAttr(a) {
+			if isAttr && a.boolean {
 				b, e := convBool(k, s)
 				if e != nil {
 					return nil, e
@@ -90,14 +90,6 @@ func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 		lr.q.PageReverse = b.(bool)
 	}
 	return lr, nil
-}
-
-func isBoolAttr(a *attribute) bool {
-	switch a.name {
-	case "admin_state_up", "shared", "router:external", "enable_dhcp", "port_security_enabled", "alive":
-		return true
-	}
-	return false
 }
 
 // pageLinks builds <collection>_links as Neutron does: "next" unless a

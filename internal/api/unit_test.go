@@ -85,9 +85,9 @@ func TestPolicyRecordedForbiddenWrites(t *testing.T) {
 		action string
 		post   bool
 	}{
-		{"20-network-update-provider-tenant-403.json", networkResource(attrOptions{}), "update_network", false},
-		{"34-network-create-provider-tenant-403.json", networkResource(attrOptions{}), "create_network", true},
-		{"57-port-create-binding-host-tenant-403.json", portResource(attrOptions{}), "create_port", true},
+		{"20-network-update-provider-tenant-403.json", networks(attrOptions{}).resource(), "update_network", false},
+		{"34-network-create-provider-tenant-403.json", networks(attrOptions{}).resource(), "create_network", true},
+		{"57-port-create-binding-host-tenant-403.json", ports(attrOptions{}).resource(), "create_port", true},
 	}
 	for _, c := range cases {
 		req, hdr, status, fault, _ := recording(t, "policy", c.file)
@@ -137,22 +137,21 @@ func TestPolicyRecordedVisibleKeys(t *testing.T) {
 	net := &neutron.Network{Standard: neutron.Standard{ID: "n", ProjectID: "b"}, Segments: []neutron.Segment{{NetworkType: "vxlan", SegmentationID: 1001}}}
 	cases := []struct {
 		file   string
-		res    *resource
-		render func() map[string]any
+		render func(Caller) map[string]any
 		key    string
 	}{
-		{"55-port-show-binding-admin.json", portResource(attrOptions{}), func() map[string]any { return renderPort(port, attrOptions{}) }, "port"},
-		{"56-port-show-binding-tenant.json", portResource(attrOptions{}), func() map[string]any { return renderPort(port, attrOptions{}) }, "port"},
-		{"08-network-show-tenant.json", networkResource(attrOptions{}), func() map[string]any { return renderNetwork(net, attrOptions{}, false) }, "network"},
-		{"09-network-show-admin.json", networkResource(attrOptions{}), func() map[string]any { return renderNetwork(net, attrOptions{}, false) }, "network"},
-		{"06-network-create-tenant.json", networkResource(attrOptions{}), func() map[string]any { return renderNetwork(net, attrOptions{}, true) }, "network"},
-		{"05-network-create-admin.json", networkResource(attrOptions{}), func() map[string]any { return renderNetwork(net, attrOptions{}, true) }, "network"},
+		{"55-port-show-binding-admin.json", func(c Caller) map[string]any { return rendered(ports(attrOptions{}), port, c, false) }, "port"},
+		{"56-port-show-binding-tenant.json", func(c Caller) map[string]any { return rendered(ports(attrOptions{}), port, c, false) }, "port"},
+		{"08-network-show-tenant.json", func(c Caller) map[string]any { return rendered(networks(attrOptions{}), net, c, false) }, "network"},
+		{"09-network-show-admin.json", func(c Caller) map[string]any { return rendered(networks(attrOptions{}), net, c, false) }, "network"},
+		{"06-network-create-tenant.json", func(c Caller) map[string]any { return rendered(networks(attrOptions{}), net, c, true) }, "network"},
+		{"05-network-create-admin.json", func(c Caller) map[string]any { return rendered(networks(attrOptions{}), net, c, true) }, "network"},
 	}
 	for _, c := range cases {
 		_, hdr, _, _, resp := recording(t, "policy", c.file)
 		caller, _ := identify(AuthKeystone, headerOf(hdr), policy.Default())
 		want := keysOf(resp[c.key].(map[string]any))
-		got := keysOf(shape(c.res, c.render(), caller, nil))
+		got := keysOf(c.render(caller))
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s (admin=%v): keys\n got  %v\n want %v", c.file, caller.Admin, got, want)
 		}
@@ -160,10 +159,10 @@ func TestPolicyRecordedVisibleKeys(t *testing.T) {
 }
 
 func TestVisibility(t *testing.T) {
-	nets := &kind{res: networkResource(attrOptions{})}
-	ports := &kind{res: portResource(attrOptions{})}
-	subnets := &kind{res: subnetResource()}
-	agents := &kind{res: agentResource(), adminOnly: true}
+	nets := &kind{res: networks(attrOptions{}).resource()}
+	ports := &kind{res: ports(attrOptions{}).resource()}
+	subnets := &kind{res: subnets().resource()}
+	agents := &kind{res: agents().resource(), adminOnly: true}
 	own := &entity{project: "b"}
 	other := &entity{project: "c"}
 	shared := &entity{project: "c", shared: true}
@@ -257,12 +256,12 @@ func TestParseBodyRecorded(t *testing.T) {
 			body = []byte(s)
 		}
 		_, _, status, fault, _ := recording(t, "noauth", f)
-		_, e := parseBody(networkResource(attrOptions{}), body, true)
+		_, e := parseBody(networks(attrOptions{}).resource(), body, true)
 		if e == nil || e.Status != status || e.Type != fault.Type || e.Message != fault.Message {
 			t.Errorf("%s: got %+v, want %+v", f, e, fault)
 		}
 	}
-	res := portResource(attrOptions{})
+	res := ports(attrOptions{}).resource()
 	cases := []struct {
 		body string
 		post bool
@@ -307,7 +306,7 @@ func TestParseBodyRecorded(t *testing.T) {
 		t.Errorf("bulk items: %v %v %v", items, bulk, e)
 	}
 	// Conversions that succeed.
-	a, e := parseBody(networkResource(attrOptions{}), []byte(`{"network": {"admin_state_up": "False", "mtu": "1400", "provider:segmentation_id": 7, "shared": 1}}`), true)
+	a, e := parseBody(networks(attrOptions{}).resource(), []byte(`{"network": {"admin_state_up": "False", "mtu": "1400", "provider:segmentation_id": 7, "shared": 1}}`), true)
 	if e != nil {
 		t.Fatal(e)
 	}
@@ -317,7 +316,7 @@ func TestParseBodyRecorded(t *testing.T) {
 }
 
 func TestParseListAndLinks(t *testing.T) {
-	res := networkResource(attrOptions{})
+	res := networks(attrOptions{}).resource()
 	v, _ := url.ParseQuery("name=a&name=b&shared=True&tags-any=x,y&fields=id&fields=name&sort_key=name&sort_dir=desc&limit=2&marker=m1&page_reverse=true")
 	lr, e := parseList(res, v)
 	if e != nil {
@@ -366,7 +365,7 @@ func TestParseListAndLinks(t *testing.T) {
 
 func TestRenderAgentTimes(t *testing.T) {
 	at := time.Date(2026, 11, 23, 19, 36, 28, 123, time.UTC)
-	m := renderAgent(&neutron.Agent{ID: "x", CreatedAt: at, StartedAt: at, HeartbeatAt: at})
+	m := rendered(agents(), &neutron.Agent{ID: "x", CreatedAt: at, StartedAt: at, HeartbeatAt: at}, Caller{Admin: true}, false)
 	if m["created_at"] != "2026-11-23 19:36:28" || m["description"] != nil || m["availability_zone"] != nil {
 		t.Errorf("agent render: %v", m)
 	}
