@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"neutrino/internal/ipam"
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
@@ -68,14 +66,6 @@ func planDHCP(bound []string, agents map[string]*dhcpAgent, want int) (drop, add
 		add = append(add, a.ID)
 	}
 	return drop, add
-}
-
-// DHCPDeviceID is the device_id of the DHCP port of the agent on host for
-// a network, formed as Neutron's DHCP agent forms it: "dhcp", the UUIDv5
-// (DNS namespace) of the host name without its domain, "-", the network id.
-func DHCPDeviceID(host, networkID string) string {
-	local, _, _ := strings.Cut(host, ".")
-	return "dhcp" + uuid.NewSHA1(uuid.NameSpaceDNS, []byte(local)).String() + "-" + networkID
 }
 
 // scheduledDHCPPort reports whether a network:dhcp port is one the
@@ -165,7 +155,7 @@ func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 	hosts := map[string]string{} // device_id -> host
 	for id := range hosting {
 		if a := agents[id]; a != nil {
-			hosts[DHCPDeviceID(a.Host, networkID)] = a.Host
+			hosts[neutron.DHCPDeviceID(a.Host, networkID)] = a.Host
 		}
 	}
 	return p.syncDHCPPorts(ctx, t, ips, n, dhcpSubs, hosts)

@@ -56,22 +56,6 @@ func TestPlanDHCP(t *testing.T) {
 	}
 }
 
-// The expected UUIDs are Python's uuid.uuid5(uuid.NAMESPACE_DNS, host),
-// what Neutron's get_dhcp_agent_device_id computes.
-func TestDHCPDeviceID(t *testing.T) {
-	for host, want := range map[string]string{
-		"compute-1":           "dhcpa4759065-eb4f-5a46-96b0-019ee60cabef-net",
-		"compute-1.example.":  "dhcpa4759065-eb4f-5a46-96b0-019ee60cabef-net",
-		"node-6.cisco.com":    "dhcp7a15cee0-2af1-5441-b1dc-94897ef4dee9-net",
-		"node-6":              "dhcp7a15cee0-2af1-5441-b1dc-94897ef4dee9-net",
-		"compute-1.other.org": "dhcpa4759065-eb4f-5a46-96b0-019ee60cabef-net",
-	} {
-		if got := DHCPDeviceID(host, "net"); got != want {
-			t.Errorf("DHCPDeviceID(%q) = %s, want %s", host, got, want)
-		}
-	}
-}
-
 func dhcpReport(host string) neutron.AgentReport {
 	return neutron.AgentReport{AgentType: neutron.AgentTypeDHCP, Binary: "neutron-dhcp-agent", Host: host, Topic: "dhcp_agent",
 		Configurations: json.RawMessage(`{"dhcp_driver":"neutron.agent.linux.dhcp.Dnsmasq","dhcp_lease_duration":86400,"log_agent_heartbeats":false,"networks":0,"ports":0,"subnets":0}`),
@@ -105,7 +89,7 @@ func dhcpState(t *testing.T, p *Plugin) (map[string][]string, map[string][]strin
 		for _, f := range pt.FixedIPs {
 			ips = append(ips, f.IPAddress)
 		}
-		if pt.DeviceID != DHCPDeviceID(pt.HostID, pt.NetworkID) || pt.ProjectID != tenant || !pt.AdminStateUp {
+		if pt.DeviceID != neutron.DHCPDeviceID(pt.HostID, pt.NetworkID) || pt.ProjectID != tenant || !pt.AdminStateUp {
 			t.Errorf("dhcp port %+v: wrong device_id, project or admin state", pt)
 		}
 		out[pt.NetworkID] = append(out[pt.NetworkID], pt.HostID+" "+strings.Join(ips, ","))
