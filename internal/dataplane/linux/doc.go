@@ -23,6 +23,12 @@
 // object are never touched. Taps belong to Nova: we attach and detach them
 // but never delete them.
 //
+// The firewall (firewall_driver = iptables, as Neutron names it; noop keeps
+// only the underlay filter) is dataplane/nftfw on the taps, each on its
+// network's bridge (firewall.go). Apply converges L2 and the firewall
+// independently and joins their errors, so one failing never holds up the
+// other.
+//
 // DeviceEvents (dataplane.DeviceNotifier) signals tap changes seen on a
 // netlink link subscription in the namespace (events.go), so the agent
 // does not wait for its polling pass; Neutron's Linux bridge agent polls.

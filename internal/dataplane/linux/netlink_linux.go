@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/nftfw"
 )
 
 // Options configure the Linux data plane of one node.
@@ -32,6 +33,8 @@ type Dataplane struct {
 	opts Options
 	log  *slog.Logger
 	h    *netlink.Handle
+	// fw is the nftables firewall of the namespace (firewall_linux.go).
+	fw *nftfw.Applier
 
 	mu sync.Mutex
 	// installed is the record of the FDB and neighbour entries on each of
@@ -84,7 +87,7 @@ func New(opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux dataplane: netlink: %w", err)
 	}
-	d := &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h,
+	d := &Dataplane{opts: opts, log: log.With("dataplane", "linux", "netns", opts.NetNS), h: h, fw: nftfw.NewApplier(opts.NetNS, log),
 		installed: map[string]*devEntries{}, events: dataplane.NewEvents(), done: make(chan struct{})}
 	d.wg.Add(1)
 	go d.watchLinks()
@@ -102,10 +105,18 @@ func (d *Dataplane) Close() error {
 	return nil
 }
 
-// Apply converges the kernel to desired (see dataplane.Dataplane).
+// Apply converges the kernel to desired (see dataplane.Dataplane): L2
+// (links, FDB, neighbours) and the firewall each converge whatever the
+// other's result.
 func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	l2 := d.applyL2(ctx, desired)
+	_, fw := d.fw.Apply(ctx, firewallInput(desired))
+	return errors.Join(l2, fw)
+}
+
+func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) error {
 	cur, err := d.read()
 	if err != nil {
 		return fmt.Errorf("linux dataplane: read kernel state: %w", err)
@@ -147,6 +158,7 @@ func (d *Dataplane) Resync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.installed)
+	d.fw.Resync()
 }
 
 // Drifted reports whether one of the vxlan devices we hold a record of
