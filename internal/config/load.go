@@ -301,12 +301,36 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 		return nil, nil, err
 	}
 	c := &Agent{Files: append([]string(nil), paths...)}
+	if err := s.agentCommon(c); err != nil {
+		return nil, nil, err
+	}
+	var secs int
+	s.integer(&secs, "agent", "polling_interval", 2, 1, 1<<31-1)
+	c.PollingInterval = time.Duration(secs) * time.Second
+	s.integer(&secs, "agent", "resync_interval", 300, 0, 1<<31-1)
+	c.ResyncInterval = time.Duration(secs) * time.Second
 
+	if by == rOVS {
+		s.ovsAgent(c)
+	} else {
+		s.lbAgent(c)
+	}
+	if c.ARPResponder && !c.L2Population {
+		// As Neutron: the responder is fed by l2population only.
+		s.warnings = append(s.warnings, "arp_responder needs l2_population; the ARP responder stays off")
+		c.ARPResponder = false
+	}
+	return c, s.warnings, s.err()
+}
+
+// agentCommon reads what every agent reads: host, transport_url, the
+// rpc_* options, host_namespace and report_interval.
+func (s *source) agentCommon(c *Agent) error {
 	hostE := s.str(&c.Host, "DEFAULT", "host", "")
 	if c.Host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return nil, nil, fmt.Errorf("[DEFAULT] host not set and no hostname: %w", err)
+			return fmt.Errorf("[DEFAULT] host not set and no hostname: %w", err)
 		}
 		c.Host = h
 	} else if strings.ContainsAny(c.Host, " \t\n") {
@@ -318,11 +342,6 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 	s.pair(s.str(&c.RPCTLSCert, "DEFAULT", "rpc_tls_cert_file", ""), s.str(&c.RPCTLSKey, "DEFAULT", "rpc_tls_key_file", ""))
 	s.str(&c.Namespace, "DEFAULT", "host_namespace", "")
 
-	var secs int
-	s.integer(&secs, "agent", "polling_interval", 2, 1, 1<<31-1)
-	c.PollingInterval = time.Duration(secs) * time.Second
-	s.integer(&secs, "agent", "resync_interval", 300, 0, 1<<31-1)
-	c.ResyncInterval = time.Duration(secs) * time.Second
 	if e, set := s.get("agent", "report_interval", ""); set {
 		f, err := strconv.ParseFloat(e.Value, 64)
 		switch {
@@ -336,18 +355,7 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 	} else {
 		c.ReportInterval = 30 * time.Second
 	}
-
-	if by == rOVS {
-		s.ovsAgent(c)
-	} else {
-		s.lbAgent(c)
-	}
-	if c.ARPResponder && !c.L2Population {
-		// As Neutron: the responder is fed by l2population only.
-		s.warnings = append(s.warnings, "arp_responder needs l2_population; the ARP responder stays off")
-		c.ARPResponder = false
-	}
-	return c, s.warnings, s.err()
+	return nil
 }
 
 func (s *source) ovsAgent(c *Agent) {

@@ -7,6 +7,7 @@ const (
 	rServer reader = 1 << iota
 	rOVS
 	rLB
+	rDHCP
 
 	rAgents = rOVS | rLB
 )
@@ -37,21 +38,21 @@ var options = []option{
 	opt("DEFAULT", "service_plugins", rServer),
 	opt("DEFAULT", "global_physnet_mtu", rServer, key{"ml2", "segment_mtu"}),
 	opt("DEFAULT", "base_mac", rServer),
-	opt("DEFAULT", "state_path", rServer),
+	opt("DEFAULT", "state_path", rServer|rDHCP),
 	opt("DEFAULT", "agent_down_time", rServer),
 	opt("DEFAULT", "dhcp_agents_per_network", rServer),
 	opt("DEFAULT", "max_request_body_size", rServer),
 	opt("DEFAULT", "rpc_bind_host", rServer),
 	opt("DEFAULT", "rpc_bind_port", rServer),
-	opt("DEFAULT", "rpc_token", rServer|rAgents),
-	opt("DEFAULT", "rpc_tls_cert_file", rServer|rAgents),
-	opt("DEFAULT", "rpc_tls_key_file", rServer|rAgents),
+	opt("DEFAULT", "rpc_token", rServer|rAgents|rDHCP),
+	opt("DEFAULT", "rpc_tls_cert_file", rServer|rAgents|rDHCP),
+	opt("DEFAULT", "rpc_tls_key_file", rServer|rAgents|rDHCP),
 	opt("DEFAULT", "rpc_tls_client_ca_file", rServer),
 	// [DEFAULT], agents
-	opt("DEFAULT", "host", rAgents),
-	opt("DEFAULT", "transport_url", rAgents),
-	opt("DEFAULT", "rpc_tls_ca_file", rAgents),
-	opt("DEFAULT", "host_namespace", rAgents),
+	opt("DEFAULT", "host", rAgents|rDHCP),
+	opt("DEFAULT", "transport_url", rAgents|rDHCP),
+	opt("DEFAULT", "rpc_tls_ca_file", rAgents|rDHCP),
+	opt("DEFAULT", "host_namespace", rAgents|rDHCP),
 
 	// [database]
 	opt("database", "connection", rServer,
@@ -119,7 +120,7 @@ var options = []option{
 	// [agent]
 	opt("agent", "polling_interval", rAgents),
 	opt("agent", "resync_interval", rAgents),
-	opt("agent", "report_interval", rAgents),
+	opt("agent", "report_interval", rAgents|rDHCP),
 	opt("agent", "l2_population", rOVS),
 	opt("agent", "arp_responder", rOVS),
 	opt("agent", "tunnel_types", rOVS, key{"ovs", "tunnel_type"}),
@@ -128,10 +129,22 @@ var options = []option{
 	// [ovs]
 	opt("ovs", "local_ip", rOVS),
 	opt("ovs", "enable_tunneling", rOVS),
-	opt("ovs", "integration_bridge", rOVS),
+	opt("ovs", "integration_bridge", rOVS|rDHCP, key{"DEFAULT", "ovs_integration_bridge"}),
 	opt("ovs", "tunnel_bridge", rOVS),
 	opt("ovs", "datapath_type", rOVS),
-	opt("ovs", "ovsdb_connection", rOVS),
+	opt("ovs", "ovsdb_connection", rOVS|rDHCP),
+
+	// DHCP agent (dhcp_agent.ini; dns_domain and dhcp_lease_duration are
+	// neutron.conf's, shared with the server)
+	opt("DEFAULT", "interface_driver", rDHCP),
+	opt("DEFAULT", "dnsmasq_dns_servers", rDHCP, key{"DEFAULT", "dnsmasq_dns_server"}),
+	opt("DEFAULT", "dnsmasq_config_file", rDHCP),
+	opt("DEFAULT", "dnsmasq_lease_max", rDHCP),
+	opt("DEFAULT", "dhcp_confs", rDHCP),
+	opt("DEFAULT", "enable_isolated_metadata", rDHCP),
+	opt("DEFAULT", "force_metadata", rDHCP),
+	opt("DEFAULT", "dns_domain", rServer|rDHCP, key{"DEFAULT", "dhcp_domain"}),
+	opt("DEFAULT", "dhcp_lease_duration", rServer|rDHCP),
 
 	// [vxlan] (Linux bridge agent)
 	opt("vxlan", "enable_vxlan", rLB),
@@ -176,10 +189,10 @@ var quiet = map[key]bool{
 	{"DEFAULT", "nova_url"}: true, {"DEFAULT", "nova_admin_username"}: true, {"DEFAULT", "nova_admin_password"}: true,
 	{"DEFAULT", "nova_admin_tenant_id"}: true, {"DEFAULT", "nova_admin_auth_url"}: true, {"DEFAULT", "nova_region_name"}: true,
 	{"DEFAULT", "dhcp_agent_notification"}: true,
-	{"DEFAULT", "dns_domain"}:              true, {"DEFAULT", "api_extensions_path"}: true, {"DEFAULT", "rabbit_password"}: true,
+	{"DEFAULT", "api_extensions_path"}:     true, {"DEFAULT", "rabbit_password"}: true,
 	{"DEFAULT", "rabbit_userid"}: true, {"DEFAULT", "rabbit_port"}: true, {"DEFAULT", "rabbit_virtual_host"}: true,
-	{"DEFAULT", "interface_driver"}: true, {"DEFAULT", "root_helper"}: true,
-	{"agent", "root_helper"}: true, {"agent", "root_helper_daemon"}: true, {"agent", "minimize_polling"}: true,
+	{"DEFAULT", "root_helper"}: true,
+	{"agent", "root_helper"}:   true, {"agent", "root_helper_daemon"}: true, {"agent", "minimize_polling"}: true,
 	{"agent", "ovsdb_monitor_respawn_interval"}: true, {"agent", "veth_mtu"}: true, {"agent", "dont_fragment"}: true,
 	{"agent", "prevent_arp_spoofing"}: true, {"agent", "extensions"}: true, {"agent", "drop_flows_on_start"}: true,
 	{"securitygroup", "enable_ipset"}: true,

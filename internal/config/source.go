@@ -92,7 +92,7 @@ func readFiles(by reader, paths []string) (*source, error) {
 				// neutron.conf is shared by all processes: another
 				// process's option is fine, except an agent option
 				// given to the wrong agent, which is likely a mistake.
-				if by&rAgents != 0 && o.by&rServer == 0 {
+				if by&rAgents != 0 && o.by&rAgents != 0 && o.by&rServer == 0 {
 					s.warnings = append(s.warnings, fmt.Sprintf("%s: read by the %s agent only; ignored", e.where(), agentName(o.by)))
 				}
 				continue

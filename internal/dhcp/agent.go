@@ -1,0 +1,240 @@
+package dhcp
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"neutrino/internal/neutron"
+)
+
+// Agent identity as Neutron's DHCP agent reports it.
+const (
+	AgentBinary = "neutron-dhcp-agent"
+	AgentTopic  = "dhcp_agent"
+)
+
+// Reporter sends report_state heartbeats (the rpc client).
+type Reporter interface {
+	ReportState(ctx context.Context, r neutron.AgentReport) (string, error)
+}
+
+// Source yields the agent's desired state: Watch calls fn with the whole
+// State every time it changes, until ctx ends or the stream breaks; the
+// agent then calls it again.
+type Source interface {
+	Watch(ctx context.Context, host string, fn func(State) error) error
+}
+
+// AgentConfig configures Run.
+type AgentConfig struct {
+	Host string
+	// ReportInterval is report_interval; 0 reports once.
+	ReportInterval time.Duration
+	// SuperviseInterval is how often dnsmasq processes are checked and
+	// restarted when dead (default 1s).
+	SuperviseInterval time.Duration
+	// ResyncInterval is how often the whole state is applied again even
+	// without news, repairing drift (default 5 minutes).
+	ResyncInterval time.Duration
+	LeaseDuration  int
+	Logger         *slog.Logger
+}
+
+// Agent is the DHCP agent: it follows the desired state from its Source
+// and converges the node with its Applier (level-triggered: every change
+// applies the whole state; a failed apply is retried).
+type Agent struct {
+	cfg    AgentConfig
+	app    *Applier
+	server Reporter
+	source Source
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	state   State
+	synced  bool
+	applied bool
+	wake    chan struct{}
+}
+
+// NewAgent returns an agent; Run starts it.
+func NewAgent(cfg AgentConfig, app *Applier, server Reporter, source Source) *Agent {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SuperviseInterval <= 0 {
+		cfg.SuperviseInterval = time.Second
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 5 * time.Minute
+	}
+	return &Agent{cfg: cfg, app: app, server: server, source: source,
+		log: cfg.Logger.With("agent", "dhcp", "host", cfg.Host), wake: make(chan struct{}, 1)}
+}
+
+// Applied reports whether a state from the server has been applied
+// without error.
+func (a *Agent) Applied() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.applied
+}
+
+// Run runs until ctx ends. dnsmasq processes and namespaces stay when it
+// returns: a restarted agent adopts them, so leases are not interrupted.
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.heartbeats(ctx) }()
+	go func() { defer wg.Done(); a.watch(ctx) }()
+	a.loop(ctx)
+	wg.Wait()
+	a.log.Info("dhcp agent stopped")
+	return nil
+}
+
+func (a *Agent) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop applies the state on every change (and after a failure, again a
+// second later), supervises dnsmasq every SuperviseInterval and applies
+// everything every ResyncInterval. Nothing is applied (or removed) before
+// the first state from the server: never flush on start.
+func (a *Agent) loop(ctx context.Context) {
+	supervise := time.NewTicker(a.cfg.SuperviseInterval)
+	defer supervise.Stop()
+	resync := time.NewTicker(a.cfg.ResyncInterval)
+	defer resync.Stop()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-retry:
+		case <-resync.C:
+		case <-supervise.C:
+			// Before the first Apply the applier serves nothing, so this
+			// restarts nothing.
+			if got, err := a.app.Supervise(ctx); err != nil {
+				a.log.Warn("supervise dnsmasq", "err", err)
+			} else if len(got) > 0 {
+				a.log.Info("restarted dnsmasq", "networks", got)
+			}
+			continue
+		}
+		a.mu.Lock()
+		s, synced := a.state, a.synced
+		a.mu.Unlock()
+		if !synced {
+			continue
+		}
+		retry = nil
+		if err := a.app.Apply(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("apply failed; retrying", "err", err)
+			retry = time.After(time.Second)
+			continue
+		}
+		a.mu.Lock()
+		a.applied = true
+		a.mu.Unlock()
+	}
+}
+
+// watch keeps the state stream open.
+func (a *Agent) watch(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := a.source.Watch(ctx, a.cfg.Host, func(s State) error {
+			a.mu.Lock()
+			first := !a.synced
+			a.state, a.synced = s, true
+			a.mu.Unlock()
+			if first {
+				a.log.Info("desired state received", "networks", len(s.Networks))
+			}
+			backoff = 100 * time.Millisecond
+			a.signal()
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("dhcp stream ended; reconnecting", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Report is the DHCP agent's report_state, as neutron-dhcp-agent sends it
+// (configurations with its driver, lease time and what it serves).
+func Report(host string, leaseDuration int, s State, start bool) neutron.AgentReport {
+	subnets, ports := 0, 0
+	for _, n := range s.Networks {
+		subnets += len(n.Subnets)
+		ports += len(n.Ports)
+	}
+	conf, _ := json.Marshal(map[string]any{
+		"dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq", "dhcp_lease_duration": leaseDuration,
+		"log_agent_heartbeats": false, "networks": len(s.Networks), "subnets": subnets, "ports": ports,
+	})
+	return neutron.AgentReport{AgentType: neutron.AgentTypeDHCP, Binary: AgentBinary, Host: host,
+		Topic: AgentTopic, Configurations: conf, StartFlag: start}
+}
+
+// heartbeats sends report_state at start and every report_interval; the
+// start flag stays set until a report got through.
+func (a *Agent) heartbeats(ctx context.Context) {
+	start := true
+	retry := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		a.mu.Lock()
+		r := Report(a.cfg.Host, a.cfg.LeaseDuration, a.state, start)
+		a.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.server.ReportState(rctx, r)
+		cancel()
+		wait := a.cfg.ReportInterval
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("report_state failed; retrying", "err", err)
+			wait = retry
+			retry = min(retry*2, 10*time.Second)
+		case err == nil:
+			if start {
+				a.log.Info("registered with server", "agent_type", neutron.AgentTypeDHCP)
+			}
+			start = false
+			retry = 500 * time.Millisecond
+			if wait <= 0 {
+				return
+			}
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
