@@ -104,6 +104,7 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	}
 
 	s.serverML2(c)
+	s.quotas(c)
 	s.keystoneAuthtoken(c)
 	s.nova(c)
 	s.str(&c.PolicyFile, "oslo_policy", "policy_file", "policy.yaml")

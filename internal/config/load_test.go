@@ -41,6 +41,8 @@ func TestLoadServerSeed(t *testing.T) {
 				FlatNetworks:      []string{"*"},
 				KeystoneAuthtoken: defaultAuthtoken,
 				PolicyFile:        "policy.yaml", PolicyDirs: []string{"policy.d"},
+				Quotas: map[string]int{"network": 100, "subnet": 100, "subnetpool": -1, "port": 500, "router": 10,
+					"floatingip": 50, "rbac_policy": 10, "security_group": 10, "security_group_rule": 100},
 				NotifyNovaOnPortStatusChanges: true, NotifyNovaOnPortDataChanges: true, SendEventsInterval: 2 * time.Second,
 				Nova:  Nova{EndpointType: "public", Timeout: 30 * time.Second},
 				Files: []string{seed("neutron.conf"), seed(tc.file)},
@@ -624,5 +626,37 @@ endpoint_type = internal
 	os.WriteFile(p, []byte("[nova]\nauth_url = http://controller:5000\nauth_type = password\nusername = nova\n"), 0o600)
 	if _, _, err := LoadServer(p); err == nil || !strings.Contains(err.Error(), "[nova] password") {
 		t.Errorf("[nova] without a password: %v", err)
+	}
+}
+
+// [QUOTAS] as oslo.config names the group, default_quota for resources
+// without an option of their own, the old quota_rbac_entry, and the
+// driver options Neutron has that change nothing here.
+func TestLoadServerQuotas(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "neutron.conf")
+	os.WriteFile(p, []byte(`[ml2]
+mechanism_drivers = openvswitch
+[QUOTAS]
+default_quota = 7
+quota_network = 3
+quota_port = -1
+quota_rbac_entry = 4
+quota_driver = neutron.db.quota.driver.DbQuotaDriver
+track_quota_usage = true
+`), 0o600)
+	c, warns, err := LoadServer(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertWarnings(t, warns, []string{"[QUOTAS] quota_rbac_entry: deprecated name; use [quotas] quota_rbac_policy"})
+	want := map[string]int{"network": 3, "subnet": 100, "subnetpool": 7, "port": -1, "router": 10,
+		"floatingip": 50, "rbac_policy": 4, "security_group": 10, "security_group_rule": 100}
+	if !reflect.DeepEqual(c.Quotas, want) {
+		t.Errorf("quotas %v, want %v", c.Quotas, want)
+	}
+	os.WriteFile(p, []byte("[quotas]\nquota_subnet = many\n"), 0o600)
+	if _, _, err := LoadServer(p); err == nil || !strings.Contains(err.Error(), "quota_subnet") {
+		t.Errorf("quota_subnet = many: %v", err)
 	}
 }

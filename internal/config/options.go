@@ -117,6 +117,17 @@ var options = []option{
 	opt("keystone_authtoken", "http_connect_timeout", rServer),
 	opt("keystone_authtoken", "http_request_max_retries", rServer),
 
+	// [quotas]
+	opt("quotas", "default_quota", rServer),
+	opt("quotas", "quota_network", rServer),
+	opt("quotas", "quota_subnet", rServer),
+	opt("quotas", "quota_port", rServer),
+	opt("quotas", "quota_security_group", rServer),
+	opt("quotas", "quota_security_group_rule", rServer),
+	opt("quotas", "quota_router", rServer),
+	opt("quotas", "quota_floatingip", rServer),
+	opt("quotas", "quota_rbac_policy", rServer, key{"quotas", "quota_rbac_entry"}),
+
 	// [agent]
 	opt("agent", "polling_interval", rAgents),
 	opt("agent", "resync_interval", rAgents),
@@ -196,7 +207,8 @@ var quiet = map[key]bool{
 	{"agent", "ovsdb_monitor_respawn_interval"}: true, {"agent", "veth_mtu"}: true, {"agent", "dont_fragment"}: true,
 	{"agent", "prevent_arp_spoofing"}: true, {"agent", "extensions"}: true, {"agent", "drop_flows_on_start"}: true,
 	{"securitygroup", "enable_ipset"}: true,
-	{"ovs", "of_interface"}:           true, {"ovs", "ovsdb_interface"}: true, {"ovs", "of_listen_address"}: true,
+	{"quotas", "quota_driver"}:        true, {"quotas", "track_quota_usage"}: true,
+	{"ovs", "of_interface"}: true, {"ovs", "ovsdb_interface"}: true, {"ovs", "of_listen_address"}: true,
 	{"ovs", "of_listen_port"}: true, {"ovs", "of_connect_timeout"}: true, {"ovs", "of_request_timeout"}: true,
 	{"ovs", "ovsdb_timeout"}: true, {"ovs", "int_peer_patch_port"}: true, {"ovs", "tun_peer_patch_port"}: true,
 	{"ovs", "use_veth_interconnection"}: true,
@@ -206,7 +218,7 @@ var quiet = map[key]bool{
 var quietSections = map[string]bool{
 	"keystone_authtoken": true, "nova": true, "placement": true, "oslo_concurrency": true,
 	"oslo_messaging_rabbit": true, "oslo_messaging_notifications": true, "oslo_messaging_amqp": true,
-	"oslo_policy": true, "oslo_middleware": true, "quotas": true, "experimental": true, "ironic": true,
+	"oslo_policy": true, "oslo_middleware": true, "experimental": true, "ironic": true,
 	"designate": true, "service_providers": true, "ssl": true, "cors": true, "matchmaker_redis": true,
 }
 

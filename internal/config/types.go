@@ -67,6 +67,10 @@ type Server struct {
 	EnforceNewDefaults bool     // enforce_new_defaults, default false (2023.1)
 	EnforceScope       bool     // enforce_scope, default false (2023.1)
 
+	// [quotas]: the default limit of each quota resource (QuotaResources),
+	// negative = unlimited; a project's own limits are in the database.
+	Quotas map[string]int
+
 	// [keystone_authtoken], read when AuthStrategy is "keystone".
 	KeystoneAuthtoken KeystoneAuthtoken
 

@@ -190,6 +190,7 @@ func (p *Plugin) createNetwork(ctx context.Context, t *store.Tx, req neutron.Net
 		return nil, err
 	}
 	t.Emit(neutron.Created(n))
+	t.Charge("network", n.ProjectID)
 	return n, nil
 }
 

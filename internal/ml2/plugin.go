@@ -74,6 +74,7 @@ func New(ctx context.Context, st *store.Store, cfg *config.Server, logger *slog.
 	if err := st.CheckMigrated(ctx); err != nil {
 		return nil, err
 	}
+	st.SetQuotaDefaults(cfg.Quotas)
 	if td.enabled[neutron.TypeVXLAN] {
 		if err := st.SyncTunnelAllocations(ctx, neutron.TypeVXLAN, td.vni); err != nil {
 			return nil, err

@@ -158,6 +158,7 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 		return nil, err
 	}
 	t.Emit(neutron.Created(pt))
+	t.Charge("port", pt.ProjectID)
 	resp := *pt
 	if pt.VIFType == neutron.VIFBindingFailed {
 		// Neutron retries a failed binding after the port is created

@@ -110,6 +110,7 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 		return nil, err
 	}
 	t.Emit(neutron.Created(s))
+	t.Charge("subnet", s.ProjectID)
 	// The network row is updated too: its subnets list changed.
 	if err := bumpNetwork(ctx, t, n.ID); err != nil {
 		return nil, err

@@ -39,6 +39,9 @@ func (s *Store) writeOncePG(ctx context.Context, fn func(*Tx) error) (rev int64,
 	pc := &pgConn{conn: conn, t: t}
 	t.tx, t.pg, t.reads = pc, pc, reads{s, pc}
 	err = fn(t)
+	if err == nil {
+		err = t.enforceQuotas(ctx)
+	}
 	if pc.failed != nil {
 		// A queued insert failed when sent with a later statement; that
 		// failure (e.g. a unique violation: retry) is the cause of

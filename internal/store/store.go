@@ -94,6 +94,8 @@ type Store struct {
 	MaxAttempts int
 	retries     atomic.Int64
 	commits     commitSignal
+	// quotaDefaults are the [quotas] default limits (quotas.go).
+	quotaDefaults map[string]int
 }
 
 // Committed returns a channel that is closed when a write transaction that
@@ -287,6 +289,7 @@ type Tx struct {
 	pg      *pgConn // PostgreSQL writes only
 	s       *Store
 	changes []neutron.Change
+	charges map[quotaKey]int // quota resources created (Charge)
 	now     time.Time
 }
 
@@ -424,6 +427,9 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 		}
 	}()
 	if err = fn(t); err != nil {
+		return 0, err
+	}
+	if err = t.enforceQuotas(ctx); err != nil {
 		return 0, err
 	}
 	if len(t.changes) > 0 {
