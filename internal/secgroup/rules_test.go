@@ -179,7 +179,7 @@ func TestFirewallRule(t *testing.T) {
 
 func TestAllowedAndMembers(t *testing.T) {
 	p := neutron.Port{MACAddress: "FA:16:3E:00:00:01",
-		FixedIPs: []neutron.FixedIP{{IPAddress: "192.168.1.5"}, {IPAddress: "2001:db8::5"}},
+		FixedIPs:            []neutron.FixedIP{{IPAddress: "192.168.1.5"}, {IPAddress: "2001:db8::5"}},
 		AllowedAddressPairs: []neutron.AddressPair{{IPAddress: "10.9.0.0/16"}, {IPAddress: "192.168.1.100", MACAddress: "fa:16:3e:00:00:99"}, {IPAddress: "bogus"}}}
 	var got []string
 	for _, a := range Allowed(p) {
