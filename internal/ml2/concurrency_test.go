@@ -157,11 +157,23 @@ func TestConcurrentServers(t *testing.T) {
 		if free != 1000-int64(n)-1 {
 			t.Fatalf("%d free VNIs, want %d", free, 1000-n-1)
 		}
+		// The ports' project got exactly one default security group
+		// (the first ports of both servers raced to create it).
+		groups, err := p2.ListSecurityGroups(ctx, neutron.ListQuery{Filters: map[string][]string{"name": {"default"}}})
+		if err != nil || len(groups) != 1 || len(groups[0].Rules) != 4 {
+			t.Fatalf("default groups %+v: %v", groups, err)
+		}
+		for _, pt := range ports {
+			if len(pt.SecurityGroups) != 1 || pt.SecurityGroups[0] != groups[0].ID {
+				t.Fatalf("port %s has groups %v, want the default %s", pt.ID, pt.SecurityGroups, groups[0].ID)
+			}
+		}
 		// Gap-free, ordered change log: setup (network, subnet, network
-		// update) plus one row per create.
+		// update), the default group and its four rules, plus one row per
+		// create.
 		cs := mustChanges(t, p1, 0)
-		if len(cs) != 3+2*n {
-			t.Fatalf("%d change rows, want %d", len(cs), 3+2*n)
+		if len(cs) != 3+5+2*n {
+			t.Fatalf("%d change rows, want %d", len(cs), 3+5+2*n)
 		}
 		for i, c := range cs {
 			if c.Revision != int64(i+1) {

@@ -62,33 +62,6 @@ func (p *Plugin) checkMAC(ctx context.Context, t *store.Tx, netID, mac string) (
 	return m, nil
 }
 
-func (p *Plugin) securityGroups(ctx context.Context, t *store.Tx, project, owner string, portSecurity bool, want []string) ([]string, error) {
-	if want == nil {
-		if !portSecurity || strings.HasPrefix(owner, "network:") {
-			return []string{}, nil
-		}
-		id, err := t.DefaultSecurityGroup(ctx, project)
-		if err != nil {
-			return nil, err
-		}
-		return []string{id}, nil
-	}
-	out := sortedUnique(want)
-	for _, id := range out {
-		ok, err := t.SecurityGroupExists(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", id)
-		}
-	}
-	if len(out) > 0 && !portSecurity {
-		return nil, neutron.Errorf(400, "PortSecurityAndIPRequiredForSecurityGroups", "Port security must be enabled and port must have an IP address in order to use security groups.")
-	}
-	return out, nil
-}
-
 // CreatePort allocates MAC and fixed IPs, binds the port if a host is set
 // and stores it, all in one transaction.
 func (p *Plugin) CreatePort(ctx context.Context, req neutron.PortCreate) (*neutron.Port, error) {
@@ -148,7 +121,10 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 	if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, req.FixedIPs, req.FixedIPs == nil)); err != nil {
 		return nil, err
 	}
-	if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, req.SecurityGroups); err != nil {
+	if pt.SecurityGroups, err = p.portSecurityGroups(ctx, t, pt, req.SecurityGroups); err != nil {
+		return nil, err
+	}
+	if err := checkAddressPairs(pt); err != nil {
 		return nil, err
 	}
 	if err := p.bind(ctx, t, pt, n.Segments); err != nil {
@@ -214,12 +190,8 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 				return err
 			}
 		}
-		if req.SecurityGroups != nil {
-			if pt.SecurityGroups, err = p.securityGroups(ctx, t, pt.ProjectID, pt.DeviceOwner, pt.PortSecurityEnabled, *req.SecurityGroups); err != nil {
-				return err
-			}
-		} else if req.PortSecurityEnabled != nil && !pt.PortSecurityEnabled && len(pt.SecurityGroups) > 0 {
-			return neutron.Errorf(409, "PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port security or IP address until security group is removed")
+		if err := p.updatePortSecurity(ctx, t, pt, req); err != nil {
+			return err
 		}
 		if err := p.rebind(ctx, t, pt, req); err != nil {
 			return err

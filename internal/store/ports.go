@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"neutrino/internal/neutron"
@@ -69,20 +70,15 @@ var portRes = &resource{
 			}
 			return "ports.id IN (SELECT port_id FROM ipallocations WHERE " + strings.Join(ands, " AND ") + ")", args, true, nil
 		case "security_groups":
-			var ors []string
-			var args []any
-			for _, v := range vals {
-				ors = append(ors, "ports.security_groups LIKE ?")
-				args = append(args, `%"`+v+`"%`)
-			}
-			return "(" + strings.Join(ors, " OR ") + ")", args, true, nil
+			c, a := idsIn("security_group_id", vals)
+			return "ports.id IN (SELECT port_id FROM securitygroupportbindings WHERE " + c + ")", a, true, nil
 		}
 		return "", nil, false, nil
 	},
 	visible: func(p string) (string, []any) { return "ports.project_id = ?", []any{p} },
 }
 
-const portCols = "ports.id, ports.project_id, ports.network_id, ports.name, ports.description, ports.mac_address, ports.device_id, ports.device_owner, ports.status, ports.admin_state_up, ports.port_security_enabled, ports.allowed_address_pairs, ports.security_groups, ports.host_id, ports.vnic_type, ports.profile, ports.vif_type, ports.vif_details, ports.created_at, ports.updated_at, ports.revision_number"
+const portCols = "ports.id, ports.project_id, ports.network_id, ports.name, ports.description, ports.mac_address, ports.device_id, ports.device_owner, ports.status, ports.admin_state_up, ports.port_security_enabled, ports.allowed_address_pairs, ports.host_id, ports.vnic_type, ports.profile, ports.vif_type, ports.vif_details, ports.created_at, ports.updated_at, ports.revision_number"
 
 func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Port, error) {
 	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+portCols+" FROM ports"+tail), args...)
@@ -93,9 +89,9 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 	for rows.Next() {
 		var n neutron.Port
 		var c, u int64
-		var pairs, sgs, profile, details string
+		var pairs, profile, details string
 		if err := rows.Scan(&n.ID, &n.ProjectID, &n.NetworkID, &n.Name, &n.Description, &n.MACAddress, &n.DeviceID, &n.DeviceOwner,
-			&n.Status, &n.AdminStateUp, &n.PortSecurityEnabled, &pairs, &sgs, &n.HostID, &n.VNICType, &profile, &n.VIFType, &details,
+			&n.Status, &n.AdminStateUp, &n.PortSecurityEnabled, &pairs, &n.HostID, &n.VNICType, &profile, &n.VIFType, &details,
 			&c, &u, &n.RevisionNumber); err != nil {
 			rows.Close()
 			return nil, err
@@ -103,7 +99,7 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
 		n.Tags, n.FixedIPs = []string{}, []neutron.FixedIP{}
 		n.AllowedAddressPairs, n.SecurityGroups = []neutron.AddressPair{}, []string{}
-		if err := unmarshalAll(pairs, &n.AllowedAddressPairs, sgs, &n.SecurityGroups); err != nil {
+		if err := unmarshalAll(pairs, &n.AllowedAddressPairs); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("port %s: %w", n.ID, err)
 		}
@@ -148,8 +144,30 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 	if err != nil {
 		return nil, err
 	}
+	err = scope.each("port_id", func(cond string, cargs []any) error {
+		brows, err := db.QueryContext(ctx, s.rebind("SELECT port_id, security_group_id FROM securitygroupportbindings WHERE "+cond+" ORDER BY port_id, security_group_id"), cargs...)
+		if err != nil {
+			return fmt.Errorf("load security groups of ports: %w", err)
+		}
+		defer brows.Close()
+		for brows.Next() {
+			var pid, g string
+			if err := brows.Scan(&pid, &g); err != nil {
+				return err
+			}
+			if i, ok := idx[pid]; ok {
+				out[i].SecurityGroups = append(out[i].SecurityGroups, g)
+			}
+		}
+		return brows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
 		neutron.SortFixedIPs(out[i].FixedIPs)
+		// Byte order whatever the collation (see loadTags).
+		sort.Strings(out[i].SecurityGroups)
 	}
 	if err := s.attachTags(ctx, db, "port", *scope, idx, func(i int, ts []string) { out[i].Tags = ts }); err != nil {
 		return nil, err
@@ -164,9 +182,8 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {
+func portJSON(n *neutron.Port) (pairs, profile, details string) {
 	pairs = string(mustMarshal(nonNil(n.AllowedAddressPairs)))
-	sgs = string(mustMarshal(nonNil(n.SecurityGroups)))
 	profile = orEmptyObject(string(n.Profile))
 	details = orEmptyObject(string(n.VIFDetails))
 	return
@@ -175,11 +192,14 @@ func portJSON(n *neutron.Port) (pairs, sgs, profile, details string) {
 // InsertPort inserts a port row, its fixed IPs and tags. A duplicate MAC or
 // IP (a lost race) fails a unique index and the transaction is retried.
 func (t *Tx) InsertPort(ctx context.Context, n *neutron.Port) error {
-	pairs, sgs, profile, details := portJSON(n)
-	err := t.execBlind(ctx, "insert port "+n.ID, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, security_groups, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	pairs, profile, details := portJSON(n)
+	err := t.execBlind(ctx, "insert port "+n.ID, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled,
-		pairs, sgs, n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+		pairs, n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
 	if err != nil {
+		return err
+	}
+	if err := t.setPortGroups(ctx, n.ID, nil, n.SecurityGroups); err != nil {
 		return err
 	}
 	if err := t.insertIPs(ctx, n.NetworkID, n.ID, n.FixedIPs); err != nil {
@@ -229,14 +249,20 @@ func (t *Tx) SetPortIPs(ctx context.Context, networkID, portID string, old, new 
 // UpdatePort writes a port's mutable columns (compare-and-set on the
 // revision; ErrRetry when it moved).
 func (t *Tx) UpdatePort(ctx context.Context, n *neutron.Port, prevRev int64) error {
-	pairs, sgs, profile, details := portJSON(n)
-	res, err := t.exec(ctx, "UPDATE ports SET name = ?, description = ?, mac_address = ?, device_id = ?, device_owner = ?, status = ?, admin_state_up = ?, port_security_enabled = ?, allowed_address_pairs = ?, security_groups = ?, host_id = ?, vnic_type = ?, profile = ?, vif_type = ?, vif_details = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
-		n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled, pairs, sgs,
+	pairs, profile, details := portJSON(n)
+	res, err := t.exec(ctx, "UPDATE ports SET name = ?, description = ?, mac_address = ?, device_id = ?, device_owner = ?, status = ?, admin_state_up = ?, port_security_enabled = ?, allowed_address_pairs = ?, host_id = ?, vnic_type = ?, profile = ?, vif_type = ?, vif_details = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+		n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled, pairs,
 		n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
 	if err != nil {
 		return fmt.Errorf("update port %s: %w", n.ID, err)
 	}
 	return casResult(res)
+}
+
+// SetPortSecurityGroups changes the groups of a port from old to new
+// (UpdatePort writes the port's own row).
+func (t *Tx) SetPortSecurityGroups(ctx context.Context, portID string, old, new []string) error {
+	return t.setPortGroups(ctx, portID, old, new)
 }
 
 // DeletePort deletes a port (its fixed IPs cascade) and its tags.
@@ -248,40 +274,8 @@ func (t *Tx) DeletePort(ctx context.Context, id string) error {
 	if _, err := t.exec(ctx, "DELETE FROM ipallocations WHERE port_id = ?", id); err != nil {
 		return fmt.Errorf("release ips of port %s: %w", id, err)
 	}
+	if _, err := t.exec(ctx, "DELETE FROM securitygroupportbindings WHERE port_id = ?", id); err != nil {
+		return fmt.Errorf("remove port %s from its security groups: %w", id, err)
+	}
 	return t.deleteRow(ctx, "port", "Port", id)
-}
-
-// DefaultSecurityGroup returns the project's default security group,
-// creating it on first need. Two transactions creating it at once collide
-// on the primary key of default_security_groups; the loser is retried and
-// then finds the winner's group.
-func (t *Tx) DefaultSecurityGroup(ctx context.Context, project string) (string, error) {
-	var id string
-	err := t.queryRow(ctx, "SELECT security_group_id FROM default_security_groups WHERE project_id = ?", project).Scan(&id)
-	if err == nil {
-		return id, nil
-	}
-	if !isNoRows(err) {
-		return "", fmt.Errorf("read default security group of %s: %w", project, err)
-	}
-	id = NewID()
-	now := micro(t.now)
-	if _, err := t.exec(ctx, "INSERT INTO securitygroups (id, project_id, name, description, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		id, project, "default", "Default security group", now, now, 1); err != nil {
-		return "", fmt.Errorf("create default security group of %s: %w", project, err)
-	}
-	if _, err := t.exec(ctx, "INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?)", project, id); err != nil {
-		return "", fmt.Errorf("create default security group of %s: %w", project, err)
-	}
-	return id, nil
-}
-
-// SecurityGroupExists reports whether a security group id exists.
-func (t *Tx) SecurityGroupExists(ctx context.Context, id string) (bool, error) {
-	var x string
-	err := t.queryRow(ctx, "SELECT id FROM securitygroups WHERE id = ?", id).Scan(&x)
-	if isNoRows(err) {
-		return false, nil
-	}
-	return err == nil, err
 }
