@@ -208,3 +208,83 @@ func (l *Lab) RemoveVM(ctx context.Context, vm *VM) error {
 	l.mu.Unlock()
 	return UnplugVIF(ctx, vm.Node.NS, vm.NS, vm.VIF.PortID)
 }
+
+// HybridNames are os-vif's device names for hybrid plugging: the bridge
+// qbr<id>, and the veth pair qvb<id> (on qbr) / qvo<id> (on br-int), with
+// the first 11 characters of the port id.
+func HybridNames(portID string) (qbr, qvb, qvo string) {
+	id := portID
+	if len(id) > 11 {
+		id = id[:11]
+	}
+	return "qbr" + id, "qvb" + id, "qvo" + id
+}
+
+// PlugHybrid does on the node what os-vif does for a port whose
+// binding:vif_details say ovs_hybrid_plug (firewall_driver =
+// iptables_hybrid): a Linux bridge qbr<id> holding the VM's tap (made by
+// PlugVIF) and qvb<id>, whose veth peer qvo<id> the caller adds to br-int
+// with the port's external_ids. On failure it removes what it made.
+func PlugHybrid(ctx context.Context, nodeNS, portID string, mtu int) (qvo string, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	qbr, qvb, qvo := HybridNames(portID)
+	h, err := Handle(nodeNS)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, UnplugHybrid(context.WithoutCancel(ctx), nodeNS, portID))
+		}
+	}()
+	off := false
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: qbr, MTU: mtu}, MulticastSnooping: &off}
+	if err := h.LinkAdd(br); err != nil {
+		return "", fmt.Errorf("hybrid plug %s: bridge %s: %w", portID, qbr, err)
+	}
+	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: qvb, MTU: mtu}, PeerName: qvo}); err != nil {
+		return "", fmt.Errorf("hybrid plug %s: veth %s/%s: %w", portID, qvb, qvo, err)
+	}
+	for _, name := range []string{TapName(portID), qvb} {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return "", fmt.Errorf("hybrid plug %s: %w", portID, err)
+		}
+		if err := h.LinkSetMaster(l, br); err != nil {
+			return "", fmt.Errorf("hybrid plug %s: %s on %s: %w", portID, name, qbr, err)
+		}
+	}
+	for _, name := range []string{qbr, qvb, qvo} {
+		l, err := h.LinkByName(name)
+		if err == nil {
+			err = h.LinkSetUp(l)
+		}
+		if err != nil {
+			return "", fmt.Errorf("hybrid plug %s: %s up: %w", portID, name, err)
+		}
+	}
+	return qvo, nil
+}
+
+// UnplugHybrid removes a port's qbr bridge and qvb/qvo pair (missing ones
+// are not errors); the tap goes with UnplugVIF.
+func UnplugHybrid(_ context.Context, nodeNS, portID string) error {
+	qbr, qvb, _ := HybridNames(portID)
+	h, err := Handle(nodeNS)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var errs []error
+	for _, name := range []string{qvb, qbr} {
+		if l, err := h.LinkByName(name); err == nil {
+			if err := h.LinkDel(l); err != nil {
+				errs = append(errs, fmt.Errorf("unplug hybrid %s: %s: %w", portID, name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

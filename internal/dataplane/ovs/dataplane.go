@@ -47,6 +47,9 @@ type Config struct {
 	// Cookie tags every flow of this instance; 0 draws a random one (as
 	// Neutron does at every agent start).
 	Cookie uint64
+	// NetNS is the named network namespace of the node's kernel objects
+	// (the nftables firewall of iptables_hybrid); "" = this process's.
+	NetNS string
 }
 
 // Dataplane is the Open vSwitch data plane of one node.
@@ -65,6 +68,10 @@ type Dataplane struct {
 	installed map[string]installed
 	// conj numbers the firewall's conjunctions, stable across Applies.
 	conj *conjIDs
+	// portFW is iptables_hybrid's nftables firewall; hybridOn says the
+	// last Apply used it (so switching the driver away cleans it up).
+	portFW   portFirewall
+	hybridOn bool
 
 	// events is the coalescing device-event channel (events.go).
 	events dataplane.Events
@@ -83,6 +90,9 @@ type installed struct {
 // ApplyStats says what the last Apply changed in the flow tables.
 type ApplyStats struct {
 	FlowAdds, FlowDeletes, StaleCookies int
+	// FirewallOps counts the nftables rules and set elements the
+	// iptables_hybrid firewall changed.
+	FirewallOps int
 	// ReadBacks counts the bridges whose flows were read back (dumped) and
 	// compared; 0 when the Apply diffed against what it had installed.
 	ReadBacks int
@@ -162,7 +172,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
 	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{}, conj: newConjIDs(),
-		flows: ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: dataplane.NewEvents()}
+		portFW: newPortFirewall(cfg.NetNS, log),
+		flows:  ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: dataplane.NewEvents()}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
 		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType)
@@ -222,6 +233,12 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge,
 			tunFlowSet(desired, layout, d.installed[d.cfg.TunnelBridge].set)))
 	}
+	if hybrid := desired.Firewall.Driver == DriverHybrid; hybrid || d.hybridOn {
+		ops, err := d.portFW.apply(ctx, desired)
+		d.stats.FirewallOps = ops
+		errs = append(errs, err)
+		d.hybridOn = hybrid || err != nil
+	}
 	// Tunnel ports go only after no flow points at them any more.
 	errs = append(errs, d.removeStaleTunnels(ctx, tunnels))
 	if err := errors.Join(errs...); err != nil {
@@ -237,6 +254,7 @@ func (d *Dataplane) Resync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.installed)
+	d.portFW.resync()
 }
 
 // Drifted reports whether the next Apply would read a bridge back: never

@@ -107,10 +107,23 @@ const (
 // flow, spoofed source IP and MAC are dropped, port security off lets
 // everything through, and the flows we compute are exactly what the
 // switch prints (a read-back after the changes finds nothing to fix).
-func TestOVSFirewall(t *testing.T) {
+func TestOVSFirewall(t *testing.T) { firewallScenario(t, DriverOpenvswitch) }
+
+// TestOVSHybridFirewall is the same with firewall_driver = iptables_hybrid:
+// the VMs plugged as os-vif does for ovs_hybrid_plug (tap on qbr, qvb/qvo
+// into br-int) and filtered by nftables on the qbr bridges.
+func TestOVSHybridFirewall(t *testing.T) { firewallScenario(t, DriverHybrid) }
+
+func firewallScenario(t *testing.T, driver string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	l, nodes := newOVSLab(t, ctx, "compute1", "compute2")
+	plugVM := func(n *ovsNode, v vmSpec) *lab.VM {
+		if driver != DriverHybrid {
+			return plug(t, ctx, l, n, v)
+		}
+		return plugHybrid(t, ctx, l, n, v)
+	}
 	c1, c2 := nodes["compute1"], nodes["compute2"]
 	vm3Port := vmSpec{name: "vm3", portID: "93a3c1e2-0000-4000-8000-000000000003", mac: "fa:16:3e:00:00:03", ip: netip.MustParsePrefix("192.168.1.3/24")}
 	vm5Port := vmSpec{name: "vm5", portID: "95a5c1e2-0000-4000-8000-000000000005", mac: "fa:16:3e:00:00:05", ip: netip.MustParsePrefix("192.168.1.5/24")}
@@ -125,18 +138,18 @@ func TestOVSFirewall(t *testing.T) {
 		},
 		sgOther: {{Direction: "egress", Ethertype: "IPv4"}},
 	}}
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 	for _, v := range []*fwVM{vm1, vm2, vm3} {
-		v.vm = plug(t, ctx, l, v.node, v.spec)
+		v.vm = plugVM(v.node, v.spec)
 		w.vms = append(w.vms, v)
 	}
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 
 	// The rendering is the switch's: an audit right after finds nothing.
 	for _, n := range w.nodes {
 		n.dp.Resync()
-		apply(t, ctx, n, w.state(n, DriverOpenvswitch))
-		if st := n.dp.LastApply(); st.FlowAdds != 0 || st.FlowDeletes != 0 || st.StaleCookies != 0 {
+		apply(t, ctx, n, w.state(n, driver))
+		if st := n.dp.LastApply(); st.FlowAdds != 0 || st.FlowDeletes != 0 || st.StaleCookies != 0 || st.FirewallOps != 0 {
 			t.Errorf("%s: audit after apply changed flows %+v: our text differs from ovs-ofctl's", n.node.Name, st)
 		}
 	}
@@ -150,29 +163,38 @@ func TestOVSFirewall(t *testing.T) {
 	// prefix; vm3 has no ingress rule at all, yet gets its replies.
 	icmpIn := dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1, RemotePrefix: netip.MustParsePrefix("192.168.1.0/24")}
 	w.rules[sgDefault] = append(w.rules[sgDefault], icmpIn)
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 	reach(t, ctx, vm3, vm1, true, "ICMP allowed by prefix; replies to vm3's own pings pass")
 	reach(t, ctx, vm1, vm3, false, "vm3 still takes no new connection")
 	w.rules[sgDefault] = w.rules[sgDefault][:len(w.rules[sgDefault])-1]
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 	reach(t, ctx, vm3, vm1, false, "rule removed: new connections stop")
 
 	// Remote group: the default group accepts ICMP from the other group.
 	// vm5 boots later on compute2 into the other group: compute2 gets its
 	// port, compute1 (hosting vm1) only one new address flow.
 	w.rules[sgDefault] = append(w.rules[sgDefault], dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1, RemoteGroup: sgOther})
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 	reach(t, ctx, vm3, vm1, true, "ICMP from remote group member vm3")
-	vm5.vm = plug(t, ctx, l, c2, vm5Port)
+	vm5.vm = plugVM(c2, vm5Port)
 	w.vms = append(w.vms, vm5)
-	w.applyAll(t, ctx, DriverOpenvswitch)
-	// Three adds: vm5's l2pop unicast and ARP responder flows on br-tun,
-	// and its address in the remote group's conjunction on br-int.
-	if st := c1.dp.LastApply(); st.FlowAdds != 3 || st.FlowDeletes != 0 {
-		t.Errorf("compute1: member joining the remote group changed %+v, want 3 flows added", st)
-	}
-	if fs, err := c1.dp.flows.DumpFlows(ctx, "br-int"); err != nil || !hasFlow(fs, fwRulesIngress, fwConjPriority, "nw_src=192.168.1.5") {
-		t.Errorf("compute1: no conjunction flow for the new member 192.168.1.5 (%v):\n%s", err, render(fs))
+	w.applyAll(t, ctx, driver)
+	// vm5's l2pop unicast and ARP responder flows on br-tun, and its
+	// address in the remote group: one conjunction flow on br-int, or one
+	// element of the group's nftables set.
+	st := c1.dp.LastApply()
+	switch driver {
+	case DriverOpenvswitch:
+		if st.FlowAdds != 3 || st.FlowDeletes != 0 || st.FirewallOps != 0 {
+			t.Errorf("compute1: member joining the remote group changed %+v, want 3 flows added", st)
+		}
+		if fs, err := c1.dp.flows.DumpFlows(ctx, "br-int"); err != nil || !hasFlow(fs, fwRulesIngress, fwConjPriority, "nw_src=192.168.1.5") {
+			t.Errorf("compute1: no conjunction flow for the new member 192.168.1.5 (%v):\n%s", err, render(fs))
+		}
+	case DriverHybrid:
+		if st.FlowAdds != 2 || st.FlowDeletes != 0 || st.FirewallOps != 1 {
+			t.Errorf("compute1: member joining the remote group changed %+v, want 2 flows added and 1 set element", st)
+		}
 	}
 	reach(t, ctx, vm5, vm1, true, "ICMP from remote group member vm5 booted later")
 	reach(t, ctx, vm5, vm2, true, "vm5 -> vm2 (same node)")
@@ -206,16 +228,37 @@ func TestOVSFirewall(t *testing.T) {
 	reach(t, ctx, vm1, vm2, false, "spoofed source MAC")
 	// Port security off on both ends: everything passes, spoofed or not.
 	vm1.portSecurity, vm2.portSecurity = false, false
-	w.applyAll(t, ctx, DriverOpenvswitch)
+	w.applyAll(t, ctx, driver)
 	reach(t, ctx, vm1, vm2, true, "port security off, spoofed MAC")
 	spoofIP(true, "port security off, spoofed IP")
 	reach(t, ctx, vm3, vm2, true, "port security off: vm2 takes anything")
 
 	for _, n := range w.nodes {
 		n.dp.Resync()
-		apply(t, ctx, n, w.state(n, DriverOpenvswitch))
-		if st := n.dp.LastApply(); st.FlowAdds != 0 || st.FlowDeletes != 0 || st.StaleCookies != 0 {
+		apply(t, ctx, n, w.state(n, driver))
+		if st := n.dp.LastApply(); st.FlowAdds != 0 || st.FlowDeletes != 0 || st.StaleCookies != 0 || st.FirewallOps != 0 {
 			t.Errorf("%s: final audit changed flows %+v", n.node.Name, st)
 		}
 	}
+}
+
+// plugHybrid plugs a VM as os-vif does with ovs_hybrid_plug: its tap on
+// qbr<id>, qvb<id> on qbr, qvo<id> on br-int with Nova's external_ids.
+func plugHybrid(t testing.TB, ctx context.Context, l *lab.Lab, n *ovsNode, v vmSpec) *lab.VM {
+	t.Helper()
+	vm, err := l.AddVM(ctx, n.node, v.name, lab.VIF{PortID: v.portID, MAC: v.mac, Addr: v.ip, MTU: 1450})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qvo, err := lab.PlugHybrid(ctx, n.node.NS, v.portID, 1450)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ovs.PlugVIF(ctx, "br-int", qvo, v.portID, v.mac, "vm-"+v.name); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.DisableOffloads(ctx, vm.NS, vm.VIF.IfName); err != nil {
+		t.Fatal(err)
+	}
+	return vm
 }

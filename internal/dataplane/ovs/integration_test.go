@@ -73,7 +73,7 @@ func newOVSLab(t testing.TB, ctx context.Context, names ...string) (*lab.Lab, ma
 				t.Errorf("stop ovs of %s: %v", name, err)
 			}
 		})
-		dp, err := New(ctx, Config{OVSDB: o.OVSDB(), DatapathType: "netdev"}, log.With("node", name))
+		dp, err := New(ctx, Config{OVSDB: o.OVSDB(), DatapathType: "netdev", NetNS: n.NS}, log.With("node", name))
 		if err != nil {
 			t.Fatal(err)
 		}

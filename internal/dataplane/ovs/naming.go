@@ -21,3 +21,16 @@ const (
 	patchTun = "patch-tun" // on br-int
 	patchInt = "patch-int" // on br-tun
 )
+
+// HybridNames are the devices os-vif makes for a port with hybrid plugging
+// (binding:vif_details ovs_hybrid_plug = true, firewall_driver =
+// iptables_hybrid): the Linux bridge qbr<id>, the VM's tap<id> on it, and
+// the veth pair qvb<id> (on qbr) / qvo<id> (on br-int, with iface-id),
+// each suffixed with the first 11 characters of the port id.
+func HybridNames(portID string) (qbr, tap, qvb, qvo string) {
+	id := portID
+	if len(id) > 11 {
+		id = id[:11]
+	}
+	return "qbr" + id, "tap" + id, "qvb" + id, "qvo" + id
+}
