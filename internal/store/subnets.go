@@ -238,3 +238,23 @@ func (t *Tx) AllocatedAmong(ctx context.Context, networkID string, ips []string)
 	}
 	return out, rows.Err()
 }
+
+// AllocationCounts counts the allocated addresses of each subnet that has
+// any (network-ip-availability's used_ips).
+func (r reads) AllocationCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := r.q.QueryContext(ctx, "SELECT subnet_id, COUNT(*) FROM ipallocations GROUP BY subnet_id")
+	if err != nil {
+		return nil, fmt.Errorf("count allocations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count allocations: %w", err)
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
