@@ -114,6 +114,31 @@ func (s *sgTopo) dropped(node, family, chain string) int {
 	return n
 }
 
+// rulesChain is the chain of security-group rules a port's traffic of
+// direction dir ("egress", "ingress") goes to: the port's mark in the
+// <dir> map, looked up in the <dir>_rules map.
+func (s *sgTopo) rulesChain(v *tvm, dir string) string {
+	s.t.Helper()
+	find := func(set, verdict string) map[string]string {
+		out := map[string]string{}
+		re := regexp.MustCompile(`(0x[0-9a-f]{8}) : ` + verdict + ` (\S+?)[,\s}]`)
+		for _, m := range re.FindAllStringSubmatch(s.nft(v.node, "list", "map", "inet", nftfw.TableName, set), -1) {
+			out[m[1]] = m[2]
+		}
+		return out
+	}
+	rules := find(dir+"_rules", "goto")
+	for mark, chain := range find(dir, "jump") {
+		if chain == dir+"-"+v.vm.Tap {
+			if rc, ok := rules[mark]; ok {
+				return rc
+			}
+		}
+	}
+	s.t.Fatalf("%s: no %s rules chain", v.name, dir)
+	return ""
+}
+
 var (
 	egressAll = []dataplane.Rule{{Direction: "egress", Ethertype: "IPv4"}, {Direction: "egress", Ethertype: "IPv6"}}
 	pingAny   = dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: 8, PortMax: -1}
@@ -135,9 +160,10 @@ func TestSecurityGroups(t *testing.T) {
 
 	s.expect(a1, a2, true, "same group, two nodes")
 	s.expect(a2, a1, true, "same group, two nodes")
-	before := s.dropped("compute1", "inet", "ingress-"+b1.vm.Tap)
+	webIn := s.rulesChain(b1, "ingress")
+	before := s.dropped("compute1", "inet", webIn)
 	s.expect(a1, b1, false, "web allows no ingress")
-	if after := s.dropped("compute1", "inet", "ingress-"+b1.vm.Tap); after <= before {
+	if after := s.dropped("compute1", "inet", webIn); after <= before {
 		t.Errorf("b1's ingress drop counter %d -> %d: the echo was not dropped there", before, after)
 	}
 	s.expect(b1, a1, false, "a1 admits only its own group")

@@ -15,6 +15,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -104,7 +105,7 @@ func (a *Applier) Read() (Ruleset, error) {
 }
 
 func (a *Applier) withConn(fn func(*nftables.Conn) error) error {
-	var opts []nftables.ConnOption
+	opts := []nftables.ConnOption{nftables.WithSockOptions(bigBuffers)}
 	if a.netns != "" {
 		fd, err := netns.GetFromName(a.netns)
 		if err != nil {
@@ -118,6 +119,31 @@ func (a *Applier) withConn(fn func(*nftables.Conn) error) error {
 		return fmt.Errorf("netlink: %w", err)
 	}
 	return fn(c)
+}
+
+// elemsPerMsg keeps an element list under 64 KiB: a verdict map element
+// (16-byte name, jump to a chain of up to ~30 characters) is under 100
+// bytes, an interval is two elements of ~40.
+const elemsPerMsg = 256
+
+// batchBuffer is the socket buffer size for our transactions. A batch
+// goes to the kernel in one sendmsg (a first Apply with a thousand ports
+// is megabytes); like nft itself, we force the buffers past the sysctl
+// limits (we run as root) rather than split a transaction.
+const batchBuffer = 64 << 20
+
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuffer))
+	})
+	return errors.Join(err, serr)
 }
 
 func libFamily(f Family) nftables.TableFamily {
@@ -154,7 +180,11 @@ func libElems(s *Set, es []Elem) []nftables.SetElement {
 	for _, e := range es {
 		le := nftables.SetElement{Key: e.Key}
 		if e.Verdict != "" {
-			le.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Verdict}
+			k := expr.VerdictJump
+			if e.Goto {
+				k = expr.VerdictGoto
+			}
+			le.VerdictData = &expr.Verdict{Kind: k, Chain: e.Verdict}
 		}
 		out = append(out, le)
 		if s.Kind.interval() && e.KeyEnd != nil {
@@ -208,10 +238,18 @@ func run(c *nftables.Conn, ops []Op) error {
 				}
 				c.AddRule(lr)
 			}
-		case OpAddElems:
-			errs = append(errs, c.SetAddElements(libSet(t, o.Set), libElems(o.Set, o.Elems)))
-		case OpDelElems:
-			errs = append(errs, c.SetDeleteElements(libSet(t, o.Set), libElems(o.Set, o.Elems)))
+		case OpAddElems, OpDelElems:
+			// One message per elemsPerMsg elements: a netlink attribute
+			// holds at most 64 KiB, and a longer element list wraps its
+			// length (the kernel then fails the batch with ENOENT).
+			ls := libSet(t, o.Set)
+			for es := range slices.Chunk(o.Elems, elemsPerMsg) {
+				if o.Kind == OpAddElems {
+					errs = append(errs, c.SetAddElements(ls, libElems(o.Set, es)))
+				} else {
+					errs = append(errs, c.SetDeleteElements(ls, libElems(o.Set, es)))
+				}
+			}
 		case OpDelChain:
 			c.DelChain(ch)
 		}
@@ -293,7 +331,7 @@ func readSet(c *nftables.Conn, ls *nftables.Set) (*Set, error) {
 	switch n := ls.Name; {
 	case n == setFromVM || n == setToVM:
 		s.Kind = IfnameVerdict
-	case n == setEgress || n == setIngress:
+	case n == setEgress || n == setIngress || n == setEgressRules || n == setIngressRules:
 		s.Kind = MarkVerdict
 	case n == setVTEPs4:
 		s.Kind = IPv4Addr
@@ -346,7 +384,7 @@ func readSet(c *nftables.Conn, ls *nftables.Set) (*Set, error) {
 		for _, le := range les {
 			e := Elem{Key: le.Key, kind: s.Kind}
 			if s.Kind.isMap() {
-				e.Verdict = jumpChain(le.Val)
+				e.Verdict, e.Goto = verdictOf(le.Val)
 			}
 			s.Elems = append(s.Elems, e)
 		}
@@ -381,20 +419,25 @@ func readZones(rules []*nftables.Rule) map[string]uint16 {
 	return zones
 }
 
-// jumpChain returns the chain of a verdict map element's data as the
-// library leaves it: the nested verdict attributes, of which
-// NFTA_VERDICT_CHAIN is the chain's name.
-func jumpChain(b []byte) string {
+// verdictOf returns the chain of a verdict map element's data as the
+// library leaves it (the nested verdict attributes) and whether it is a
+// goto.
+func verdictOf(b []byte) (chain string, isGoto bool) {
 	for len(b) >= 4 {
 		n := int(binary.NativeEndian.Uint16(b[0:2]))
 		typ := binary.NativeEndian.Uint16(b[2:4]) &^ unix.NLA_F_NESTED
 		if n < 4 || n > len(b) {
-			return ""
+			break
 		}
-		if typ == unix.NFTA_VERDICT_CHAIN {
-			return string(bytes.TrimRight(b[4:n], "\x00"))
+		switch typ {
+		case unix.NFTA_VERDICT_CHAIN:
+			chain = string(bytes.TrimRight(b[4:n], "\x00"))
+		case unix.NFTA_VERDICT_CODE:
+			if n >= 8 {
+				isGoto = int32(binary.BigEndian.Uint32(b[4:8])) == unix.NFT_GOTO
+			}
 		}
 		b = b[min((n+3)&^3, len(b)):]
 	}
-	return ""
+	return chain, isGoto
 }

@@ -2,6 +2,7 @@ package nftfw
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -170,11 +171,7 @@ func sortOps(ops []Op) {
 		}
 		return int(o.Kind)
 	}
-	for i := 1; i < len(ops); i++ {
-		for j := i; j > 0 && rank(ops[j]) < rank(ops[j-1]); j-- {
-			ops[j], ops[j-1] = ops[j-1], ops[j]
-		}
-	}
+	slices.SortStableFunc(ops, func(a, b Op) int { return rank(a) - rank(b) })
 }
 
 func elemDiff(cur, want []Elem) (add, del []Elem) {

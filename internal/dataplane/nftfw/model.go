@@ -50,26 +50,33 @@ type Table struct {
 	// Zones is the conntrack zone of each bridge (inet table): the
 	// assignment a later Plan keeps.
 	Zones map[string]uint16
+
+	// Indexes by name for Set and Chain, rebuilt when the slices grew
+	// (tables are only appended to while they are built).
+	setIdx   map[string]*Set
+	chainIdx map[string]*Chain
 }
 
 // Set returns the named set, or nil.
 func (t *Table) Set(name string) *Set {
-	for _, s := range t.Sets {
-		if s.Name == name {
-			return s
+	if len(t.setIdx) != len(t.Sets) {
+		t.setIdx = map[string]*Set{}
+		for _, s := range t.Sets {
+			t.setIdx[s.Name] = s
 		}
 	}
-	return nil
+	return t.setIdx[name]
 }
 
 // Chain returns the named chain, or nil.
 func (t *Table) Chain(name string) *Chain {
-	for _, c := range t.Chains {
-		if c.Name == name {
-			return c
+	if len(t.chainIdx) != len(t.Chains) {
+		t.chainIdx = map[string]*Chain{}
+		for _, c := range t.Chains {
+			t.chainIdx[c.Name] = c
 		}
 	}
-	return nil
+	return t.chainIdx[name]
 }
 
 // SetKind is the key (and data) type of a set or map.
@@ -126,11 +133,20 @@ type Set struct {
 type Elem struct {
 	Key, KeyEnd []byte
 	Verdict     string
+	Goto        bool // the verdict is goto, not jump
 	kind        SetKind
+	text        string // Text, once computed (sortElems)
 }
 
 // Text is the element as nft prints it.
 func (e Elem) Text() string {
+	if e.text != "" {
+		return e.text
+	}
+	return e.render()
+}
+
+func (e Elem) render() string {
 	var k string
 	switch e.kind {
 	case IfnameVerdict:
@@ -145,6 +161,9 @@ func (e Elem) Text() string {
 	}
 	switch e.kind {
 	case IfnameVerdict, MarkVerdict:
+		if e.Goto {
+			return k + " : goto " + e.Verdict
+		}
 		return k + " : jump " + e.Verdict
 	}
 	return k
@@ -210,6 +229,9 @@ func prefixElem(p netip.Prefix) Elem {
 }
 
 func sortElems(es []Elem) []Elem {
+	for i := range es {
+		es[i].text = es[i].render()
+	}
 	slices.SortFunc(es, func(a, b Elem) int { return cmp.Compare(a.Text(), b.Text()) })
 	return slices.CompactFunc(es, func(a, b Elem) bool { return a.Text() == b.Text() })
 }
@@ -224,6 +246,9 @@ type Chain struct {
 	// of its last rule; read back from the kernel, it is all the
 	// Applier knows of a chain's content.
 	Sum string
+	// key identifies the inputs a per-port chain was made from (see
+	// portChains); empty for other chains and for chains read back.
+	key string
 }
 
 // Rule is one rule: its expressions and the text nft prints for them.

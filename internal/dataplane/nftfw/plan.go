@@ -44,14 +44,16 @@ func Filtering(driver string) bool {
 
 // Names of our sets and base chains.
 const (
-	setFromVM  = "from_vm" // bridge: tap -> jump spoof-<tap>
-	setToVM    = "to_vm"   // bridge: tap -> jump to-<tap>
-	setEgress  = "egress"  // inet: mark (port index << 16) -> jump egress-<tap>
-	setIngress = "ingress" // inet: mark (port index) -> jump ingress-<tap>
-	setVTEPs4  = "vteps4"  // inet: VTEPs allowed to send VXLAN
-	setVTEPs6  = "vteps6"
-	maxIndex   = 0xffff
-	egressMask = 0xffff0000
+	setFromVM       = "from_vm"       // bridge: tap -> jump spoof-<tap>
+	setToVM         = "to_vm"         // bridge: tap -> jump to-<tap>
+	setEgress       = "egress"        // inet: mark (port index << 16) -> jump egress-<tap>
+	setIngress      = "ingress"       // inet: mark (port index) -> jump ingress-<tap>
+	setEgressRules  = "egress_rules"  // inet: mark (port index << 16) -> goto rules-egress-<n>
+	setIngressRules = "ingress_rules" // inet: mark (port index) -> goto rules-ingress-<n>
+	setVTEPs4       = "vteps4"        // inet: VTEPs allowed to send VXLAN
+	setVTEPs6       = "vteps6"
+	maxIndex        = 0xffff
+	egressMask      = 0xffff0000
 )
 
 // RemoteSetName is the set of a remote group's addresses of one ethertype.
@@ -93,21 +95,39 @@ func Plan(in Input, cur Ruleset) (Ruleset, error) {
 		return Ruleset{}, err
 	}
 	var out Ruleset
+	pc := portChains{cur: cur}
 	if len(ports) > 0 {
-		out.Tables = append(out.Tables, bridgeTable(ports))
+		out.Tables = append(out.Tables, bridgeTable(ports, pc))
 	}
-	if t := inetTable(in, ports, zones); len(t.Chains) > 0 {
+	if t := inetTable(in, ports, zones, pc); len(t.Chains) > 0 {
 		out.Tables = append(out.Tables, t)
 	}
 	for _, t := range out.Tables {
 		for _, c := range t.Chains {
-			c.Sum = c.sum()
+			if c.Sum == "" {
+				c.Sum = c.sum()
+			}
 		}
 		for _, s := range t.Sets {
 			s.Elems = sortElems(s.Elems)
 		}
 	}
 	return out, nil
+}
+
+// portChains makes the per-port chains, reusing from cur (the previous
+// plan, as the Applier records it) each chain whose inputs are the same:
+// building a thousand ports' rules again for every update would cost more
+// than the update.
+type portChains struct{ cur Ruleset }
+
+func (pc portChains) chain(f Family, name, key string, rules func() []Rule) *Chain {
+	if t := pc.cur.Table(f); t != nil {
+		if c := t.Chain(name); c != nil && c.key == key && c.Rules != nil {
+			return c
+		}
+	}
+	return &Chain{Name: name, Rules: rules(), key: key}
 }
 
 // assignIndices keeps each port's index from cur's egress map and gives
@@ -197,7 +217,7 @@ func markKey(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) 
 // bridgeTable classifies frames by bridge port: anti-spoofing and the
 // sending port's mark on the way in, the receiving port's mark on the way
 // out.
-func bridgeTable(ports []*port) *Table {
+func bridgeTable(ports []*port, pc portChains) *Table {
 	from := &Set{Name: setFromVM, Kind: IfnameVerdict}
 	to := &Set{Name: setToVM, Kind: IfnameVerdict}
 	t := &Table{Family: Bridge, Sets: []*Set{from, to}, Chains: []*Chain{
@@ -211,14 +231,15 @@ func bridgeTable(ports []*port) *Table {
 		from.Elems = append(from.Elems, Elem{Key: ifnameKey(tap), Verdict: "spoof-" + tap, kind: IfnameVerdict})
 		to.Elems = append(to.Elems, Elem{Key: ifnameKey(tap), Verdict: "to-" + tap, kind: IfnameVerdict})
 		t.Chains = append(t.Chains,
-			&Chain{Name: "spoof-" + tap, Rules: spoofRules(p)},
-			&Chain{Name: "to-" + tap, Rules: []Rule{newRule().orMark(p.index).rule()}})
+			pc.chain(Bridge, "spoof-"+tap, fmt.Sprint(p.index, p.f.MAC, p.f.Allowed), func() []Rule { return spoofRules(p) }),
+			pc.chain(Bridge, "to-"+tap, fmt.Sprint(p.index), func() []Rule { return []Rule{newRule().orMark(p.index).rule()} }))
 	}
 	return t
 }
 
 // spoofRules let a port send only from its MACs with their addresses
-// (ARP included), DHCP discovery from 0.0.0.0, and, when it has IPv6, its
+// (ARP included), ARP probes and DHCP discovery from 0.0.0.0, and, when it
+// has IPv6, its
 // EUI-64 link-local address and duplicate address detection from ::.
 func spoofRules(p *port) []Rule {
 	rules := []Rule{newRule().setMark(p.index << 16).rule()}
@@ -242,6 +263,9 @@ func spoofRules(p *port) []Rule {
 			arpRule(mac, a.Prefix))
 	}
 	if own != nil {
+		// ARP probes (duplicate address detection, DHCP clients checking
+		// an offered address) are sent from 0.0.0.0.
+		rules = append(rules, arpRule(own, netip.MustParsePrefix("0.0.0.0/32")))
 		rules = append(rules, newRule().etherSaddr(own).bridgeProto(unix.ETH_P_IP).
 			addr("saddr", netip.MustParsePrefix("0.0.0.0/32")).
 			addr("daddr", netip.MustParsePrefix("255.255.255.255/32")).verdict(expr.VerdictReturn))
@@ -287,7 +311,7 @@ func linkLocal(mac net.HardwareAddr) netip.Addr {
 }
 
 // inetTable holds the stateful per-port chains and the underlay filter.
-func inetTable(in Input, ports []*port, zones map[string]uint16) *Table {
+func inetTable(in Input, ports []*port, zones map[string]uint16, pc portChains) *Table {
 	t := &Table{Family: Inet}
 	if len(ports) > 0 {
 		eg := &Set{Name: setEgress, Kind: MarkVerdict}
@@ -320,13 +344,28 @@ func inetTable(in Input, ports []*port, zones map[string]uint16) *Table {
 			&Chain{Name: "forward", Hook: "forward", Priority: 0, Rules: []Rule{
 				newRule().markVmap(egressMask, setEgress).rule(),
 				newRule().markVmap(maxIndex, setIngress).rule()}})
+		egR := &Set{Name: setEgressRules, Kind: MarkVerdict}
+		igR := &Set{Name: setIngressRules, Kind: MarkVerdict}
+		t.Sets = append(t.Sets, egR, igR)
 		for _, p := range ports {
 			tap := p.iface.Name
 			eg.Elems = append(eg.Elems, Elem{Key: markKey(p.index << 16), Verdict: "egress-" + tap, kind: MarkVerdict})
 			ig.Elems = append(ig.Elems, Elem{Key: markKey(p.index), Verdict: "ingress-" + tap, kind: MarkVerdict})
 			t.Chains = append(t.Chains,
-				&Chain{Name: "egress-" + tap, Rules: portRules(p.f, "egress")},
-				&Chain{Name: "ingress-" + tap, Rules: portRules(p.f, "ingress")})
+				pc.chain(Inet, "egress-"+tap, fmt.Sprint(p.f.Stateful), func() []Rule { return portRules(p.f.Stateful, "egress") }),
+				pc.chain(Inet, "ingress-"+tap, fmt.Sprint(p.f.Stateful), func() []Rule { return portRules(p.f.Stateful, "ingress") }))
+		}
+		for _, d := range []struct {
+			dir   string
+			set   *Set
+			shift int
+		}{{"egress", egR, 16}, {"ingress", igR, 0}} {
+			for _, rc := range ruleChains(ports, pc.cur, d.dir, d.shift) {
+				for _, p := range rc.ports {
+					d.set.Elems = append(d.set.Elems, Elem{Key: markKey(p.index << d.shift), Verdict: rc.name, Goto: true, kind: MarkVerdict})
+				}
+				t.Chains = append(t.Chains, pc.chain(Inet, rc.name, rc.key, func() []Rule { return groupRules(rc.ports[0].f, d.dir) }))
+			}
 		}
 	}
 	if len(in.Firewall.VTEPs) > 0 && in.VXLANPort > 0 {
@@ -360,17 +399,35 @@ func groupElems(members []netip.Prefix, is6 bool) []Elem {
 			ps = append(ps, netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked())
 		}
 	}
-	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Bits() - b.Bits() })
-	var keep []netip.Prefix
+	// CIDR prefixes nest or are disjoint: sorted by start, shorter first,
+	// a prefix inside another is inside the last one kept.
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
 	var out []Elem
+	var last netip.Prefix
 	for _, p := range ps {
-		if slices.ContainsFunc(keep, func(k netip.Prefix) bool { return k.Contains(p.Addr()) }) {
+		if last.IsValid() && last.Contains(p.Addr()) {
 			continue
 		}
-		keep = append(keep, p)
+		last = p
 		out = append(out, prefixElem(p))
 	}
 	return out
+}
+
+// ruleKey is everything a rules chain of direction dir is made of.
+func ruleKey(f dataplane.PortFilter, dir string) string {
+	var b strings.Builder
+	for _, r := range f.Rules {
+		if r.Direction == dir {
+			fmt.Fprintf(&b, "|%s %d %d %d %s %s", r.Ethertype, r.Protocol, r.PortMin, r.PortMax, r.RemotePrefix, r.RemoteGroup)
+		}
+	}
+	return b.String()
 }
 
 // Neutron's ICMPv6 types every port may send and receive.
@@ -380,15 +437,17 @@ var (
 )
 
 // portRules is one port's egress (from the VM) or ingress (to the VM)
-// chain: what every port may do, conntrack, the security-group rules of
-// that direction, and a final drop. Allowed packets return, so a packet
-// between two local ports passes the sender's egress and the receiver's
-// ingress chain.
-func portRules(f dataplane.PortFilter, dir string) []Rule {
+// chain: what every port may do, conntrack, then a goto to the chain of
+// its security-group rules (by the port's mark, so that a rule change
+// rewrites that shared chain and no port chain). Allowed packets return
+// to the forward chain, so a packet between two local ports passes the
+// sender's egress and the receiver's ingress chain. The final drop only
+// catches a port without a rules chain (never, when consistent).
+func portRules(stateful bool, dir string) []Rule {
 	ret, drop := expr.VerdictReturn, expr.VerdictDrop
 	var rules []Rule
 	state := func() {
-		if f.Stateful {
+		if stateful {
 			rules = append(rules,
 				newRule().ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, "established,related").verdict(ret),
 				newRule().ctState(expr.CtStateBitINVALID, "invalid").counter().verdict(drop))
@@ -413,6 +472,17 @@ func portRules(f dataplane.PortFilter, dir string) []Rule {
 			rules = append(rules, newRule().nfproto(true, false).icmp(true, t, -1).verdict(ret))
 		}
 	}
+	mask, set := uint32(egressMask), setEgressRules
+	if dir == "ingress" {
+		mask, set = maxIndex, setIngressRules
+	}
+	return append(rules, newRule().markVmap(mask, set).rule(), newRule().counter().verdict(drop))
+}
+
+// groupRules is a rules chain: the security-group rules of one direction
+// (allowed: return), and a final drop.
+func groupRules(f dataplane.PortFilter, dir string) []Rule {
+	var rules []Rule
 	for _, r := range f.Rules {
 		if r.Direction == dir {
 			if rule, ok := sgRule(r, dir); ok {
@@ -420,7 +490,78 @@ func portRules(f dataplane.PortFilter, dir string) []Rule {
 			}
 		}
 	}
-	return append(rules, newRule().counter().verdict(drop))
+	return append(rules, newRule().counter().verdict(expr.VerdictDrop))
+}
+
+// ruleChain is a rules chain shared by the ports with the same rules.
+type ruleChain struct {
+	name, key string
+	ports     []*port
+}
+
+// ruleChains groups the ports by their rules of direction dir. Each group
+// keeps the chain most of its ports used in cur (read from cur's
+// <dir>_rules map by their marks), so that a rule change in a group of
+// ports rewrites one chain in place and changes no map element; other
+// groups get the lowest free numbers.
+func ruleChains(ports []*port, cur Ruleset, dir string, shift int) []*ruleChain {
+	prefix := "rules-" + dir + "-"
+	old := map[uint32]string{} // port index -> chain in cur
+	if t := cur.Table(Inet); t != nil {
+		if s := t.Set(dir + "_rules"); s != nil {
+			for _, e := range s.Elems {
+				if len(e.Key) == 4 {
+					old[binary.NativeEndian.Uint32(e.Key)>>shift&maxIndex] = e.Verdict
+				}
+			}
+		}
+	}
+	byKey := map[string]*ruleChain{}
+	var chains []*ruleChain
+	for _, p := range ports {
+		k := ruleKey(p.f, dir)
+		rc := byKey[k]
+		if rc == nil {
+			rc = &ruleChain{key: k}
+			byKey[k] = rc
+			chains = append(chains, rc)
+		}
+		rc.ports = append(rc.ports, p)
+	}
+	// Most ports first, so a big group keeps its chain.
+	slices.SortStableFunc(chains, func(a, b *ruleChain) int { return len(b.ports) - len(a.ports) })
+	used := map[string]bool{}
+	for _, rc := range chains {
+		votes := map[string]int{}
+		for _, p := range rc.ports {
+			if n, ok := old[p.index]; ok && strings.HasPrefix(n, prefix) && !used[n] {
+				votes[n]++
+			}
+		}
+		best := ""
+		for _, n := range slices.Sorted(maps.Keys(votes)) {
+			if best == "" || votes[n] > votes[best] {
+				best = n
+			}
+		}
+		if best != "" {
+			rc.name = best
+			used[best] = true
+		}
+	}
+	next := 1
+	for _, rc := range chains {
+		if rc.name != "" {
+			continue
+		}
+		for used[fmt.Sprint(prefix, next)] {
+			next++
+		}
+		rc.name = fmt.Sprint(prefix, next)
+		used[rc.name] = true
+	}
+	slices.SortFunc(chains, func(a, b *ruleChain) int { return strings.Compare(a.name, b.name) })
+	return chains
 }
 
 // sgRule is one security-group rule; the peer is the destination of
