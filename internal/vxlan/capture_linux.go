@@ -84,6 +84,13 @@ func Open(nsName, ifName string, opts Options) (*Sniffer, error) {
 			unix.Close(fd)
 			return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
 		}
+		// The kernel takes 802.1Q tags off received (and offloaded sent)
+		// frames and passes them beside the data: ask for them, so
+		// Read can put them back where they were on the wire.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("PACKET_AUXDATA: %w", err)
+		}
 		// A larger buffer than the default keeps bursts (iperf) from dropping.
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
 		sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}
@@ -185,6 +192,10 @@ func (s *Sniffer) Read(ctx context.Context) (Record, error) {
 			return Record{}, fmt.Errorf("recvmsg: %w", rerr)
 		}
 		data := s.buf[:min(n, len(s.buf))]
+		if tpid, tci, ok := vlanTag(s.oob[:oobn]); ok {
+			data = withVLAN(data, tpid, tci)
+			n += 4
+		}
 		if s.opts.UDPDstPort != 0 && !isUDPTo(data, s.opts.UDPDstPort) {
 			continue
 		}
@@ -241,6 +252,44 @@ func timestamp(oob []byte) time.Time {
 		oob = oob[cmsgAlign(l):]
 	}
 	return time.Now()
+}
+
+// vlanTag finds PACKET_AUXDATA in the control messages and returns the
+// 802.1Q tag the kernel took off the frame, if it did.
+func vlanTag(oob []byte) (tpid, tci uint16, ok bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			break
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&oob[unix.SizeofCmsghdr]))
+			if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 {
+				return 0, 0, false
+			}
+			tpid = EtherTypeVLAN
+			if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+				tpid = aux.Vlan_tpid
+			}
+			return tpid, aux.Vlan_tci, true
+		}
+		oob = oob[cmsgAlign(l):]
+	}
+	return 0, 0, false
+}
+
+// withVLAN puts a tag back between the MAC addresses and the EtherType,
+// as the frame was on the wire (what libpcap does with the same data).
+func withVLAN(frame []byte, tpid, tci uint16) []byte {
+	if len(frame) < 12 {
+		return frame
+	}
+	out := make([]byte, 0, len(frame)+4)
+	out = append(out, frame[:12]...)
+	out = binary.BigEndian.AppendUint16(out, tpid)
+	out = binary.BigEndian.AppendUint16(out, tci)
+	return append(out, frame[12:]...)
 }
 
 func cmsgAlign(n int) int {
