@@ -392,6 +392,15 @@ func (s *source) ovsAgent(c *Agent) {
 		e, _ := s.get("ovs", "tunnel_bridge", c.TunnelBridge)
 		s.fail(e, "must differ from integration_bridge")
 	}
+	mapE := s.mappings(&c.BridgeMappings, "ovs", "bridge_mappings")
+	for _, br := range c.BridgeMappings {
+		switch {
+		case !ifaceNameRE.MatchString(br):
+			s.failItem(mapE, br, "not a bridge name (1-15 characters, no spaces or /)")
+		case br == c.IntegrationBridge || br == c.TunnelBridge:
+			s.failItem(mapE, br, "a provider bridge must differ from integration_bridge and tunnel_bridge")
+		}
+	}
 	if e := s.str(&c.DatapathType, "ovs", "datapath_type", "system"); c.DatapathType != "system" && c.DatapathType != "netdev" {
 		s.fail(e, "must be system or netdev")
 	}
@@ -410,6 +419,12 @@ func (s *source) lbAgent(c *Agent) {
 	s.boolean(&c.L2Population, "vxlan", "l2_population", false)
 	s.boolean(&c.ARPResponder, "vxlan", "arp_responder", false)
 	s.port(&c.VXLANUDPPort, "vxlan", "udp_dstport", 4789)
+	mapE := s.mappings(&c.InterfaceMappings, "linux_bridge", "physical_interface_mappings")
+	for _, iface := range c.InterfaceMappings {
+		if !ifaceNameRE.MatchString(iface) {
+			s.failItem(mapE, iface, "not an interface name (1-15 characters, no spaces, / or :)")
+		}
+	}
 	if c.EnableVXLAN {
 		c.TunnelTypes = []string{"vxlan"}
 		if c.LocalIP == "" {
@@ -588,6 +603,39 @@ func (s *source) vlanRanges(e entry) []VLANRange {
 		}
 	}
 	return out
+}
+
+// ifaceNameRE is what Linux accepts as an interface name (IFNAMSIZ - 1).
+var ifaceNameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
+
+// mappings parses a list of "key:value" items as Neutron's parse_mappings
+// does: both sides stripped and non-empty, each key and each value used
+// once. Unset or empty gives an empty (non-nil) map.
+func (s *source) mappings(dst *map[string]string, section, name string) entry {
+	var items []string
+	e := s.list(&items, section, name, nil)
+	*dst = map[string]string{}
+	seen := map[string]string{} // value -> key
+	for _, item := range items {
+		k, v, ok := strings.Cut(item, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok:
+			s.failItem(e, item, "invalid mapping (want physical_network:name)")
+		case k == "":
+			s.failItem(e, item, "missing physical network name in mapping")
+		case v == "":
+			s.failItem(e, item, "missing value in mapping")
+		case (*dst)[k] != "":
+			s.failItem(e, item, "physical network %s mapped twice", k)
+		case seen[v] != "":
+			s.failItem(e, item, "%s mapped for both %s and %s", v, seen[v], k)
+		default:
+			(*dst)[k] = v
+			seen[v] = k
+		}
+	}
+	return e
 }
 
 // failItem reports one bad item of a list option.

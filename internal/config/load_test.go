@@ -81,8 +81,8 @@ func TestLoadAgentSeed(t *testing.T) {
 				L2Population: tc.l2pop, TunnelTypes: []string{"vxlan"},
 				LocalIP: "198.18.255.101", VXLANUDPPort: 4789, EnableTunneling: true,
 				IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "system",
-				OVSDBConnection: "unix:/var/run/openvswitch/db.sock",
-				Files:           []string{seed("neutron.conf"), seed(tc.file)},
+				OVSDBConnection: "unix:/var/run/openvswitch/db.sock", BridgeMappings: map[string]string{},
+				Files: []string{seed("neutron.conf"), seed(tc.file)},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
@@ -246,6 +246,16 @@ func TestAgentVariants(t *testing.T) {
 			}},
 		{"linuxbridge without vxlan", "linuxbridge", "[vxlan]\nenable_vxlan = false\n",
 			func(a *Agent) bool { return !a.EnableVXLAN && len(a.TunnelTypes) == 0 }},
+		{"bridge_mappings", "openvswitch", "[OVS]\nbridge_mappings = physnet1:br-ex , physnet2: br-vlan ,\n",
+			func(a *Agent) bool {
+				return reflect.DeepEqual(a.BridgeMappings, map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"})
+			}},
+		{"no bridge_mappings", "openvswitch", "[ovs]\n",
+			func(a *Agent) bool { return a.BridgeMappings != nil && len(a.BridgeMappings) == 0 }},
+		{"physical_interface_mappings", "linuxbridge", "[vxlan]\nenable_vxlan = false\n[LINUX_BRIDGE]\nphysical_interface_mappings = physnet1:eth1,provider:eth2.7\n",
+			func(a *Agent) bool {
+				return reflect.DeepEqual(a.InterfaceMappings, map[string]string{"physnet1": "eth1", "provider": "eth2.7"})
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -393,6 +403,20 @@ func TestValidationErrors(t *testing.T) {
 			`ovs_neutron_plugin.ini: [AGENT] polling_interval: "0": must be between 1 and 2147483647`},
 		{"agent datapath_type", "openvswitch", "ovs_neutron_plugin.ini", "[ovs]\ndatapath_type = dpdk\n",
 			`ovs_neutron_plugin.ini: [ovs] datapath_type: "dpdk": must be system or netdev`},
+		{"bridge_mappings without colon", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1\n",
+			`ovs.ini: [ovs] bridge_mappings: "physnet1": invalid mapping (want physical_network:name)`},
+		{"bridge_mappings physnet twice", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1:br-ex,physnet1:br-ex2\n",
+			`ovs.ini: [ovs] bridge_mappings: "physnet1:br-ex2": physical network physnet1 mapped twice`},
+		{"bridge_mappings bridge twice", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1:br-ex,physnet2:br-ex\n",
+			`ovs.ini: [ovs] bridge_mappings: "physnet2:br-ex": br-ex mapped for both physnet1 and physnet2`},
+		{"bridge_mappings empty bridge", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1:\n",
+			`ovs.ini: [ovs] bridge_mappings: "physnet1:": missing value in mapping`},
+		{"bridge_mappings to br-int", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1:br-int\n",
+			`ovs.ini: [ovs] bridge_mappings: "br-int": a provider bridge must differ from integration_bridge and tunnel_bridge`},
+		{"bridge_mappings name too long", "openvswitch", "ovs.ini", "[ovs]\nbridge_mappings = physnet1:br-0123456789abc\n",
+			`ovs.ini: [ovs] bridge_mappings: "br-0123456789abc": not a bridge name`},
+		{"interface mappings no physnet", "linuxbridge", "lb.ini", "[vxlan]\nenable_vxlan=false\n[linux_bridge]\nphysical_interface_mappings = :eth1\n",
+			`lb.ini: [linux_bridge] physical_interface_mappings: ":eth1": missing physical network name in mapping`},
 		{"lb vxlan without local_ip", "linuxbridge", "linuxbridge_agent.ini", "[vxlan]\nenable_vxlan = True\n",
 			`[vxlan] local_ip (default): "": enable_vxlan is true but local_ip is not set`},
 		{"lb bad udp_dstport", "linuxbridge", "linuxbridge_agent.ini", "[vxlan]\nlocal_ip=198.18.0.1\nudp_dstport = 65536\n",

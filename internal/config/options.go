@@ -144,6 +144,10 @@ var options = []option{
 	opt("ovs", "tunnel_bridge", rOVS),
 	opt("ovs", "datapath_type", rOVS),
 	opt("ovs", "ovsdb_connection", rOVS|rDHCP),
+	opt("ovs", "bridge_mappings", rOVS),
+
+	// [linux_bridge] (Linux bridge agent)
+	opt("linux_bridge", "physical_interface_mappings", rLB),
 
 	// DHCP agent (dhcp_agent.ini; dns_domain and dhcp_lease_duration are
 	// neutron.conf's, shared with the server)
@@ -171,21 +175,19 @@ var options = []option{
 // notImplemented are Neutron options neutrino accepts but does not act on;
 // each gets a warning saying so, because the operator may rely on it.
 var notImplemented = map[key]string{
-	{"ovs", "tunnel_id_ranges"}:                     "an old OVS plugin option; the server's [ml2_type_vxlan] vni_ranges / [ml2_type_gre] tunnel_id_ranges apply",
-	{"ovs", "tenant_network_type"}:                  "an old OVS plugin option; the server's [ml2] tenant_network_types applies",
-	{"ovs", "network_vlan_ranges"}:                  "an old OVS plugin option; the server's [ml2_type_vlan] network_vlan_ranges applies",
-	{"ovs", "bridge_mappings"}:                      "provider bridges are not implemented by neutrino",
-	{"linux_bridge", "physical_interface_mappings"}: "provider interfaces are not implemented by neutrino",
-	{"linux_bridge", "bridge_mappings"}:             "provider bridges are not implemented by neutrino",
-	{"securitygroup", "firewall_driver"}:            "neutrino agents program no firewall rules (security groups are not enforced)",
-	{"securitygroup", "enable_security_group"}:      "neutrino agents program no firewall rules (security groups are not enforced)",
-	{"agent", "enable_distributed_routing"}:         "DVR is not implemented by neutrino",
-	{"keystone_authtoken", "memcached_servers"}:     "tokens are cached in the server process ([keystone_authtoken] token_cache_time, token_cache_size)",
-	{"DEFAULT", "router_distributed"}:               "DVR is not implemented by neutrino",
-	{"DEFAULT", "l3_ha"}:                            "L3 HA is not implemented by neutrino",
-	{"DEFAULT", "rabbit_host"}:                      "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
-	{"DEFAULT", "rabbit_hosts"}:                     "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
-	{"DEFAULT", "rpc_backend"}:                      "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+	{"ovs", "tunnel_id_ranges"}:                 "an old OVS plugin option; the server's [ml2_type_vxlan] vni_ranges / [ml2_type_gre] tunnel_id_ranges apply",
+	{"ovs", "tenant_network_type"}:              "an old OVS plugin option; the server's [ml2] tenant_network_types applies",
+	{"ovs", "network_vlan_ranges"}:              "an old OVS plugin option; the server's [ml2_type_vlan] network_vlan_ranges applies",
+	{"linux_bridge", "bridge_mappings"}:         "existing bridges for physical networks are not implemented by neutrino (use physical_interface_mappings)",
+	{"securitygroup", "firewall_driver"}:        "neutrino agents program no firewall rules (security groups are not enforced)",
+	{"securitygroup", "enable_security_group"}:  "neutrino agents program no firewall rules (security groups are not enforced)",
+	{"agent", "enable_distributed_routing"}:     "DVR is not implemented by neutrino",
+	{"keystone_authtoken", "memcached_servers"}: "tokens are cached in the server process ([keystone_authtoken] token_cache_time, token_cache_size)",
+	{"DEFAULT", "router_distributed"}:           "DVR is not implemented by neutrino",
+	{"DEFAULT", "l3_ha"}:                        "L3 HA is not implemented by neutrino",
+	{"DEFAULT", "rabbit_host"}:                  "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+	{"DEFAULT", "rabbit_hosts"}:                 "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
+	{"DEFAULT", "rpc_backend"}:                  "agents talk gRPC to the server: set transport_url = grpc://HOST:9697",
 }
 
 // quiet are Neutron options and sections that do not change what neutrino

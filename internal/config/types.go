@@ -170,12 +170,21 @@ type Agent struct {
 	TunnelBridge      string // default br-tun
 	DatapathType      string // default system
 	OVSDBConnection   string // default unix:/var/run/openvswitch/db.sock
+	// BridgeMappings is bridge_mappings: physical network -> provider
+	// bridge (physnet1:br-ex), joined to br-int by int-<bridge> and
+	// phy-<bridge> patch ports. The operator creates the bridge.
+	BridgeMappings map[string]string
 
 	// Linux bridge agent ([vxlan])
 	EnableVXLAN bool   // enable_vxlan, default true
 	VXLANGroup  string // vxlan_group, default 224.0.0.1
 	TTL         int    // ttl, 0 = kernel default
 	TOS         int    // tos, 0 = kernel default
+	// InterfaceMappings is [linux_bridge] physical_interface_mappings:
+	// physical network -> interface (physnet1:eth1) that a flat
+	// network's bridge enslaves, or whose <iface>.<vlan> subinterface a
+	// vlan network's bridge enslaves.
+	InterfaceMappings map[string]string
 
 	Files []string
 }
