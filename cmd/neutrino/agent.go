@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -84,15 +85,33 @@ func runAgent(ctx context.Context, kind string, files []string, metricsAddr stri
 func openDataplane(ctx context.Context, kind string, cfg *config.Agent, logger *slog.Logger) (dataplane.Dataplane, error) {
 	switch kind {
 	case agent.KindLinuxBridge:
-		return linux.New(linux.Options{NetNS: cfg.Namespace, TTL: cfg.TTL, TOS: cfg.TOS, Logger: logger})
+		d, err := linux.New(linux.Options{NetNS: cfg.Namespace, TTL: cfg.TTL, TOS: cfg.TOS, InterfaceMappings: cfg.InterfaceMappings, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		// As Neutron's agent: a mapped interface that does not exist
+		// stops the agent at start.
+		if err := d.CheckInterfaceMappings(); err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		return d, nil
 	case agent.KindOVS:
 		if cfg.Namespace != "" {
 			// The OVS data plane reaches its switch through
 			// ovsdb_connection; the namespace is the switch's business.
 			logger.Info("host_namespace is set; the OVS agent uses ovsdb_connection", "host_namespace", cfg.Namespace, "ovsdb_connection", cfg.OVSDBConnection)
 		}
-		return ovs.New(ctx, ovs.Config{OVSDB: cfg.OVSDBConnection, IntegrationBridge: cfg.IntegrationBridge,
-			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType}, logger)
+		d, err := ovs.New(ctx, ovs.Config{OVSDB: cfg.OVSDBConnection, IntegrationBridge: cfg.IntegrationBridge,
+			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType, BridgeMappings: cfg.BridgeMappings}, logger)
+		if err != nil {
+			return nil, err
+		}
+		// As Neutron's agent: a mapped bridge that does not exist stops
+		// the agent at start (the operator creates provider bridges).
+		if err := d.CheckBridgeMappings(ctx); err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		return d, nil
 	}
 	return nil, fmt.Errorf("agent kind %q: want %s or %s", kind, agent.KindOVS, agent.KindLinuxBridge)
 }

@@ -188,7 +188,7 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 		"arp_responder_enabled":                cfg.ARPResponder,
 		"tunnel_types":                         nonNil(cfg.TunnelTypes),
 		"tunneling_ip":                         cfg.LocalIP,
-		"bridge_mappings":                      map[string]string{},
+		"bridge_mappings":                      nonNilMap(cfg.BridgeMappings),
 		"log_agent_heartbeats":                 false,
 		"resource_provider_bandwidths":         map[string]any{},
 		"resource_provider_inventory_defaults": rpDefaults,
@@ -197,7 +197,10 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 	switch kind {
 	case KindLinuxBridge:
 		r.AgentType, r.Binary = neutron.AgentTypeLinuxBridge, "neutron-linuxbridge-agent"
-		conf["interface_mappings"] = map[string]string{}
+		conf["interface_mappings"] = nonNilMap(cfg.InterfaceMappings)
+		// The Linux bridge agent's own bridge_mappings (existing
+		// bridges) is not implemented.
+		conf["bridge_mappings"] = map[string]string{}
 		if cfg.VXLANGroup != "" {
 			// Not in Neutron's report: neutrino trace reads it to show
 			// where BUM copies go.
@@ -225,6 +228,13 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 	}
 	r.Configurations, _ = json.Marshal(conf)
 	return r
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 func nonNil(s []string) []string {

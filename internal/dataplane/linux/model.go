@@ -1,9 +1,13 @@
 package linux
 
 import (
+	"crypto/sha1" // #nosec G505 -- Neutron's interface-name hash, not security
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,6 +42,31 @@ var (
 	ownedBridge = regexp.MustCompile(`^brq.{11}$`)
 	ownedVXLAN  = regexp.MustCompile(`^vxlan-[0-9]+$`)
 )
+
+// ownedAlias is the interface alias (IFLA_IFALIAS) the agent gives the
+// VLAN subinterfaces it creates: only those are ever deleted. An
+// <iface>.<vlan> that existed before is used as it is, as Neutron does.
+const ownedAlias = "neutrino"
+
+// SubinterfaceName is Neutron's VLAN subinterface name: "<iface>.<vlan>",
+// with iface shortened (its start and 6 hex digits of its sha1) when the
+// whole would not fit in a device name.
+func SubinterfaceName(iface string, vlan uint16) string {
+	postfix := fmt.Sprintf(".%d", vlan)
+	if max := maxDeviceNameLen - len(postfix); len(iface) > max {
+		sum := sha1.Sum([]byte(iface)) // #nosec G401 -- a name, as Neutron hashes it
+		iface = iface[:max-6] + hex.EncodeToString(sum[:])[:6]
+	}
+	return iface + postfix
+}
+
+const maxDeviceNameLen = 15
+
+// vlanLink is a VLAN subinterface's parent and id.
+type vlanLink struct {
+	Parent string
+	ID     int
+}
 
 // vxlanSpec is what we set on a vxlan device. Every field except MTU needs
 // the device re-created to change.
@@ -82,6 +111,8 @@ type link struct {
 	Up     bool
 	MTU    int
 	VXLAN  *vxlanSpec // for Kind "vxlan"
+	VLAN   *vlanLink  // for Kind "vlan"
+	Alias  string
 }
 
 // fdbEntry is a static "self" FDB entry on a vxlan device.
@@ -121,16 +152,63 @@ type options struct {
 	TTL, TOS int
 	// VTEPDev is the device holding local_ip.
 	VTEPDev string
+	// Mappings is physical_interface_mappings: physnet -> interface.
+	Mappings map[string]string
 }
 
-// netPlan is one network as it must be realised.
+// netPlan is one network as it must be realised: an overlay's bridge and
+// vxlan device, or a provider network's bridge and the physical
+// interface (flat) or VLAN subinterface (vlan) it enslaves.
 type netPlan struct {
 	Bridge string
-	VXLAN  string
+	VXLAN  string // "" for provider networks
 	Spec   vxlanSpec
 	MTU    int
 	FDB    []fdbEntry
 	Neigh  []neighEntry
+	// Phys is the provider network's device in the bridge ("" when its
+	// physnet is not mapped); VLAN is set for a subinterface.
+	Phys string
+	VLAN *vlanLink
+}
+
+// providerPlan is a provider network's bridge and its interface.
+func providerPlan(n dataplane.Network, opt options) netPlan {
+	p := netPlan{Bridge: BridgeName(n.ID), MTU: n.MTU}
+	iface := opt.Mappings[n.PhysicalNetwork]
+	switch {
+	case iface == "":
+	case n.VLAN == 0:
+		p.Phys = iface
+	default:
+		p.Phys = SubinterfaceName(iface, n.VLAN)
+		p.VLAN = &vlanLink{Parent: iface, ID: int(n.VLAN)}
+	}
+	return p
+}
+
+// ProviderErrors reports, for the provider networks of want, a physnet
+// that physical_interface_mappings does not map and a mapped interface
+// that does not exist: their bridges get nothing to carry their traffic.
+func providerErrors(cur kernelState, want dataplane.NodeState, opt options) []error {
+	have := map[string]bool{}
+	for _, l := range cur.Links {
+		have[l.Name] = true
+	}
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(want.Networks)) {
+		n := want.Networks[id]
+		if !n.Provider() {
+			continue
+		}
+		switch iface := opt.Mappings[n.PhysicalNetwork]; {
+		case iface == "":
+			errs = append(errs, fmt.Errorf("network %s: physical network %s is not in physical_interface_mappings", id, n.PhysicalNetwork))
+		case !have[iface]:
+			errs = append(errs, fmt.Errorf("network %s: interface %s of physical network %s does not exist", id, iface, n.PhysicalNetwork))
+		}
+	}
+	return errs
 }
 
 // desiredNetworks turns the NodeState into per-network device specs and
@@ -143,6 +221,7 @@ func desiredNetworks(want dataplane.NodeState, opt options) []netPlan {
 	var out []netPlan
 	for _, n := range want.Networks {
 		if n.Provider() {
+			out = append(out, providerPlan(n, opt))
 			continue
 		}
 		p := netPlan{Bridge: BridgeName(n.ID), VXLAN: VXLANName(n.VNI), MTU: n.MTU}
@@ -259,6 +338,7 @@ const (
 	opFDBDel
 	opNeighReplace
 	opNeighDel
+	opAddVLAN // a VLAN subinterface, marked as ours
 )
 
 // op is one kernel change. String renders the equivalent command, which
@@ -271,10 +351,13 @@ type op struct {
 	Spec   vxlanSpec
 	FDB    fdbEntry
 	Neigh  neighEntry
+	VLAN   vlanLink
 }
 
 func (o op) String() string {
 	switch o.Kind {
+	case opAddVLAN:
+		return fmt.Sprintf("ip link add link %s name %s type vlan id %d; ip link set %s alias %s", o.VLAN.Parent, o.Link, o.VLAN.ID, o.Link, ownedAlias)
 	case opDelLink:
 		return "ip link del " + o.Link
 	case opAddBridge:
@@ -319,13 +402,17 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 	wantVXLAN := map[string]netPlan{}
 	netBridge := map[string]string{} // network id -> bridge
 	for _, n := range want.Networks {
-		if !n.Provider() {
-			netBridge[n.ID] = BridgeName(n.ID)
-		}
+		netBridge[n.ID] = BridgeName(n.ID)
 	}
+	wantVLAN := map[string]vlanLink{}
 	for _, p := range nets {
 		wantBridge[p.Bridge] = true
-		wantVXLAN[p.VXLAN] = p
+		if p.VXLAN != "" {
+			wantVXLAN[p.VXLAN] = p
+		}
+		if p.VLAN != nil {
+			wantVLAN[p.Phys] = *p.VLAN
+		}
 	}
 	var ops []op
 
@@ -345,18 +432,32 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 		}
 	}
 	for _, l := range sortedLinks(cur.Links) {
+		if l.Kind == "vlan" && l.Alias == ownedAlias {
+			if v, ok := wantVLAN[l.Name]; !ok || l.VLAN == nil || *l.VLAN != v {
+				ops = append(ops, op{Kind: opDelLink, Link: l.Name})
+				recreated[l.Name] = ok
+			}
+		}
+	}
+	for _, l := range sortedLinks(cur.Links) {
 		if l.Kind == "bridge" && ownedBridge.MatchString(l.Name) && !wantBridge[l.Name] {
 			ops = append(ops, op{Kind: opDelLink, Link: l.Name})
 		}
 	}
 
-	// 2. Per network: bridge, vxlan device, enslaved and up.
+	// 2. Per network: bridge, vxlan device (or provider interface),
+	// enslaved and up.
+	raised := map[string]bool{} // physical interfaces already set up
 	for _, p := range nets {
 		br, ok := links[p.Bridge]
 		if !ok || br.Kind != "bridge" {
 			ops = append(ops, op{Kind: opAddBridge, Link: p.Bridge}, op{Kind: opSetUp, Link: p.Bridge})
 		} else if !br.Up {
 			ops = append(ops, op{Kind: opSetUp, Link: p.Bridge})
+		}
+		if p.VXLAN == "" {
+			ops = append(ops, providerOps(p, links, recreated, raised)...)
+			continue
 		}
 		vx, ok := links[p.VXLAN]
 		if !ok || recreated[p.VXLAN] {
@@ -420,6 +521,9 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 		curNeigh[e.Dev] = append(curNeigh[e.Dev], e)
 	}
 	for _, p := range nets {
+		if p.VXLAN == "" {
+			continue
+		}
 		have := curFDB[p.VXLAN]
 		haveN := curNeigh[p.VXLAN]
 		if _, ok := links[p.VXLAN]; !ok || recreated[p.VXLAN] {
@@ -432,6 +536,47 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 		}
 		ops = append(ops, diffFDB(have, p.FDB)...)
 		ops = append(ops, diffNeigh(haveN, p.Neigh)...)
+	}
+	return ops
+}
+
+// providerOps put a provider network's interface into its bridge: the
+// physical interface itself (flat) or its VLAN subinterface (vlan),
+// created when missing. A missing physical interface gets no ops
+// (providerErrors reports it). The physical interface is brought up but
+// its MTU is the operator's.
+func providerOps(p netPlan, links map[string]link, recreated, raised map[string]bool) []op {
+	parent := p.Phys
+	if p.VLAN != nil {
+		parent = p.VLAN.Parent
+	}
+	par, ok := links[parent]
+	if p.Phys == "" || !ok {
+		return nil
+	}
+	var ops []op
+	if !par.Up && !raised[parent] {
+		ops = append(ops, op{Kind: opSetUp, Link: parent})
+		raised[parent] = true
+	}
+	if p.VLAN == nil {
+		if par.Master != p.Bridge {
+			ops = append(ops, op{Kind: opSetMaster, Link: p.Phys, Master: p.Bridge})
+		}
+		return ops
+	}
+	sub, ok := links[p.Phys]
+	if !ok || recreated[p.Phys] {
+		return append(ops,
+			op{Kind: opAddVLAN, Link: p.Phys, VLAN: *p.VLAN},
+			op{Kind: opSetMaster, Link: p.Phys, Master: p.Bridge},
+			op{Kind: opSetUp, Link: p.Phys})
+	}
+	if sub.Master != p.Bridge {
+		ops = append(ops, op{Kind: opSetMaster, Link: p.Phys, Master: p.Bridge})
+	}
+	if !sub.Up {
+		ops = append(ops, op{Kind: opSetUp, Link: p.Phys})
 	}
 	return ops
 }

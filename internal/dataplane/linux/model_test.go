@@ -1,7 +1,9 @@
 package linux
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,5 +284,155 @@ bridge fdb append fa:16:3e:00:00:04 dev vxlan-1001 dst 198.18.0.102 self permane
 				t.Errorf("plan:\n%s\nwant:\n%s", got, tt.ops)
 			}
 		})
+	}
+}
+
+func TestSubinterfaceName(t *testing.T) {
+	for _, tc := range []struct {
+		iface string
+		vlan  uint16
+		want  string
+	}{
+		{"eth1", 100, "eth1.100"},
+		{"eth-physica", 100, "eth-physica.100"}, // 15 characters fit
+		// Too long: Neutron keeps the start and appends sha1(iface)[:6]
+		// (expected value computed with Python's hashlib).
+		{"eth-physical0", 100, "eth-p9d1d15.100"},
+	} {
+		if got := SubinterfaceName(tc.iface, tc.vlan); got != tc.want || len(got) > 15 {
+			t.Errorf("SubinterfaceName(%q, %d) = %q, want %q", tc.iface, tc.vlan, got, tc.want)
+		}
+	}
+}
+
+const (
+	netV  = "5e5e5e5e-0000-4c55-8f21-6b0d9e4a7c33"
+	netF  = "6f6f6f6f-0000-4c55-8f21-6b0d9e4a7c44"
+	brV   = "brq5e5e5e5e-00"
+	brF   = "brq6f6f6f6f-00"
+	portP = "7a7a7a7a-0000-4b2c-8d3e-aa0000000002"
+)
+
+// providerKernel is a node with the physical interface eth1 (down) and
+// the taps of portR (vlan network) and portP (flat network).
+func providerKernel(extra ...link) kernelState {
+	return kernelState{Links: append([]link{
+		{Name: "lo", Kind: "device", Up: true},
+		{Name: "eth1", Kind: "veth", MTU: 1500},
+		{Name: TapName(portR), Kind: "veth", Up: true, MTU: 1500},
+		{Name: TapName(portP), Kind: "veth", Up: true, MTU: 1500},
+	}, extra...)}
+}
+
+func providerNodeState(nets ...dataplane.Network) dataplane.NodeState {
+	s := dataplane.NodeState{Networks: map[string]dataplane.Network{}, Ports: map[string]dataplane.LocalPort{
+		portR: {ID: portR, NetworkID: netV}, portP: {ID: portP, NetworkID: netF}}}
+	for _, n := range nets {
+		s.Networks[n.ID] = n
+	}
+	return s
+}
+
+var (
+	vlanNet = dataplane.Network{ID: netV, Type: "vlan", MTU: 1500, PhysicalNetwork: "physnet1", VLAN: 100}
+	flatNet = dataplane.Network{ID: netF, Type: "flat", MTU: 1500, PhysicalNetwork: "physnet1"}
+	provOpt = options{Mappings: map[string]string{"physnet1": "eth1"}}
+)
+
+func TestPlanProvider(t *testing.T) {
+	// Converged: eth1 up in the flat bridge, our eth1.100 in the vlan
+	// bridge, each tap in its network's bridge.
+	converged := kernelState{Links: []link{
+		{Name: "lo", Kind: "device", Up: true},
+		{Name: "eth1", Kind: "veth", MTU: 1500, Up: true, Master: brF},
+		{Name: TapName(portR), Kind: "veth", Up: true, MTU: 1500, Master: brV},
+		{Name: TapName(portP), Kind: "veth", Up: true, MTU: 1500, Master: brF},
+		{Name: brV, Kind: "bridge", Up: true}, {Name: brF, Kind: "bridge", Up: true},
+		{Name: "eth1.100", Kind: "vlan", Up: true, Master: brV, Alias: ownedAlias, VLAN: &vlanLink{Parent: "eth1", ID: 100}},
+	}}
+	without := func(k kernelState, name string) kernelState {
+		k.Links = slices.DeleteFunc(slices.Clone(k.Links), func(l link) bool { return l.Name == name })
+		return k
+	}
+
+	tests := []struct {
+		name string
+		cur  kernelState
+		want dataplane.NodeState
+		ops  string
+	}{
+		{"from nothing: a vlan network's bridge enslaves the subinterface it creates, a flat network's the interface",
+			providerKernel(), providerNodeState(vlanNet, flatNet), `ip link add brq5e5e5e5e-00 type bridge mcast_snooping 0
+ip link set brq5e5e5e5e-00 up
+ip link set eth1 up
+ip link add link eth1 name eth1.100 type vlan id 100; ip link set eth1.100 alias neutrino
+ip link set eth1.100 master brq5e5e5e5e-00
+ip link set eth1.100 up
+ip link add brq6f6f6f6f-00 type bridge mcast_snooping 0
+ip link set brq6f6f6f6f-00 up
+ip link set eth1 master brq6f6f6f6f-00
+ip link set tap7a7a7a7a-00 master brq6f6f6f6f-00
+ip link set tapf3d1a9ea-9a master brq5e5e5e5e-00
+`},
+		{"converged: nothing to do", converged, providerNodeState(vlanNet, flatNet), ""},
+		{"an operator's own eth1.100 (no alias) is used as it is",
+			providerKernel(link{Name: "eth1.100", Kind: "vlan", Up: true, VLAN: &vlanLink{Parent: "eth1", ID: 100}}),
+			providerNodeState(vlanNet), `ip link add brq5e5e5e5e-00 type bridge mcast_snooping 0
+ip link set brq5e5e5e5e-00 up
+ip link set eth1 up
+ip link set eth1.100 master brq5e5e5e5e-00
+ip link set tapf3d1a9ea-9a master brq5e5e5e5e-00
+`},
+		{"vlan network gone: its bridge and our subinterface are deleted; eth1 stays in the flat bridge",
+			converged, providerNodeState(flatNet), `ip link del eth1.100
+ip link del brq5e5e5e5e-00
+`},
+		{"flat network gone: its bridge goes, the interface is not deleted",
+			converged, providerNodeState(vlanNet), `ip link del brq6f6f6f6f-00
+`},
+		{"the network moves to VLAN 200: the old subinterface goes, a new one comes",
+			converged, providerNodeState(func() dataplane.Network { n := vlanNet; n.VLAN = 200; return n }(), flatNet),
+			`ip link del eth1.100
+ip link add link eth1 name eth1.200 type vlan id 200; ip link set eth1.200 alias neutrino
+ip link set eth1.200 master brq5e5e5e5e-00
+ip link set eth1.200 up
+`},
+		{"our subinterface with a wrong id is re-created",
+			func() kernelState {
+				k := without(converged, "eth1.100")
+				k.Links = append(k.Links, link{Name: "eth1.100", Kind: "vlan", Up: true, Master: brV, Alias: ownedAlias, VLAN: &vlanLink{Parent: "eth1", ID: 101}})
+				return k
+			}(), providerNodeState(vlanNet, flatNet),
+			`ip link del eth1.100
+ip link add link eth1 name eth1.100 type vlan id 100; ip link set eth1.100 alias neutrino
+ip link set eth1.100 master brq5e5e5e5e-00
+ip link set eth1.100 up
+`},
+		{"unmapped physnet or missing interface: bridge only",
+			without(providerKernel(), "eth1"), providerNodeState(vlanNet), `ip link add brq5e5e5e5e-00 type bridge mcast_snooping 0
+ip link set brq5e5e5e5e-00 up
+ip link set tapf3d1a9ea-9a master brq5e5e5e5e-00
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lines(plan(tt.cur, tt.want, provOpt)); got != tt.ops {
+				t.Errorf("plan:\n%s\nwant:\n%s", got, tt.ops)
+			}
+		})
+	}
+}
+
+func TestProviderErrors(t *testing.T) {
+	s := providerNodeState(vlanNet, flatNet, dataplane.Network{ID: "net-x", Type: "flat", PhysicalNetwork: "physnet9"})
+	got := fmt.Sprint(providerErrors(providerKernel(), s, provOpt))
+	if want := "[network net-x: physical network physnet9 is not in physical_interface_mappings]"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	k := providerKernel()
+	k.Links = k.Links[:1]
+	got = fmt.Sprint(providerErrors(k, providerNodeState(vlanNet), provOpt))
+	if want := "[network " + netV + ": interface eth1 of physical network physnet1 does not exist]"; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

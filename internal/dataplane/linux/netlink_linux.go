@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,7 +27,10 @@ type Options struct {
 	NetNS string
 	// TTL and TOS of the outer IP header ([vxlan] ttl, tos); 0 inherits.
 	TTL, TOS int
-	Logger   *slog.Logger
+	// InterfaceMappings is physical_interface_mappings: physnet ->
+	// interface, for flat and vlan networks.
+	InterfaceMappings map[string]string
+	Logger            *slog.Logger
 }
 
 // Dataplane is the Linux kernel data plane of one node.
@@ -121,8 +126,12 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 	if err != nil {
 		return fmt.Errorf("linux dataplane: read kernel state: %w", err)
 	}
-	opt := options{TTL: d.opts.TTL, TOS: d.opts.TOS}
-	if len(desired.Networks) > 0 {
+	opt := options{TTL: d.opts.TTL, TOS: d.opts.TOS, Mappings: d.opts.InterfaceMappings}
+	overlays := false
+	for _, n := range desired.Networks {
+		overlays = overlays || !n.Provider()
+	}
+	if overlays {
 		dev, err := d.deviceWithAddr(desired.LocalIP)
 		if err != nil {
 			// Without local_ip on an interface every vxlan device would be
@@ -132,7 +141,7 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 		opt.VTEPDev = dev
 	}
 	ops := plan(cur, desired, opt)
-	var errs []error
+	errs := providerErrors(cur, desired, opt)
 	for _, o := range ops {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
@@ -148,6 +157,20 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 	}
 	if len(ops) > 0 {
 		d.log.Info("applied", "ops", len(ops))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckInterfaceMappings reports mapped physical interfaces that do not
+// exist. Neutron's agent refuses to start then ("Interface eth1 for
+// physical network physnet1 does not exist. Agent terminated!").
+func (d *Dataplane) CheckInterfaceMappings() error {
+	var errs []error
+	for _, physnet := range slices.Sorted(maps.Keys(d.opts.InterfaceMappings)) {
+		iface := d.opts.InterfaceMappings[physnet]
+		if _, err := d.h.LinkByName(iface); err != nil {
+			errs = append(errs, fmt.Errorf("interface %s for physical network %s does not exist: %w", iface, physnet, err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -293,6 +316,10 @@ func (d *Dataplane) read() (kernelState, error) {
 	for _, l := range links {
 		a := l.Attrs()
 		k := link{Name: a.Name, Kind: l.Type(), Master: names[a.MasterIndex], Up: a.Flags&net.FlagUp != 0, MTU: a.MTU}
+		k.Alias = a.Alias
+		if v, ok := l.(*netlink.Vlan); ok {
+			k.VLAN = &vlanLink{Parent: names[a.ParentIndex], ID: v.VlanId}
+		}
 		if v, ok := l.(*netlink.Vxlan); ok {
 			k.VXLAN = &vxlanSpec{
 				VNI: uint32(v.VxlanId), Port: v.Port, Local: addr(v.SrcAddr), Group: addr(v.Group),
@@ -411,6 +438,15 @@ func (d *Dataplane) exec(o op) error {
 			v.VtepDevIndex = dev.Attrs().Index
 		}
 		return d.h.LinkAdd(v)
+	case opAddVLAN:
+		parent, err := byName(o.VLAN.Parent)
+		if err != nil {
+			return err
+		}
+		return d.h.LinkAdd(&netlink.Vlan{
+			LinkAttrs: netlink.LinkAttrs{Name: o.Link, ParentIndex: parent.Attrs().Index, Alias: ownedAlias},
+			VlanId:    o.VLAN.ID,
+		})
 	case opSetMTU:
 		l, err := byName(o.Link)
 		if err != nil {

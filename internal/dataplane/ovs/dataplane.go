@@ -39,6 +39,9 @@ type Config struct {
 	TunnelBridge      string
 	// DatapathType is datapath_type: "system" or "netdev" (userspace).
 	DatapathType string
+	// BridgeMappings is bridge_mappings: physical network -> provider
+	// bridge, which the operator creates (provider.go).
+	BridgeMappings map[string]string
 	// OfctlPath is the ovs-ofctl binary (default: found in PATH).
 	OfctlPath string
 	// OfportTimeout bounds the wait for ovs-vswitchd to number new ports
@@ -209,6 +212,10 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 	errs = append(errs, d.ensureTunnels(ctx, desired, tunnels))
 	lvids, vmNames, err := d.ensureVMPorts(ctx, desired)
 	errs = append(errs, err)
+	physnets, err := d.ensurePhysBridges(ctx)
+	errs = append(errs, err, unmappedPhysnets(desired, d.cfg.BridgeMappings))
+	physLayouts, err := d.physLayouts(ctx, physnets)
+	errs = append(errs, err)
 
 	names := []string{patchInt}
 	for name := range tunnels {
@@ -217,7 +224,7 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 	sort.Strings(names)
 	ofports, err := d.waitOfports(ctx, d.cfg.TunnelBridge, names)
 	errs = append(errs, err)
-	layout := Layout{Cookie: d.cookie, PatchInt: ofports[patchInt], Tunnels: map[netip.Addr]int{}, LVIDs: lvids}
+	layout := Layout{Cookie: d.cookie, PatchInt: ofports[patchInt], Tunnels: map[netip.Addr]int{}, LVIDs: lvids, Physnets: physLayouts}
 	for name, ip := range tunnels {
 		if of, ok := ofports[name]; ok {
 			layout.Tunnels[ip] = of
@@ -228,10 +235,23 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		errs = append(errs, err)
 	}
 	if layout.PatchInt > 0 {
-		errs = append(errs, d.syncFlows(ctx, d.cfg.IntegrationBridge,
-			intFlowSet(desired, layout, d.conj, d.installed[d.cfg.IntegrationBridge].set)))
+		intSet := intFlowSet(desired, layout, d.conj, d.installed[d.cfg.IntegrationBridge].set)
+		intSet.groups[providerGroup] = &flowGroup{flows: IntProviderFlows(desired, layout)}
+		intErr := d.syncFlows(ctx, d.cfg.IntegrationBridge, intSet)
+		errs = append(errs, intErr)
 		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge,
 			tunFlowSet(desired, layout, d.installed[d.cfg.TunnelBridge].set)))
+		// A provider bridge is joined to br-int only once both ends
+		// drop what they cannot translate.
+		var joined []string
+		for _, physnet := range physnets {
+			err := d.syncFlows(ctx, physLayouts[physnet].Bridge, singleGroup(PhysFlows(desired, layout, physnet)))
+			errs = append(errs, err)
+			if pl := physLayouts[physnet]; err == nil && intErr == nil && pl.Int > 0 && pl.Phy > 0 {
+				joined = append(joined, physnet)
+			}
+		}
+		errs = append(errs, d.connectPhysPatches(ctx, joined))
 	}
 	if hybrid := desired.Firewall.Driver == DriverHybrid; hybrid || d.hybridOn {
 		ops, err := d.portFW.apply(ctx, desired)

@@ -111,6 +111,9 @@ type Layout struct {
 	// Ofports maps a local port id to its ofport on br-int (filtered
 	// ports of the openvswitch firewall driver).
 	Ofports map[string]int
+	// Physnets are the mapped physical networks' bridges and patch
+	// ports (bridge_mappings), by physnet.
+	Physnets map[string]PhysLayout
 }
 
 // IntFlows is br-int's pipeline: drop the dead VLAN, keep the canary

@@ -133,6 +133,9 @@ func (t *txn) deletePort(br *bridge, p *port) {
 	t.add(t.cli.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{p.UUID}}))
 }
 
+// ofProtocols are the OpenFlow versions every bridge we manage speaks.
+var ofProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14"}
+
 // ensureBridges creates or corrects br-int and br-tun (fail_mode secure,
 // datapath_type, OpenFlow versions) and the patch-tun/patch-int pair.
 func (d *Dataplane) ensureBridges(ctx context.Context) error {
@@ -142,7 +145,7 @@ func (d *Dataplane) ensureBridges(ctx context.Context) error {
 	}
 	t := &txn{cli: d.cli}
 	secure := "secure"
-	protocols := []string{"OpenFlow10", "OpenFlow13", "OpenFlow14"}
+	protocols := ofProtocols
 	peers := map[string][2]string{
 		d.cfg.IntegrationBridge: {patchTun, patchInt},
 		d.cfg.TunnelBridge:      {patchInt, patchTun},
