@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -210,12 +211,22 @@ func plugPort(ctx context.Context, c *apiclient.Client, host lab.Host, rec lab.V
 		}
 		tap := lab.TapName(port.ID)
 		ovs := &lab.OVS{Namespace: host.Namespace, RunDir: host.OVSRunDir}
+		// With ovs_hybrid_plug (firewall_driver = iptables_hybrid) os-vif
+		// puts the tap on a qbr bridge and plugs its qvo veth into br-int.
+		if hybridPlug(port) {
+			qvo, err := lab.PlugHybrid(ctx, host.Namespace, port.ID, net.MTU)
+			if err != nil {
+				return errors.Join(err, lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
+			}
+			tap = qvo
+		}
 		// os-vif's OVS plug: the port on br-int with the external_ids the
 		// OVS agent looks for.
 		if out, err := ovs.Vsctl(ctx, "--may-exist", "add-port", "br-int", tap, "--", "set", "Interface", tap,
 			"external_ids:iface-id="+port.ID, "external_ids:attached-mac="+port.MACAddress,
 			"external_ids:iface-status=active", "external_ids:vm-uuid="+instance); err != nil {
-			return errors.Join(fmt.Errorf("ovs add-port: %w: %s", err, out), lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
+			return errors.Join(fmt.Errorf("ovs add-port: %w: %s", err, out), lab.UnplugHybrid(ctx, host.Namespace, port.ID),
+				lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
 		}
 		// The userspace (netdev) datapath does not complete checksums or
 		// segment TSO frames from a veth: without this, ping works but TCP
@@ -226,6 +237,15 @@ func plugPort(ctx context.Context, c *apiclient.Client, host lab.Host, rec lab.V
 		return nil
 	}
 	return fmt.Errorf("host mechanism %q: want linuxbridge or openvswitch", host.Mechanism)
+}
+
+// hybridPlug reads binding:vif_details ovs_hybrid_plug, which tells Nova
+// (os-vif) to plug the VM through a qbr bridge.
+func hybridPlug(port *neutron.Port) bool {
+	var d struct {
+		Hybrid bool `json:"ovs_hybrid_plug"`
+	}
+	return len(port.VIFDetails) > 0 && json.Unmarshal(port.VIFDetails, &d) == nil && d.Hybrid
 }
 
 func waitActive(ctx context.Context, c *apiclient.Client, portID string) (string, error) {
@@ -318,8 +338,14 @@ func vmDelete(ctx context.Context, log *slog.Logger, c *apiclient.Client, stateD
 		host := st.Hosts[rec.Host]
 		if host.Mechanism == "openvswitch" {
 			ovs := &lab.OVS{Namespace: host.Namespace, RunDir: host.OVSRunDir}
-			if out, err := ovs.Vsctl(ctx, "--if-exists", "del-port", "br-int", lab.TapName(rec.PortID)); err != nil {
-				errs = append(errs, fmt.Errorf("vm %s: ovs del-port: %w: %s", rec.Name, err, out))
+			_, _, qvo := lab.HybridNames(rec.PortID)
+			for _, dev := range []string{lab.TapName(rec.PortID), qvo} {
+				if out, err := ovs.Vsctl(ctx, "--if-exists", "del-port", "br-int", dev); err != nil {
+					errs = append(errs, fmt.Errorf("vm %s: ovs del-port: %w: %s", rec.Name, err, out))
+				}
+			}
+			if err := lab.UnplugHybrid(ctx, host.Namespace, rec.PortID); err != nil {
+				errs = append(errs, fmt.Errorf("vm %s: %w", rec.Name, err))
 			}
 		}
 		if err := lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, rec.PortID); err != nil {
