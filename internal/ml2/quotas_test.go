@@ -228,3 +228,41 @@ func TestQuotaConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// Security groups and their rules count against their quotas (groups and
+// rules made automatically count as used, as in Neutron's usage).
+func TestQuotaSecurityGroups(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, quotaConfig())
+		// The first group also makes the project's default group.
+		if _, err := p.UpdateQuotas(ctx, tenant, map[string]int{"security_group": 2}, false); err != nil {
+			t.Fatal(err)
+		}
+		web, err := p.CreateSecurityGroup(ctx, neutron.SecurityGroupCreate{ProjectID: tenant, Name: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.CreateSecurityGroup(ctx, neutron.SecurityGroupCreate{ProjectID: tenant, Name: "db"})
+		wantFault(t, err, 409, "OverQuota")
+		det, err := p.QuotaDetails(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if det["security_group"].Used != 2 || det["security_group_rule"].Used != 6 {
+			t.Fatalf("usage: %v (want 2 groups; 4 default + 2 egress rules)", det)
+		}
+		if _, err := p.UpdateQuotas(ctx, tenant, map[string]int{"security_group_rule": 7}, false); err != nil {
+			t.Fatal(err)
+		}
+		rule := func(port int) error {
+			_, err := p.CreateSecurityGroupRule(ctx, neutron.SecurityGroupRuleCreate{SecurityGroupID: web.ID, Direction: "ingress",
+				Protocol: ptr("tcp"), PortRangeMin: ptr(port), PortRangeMax: ptr(port)})
+			return err
+		}
+		if err := rule(80); err != nil {
+			t.Fatal(err)
+		}
+		wantFault(t, rule(443), 409, "OverQuota")
+	})
+}

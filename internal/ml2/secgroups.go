@@ -103,6 +103,7 @@ func (p *Plugin) CreateSecurityGroup(ctx context.Context, req neutron.SecurityGr
 			return err
 		}
 		emitGroup(t, g)
+		t.Charge("security_group", g.ProjectID)
 		out = g
 		return nil
 	})
@@ -235,6 +236,7 @@ func (p *Plugin) CreateSecurityGroupRule(ctx context.Context, req neutron.Securi
 			return err
 		}
 		t.Emit(neutron.Created(r))
+		t.Charge("security_group_rule", r.ProjectID)
 		if err := saveGroup(ctx, t, g); err != nil {
 			return err
 		}

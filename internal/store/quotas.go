@@ -30,9 +30,11 @@ import (
 // resource (rows whose project_id is the project). Resources not listed
 // (routers, floating IPs, ...) have nothing to count yet.
 var quotaTables = map[string]string{
-	"network": "networks",
-	"subnet":  "subnets",
-	"port":    "ports",
+	"network":             "networks",
+	"subnet":              "subnets",
+	"port":                "ports",
+	"security_group":      "securitygroups",
+	"security_group_rule": "securitygrouprules",
 }
 
 // quotaKey is a charged (project, resource) pair.
