@@ -28,7 +28,8 @@ import (
 
 // quotaTables are the tables whose rows count against each quota
 // resource (rows whose project_id is the project). Resources not listed
-// (routers, floating IPs, ...) have nothing to count yet.
+// (routers, floating IPs, ...) have nothing to count yet. A new resource
+// adds its table here and calls t.Charge in its create.
 var quotaTables = map[string]string{
 	"network":             "networks",
 	"subnet":              "subnets",
