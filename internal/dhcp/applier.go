@@ -576,3 +576,18 @@ func (a *Applier) remove(ctx context.Context, id string) error {
 	a.log.Info("network removed", "network", id, "netns", Namespace(id))
 	return os.RemoveAll(filepath.Clean(a.cfg.Dir(id)))
 }
+
+// CheckReachable says whether dnsmasq, which drops root and runs as the
+// dnsmasq user, can reach files under dir: every existing directory on the
+// way must be searchable by others (a 0700 state_path would leave dnsmasq
+// answering nobody, its files unreadable).
+func CheckReachable(dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil && st.IsDir() && st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is not searchable by other users (mode %v): dnsmasq, running as user dnsmasq, cannot read its files under %s", p, st.Mode().Perm(), dir)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
+}

@@ -2,6 +2,8 @@ package dhcp
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -17,5 +19,29 @@ func TestDHCPSubnets(t *testing.T) {
 	n.Subnets[1].EnableDHCP = false
 	if got := n.DHCPSubnets(); len(got) != 0 {
 		t.Fatalf("no DHCP subnet: DHCPSubnets = %+v, want none", got)
+	}
+}
+
+func TestCheckReachable(t *testing.T) {
+	dir, err := os.MkdirTemp("", "neutrino-reach-") // under /tmp (mode 1777), not t.TempDir's 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sub := dir + "/a/b"
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReachable(sub); err == nil || !strings.Contains(err.Error(), dir+" is not searchable") {
+		t.Fatalf("a 0700 directory on the way: %v", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReachable(sub); err != nil {
+		t.Fatalf("reachable path refused: %v", err)
 	}
 }

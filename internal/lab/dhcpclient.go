@@ -56,16 +56,35 @@ exit 0
 
 // Lease is what a VM's DHCP client was last given.
 type Lease struct {
-	Seq      int    // increases with every event the script saw
-	Event    string // bound, renew, deconfig, nak, leasefail
-	Addr     netip.Prefix
-	Router   netip.Addr
-	DNS      []netip.Addr
-	MTU      int
-	Lease    int // seconds
-	ServerID netip.Addr
+	Seq      int          `json:"-"`     // increases with every event the script saw
+	Event    string       `json:"event"` // bound, renew, deconfig, nak, leasefail
+	Addr     netip.Prefix `json:"address"`
+	Router   netip.Addr   `json:"router"`
+	DNS      []netip.Addr `json:"dns,omitempty"`
+	MTU      int          `json:"mtu,omitempty"`
+	Lease    int          `json:"lease_seconds,omitempty"`
+	ServerID netip.Addr   `json:"server"`
 	// StaticRoutes is option 121 as udhcpc gives it: "DEST GW DEST GW".
-	StaticRoutes string
+	StaticRoutes string `json:"static_routes,omitempty"`
+}
+
+// String is the lease as `vm list` shows it.
+func (l Lease) String() string {
+	s := l.Addr.String()
+	if l.Router.IsValid() {
+		s += " via " + l.Router.String()
+	}
+	if l.MTU > 0 {
+		s += fmt.Sprintf(" mtu %d", l.MTU)
+	}
+	if len(l.DNS) > 0 {
+		var d []string
+		for _, a := range l.DNS {
+			d = append(d, a.String())
+		}
+		s += " dns " + strings.Join(d, ",")
+	}
+	return s
 }
 
 // DHCPClient is busybox udhcpc (what cirros runs) asking for an address on

@@ -75,6 +75,8 @@ type VMRecord struct {
 	Host      string `json:"host"`
 	Namespace string `json:"namespace"`
 	PortID    string `json:"port_id"`
+	// DHCP is what the VM got by DHCP at boot (nil: nothing yet).
+	DHCP *Lease `json:"dhcp,omitempty"`
 }
 
 // HostState returns the lab's nodes as state-file hosts.

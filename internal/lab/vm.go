@@ -22,6 +22,10 @@ type VIF struct {
 	MTU  int
 	// Gateway, when valid, becomes the VM's default route.
 	Gateway netip.Addr
+	// DHCP leaves the VM's interface without address, route or MTU (the
+	// node-side tap still gets MTU): the VM asks by DHCP (DHCPOnce), as a
+	// cirros VM does. Addr is then not needed.
+	DHCP bool
 	// IfName is the device inside the VM: "eth0" when empty.
 	IfName string
 }
@@ -54,8 +58,8 @@ func PlugVIF(ctx context.Context, nodeNS, vmNS string, vif VIF) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if vif.PortID == "" || vif.MAC == "" || !vif.Addr.IsValid() {
-		return errors.New("plug: port id, MAC and address are required")
+	if vif.PortID == "" || vif.MAC == "" || (!vif.Addr.IsValid() && !vif.DHCP) {
+		return errors.New("plug: port id, MAC and address (or DHCP) are required")
 	}
 	mac, err := net.ParseMAC(vif.MAC)
 	if err != nil {
@@ -118,6 +122,16 @@ func PlugVIF(ctx context.Context, nodeNS, vmNS string, vif VIF) (err error) {
 	dev, err := vh.LinkByName(ifName)
 	if err != nil {
 		return fmt.Errorf("plug %s: %w", vif.PortID, err)
+	}
+	if vif.DHCP {
+		// The peer was made with the tap's MTU: DHCP's option 26 sets it.
+		if err := vh.LinkSetMTU(dev, 1500); err != nil {
+			return fmt.Errorf("plug %s: mtu: %w", vif.PortID, err)
+		}
+		if err := vh.LinkSetUp(dev); err != nil {
+			return fmt.Errorf("plug %s: up: %w", vif.PortID, err)
+		}
+		return nil
 	}
 	if vif.MTU > 0 {
 		if err := vh.LinkSetMTU(dev, vif.MTU); err != nil {
