@@ -28,11 +28,14 @@ type Settings struct {
 	// a CIDR ("239.1.1.0/24": group = base + (VNI & host mask)); "" = none.
 	VXLANGroup   string
 	ARPResponder bool
+	// FirewallDriver is [securitygroup] firewall_driver (config's short
+	// name; "" or "noop" filters nothing).
+	FirewallDriver string
 }
 
 // SettingsFor extracts Settings from an agent's config.
 func SettingsFor(kind string, cfg *config.Agent) Settings {
-	s := Settings{Kind: kind, UDPPort: cfg.VXLANUDPPort, ARPResponder: cfg.ARPResponder}
+	s := Settings{Kind: kind, UDPPort: cfg.VXLANUDPPort, ARPResponder: cfg.ARPResponder, FirewallDriver: cfg.FirewallDriver}
 	if ip, err := netip.ParseAddr(cfg.LocalIP); err == nil {
 		s.LocalIP = ip
 	}
@@ -148,6 +151,7 @@ func Desired(v l2pop.View, s Settings, devs []dataplane.Device) dataplane.NodeSt
 		}
 		st.Ports[id] = dataplane.LocalPort{ID: id, NetworkID: p.NetworkID, MAC: p.MAC}
 	}
+	st.Firewall = firewall(v.Firewall, s.FirewallDriver, st.Ports)
 	return st
 }
 
@@ -214,7 +218,9 @@ func Report(kind string, cfg *config.Agent, devices int, start bool) neutron.Age
 		r.AgentType, r.Binary = neutron.AgentTypeOVS, "neutron-openvswitch-agent"
 		conf["integration_bridge"] = cfg.IntegrationBridge
 		conf["datapath_type"] = cfg.DatapathType
-		conf["ovs_hybrid_plug"] = false
+		// As Neutron's agent: the hybrid driver filters on a qbr bridge,
+		// so the server tells Nova (binding:vif_details) to plug there.
+		conf["ovs_hybrid_plug"] = cfg.FirewallDriver == "iptables_hybrid"
 		conf["enable_distributed_routing"] = false
 		conf["in_distributed_mode"] = false
 		conf["baremetal_smartnic"] = false

@@ -316,6 +316,7 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 	} else {
 		s.lbAgent(c)
 	}
+	s.firewallDriver(c, by)
 	if c.ARPResponder && !c.L2Population {
 		// As Neutron: the responder is fed by l2population only.
 		s.warnings = append(s.warnings, "arp_responder needs l2_population; the ARP responder stays off")
@@ -430,6 +431,39 @@ func (s *source) lbAgent(c *Agent) {
 		if c.LocalIP == "" {
 			s.fail(ipE, "enable_vxlan is true but local_ip is not set")
 		}
+	}
+}
+
+// firewallDrivers maps Neutron's firewall_driver spellings (stevedore
+// aliases and class paths) to the short name, and says which agent runs
+// each.
+var firewallDrivers = map[string]struct {
+	name string
+	by   reader
+}{
+	"noop": {"noop", rAgents}, "neutron.agent.firewall.NoopFirewallDriver": {"noop", rAgents},
+	"iptables": {"iptables", rLB}, "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver": {"iptables", rLB},
+	"iptables_hybrid": {"iptables_hybrid", rOVS}, "neutron.agent.linux.iptables_firewall.OVSHybridIptablesFirewallDriver": {"iptables_hybrid", rOVS},
+	"openvswitch": {"openvswitch", rOVS}, "neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver": {"openvswitch", rOVS},
+	"neutron.agent.linux.openvswitch_firewall.firewall.OVSFirewallDriver": {"openvswitch", rOVS},
+}
+
+// firewallDriver reads [securitygroup] firewall_driver and
+// enable_security_group (default true; false means noop, as Neutron).
+func (s *source) firewallDriver(c *Agent, by reader) {
+	var enabled bool
+	s.boolean(&enabled, "securitygroup", "enable_security_group", true)
+	e := s.str(&c.FirewallDriver, "securitygroup", "firewall_driver", "noop")
+	d, ok := firewallDrivers[c.FirewallDriver]
+	switch {
+	case !ok:
+		s.fail(e, "unknown firewall driver; use noop, iptables (Linux bridge), openvswitch or iptables_hybrid (Open vSwitch)")
+	case d.by&by == 0:
+		s.fail(e, "%s is not a firewall driver of this agent", d.name)
+	}
+	c.FirewallDriver = d.name
+	if !enabled {
+		c.FirewallDriver = "noop"
 	}
 }
 

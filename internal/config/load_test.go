@@ -54,7 +54,6 @@ func TestLoadServerSeed(t *testing.T) {
 				"L3RouterPlugin (L3 routers) is not implemented by neutrino; ignored",
 				"LoadBalancerPlugin (LBaaS v1) is not implemented by neutrino; ignored",
 				tc.file + ": [database] sql_connection: deprecated name; use [database] connection",
-				tc.file + ": [securitygroup] firewall_driver: ignored: neutrino agents program no firewall rules",
 			}
 			assertWarnings(t, warns, wantWarn)
 		})
@@ -82,7 +81,8 @@ func TestLoadAgentSeed(t *testing.T) {
 				LocalIP: "198.18.255.101", VXLANUDPPort: 4789, EnableTunneling: true,
 				IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "system",
 				OVSDBConnection: "unix:/var/run/openvswitch/db.sock", BridgeMappings: map[string]string{},
-				Files: []string{seed("neutron.conf"), seed(tc.file)},
+				FirewallDriver: "iptables_hybrid",
+				Files:          []string{seed("neutron.conf"), seed(tc.file)},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
@@ -92,7 +92,6 @@ func TestLoadAgentSeed(t *testing.T) {
 				tc.file + ": [OVS] tunnel_type: deprecated name; use [agent] tunnel_types",
 				tc.file + ": [OVS] tunnel_id_ranges: ignored: an old OVS plugin option",
 				tc.file + ": [OVS] tenant_network_type: ignored: an old OVS plugin option",
-				tc.file + ": [SECURITYGROUP] firewall_driver: ignored:",
 			})
 			for _, w := range warns {
 				if strings.Contains(w, "core_plugin") || strings.Contains(w, "service_plugins") {

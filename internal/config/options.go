@@ -161,6 +161,12 @@ var options = []option{
 	opt("DEFAULT", "dns_domain", rServer|rDHCP, key{"DEFAULT", "dhcp_domain"}),
 	opt("DEFAULT", "dhcp_lease_duration", rServer|rDHCP),
 
+	// [securitygroup]: the agents' firewall driver; the server reads the
+	// section (the seed sets a dummy driver there to turn security
+	// groups on) and always serves them.
+	opt("securitygroup", "firewall_driver", rServer|rAgents),
+	opt("securitygroup", "enable_security_group", rServer|rAgents),
+
 	// [vxlan] (Linux bridge agent)
 	opt("vxlan", "enable_vxlan", rLB),
 	opt("vxlan", "local_ip", rLB),
@@ -179,8 +185,6 @@ var notImplemented = map[key]string{
 	{"ovs", "tenant_network_type"}:              "an old OVS plugin option; the server's [ml2] tenant_network_types applies",
 	{"ovs", "network_vlan_ranges"}:              "an old OVS plugin option; the server's [ml2_type_vlan] network_vlan_ranges applies",
 	{"linux_bridge", "bridge_mappings"}:         "existing bridges for physical networks are not implemented by neutrino (use physical_interface_mappings)",
-	{"securitygroup", "firewall_driver"}:        "neutrino agents program no firewall rules (security groups are not enforced)",
-	{"securitygroup", "enable_security_group"}:  "neutrino agents program no firewall rules (security groups are not enforced)",
 	{"agent", "enable_distributed_routing"}:     "DVR is not implemented by neutrino",
 	{"keystone_authtoken", "memcached_servers"}: "tokens are cached in the server process ([keystone_authtoken] token_cache_time, token_cache_size)",
 	{"DEFAULT", "router_distributed"}:           "DVR is not implemented by neutrino",

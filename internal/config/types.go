@@ -160,6 +160,12 @@ type Agent struct {
 	ARPResponder   bool          // arp_responder ([agent] for OVS, [vxlan] for Linux bridge)
 	TunnelTypes    []string      // tunnel_types (OVS: [agent] or old [ovs] tunnel_type); LB: ["vxlan"] when enable_vxlan
 
+	// FirewallDriver is [securitygroup] firewall_driver by Neutron's
+	// short name: "noop" (also when enable_security_group is false),
+	// "iptables" (Linux bridge), "openvswitch" or "iptables_hybrid"
+	// (Open vSwitch). Class paths are accepted and mapped.
+	FirewallDriver string
+
 	// Tunnels
 	LocalIP      string // [ovs] / [vxlan] local_ip
 	VXLANUDPPort int    // [agent] vxlan_udp_port (OVS; old [ovs] spelling too) / [vxlan] udp_dstport (LB); default 4789

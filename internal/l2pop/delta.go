@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"neutrino/internal/secgroup"
 )
 
 // Delta turns one view into another. It carries only what changed, down to
@@ -18,6 +20,8 @@ type Delta struct {
 	Networks               []NetDelta // sorted by ID
 	PortsSet               []LocalPort
 	PortsDel               []string
+	// Firewall changes the security-group part.
+	Firewall secgroup.Delta
 }
 
 // Header is a view's scalar part.
@@ -40,7 +44,7 @@ type NetDelta struct {
 // Size counts the items a delta carries (tunnels, networks, flood VTEPs,
 // entries, ports).
 func (d Delta) Size() int {
-	n := len(d.TunnelsAdd) + len(d.TunnelsDel) + len(d.PortsSet) + len(d.PortsDel)
+	n := len(d.TunnelsAdd) + len(d.TunnelsDel) + len(d.PortsSet) + len(d.PortsDel) + d.Firewall.Size()
 	for _, nd := range d.Networks {
 		n += 1 + len(nd.FloodAdd) + len(nd.FloodDel) + len(nd.EntriesAdd) + len(nd.EntriesDel)
 	}
@@ -50,7 +54,7 @@ func (d Delta) Size() int {
 // Empty reports whether the delta changes nothing.
 func (d Delta) Empty() bool {
 	return d.Header == nil && len(d.TunnelsAdd) == 0 && len(d.TunnelsDel) == 0 &&
-		len(d.Networks) == 0 && len(d.PortsSet) == 0 && len(d.PortsDel) == 0
+		len(d.Networks) == 0 && len(d.PortsSet) == 0 && len(d.PortsDel) == 0 && d.Firewall.Empty()
 }
 
 // diffSorted returns what to add to and remove from sorted old to get
@@ -150,6 +154,7 @@ func Diff(old, new View) Delta {
 			d.PortsDel = append(d.PortsDel, id)
 		}
 	}
+	d.Firewall = secgroup.Diff(old.Firewall, new.Firewall)
 	return d
 }
 
@@ -187,6 +192,11 @@ func (v View) Apply(d Delta) (View, error) {
 	for _, id := range d.PortsDel {
 		delete(out.Ports, id)
 	}
+	fw, err := v.Firewall.Apply(d.Firewall)
+	if err != nil {
+		return v, err
+	}
+	out.Firewall = fw
 	return out, nil
 }
 
@@ -239,5 +249,6 @@ func (d Delta) String() string {
 	for _, id := range d.PortsDel {
 		fmt.Fprintf(&b, "-port %s\n", id)
 	}
+	b.WriteString(d.Firewall.String())
 	return b.String()
 }

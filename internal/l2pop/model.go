@@ -28,6 +28,10 @@ type Span struct {
 	// hosts' views may have changed (besides their ports): UpdateView
 	// recomputes just these. nil means anything may have.
 	Nets map[string]struct{}
+	// VTEPs is set when the set of all VTEPs changed: every host's
+	// firewall (its underlay filter) changes, hosts outside Hosts in
+	// nothing else.
+	VTEPs bool
 }
 
 func (s *Span) addNet(id string) {
@@ -78,6 +82,7 @@ type Model struct {
 	// what they touch, not the number of agents in the cloud.
 	agentsByHost map[string]map[string]struct{}
 	endpointHost map[netip.Addr]string
+	fw           fwIndex
 }
 
 // portInfo is the part of a port that views depend on.
@@ -85,6 +90,7 @@ type portInfo struct {
 	ID, NetworkID, Host, MAC, Status string
 	Bound                            bool
 	IPs                              []netip.Addr
+	fw                               fwPort
 }
 
 // NewModel builds a model from a consistent snapshot.
@@ -104,6 +110,7 @@ func NewModel(cfg Config, st *neutron.State) *Model {
 
 		agentsByHost: map[string]map[string]struct{}{},
 		endpointHost: map[netip.Addr]string{},
+		fw:           newFWIndex(),
 	}
 	for _, t := range cfg.NetworkTypes {
 		m.types[t] = true
@@ -123,6 +130,12 @@ func NewModel(cfg Config, st *neutron.State) *Model {
 	}
 	for _, e := range st.Endpoints {
 		m.setEndpoint(e)
+	}
+	for _, g := range st.SecurityGroups {
+		m.setGroup(g)
+		for _, r := range g.Rules {
+			m.setRule(r)
+		}
 	}
 	return m
 }
@@ -167,6 +180,7 @@ func portFromNeutron(p neutron.Port) portInfo {
 		}
 	}
 	pi.IPs = sortedUnique(pi.IPs, compareAddr)
+	pi.fw = fwPortOf(p)
 	return pi
 }
 
@@ -175,6 +189,7 @@ func (m *Model) setPort(p neutron.Port) { m.putPort(portFromNeutron(p)) }
 func (m *Model) putPort(pi portInfo) {
 	m.removePort(pi.ID)
 	m.ports[pi.ID] = pi
+	m.indexPort(pi, true)
 	index(m.portsByNet, pi.NetworkID, pi.ID)
 	index(m.portsByHost, pi.Host, pi.ID)
 }
@@ -185,6 +200,7 @@ func (m *Model) removePort(id string) {
 		return
 	}
 	delete(m.ports, id)
+	m.indexPort(old, false)
 	unindex(m.portsByNet, old.NetworkID, id)
 	unindex(m.portsByHost, old.Host, id)
 }
@@ -367,6 +383,7 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 			m.setPort(p)
 		}
 		now, has := m.ports[c.ID]
+		m.portFirewallSpan(old, now, &span)
 		if had == has && portEqual(old, now) {
 			return span, nil
 		}
@@ -386,6 +403,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		if span.Nets == nil {
 			span.Nets = map[string]struct{}{}
 		}
+	case neutron.KindSecurityGroup, neutron.KindSecurityGroupRule:
+		return span, m.applyFirewall(c, &span)
 	case neutron.KindAgent:
 		old, had := m.agents[c.ID]
 		if del {
@@ -402,6 +421,7 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 			// The agent's host (its VTEP, mode, whether it has a view) and
 			// whoever sees that host's VTEP.
 			m.vtepChanged(&span, old.Host, now.Host)
+			m.vtepsChanged(&span)
 		}
 	case neutron.KindEndpoint:
 		var changed []string
@@ -416,11 +436,23 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 		if len(changed) > 0 {
 			m.vtepChanged(&span, changed...)
+			m.vtepsChanged(&span)
 		}
 	}
 	return span, nil
 }
 
+// vtepsChanged marks the span when the set of all VTEPs moved (every
+// host's underlay filter follows it).
+func (m *Model) vtepsChanged(s *Span) {
+	old := m.fw.vteps
+	m.fw.vtepsValid = false
+	if !slices.Equal(old, m.cachedVTEPs()) {
+		s.VTEPs = true
+	}
+}
+
+// portEqual compares the forwarding part of two ports.
 func portEqual(a, b portInfo) bool {
 	return a.ID == b.ID && a.NetworkID == b.NetworkID && a.Host == b.Host && a.MAC == b.MAC &&
 		a.Status == b.Status && a.Bound == b.Bound && slices.Equal(a.IPs, b.IPs)
@@ -481,8 +513,8 @@ func (m *Model) UpdateView(old View, nets map[string]struct{}) View {
 	return m.view(old.Host, &old, nets)
 }
 
-func (m *Model) view(host string, old *View, nets map[string]struct{}) View {
-	v := View{Host: host, Networks: map[string]NetView{}, Ports: map[string]LocalPort{}}
+func (m *Model) view(host string, old *View, nets map[string]struct{}) (v View) {
+	v = View{Host: host, Networks: map[string]NetView{}, Ports: map[string]LocalPort{}}
 	ids := m.agentsByHost[host]
 	if len(ids) == 0 {
 		return v
@@ -492,6 +524,7 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) View {
 	}
 	v.L2Pop = v.L2Pop && m.cfg.Enabled
 	v.LocalIP = m.vtep(host)
+	defer func() { v.Firewall = m.firewall(v.Ports) }()
 
 	active := map[string]bool{}
 	for pid := range m.portsByHost[host] {

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"neutrino/internal/neutron"
+	"neutrino/internal/secgroup"
 )
 
 // View is everything one agent must realise, as of one revision.
@@ -40,6 +41,8 @@ type View struct {
 	Networks map[string]NetView
 	// Ports are the ports bound to this host, by id.
 	Ports map[string]LocalPort
+	// Firewall is what the host's firewall must enforce for Ports.
+	Firewall secgroup.Firewall
 }
 
 // NetHeader is what identifies a network on the wire.
@@ -125,6 +128,7 @@ func (v View) Clone() View {
 	for id, p := range v.Ports {
 		out.Ports[id] = p
 	}
+	out.Firewall = v.Firewall.Clone()
 	return out
 }
 
@@ -146,7 +150,7 @@ func (v View) Equal(w View) bool {
 			return false
 		}
 	}
-	return true
+	return v.Firewall.Equal(w.Firewall)
 }
 
 func (n NetView) equal(m NetView) bool {
@@ -165,7 +169,7 @@ func (v View) EntryCount() int {
 
 // Size counts the items of a view as Delta.Size counts a delta's.
 func (v View) Size() int {
-	n := len(v.Tunnels) + len(v.Ports)
+	n := len(v.Tunnels) + len(v.Ports) + v.Firewall.Size()
 	for _, nv := range v.Networks {
 		n += 1 + len(nv.Flood) + len(nv.Entries)
 	}
@@ -195,6 +199,7 @@ func (v View) String() string {
 		p := v.Ports[id]
 		fmt.Fprintf(&b, "port %s network %s mac %s %s\n", id, p.NetworkID, p.MAC, p.Status)
 	}
+	b.WriteString(v.Firewall.String())
 	return b.String()
 }
 

@@ -182,6 +182,7 @@ func TestViews(t *testing.T) {
 			}
 		}},
 	}
+	scenarios = append(scenarios, scenario{name: "security-groups", cfg: l2popOn, steps: sgScenario})
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld()

@@ -119,6 +119,9 @@ func TestBindWith(t *testing.T) {
 	}{
 		{"openvswitch", ovsConf, vx, "normal", "ovs", `{"connectivity":"l2","port_filter":true,"ovs_hybrid_plug":false,"datapath_type":"netdev","bridge_name":"br-int"}`},
 		{"openvswitch", json.RawMessage(`{"tunnel_types":["vxlan"]}`), vx, "", "ovs", `{"connectivity":"l2","port_filter":true,"ovs_hybrid_plug":false,"datapath_type":"system","bridge_name":"br-int"}`},
+		// An agent with firewall_driver = iptables_hybrid reports
+		// ovs_hybrid_plug: Nova/os-vif then plugs the VM through qbr.
+		{"openvswitch", json.RawMessage(`{"tunnel_types":["vxlan"],"ovs_hybrid_plug":true}`), vx, "", "ovs", `{"connectivity":"l2","port_filter":true,"ovs_hybrid_plug":true,"datapath_type":"system","bridge_name":"br-int"}`},
 		{"openvswitch", ovsConf, vlan, "normal", "ovs", `{"connectivity":"l2","port_filter":true,"ovs_hybrid_plug":false,"datapath_type":"netdev","bridge_name":"br-int"}`},
 		{"openvswitch", ovsConf, vlan2, "normal", "", ""},
 		{"openvswitch", json.RawMessage(`{"tunnel_types":[]}`), vx, "normal", "", ""},

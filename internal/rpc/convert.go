@@ -126,6 +126,7 @@ func ViewToPB(v l2pop.View) *pb.View {
 	for _, id := range slices.Sorted(maps.Keys(v.Ports)) {
 		out.Ports = append(out.Ports, portPB(v.Ports[id]))
 	}
+	out.Firewall = firewallPB(v.Firewall)
 	return out
 }
 
@@ -153,6 +154,9 @@ func ViewFromPB(p *pb.View) (l2pop.View, error) {
 		lp := pbPort(pp)
 		v.Ports[lp.ID] = lp
 	}
+	if v.Firewall, err = pbFirewall(p.GetFirewall()); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
@@ -174,6 +178,7 @@ func DeltaToPB(d l2pop.Delta) *pb.Delta {
 	for _, p := range d.PortsSet {
 		out.PortsSet = append(out.PortsSet, portPB(p))
 	}
+	out.Firewall = firewallDeltaPB(d.Firewall)
 	return out
 }
 
@@ -218,5 +223,8 @@ func DeltaFromPB(p *pb.Delta) (l2pop.Delta, error) {
 		d.PortsSet = append(d.PortsSet, pbPort(pp))
 	}
 	d.PortsDel = p.GetPortsDel()
+	if d.Firewall, err = pbFirewallDelta(p.GetFirewall()); err != nil {
+		return d, err
+	}
 	return d, nil
 }

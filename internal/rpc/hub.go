@@ -119,7 +119,7 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	prevRev := h.model.Revision
-	all := false
+	all, vteps := false, false
 	affected := map[string]struct{}{}
 	// nets: the networks the batch touched; nil once a change may have
 	// touched more (an agent or endpoint row): then views are recomputed.
@@ -133,6 +133,7 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 			firstErr = err
 		}
 		all = all || span.All
+		vteps = vteps || span.VTEPs
 		for host := range span.Hosts {
 			affected[host] = struct{}{}
 		}
@@ -156,23 +157,38 @@ func (h *hub) apply(changes []neutron.Change) (int, error) {
 	}
 	n := 0
 	for host := range affected {
-		hs, ok := h.hosts[host]
-		if !ok {
-			if !h.model.HasAgent(host) {
-				continue
+		n += h.update(host, prevRev, nets)
+	}
+	if vteps && !all {
+		// The set of VTEPs moved: every other host's underlay filter
+		// follows, nothing else of its view.
+		for _, host := range h.model.Hosts() {
+			if _, done := affected[host]; !done {
+				n += h.update(host, prevRev, map[string]struct{}{})
 			}
-			// New host: it starts at the previous revision with an
-			// empty view, so its first delta is its whole view.
-			hs = &hostState{view: l2pop.View{Host: host}, rev: prevRev, logStart: prevRev, subs: map[chan struct{}]struct{}{}}
-			h.hosts[host] = hs
-		}
-		before := hs.rev
-		h.refresh(host, hs, nets)
-		if hs.rev != before {
-			n++
 		}
 	}
 	return n, firstErr
+}
+
+// update refreshes host's view (see refresh for nets) and returns 1 if it
+// changed. A host new to the hub starts at prevRev with an empty view, so
+// its first delta is its whole view. Callers hold mu.
+func (h *hub) update(host string, prevRev int64, nets map[string]struct{}) int {
+	hs, ok := h.hosts[host]
+	if !ok {
+		if !h.model.HasAgent(host) {
+			return 0
+		}
+		hs = &hostState{view: l2pop.View{Host: host}, rev: prevRev, logStart: prevRev, subs: map[chan struct{}]struct{}{}}
+		h.hosts[host] = hs
+	}
+	before := hs.rev
+	h.refresh(host, hs, nets)
+	if hs.rev != before {
+		return 1
+	}
+	return 0
 }
 
 // subscribe registers a wake-up channel for host.

@@ -46,7 +46,43 @@ func TestDeltasEqualSnapshot(t *testing.T) {
 				start(host)
 			}
 			ports := []string{}
-			for i := 0; i < 120; i++ {
+			groups := []string{"sg-0", "sg-1", "sg-2"}
+			for _, g := range groups {
+				mem.PutSecurityGroup(g, true)
+			}
+			rules := []string{}
+			for i := 0; i < 160; i++ {
+				if op := r.IntN(14); op >= 10 && len(ports) > 0 {
+					// Security groups: rules (some naming a remote
+					// group), stateful flips, ports joining and leaving.
+					switch op {
+					case 10:
+						id := fmt.Sprintf("r%03d", i)
+						rules = append(rules, id)
+						remote := ""
+						if r.IntN(2) == 0 {
+							remote = groups[r.IntN(len(groups))]
+						}
+						mem.PutRule(id, groups[r.IntN(len(groups))], 1+r.IntN(3), remote)
+					case 11:
+						if len(rules) > 0 {
+							k := r.IntN(len(rules))
+							mem.DeleteRule(rules[k])
+							rules = append(rules[:k], rules[k+1:]...)
+						}
+					case 12:
+						mem.PutSecurityGroup(groups[r.IntN(len(groups))], r.IntN(2) == 0)
+					default:
+						var gs []string
+						for _, g := range groups {
+							if r.IntN(2) == 0 {
+								gs = append(gs, g)
+							}
+						}
+						mem.SetPortGroups(ports[r.IntN(len(ports))], gs...)
+					}
+					continue
+				}
 				switch op := r.IntN(10); {
 				case op < 3 || len(ports) == 0:
 					id := fmt.Sprintf("p%03d", i)

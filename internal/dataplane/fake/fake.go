@@ -239,7 +239,43 @@ func Render(s dataplane.NodeState) string {
 		p := s.Ports[id]
 		fmt.Fprintf(&b, "port %s network %s mac %s\n", id, p.NetworkID, p.MAC)
 	}
+	renderFirewall(&b, s.Firewall)
 	return b.String()
+}
+
+// renderFirewall prints the security-group part (nothing for noop).
+func renderFirewall(b *strings.Builder, f dataplane.Firewall) {
+	if f.Driver == "" || f.Driver == "noop" {
+		return
+	}
+	fmt.Fprintf(b, "firewall %s\n", f.Driver)
+	for _, v := range sortedAddrs(f.VTEPs) {
+		fmt.Fprintf(b, "  vtep %s\n", v)
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.Ports)) {
+		p := f.Ports[id]
+		fmt.Fprintf(b, "  filter %s network %s mac %s port_security %t stateful %t\n", id, p.NetworkID, p.MAC, p.PortSecurity, p.Stateful)
+		for _, a := range p.Allowed {
+			fmt.Fprintf(b, "    allow %s %s\n", a.MAC, a.Prefix)
+		}
+		for _, r := range p.Rules {
+			fmt.Fprintf(b, "    rule %s %s proto %d ports %d:%d", r.Direction, r.Ethertype, r.Protocol, r.PortMin, r.PortMax)
+			if r.RemotePrefix.IsValid() {
+				fmt.Fprintf(b, " from %s", r.RemotePrefix)
+			}
+			if r.RemoteGroup != "" {
+				fmt.Fprintf(b, " group %s", r.RemoteGroup)
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.RemoteGroups)) {
+		fmt.Fprintf(b, "  remote %s", id)
+		for _, m := range f.RemoteGroups[id] {
+			fmt.Fprintf(b, " %s", m)
+		}
+		b.WriteString("\n")
+	}
 }
 
 func addr(a netip.Addr) string {

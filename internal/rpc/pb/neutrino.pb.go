@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: internal/rpc/pb/neutrino.proto
+// source: neutrino.proto
 
 package pb
 
@@ -41,7 +41,7 @@ type ReportStateRequest struct {
 
 func (x *ReportStateRequest) Reset() {
 	*x = ReportStateRequest{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[0]
+	mi := &file_neutrino_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +53,7 @@ func (x *ReportStateRequest) String() string {
 func (*ReportStateRequest) ProtoMessage() {}
 
 func (x *ReportStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[0]
+	mi := &file_neutrino_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +66,7 @@ func (x *ReportStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStateRequest.ProtoReflect.Descriptor instead.
 func (*ReportStateRequest) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{0}
+	return file_neutrino_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ReportStateRequest) GetAgentType() string {
@@ -135,7 +135,7 @@ type ReportStateReply struct {
 
 func (x *ReportStateReply) Reset() {
 	*x = ReportStateReply{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[1]
+	mi := &file_neutrino_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +147,7 @@ func (x *ReportStateReply) String() string {
 func (*ReportStateReply) ProtoMessage() {}
 
 func (x *ReportStateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[1]
+	mi := &file_neutrino_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +160,7 @@ func (x *ReportStateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStateReply.ProtoReflect.Descriptor instead.
 func (*ReportStateReply) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{1}
+	return file_neutrino_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ReportStateReply) GetAgentId() string {
@@ -189,7 +189,7 @@ type UpdateDeviceRequest struct {
 
 func (x *UpdateDeviceRequest) Reset() {
 	*x = UpdateDeviceRequest{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[2]
+	mi := &file_neutrino_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +201,7 @@ func (x *UpdateDeviceRequest) String() string {
 func (*UpdateDeviceRequest) ProtoMessage() {}
 
 func (x *UpdateDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[2]
+	mi := &file_neutrino_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +214,7 @@ func (x *UpdateDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{2}
+	return file_neutrino_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UpdateDeviceRequest) GetHost() string {
@@ -248,7 +248,7 @@ type UpdateDeviceReply struct {
 
 func (x *UpdateDeviceReply) Reset() {
 	*x = UpdateDeviceReply{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[3]
+	mi := &file_neutrino_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +260,7 @@ func (x *UpdateDeviceReply) String() string {
 func (*UpdateDeviceReply) ProtoMessage() {}
 
 func (x *UpdateDeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[3]
+	mi := &file_neutrino_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +273,7 @@ func (x *UpdateDeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceReply.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceReply) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{3}
+	return file_neutrino_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UpdateDeviceReply) GetPortId() string {
@@ -302,7 +302,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[4]
+	mi := &file_neutrino_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +314,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[4]
+	mi := &file_neutrino_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +327,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{4}
+	return file_neutrino_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WatchRequest) GetHost() string {
@@ -361,7 +361,7 @@ type WatchMessage struct {
 
 func (x *WatchMessage) Reset() {
 	*x = WatchMessage{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[5]
+	mi := &file_neutrino_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +373,7 @@ func (x *WatchMessage) String() string {
 func (*WatchMessage) ProtoMessage() {}
 
 func (x *WatchMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[5]
+	mi := &file_neutrino_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +386,7 @@ func (x *WatchMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMessage.ProtoReflect.Descriptor instead.
 func (*WatchMessage) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{5}
+	return file_neutrino_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatchMessage) GetRevision() int64 {
@@ -455,7 +455,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[6]
+	mi := &file_neutrino_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +467,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[6]
+	mi := &file_neutrino_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +480,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{6}
+	return file_neutrino_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Entry) GetMac() []byte {
@@ -518,7 +518,7 @@ type NetHeader struct {
 
 func (x *NetHeader) Reset() {
 	*x = NetHeader{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[7]
+	mi := &file_neutrino_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +530,7 @@ func (x *NetHeader) String() string {
 func (*NetHeader) ProtoMessage() {}
 
 func (x *NetHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[7]
+	mi := &file_neutrino_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +543,7 @@ func (x *NetHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetHeader.ProtoReflect.Descriptor instead.
 func (*NetHeader) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{7}
+	return file_neutrino_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NetHeader) GetType() string {
@@ -593,7 +593,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[8]
+	mi := &file_neutrino_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +605,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[8]
+	mi := &file_neutrino_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +618,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{8}
+	return file_neutrino_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Network) GetId() string {
@@ -661,7 +661,7 @@ type LocalPort struct {
 
 func (x *LocalPort) Reset() {
 	*x = LocalPort{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[9]
+	mi := &file_neutrino_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +673,7 @@ func (x *LocalPort) String() string {
 func (*LocalPort) ProtoMessage() {}
 
 func (x *LocalPort) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[9]
+	mi := &file_neutrino_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +686,7 @@ func (x *LocalPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalPort.ProtoReflect.Descriptor instead.
 func (*LocalPort) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{9}
+	return file_neutrino_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LocalPort) GetId() string {
@@ -725,13 +725,14 @@ type View struct {
 	Tunnels       [][]byte               `protobuf:"bytes,4,rep,name=tunnels,proto3" json:"tunnels,omitempty"`
 	Networks      []*Network             `protobuf:"bytes,5,rep,name=networks,proto3" json:"networks,omitempty"`
 	Ports         []*LocalPort           `protobuf:"bytes,6,rep,name=ports,proto3" json:"ports,omitempty"`
+	Firewall      *Firewall              `protobuf:"bytes,13,opt,name=firewall,proto3" json:"firewall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[10]
+	mi := &file_neutrino_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +744,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[10]
+	mi := &file_neutrino_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +757,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{10}
+	return file_neutrino_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *View) GetHost() string {
@@ -801,6 +802,13 @@ func (x *View) GetPorts() []*LocalPort {
 	return nil
 }
 
+func (x *View) GetFirewall() *Firewall {
+	if x != nil {
+		return x.Firewall
+	}
+	return nil
+}
+
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	LocalIp       []byte                 `protobuf:"bytes,1,opt,name=local_ip,json=localIp,proto3" json:"local_ip,omitempty"`
@@ -811,7 +819,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[11]
+	mi := &file_neutrino_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +831,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[11]
+	mi := &file_neutrino_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +844,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{11}
+	return file_neutrino_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Header) GetLocalIp() []byte {
@@ -868,7 +876,7 @@ type NetworkDelta struct {
 
 func (x *NetworkDelta) Reset() {
 	*x = NetworkDelta{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[12]
+	mi := &file_neutrino_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +888,7 @@ func (x *NetworkDelta) String() string {
 func (*NetworkDelta) ProtoMessage() {}
 
 func (x *NetworkDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[12]
+	mi := &file_neutrino_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +901,7 @@ func (x *NetworkDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkDelta.ProtoReflect.Descriptor instead.
 func (*NetworkDelta) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{12}
+	return file_neutrino_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NetworkDelta) GetId() string {
@@ -953,13 +961,14 @@ type Delta struct {
 	Networks      []*NetworkDelta        `protobuf:"bytes,4,rep,name=networks,proto3" json:"networks,omitempty"`
 	PortsSet      []*LocalPort           `protobuf:"bytes,5,rep,name=ports_set,json=portsSet,proto3" json:"ports_set,omitempty"`
 	PortsDel      []string               `protobuf:"bytes,6,rep,name=ports_del,json=portsDel,proto3" json:"ports_del,omitempty"`
+	Firewall      *FirewallDelta         `protobuf:"bytes,13,opt,name=firewall,proto3" json:"firewall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delta) Reset() {
 	*x = Delta{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[13]
+	mi := &file_neutrino_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +980,7 @@ func (x *Delta) String() string {
 func (*Delta) ProtoMessage() {}
 
 func (x *Delta) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[13]
+	mi := &file_neutrino_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +993,7 @@ func (x *Delta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delta.ProtoReflect.Descriptor instead.
 func (*Delta) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{13}
+	return file_neutrino_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Delta) GetHeader() *Header {
@@ -1029,6 +1038,661 @@ func (x *Delta) GetPortsDel() []string {
 	return nil
 }
 
+func (x *Delta) GetFirewall() *FirewallDelta {
+	if x != nil {
+		return x.Firewall
+	}
+	return nil
+}
+
+// Security groups (secgroup.Firewall): the host's ports with their groups,
+// each group's rules once, remote groups as member lists, all VTEPs. A
+// prefix travels as its address bytes followed by one byte of length.
+type FwRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ingress       bool                   `protobuf:"varint,1,opt,name=ingress,proto3" json:"ingress,omitempty"`
+	Ipv6          bool                   `protobuf:"varint,2,opt,name=ipv6,proto3" json:"ipv6,omitempty"`
+	Protocol      uint32                 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	PortMin       int32                  `protobuf:"zigzag32,4,opt,name=port_min,json=portMin,proto3" json:"port_min,omitempty"`
+	PortMax       int32                  `protobuf:"zigzag32,5,opt,name=port_max,json=portMax,proto3" json:"port_max,omitempty"`
+	RemotePrefix  []byte                 `protobuf:"bytes,6,opt,name=remote_prefix,json=remotePrefix,proto3" json:"remote_prefix,omitempty"`
+	RemoteGroup   string                 `protobuf:"bytes,7,opt,name=remote_group,json=remoteGroup,proto3" json:"remote_group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwRule) Reset() {
+	*x = FwRule{}
+	mi := &file_neutrino_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwRule) ProtoMessage() {}
+
+func (x *FwRule) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwRule.ProtoReflect.Descriptor instead.
+func (*FwRule) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FwRule) GetIngress() bool {
+	if x != nil {
+		return x.Ingress
+	}
+	return false
+}
+
+func (x *FwRule) GetIpv6() bool {
+	if x != nil {
+		return x.Ipv6
+	}
+	return false
+}
+
+func (x *FwRule) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *FwRule) GetPortMin() int32 {
+	if x != nil {
+		return x.PortMin
+	}
+	return 0
+}
+
+func (x *FwRule) GetPortMax() int32 {
+	if x != nil {
+		return x.PortMax
+	}
+	return 0
+}
+
+func (x *FwRule) GetRemotePrefix() []byte {
+	if x != nil {
+		return x.RemotePrefix
+	}
+	return nil
+}
+
+func (x *FwRule) GetRemoteGroup() string {
+	if x != nil {
+		return x.RemoteGroup
+	}
+	return ""
+}
+
+type FwAllowed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mac           []byte                 `protobuf:"bytes,1,opt,name=mac,proto3" json:"mac,omitempty"`
+	Prefix        []byte                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwAllowed) Reset() {
+	*x = FwAllowed{}
+	mi := &file_neutrino_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwAllowed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwAllowed) ProtoMessage() {}
+
+func (x *FwAllowed) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwAllowed.ProtoReflect.Descriptor instead.
+func (*FwAllowed) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FwAllowed) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+func (x *FwAllowed) GetPrefix() []byte {
+	if x != nil {
+		return x.Prefix
+	}
+	return nil
+}
+
+type FwPort struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	PortSecurity  bool                   `protobuf:"varint,3,opt,name=port_security,json=portSecurity,proto3" json:"port_security,omitempty"`
+	Allowed       []*FwAllowed           `protobuf:"bytes,4,rep,name=allowed,proto3" json:"allowed,omitempty"`
+	Groups        []string               `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwPort) Reset() {
+	*x = FwPort{}
+	mi := &file_neutrino_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwPort) ProtoMessage() {}
+
+func (x *FwPort) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwPort.ProtoReflect.Descriptor instead.
+func (*FwPort) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FwPort) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FwPort) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+func (x *FwPort) GetPortSecurity() bool {
+	if x != nil {
+		return x.PortSecurity
+	}
+	return false
+}
+
+func (x *FwPort) GetAllowed() []*FwAllowed {
+	if x != nil {
+		return x.Allowed
+	}
+	return nil
+}
+
+func (x *FwPort) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type FwGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Stateful      bool                   `protobuf:"varint,2,opt,name=stateful,proto3" json:"stateful,omitempty"`
+	Rules         []*FwRule              `protobuf:"bytes,3,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwGroup) Reset() {
+	*x = FwGroup{}
+	mi := &file_neutrino_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwGroup) ProtoMessage() {}
+
+func (x *FwGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwGroup.ProtoReflect.Descriptor instead.
+func (*FwGroup) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *FwGroup) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FwGroup) GetStateful() bool {
+	if x != nil {
+		return x.Stateful
+	}
+	return false
+}
+
+func (x *FwGroup) GetRules() []*FwRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type FwRemote struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Members       [][]byte               `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwRemote) Reset() {
+	*x = FwRemote{}
+	mi := &file_neutrino_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwRemote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwRemote) ProtoMessage() {}
+
+func (x *FwRemote) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwRemote.ProtoReflect.Descriptor instead.
+func (*FwRemote) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *FwRemote) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FwRemote) GetMembers() [][]byte {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type Firewall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ports         []*FwPort              `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	Groups        []*FwGroup             `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	Remote        []*FwRemote            `protobuf:"bytes,3,rep,name=remote,proto3" json:"remote,omitempty"`
+	Vteps         [][]byte               `protobuf:"bytes,4,rep,name=vteps,proto3" json:"vteps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Firewall) Reset() {
+	*x = Firewall{}
+	mi := &file_neutrino_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Firewall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Firewall) ProtoMessage() {}
+
+func (x *Firewall) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Firewall.ProtoReflect.Descriptor instead.
+func (*Firewall) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Firewall) GetPorts() []*FwPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *Firewall) GetGroups() []*FwGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *Firewall) GetRemote() []*FwRemote {
+	if x != nil {
+		return x.Remote
+	}
+	return nil
+}
+
+func (x *Firewall) GetVteps() [][]byte {
+	if x != nil {
+		return x.Vteps
+	}
+	return nil
+}
+
+type FwGroupDelta struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Removed bool                   `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
+	// has_stateful: the group is new to the host or stateful changed.
+	HasStateful   bool      `protobuf:"varint,3,opt,name=has_stateful,json=hasStateful,proto3" json:"has_stateful,omitempty"`
+	Stateful      bool      `protobuf:"varint,4,opt,name=stateful,proto3" json:"stateful,omitempty"`
+	RulesAdd      []*FwRule `protobuf:"bytes,5,rep,name=rules_add,json=rulesAdd,proto3" json:"rules_add,omitempty"`
+	RulesDel      []*FwRule `protobuf:"bytes,6,rep,name=rules_del,json=rulesDel,proto3" json:"rules_del,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwGroupDelta) Reset() {
+	*x = FwGroupDelta{}
+	mi := &file_neutrino_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwGroupDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwGroupDelta) ProtoMessage() {}
+
+func (x *FwGroupDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwGroupDelta.ProtoReflect.Descriptor instead.
+func (*FwGroupDelta) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *FwGroupDelta) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FwGroupDelta) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *FwGroupDelta) GetHasStateful() bool {
+	if x != nil {
+		return x.HasStateful
+	}
+	return false
+}
+
+func (x *FwGroupDelta) GetStateful() bool {
+	if x != nil {
+		return x.Stateful
+	}
+	return false
+}
+
+func (x *FwGroupDelta) GetRulesAdd() []*FwRule {
+	if x != nil {
+		return x.RulesAdd
+	}
+	return nil
+}
+
+func (x *FwGroupDelta) GetRulesDel() []*FwRule {
+	if x != nil {
+		return x.RulesDel
+	}
+	return nil
+}
+
+type FwRemoteDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Removed       bool                   `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
+	New           bool                   `protobuf:"varint,3,opt,name=new,proto3" json:"new,omitempty"`
+	Add           [][]byte               `protobuf:"bytes,4,rep,name=add,proto3" json:"add,omitempty"`
+	Del           [][]byte               `protobuf:"bytes,5,rep,name=del,proto3" json:"del,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FwRemoteDelta) Reset() {
+	*x = FwRemoteDelta{}
+	mi := &file_neutrino_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FwRemoteDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FwRemoteDelta) ProtoMessage() {}
+
+func (x *FwRemoteDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FwRemoteDelta.ProtoReflect.Descriptor instead.
+func (*FwRemoteDelta) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FwRemoteDelta) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FwRemoteDelta) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *FwRemoteDelta) GetNew() bool {
+	if x != nil {
+		return x.New
+	}
+	return false
+}
+
+func (x *FwRemoteDelta) GetAdd() [][]byte {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *FwRemoteDelta) GetDel() [][]byte {
+	if x != nil {
+		return x.Del
+	}
+	return nil
+}
+
+type FirewallDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PortsSet      []*FwPort              `protobuf:"bytes,1,rep,name=ports_set,json=portsSet,proto3" json:"ports_set,omitempty"`
+	PortsDel      []string               `protobuf:"bytes,2,rep,name=ports_del,json=portsDel,proto3" json:"ports_del,omitempty"`
+	Groups        []*FwGroupDelta        `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	Remote        []*FwRemoteDelta       `protobuf:"bytes,4,rep,name=remote,proto3" json:"remote,omitempty"`
+	VtepsAdd      [][]byte               `protobuf:"bytes,5,rep,name=vteps_add,json=vtepsAdd,proto3" json:"vteps_add,omitempty"`
+	VtepsDel      [][]byte               `protobuf:"bytes,6,rep,name=vteps_del,json=vtepsDel,proto3" json:"vteps_del,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FirewallDelta) Reset() {
+	*x = FirewallDelta{}
+	mi := &file_neutrino_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FirewallDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FirewallDelta) ProtoMessage() {}
+
+func (x *FirewallDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FirewallDelta.ProtoReflect.Descriptor instead.
+func (*FirewallDelta) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FirewallDelta) GetPortsSet() []*FwPort {
+	if x != nil {
+		return x.PortsSet
+	}
+	return nil
+}
+
+func (x *FirewallDelta) GetPortsDel() []string {
+	if x != nil {
+		return x.PortsDel
+	}
+	return nil
+}
+
+func (x *FirewallDelta) GetGroups() []*FwGroupDelta {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *FirewallDelta) GetRemote() []*FwRemoteDelta {
+	if x != nil {
+		return x.Remote
+	}
+	return nil
+}
+
+func (x *FirewallDelta) GetVtepsAdd() [][]byte {
+	if x != nil {
+		return x.VtepsAdd
+	}
+	return nil
+}
+
+func (x *FirewallDelta) GetVtepsDel() [][]byte {
+	if x != nil {
+		return x.VtepsDel
+	}
+	return nil
+}
+
 // Fact is one forwarding object (dataplane.Fact).
 type Fact struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1044,7 +1708,7 @@ type Fact struct {
 
 func (x *Fact) Reset() {
 	*x = Fact{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[14]
+	mi := &file_neutrino_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1720,7 @@ func (x *Fact) String() string {
 func (*Fact) ProtoMessage() {}
 
 func (x *Fact) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[14]
+	mi := &file_neutrino_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1733,7 @@ func (x *Fact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fact.ProtoReflect.Descriptor instead.
 func (*Fact) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{14}
+	return file_neutrino_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Fact) GetKind() string {
@@ -1128,7 +1792,7 @@ type ObserveRequest struct {
 
 func (x *ObserveRequest) Reset() {
 	*x = ObserveRequest{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[15]
+	mi := &file_neutrino_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1804,7 @@ func (x *ObserveRequest) String() string {
 func (*ObserveRequest) ProtoMessage() {}
 
 func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[15]
+	mi := &file_neutrino_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1817,7 @@ func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
 func (*ObserveRequest) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{15}
+	return file_neutrino_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ObserveRequest) GetId() uint64 {
@@ -1191,7 +1855,7 @@ type ObserveReply struct {
 
 func (x *ObserveReply) Reset() {
 	*x = ObserveReply{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[16]
+	mi := &file_neutrino_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1867,7 @@ func (x *ObserveReply) String() string {
 func (*ObserveReply) ProtoMessage() {}
 
 func (x *ObserveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[16]
+	mi := &file_neutrino_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1880,7 @@ func (x *ObserveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveReply.ProtoReflect.Descriptor instead.
 func (*ObserveReply) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{16}
+	return file_neutrino_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ObserveReply) GetId() uint64 {
@@ -1265,7 +1929,7 @@ type Difference struct {
 
 func (x *Difference) Reset() {
 	*x = Difference{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[17]
+	mi := &file_neutrino_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1941,7 @@ func (x *Difference) String() string {
 func (*Difference) ProtoMessage() {}
 
 func (x *Difference) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[17]
+	mi := &file_neutrino_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1954,7 @@ func (x *Difference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Difference.ProtoReflect.Descriptor instead.
 func (*Difference) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{17}
+	return file_neutrino_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Difference) GetKind() string {
@@ -1336,7 +2000,7 @@ type AuditReport struct {
 
 func (x *AuditReport) Reset() {
 	*x = AuditReport{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[18]
+	mi := &file_neutrino_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +2012,7 @@ func (x *AuditReport) String() string {
 func (*AuditReport) ProtoMessage() {}
 
 func (x *AuditReport) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[18]
+	mi := &file_neutrino_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +2025,7 @@ func (x *AuditReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditReport.ProtoReflect.Descriptor instead.
 func (*AuditReport) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{18}
+	return file_neutrino_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AuditReport) GetHost() string {
@@ -1456,7 +2120,7 @@ type AuditReportReply struct {
 
 func (x *AuditReportReply) Reset() {
 	*x = AuditReportReply{}
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[19]
+	mi := &file_neutrino_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +2132,7 @@ func (x *AuditReportReply) String() string {
 func (*AuditReportReply) ProtoMessage() {}
 
 func (x *AuditReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_rpc_pb_neutrino_proto_msgTypes[19]
+	mi := &file_neutrino_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,14 +2145,14 @@ func (x *AuditReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditReportReply.ProtoReflect.Descriptor instead.
 func (*AuditReportReply) Descriptor() ([]byte, []int) {
-	return file_internal_rpc_pb_neutrino_proto_rawDescGZIP(), []int{19}
+	return file_neutrino_proto_rawDescGZIP(), []int{28}
 }
 
-var File_internal_rpc_pb_neutrino_proto protoreflect.FileDescriptor
+var File_neutrino_proto protoreflect.FileDescriptor
 
-const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
+const file_neutrino_proto_rawDesc = "" +
 	"\n" +
-	"\x1einternal/rpc/pb/neutrino.proto\x12\vneutrino.v1\"\xfc\x01\n" +
+	"\x0eneutrino.proto\x12\vneutrino.v1\"\xfc\x01\n" +
 	"\x12ReportStateRequest\x12\x1d\n" +
 	"\n" +
 	"agent_type\x18\x01 \x01(\tR\tagentType\x12\x16\n" +
@@ -1539,14 +2203,15 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"\n" +
 	"network_id\x18\x02 \x01(\tR\tnetworkId\x12\x10\n" +
 	"\x03mac\x18\x03 \x01(\fR\x03mac\x12\x16\n" +
-	"\x06status\x18\x04 \x01(\tR\x06status\"\xc5\x01\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\"\xf8\x01\n" +
 	"\x04View\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x19\n" +
 	"\blocal_ip\x18\x02 \x01(\fR\alocalIp\x12\x14\n" +
 	"\x05l2pop\x18\x03 \x01(\bR\x05l2pop\x12\x18\n" +
 	"\atunnels\x18\x04 \x03(\fR\atunnels\x120\n" +
 	"\bnetworks\x18\x05 \x03(\v2\x14.neutrino.v1.NetworkR\bnetworks\x12,\n" +
-	"\x05ports\x18\x06 \x03(\v2\x16.neutrino.v1.LocalPortR\x05ports\"9\n" +
+	"\x05ports\x18\x06 \x03(\v2\x16.neutrino.v1.LocalPortR\x05ports\x121\n" +
+	"\bfirewall\x18\r \x01(\v2\x15.neutrino.v1.FirewallR\bfirewall\"9\n" +
 	"\x06Header\x12\x19\n" +
 	"\blocal_ip\x18\x01 \x01(\fR\alocalIp\x12\x14\n" +
 	"\x05l2pop\x18\x02 \x01(\bR\x05l2pop\"\x8c\x02\n" +
@@ -1559,7 +2224,7 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"\ventries_add\x18\x06 \x03(\v2\x12.neutrino.v1.EntryR\n" +
 	"entriesAdd\x123\n" +
 	"\ventries_del\x18\a \x03(\v2\x12.neutrino.v1.EntryR\n" +
-	"entriesDel\"\xff\x01\n" +
+	"entriesDel\"\xb7\x02\n" +
 	"\x05Delta\x12+\n" +
 	"\x06header\x18\x01 \x01(\v2\x13.neutrino.v1.HeaderR\x06header\x12\x1f\n" +
 	"\vtunnels_add\x18\x02 \x03(\fR\n" +
@@ -1568,7 +2233,57 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"tunnelsDel\x125\n" +
 	"\bnetworks\x18\x04 \x03(\v2\x19.neutrino.v1.NetworkDeltaR\bnetworks\x123\n" +
 	"\tports_set\x18\x05 \x03(\v2\x16.neutrino.v1.LocalPortR\bportsSet\x12\x1b\n" +
-	"\tports_del\x18\x06 \x03(\tR\bportsDel\"v\n" +
+	"\tports_del\x18\x06 \x03(\tR\bportsDel\x126\n" +
+	"\bfirewall\x18\r \x01(\v2\x1a.neutrino.v1.FirewallDeltaR\bfirewall\"\xd0\x01\n" +
+	"\x06FwRule\x12\x18\n" +
+	"\aingress\x18\x01 \x01(\bR\aingress\x12\x12\n" +
+	"\x04ipv6\x18\x02 \x01(\bR\x04ipv6\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12\x19\n" +
+	"\bport_min\x18\x04 \x01(\x11R\aportMin\x12\x19\n" +
+	"\bport_max\x18\x05 \x01(\x11R\aportMax\x12#\n" +
+	"\rremote_prefix\x18\x06 \x01(\fR\fremotePrefix\x12!\n" +
+	"\fremote_group\x18\a \x01(\tR\vremoteGroup\"5\n" +
+	"\tFwAllowed\x12\x10\n" +
+	"\x03mac\x18\x01 \x01(\fR\x03mac\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\fR\x06prefix\"\x99\x01\n" +
+	"\x06FwPort\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\fR\x03mac\x12#\n" +
+	"\rport_security\x18\x03 \x01(\bR\fportSecurity\x120\n" +
+	"\aallowed\x18\x04 \x03(\v2\x16.neutrino.v1.FwAllowedR\aallowed\x12\x16\n" +
+	"\x06groups\x18\x05 \x03(\tR\x06groups\"`\n" +
+	"\aFwGroup\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bstateful\x18\x02 \x01(\bR\bstateful\x12)\n" +
+	"\x05rules\x18\x03 \x03(\v2\x13.neutrino.v1.FwRuleR\x05rules\"4\n" +
+	"\bFwRemote\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\amembers\x18\x02 \x03(\fR\amembers\"\xa8\x01\n" +
+	"\bFirewall\x12)\n" +
+	"\x05ports\x18\x01 \x03(\v2\x13.neutrino.v1.FwPortR\x05ports\x12,\n" +
+	"\x06groups\x18\x02 \x03(\v2\x14.neutrino.v1.FwGroupR\x06groups\x12-\n" +
+	"\x06remote\x18\x03 \x03(\v2\x15.neutrino.v1.FwRemoteR\x06remote\x12\x14\n" +
+	"\x05vteps\x18\x04 \x03(\fR\x05vteps\"\xdb\x01\n" +
+	"\fFwGroupDelta\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aremoved\x18\x02 \x01(\bR\aremoved\x12!\n" +
+	"\fhas_stateful\x18\x03 \x01(\bR\vhasStateful\x12\x1a\n" +
+	"\bstateful\x18\x04 \x01(\bR\bstateful\x120\n" +
+	"\trules_add\x18\x05 \x03(\v2\x13.neutrino.v1.FwRuleR\brulesAdd\x120\n" +
+	"\trules_del\x18\x06 \x03(\v2\x13.neutrino.v1.FwRuleR\brulesDel\"o\n" +
+	"\rFwRemoteDelta\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aremoved\x18\x02 \x01(\bR\aremoved\x12\x10\n" +
+	"\x03new\x18\x03 \x01(\bR\x03new\x12\x10\n" +
+	"\x03add\x18\x04 \x03(\fR\x03add\x12\x10\n" +
+	"\x03del\x18\x05 \x03(\fR\x03del\"\xff\x01\n" +
+	"\rFirewallDelta\x120\n" +
+	"\tports_set\x18\x01 \x03(\v2\x13.neutrino.v1.FwPortR\bportsSet\x12\x1b\n" +
+	"\tports_del\x18\x02 \x03(\tR\bportsDel\x121\n" +
+	"\x06groups\x18\x03 \x03(\v2\x19.neutrino.v1.FwGroupDeltaR\x06groups\x122\n" +
+	"\x06remote\x18\x04 \x03(\v2\x1a.neutrino.v1.FwRemoteDeltaR\x06remote\x12\x1b\n" +
+	"\tvteps_add\x18\x05 \x03(\fR\bvtepsAdd\x12\x1b\n" +
+	"\tvteps_del\x18\x06 \x03(\fR\bvtepsDel\"v\n" +
 	"\x04Fact\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03vni\x18\x02 \x01(\rR\x03vni\x12\x10\n" +
@@ -1615,19 +2330,19 @@ const file_internal_rpc_pb_neutrino_proto_rawDesc = "" +
 	"\vReportAudit\x12\x18.neutrino.v1.AuditReport\x1a\x1d.neutrino.v1.AuditReportReplyB\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
 
 var (
-	file_internal_rpc_pb_neutrino_proto_rawDescOnce sync.Once
-	file_internal_rpc_pb_neutrino_proto_rawDescData []byte
+	file_neutrino_proto_rawDescOnce sync.Once
+	file_neutrino_proto_rawDescData []byte
 )
 
-func file_internal_rpc_pb_neutrino_proto_rawDescGZIP() []byte {
-	file_internal_rpc_pb_neutrino_proto_rawDescOnce.Do(func() {
-		file_internal_rpc_pb_neutrino_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_internal_rpc_pb_neutrino_proto_rawDesc), len(file_internal_rpc_pb_neutrino_proto_rawDesc)))
+func file_neutrino_proto_rawDescGZIP() []byte {
+	file_neutrino_proto_rawDescOnce.Do(func() {
+		file_neutrino_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_neutrino_proto_rawDesc), len(file_neutrino_proto_rawDesc)))
 	})
-	return file_internal_rpc_pb_neutrino_proto_rawDescData
+	return file_neutrino_proto_rawDescData
 }
 
-var file_internal_rpc_pb_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
-var file_internal_rpc_pb_neutrino_proto_goTypes = []any{
+var file_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_neutrino_proto_goTypes = []any{
 	(*ReportStateRequest)(nil),  // 0: neutrino.v1.ReportStateRequest
 	(*ReportStateReply)(nil),    // 1: neutrino.v1.ReportStateReply
 	(*UpdateDeviceRequest)(nil), // 2: neutrino.v1.UpdateDeviceRequest
@@ -1642,54 +2357,75 @@ var file_internal_rpc_pb_neutrino_proto_goTypes = []any{
 	(*Header)(nil),              // 11: neutrino.v1.Header
 	(*NetworkDelta)(nil),        // 12: neutrino.v1.NetworkDelta
 	(*Delta)(nil),               // 13: neutrino.v1.Delta
-	(*Fact)(nil),                // 14: neutrino.v1.Fact
-	(*ObserveRequest)(nil),      // 15: neutrino.v1.ObserveRequest
-	(*ObserveReply)(nil),        // 16: neutrino.v1.ObserveReply
-	(*Difference)(nil),          // 17: neutrino.v1.Difference
-	(*AuditReport)(nil),         // 18: neutrino.v1.AuditReport
-	(*AuditReportReply)(nil),    // 19: neutrino.v1.AuditReportReply
+	(*FwRule)(nil),              // 14: neutrino.v1.FwRule
+	(*FwAllowed)(nil),           // 15: neutrino.v1.FwAllowed
+	(*FwPort)(nil),              // 16: neutrino.v1.FwPort
+	(*FwGroup)(nil),             // 17: neutrino.v1.FwGroup
+	(*FwRemote)(nil),            // 18: neutrino.v1.FwRemote
+	(*Firewall)(nil),            // 19: neutrino.v1.Firewall
+	(*FwGroupDelta)(nil),        // 20: neutrino.v1.FwGroupDelta
+	(*FwRemoteDelta)(nil),       // 21: neutrino.v1.FwRemoteDelta
+	(*FirewallDelta)(nil),       // 22: neutrino.v1.FirewallDelta
+	(*Fact)(nil),                // 23: neutrino.v1.Fact
+	(*ObserveRequest)(nil),      // 24: neutrino.v1.ObserveRequest
+	(*ObserveReply)(nil),        // 25: neutrino.v1.ObserveReply
+	(*Difference)(nil),          // 26: neutrino.v1.Difference
+	(*AuditReport)(nil),         // 27: neutrino.v1.AuditReport
+	(*AuditReportReply)(nil),    // 28: neutrino.v1.AuditReportReply
 }
-var file_internal_rpc_pb_neutrino_proto_depIdxs = []int32{
+var file_neutrino_proto_depIdxs = []int32{
 	10, // 0: neutrino.v1.WatchMessage.snapshot:type_name -> neutrino.v1.View
 	13, // 1: neutrino.v1.WatchMessage.delta:type_name -> neutrino.v1.Delta
 	7,  // 2: neutrino.v1.Network.header:type_name -> neutrino.v1.NetHeader
 	6,  // 3: neutrino.v1.Network.entries:type_name -> neutrino.v1.Entry
 	8,  // 4: neutrino.v1.View.networks:type_name -> neutrino.v1.Network
 	9,  // 5: neutrino.v1.View.ports:type_name -> neutrino.v1.LocalPort
-	7,  // 6: neutrino.v1.NetworkDelta.header:type_name -> neutrino.v1.NetHeader
-	6,  // 7: neutrino.v1.NetworkDelta.entries_add:type_name -> neutrino.v1.Entry
-	6,  // 8: neutrino.v1.NetworkDelta.entries_del:type_name -> neutrino.v1.Entry
-	11, // 9: neutrino.v1.Delta.header:type_name -> neutrino.v1.Header
-	12, // 10: neutrino.v1.Delta.networks:type_name -> neutrino.v1.NetworkDelta
-	9,  // 11: neutrino.v1.Delta.ports_set:type_name -> neutrino.v1.LocalPort
-	14, // 12: neutrino.v1.ObserveRequest.checks:type_name -> neutrino.v1.Fact
-	18, // 13: neutrino.v1.ObserveReply.audit:type_name -> neutrino.v1.AuditReport
-	14, // 14: neutrino.v1.Difference.want:type_name -> neutrino.v1.Fact
-	14, // 15: neutrino.v1.Difference.held:type_name -> neutrino.v1.Fact
-	17, // 16: neutrino.v1.AuditReport.differences:type_name -> neutrino.v1.Difference
-	0,  // 17: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
-	2,  // 18: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
-	4,  // 19: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
-	16, // 20: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
-	18, // 21: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
-	1,  // 22: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
-	3,  // 23: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
-	5,  // 24: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
-	15, // 25: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
-	19, // 26: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	19, // 6: neutrino.v1.View.firewall:type_name -> neutrino.v1.Firewall
+	7,  // 7: neutrino.v1.NetworkDelta.header:type_name -> neutrino.v1.NetHeader
+	6,  // 8: neutrino.v1.NetworkDelta.entries_add:type_name -> neutrino.v1.Entry
+	6,  // 9: neutrino.v1.NetworkDelta.entries_del:type_name -> neutrino.v1.Entry
+	11, // 10: neutrino.v1.Delta.header:type_name -> neutrino.v1.Header
+	12, // 11: neutrino.v1.Delta.networks:type_name -> neutrino.v1.NetworkDelta
+	9,  // 12: neutrino.v1.Delta.ports_set:type_name -> neutrino.v1.LocalPort
+	22, // 13: neutrino.v1.Delta.firewall:type_name -> neutrino.v1.FirewallDelta
+	15, // 14: neutrino.v1.FwPort.allowed:type_name -> neutrino.v1.FwAllowed
+	14, // 15: neutrino.v1.FwGroup.rules:type_name -> neutrino.v1.FwRule
+	16, // 16: neutrino.v1.Firewall.ports:type_name -> neutrino.v1.FwPort
+	17, // 17: neutrino.v1.Firewall.groups:type_name -> neutrino.v1.FwGroup
+	18, // 18: neutrino.v1.Firewall.remote:type_name -> neutrino.v1.FwRemote
+	14, // 19: neutrino.v1.FwGroupDelta.rules_add:type_name -> neutrino.v1.FwRule
+	14, // 20: neutrino.v1.FwGroupDelta.rules_del:type_name -> neutrino.v1.FwRule
+	16, // 21: neutrino.v1.FirewallDelta.ports_set:type_name -> neutrino.v1.FwPort
+	20, // 22: neutrino.v1.FirewallDelta.groups:type_name -> neutrino.v1.FwGroupDelta
+	21, // 23: neutrino.v1.FirewallDelta.remote:type_name -> neutrino.v1.FwRemoteDelta
+	23, // 24: neutrino.v1.ObserveRequest.checks:type_name -> neutrino.v1.Fact
+	27, // 25: neutrino.v1.ObserveReply.audit:type_name -> neutrino.v1.AuditReport
+	23, // 26: neutrino.v1.Difference.want:type_name -> neutrino.v1.Fact
+	23, // 27: neutrino.v1.Difference.held:type_name -> neutrino.v1.Fact
+	26, // 28: neutrino.v1.AuditReport.differences:type_name -> neutrino.v1.Difference
+	0,  // 29: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
+	2,  // 30: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
+	4,  // 31: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
+	25, // 32: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
+	27, // 33: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
+	1,  // 34: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
+	3,  // 35: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
+	5,  // 36: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
+	24, // 37: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
+	28, // 38: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
+	34, // [34:39] is the sub-list for method output_type
+	29, // [29:34] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
-func init() { file_internal_rpc_pb_neutrino_proto_init() }
-func file_internal_rpc_pb_neutrino_proto_init() {
-	if File_internal_rpc_pb_neutrino_proto != nil {
+func init() { file_neutrino_proto_init() }
+func file_neutrino_proto_init() {
+	if File_neutrino_proto != nil {
 		return
 	}
-	file_internal_rpc_pb_neutrino_proto_msgTypes[5].OneofWrappers = []any{
+	file_neutrino_proto_msgTypes[5].OneofWrappers = []any{
 		(*WatchMessage_Snapshot)(nil),
 		(*WatchMessage_Delta)(nil),
 	}
@@ -1697,17 +2433,17 @@ func file_internal_rpc_pb_neutrino_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_rpc_pb_neutrino_proto_rawDesc), len(file_internal_rpc_pb_neutrino_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_neutrino_proto_rawDesc), len(file_neutrino_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_internal_rpc_pb_neutrino_proto_goTypes,
-		DependencyIndexes: file_internal_rpc_pb_neutrino_proto_depIdxs,
-		MessageInfos:      file_internal_rpc_pb_neutrino_proto_msgTypes,
+		GoTypes:           file_neutrino_proto_goTypes,
+		DependencyIndexes: file_neutrino_proto_depIdxs,
+		MessageInfos:      file_neutrino_proto_msgTypes,
 	}.Build()
-	File_internal_rpc_pb_neutrino_proto = out.File
-	file_internal_rpc_pb_neutrino_proto_goTypes = nil
-	file_internal_rpc_pb_neutrino_proto_depIdxs = nil
+	File_neutrino_proto = out.File
+	file_neutrino_proto_goTypes = nil
+	file_neutrino_proto_depIdxs = nil
 }

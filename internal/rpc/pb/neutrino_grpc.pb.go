@@ -5,7 +5,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.5.1
 // - protoc             v3.21.12
-// source: internal/rpc/pb/neutrino.proto
+// source: neutrino.proto
 
 package pb
 
@@ -294,5 +294,5 @@ var Agents_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
-	Metadata: "internal/rpc/pb/neutrino.proto",
+	Metadata: "neutrino.proto",
 }

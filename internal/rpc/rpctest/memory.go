@@ -26,6 +26,7 @@ type Memory struct {
 	ports     map[string]neutron.Port
 	agents    map[string]neutron.Agent // by id
 	endpoints map[string]neutron.TunnelEndpoint
+	groups    map[string]neutron.SecurityGroup
 	seq       int
 	// OnChange, when set, gets every change-log row after its write
 	// (outside the lock; set it before writing).
@@ -139,6 +140,9 @@ func (m *Memory) PutPort(id, network, host, mac string, ips ...string) {
 	p.ID = id
 	if had && old.HostID == host {
 		p.Status = old.Status
+	}
+	if had {
+		p.PortSecurityEnabled, p.SecurityGroups = old.PortSecurityEnabled, old.SecurityGroups
 	}
 	p.HostID = host
 	p.VIFType = neutron.VIFUnbound
@@ -302,6 +306,10 @@ func (m *Memory) Snapshot(context.Context) (*neutron.State, error) {
 	for _, e := range m.endpoints {
 		st.Endpoints = append(st.Endpoints, e)
 	}
+	for _, g := range m.groups {
+		g.Rules = append([]neutron.SecurityGroupRule(nil), g.Rules...)
+		st.SecurityGroups = append(st.SecurityGroups, g)
+	}
 	return st, nil
 }
 
@@ -340,4 +348,72 @@ func (m *Memory) Changes(_ context.Context, after int64, limit int) ([]neutron.C
 	i := lo
 	end := min(len(m.log), i+limit)
 	return append([]neutron.Change(nil), m.log[i:end]...), nil
+}
+
+// PutSecurityGroup creates a group or sets its statefulness.
+func (m *Memory) PutSecurityGroup(id string, stateful bool) {
+	m.mu.Lock()
+	if m.groups == nil {
+		m.groups = map[string]neutron.SecurityGroup{}
+	}
+	g, had := m.groups[id]
+	g.ID, g.Stateful = id, stateful
+	m.groups[id] = g
+	if had {
+		m.appendChange(neutron.Updated(g))
+	} else {
+		m.appendChange(neutron.Created(g))
+	}
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// PutRule adds an ingress TCP rule for port to group (an existing
+// group), from members of remote ("" = anyone).
+func (m *Memory) PutRule(id, group string, port int, remote string) {
+	m.mu.Lock()
+	r := neutron.SecurityGroupRule{ID: id, SecurityGroupID: group, Direction: "ingress", Ethertype: "IPv4", PortRangeMin: &port, PortRangeMax: &port}
+	proto := "tcp"
+	r.Protocol = &proto
+	if remote != "" {
+		r.RemoteGroupID = &remote
+	}
+	g := m.groups[group]
+	g.Rules = append(append([]neutron.SecurityGroupRule(nil), g.Rules...), r)
+	m.groups[group] = g
+	m.appendChange(neutron.Created(r))
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// DeleteRule deletes a rule.
+func (m *Memory) DeleteRule(id string) {
+	m.mu.Lock()
+	for gid, g := range m.groups {
+		var keep []neutron.SecurityGroupRule
+		for _, r := range g.Rules {
+			if r.ID != id {
+				keep = append(keep, r)
+			}
+		}
+		g.Rules = keep
+		m.groups[gid] = g
+	}
+	m.appendChange(neutron.Deleted(neutron.KindSecurityGroupRule, id))
+	m.mu.Unlock()
+	m.wrote()
+}
+
+// SetPortGroups gives a port port security and the groups (none: port
+// security off).
+func (m *Memory) SetPortGroups(id string, groups ...string) {
+	m.mu.Lock()
+	p, ok := m.ports[id]
+	if ok {
+		p.PortSecurityEnabled, p.SecurityGroups = len(groups) > 0, groups
+		m.ports[id] = p
+		m.appendChange(neutron.Updated(p))
+	}
+	m.mu.Unlock()
+	m.wrote()
 }

@@ -1,0 +1,225 @@
+package rpc
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"neutrino/internal/rpc/pb"
+	"neutrino/internal/secgroup"
+)
+
+// The firewall part of the wire form (see neutrino.proto): prefixes are
+// address bytes plus one length byte, so a 2,000-member remote group is
+// about 10 kB.
+
+func prefixBytes(p netip.Prefix) []byte {
+	if !p.IsValid() {
+		return nil
+	}
+	return append(p.Addr().AsSlice(), byte(p.Bits()))
+}
+
+func bytesPrefix(b []byte) (netip.Prefix, error) {
+	if len(b) == 0 {
+		return netip.Prefix{}, nil
+	}
+	a, ok := netip.AddrFromSlice(b[:len(b)-1])
+	if !ok {
+		return netip.Prefix{}, fmt.Errorf("bad prefix of %d bytes", len(b))
+	}
+	p := netip.PrefixFrom(a, int(b[len(b)-1]))
+	if !p.IsValid() {
+		return p, fmt.Errorf("bad prefix length %d", b[len(b)-1])
+	}
+	return p, nil
+}
+
+func prefixesBytes(ps []netip.Prefix) [][]byte {
+	out := make([][]byte, len(ps))
+	for i, p := range ps {
+		out[i] = prefixBytes(p)
+	}
+	return out
+}
+
+func bytesPrefixes(bs [][]byte) ([]netip.Prefix, error) {
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, len(bs))
+	for i, b := range bs {
+		p, err := bytesPrefix(b)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+func rulesPB(rs []secgroup.Rule) []*pb.FwRule {
+	out := make([]*pb.FwRule, len(rs))
+	for i, r := range rs {
+		out[i] = &pb.FwRule{Ingress: r.Direction == secgroup.Ingress, Ipv6: r.Ethertype == secgroup.IPv6, Protocol: uint32(r.Protocol),
+			PortMin: int32(r.PortMin), PortMax: int32(r.PortMax), RemotePrefix: prefixBytes(r.RemotePrefix), RemoteGroup: r.RemoteGroup}
+	}
+	return out
+}
+
+func pbRules(rs []*pb.FwRule) ([]secgroup.Rule, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	out := make([]secgroup.Rule, len(rs))
+	for i, r := range rs {
+		pfx, err := bytesPrefix(r.GetRemotePrefix())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = secgroup.Rule{Direction: secgroup.Egress, Ethertype: secgroup.IPv4, Protocol: uint8(r.GetProtocol()),
+			PortMin: int(r.GetPortMin()), PortMax: int(r.GetPortMax()), RemotePrefix: pfx, RemoteGroup: r.GetRemoteGroup()}
+		if r.GetIngress() {
+			out[i].Direction = secgroup.Ingress
+		}
+		if r.GetIpv6() {
+			out[i].Ethertype = secgroup.IPv6
+		}
+	}
+	return out, nil
+}
+
+func fwPortPB(p secgroup.Port) *pb.FwPort {
+	out := &pb.FwPort{Id: p.ID, Mac: macBytes(p.MAC), PortSecurity: p.PortSecurity, Groups: p.Groups}
+	for _, a := range p.Allowed {
+		out.Allowed = append(out.Allowed, &pb.FwAllowed{Mac: macBytes(a.MAC), Prefix: prefixBytes(a.Prefix)})
+	}
+	return out
+}
+
+func pbFwPort(p *pb.FwPort) (secgroup.Port, error) {
+	out := secgroup.Port{ID: p.GetId(), MAC: bytesMAC(p.GetMac()), PortSecurity: p.GetPortSecurity()}
+	if len(p.GetGroups()) > 0 {
+		out.Groups = p.GetGroups()
+	}
+	for _, a := range p.GetAllowed() {
+		pfx, err := bytesPrefix(a.GetPrefix())
+		if err != nil {
+			return out, fmt.Errorf("port %s allowed address: %w", out.ID, err)
+		}
+		out.Allowed = append(out.Allowed, secgroup.AllowedAddress{MAC: bytesMAC(a.GetMac()), Prefix: pfx})
+	}
+	return out, nil
+}
+
+// firewallPB encodes a host's firewall.
+func firewallPB(f secgroup.Firewall) *pb.Firewall {
+	out := &pb.Firewall{Vteps: addrsBytes(f.VTEPs)}
+	for _, id := range slices.Sorted(maps.Keys(f.Ports)) {
+		out.Ports = append(out.Ports, fwPortPB(f.Ports[id]))
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.Groups)) {
+		g := f.Groups[id]
+		out.Groups = append(out.Groups, &pb.FwGroup{Id: id, Stateful: g.Stateful, Rules: rulesPB(g.Rules)})
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.Remote)) {
+		out.Remote = append(out.Remote, &pb.FwRemote{Id: id, Members: prefixesBytes(f.Remote[id])})
+	}
+	return out
+}
+
+// pbFirewall decodes a host's firewall.
+func pbFirewall(p *pb.Firewall) (secgroup.Firewall, error) {
+	f := secgroup.Firewall{Ports: map[string]secgroup.Port{}, Groups: map[string]secgroup.Group{}, Remote: map[string][]netip.Prefix{}}
+	var err error
+	if f.VTEPs, err = bytesAddrs(p.GetVteps()); err != nil {
+		return f, fmt.Errorf("firewall vteps: %w", err)
+	}
+	for _, pp := range p.GetPorts() {
+		port, err := pbFwPort(pp)
+		if err != nil {
+			return f, err
+		}
+		f.Ports[port.ID] = port
+	}
+	for _, g := range p.GetGroups() {
+		rules, err := pbRules(g.GetRules())
+		if err != nil {
+			return f, fmt.Errorf("group %s: %w", g.GetId(), err)
+		}
+		f.Groups[g.GetId()] = secgroup.Group{Stateful: g.GetStateful(), Rules: rules}
+	}
+	for _, r := range p.GetRemote() {
+		ms, err := bytesPrefixes(r.GetMembers())
+		if err != nil {
+			return f, fmt.Errorf("remote group %s: %w", r.GetId(), err)
+		}
+		f.Remote[r.GetId()] = ms
+	}
+	return f, nil
+}
+
+// firewallDeltaPB encodes a firewall delta.
+func firewallDeltaPB(d secgroup.Delta) *pb.FirewallDelta {
+	out := &pb.FirewallDelta{PortsDel: d.PortsDel, VtepsAdd: addrsBytes(d.VTEPsAdd), VtepsDel: addrsBytes(d.VTEPsDel)}
+	for _, p := range d.PortsSet {
+		out.PortsSet = append(out.PortsSet, fwPortPB(p))
+	}
+	for _, g := range d.Groups {
+		gd := &pb.FwGroupDelta{Id: g.ID, Removed: g.Removed, RulesAdd: rulesPB(g.RulesAdd), RulesDel: rulesPB(g.RulesDel)}
+		if g.Stateful != nil {
+			gd.HasStateful, gd.Stateful = true, *g.Stateful
+		}
+		out.Groups = append(out.Groups, gd)
+	}
+	for _, r := range d.Remote {
+		out.Remote = append(out.Remote, &pb.FwRemoteDelta{Id: r.ID, Removed: r.Removed, New: r.New, Add: prefixesBytes(r.Add), Del: prefixesBytes(r.Del)})
+	}
+	return out
+}
+
+// pbFirewallDelta decodes a firewall delta.
+func pbFirewallDelta(p *pb.FirewallDelta) (secgroup.Delta, error) {
+	var d secgroup.Delta
+	var err error
+	if d.VTEPsAdd, err = bytesAddrs(p.GetVtepsAdd()); err != nil {
+		return d, err
+	}
+	if d.VTEPsDel, err = bytesAddrs(p.GetVtepsDel()); err != nil {
+		return d, err
+	}
+	d.PortsDel = p.GetPortsDel()
+	for _, pp := range p.GetPortsSet() {
+		port, err := pbFwPort(pp)
+		if err != nil {
+			return d, err
+		}
+		d.PortsSet = append(d.PortsSet, port)
+	}
+	for _, g := range p.GetGroups() {
+		gd := secgroup.GroupDelta{ID: g.GetId(), Removed: g.GetRemoved()}
+		if g.GetHasStateful() {
+			st := g.GetStateful()
+			gd.Stateful = &st
+		}
+		if gd.RulesAdd, err = pbRules(g.GetRulesAdd()); err != nil {
+			return d, err
+		}
+		if gd.RulesDel, err = pbRules(g.GetRulesDel()); err != nil {
+			return d, err
+		}
+		d.Groups = append(d.Groups, gd)
+	}
+	for _, r := range p.GetRemote() {
+		rd := secgroup.RemoteDelta{ID: r.GetId(), Removed: r.GetRemoved(), New: r.GetNew()}
+		if rd.Add, err = bytesPrefixes(r.GetAdd()); err != nil {
+			return d, err
+		}
+		if rd.Del, err = bytesPrefixes(r.GetDel()); err != nil {
+			return d, err
+		}
+		d.Remote = append(d.Remote, rd)
+	}
+	return d, nil
+}
