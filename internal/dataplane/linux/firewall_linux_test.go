@@ -115,28 +115,14 @@ func (s *sgTopo) dropped(node, family, chain string) int {
 }
 
 // rulesChain is the chain of security-group rules a port's traffic of
-// direction dir ("egress", "ingress") goes to: the port's mark in the
-// <dir> map, looked up in the <dir>_rules map.
+// direction dir ("egress", "ingress") goes to: the goto of its port chain.
 func (s *sgTopo) rulesChain(v *tvm, dir string) string {
 	s.t.Helper()
-	find := func(set, verdict string) map[string]string {
-		out := map[string]string{}
-		re := regexp.MustCompile(`(0x[0-9a-f]{8}) : ` + verdict + ` (\S+?)[,\s}]`)
-		for _, m := range re.FindAllStringSubmatch(s.nft(v.node, "list", "map", "inet", nftfw.TableName, set), -1) {
-			out[m[1]] = m[2]
-		}
-		return out
+	m := regexp.MustCompile(`goto (\S+)`).FindStringSubmatch(s.nft(v.node, "list", "chain", "inet", nftfw.TableName, dir+"-"+v.vm.Tap))
+	if m == nil {
+		s.t.Fatalf("%s: no %s rules chain", v.name, dir)
 	}
-	rules := find(dir+"_rules", "goto")
-	for mark, chain := range find(dir, "jump") {
-		if chain == dir+"-"+v.vm.Tap {
-			if rc, ok := rules[mark]; ok {
-				return rc
-			}
-		}
-	}
-	s.t.Fatalf("%s: no %s rules chain", v.name, dir)
-	return ""
+	return m[1]
 }
 
 var (

@@ -180,11 +180,7 @@ func libElems(s *Set, es []Elem) []nftables.SetElement {
 	for _, e := range es {
 		le := nftables.SetElement{Key: e.Key}
 		if e.Verdict != "" {
-			k := expr.VerdictJump
-			if e.Goto {
-				k = expr.VerdictGoto
-			}
-			le.VerdictData = &expr.Verdict{Kind: k, Chain: e.Verdict}
+			le.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Verdict}
 		}
 		out = append(out, le)
 		if s.Kind.interval() && e.KeyEnd != nil {
@@ -312,6 +308,13 @@ func read(c *nftables.Conn) (Ruleset, error) {
 			if f == Inet && ch.Name == "prerouting" {
 				t.Zones = readZones(rules)
 			}
+			for _, r := range rules {
+				for _, e := range r.Exprs {
+					if v, ok := e.(*expr.Verdict); ok && v.Kind == expr.VerdictGoto {
+						ch.target = v.Chain
+					}
+				}
+			}
 			if n := len(rules); n > 0 {
 				if s, ok := userdata.GetString(rules[n-1].UserData, userdata.TypeComment); ok {
 					ch.Sum, _ = strings.CutPrefix(s, "sum ")
@@ -331,7 +334,7 @@ func readSet(c *nftables.Conn, ls *nftables.Set) (*Set, error) {
 	switch n := ls.Name; {
 	case n == setFromVM || n == setToVM:
 		s.Kind = IfnameVerdict
-	case n == setEgress || n == setIngress || n == setEgressRules || n == setIngressRules:
+	case n == setEgress || n == setIngress:
 		s.Kind = MarkVerdict
 	case n == setVTEPs4:
 		s.Kind = IPv4Addr
@@ -384,7 +387,7 @@ func readSet(c *nftables.Conn, ls *nftables.Set) (*Set, error) {
 		for _, le := range les {
 			e := Elem{Key: le.Key, kind: s.Kind}
 			if s.Kind.isMap() {
-				e.Verdict, e.Goto = verdictOf(le.Val)
+				e.Verdict = jumpChain(le.Val)
 			}
 			s.Elems = append(s.Elems, e)
 		}
@@ -419,25 +422,20 @@ func readZones(rules []*nftables.Rule) map[string]uint16 {
 	return zones
 }
 
-// verdictOf returns the chain of a verdict map element's data as the
-// library leaves it (the nested verdict attributes) and whether it is a
-// goto.
-func verdictOf(b []byte) (chain string, isGoto bool) {
+// jumpChain returns the chain of a verdict map element's data as the
+// library leaves it: the nested verdict attributes, of which
+// NFTA_VERDICT_CHAIN is the chain's name.
+func jumpChain(b []byte) string {
 	for len(b) >= 4 {
 		n := int(binary.NativeEndian.Uint16(b[0:2]))
 		typ := binary.NativeEndian.Uint16(b[2:4]) &^ unix.NLA_F_NESTED
 		if n < 4 || n > len(b) {
-			break
+			return ""
 		}
-		switch typ {
-		case unix.NFTA_VERDICT_CHAIN:
-			chain = string(bytes.TrimRight(b[4:n], "\x00"))
-		case unix.NFTA_VERDICT_CODE:
-			if n >= 8 {
-				isGoto = int32(binary.BigEndian.Uint32(b[4:8])) == unix.NFT_GOTO
-			}
+		if typ == unix.NFTA_VERDICT_CHAIN {
+			return string(bytes.TrimRight(b[4:n], "\x00"))
 		}
 		b = b[min((n+3)&^3, len(b)):]
 	}
-	return chain, isGoto
+	return ""
 }

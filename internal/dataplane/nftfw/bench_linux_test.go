@@ -11,14 +11,15 @@ import (
 
 // BenchmarkKernelApply times one Apply (plan, diff, one transaction) in a
 // namespace holding n filtered ports of one group with 1000 more members
-// elsewhere: a member joining or leaving, and a rule added to or removed
-// from the group. Run: go test -run XXX -bench KernelApply ./internal/dataplane/nftfw/
+// elsewhere: nothing changed (the reference: plan and diff only), a member
+// joining or leaving, and a rule added to or removed from the group.
+// Run: go test -run XXX -bench KernelApply ./internal/dataplane/nftfw/
 func BenchmarkKernelApply(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		for _, change := range []struct {
 			name string
 			mod  func(nftfw.Input) nftfw.Input
-		}{{"member", joinMember}, {"rule", addRule}} {
+		}{{"none", func(in nftfw.Input) nftfw.Input { return in }}, {"member", joinMember}, {"rule", addRule}} {
 			b.Run(fmt.Sprintf("%s/ports=%d", change.name, n), func(b *testing.B) {
 				ns := "nt-" + lab.RandomID() + "-bench"
 				if err := lab.CreateNS(ns); err != nil {

@@ -163,3 +163,22 @@ func TestKernelFollowsChanges(t *testing.T) {
 		t.Errorf("after the last change the namespace still has: %s %v", out, err)
 	}
 }
+
+// TestKernelRuleChangeAfterRestart: a restarted agent (a new Applier that
+// reads the kernel back) finds which rules chain each port goes to, so a
+// rule change still rewrites one chain and nothing else.
+func TestKernelRuleChangeAfterRestart(t *testing.T) {
+	ns := scratchNS(t)
+	ctx := context.Background()
+	base := groupNode(20, 5)
+	if _, err := nftfw.NewApplier(ns, nil).Apply(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	res, err := nftfw.NewApplier(ns, nil).Apply(ctx, addRule(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Ops) != 1 || res.Ops[0].Kind != nftfw.OpSetRules || !strings.HasPrefix(res.Ops[0].Chain.Name, "rules-ingress-") {
+		t.Errorf("a rule added to the group of 20 ports after a restart:\n%s", opsText(res.Ops))
+	}
+}

@@ -133,7 +133,6 @@ type Set struct {
 type Elem struct {
 	Key, KeyEnd []byte
 	Verdict     string
-	Goto        bool // the verdict is goto, not jump
 	kind        SetKind
 	text        string // Text, once computed (sortElems)
 }
@@ -161,9 +160,6 @@ func (e Elem) render() string {
 	}
 	switch e.kind {
 	case IfnameVerdict, MarkVerdict:
-		if e.Goto {
-			return k + " : goto " + e.Verdict
-		}
 		return k + " : jump " + e.Verdict
 	}
 	return k
@@ -249,6 +245,9 @@ type Chain struct {
 	// key identifies the inputs a per-port chain was made from (see
 	// portChains); empty for other chains and for chains read back.
 	key string
+	// target is the rules chain a port's egress or ingress chain goes to
+	// (planned, or read back from its goto).
+	target string
 }
 
 // Rule is one rule: its expressions and the text nft prints for them.

@@ -245,6 +245,10 @@ func (r *rb) verdict(k expr.VerdictKind) Rule {
 	return r.add(name, &expr.Verdict{Kind: k}).rule()
 }
 
+func (r *rb) gotoChain(chain string) Rule {
+	return r.add("goto "+chain, &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}).rule()
+}
+
 // Names nft prints.
 
 func protoName(p uint8) string {
