@@ -40,6 +40,10 @@ type Lab struct {
 	nodes []*Node
 	vms   []*VM
 	procs []*Proc
+	// physnets are the lab's physical networks; physPorts numbers their
+	// switch ports (physnet.go).
+	physnets  []*Physnet
+	physPorts int
 }
 
 // Node is a hypervisor or controller: a namespace with an underlay address.

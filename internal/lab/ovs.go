@@ -271,6 +271,22 @@ func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep neti
 	return nil
 }
 
+// SetupProviderBridge does the operator's part of bridge_mappings: a
+// provider bridge (datapath_type netdev) with the node's physical
+// interface dev as a port. The agent adopts the bridge and joins it to
+// br-int; it never creates it.
+func (o *OVS) SetupProviderBridge(ctx context.Context, bridge, dev string) error {
+	if _, err := o.Vsctl(ctx, "--timeout=20", "--may-exist", "add-br", bridge,
+		"--", "set", "Bridge", bridge, "datapath_type=netdev",
+		"--", "--may-exist", "add-port", bridge, dev); err != nil {
+		return fmt.Errorf("set up %s in %s: %w", bridge, o.Namespace, err)
+	}
+	if _, err := run(ctx, nil, "ip", "-n", o.Namespace, "link", "set", dev, "up"); err != nil {
+		return fmt.Errorf("set up %s in %s: %w", bridge, o.Namespace, err)
+	}
+	return nil
+}
+
 // Stop ends ovs-vswitchd, then ovsdb-server (SIGTERM, SIGKILL after 10 s),
 // and removes the run directory when StartOVS created it. It is safe to
 // call twice.
