@@ -142,14 +142,21 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 	}
 	ops := plan(cur, desired, opt)
 	errs := providerErrors(cur, desired, opt)
+	failed := map[string]bool{} // devices whose creation failed: their later ops are moot
 	for _, o := range ops {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
+		if failed[opDevice(o)] || failed[o.Master] {
+			continue
+		}
 		err := d.exec(o)
 		d.record(o, err)
 		if err != nil {
+			if o.Kind == opAddBridge || o.Kind == opAddVXLAN || o.Kind == opAddVLAN {
+				failed[o.Link] = true
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", o, err))
 			continue
 		}
@@ -209,17 +216,22 @@ func (d *Dataplane) Drifted() bool {
 	return seen != len(d.installed)
 }
 
+// opDevice is the device an op changes.
+func opDevice(o op) string {
+	switch o.Kind {
+	case opFDBAppend, opFDBReplace, opFDBDel:
+		return o.FDB.Dev
+	case opNeighReplace, opNeighDel:
+		return o.Neigh.Dev
+	}
+	return o.Link
+}
+
 // record brings the entry record up to date after op ran with result
 // err. A device whose op failed, and a device just created (its index is
 // not known here), lose their record: the next Apply reads them back.
 func (d *Dataplane) record(o op, err error) {
-	dev := o.Link
-	switch o.Kind {
-	case opFDBAppend, opFDBReplace, opFDBDel:
-		dev = o.FDB.Dev
-	case opNeighReplace, opNeighDel:
-		dev = o.Neigh.Dev
-	}
+	dev := opDevice(o)
 	rec, ok := d.installed[dev]
 	if !ok {
 		return
@@ -443,10 +455,14 @@ func (d *Dataplane) exec(o op) error {
 		if err != nil {
 			return err
 		}
-		return d.h.LinkAdd(&netlink.Vlan{
+		err = d.h.LinkAdd(&netlink.Vlan{
 			LinkAttrs: netlink.LinkAttrs{Name: o.Link, ParentIndex: parent.Attrs().Index, Alias: ownedAlias},
 			VlanId:    o.VLAN.ID,
 		})
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return fmt.Errorf("this kernel has no 802.1Q VLAN devices (module 8021q), so vlan networks cannot be realised: %w", err)
+		}
+		return err
 	case opSetMTU:
 		l, err := byName(o.Link)
 		if err != nil {
