@@ -210,8 +210,9 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 	tunnels, err := wantedTunnels(desired)
 	errs = append(errs, err)
 	errs = append(errs, d.ensureTunnels(ctx, desired, tunnels))
-	lvids, vmNames, err := d.ensureVMPorts(ctx, desired)
-	errs = append(errs, err)
+	tags, err := d.planVMPorts(ctx, desired)
+	errs = append(errs, err, tags.commit(ctx, d, func(u tagUpdate) bool { return u.tag == deadVLAN }))
+	lvids := tags.lvids
 	physnets, err := d.ensurePhysBridges(ctx)
 	errs = append(errs, err, unmappedPhysnets(desired, d.cfg.BridgeMappings))
 	physLayouts, err := d.physLayouts(ctx, physnets)
@@ -231,14 +232,25 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		}
 	}
 	if desired.Firewall.Driver == DriverOpenvswitch {
-		layout.Ofports, err = d.vmOfports(ctx, vmNames)
+		layout.Ofports, err = d.vmOfports(ctx, tags.bound)
 		errs = append(errs, err)
+	}
+	// A port goes live only once its firewall is in place: with the
+	// openvswitch driver its flows (it has an ofport and br-int was
+	// programmed), with iptables_hybrid the nftables update went through.
+	fwReady := desired.Firewall.Driver != DriverOpenvswitch && desired.Firewall.Driver != DriverHybrid
+	live := func(u tagUpdate) bool {
+		_, hasOfport := layout.Ofports[u.portID]
+		return u.tag != deadVLAN && (fwReady || desired.Firewall.Driver == DriverOpenvswitch && hasOfport)
 	}
 	if layout.PatchInt > 0 {
 		intSet := intFlowSet(desired, layout, d.conj, d.installed[d.cfg.IntegrationBridge].set)
 		intSet.groups[providerGroup] = &flowGroup{flows: IntProviderFlows(desired, layout)}
 		intErr := d.syncFlows(ctx, d.cfg.IntegrationBridge, intSet)
 		errs = append(errs, intErr)
+		if intErr != nil && desired.Firewall.Driver == DriverOpenvswitch {
+			clear(layout.Ofports) // no port goes live without its flows
+		}
 		errs = append(errs, d.syncFlows(ctx, d.cfg.TunnelBridge,
 			tunFlowSet(desired, layout, d.installed[d.cfg.TunnelBridge].set)))
 		// A provider bridge is joined to br-int only once both ends
@@ -252,13 +264,17 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 			}
 		}
 		errs = append(errs, d.connectPhysPatches(ctx, joined))
+	} else {
+		clear(layout.Ofports) // br-int unprogrammed: no port goes live
 	}
 	if hybrid := desired.Firewall.Driver == DriverHybrid; hybrid || d.hybridOn {
 		ops, err := d.portFW.apply(ctx, desired)
 		d.stats.FirewallOps = ops
 		errs = append(errs, err)
 		d.hybridOn = hybrid || err != nil
+		fwReady = fwReady || hybrid && err == nil
 	}
+	errs = append(errs, tags.commit(ctx, d, live))
 	// Tunnel ports go only after no flow points at them any more.
 	errs = append(errs, d.removeStaleTunnels(ctx, tunnels))
 	if err := errors.Join(errs...); err != nil {
@@ -446,14 +462,42 @@ func (d *Dataplane) vmPorts(snap snapshot) map[string]*port {
 	return out
 }
 
-// ensureVMPorts tags every plugged VM port with its network's lvid (and
-// records it in other_config, as Neutron does); ports the state does not
-// bind go to the dead VLAN 4095. It returns the lvids and, for the bound
-// ports, port id -> OVS port name.
-func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (map[string]int, map[string]string, error) {
+// vmTags is the plan for VM port tags: the lvids, the bound ports (port
+// id -> OVS port name) and the Port updates still to commit.
+type vmTags struct {
+	lvids   map[string]int
+	bound   map[string]string
+	updates []tagUpdate
+}
+
+type tagUpdate struct {
+	portID string
+	tag    int
+	row    *port
+}
+
+// commit writes the updates that pick selects, in one transaction.
+func (v vmTags) commit(ctx context.Context, d *Dataplane, pick func(tagUpdate) bool) error {
+	t := &txn{cli: d.cli}
+	for _, u := range v.updates {
+		if pick(u) {
+			t.add(t.cli.Where(u.row).Update(u.row, &u.row.Tag, &u.row.OtherConfig))
+			d.log.Debug("tagging port", "iface_id", u.portID, "tag", u.tag)
+		}
+	}
+	return t.commit(ctx, "tag VM ports")
+}
+
+// planVMPorts plans the tag of every plugged VM port: its network's lvid
+// (recorded in other_config, as Neutron does), or the dead VLAN 4095 for
+// ports the state does not bind. Apply commits the dead tags before and
+// the live ones after the flows, so a port never carries traffic on its
+// network before its firewall flows are in place, nor keeps it after
+// they went.
+func (d *Dataplane) planVMPorts(ctx context.Context, s dataplane.NodeState) (vmTags, error) {
 	snap, err := takeSnapshot(ctx, d.cli)
 	if err != nil {
-		return nil, nil, err
+		return vmTags{}, err
 	}
 	bound := map[string]string{}
 	vms := d.vmPorts(snap)
@@ -475,7 +519,7 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 	if len(lvids) < len(nets) {
 		errs = append(errs, fmt.Errorf("out of local VLANs: %d networks, %d lvids", len(nets), len(lvids)))
 	}
-	t := &txn{cli: d.cli}
+	plan := vmTags{lvids: lvids, bound: bound}
 	for _, name := range names {
 		p := vms[name]
 		portID := snap.firstIface(p).ExternalIDs["iface-id"]
@@ -503,12 +547,9 @@ func (d *Dataplane) ensureVMPorts(ctx context.Context, s dataplane.NodeState) (m
 		if p.Tag != nil && *p.Tag == tag && maps.Equal(p.OtherConfig, oc) {
 			continue
 		}
-		up := &port{UUID: p.UUID, Tag: &tag, OtherConfig: oc}
-		t.add(t.cli.Where(up).Update(up, &up.Tag, &up.OtherConfig))
-		d.log.Debug("tagging port", "port", name, "iface_id", portID, "tag", tag)
+		plan.updates = append(plan.updates, tagUpdate{portID: portID, tag: tag, row: &port{UUID: p.UUID, Tag: &tag, OtherConfig: oc}})
 	}
-	errs = append(errs, t.commit(ctx, "tag VM ports"))
-	return lvids, bound, errors.Join(errs...)
+	return plan, errors.Join(errs...)
 }
 
 // vmOfports waits for the ofports of the bound VM ports (port id -> OVS
