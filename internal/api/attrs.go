@@ -405,7 +405,7 @@ func validateTags(tags []string) *neutron.Error {
 
 // convEmptyList accepts only an empty list: the attribute exists in
 // Neutron's shape but neutrino has nothing to put in it (availability
-// zones, service types, extra DHCP options).
+// zones, service types).
 func convEmptyList(name string, v any) (any, *neutron.Error) {
 	l, e := asList(name, v)
 	if e != nil {

@@ -46,7 +46,9 @@ func ports(o attrOptions) *table[neutron.Port, neutron.PortCreate, neutron.PortU
 	t.add(rw("security_groups", convStringList), strList(func(p *P) []string { return p.SecurityGroups })).
 		onCreate(set(func(c *PC, v []string) { c.SecurityGroups = v })).
 		onUpdate(set(func(u *PU, v []string) { u.SecurityGroups = &v }))
-	t.add(rw("extra_dhcp_opts", convEmptyList), literal[P]("[]"))
+	t.add(rw("extra_dhcp_opts", convExtraDHCPOpts), listOf(func(p *P) []neutron.ExtraDHCPOpt { return p.ExtraDHCPOpts }, appendExtraDHCPOpt)).
+		onCreate(set(func(c *PC, v []neutron.ExtraDHCPOptRequest) { c.ExtraDHCPOpts = v })).
+		onUpdate(set(func(u *PU, v []neutron.ExtraDHCPOptRequest) { u.ExtraDHCPOpts = v }))
 	t.add(rw("binding:host_id", convString(255)).admin(), str(func(p *P) string { return p.HostID })).
 		onCreate(set(func(c *PC, v string) { c.HostID = v })).
 		onUpdate(set(func(u *PU, v string) { u.HostID = &v }))

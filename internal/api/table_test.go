@@ -90,7 +90,7 @@ func TestWritableColumnsReachRequests(t *testing.T) {
 	// The owner is createProject's; the others take only the empty value;
 	// a network's segments cannot be updated (finishUpdate refuses them).
 	ignored := map[string]bool{"tenant_id": true, "project_id": true, "availability_zone_hints": true, "subnetpool_id": true, "service_types": true,
-		"segments": true, "extra_dhcp_opts": true}
+		"segments": true}
 	check := func(res string, names []string, missing func(i int) (post, put bool)) {
 		for i, n := range names {
 			post, put := missing(i)

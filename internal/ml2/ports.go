@@ -127,6 +127,9 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 	if err := checkAddressPairs(pt); err != nil {
 		return nil, err
 	}
+	if pt.ExtraDHCPOpts, err = extraDHCPOpts(pt.ID, nil, req.ExtraDHCPOpts, true); err != nil {
+		return nil, err
+	}
 	if err := p.bind(ctx, t, pt, n.Segments); err != nil {
 		return nil, err
 	}
@@ -191,6 +194,9 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			}
 		}
 		if err := p.updatePortSecurity(ctx, t, pt, req); err != nil {
+			return err
+		}
+		if pt.ExtraDHCPOpts, err = extraDHCPOpts(pt.ID, pt.ExtraDHCPOpts, req.ExtraDHCPOpts, false); err != nil {
 			return err
 		}
 		if err := p.rebind(ctx, t, pt, req); err != nil {

@@ -95,6 +95,7 @@ type PortCreate struct {
 	VNICType            string // "" = normal
 	Profile             json.RawMessage
 	Tags                []string
+	ExtraDHCPOpts       []ExtraDHCPOptRequest
 }
 
 // PortUpdate is a validated PUT /v2.0/ports/{id} body.
@@ -112,7 +113,18 @@ type PortUpdate struct {
 	HostID              *string
 	VNICType            *string
 	Profile             *json.RawMessage
-	IfRevision          int64
+	// ExtraDHCPOpts changes only the options it names (nil: none).
+	ExtraDHCPOpts []ExtraDHCPOptRequest
+	IfRevision    int64
+}
+
+// ExtraDHCPOptRequest is one extra_dhcp_opts entry of a port body. An
+// option is named by OptName and IPVersion (4 when the body has none);
+// OptValue nil (JSON null) removes it on update and is skipped on create.
+type ExtraDHCPOptRequest struct {
+	OptName   string
+	OptValue  *string
+	IPVersion int
 }
 
 // AgentUpdate is a validated PUT /v2.0/agents/{id} body.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -78,7 +79,7 @@ var portRes = &resource{
 	visible: func(p string) (string, []any) { return "ports.project_id = ?", []any{p} },
 }
 
-const portCols = "ports.id, ports.project_id, ports.network_id, ports.name, ports.description, ports.mac_address, ports.device_id, ports.device_owner, ports.status, ports.admin_state_up, ports.port_security_enabled, ports.allowed_address_pairs, ports.host_id, ports.vnic_type, ports.profile, ports.vif_type, ports.vif_details, ports.created_at, ports.updated_at, ports.revision_number"
+const portCols = "ports.id, ports.project_id, ports.network_id, ports.name, ports.description, ports.mac_address, ports.device_id, ports.device_owner, ports.status, ports.admin_state_up, ports.port_security_enabled, ports.allowed_address_pairs, ports.host_id, ports.vnic_type, ports.profile, ports.vif_type, ports.vif_details, ports.extra_dhcp_opts, ports.created_at, ports.updated_at, ports.revision_number"
 
 func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Port, error) {
 	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+portCols+" FROM ports"+tail), args...)
@@ -90,16 +91,17 @@ func (s *Store) loadPorts(ctx context.Context, db querier, tail string, args []a
 		var n neutron.Port
 		var c, u int64
 		var pairs, profile, details string
+		var dhcpOpts sql.NullString // NULL (rows from before the column): none
 		if err := rows.Scan(&n.ID, &n.ProjectID, &n.NetworkID, &n.Name, &n.Description, &n.MACAddress, &n.DeviceID, &n.DeviceOwner,
 			&n.Status, &n.AdminStateUp, &n.PortSecurityEnabled, &pairs, &n.HostID, &n.VNICType, &profile, &n.VIFType, &details,
-			&c, &u, &n.RevisionNumber); err != nil {
+			&dhcpOpts, &c, &u, &n.RevisionNumber); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
 		n.Tags, n.FixedIPs = []string{}, []neutron.FixedIP{}
-		n.AllowedAddressPairs, n.SecurityGroups = []neutron.AddressPair{}, []string{}
-		if err := unmarshalAll(pairs, &n.AllowedAddressPairs); err != nil {
+		n.AllowedAddressPairs, n.SecurityGroups, n.ExtraDHCPOpts = []neutron.AddressPair{}, []string{}, []neutron.ExtraDHCPOpt{}
+		if err := unmarshalAll(pairs, &n.AllowedAddressPairs, dhcpOpts.String, &n.ExtraDHCPOpts); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("port %s: %w", n.ID, err)
 		}
@@ -182,8 +184,9 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-func portJSON(n *neutron.Port) (pairs, profile, details string) {
+func portJSON(n *neutron.Port) (pairs, dhcpOpts, profile, details string) {
 	pairs = string(mustMarshal(nonNil(n.AllowedAddressPairs)))
+	dhcpOpts = string(mustMarshal(nonNil(n.ExtraDHCPOpts)))
 	profile = orEmptyObject(string(n.Profile))
 	details = orEmptyObject(string(n.VIFDetails))
 	return
@@ -192,10 +195,10 @@ func portJSON(n *neutron.Port) (pairs, profile, details string) {
 // InsertPort inserts a port row, its fixed IPs and tags. A duplicate MAC or
 // IP (a lost race) fails a unique index and the transaction is retried.
 func (t *Tx) InsertPort(ctx context.Context, n *neutron.Port) error {
-	pairs, profile, details := portJSON(n)
-	err := t.execBlind(ctx, "insert port "+n.ID, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, host_id, vnic_type, profile, vif_type, vif_details, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	pairs, dhcpOpts, profile, details := portJSON(n)
+	err := t.execBlind(ctx, "insert port "+n.ID, "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, device_id, device_owner, status, admin_state_up, port_security_enabled, allowed_address_pairs, host_id, vnic_type, profile, vif_type, vif_details, extra_dhcp_opts, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled,
-		pairs, n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+		pairs, n.HostID, n.VNICType, profile, n.VIFType, details, dhcpOpts, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
 	if err != nil {
 		return err
 	}
@@ -249,10 +252,10 @@ func (t *Tx) SetPortIPs(ctx context.Context, networkID, portID string, old, new 
 // UpdatePort writes a port's mutable columns (compare-and-set on the
 // revision; ErrRetry when it moved).
 func (t *Tx) UpdatePort(ctx context.Context, n *neutron.Port, prevRev int64) error {
-	pairs, profile, details := portJSON(n)
-	res, err := t.exec(ctx, "UPDATE ports SET name = ?, description = ?, mac_address = ?, device_id = ?, device_owner = ?, status = ?, admin_state_up = ?, port_security_enabled = ?, allowed_address_pairs = ?, host_id = ?, vnic_type = ?, profile = ?, vif_type = ?, vif_details = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+	pairs, dhcpOpts, profile, details := portJSON(n)
+	res, err := t.exec(ctx, "UPDATE ports SET name = ?, description = ?, mac_address = ?, device_id = ?, device_owner = ?, status = ?, admin_state_up = ?, port_security_enabled = ?, allowed_address_pairs = ?, host_id = ?, vnic_type = ?, profile = ?, vif_type = ?, vif_details = ?, extra_dhcp_opts = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
 		n.Name, n.Description, n.MACAddress, n.DeviceID, n.DeviceOwner, n.Status, n.AdminStateUp, n.PortSecurityEnabled, pairs,
-		n.HostID, n.VNICType, profile, n.VIFType, details, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
+		n.HostID, n.VNICType, profile, n.VIFType, details, dhcpOpts, micro(n.UpdatedAt), n.RevisionNumber, n.ID, prevRev)
 	if err != nil {
 		return fmt.Errorf("update port %s: %w", n.ID, err)
 	}
