@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -170,11 +169,31 @@ func (a *Applier) owned() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if _, err := uuid.Parse(e.Name()); err == nil && e.IsDir() {
+		if uuidLike(e.Name()) && e.IsDir() {
 			out = append(out, e.Name())
 		}
 	}
 	return out, nil
+}
+
+// uuidLike is Neutron's is_uuid_like for dhcp_confs entries (8-4-4-4-12
+// hex digits). google/uuid would do, but it links database/sql/driver
+// into the agents, which must stay free of it.
+func uuidLike(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
 }
 
 // ensure converges one served network.

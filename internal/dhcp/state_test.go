@@ -45,3 +45,15 @@ func TestCheckReachable(t *testing.T) {
 		t.Fatalf("reachable path refused: %v", err)
 	}
 }
+
+func TestUUIDLike(t *testing.T) {
+	for s, want := range map[string]bool{
+		"9b7a3c3e-1111-4c2d-8e5f-000000000001": true, "9B7A3C3E-1111-4C2D-8E5F-000000000001": true,
+		"lease_relay": false, "9b7a3c3e-1111-4c2d-8e5f-00000000000": false, "9b7a3c3e_1111-4c2d-8e5f-000000000001": false,
+		"9b7a3c3e-1111-4c2d-8e5f-00000000000g": false,
+	} {
+		if uuidLike(s) != want {
+			t.Errorf("uuidLike(%q) = %v", s, !want)
+		}
+	}
+}
