@@ -9,6 +9,14 @@
 // permanent FDB entry per remote MAC is installed; with arp_responder the
 // vxlan device's proxy flag answers ARP from permanent neighbour entries.
 //
+// Flat and vlan (provider) networks: with physical_interface_mappings =
+// physnet1:eth1 a flat network's brq bridge enslaves eth1 itself and a
+// vlan network's enslaves the subinterface eth1.<vlan> (Neutron's name,
+// shortened with a hash when too long), which the agent creates and marks
+// with the interface alias "neutrino" so that it deletes only those it
+// made; an existing subinterface is used as it is. Kernels without 802.1Q
+// devices (no 8021q module) cannot carry vlan networks: Apply says so.
+//
 // Everything goes through netlink (vishvananda/netlink) against one network
 // namespace; nothing execs `ip` or `bridge`. The code is split in two: a pure
 // part (model.go) that turns the kernel's current objects and the desired
@@ -16,10 +24,10 @@
 // `ip`/`bridge` commands for golden tests, and a thin netlink part that
 // reads the kernel and executes those operations.
 //
-// Ownership: links named brq<11 chars> of kind bridge and vxlan-<digits> of
-// kind vxlan belong to us; FDB entries are managed only when static
-// (permanent/noarp, "self") on our vxlan devices and neighbour entries only
-// when permanent on our vxlan devices. Learned entries and every other
+// Ownership: links named brq<11 chars> of kind bridge, vxlan-<digits> of
+// kind vxlan and VLAN devices with our alias belong to us; FDB entries
+// are managed only when static (permanent/noarp, "self") on our vxlan
+// devices and neighbour entries only when permanent on our vxlan devices. Learned entries and every other
 // object are never touched. Taps belong to Nova: we attach and detach them
 // but never delete them.
 //

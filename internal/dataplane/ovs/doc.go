@@ -18,6 +18,10 @@
 //     when such an interface is added, changed or removed, from the same
 //     OVSDB monitor cache, so the agent reacts without waiting for its
 //     next polling pass.
+//   - Provider bridges of [ovs] bridge_mappings (made by the operator,
+//     adopted here), joined to br-int by int-<bridge>/phy-<bridge> patch
+//     ports, with the VLAN translation flows of flat and vlan networks
+//     (provider.go).
 //   - Flows in Neutron's table layout (br-tun 0, 2, 3, 4, 6, 10, 20, 21,
 //     22; br-int 0, 23, 59, 60), all tagged with this instance's cookie.
 //   - With [securitygroup] firewall_driver = openvswitch, the security
