@@ -97,11 +97,19 @@ type system struct {
 	agents map[string]*lbNode
 	net    *neutron.Network
 	sub    *neutron.Subnet
+	// firewall is the agents' [securitygroup] firewall_driver.
+	firewall string
 }
 
 const sysProject = "b0000000000000000000000000000002"
 
 func newSystem(t *testing.T, m mode) *system {
+	t.Helper()
+	return newSystemWith(t, m, "")
+}
+
+// newSystemWith is newSystem with the agents' firewall_driver.
+func newSystemWith(t *testing.T, m mode, firewall string) *system {
 	t.Helper()
 	needRoot(t)
 	ctx := context.Background()
@@ -132,7 +140,7 @@ func newSystem(t *testing.T, m mode) *system {
 			t.Errorf("rpc server: %v", err)
 		}
 	})
-	s := &system{t: t, ctx: ctx, plugin: plugin, url: "grpc://" + lis.Addr().String(), mode: m, agents: map[string]*lbNode{}}
+	s := &system{t: t, ctx: ctx, plugin: plugin, url: "grpc://" + lis.Addr().String(), mode: m, agents: map[string]*lbNode{}, firewall: firewall}
 	s.tp = newTopo(t, m, "controller", "compute1", "compute2")
 	for _, name := range s.tp.names {
 		// The topo's own data planes stay idle here: the agents program.
@@ -172,7 +180,7 @@ func (s *system) startAgent(name string) {
 	cfg := &config.Agent{Host: name, TransportURL: s.url, Namespace: node.NS, LocalIP: node.IP().String(),
 		L2Population: s.mode == modeL2Pop || s.mode == modeL2PopARP, ARPResponder: s.mode == modeL2PopARP,
 		TunnelTypes: []string{"vxlan"}, EnableVXLAN: true, VXLANUDPPort: 4789,
-		PollingInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond}
+		PollingInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond, FirewallDriver: s.firewall}
 	if s.mode == modeGroup {
 		cfg.VXLANGroup = group.String()
 	}

@@ -31,9 +31,9 @@
 // object are never touched. Taps belong to Nova: we attach and detach them
 // but never delete them.
 //
-// The firewall (firewall_driver = iptables, as Neutron names it; noop keeps
-// only the underlay filter) is dataplane/nftfw on the taps, each on its
-// network's bridge (firewall.go). Apply converges L2 and the firewall
+// The firewall (firewall_driver = iptables, as Neutron names it) is
+// dataplane/nftfw on the taps, each on its network's bridge, plus the
+// underlay filter for the VTEPs the desired state lists (firewall.go). Apply converges L2 and the firewall
 // independently and joins their errors, so one failing never holds up the
 // other.
 //

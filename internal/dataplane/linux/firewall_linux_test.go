@@ -13,6 +13,7 @@ import (
 	"neutrino/internal/dataplane"
 	"neutrino/internal/dataplane/nftfw"
 	"neutrino/internal/lab"
+	"neutrino/internal/neutron"
 )
 
 // sgTopo is a topo whose ports carry security groups: the test plays the
@@ -358,4 +359,60 @@ func vxlanARP(vni uint32, ip netip.Addr) []byte {
 	b = append(b, 192, 168, 1, 66)
 	b = append(b, 0, 0, 0, 0, 0, 0)
 	return append(b, ip.AsSlice()...)
+}
+
+// TestAgentSecurityGroups is the server side (ML2 plugin, the agents'
+// view) and the real Linux bridge agents with firewall_driver = iptables:
+// the project's default group lets its VMs reach each other, a VM in a
+// new group is unreachable until a rule is created, and again once the
+// rule is deleted. The rules are made through the plugin, the call the
+// API handlers make.
+func TestAgentSecurityGroups(t *testing.T) {
+	s := newSystemWith(t, modeL2Pop, "iptables")
+	_, vm1 := s.boot("vm1", "compute1", "compute:nova", nil)
+	p2, vm2 := s.boot("vm2", "compute2", "compute:nova", nil)
+	web, err := s.plugin.CreateSecurityGroup(s.ctx, neutron.SecurityGroupCreate{ProjectID: sysProject, Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3, err := s.plugin.CreatePort(s.ctx, neutron.PortCreate{ProjectID: sysProject, NetworkID: s.net.ID, DeviceOwner: "compute:nova",
+		DeviceID: "dev-vm3", HostID: "compute2", SecurityGroups: []string{web.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm3, err := s.tp.lab.AddVM(s.ctx, s.tp.lab.Node("compute2"), "vm3", lab.VIF{PortID: p3.ID, MAC: p3.MACAddress,
+		Addr: netip.PrefixFrom(netip.MustParseAddr(ipOf(p3)), 24), MTU: s.net.MTU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reach := func(from *lab.VM, to *neutron.Port) bool {
+		_, err := lab.Exec(s.ctx, from.NS, "ping", "-n", "-q", "-c", "1", "-W", "1", ipOf(to))
+		return err == nil
+	}
+	waitUntil(t, "vm1 -> vm2, both in the default group", func() bool { return reach(vm1, p2) })
+	// vm3's tap is filtered (its chains exist) and its group admits nothing.
+	waitUntil(t, "compute2 filters vm3", func() bool {
+		out, err := lab.Exec(s.ctx, s.tp.lab.Node("compute2").NS, "nft", "list", "chain", "inet", nftfw.TableName, "ingress-"+vm3.Tap)
+		return err == nil && strings.Contains(string(out), "goto rules-ingress-")
+	})
+	if reach(vm1, p3) {
+		t.Error("vm1 reached vm3, whose group web has no ingress rule")
+	}
+	if reach(vm2, p3) {
+		t.Error("vm2 reached vm3 without a rule")
+	}
+	icmp := "icmp"
+	rule, err := s.plugin.CreateSecurityGroupRule(s.ctx, neutron.SecurityGroupRuleCreate{ProjectID: sysProject, SecurityGroupID: web.ID,
+		Direction: "ingress", Ethertype: "IPv4", Protocol: &icmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "vm1 -> vm3 after the ICMP rule", func() bool { return reach(vm1, p3) })
+	if err := s.plugin.DeleteSecurityGroupRule(s.ctx, rule.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "vm1 -> vm3 blocked again after the rule's delete", func() bool { return !reach(vm1, p3) })
+	if !reach(vm1, p2) {
+		t.Error("vm1 -> vm2 (default group) broke")
+	}
 }
