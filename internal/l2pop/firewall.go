@@ -60,7 +60,11 @@ type fwPort struct {
 }
 
 func fwPortOf(p neutron.Port) fwPort {
-	fp := fwPort{PortSecurity: p.PortSecurityEnabled, Groups: secgroup.SortedUnique(slices.Clone(p.SecurityGroups), strings.Compare)}
+	// Ports of network: and neutron: owners (router interfaces, DHCP) are
+	// trusted: Neutron's agents never filter them (process_trusted_ports),
+	// and with no security groups a filter would drop all they receive.
+	trusted := strings.HasPrefix(p.DeviceOwner, "network:") || strings.HasPrefix(p.DeviceOwner, "neutron:")
+	fp := fwPort{PortSecurity: p.PortSecurityEnabled && !trusted, Groups: secgroup.SortedUnique(slices.Clone(p.SecurityGroups), strings.Compare)}
 	fp.Allowed = secgroup.SortedUnique(secgroup.Allowed(p), secgroup.CompareAllowed)
 	fp.Members = secgroup.SortedUnique(secgroup.Members(p), secgroup.ComparePrefix)
 	return fp

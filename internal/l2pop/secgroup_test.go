@@ -2,6 +2,7 @@ package l2pop
 
 import (
 	"slices"
+	"testing"
 
 	"neutrino/internal/neutron"
 )
@@ -87,5 +88,15 @@ func sgScenario(w *world) []namedStep {
 		s("the ssh rule is deleted", w.deleteRule("r-ssh")),
 		s("vm-a leaves web and web is deleted", append([]neutron.Change{w.secure("vm-a", true, nil)}, w.deleteGroup("sg-web")...)...),
 		s("vm-c is deleted: the default group has no member left", w.deletePort("vm-c")),
+	}
+}
+
+// TestTrustedPortsUnfiltered: router and DHCP ports (network: owners)
+// are never filtered, whatever their port_security_enabled says.
+func TestTrustedPortsUnfiltered(t *testing.T) {
+	for owner, want := range map[string]bool{"compute:nova": true, "": true, "network:router_interface": false, "network:dhcp": false, "neutron:LOADBALANCERV2": false} {
+		if got := fwPortOf(neutron.Port{DeviceOwner: owner, PortSecurityEnabled: true}).PortSecurity; got != want {
+			t.Errorf("owner %q: port security %v, want %v", owner, got, want)
+		}
 	}
 }
