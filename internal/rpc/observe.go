@@ -421,14 +421,8 @@ func (s *Server) WatcherLags() map[string]int64 {
 	}
 	s.obs.mu.Unlock()
 	out := make(map[string]int64, len(sent))
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
 	for h, r := range sent {
-		lag := int64(0)
-		if hs := s.hub.hosts[h]; hs != nil && hs.rev > r {
-			lag = hs.rev - r
-		}
-		out[h] = lag
+		out[h] = s.hub.lag(h, r)
 	}
 	return out
 }

@@ -37,6 +37,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"neutrino/internal/dhcp"
+	"neutrino/internal/dhcpview"
 	"neutrino/internal/l2pop"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc/pb"
@@ -91,7 +93,10 @@ type Server struct {
 	b   Backend
 	cfg ServerConfig
 	log *slog.Logger
-	hub *hub
+	// hub serves the L2 agents' views, dhcp the DHCP agents' states; both
+	// are fed the same change-log rows and stay at one revision.
+	hub  *hub[l2pop.View, l2pop.Delta]
+	dhcp *hub[dhcp.State, dhcpview.Delta]
 	// readMu serialises change-log reads: the tail loop and a new
 	// watcher catching up must not apply the same rows twice.
 	readMu sync.Mutex
@@ -115,7 +120,8 @@ func NewServer(backend Backend, cfg ServerConfig) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{b: backend, cfg: cfg, log: log.With("component", "rpc"), hub: newHub(cfg.L2Pop, cfg.LogLength)}
+	return &Server{b: backend, cfg: cfg, log: log.With("component", "rpc"),
+		hub: newL2Hub(cfg.L2Pop, cfg.LogLength), dhcp: newDHCPHub(cfg.LogLength)}
 }
 
 // Revision is the change-log revision the server has applied.
@@ -172,7 +178,7 @@ func (s *Server) loadWithRetry(ctx context.Context) error {
 	for {
 		st, err := s.b.Snapshot(ctx)
 		if err == nil {
-			s.hub.load(st)
+			s.load(st)
 			return nil
 		}
 		s.log.Warn("cannot read state for agents; retrying", "err", err, "in", wait)
@@ -242,7 +248,7 @@ func (s *Server) readChanges(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("reload state: %w", err)
 		}
-		s.hub.load(st)
+		s.load(st)
 		return 0, nil
 	}
 	if err != nil {
@@ -255,8 +261,19 @@ func (s *Server) readChanges(ctx context.Context) (int, error) {
 	if err != nil {
 		s.log.Warn("change log row skipped", "err", err)
 	}
+	nd, err := s.dhcp.apply(changes)
+	if err != nil {
+		s.log.Warn("change log row skipped by the DHCP view", "err", err)
+	}
+	n += nd
 	s.log.Debug("change log batch", "rows", len(changes), "views_changed", n, "revision", s.hub.revision())
 	return len(changes), nil
+}
+
+// load replaces every view model with a snapshot.
+func (s *Server) load(st *neutron.State) {
+	s.hub.load(st)
+	s.dhcp.load(st)
 }
 
 // auth checks a request's token and client certificate.
@@ -420,8 +437,45 @@ func (s *Server) UpdateDevice(ctx context.Context, req *pb.UpdateDeviceRequest) 
 	return &pb.UpdateDeviceReply{PortId: p.ID, Status: p.Status}, nil
 }
 
-// Watch implements pb.AgentsServer.
+// Watch implements pb.AgentsServer: the L2 agents' stream.
 func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[pb.WatchMessage]) error {
+	return serveWatch(s, s.hub, req, stream, s.obs.markSent,
+		func(rev int64, v l2pop.View) *pb.WatchMessage {
+			return &pb.WatchMessage{Revision: rev, Body: &pb.WatchMessage_Snapshot{Snapshot: ViewToPB(v)}}
+		},
+		func(prev, rev int64, d *l2pop.Delta) *pb.WatchMessage {
+			body := &pb.Delta{}
+			if d != nil {
+				body = DeltaToPB(*d)
+			}
+			return &pb.WatchMessage{Revision: rev, PrevRevision: prev, Body: &pb.WatchMessage_Delta{Delta: body}}
+		})
+}
+
+// WatchDHCP implements pb.AgentsServer: the DHCP agents' stream.
+func (s *Server) WatchDHCP(req *pb.WatchRequest, stream grpc.ServerStreamingServer[pb.DHCPWatchMessage]) error {
+	return serveWatch(s, s.dhcp, req, stream, nil,
+		func(rev int64, v dhcp.State) *pb.DHCPWatchMessage {
+			return &pb.DHCPWatchMessage{Revision: rev, Body: &pb.DHCPWatchMessage_Snapshot{Snapshot: DHCPStateToPB(v)}}
+		},
+		func(prev, rev int64, d *dhcpview.Delta) *pb.DHCPWatchMessage {
+			body := &pb.DHCPDelta{}
+			if d != nil {
+				body = DHCPDeltaToPB(*d)
+			}
+			return &pb.DHCPWatchMessage{Revision: rev, PrevRevision: prev, Body: &pb.DHCPWatchMessage_Delta{Delta: body}}
+		})
+}
+
+// serveWatch streams host's view of one kind: a snapshot or the deltas the
+// agent missed since its last revision, then every change as it comes.
+// delta(prev, rev, nil) is the empty delta that confirms a resumed agent
+// is up to date. sent, when set, records the revision sent to host.
+func serveWatch[V, D, M any, PM interface {
+	*M
+	proto.Message
+}](s *Server, h *hub[V, D], req *pb.WatchRequest, stream grpc.ServerStreamingServer[M],
+	sent func(host string, rev int64), snapshot func(rev int64, v V) PM, delta func(prev, rev int64, d *D) PM) error {
 	host := req.GetHost()
 	if host == "" {
 		return status.Error(codes.InvalidArgument, "watch needs host")
@@ -433,16 +487,18 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 	if err := s.catchUp(ctx); err != nil {
 		return status.Errorf(codes.Unavailable, "read change log: %v", err)
 	}
-	wake := s.hub.subscribe(host)
-	defer s.hub.unsubscribe(host, wake)
-	defer s.obs.unmarkSent(host)
+	wake := h.subscribe(host)
+	defer h.unsubscribe(host, wake)
+	if sent != nil {
+		defer s.obs.unmarkSent(host)
+	}
 	at := req.GetLastRevision()
 	first := true
 	for {
-		p := s.hub.pendingFor(host, at)
+		p := h.pendingFor(host, at)
 		switch {
 		case p.snapshot != nil:
-			if err := s.send(stream, &pb.WatchMessage{Revision: p.rev, Body: &pb.WatchMessage_Snapshot{Snapshot: ViewToPB(*p.snapshot)}}); err != nil {
+			if err := s.send(stream, snapshot(p.rev, *p.snapshot)); err != nil {
 				return err
 			}
 			s.snapshots.Add(1)
@@ -451,19 +507,21 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 		case len(p.deltas) == 0 && first:
 			// Resumed and already up to date: say so, so the agent
 			// knows its state is confirmed.
-			if err := s.send(stream, &pb.WatchMessage{Revision: at, PrevRevision: at, Body: &pb.WatchMessage_Delta{Delta: &pb.Delta{}}}); err != nil {
+			if err := s.send(stream, delta(at, at, nil)); err != nil {
 				return err
 			}
 		default:
 			for _, e := range p.deltas {
-				if err := s.send(stream, &pb.WatchMessage{Revision: e.rev, PrevRevision: e.prev, Body: &pb.WatchMessage_Delta{Delta: DeltaToPB(e.delta)}}); err != nil {
+				if err := s.send(stream, delta(e.prev, e.rev, &e.delta)); err != nil {
 					return err
 				}
 				at = e.rev
 			}
 		}
 		first = false
-		s.obs.markSent(host, at)
+		if sent != nil {
+			sent(host, at)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -472,8 +530,8 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 	}
 }
 
-func (s *Server) send(stream grpc.ServerStreamingServer[pb.WatchMessage], m *pb.WatchMessage) error {
-	if err := stream.Send(m); err != nil {
+func (s *Server) send(stream interface{ SendMsg(any) error }, m proto.Message) error {
+	if err := stream.SendMsg(m); err != nil {
 		return err
 	}
 	s.messages.Add(1)

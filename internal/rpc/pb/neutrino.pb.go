@@ -2148,6 +2148,629 @@ func (*AuditReportReply) Descriptor() ([]byte, []int) {
 	return file_neutrino_proto_rawDescGZIP(), []int{28}
 }
 
+type DHCPWatchMessage struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Revision     int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	PrevRevision int64                  `protobuf:"varint,2,opt,name=prev_revision,json=prevRevision,proto3" json:"prev_revision,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*DHCPWatchMessage_Snapshot
+	//	*DHCPWatchMessage_Delta
+	Body          isDHCPWatchMessage_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPWatchMessage) Reset() {
+	*x = DHCPWatchMessage{}
+	mi := &file_neutrino_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPWatchMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPWatchMessage) ProtoMessage() {}
+
+func (x *DHCPWatchMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPWatchMessage.ProtoReflect.Descriptor instead.
+func (*DHCPWatchMessage) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DHCPWatchMessage) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *DHCPWatchMessage) GetPrevRevision() int64 {
+	if x != nil {
+		return x.PrevRevision
+	}
+	return 0
+}
+
+func (x *DHCPWatchMessage) GetBody() isDHCPWatchMessage_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *DHCPWatchMessage) GetSnapshot() *DHCPState {
+	if x != nil {
+		if x, ok := x.Body.(*DHCPWatchMessage_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *DHCPWatchMessage) GetDelta() *DHCPDelta {
+	if x != nil {
+		if x, ok := x.Body.(*DHCPWatchMessage_Delta); ok {
+			return x.Delta
+		}
+	}
+	return nil
+}
+
+type isDHCPWatchMessage_Body interface {
+	isDHCPWatchMessage_Body()
+}
+
+type DHCPWatchMessage_Snapshot struct {
+	Snapshot *DHCPState `protobuf:"bytes,3,opt,name=snapshot,proto3,oneof"`
+}
+
+type DHCPWatchMessage_Delta struct {
+	Delta *DHCPDelta `protobuf:"bytes,4,opt,name=delta,proto3,oneof"`
+}
+
+func (*DHCPWatchMessage_Snapshot) isDHCPWatchMessage_Body() {}
+
+func (*DHCPWatchMessage_Delta) isDHCPWatchMessage_Body() {}
+
+// DHCPState is everything one DHCP agent serves, networks sorted by id.
+type DHCPState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Networks      []*DHCPNetwork         `protobuf:"bytes,1,rep,name=networks,proto3" json:"networks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPState) Reset() {
+	*x = DHCPState{}
+	mi := &file_neutrino_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPState) ProtoMessage() {}
+
+func (x *DHCPState) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPState.ProtoReflect.Descriptor instead.
+func (*DHCPState) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DHCPState) GetNetworks() []*DHCPNetwork {
+	if x != nil {
+		return x.Networks
+	}
+	return nil
+}
+
+// DHCPDelta replaces whole networks (upsert) and drops networks no longer
+// hosted (removed, by id).
+type DHCPDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upsert        []*DHCPNetwork         `protobuf:"bytes,1,rep,name=upsert,proto3" json:"upsert,omitempty"`
+	Removed       []string               `protobuf:"bytes,2,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPDelta) Reset() {
+	*x = DHCPDelta{}
+	mi := &file_neutrino_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPDelta) ProtoMessage() {}
+
+func (x *DHCPDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPDelta.ProtoReflect.Descriptor instead.
+func (*DHCPDelta) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DHCPDelta) GetUpsert() []*DHCPNetwork {
+	if x != nil {
+		return x.Upsert
+	}
+	return nil
+}
+
+func (x *DHCPDelta) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+type DHCPNetwork struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mtu     int32                  `protobuf:"varint,2,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	Subnets []*DHCPSubnet          `protobuf:"bytes,3,rep,name=subnets,proto3" json:"subnets,omitempty"`
+	// dhcp_port is the agent's own port on the network (absent until the
+	// server created it).
+	DhcpPort      *DHCPPort   `protobuf:"bytes,4,opt,name=dhcp_port,json=dhcpPort,proto3" json:"dhcp_port,omitempty"`
+	Ports         []*DHCPPort `protobuf:"bytes,5,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPNetwork) Reset() {
+	*x = DHCPNetwork{}
+	mi := &file_neutrino_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPNetwork) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPNetwork) ProtoMessage() {}
+
+func (x *DHCPNetwork) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPNetwork.ProtoReflect.Descriptor instead.
+func (*DHCPNetwork) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DHCPNetwork) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DHCPNetwork) GetMtu() int32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *DHCPNetwork) GetSubnets() []*DHCPSubnet {
+	if x != nil {
+		return x.Subnets
+	}
+	return nil
+}
+
+func (x *DHCPNetwork) GetDhcpPort() *DHCPPort {
+	if x != nil {
+		return x.DhcpPort
+	}
+	return nil
+}
+
+func (x *DHCPNetwork) GetPorts() []*DHCPPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+type DHCPSubnet struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cidr            string                 `protobuf:"bytes,2,opt,name=cidr,proto3" json:"cidr,omitempty"`
+	IpVersion       int32                  `protobuf:"varint,3,opt,name=ip_version,json=ipVersion,proto3" json:"ip_version,omitempty"`
+	GatewayIp       string                 `protobuf:"bytes,4,opt,name=gateway_ip,json=gatewayIp,proto3" json:"gateway_ip,omitempty"` // empty: no gateway
+	DnsNameservers  []string               `protobuf:"bytes,5,rep,name=dns_nameservers,json=dnsNameservers,proto3" json:"dns_nameservers,omitempty"`
+	HostRoutes      []*DHCPHostRoute       `protobuf:"bytes,6,rep,name=host_routes,json=hostRoutes,proto3" json:"host_routes,omitempty"`
+	EnableDhcp      bool                   `protobuf:"varint,7,opt,name=enable_dhcp,json=enableDhcp,proto3" json:"enable_dhcp,omitempty"`
+	Ipv6RaMode      string                 `protobuf:"bytes,8,opt,name=ipv6_ra_mode,json=ipv6RaMode,proto3" json:"ipv6_ra_mode,omitempty"`
+	Ipv6AddressMode string                 `protobuf:"bytes,9,opt,name=ipv6_address_mode,json=ipv6AddressMode,proto3" json:"ipv6_address_mode,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DHCPSubnet) Reset() {
+	*x = DHCPSubnet{}
+	mi := &file_neutrino_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPSubnet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPSubnet) ProtoMessage() {}
+
+func (x *DHCPSubnet) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPSubnet.ProtoReflect.Descriptor instead.
+func (*DHCPSubnet) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DHCPSubnet) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DHCPSubnet) GetCidr() string {
+	if x != nil {
+		return x.Cidr
+	}
+	return ""
+}
+
+func (x *DHCPSubnet) GetIpVersion() int32 {
+	if x != nil {
+		return x.IpVersion
+	}
+	return 0
+}
+
+func (x *DHCPSubnet) GetGatewayIp() string {
+	if x != nil {
+		return x.GatewayIp
+	}
+	return ""
+}
+
+func (x *DHCPSubnet) GetDnsNameservers() []string {
+	if x != nil {
+		return x.DnsNameservers
+	}
+	return nil
+}
+
+func (x *DHCPSubnet) GetHostRoutes() []*DHCPHostRoute {
+	if x != nil {
+		return x.HostRoutes
+	}
+	return nil
+}
+
+func (x *DHCPSubnet) GetEnableDhcp() bool {
+	if x != nil {
+		return x.EnableDhcp
+	}
+	return false
+}
+
+func (x *DHCPSubnet) GetIpv6RaMode() string {
+	if x != nil {
+		return x.Ipv6RaMode
+	}
+	return ""
+}
+
+func (x *DHCPSubnet) GetIpv6AddressMode() string {
+	if x != nil {
+		return x.Ipv6AddressMode
+	}
+	return ""
+}
+
+type DHCPHostRoute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Destination   string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	Nexthop       string                 `protobuf:"bytes,2,opt,name=nexthop,proto3" json:"nexthop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPHostRoute) Reset() {
+	*x = DHCPHostRoute{}
+	mi := &file_neutrino_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPHostRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPHostRoute) ProtoMessage() {}
+
+func (x *DHCPHostRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPHostRoute.ProtoReflect.Descriptor instead.
+func (*DHCPHostRoute) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DHCPHostRoute) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *DHCPHostRoute) GetNexthop() string {
+	if x != nil {
+		return x.Nexthop
+	}
+	return ""
+}
+
+type DHCPPort struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mac           string                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	DeviceOwner   string                 `protobuf:"bytes,3,opt,name=device_owner,json=deviceOwner,proto3" json:"device_owner,omitempty"`
+	FixedIps      []*DHCPFixedIP         `protobuf:"bytes,4,rep,name=fixed_ips,json=fixedIps,proto3" json:"fixed_ips,omitempty"`
+	ExtraDhcpOpts []*DHCPExtraOpt        `protobuf:"bytes,5,rep,name=extra_dhcp_opts,json=extraDhcpOpts,proto3" json:"extra_dhcp_opts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPPort) Reset() {
+	*x = DHCPPort{}
+	mi := &file_neutrino_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPPort) ProtoMessage() {}
+
+func (x *DHCPPort) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPPort.ProtoReflect.Descriptor instead.
+func (*DHCPPort) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DHCPPort) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DHCPPort) GetMac() string {
+	if x != nil {
+		return x.Mac
+	}
+	return ""
+}
+
+func (x *DHCPPort) GetDeviceOwner() string {
+	if x != nil {
+		return x.DeviceOwner
+	}
+	return ""
+}
+
+func (x *DHCPPort) GetFixedIps() []*DHCPFixedIP {
+	if x != nil {
+		return x.FixedIps
+	}
+	return nil
+}
+
+func (x *DHCPPort) GetExtraDhcpOpts() []*DHCPExtraOpt {
+	if x != nil {
+		return x.ExtraDhcpOpts
+	}
+	return nil
+}
+
+type DHCPFixedIP struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SubnetId      string                 `protobuf:"bytes,1,opt,name=subnet_id,json=subnetId,proto3" json:"subnet_id,omitempty"`
+	IpAddress     string                 `protobuf:"bytes,2,opt,name=ip_address,json=ipAddress,proto3" json:"ip_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPFixedIP) Reset() {
+	*x = DHCPFixedIP{}
+	mi := &file_neutrino_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPFixedIP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPFixedIP) ProtoMessage() {}
+
+func (x *DHCPFixedIP) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPFixedIP.ProtoReflect.Descriptor instead.
+func (*DHCPFixedIP) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DHCPFixedIP) GetSubnetId() string {
+	if x != nil {
+		return x.SubnetId
+	}
+	return ""
+}
+
+func (x *DHCPFixedIP) GetIpAddress() string {
+	if x != nil {
+		return x.IpAddress
+	}
+	return ""
+}
+
+type DHCPExtraOpt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	IpVersion     int32                  `protobuf:"varint,3,opt,name=ip_version,json=ipVersion,proto3" json:"ip_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DHCPExtraOpt) Reset() {
+	*x = DHCPExtraOpt{}
+	mi := &file_neutrino_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DHCPExtraOpt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DHCPExtraOpt) ProtoMessage() {}
+
+func (x *DHCPExtraOpt) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DHCPExtraOpt.ProtoReflect.Descriptor instead.
+func (*DHCPExtraOpt) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *DHCPExtraOpt) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DHCPExtraOpt) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *DHCPExtraOpt) GetIpVersion() int32 {
+	if x != nil {
+		return x.IpVersion
+	}
+	return 0
+}
+
 var File_neutrino_proto protoreflect.FileDescriptor
 
 const file_neutrino_proto_rawDesc = "" +
@@ -2321,13 +2944,65 @@ const file_neutrino_proto_rawDesc = "" +
 	"foundTotal\x12%\n" +
 	"\x0erepaired_total\x18\v \x01(\x03R\rrepairedTotal\x12)\n" +
 	"\x10applied_revision\x18\f \x01(\x03R\x0fappliedRevision\"\x12\n" +
-	"\x10AuditReportReply2\xf9\x02\n" +
+	"\x10AuditReportReply\"\xc1\x01\n" +
+	"\x10DHCPWatchMessage\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12#\n" +
+	"\rprev_revision\x18\x02 \x01(\x03R\fprevRevision\x124\n" +
+	"\bsnapshot\x18\x03 \x01(\v2\x16.neutrino.v1.DHCPStateH\x00R\bsnapshot\x12.\n" +
+	"\x05delta\x18\x04 \x01(\v2\x16.neutrino.v1.DHCPDeltaH\x00R\x05deltaB\x06\n" +
+	"\x04body\"A\n" +
+	"\tDHCPState\x124\n" +
+	"\bnetworks\x18\x01 \x03(\v2\x18.neutrino.v1.DHCPNetworkR\bnetworks\"W\n" +
+	"\tDHCPDelta\x120\n" +
+	"\x06upsert\x18\x01 \x03(\v2\x18.neutrino.v1.DHCPNetworkR\x06upsert\x12\x18\n" +
+	"\aremoved\x18\x02 \x03(\tR\aremoved\"\xc3\x01\n" +
+	"\vDHCPNetwork\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03mtu\x18\x02 \x01(\x05R\x03mtu\x121\n" +
+	"\asubnets\x18\x03 \x03(\v2\x17.neutrino.v1.DHCPSubnetR\asubnets\x122\n" +
+	"\tdhcp_port\x18\x04 \x01(\v2\x15.neutrino.v1.DHCPPortR\bdhcpPort\x12+\n" +
+	"\x05ports\x18\x05 \x03(\v2\x15.neutrino.v1.DHCPPortR\x05ports\"\xc3\x02\n" +
+	"\n" +
+	"DHCPSubnet\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04cidr\x18\x02 \x01(\tR\x04cidr\x12\x1d\n" +
+	"\n" +
+	"ip_version\x18\x03 \x01(\x05R\tipVersion\x12\x1d\n" +
+	"\n" +
+	"gateway_ip\x18\x04 \x01(\tR\tgatewayIp\x12'\n" +
+	"\x0fdns_nameservers\x18\x05 \x03(\tR\x0ednsNameservers\x12;\n" +
+	"\vhost_routes\x18\x06 \x03(\v2\x1a.neutrino.v1.DHCPHostRouteR\n" +
+	"hostRoutes\x12\x1f\n" +
+	"\venable_dhcp\x18\a \x01(\bR\n" +
+	"enableDhcp\x12 \n" +
+	"\fipv6_ra_mode\x18\b \x01(\tR\n" +
+	"ipv6RaMode\x12*\n" +
+	"\x11ipv6_address_mode\x18\t \x01(\tR\x0fipv6AddressMode\"K\n" +
+	"\rDHCPHostRoute\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
+	"\anexthop\x18\x02 \x01(\tR\anexthop\"\xc9\x01\n" +
+	"\bDHCPPort\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\tR\x03mac\x12!\n" +
+	"\fdevice_owner\x18\x03 \x01(\tR\vdeviceOwner\x125\n" +
+	"\tfixed_ips\x18\x04 \x03(\v2\x18.neutrino.v1.DHCPFixedIPR\bfixedIps\x12A\n" +
+	"\x0fextra_dhcp_opts\x18\x05 \x03(\v2\x19.neutrino.v1.DHCPExtraOptR\rextraDhcpOpts\"I\n" +
+	"\vDHCPFixedIP\x12\x1b\n" +
+	"\tsubnet_id\x18\x01 \x01(\tR\bsubnetId\x12\x1d\n" +
+	"\n" +
+	"ip_address\x18\x02 \x01(\tR\tipAddress\"W\n" +
+	"\fDHCPExtraOpt\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1d\n" +
+	"\n" +
+	"ip_version\x18\x03 \x01(\x05R\tipVersion2\xc2\x03\n" +
 	"\x06Agents\x12M\n" +
 	"\vReportState\x12\x1f.neutrino.v1.ReportStateRequest\x1a\x1d.neutrino.v1.ReportStateReply\x12P\n" +
 	"\fUpdateDevice\x12 .neutrino.v1.UpdateDeviceRequest\x1a\x1e.neutrino.v1.UpdateDeviceReply\x12?\n" +
 	"\x05Watch\x12\x19.neutrino.v1.WatchRequest\x1a\x19.neutrino.v1.WatchMessage0\x01\x12E\n" +
 	"\aObserve\x12\x19.neutrino.v1.ObserveReply\x1a\x1b.neutrino.v1.ObserveRequest(\x010\x01\x12F\n" +
-	"\vReportAudit\x12\x18.neutrino.v1.AuditReport\x1a\x1d.neutrino.v1.AuditReportReplyB\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
+	"\vReportAudit\x12\x18.neutrino.v1.AuditReport\x1a\x1d.neutrino.v1.AuditReportReply\x12G\n" +
+	"\tWatchDHCP\x12\x19.neutrino.v1.WatchRequest\x1a\x1d.neutrino.v1.DHCPWatchMessage0\x01B\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
 
 var (
 	file_neutrino_proto_rawDescOnce sync.Once
@@ -2341,7 +3016,7 @@ func file_neutrino_proto_rawDescGZIP() []byte {
 	return file_neutrino_proto_rawDescData
 }
 
-var file_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_neutrino_proto_goTypes = []any{
 	(*ReportStateRequest)(nil),  // 0: neutrino.v1.ReportStateRequest
 	(*ReportStateReply)(nil),    // 1: neutrino.v1.ReportStateReply
@@ -2372,6 +3047,15 @@ var file_neutrino_proto_goTypes = []any{
 	(*Difference)(nil),          // 26: neutrino.v1.Difference
 	(*AuditReport)(nil),         // 27: neutrino.v1.AuditReport
 	(*AuditReportReply)(nil),    // 28: neutrino.v1.AuditReportReply
+	(*DHCPWatchMessage)(nil),    // 29: neutrino.v1.DHCPWatchMessage
+	(*DHCPState)(nil),           // 30: neutrino.v1.DHCPState
+	(*DHCPDelta)(nil),           // 31: neutrino.v1.DHCPDelta
+	(*DHCPNetwork)(nil),         // 32: neutrino.v1.DHCPNetwork
+	(*DHCPSubnet)(nil),          // 33: neutrino.v1.DHCPSubnet
+	(*DHCPHostRoute)(nil),       // 34: neutrino.v1.DHCPHostRoute
+	(*DHCPPort)(nil),            // 35: neutrino.v1.DHCPPort
+	(*DHCPFixedIP)(nil),         // 36: neutrino.v1.DHCPFixedIP
+	(*DHCPExtraOpt)(nil),        // 37: neutrino.v1.DHCPExtraOpt
 }
 var file_neutrino_proto_depIdxs = []int32{
 	10, // 0: neutrino.v1.WatchMessage.snapshot:type_name -> neutrino.v1.View
@@ -2403,21 +3087,33 @@ var file_neutrino_proto_depIdxs = []int32{
 	23, // 26: neutrino.v1.Difference.want:type_name -> neutrino.v1.Fact
 	23, // 27: neutrino.v1.Difference.held:type_name -> neutrino.v1.Fact
 	26, // 28: neutrino.v1.AuditReport.differences:type_name -> neutrino.v1.Difference
-	0,  // 29: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
-	2,  // 30: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
-	4,  // 31: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
-	25, // 32: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
-	27, // 33: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
-	1,  // 34: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
-	3,  // 35: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
-	5,  // 36: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
-	24, // 37: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
-	28, // 38: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
-	34, // [34:39] is the sub-list for method output_type
-	29, // [29:34] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	30, // 29: neutrino.v1.DHCPWatchMessage.snapshot:type_name -> neutrino.v1.DHCPState
+	31, // 30: neutrino.v1.DHCPWatchMessage.delta:type_name -> neutrino.v1.DHCPDelta
+	32, // 31: neutrino.v1.DHCPState.networks:type_name -> neutrino.v1.DHCPNetwork
+	32, // 32: neutrino.v1.DHCPDelta.upsert:type_name -> neutrino.v1.DHCPNetwork
+	33, // 33: neutrino.v1.DHCPNetwork.subnets:type_name -> neutrino.v1.DHCPSubnet
+	35, // 34: neutrino.v1.DHCPNetwork.dhcp_port:type_name -> neutrino.v1.DHCPPort
+	35, // 35: neutrino.v1.DHCPNetwork.ports:type_name -> neutrino.v1.DHCPPort
+	34, // 36: neutrino.v1.DHCPSubnet.host_routes:type_name -> neutrino.v1.DHCPHostRoute
+	36, // 37: neutrino.v1.DHCPPort.fixed_ips:type_name -> neutrino.v1.DHCPFixedIP
+	37, // 38: neutrino.v1.DHCPPort.extra_dhcp_opts:type_name -> neutrino.v1.DHCPExtraOpt
+	0,  // 39: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
+	2,  // 40: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
+	4,  // 41: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
+	25, // 42: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
+	27, // 43: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
+	4,  // 44: neutrino.v1.Agents.WatchDHCP:input_type -> neutrino.v1.WatchRequest
+	1,  // 45: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
+	3,  // 46: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
+	5,  // 47: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
+	24, // 48: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
+	28, // 49: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
+	29, // 50: neutrino.v1.Agents.WatchDHCP:output_type -> neutrino.v1.DHCPWatchMessage
+	45, // [45:51] is the sub-list for method output_type
+	39, // [39:45] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_neutrino_proto_init() }
@@ -2429,13 +3125,17 @@ func file_neutrino_proto_init() {
 		(*WatchMessage_Snapshot)(nil),
 		(*WatchMessage_Delta)(nil),
 	}
+	file_neutrino_proto_msgTypes[29].OneofWrappers = []any{
+		(*DHCPWatchMessage_Snapshot)(nil),
+		(*DHCPWatchMessage_Delta)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_neutrino_proto_rawDesc), len(file_neutrino_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

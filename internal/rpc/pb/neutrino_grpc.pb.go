@@ -27,6 +27,7 @@ const (
 	Agents_Watch_FullMethodName        = "/neutrino.v1.Agents/Watch"
 	Agents_Observe_FullMethodName      = "/neutrino.v1.Agents/Observe"
 	Agents_ReportAudit_FullMethodName  = "/neutrino.v1.Agents/ReportAudit"
+	Agents_WatchDHCP_FullMethodName    = "/neutrino.v1.Agents/WatchDHCP"
 )
 
 // AgentsClient is the client API for Agents service.
@@ -50,6 +51,11 @@ type AgentsClient interface {
 	Observe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ObserveReply, ObserveRequest], error)
 	// ReportAudit sends the result of one audit (periodic or asked for).
 	ReportAudit(ctx context.Context, in *AuditReport, opts ...grpc.CallOption) (*AuditReportReply, error)
+	// WatchDHCP streams what the caller's DHCP agent must serve (the
+	// networks scheduled to it), revisioned like Watch: a snapshot first
+	// unless the server can replay what the caller missed, then deltas,
+	// sent only when a network the agent hosts changed.
+	WatchDHCP(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DHCPWatchMessage], error)
 }
 
 type agentsClient struct {
@@ -122,6 +128,25 @@ func (c *agentsClient) ReportAudit(ctx context.Context, in *AuditReport, opts ..
 	return out, nil
 }
 
+func (c *agentsClient) WatchDHCP(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DHCPWatchMessage], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agents_ServiceDesc.Streams[2], Agents_WatchDHCP_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, DHCPWatchMessage]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_WatchDHCPClient = grpc.ServerStreamingClient[DHCPWatchMessage]
+
 // AgentsServer is the server API for Agents service.
 // All implementations must embed UnimplementedAgentsServer
 // for forward compatibility.
@@ -143,6 +168,11 @@ type AgentsServer interface {
 	Observe(grpc.BidiStreamingServer[ObserveReply, ObserveRequest]) error
 	// ReportAudit sends the result of one audit (periodic or asked for).
 	ReportAudit(context.Context, *AuditReport) (*AuditReportReply, error)
+	// WatchDHCP streams what the caller's DHCP agent must serve (the
+	// networks scheduled to it), revisioned like Watch: a snapshot first
+	// unless the server can replay what the caller missed, then deltas,
+	// sent only when a network the agent hosts changed.
+	WatchDHCP(*WatchRequest, grpc.ServerStreamingServer[DHCPWatchMessage]) error
 	mustEmbedUnimplementedAgentsServer()
 }
 
@@ -167,6 +197,9 @@ func (UnimplementedAgentsServer) Observe(grpc.BidiStreamingServer[ObserveReply, 
 }
 func (UnimplementedAgentsServer) ReportAudit(context.Context, *AuditReport) (*AuditReportReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReportAudit not implemented")
+}
+func (UnimplementedAgentsServer) WatchDHCP(*WatchRequest, grpc.ServerStreamingServer[DHCPWatchMessage]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchDHCP not implemented")
 }
 func (UnimplementedAgentsServer) mustEmbedUnimplementedAgentsServer() {}
 func (UnimplementedAgentsServer) testEmbeddedByValue()                {}
@@ -261,6 +294,17 @@ func _Agents_ReportAudit_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agents_WatchDHCP_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentsServer).WatchDHCP(m, &grpc.GenericServerStream[WatchRequest, DHCPWatchMessage]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_WatchDHCPServer = grpc.ServerStreamingServer[DHCPWatchMessage]
+
 // Agents_ServiceDesc is the grpc.ServiceDesc for Agents service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -292,6 +336,11 @@ var Agents_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Agents_Observe_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchDHCP",
+			Handler:       _Agents_WatchDHCP_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "neutrino.proto",
