@@ -35,7 +35,7 @@ type lbNode struct {
 
 func startLBAgent(t *testing.T, node *lab.Node, cfg *config.Agent) *lbNode {
 	t.Helper()
-	dp, err := linux.New(linux.Options{NetNS: cfg.Namespace})
+	dp, err := linux.New(linux.Options{NetNS: cfg.Namespace, InterfaceMappings: cfg.InterfaceMappings})
 	if err != nil {
 		t.Fatal(err)
 	}
