@@ -110,15 +110,16 @@ func (d *Dataplane) Close() error {
 	return nil
 }
 
-// Apply converges the kernel to desired (see dataplane.Dataplane): L2
-// (links, FDB, neighbours) and the firewall each converge whatever the
-// other's result.
+// Apply converges the kernel to desired (see dataplane.Dataplane): the
+// firewall, then L2 (links, FDB, neighbours), each whatever the other's
+// result. The firewall goes first: its rules match taps by name, so a tap
+// is filtered before it is put on its network's bridge.
 func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l2 := d.applyL2(ctx, desired)
 	_, fw := d.fw.Apply(ctx, firewallInput(desired))
-	return errors.Join(l2, fw)
+	l2 := d.applyL2(ctx, desired)
+	return errors.Join(fw, l2)
 }
 
 func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) error {

@@ -94,15 +94,6 @@ const (
 
 func (k SetKind) isMap() bool    { return k <= MarkVerdict }
 func (k SetKind) interval() bool { return k == IPv4Interval || k == IPv6Interval }
-func (k SetKind) keyLen() int {
-	switch k {
-	case IfnameVerdict:
-		return 16
-	case MarkVerdict, IPv4Interval, IPv4Addr:
-		return 4
-	}
-	return 16
-}
 
 func (k SetKind) header() string {
 	switch k {

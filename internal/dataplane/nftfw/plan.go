@@ -70,9 +70,10 @@ type port struct {
 }
 
 // Plan computes the ruleset for in. cur is what the kernel holds (as read
-// back, or the empty Ruleset): port indices and conntrack zones already in
-// use there are kept, so a restart or an unrelated change never renumbers
-// a working port.
+// back, or the empty Ruleset): port indices, rules chains and conntrack
+// zones already in use there are kept, so a restart or an unrelated change
+// never renumbers a working port, and chains whose inputs did not change
+// are reused rather than built again.
 func Plan(in Input, cur Ruleset) (Ruleset, error) {
 	var ports []*port
 	if Filtering(in.Firewall.Driver) {
