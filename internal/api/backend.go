@@ -39,7 +39,23 @@ type Backend interface {
 	UpdateAgent(ctx context.Context, id string, req neutron.AgentUpdate) (*neutron.Agent, error)
 	DeleteAgent(ctx context.Context, id string) error
 
-	// ReplaceTags sets the tags of a network, subnet or port (kind is the
+	// CreateSecurityGroups creates all of reqs in one transaction or
+	// none (bulk create); likewise CreateSecurityGroupRules.
+	CreateSecurityGroups(ctx context.Context, reqs []neutron.SecurityGroupCreate) ([]*neutron.SecurityGroup, error)
+	GetSecurityGroup(ctx context.Context, id string) (*neutron.SecurityGroup, error)
+	ListSecurityGroups(ctx context.Context, q neutron.ListQuery) ([]neutron.SecurityGroup, error)
+	UpdateSecurityGroup(ctx context.Context, id string, req neutron.SecurityGroupUpdate) (*neutron.SecurityGroup, error)
+	// DeleteSecurityGroup: admin may delete a project's default group.
+	DeleteSecurityGroup(ctx context.Context, id string, admin bool) error
+	// EnsureDefaultSecurityGroup creates project's default group if it
+	// has none ("" does nothing).
+	EnsureDefaultSecurityGroup(ctx context.Context, project string) error
+	CreateSecurityGroupRules(ctx context.Context, reqs []neutron.SecurityGroupRuleCreate) ([]*neutron.SecurityGroupRule, error)
+	GetSecurityGroupRule(ctx context.Context, id string) (*neutron.SecurityGroupRule, error)
+	ListSecurityGroupRules(ctx context.Context, q neutron.ListQuery) ([]neutron.SecurityGroupRule, error)
+	DeleteSecurityGroupRule(ctx context.Context, id string) error
+
+	// ReplaceTags sets the tags of a network, subnet, port or security group (kind is the
 	// singular resource name) and bumps its revision.
 	ReplaceTags(ctx context.Context, kind, id string, tags []string) ([]string, error)
 }

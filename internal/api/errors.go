@@ -81,3 +81,15 @@ func errPolicy(action string, attrs []string) *neutron.Error {
 func kindTitle(kind string) string {
 	return strings.ToUpper(kind[:1]) + kind[1:]
 }
+
+// notFound is the 404 of a resource a caller may not see (as if it did not
+// exist), with the fault each Neutron resource raises.
+func notFound(kind, id string) *neutron.Error {
+	switch kind {
+	case "security_group":
+		return neutron.Errorf(http.StatusNotFound, "SecurityGroupNotFound", "Security group %s does not exist", id)
+	case "security_group_rule":
+		return neutron.Errorf(http.StatusNotFound, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
+	}
+	return neutron.NotFound(kindTitle(kind), id)
+}

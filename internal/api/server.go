@@ -75,6 +75,9 @@ func New(b Backend, o Options) *Server {
 		"subnets":  subnetKind(b),
 		"ports":    portKind(b, ao),
 		"agents":   agentKind(b),
+
+		"security-groups":      securityGroupKind(b),
+		"security-group-rules": securityGroupRuleKind(b),
 	}}
 	s.exts = extensionsFor(ao)
 	s.authn = http.HandlerFunc(s.serveIdentified)
@@ -304,7 +307,7 @@ func (s *Server) fetch(r *http.Request, c Caller, k *kind, id string) (*entity, 
 		}
 	}
 	if !visible(c, k, e, network) {
-		return nil, neutron.NotFound(kindTitle(k.res.name), id)
+		return nil, notFound(k.res.name, id)
 	}
 	return e, nil
 }
@@ -433,7 +436,7 @@ func (s *Server) authorizeCreate(r *http.Request, c Caller, k *kind, attrs map[s
 		return "", errPolicy(action, denied)
 	}
 	var network *entity // the new subnet's or port's network, for non-admins
-	if !c.Admin && k.res.name != "network" {
+	if !c.Admin && (k.res.name == "subnet" || k.res.name == "port") {
 		// Subnets and ports go on a network the caller can see; only its
 		// owner may add subnets or choose addresses and MACs.
 		netID, _ := aStr(attrs, "network_id")

@@ -412,6 +412,8 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 				return err
 			}
 			t.Emit(neutron.Updated(pt))
+		case store.TagKindSecurityGroup:
+			return tagSecurityGroup(ctx, t, id, sortedUnique(tags))
 		default:
 			return neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
 		}

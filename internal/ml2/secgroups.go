@@ -89,25 +89,46 @@ func (p *Plugin) EnsureDefaultSecurityGroup(ctx context.Context, project string)
 // CreateSecurityGroup creates a group with Neutron's egress rules (and
 // the project's default group first, if it has none).
 func (p *Plugin) CreateSecurityGroup(ctx context.Context, req neutron.SecurityGroupCreate) (*neutron.SecurityGroup, error) {
-	if req.Name == "default" {
-		return nil, neutron.InvalidInput("'default' is not an allowed value")
+	return one(p.CreateSecurityGroups(ctx, []neutron.SecurityGroupCreate{req}))
+}
+
+// CreateSecurityGroups creates every group of reqs in one transaction
+// (bulk create).
+func (p *Plugin) CreateSecurityGroups(ctx context.Context, reqs []neutron.SecurityGroupCreate) ([]*neutron.SecurityGroup, error) {
+	for _, req := range reqs {
+		if err := nameNotDefault(&req.Name); err != nil {
+			return nil, err
+		}
 	}
-	var out *neutron.SecurityGroup
-	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+	return createAll(ctx, p, reqs, func(ctx context.Context, t *store.Tx, req neutron.SecurityGroupCreate) (*neutron.SecurityGroup, error) {
 		if _, err := p.ensureDefaultGroup(ctx, t, req.ProjectID); err != nil {
-			return err
+			return nil, err
 		}
 		g := p.newGroup(t, req.ProjectID, req.Name, req.Description, deref(req.Stateful, true), req.Tags)
 		g.Rules = p.newRules(t, secgroup.DefaultRules(req.ProjectID, g.ID, false))
 		if err := t.InsertSecurityGroup(ctx, g, false); err != nil {
-			return err
+			return nil, err
+		}
+		t.Charge("security_group", g.ProjectID)
+		for range g.Rules {
+			t.Charge("security_group_rule", g.ProjectID)
 		}
 		emitGroup(t, g)
-		t.Charge("security_group", g.ProjectID)
-		out = g
-		return nil
+		return g, nil
 	})
-	return out, err
+}
+
+// tagSecurityGroup replaces a group's tags and bumps its revision.
+func tagSecurityGroup(ctx context.Context, t *store.Tx, id string, tags []string) error {
+	g, err := t.GetSecurityGroup(ctx, id)
+	if err != nil {
+		return err
+	}
+	g.Tags = tags
+	if err := t.SetTags(ctx, store.TagKindSecurityGroup, id, tags); err != nil {
+		return err
+	}
+	return saveGroup(ctx, t, g)
 }
 
 // GetSecurityGroup reads a group with its rules.
@@ -123,6 +144,9 @@ func (p *Plugin) ListSecurityGroups(ctx context.Context, q neutron.ListQuery) ([
 // UpdateSecurityGroup changes name, description or stateful. The default
 // group keeps its name (Neutron's SecurityGroupCannotUpdateDefault).
 func (p *Plugin) UpdateSecurityGroup(ctx context.Context, id string, req neutron.SecurityGroupUpdate) (*neutron.SecurityGroup, error) {
+	if err := nameNotDefault(req.Name); err != nil {
+		return nil, err
+	}
 	var out *neutron.SecurityGroup
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		g, err := t.GetSecurityGroup(ctx, id)
@@ -132,8 +156,19 @@ func (p *Plugin) UpdateSecurityGroup(ctx context.Context, id string, req neutron
 		if err := checkRevision("security_group", id, req.IfRevision, g.RevisionNumber); err != nil {
 			return err
 		}
-		if g.Name == "default" && req.Name != nil && *req.Name != "default" {
+		if g.Name == "default" && req.Name != nil {
 			return neutron.Conflict("SecurityGroupCannotUpdateDefault", "Updating default security group not allowed.")
+		}
+		if req.Stateful != nil && *req.Stateful != g.Stateful {
+			// Neutron: a group's statefulness changes only while no
+			// port is in it.
+			used, err := t.SecurityGroupInUse(ctx, id)
+			if err != nil {
+				return err
+			}
+			if used {
+				return neutron.Conflict("SecurityGroupInUse", "Security Group %s in use.", id)
+			}
 		}
 		if req.Name != nil {
 			g.Name = *req.Name
@@ -151,6 +186,15 @@ func (p *Plugin) UpdateSecurityGroup(ctx context.Context, id string, req neutron
 		return nil
 	})
 	return out, err
+}
+
+// nameNotDefault is Neutron's name_not_default validator: no group but
+// the project's own default may be called default (any case).
+func nameNotDefault(name *string) error {
+	if name != nil && strings.EqualFold(*name, "default") {
+		return neutron.Conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
+	}
+	return nil
 }
 
 // saveGroup writes g as its next revision and logs it.
@@ -202,48 +246,65 @@ func (p *Plugin) DeleteSecurityGroup(ctx context.Context, id string, admin bool)
 // group's revision. The group's compare-and-set revision makes two
 // concurrent creates of the same rule one success and one 409.
 func (p *Plugin) CreateSecurityGroupRule(ctx context.Context, req neutron.SecurityGroupRuleCreate) (*neutron.SecurityGroupRule, error) {
-	rule, err := secgroup.Normalize(req)
+	return one(p.CreateSecurityGroupRules(ctx, []neutron.SecurityGroupRuleCreate{req}))
+}
+
+// CreateSecurityGroupRules creates every rule of reqs in one transaction
+// (Neutron's native bulk: two equal rules in one request are
+// DuplicateSecurityGroupRuleInPost).
+func (p *Plugin) CreateSecurityGroupRules(ctx context.Context, reqs []neutron.SecurityGroupRuleCreate) ([]*neutron.SecurityGroupRule, error) {
+	rules := make([]neutron.SecurityGroupRule, len(reqs))
+	seen := map[string]bool{}
+	for i, req := range reqs {
+		r, err := secgroup.Normalize(req)
+		if err != nil {
+			return nil, err
+		}
+		if k := secgroup.Key(r); seen[k] {
+			return nil, neutron.Conflict("DuplicateSecurityGroupRuleInPost", "Duplicate Security Group Rule in POST.")
+		} else {
+			seen[k] = true
+		}
+		rules[i] = r
+	}
+	return createAll(ctx, p, rules, p.createRule)
+}
+
+// createRule adds one normalised rule inside t.
+func (p *Plugin) createRule(ctx context.Context, t *store.Tx, rule neutron.SecurityGroupRule) (*neutron.SecurityGroupRule, error) {
+	g, err := t.GetSecurityGroup(ctx, rule.SecurityGroupID)
 	if err != nil {
 		return nil, err
 	}
-	var out *neutron.SecurityGroupRule
-	_, err = p.st.Write(ctx, func(t *store.Tx) error {
-		g, err := t.GetSecurityGroup(ctx, rule.SecurityGroupID)
+	if rule.RemoteGroupID != nil && *rule.RemoteGroupID != g.ID {
+		found, err := t.SecurityGroupProjects(ctx, []string{*rule.RemoteGroupID})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if rule.RemoteGroupID != nil && *rule.RemoteGroupID != g.ID {
-			found, err := t.SecurityGroupProjects(ctx, []string{*rule.RemoteGroupID})
-			if err != nil {
-				return err
-			}
-			if _, ok := found[*rule.RemoteGroupID]; !ok {
-				return sgNotFound(*rule.RemoteGroupID)
-			}
+		if _, ok := found[*rule.RemoteGroupID]; !ok {
+			return nil, sgNotFound(*rule.RemoteGroupID)
 		}
-		if err := secgroup.Duplicate(rule, g.Rules); err != nil {
-			return err
-		}
-		r := rule
-		if r.ProjectID == "" {
-			r.ProjectID = g.ProjectID
-		}
-		if r.Description == nil {
-			r.Description = new(string)
-		}
-		r = p.newRules(t, []neutron.SecurityGroupRule{r})[0]
-		if err := t.InsertSecurityGroupRule(ctx, &r); err != nil {
-			return err
-		}
-		t.Emit(neutron.Created(r))
-		t.Charge("security_group_rule", r.ProjectID)
-		if err := saveGroup(ctx, t, g); err != nil {
-			return err
-		}
-		out = &r
-		return nil
-	})
-	return out, err
+	}
+	if err := secgroup.Duplicate(rule, g.Rules); err != nil {
+		return nil, err
+	}
+	if rule.ProjectID == "" {
+		rule.ProjectID = g.ProjectID
+	}
+	if rule.Description == nil {
+		rule.Description = new(string)
+	}
+	r := p.newRules(t, []neutron.SecurityGroupRule{rule})[0]
+	if err := t.InsertSecurityGroupRule(ctx, &r); err != nil {
+		return nil, err
+	}
+	t.Charge("security_group_rule", r.ProjectID)
+	t.Emit(neutron.Created(r))
+	g.Rules = append(g.Rules, r)
+	if err := saveGroup(ctx, t, g); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // GetSecurityGroupRule reads a rule.
@@ -271,7 +332,7 @@ func (p *Plugin) DeleteSecurityGroupRule(ctx context.Context, id string) error {
 			return err
 		}
 		t.Emit(neutron.Deleted(neutron.KindSecurityGroupRule, id))
-		g.Rules = nil
+		g.Rules = slices.DeleteFunc(g.Rules, func(x neutron.SecurityGroupRule) bool { return x.ID == id })
 		return saveGroup(ctx, t, g)
 	})
 	return err
@@ -306,7 +367,9 @@ func (p *Plugin) portSecurityGroups(ctx context.Context, t *store.Tx, pt *neutro
 		return nil, err
 	}
 	for _, id := range out {
-		if _, ok := found[id]; !ok {
+		// A group of another project does not exist for this port (its
+		// membership would open that project's rules to it).
+		if project, ok := found[id]; !ok || project != pt.ProjectID {
 			return nil, sgNotFound(id)
 		}
 	}

@@ -29,8 +29,8 @@ func TestSecurityGroups(t *testing.T) {
 			t.Fatalf("port groups %v, default %+v", pt.SecurityGroups, def[0])
 		}
 		// A new group: two egress rules; it cannot be called default.
-		_, err = p.CreateSecurityGroup(ctx, neutron.SecurityGroupCreate{ProjectID: tenant, Name: "default"})
-		wantFault(t, err, 400, "InvalidInput")
+		_, err = p.CreateSecurityGroup(ctx, neutron.SecurityGroupCreate{ProjectID: tenant, Name: "Default"})
+		wantFault(t, err, 409, "SecurityGroupDefaultAlreadyExists")
 		web, err := p.CreateSecurityGroup(ctx, neutron.SecurityGroupCreate{ProjectID: tenant, Name: "web", Tags: []string{"b", "a"}})
 		if err != nil || len(web.Rules) != 2 || !web.Stateful || web.RevisionNumber != 1 || len(web.Tags) != 2 {
 			t.Fatalf("web = %+v, %v", web, err)
@@ -104,12 +104,14 @@ func TestSecurityGroups(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantFault(t, p.DeleteSecurityGroupRule(ctx, r.ID), 404, "SecurityGroupRuleNotFound")
+		_, err = p.UpdateSecurityGroup(ctx, web.ID, neutron.SecurityGroupUpdate{Stateful: ptr(false)})
+		wantFault(t, err, 409, "SecurityGroupInUse")
+		if _, err := p.UpdatePort(ctx, pt.ID, neutron.PortUpdate{SecurityGroups: ptr([]string{})}); err != nil {
+			t.Fatal(err)
+		}
 		up, err := p.UpdateSecurityGroup(ctx, web.ID, neutron.SecurityGroupUpdate{Stateful: ptr(false), Description: ptr("d"), IfRevision: 4})
 		if err != nil || up.Stateful || up.Description != "d" || up.RevisionNumber != 5 {
 			t.Fatalf("update: %+v %v", up, err)
-		}
-		if _, err := p.UpdatePort(ctx, pt.ID, neutron.PortUpdate{SecurityGroups: ptr([]string{})}); err != nil {
-			t.Fatal(err)
 		}
 		if err := p.DeleteSecurityGroup(ctx, web.ID, false); err != nil {
 			t.Fatalf("delete unused group: %v", err)

@@ -11,9 +11,7 @@ package secgroup
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -52,15 +50,9 @@ var ipv6Only = map[string]bool{
 }
 
 // supportedList renders the accepted protocol values as Neutron's message
-// shows its Python list.
-func supportedList() string {
-	names := []string{"None", "'any'"}
-	for _, n := range slices.Sorted(maps.Keys(protocols)) {
-		names = append(names, "'"+n+"'")
-	}
-	names = append(names, "'icmpv6'")
-	return "[" + strings.Join(names, ", ") + "]"
-}
+// shows its Python list (None, then IP_PROTOCOL_MAP's names in its order).
+const supportedList = "[None, 'ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp', 'ip', 'ipip', 'ipv6-encap', " +
+	"'ipv6-frag', 'ipv6-icmp', 'icmpv6', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', 'pgm', 'rsvp', 'sctp', 'tcp', 'udp', 'udplite', 'vrrp']"
 
 // protocolNumber resolves a normalised protocol (name or decimal text) to
 // its number; ok is false for nil (any).
@@ -81,12 +73,23 @@ func protocolNumber(p *string) (n uint8, ok bool) {
 	return uint8(v), true
 }
 
+// InvalidPort is Neutron's SecurityGroupInvalidPortValue (also what the
+// API answers for a port value that is not a number).
+func invalidPort(v string) error {
+	return bad("SecurityGroupInvalidPortValue", "Invalid value for port %s", v)
+}
+
+// InvalidPort is invalidPort for the API's conversion of port values.
+func InvalidPort(v string) error { return invalidPort(v) }
+
 func bad(typ, format string, args ...any) error {
 	return neutron.Errorf(400, typ, format, args...)
 }
 
-// normProtocol is the API's convert_protocol: nil and "any" mean any,
-// names are case-insensitive, numbers 0-255 are kept as their text.
+// normProtocol is the API's convert_protocol: names are case-insensitive,
+// numbers 0-255 are kept as their text. nil and "any" mean any: "any" is
+// accepted as later Neutron releases do (2023.1 refuses it; its client
+// turns --protocol any into null itself).
 func normProtocol(p *string) (*string, error) {
 	if p == nil {
 		return nil, nil
@@ -103,7 +106,7 @@ func normProtocol(p *string) (*string, error) {
 		return &s, nil
 	}
 	return nil, bad("SecurityGroupRuleInvalidProtocol",
-		"Security group rule protocol %s not supported. Only protocol values %s and integer representations [0 to 255] are supported.", *p, supportedList())
+		"Security group rule protocol %s not supported. Only protocol values %s and integer representations [0 to 255] are supported.", *p, supportedList)
 }
 
 // Normalize validates a rule request as Neutron 2023.1 does and returns
@@ -124,14 +127,11 @@ func Normalize(req neutron.SecurityGroupRuleCreate) (neutron.SecurityGroupRule, 
 	case "ipv6":
 		r.Ethertype = IPv6
 	default:
-		return r, neutron.InvalidInput("Invalid input for ethertype. Reason: '%s' is not in ['IPv4', 'IPv6'].", req.Ethertype)
+		return r, bad("SecurityGroupRuleInvalidEtherType", "Security group rule for ethertype '%s' not supported. Allowed values are ['IPv4', 'IPv6'].", req.Ethertype)
 	}
-	for _, pr := range []struct {
-		name string
-		v    *int
-	}{{"port_range_min", r.PortRangeMin}, {"port_range_max", r.PortRangeMax}} {
-		if pr.v != nil && (*pr.v < 0 || *pr.v > 65535) {
-			return r, neutron.InvalidInput("Invalid input for %s. Reason: %d is not in valid range.", pr.name, *pr.v)
+	for _, v := range []*int{r.PortRangeMin, r.PortRangeMax} {
+		if v != nil && (*v < 0 || *v > 65535) {
+			return r, invalidPort(strconv.Itoa(*v))
 		}
 	}
 	var err error
@@ -146,6 +146,10 @@ func Normalize(req neutron.SecurityGroupRuleCreate) (neutron.SecurityGroupRule, 
 		case "1":
 			r.Protocol = ptr("58")
 		}
+	}
+	if r.PortRangeMin != nil && r.PortRangeMax != nil && *r.PortRangeMin == 1 && *r.PortRangeMax == 65535 {
+		// The whole range is no range (Neutron's canonical form).
+		r.PortRangeMin, r.PortRangeMax = nil, nil
 	}
 	if err := checkPorts(r); err != nil {
 		return r, err
@@ -164,7 +168,7 @@ func Normalize(req neutron.SecurityGroupRuleCreate) (neutron.SecurityGroupRule, 
 		return r, bad("SecurityGroupEthertypeConflictWithProtocol", "Invalid ethertype %s for protocol %s.", r.Ethertype, *r.Protocol)
 	}
 	if r.RemoteIPPrefix != nil && r.RemoteGroupID != nil && *r.RemoteGroupID != "" {
-		return r, bad("SecurityGroupRemoteGroupAndRemoteIpPrefix", "Only remote_ip_prefix or remote_group_id may be provided.")
+		return r, bad("SecurityGroupMultipleRemoteEntites", "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.")
 	}
 	if r.RemoteGroupID != nil && *r.RemoteGroupID == "" {
 		r.RemoteGroupID = nil
@@ -185,7 +189,7 @@ func checkPorts(r neutron.SecurityGroupRule) error {
 	switch {
 	case portProtocols[proto]:
 		if lo != nil && *lo == 0 || hi != nil && *hi == 0 {
-			return bad("SecurityGroupInvalidPortValue", "Invalid value for port 0.")
+			return invalidPort("0")
 		}
 		if lo == nil || hi == nil || *lo > *hi {
 			return bad("SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max")
@@ -204,7 +208,7 @@ func checkPorts(r neutron.SecurityGroupRule) error {
 		}
 	default:
 		return bad("SecurityGroupInvalidProtocolForPort",
-			"Invalid protocol %d for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP protocols.", proto)
+			"Ports cannot be specified for protocol %d. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.", proto)
 	}
 	return nil
 }
@@ -284,10 +288,10 @@ func Duplicate(rule neutron.SecurityGroupRule, existing []neutron.SecurityGroupR
 func DefaultRules(project, group string, isDefault bool) []neutron.SecurityGroupRule {
 	var out []neutron.SecurityGroupRule
 	for _, eth := range []string{IPv4, IPv6} {
-		out = append(out, neutron.SecurityGroupRule{ProjectID: project, SecurityGroupID: group, Direction: Egress, Ethertype: eth})
 		if isDefault {
 			out = append(out, neutron.SecurityGroupRule{ProjectID: project, SecurityGroupID: group, Direction: Ingress, Ethertype: eth, RemoteGroupID: ptr(group)})
 		}
+		out = append(out, neutron.SecurityGroupRule{ProjectID: project, SecurityGroupID: group, Direction: Egress, Ethertype: eth})
 	}
 	return out
 }

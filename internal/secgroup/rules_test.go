@@ -28,7 +28,7 @@ func TestNormalize(t *testing.T) {
 		{"defaults", base(func(r *req) {}), "ingress IPv4 proto=+ ports=+-+"},
 		{"bad direction", base(func(r *req) { r.Direction = "inbound" }), "InvalidInput"},
 		{"ethertype any case", base(func(r *req) { r.Ethertype = "ipv6" }), "ingress IPv6 proto=+ ports=+-+"},
-		{"bad ethertype", base(func(r *req) { r.Ethertype = "IPv5" }), "InvalidInput"},
+		{"bad ethertype", base(func(r *req) { r.Ethertype = "IPv5" }), "SecurityGroupRuleInvalidEtherType"},
 		{"tcp by name", base(func(r *req) { r.Protocol = s("TCP"); r.PortRangeMin = i(22); r.PortRangeMax = i(22) }), "ingress IPv4 proto=tcp ports=22-22"},
 		{"tcp by number kept as text", base(func(r *req) { r.Protocol = s("6"); r.PortRangeMin = i(80); r.PortRangeMax = i(90) }), "ingress IPv4 proto=6 ports=80-90"},
 		{"any is none", base(func(r *req) { r.Protocol = s("any") }), "ingress IPv4 proto=+ ports=+-+"},
@@ -38,8 +38,10 @@ func TestNormalize(t *testing.T) {
 		{"tcp reversed range", base(func(r *req) { r.Protocol = s("tcp"); r.PortRangeMin = i(90); r.PortRangeMax = i(80) }), "SecurityGroupInvalidPortRange"},
 		{"tcp only max", base(func(r *req) { r.Protocol = s("tcp"); r.PortRangeMax = i(80) }), "SecurityGroupInvalidPortRange"},
 		{"tcp port 0", base(func(r *req) { r.Protocol = s("udp"); r.PortRangeMin = i(0); r.PortRangeMax = i(10) }), "SecurityGroupInvalidPortValue"},
-		{"port out of range", base(func(r *req) { r.Protocol = s("tcp"); r.PortRangeMin = i(1); r.PortRangeMax = i(70000) }), "InvalidInput"},
-		{"sctp range", base(func(r *req) { r.Protocol = s("sctp"); r.PortRangeMin = i(1); r.PortRangeMax = i(65535) }), "ingress IPv4 proto=sctp ports=1-65535"},
+		{"port out of range", base(func(r *req) { r.Protocol = s("tcp"); r.PortRangeMin = i(1); r.PortRangeMax = i(70000) }), "SecurityGroupInvalidPortValue"},
+		{"sctp range", base(func(r *req) { r.Protocol = s("sctp"); r.PortRangeMin = i(1); r.PortRangeMax = i(65534) }), "ingress IPv4 proto=sctp ports=1-65534"},
+		{"the whole range is no range", base(func(r *req) { r.Protocol = s("tcp"); r.PortRangeMin = i(1); r.PortRangeMax = i(65535) }), "ingress IPv4 proto=tcp ports=+-+"},
+		{"the whole range needs no protocol", base(func(r *req) { r.PortRangeMin = i(1); r.PortRangeMax = i(65535) }), "ingress IPv4 proto=+ ports=+-+"},
 		{"icmp type and code", base(func(r *req) { r.Protocol = s("icmp"); r.PortRangeMin = i(8); r.PortRangeMax = i(0) }), "ingress IPv4 proto=icmp ports=8-0"},
 		{"icmp type only", base(func(r *req) { r.Protocol = s("icmp"); r.PortRangeMin = i(8) }), "ingress IPv4 proto=icmp ports=8-+"},
 		{"icmp code without type", base(func(r *req) { r.Protocol = s("icmp"); r.PortRangeMax = i(0) }), "SecurityGroupMissingIcmpType"},
@@ -55,7 +57,7 @@ func TestNormalize(t *testing.T) {
 		{"IPv6 prefix", base(func(r *req) { r.Ethertype = "IPv6"; r.RemoteIPPrefix = s("2001:DB8::/32") }), "ingress IPv6 proto=+ ports=+-+ prefix=2001:db8::/32"},
 		{"prefix version conflict", base(func(r *req) { r.RemoteIPPrefix = s("2001:db8::/32") }), "SecurityGroupRuleParameterConflict"},
 		{"bad prefix", base(func(r *req) { r.RemoteIPPrefix = s("10.0.0.0/33") }), "InvalidCIDR"},
-		{"prefix and group", base(func(r *req) { r.RemoteIPPrefix = s("10.0.0.0/8"); r.RemoteGroupID = s("sg2") }), "SecurityGroupRemoteGroupAndRemoteIpPrefix"},
+		{"prefix and group", base(func(r *req) { r.RemoteIPPrefix = s("10.0.0.0/8"); r.RemoteGroupID = s("sg2") }), "SecurityGroupMultipleRemoteEntites"},
 		{"remote group", base(func(r *req) { r.RemoteGroupID = s("sg2") }), "ingress IPv4 proto=+ ports=+-+ group=sg2"},
 	}
 	for _, tc := range cases {
@@ -138,10 +140,10 @@ func TestDefaultRules(t *testing.T) {
 		}
 	}
 	want := `default=true
-  egress IPv4 proto=+ ports=+-+
   ingress IPv4 proto=+ ports=+-+ group=sg
-  egress IPv6 proto=+ ports=+-+
+  egress IPv4 proto=+ ports=+-+
   ingress IPv6 proto=+ ports=+-+ group=sg
+  egress IPv6 proto=+ ports=+-+
 default=false
   egress IPv4 proto=+ ports=+-+
   egress IPv6 proto=+ ports=+-+
