@@ -1,8 +1,6 @@
 package linux
 
 import (
-	"crypto/sha1" // #nosec G505 -- Neutron's interface-name hash, not security
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -53,14 +51,8 @@ const ownedAlias = "neutrino"
 // whole would not fit in a device name.
 func SubinterfaceName(iface string, vlan uint16) string {
 	postfix := fmt.Sprintf(".%d", vlan)
-	if max := maxDeviceNameLen - len(postfix); len(iface) > max {
-		sum := sha1.Sum([]byte(iface)) // #nosec G401 -- a name, as Neutron hashes it
-		iface = iface[:max-6] + hex.EncodeToString(sum[:])[:6]
-	}
-	return iface + postfix
+	return dataplane.InterfaceName("", iface, dataplane.DeviceNameMax-len(postfix)) + postfix
 }
-
-const maxDeviceNameLen = 15
 
 // vlanLink is a VLAN subinterface's parent and id.
 type vlanLink struct {
@@ -187,7 +179,7 @@ func providerPlan(n dataplane.Network, opt options) netPlan {
 	return p
 }
 
-// ProviderErrors reports, for the provider networks of want, a physnet
+// providerErrors reports, for the provider networks of want, a physnet
 // that physical_interface_mappings does not map and a mapped interface
 // that does not exist: their bridges get nothing to carry their traffic.
 func providerErrors(cur kernelState, want dataplane.NodeState, opt options) []error {

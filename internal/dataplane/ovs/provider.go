@@ -1,8 +1,6 @@
 package ovs
 
 import (
-	"crypto/sha1" // #nosec G505 -- Neutron's interface-name hash, not security
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -41,29 +39,16 @@ const (
 	nonexistentPeer       = "nonexistent-peer"
 
 	// Priorities of the provider flows (Neutron's br_int / br_phys).
-	intFromPhysPriority  = 3 // br-int: provider VLAN -> local VLAN
-	dropPortPriority     = 2 // both: untranslated frames from the patch port
-	physFromIntPriority  = 4 // br-ex: local VLAN -> provider VLAN
-	maxDeviceNameLen     = 15
-	interfaceNameHashLen = 6
+	intFromPhysPriority = 3 // br-int: provider VLAN -> local VLAN
+	dropPortPriority    = 2 // both: untranslated frames from the patch port
+	physFromIntPriority = 4 // br-ex: local VLAN -> provider VLAN
 )
-
-// interfaceName is Neutron's get_interface_name: prefix+name when it fits
-// in a device name, else prefix + the start of name + the first 6 hex
-// digits of sha1(name), so that long bridge names stay unique.
-func interfaceName(prefix, name string) string {
-	if len(prefix)+len(name) <= maxDeviceNameLen {
-		return prefix + name
-	}
-	sum := sha1.Sum([]byte(name)) // #nosec G401 -- a name, as Neutron hashes it
-	keep := maxDeviceNameLen - len(prefix) - interfaceNameHashLen
-	return prefix + name[:keep] + hex.EncodeToString(sum[:])[:interfaceNameHashLen]
-}
 
 // PeerPortNames are the patch ports joining a provider bridge to br-int:
 // "int-<bridge>" on br-int and "phy-<bridge>" on the provider bridge.
 func PeerPortNames(bridge string) (intPort, phyPort string) {
-	return interfaceName(peerIntegrationPrefix, bridge), interfaceName(peerPhysicalPrefix, bridge)
+	return dataplane.InterfaceName(peerIntegrationPrefix, bridge, dataplane.DeviceNameMax),
+		dataplane.InterfaceName(peerPhysicalPrefix, bridge, dataplane.DeviceNameMax)
 }
 
 // providerGroup is the br-int flow group of IntProviderFlows (other

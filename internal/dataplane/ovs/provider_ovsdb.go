@@ -8,8 +8,7 @@ import (
 	"slices"
 )
 
-// physBridges are the mapped provider bridges, by physnet, in a stable
-// order.
+// physnets are the mapped physical networks, sorted.
 func (d *Dataplane) physnets() []string { return slices.Sorted(maps.Keys(d.cfg.BridgeMappings)) }
 
 // CheckBridgeMappings reports the mapped provider bridges that do not
