@@ -231,7 +231,7 @@ func startObserveLab(t *testing.T, ctx context.Context, kind string) *observeLab
 	t.Cleanup(func() { scancel(); <-sdone })
 	reg := newRegistry()
 	sm := metrics.NewServer(reg, serverMetrics{agents: rpcSrv, store: st, plugin: plugin})
-	httpSrv := httptest.NewServer(withObserve(sm.Middleware(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv)})), reg, ui.Handler(uiSource{plugin, rpcSrv}, 0, nil)))
+	httpSrv := httptest.NewServer(withObserve(api.New(plugin, api.Options{Extra: observeResources(plugin, rpcSrv), Observe: sm.Observe}), reg, ui.Handler(uiSource{plugin, rpcSrv}, 0, nil)))
 	t.Cleanup(httpSrv.Close)
 
 	l, err := lab.New(ctx, nil)

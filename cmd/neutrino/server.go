@@ -131,6 +131,8 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		}()
 		defer func() { cancel(); <-notified }()
 	}
+	reg := newRegistry()
+	srvMetrics := metrics.NewServer(reg, serverMetrics{agents: agents, store: st, plugin: plugin})
 	handler := api.New(plugin, api.Options{
 		AuthStrategy:   cfg.AuthStrategy,
 		MaxRequestBody: int64(cfg.MaxRequestBody),
@@ -139,6 +141,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 		Policy:         pol,
 		Logger:         logger,
 		Extra:          observeResources(plugin, agents),
+		Observe:        srvMetrics.Observe,
 	})
 
 	addr := net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
@@ -146,9 +149,7 @@ func runServer(ctx context.Context, logger *slog.Logger, files []string, autoMig
 	if err != nil {
 		return fmt.Errorf("API listen: %w", err)
 	}
-	reg := newRegistry()
-	srvMetrics := metrics.NewServer(reg, serverMetrics{agents: agents, store: st, plugin: plugin})
-	srv := &http.Server{Handler: withObserve(srvMetrics.Middleware(handler), reg, ui.Handler(uiSource{plugin, agents}, 0, logger)), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: withObserve(handler, reg, ui.Handler(uiSource{plugin, agents}, 0, logger)), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	logger.Info("neutrino server listening", "api", ln.Addr().String(), "database", target.Redacted, "auth_strategy", cfg.AuthStrategy)
 	if ready != nil {
 		ready <- ln.Addr().String()

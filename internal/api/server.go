@@ -35,6 +35,9 @@ type Options struct {
 	// 2023.1's defaults).
 	Policy *policy.Enforcer
 	Logger *slog.Logger
+	// Observe, when set, is told of every request once it is answered
+	// (method, path, status, duration): the metrics.
+	Observe func(method, path string, status int, took time.Duration)
 	// Extra are neutrino's own read-only resources under /v2.0/<name>
 	// and /v2.0/<name>/<id> (trace, audits): GET only, admin only,
 	// rendered as JSON, faults as NeutronError.
@@ -89,7 +92,7 @@ func New(b Backend, o Options) *Server {
 
 const unauthorizedBody = "401 Unauthorized\n\nThis server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.\n\n   "
 
-// statusWriter remembers the status for the request log.
+// statusWriter remembers the status for the request log and Observe.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -123,7 +126,14 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 					Message: "Request Failed: internal server error while processing your request."})
 			}
 		}
-		s.log.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.RequestURI(), "status", w.status, "duration", time.Since(start))
+		if w.status == 0 {
+			w.status = http.StatusOK // a handler that wrote nothing
+		}
+		took := time.Since(start)
+		s.log.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.RequestURI(), "status", w.status, "duration", took)
+		if s.opts.Observe != nil {
+			s.opts.Observe(r.Method, r.URL.Path, w.status, took)
+		}
 	}()
 	if r.URL.Path == "/" {
 		// The version document is outside the authenticated pipeline.

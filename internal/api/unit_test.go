@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -383,9 +384,18 @@ func (panicking) GetNetwork(context.Context, string) (*neutron.Network, error) {
 // A panic in a lower layer becomes a 500 NeutronError, not a dropped
 // connection.
 func TestPanicIs500(t *testing.T) {
-	s := New(panicking{}, Options{})
+	var observed []string
+	s := New(panicking{}, Options{Observe: func(method, path string, status int, _ time.Duration) {
+		observed = append(observed, fmt.Sprint(method, " ", path, " ", status))
+	}})
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v2.0/networks/x", nil))
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v2.0/nothing", nil))
+	// Observe (the metrics) sees each answered request with its status.
+	if want := []string{"GET /v2.0/networks/x 500", "GET / 200", "GET /v2.0/nothing 404"}; !reflect.DeepEqual(observed, want) {
+		t.Errorf("observed %q, want %q", observed, want)
+	}
 	var f faultBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &f); err != nil || rec.Code != 500 || f.NeutronError.Type != "HTTPInternalServerError" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body.String())

@@ -3,12 +3,12 @@ package metrics
 import (
 	"context"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -33,19 +33,14 @@ func (fakeSource) AgentCounts(context.Context) (map[string]int, map[string]int, 
 	return map[string]int{"Open vSwitch agent": 2}, map[string]int{"Open vSwitch agent": 1}, nil
 }
 
-// The middleware counts by resource, verb and status; the collector reads
+// Observe counts by resource, verb and status; the collector reads
 // the source at scrape time.
 func TestServerMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewServer(reg, fakeSource{})
-	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v2.0/ports") {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	for _, p := range []string{"/v2.0/networks", "/v2.0/networks/x", "/v2.0/ports/y"} {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
-	}
+	m.Observe("GET", "/v2.0/networks", 200, time.Millisecond)
+	m.Observe("GET", "/v2.0/networks/x", 200, time.Millisecond)
+	m.Observe("GET", "/v2.0/ports/y", 404, time.Millisecond)
 	rec := httptest.NewRecorder()
 	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -77,7 +72,7 @@ func (fakeAgent) DeviceWakes() int64     { return 2 }
 func TestDashboardSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// Vectors appear once they have a child.
-	NewServer(reg, fakeSource{}).Middleware(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v2.0/ports", nil))
+	NewServer(reg, fakeSource{}).Observe("GET", "/v2.0/ports", 404, time.Millisecond)
 	NewAgent(reg, fakeAgent{})
 	mfs, err := reg.Gather()
 	if err != nil {

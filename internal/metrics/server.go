@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -71,40 +70,11 @@ func Resource(path string) string {
 	return "other"
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Middleware counts and times every request h serves.
-func (m *Server) Middleware(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			res := Resource(r.URL.Path)
-			if rec.status == 0 {
-				rec.status = http.StatusOK
-			}
-			m.requests.WithLabelValues(res, r.Method, strconv.Itoa(rec.status)).Inc()
-			m.duration.WithLabelValues(res, r.Method).Observe(time.Since(start).Seconds())
-		}()
-		h.ServeHTTP(rec, r)
-	})
+// Observe counts and times one answered API request (api.Options.Observe).
+func (m *Server) Observe(method, path string, status int, took time.Duration) {
+	res := Resource(path)
+	m.requests.WithLabelValues(res, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(res, method).Observe(took.Seconds())
 }
 
 var (
