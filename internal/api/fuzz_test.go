@@ -18,36 +18,6 @@ import (
 	"neutrino/internal/neutron"
 )
 
-// fuzzINI: every type driver, pools large enough that thousands of creates
-// do not exhaust them before the harness purges.
-const fuzzINI = `[DEFAULT]
-core_plugin = ml2
-auth_strategy = keystone
-[keystone_authtoken]
-# Required by the config with auth_strategy = keystone; apitest.NewStack
-# sets no Options.Authenticate, so the identity headers are trusted.
-auth_type = password
-auth_url = http://127.0.0.1:5000/v3
-username = neutron
-password = unused
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-[ml2]
-type_drivers = flat,vlan,vxlan,gre
-tenant_network_types = vxlan
-mechanism_drivers = openvswitch,l2population
-extension_drivers = port_security
-[ml2_type_flat]
-flat_networks = *
-[ml2_type_vxlan]
-vni_ranges = 1001:5000
-[ml2_type_gre]
-tunnel_id_ranges = 1:100
-[ml2_type_vlan]
-network_vlan_ranges = physnet1:100:199
-`
-
 var fuzzMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 // fuzzDB is the database FuzzAPI runs on: NEUTRINO_FUZZ_DB = sqlite
@@ -225,7 +195,7 @@ func FuzzAPI(f *testing.F) {
 	if !ok {
 		f.Fatalf("NEUTRINO_FUZZ_DB=%q: want sqlite, postgres or mysql", db)
 	}
-	s := stack(f, db, adminURL, fuzzINI)
+	s := stack(f, db, adminURL, inputINI)
 	fx := &fixtures{s: s}
 	fx.ensure(f)
 	fuzzSeeds(f)

@@ -9,7 +9,9 @@ import (
 )
 
 // inputINI is the reference configuration with every type driver given
-// ranges, so that segmentation ids of each type can be tried.
+// ranges, so that segmentation ids of each type can be tried, and pools
+// large enough that FuzzAPI's thousands of creates do not exhaust them
+// before its harness purges.
 const inputINI = `[DEFAULT]
 core_plugin = ml2
 auth_strategy = keystone
@@ -27,14 +29,15 @@ project_domain_name = Default
 type_drivers = flat,vlan,vxlan,gre
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch,l2population
+extension_drivers = port_security
 [ml2_type_flat]
 flat_networks = *
 [ml2_type_vxlan]
-vni_ranges = 1001:2000
+vni_ranges = 1001:5000
 [ml2_type_gre]
 tunnel_id_ranges = 1:100
 [ml2_type_vlan]
-network_vlan_ranges = physnet1:100:200
+network_vlan_ranges = physnet1:100:199
 `
 
 // hostile is one request of the hostile-input campaign (issue 10) and the
