@@ -550,7 +550,11 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 	if s.Firewall.Driver != DriverOpenvswitch {
 		return singleGroup(IntFlows(l))
 	}
-	out := &flowSet{groups: map[string]*flowGroup{}}
+	hint := len(s.Ports) + 1
+	if prev != nil {
+		hint = len(prev.groups)
+	}
+	out := &flowSet{groups: make(map[string]*flowGroup, hint)}
 	out.groups[""] = &flowGroup{flows: append(IntFlows(l), withCookie(fwBaseFlows(), l.Cookie)...)}
 	if prev != nil && prev.groups[""] != nil && slices.Equal(prev.groups[""].flows, out.groups[""].flows) {
 		out.groups[""] = prev.groups[""]
@@ -560,7 +564,7 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 		id string
 		pf dataplane.PortFilter
 	}
-	var ports []portIn
+	ports := make([]portIn, 0, len(s.Ports))
 	used := map[conjKey]bool{}
 	for id, lp := range s.Ports {
 		if _, ok := l.Ofports[id]; !ok {
@@ -601,8 +605,8 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 		out.groups[key] = &flowGroup{port: in, flows: withCookie(fwPortFlows(in), l.Cookie)}
 	}
 
-	addrs := map[string][]uint32{} // "<direction>/<prefix>" -> conjunction ids
-	prefixes := map[string]netip.Prefix{}
+	addrs := make(map[string][]uint32, hint) // "<direction>/<prefix>" -> conjunction ids
+	prefixes := make(map[string]netip.Prefix, hint)
 	for k, id := range conj {
 		for _, m := range s.Firewall.RemoteGroups[k.Group] {
 			if !m.IsValid() || m.Addr().Is6() != (k.Ethertype == "IPv6") {
