@@ -26,9 +26,10 @@ import (
 func agentCmd(logger *slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run a node agent (openvswitch or linuxbridge), or list/show/update/delete agents via the API",
+		Short: "Run a node agent (openvswitch, linuxbridge or dhcp), or list/show/update/delete agents via the API",
 	}
 	cmd.AddCommand(agentClientSubcommands()...)
+	cmd.AddCommand(dhcpAgentCmd(logger))
 	for _, k := range []struct{ kind, short string }{
 		{agent.KindOVS, "The Open vSwitch agent (neutron-openvswitch-agent): br-int/br-tun via OVSDB and OpenFlow"},
 		{agent.KindLinuxBridge, "The Linux bridge agent (neutron-linuxbridge-agent): vxlan devices and bridges via netlink"},

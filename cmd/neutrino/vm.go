@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -148,7 +149,7 @@ func vmBoot(ctx context.Context, log *slog.Logger, w io.Writer, c *apiclient.Cli
 			return fmt.Errorf("boot %s: create port: %w", names[i], err)
 		}
 		rec.PortID = port.ID
-		if err := plugPort(ctx, c, host, rec, id, net, port); err != nil {
+		if err := plugPort(ctx, host, rec, id, net, port); err != nil {
 			return errors.Join(fmt.Errorf("boot %s: %w", names[i], err), c.DeletePort(context.WithoutCancel(ctx), port.ID))
 		}
 		if err := lab.UpdateState(stateDir, func(s *lab.State) error {
@@ -163,44 +164,52 @@ func vmBoot(ctx context.Context, log *slog.Logger, w io.Writer, c *apiclient.Cli
 		log.Info("vm plugged", "vm", names[i], "id", id, "port", port.ID, "host", b.host, "netns", rec.Namespace)
 		rows = append(rows, vmRow{ID: id, Name: names[i], Host: b.host, Status: "BUILD", Power: "Running", Networks: netIPs(net.Name, port)})
 	}
-	// Wait until the agents report the ports up (port ACTIVE).
+	// Wait until the agents report the ports up (port ACTIVE), then let
+	// each VM ask for its address by DHCP, as cirros does at boot.
 	wctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	var errs []error
 	for i := range rows {
 		st, _ := lab.ReadState(stateDir)
-		status, err := waitActive(wctx, c, st.VMs[rows[i].ID].PortID)
+		rec := st.VMs[rows[i].ID]
+		status, err := waitActive(wctx, c, rec.PortID)
 		rows[i].Status = status
 		if err != nil {
 			errs = append(errs, fmt.Errorf("vm %s: port still %s: %w", rows[i].Name, status, err))
+			continue
+		}
+		l, err := lab.DHCPOnce(wctx, rec.Namespace, "eth0", vmLeaseDir(stateDir, rows[i].ID))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vm %s: no address by DHCP (is a DHCP agent hosting the network?): %w", rows[i].Name, err))
+			continue
+		}
+		rows[i].DHCP = l.String()
+		log.Info("vm got its address by DHCP", "vm", rows[i].Name, "lease", l.String(), "server", l.ServerID)
+		if err := lab.UpdateState(stateDir, func(s *lab.State) error {
+			if r, ok := s.VMs[rows[i].ID]; ok {
+				r.DHCP = &l
+				s.VMs[rows[i].ID] = r
+			}
+			return nil
+		}); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	printVMs(w, rows)
 	return errors.Join(errs...)
 }
 
+// vmLeaseDir holds a VM's DHCP client script and lease file.
+func vmLeaseDir(stateDir, id string) string { return filepath.Join(stateDir, "dhcp", id) }
+
 // plugPort plugs the VM namespace into the host the way Nova's VIF driver
-// for the host's mechanism does.
-func plugPort(ctx context.Context, c *apiclient.Client, host lab.Host, rec lab.VMRecord, instance string, net *neutron.Network, port *neutron.Port) error {
+// for the host's mechanism does. The VM's interface is left without an
+// address: the VM asks for it by DHCP.
+func plugPort(ctx context.Context, host lab.Host, rec lab.VMRecord, instance string, net *neutron.Network, port *neutron.Port) error {
 	if len(port.FixedIPs) == 0 {
 		return errors.New("port has no fixed IP (the network needs an IPv4 subnet)")
 	}
-	sub, err := c.GetSubnet(ctx, port.FixedIPs[0].SubnetID)
-	if err != nil {
-		return fmt.Errorf("subnet: %w", err)
-	}
-	pfx, err := netip.ParsePrefix(sub.CIDR)
-	if err != nil {
-		return fmt.Errorf("subnet cidr %q: %w", sub.CIDR, err)
-	}
-	ip, err := netip.ParseAddr(port.FixedIPs[0].IPAddress)
-	if err != nil {
-		return fmt.Errorf("fixed ip: %w", err)
-	}
-	vif := lab.VIF{PortID: port.ID, MAC: port.MACAddress, Addr: netip.PrefixFrom(ip, pfx.Bits()), MTU: net.MTU}
-	if gw, err := netip.ParseAddr(sub.GatewayIP); err == nil {
-		vif.Gateway = gw
-	}
+	vif := lab.VIF{PortID: port.ID, MAC: port.MACAddress, MTU: net.MTU, DHCP: true}
 	switch host.Mechanism {
 	case "", "linuxbridge":
 		// The tap is left for the Linux bridge agent to find and enslave.
@@ -270,6 +279,8 @@ func waitActive(ctx context.Context, c *apiclient.Client, portID string) (string
 // `nova list --fields name,status,power_state,host,networks`.
 type vmRow struct {
 	ID, Name, Status, Power, Host, Networks string
+	// DHCP is what the VM got by DHCP (address, router, MTU, DNS).
+	DHCP string
 }
 
 func netIPs(netName string, p *neutron.Port) string {
@@ -289,6 +300,9 @@ func vmList(ctx context.Context, w io.Writer, c *apiclient.Client, stateDir stri
 	var rows []vmRow
 	for id, rec := range st.VMs {
 		r := vmRow{ID: id, Name: rec.Name, Host: rec.Host, Status: "ERROR", Power: "Shutdown"}
+		if rec.DHCP != nil {
+			r.DHCP = rec.DHCP.String()
+		}
 		if lab.NSExists(rec.Namespace) {
 			r.Power = "Running"
 		}
@@ -351,6 +365,9 @@ func vmDelete(ctx context.Context, log *slog.Logger, c *apiclient.Client, stateD
 		if err := lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, rec.PortID); err != nil {
 			errs = append(errs, fmt.Errorf("vm %s: %w", rec.Name, err))
 		}
+		if err := os.RemoveAll(vmLeaseDir(stateDir, id)); err != nil {
+			errs = append(errs, err)
+		}
 		if err := c.DeletePort(ctx, rec.PortID); err != nil {
 			if e, ok := neutron.AsError(err); !ok || e.Status != 404 {
 				errs = append(errs, fmt.Errorf("vm %s: delete port: %w", rec.Name, err))
@@ -368,9 +385,9 @@ func vmDelete(ctx context.Context, log *slog.Logger, c *apiclient.Client, stateD
 func printVMs(w io.Writer, rows []vmRow) {
 	cells := make([][]string, 0, len(rows))
 	for _, r := range rows {
-		cells = append(cells, []string{r.ID, r.Name, r.Status, r.Power, r.Host, r.Networks})
+		cells = append(cells, []string{r.ID, r.Name, r.Status, r.Power, r.Host, r.Networks, r.DHCP})
 	}
-	table(w, []string{"ID", "Name", "Status", "Power State", "Host", "Networks"}, cells, true)
+	table(w, []string{"ID", "Name", "Status", "Power State", "Host", "Networks", "DHCP lease"}, cells, true)
 }
 
 func vmSortedKeys[V any](m map[string]V) []string {

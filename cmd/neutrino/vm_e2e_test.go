@@ -15,6 +15,7 @@ import (
 	"neutrino/internal/api"
 	"neutrino/internal/config"
 	"neutrino/internal/dataplane/linux"
+	"neutrino/internal/dhcp"
 	"neutrino/internal/l2pop"
 	"neutrino/internal/lab"
 	"neutrino/internal/ml2"
@@ -105,6 +106,38 @@ func TestVMBootListDelete(t *testing.T) {
 		go func() { defer close(done); _ = a.Run(actx) }()
 		stops = append(stops, func() { acancel(); <-done; client.Close(); dp.Close() })
 	}
+	// The DHCP agent on the controller answers the VMs' udhcpc. dnsmasq
+	// reads its files as the dnsmasq user: the directory is reachable.
+	dhcpState, err := os.MkdirTemp("", "neutrino-vm-dhcp-")
+	if err == nil {
+		err = os.Chmod(dhcpState, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	{
+		ctlNS := l.Node("controller").NS
+		app := dhcp.NewApplier(dhcp.Config{Options: dhcp.DefaultOptions(dhcpState), HostNS: ctlNS})
+		client, err := rpc.Dial(rpc.ClientConfig{Target: lis.Addr().String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := dhcp.NewAgent(dhcp.AgentConfig{Host: "controller", ReportInterval: 200 * time.Millisecond, LeaseDuration: 86400}, app, client, &rpc.DHCPSource{Client: client})
+		actx, acancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(actx) }()
+		// Stopped before the lab goes: its dnsmasq and qdhcp- namespace
+		// stay when the agent stops (for a restart to adopt), so remove them.
+		stops = append(stops, func() {
+			acancel()
+			<-done
+			client.Close()
+			if err := app.Remove(context.Background()); err != nil {
+				t.Errorf("remove the DHCP agent's dnsmasq and namespace: %v", err)
+			}
+			os.RemoveAll(dhcpState)
+		})
+	}
 	stateDir := t.TempDir()
 	if err := lab.WriteState(stateDir, lab.State{Prefix: l.Prefix, Mechanism: "linuxbridge", Hosts: l.HostState("linuxbridge")}); err != nil {
 		t.Fatal(err)
@@ -113,7 +146,7 @@ func TestVMBootListDelete(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		s, err := plugin.Snapshot(ctx)
-		if err == nil && len(s.Agents) == 3 {
+		if err == nil && len(s.Agents) == 4 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -165,6 +198,12 @@ func TestVMBootListDelete(t *testing.T) {
 		if p.DeviceOwner != "compute:nova" || p.HostID != v.Host || p.Status != neutron.StatusActive {
 			t.Errorf("port of %s: owner %q host %q status %q", v.Name, p.DeviceOwner, p.HostID, p.Status)
 		}
+		// The VM got its port's address by DHCP, with the gateway, the
+		// network's MTU and the DHCP server as DNS server.
+		if l := v.DHCP; l == nil || l.Addr.String() != p.FixedIPs[0].IPAddress+"/24" || l.Router.String() != "192.168.1.1" ||
+			l.MTU != n.MTU || len(l.DNS) != 1 || l.DNS[0] != l.ServerID {
+			t.Errorf("DHCP lease of %s: %+v, want %s/24 via 192.168.1.1, MTU %d, the DHCP server as DNS", v.Name, l, p.FixedIPs[0].IPAddress, n.MTU)
+		}
 		if v.Name == "web" {
 			web = v
 		} else {
@@ -186,7 +225,8 @@ func TestVMBootListDelete(t *testing.T) {
 	}
 	list := run("list")
 	t.Logf("vm list:\n%s", list)
-	if strings.Count(list, "ACTIVE") != 3 || strings.Count(list, "Running") != 3 || !strings.Contains(list, "| Power State |") {
+	if strings.Count(list, "ACTIVE") != 3 || strings.Count(list, "Running") != 3 || !strings.Contains(list, "| Power State |") ||
+		strings.Count(list, " mtu 1450 ") != 3 {
 		t.Errorf("vm list:\n%s", list)
 	}
 	run("delete", "web")

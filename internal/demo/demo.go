@@ -73,6 +73,11 @@ type Result struct {
 	Tunnels map[string][]netip.Addr
 	// VMs are the booted VMs in boot order.
 	VMs []VMInfo
+	// DHCPExchange is the first VM's DHCP exchange as captured on the
+	// controller's underlay port, one decoded message per line.
+	DHCPExchange []string
+	// DHCPNamespace is the DHCP agent's qdhcp- namespace for testnet.
+	DHCPNamespace string
 	// PingOK: the router namespace got its echo reply.
 	PingOK bool
 	// PingCapture is what the ping looked like on the controller's wire.
@@ -93,6 +98,8 @@ type Result struct {
 // VMInfo is a booted VM.
 type VMInfo struct {
 	ID, Name, Host, IP, MAC, PortID, Namespace string
+	// DHCP is what the VM got by DHCP.
+	DHCP string
 }
 
 // CapturedPacket is one decoded underlay packet.
@@ -141,13 +148,17 @@ type runner struct {
 	ovs    map[string]*lab.OVS
 	server *child
 	agents map[string]*child
-	apiURL string
-	api    *apiclient.Client
-	rpc    int
-	net    *neutron.Network
-	router *lab.VM
-	rtrIP  netip.Addr
-	mu     sync.Mutex
+	// dhcpAgent is the controller's DHCP agent; it runs through every
+	// step (the L2 agents' restarts do not concern it).
+	dhcpAgent *child
+	leases    map[string]lab.Lease // by VM id
+	apiURL    string
+	api       *apiclient.Client
+	rpc       int
+	net       *neutron.Network
+	router    *lab.VM
+	rtrIP     netip.Addr
+	mu        sync.Mutex
 }
 
 // Run runs the walkthrough and returns the facts it printed. Unless
@@ -192,7 +203,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	}
 	d := &runner{opt: opt, out: opt.Out, log: opt.Logger, start: time.Now(),
 		res:   &Result{Mechanism: opt.Mechanism, Dir: opt.Dir, Tunnels: map[string][]netip.Addr{}},
-		nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}}
+		nodes: map[string]*lab.Node{}, ovs: map[string]*lab.OVS{}, agents: map[string]*child{}, leases: map[string]lab.Lease{}}
 	defer func() {
 		d.ctlMu.Lock()
 		d.res.Processes = append([]ProcRecord(nil), d.ctl.Procs...)
@@ -240,6 +251,9 @@ func (d *runner) run(ctx context.Context) error {
 	}
 	base := agentSettings{}
 	if err := d.startAgents(ctx, base, d.nodeNames()); err != nil {
+		return err
+	}
+	if err := d.startDHCPAgent(ctx); err != nil {
 		return err
 	}
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"neutrino/internal/lab"
 	"neutrino/internal/vxlan"
 )
 
@@ -111,6 +112,22 @@ func TestDemo(t *testing.T) {
 			// controller -> compute-1 and its reply, with the network's VNI.
 			if !res.PingOK {
 				t.Error("ping from the router namespace failed")
+			}
+			// The VMs got their ports' addresses by DHCP; the first one's
+			// exchange crossed the controller's underlay port, in order.
+			for _, v := range res.VMs {
+				if !strings.HasPrefix(v.DHCP, v.IP+"/24 via 192.168.1.1 mtu 1450") {
+					t.Errorf("VM %s (port %s) got by DHCP %q", v.Name, v.IP, v.DHCP)
+				}
+			}
+			var kinds []string
+			for _, l := range res.DHCPExchange {
+				if _, m, ok := strings.Cut(l, "| "); ok {
+					kinds = append(kinds, strings.Fields(m)[0])
+				}
+			}
+			if strings.Join(kinds, " ") != "DHCPDISCOVER DHCPOFFER DHCPREQUEST DHCPACK" {
+				t.Errorf("DHCP exchange %q, want DISCOVER, OFFER, REQUEST, ACK", res.DHCPExchange)
 			}
 			vm := netip.MustParseAddr(res.VMs[0].IP)
 			var req, rep int
@@ -286,6 +303,16 @@ func checkNothingLeft(t *testing.T, res *Result, ctlDir string) {
 	for _, p := range res.Processes {
 		if alive(p.PID, p.Program) {
 			t.Errorf("%s (pid %d) still running", p.Name, p.PID)
+		}
+	}
+	if res.DHCPNamespace != "" && lab.NSExists(res.DHCPNamespace) {
+		t.Errorf("DHCP namespace %s left behind", res.DHCPNamespace)
+	}
+	// dnsmasq outlives the DHCP agent on purpose; the demo removes it.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(b), "dnsmasq\x00") && strings.Contains(string(b), "neutrino-dhcp-"+res.Prefix) {
+			t.Errorf("dnsmasq of the demo left running: %s", p)
 		}
 	}
 	for _, d := range res.OVSRunDirs {

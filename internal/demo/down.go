@@ -94,6 +94,9 @@ func Down(ctx context.Context, dir string, out io.Writer) error {
 			}
 		}
 	}
+	if err := removeDHCPState(ctx, c.DHCPConfsDir, c.DHCPHostNS); err != nil {
+		errs = append(errs, fmt.Errorf("DHCP agent's dnsmasq and namespaces: %w", err))
+	}
 	for _, d := range c.OVSRunDirs {
 		if !strings.HasPrefix(filepath.Base(d), c.Prefix+"-") {
 			errs = append(errs, fmt.Errorf("not removing %s: not a run directory of %s", d, c.Prefix))

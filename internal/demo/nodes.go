@@ -14,6 +14,7 @@ import (
 
 	"neutrino/internal/apiclient"
 	"neutrino/internal/lab"
+	"neutrino/internal/neutron"
 )
 
 func (d *runner) nodeNames() []string {
@@ -261,7 +262,7 @@ func (d *runner) startAgents(ctx context.Context, s agentSettings, names []strin
 		}
 		ok := map[string]bool{}
 		for _, a := range ags {
-			if a.Alive && !a.StartedAt.Before(since) {
+			if a.Alive && !a.StartedAt.Before(since) && a.AgentType != neutron.AgentTypeDHCP {
 				ok[a.Host] = true
 			}
 		}
@@ -309,6 +310,10 @@ func (d *runner) stopAgents() error {
 
 func (d *runner) stopAll() error {
 	err := d.stopAgents()
+	if d.dhcpAgent != nil {
+		err = errors.Join(err, d.dhcpAgent.stop())
+		d.dhcpAgent = nil
+	}
 	if d.server != nil {
 		err = errors.Join(err, d.server.stop())
 		d.server = nil
@@ -326,7 +331,7 @@ func (d *runner) restartAgents(ctx context.Context, s agentSettings, names []str
 // cleanup stops what the demo started and deletes the lab.
 func (d *runner) cleanup(ctx context.Context) error {
 	var errs []error
-	errs = append(errs, d.stopAll())
+	errs = append(errs, d.stopAll(), d.removeDHCP(ctx))
 	for _, o := range d.ovs {
 		errs = append(errs, o.Stop())
 	}

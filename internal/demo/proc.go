@@ -29,6 +29,11 @@ type Control struct {
 	Procs []ProcRecord `json:"procs"`
 	// OVSRunDirs are removed after the OVS daemons are gone.
 	OVSRunDirs []string `json:"ovs_run_dirs,omitempty"`
+	// DHCPConfsDir is the DHCP agent's dhcp_confs and DHCPHostNS its
+	// host_namespace: what it left running (dnsmasq, qdhcp- namespaces,
+	// taps) is removed from there once it is stopped.
+	DHCPConfsDir string `json:"dhcp_confs_dir,omitempty"`
+	DHCPHostNS   string `json:"dhcp_host_ns,omitempty"`
 }
 
 // ProcRecord is one process the demo started.

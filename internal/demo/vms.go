@@ -66,7 +66,8 @@ func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router 
 	if router {
 		vm, err = d.lab.AddRouter(ctx, node, deviceID, vif)
 	} else {
-		vif.Gateway = d.rtrIP
+		// A VM asks for its address by DHCP (after its port is up).
+		vif.Addr, vif.DHCP = netip.Prefix{}, true
 		vm, err = d.lab.AddVM(ctx, node, deviceID, vif)
 	}
 	if err != nil {
@@ -116,6 +117,12 @@ func (d *runner) bootVMs(ctx context.Context) error {
 	if err := d.waitPorts(ctx); err != nil {
 		return err
 	}
+	if err := d.dhcpVMs(ctx); err != nil {
+		return err
+	}
+	if err := d.writeLabState(); err != nil {
+		return err
+	}
 	var rows [][]string
 	for _, v := range d.res.VMs {
 		// As `nova list`: ACTIVE once Neutron has the port ACTIVE (the
@@ -126,10 +133,10 @@ func (d *runner) bootVMs(ctx context.Context) error {
 		}
 		status := map[bool]string{true: "ACTIVE", false: "BUILD"}[p.Status == neutron.StatusActive]
 		power := map[bool]string{true: "Running", false: "Shutdown"}[lab.NSExists(v.Namespace)]
-		rows = append(rows, []string{v.ID, v.Name, status, power, p.HostID, "testnet=" + v.IP})
+		rows = append(rows, []string{v.ID, v.Name, status, power, p.HostID, "testnet=" + v.IP, v.DHCP})
 	}
 	d.say("\n$ nova list --fields name,status,power_state,host,networks   (neutrino vm list)\n%s",
-		table([]string{"ID", "Name", "Status", "Power State", "Host", "Networks"}, rows, true))
+		table([]string{"ID", "Name", "Status", "Power State", "Host", "Networks", "DHCP lease"}, rows, true))
 	return nil
 }
 
@@ -146,7 +153,11 @@ func (d *runner) writeLabState() error {
 		st.Hosts[name] = h
 	}
 	for _, v := range d.res.VMs {
-		st.VMs[v.ID] = lab.VMRecord{Name: v.Name, Host: v.Host, Namespace: v.Namespace, PortID: v.PortID}
+		rec := lab.VMRecord{Name: v.Name, Host: v.Host, Namespace: v.Namespace, PortID: v.PortID}
+		if l, ok := d.leases[v.ID]; ok {
+			rec.DHCP = &l
+		}
+		st.VMs[v.ID] = rec
 	}
 	return lab.WriteState(d.opt.ControlDir, st)
 }
