@@ -132,12 +132,12 @@ func TestProviderNetworks(t *testing.T) {
 	vms := map[*ovsNode][]vmOn{
 		c1: {
 			{vmSpec{name: "v1", portID: "aa000001-0000-4000-8000-000000000001", mac: "fa:16:3e:10:00:01", ip: netip.MustParsePrefix("192.168.100.1/24")}, vlanNet},
-			{vmSpec{name: "f1", portID: "bb000001-0000-4000-8000-000000000001", mac: "fa:16:3e:20:00:01", ip: netip.MustParsePrefix("192.168.200.1/24")}, flatNet},
+			{vmSpec{name: "f1", portID: "bb000001-0000-4000-8000-000000000001", mac: "fa:16:3e:20:00:01", ip: netip.MustParsePrefix("198.18.100.11/24")}, flatNet},
 			{vm1Port, netID},
 		},
 		c2: {
 			{vmSpec{name: "v2", portID: "aa000002-0000-4000-8000-000000000002", mac: "fa:16:3e:10:00:02", ip: netip.MustParsePrefix("192.168.100.2/24")}, vlanNet},
-			{vmSpec{name: "f2", portID: "bb000002-0000-4000-8000-000000000002", mac: "fa:16:3e:20:00:02", ip: netip.MustParsePrefix("192.168.200.2/24")}, flatNet},
+			{vmSpec{name: "f2", portID: "bb000002-0000-4000-8000-000000000002", mac: "fa:16:3e:20:00:02", ip: netip.MustParsePrefix("198.18.100.12/24")}, flatNet},
 			{vm2Port, netID},
 		},
 	}
@@ -188,7 +188,7 @@ func TestProviderNetworks(t *testing.T) {
 	}
 
 	stop := captureWire(t, ctx, l.Underlay, wire[c1].Port)
-	for _, p := range []struct{ from, to string }{{"v1", "192.168.100.2"}, {"f1", "192.168.200.2"}, {"vm1", "192.168.1.2"}} {
+	for _, p := range []struct{ from, to string }{{"v1", "192.168.100.2"}, {"f1", "198.18.100.12"}, {"vm1", "192.168.1.2"}} {
 		// The first packet may be lost while OVS learns (userspace
 		// datapath ARP for the tunnel); the last two must arrive.
 		_ = ping(ctx, ns[p.from], p.to, 1)
@@ -200,7 +200,7 @@ func TestProviderNetworks(t *testing.T) {
 	if got := w.icmpTags(netip.MustParseAddr("192.168.100.1"), netip.MustParseAddr("192.168.100.2")); got[100] < 2 || len(got) != 1 {
 		t.Errorf("vlan network echo requests on the wire by tag: %v, want only VLAN 100", got)
 	}
-	if got := w.icmpTags(netip.MustParseAddr("192.168.200.1"), netip.MustParseAddr("192.168.200.2")); got[-1] < 2 || len(got) != 1 {
+	if got := w.icmpTags(netip.MustParseAddr("198.18.100.11"), netip.MustParseAddr("198.18.100.12")); got[-1] < 2 || len(got) != 1 {
 		t.Errorf("flat network echo requests on the wire by tag: %v, want only untagged", got)
 	}
 	if got := w.icmpTags(netip.MustParseAddr("192.168.1.4"), netip.MustParseAddr("192.168.1.2")); len(got) != 0 {
@@ -215,7 +215,7 @@ func TestProviderNetworks(t *testing.T) {
 			if strings.Contains(line, "vlan 100") {
 				tagged++
 			}
-		case strings.Contains(line, "192.168.200.1 > 192.168.200.2: ICMP echo request"):
+		case strings.Contains(line, "198.18.100.11 > 198.18.100.12: ICMP echo request"):
 			if !strings.Contains(line, "vlan") {
 				untagged++
 			}
@@ -223,6 +223,20 @@ func TestProviderNetworks(t *testing.T) {
 	}
 	if tagged < 2 || untagged < 2 {
 		t.Errorf("tcpdump: %d tagged vlan-100 and %d untagged flat echo requests, want at least 2 each:\n%s", tagged, untagged, w.text)
+	}
+
+	// The flat network is the kind the L3 agent's external network is:
+	// a host of the upstream network (the lab's "outside", untagged on
+	// physnet1) reaches the VMs on it through br-ex.
+	out, err := pn.AddOutside(ctx, "upstream", netip.MustParsePrefix("198.18.100.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ping(ctx, out.NS, "198.18.100.12", 1)
+	for _, ip := range []string{"198.18.100.11", "198.18.100.12"} {
+		if err := ping(ctx, out.NS, ip, 2); err != nil {
+			t.Errorf("outside -> %s on the flat network: %v", ip, err)
+		}
 	}
 
 	// The vlan network leaves c1 (its last port unbound): its translation
@@ -238,7 +252,7 @@ func TestProviderNetworks(t *testing.T) {
 	if err := ping(ctx, ns["v1"], "192.168.100.2", 2); err == nil {
 		t.Error("v1 still reaches v2 after its network was unbound on c1")
 	}
-	if err := ping(ctx, ns["f1"], "192.168.200.2", 2); err != nil {
+	if err := ping(ctx, ns["f1"], "198.18.100.12", 2); err != nil {
 		t.Errorf("flat network after the vlan network left: %v", err)
 	}
 }
