@@ -48,6 +48,12 @@ for db in sqlite:1000x postgres:300x; do
   NEUTRINO_FUZZ_DB=${db%%:*} go test -run '^$' -fuzz '^FuzzAPI$' -fuzztime "${db#*:}" -fuzzminimizetime 50x -parallel 1 ./internal/api/ 2>&1 | tee -a /tmp/neutrino-test.log
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
+# Tempest, as the judge (issue 12): the fast subset of Tempest 33's network
+# API tests (conformance/tempest/fast.txt, a few minutes) against neutrino
+# built from this checkout, validating tokens against the Keystone started
+# above; it fails unless every one of them passes.
+bash conformance/tempest/run.sh neutrino --fast 2>&1 | tee -a /tmp/neutrino-test.log
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
 bash scripts/leakcheck.sh check "$run" || { status=1 leaked=1; }
 set -e
 exit "$status"
