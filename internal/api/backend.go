@@ -55,6 +55,9 @@ type Backend interface {
 	ListSecurityGroupRules(ctx context.Context, q neutron.ListQuery) ([]neutron.SecurityGroupRule, error)
 	DeleteSecurityGroupRule(ctx context.Context, id string) error
 
+	QuotaBackend
+	IPAvailabilityBackend
+
 	// ReplaceTags sets the tags of a network, subnet, port or security group (kind is the
 	// singular resource name) and bumps its revision.
 	ReplaceTags(ctx context.Context, kind, id string, tags []string) ([]string, error)

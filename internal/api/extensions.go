@@ -25,12 +25,16 @@ var baseExtensions = []extension{
 	{"Neutron Extra DHCP options", "extra_dhcp_opt", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)", "2013-03-17T12:00:00-00:00", nil},
 	{"Filter parameters validation", "filter-validation", "Provides validation on filter parameters.", "2018-07-04T10:00:00-00:00", nil},
 	{"Multi Provider Network", "multi-provider", "Expose mapping of virtual networks to multiple physical networks", "2013-06-27T10:00:00-00:00", nil},
+	{"Network IP Availability", "network-ip-availability", "Provides IP availability data for each network and subnet.", "2015-09-24T00:00:00-00:00", nil},
 	{"Network MTU", "net-mtu", "Provides MTU attribute for a network resource.", "2015-03-25T10:00:00-00:00", nil},
 	{"Network MTU (writable)", "net-mtu-writable", "Provides a writable MTU attribute for a network resource.", "2017-07-12T00:00:00-00:00", nil},
 	{"Pagination support", "pagination", "Extension that indicates that pagination is enabled.", "2016-06-12T00:00:00-00:00", nil},
 	{"Port Binding", "binding", "Expose port bindings of a virtual port to external application", "2014-02-03T10:00:00-00:00", nil},
 	{"project_id field enabled", "project-id", "Extension that indicates that project_id field is enabled.", "2016-09-09T09:09:09-09:09", nil},
 	{"Provider Network", "provider", "Expose mapping of virtual networks to physical networks", "2012-09-07T10:00:00-00:00", nil},
+	{"Quota engine limit check", "quota-check-limit", "Support for checking the resource usage before applying a new quota limit", "2021-09-08T16:00:00-00:00", nil},
+	{"Quota details management support", "quota_details", "Expose functions for quotas usage statistics per project", "2017-02-10T10:00:00-00:00", nil},
+	{"Quota management support", "quotas", "Expose functions for quotas management per project", "2012-07-29T10:00:00-00:00", nil},
 	{"If-Match constraints based on revision_number", "revision-if-match", "Extension indicating that If-Match based on revision_number is supported.", "2016-12-11T00:00:00-00:00", nil},
 	{"Resource revision numbers", "standard-attr-revisions", "This extension will display the revision number of neutron resources.", "2016-04-11T10:00:00-00:00", nil},
 	{"security-group", "security-group", "The security groups extension.", "2012-10-05T10:00:00-00:00", nil},
@@ -41,6 +45,7 @@ var baseExtensions = []extension{
 	{"Stateful security group", "stateful-security-group", "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00", nil},
 	{"Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip, policy, trunk, network_segment_range", "standard-attr-tag", "Enables to set tag on resources with standard attribute.", "2017-01-01T00:00:00-00:00", nil},
 	{"Resource timestamps", "standard-attr-timestamp", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.", "2016-09-12T10:00:00-00:00", nil},
+	{"Tag Ports During Bulk Creation", "tag-ports-during-bulk-creation", "Allow to tag ports during bulk creation", "2019-12-29T19:00:00-00:00", nil},
 }
 
 var portSecurityExtension = extension{"Port Security", "port-security", "Provides port security", "2012-07-23T10:00:00-00:00", nil}

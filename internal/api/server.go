@@ -194,6 +194,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 		}
 		return
 	}
+	switch {
+	case seg[0] == "quotas":
+		s.serveQuotas(w, r, c, seg[1:])
+		return
+	case seg[0] == "network-ip-availabilities" && len(seg) <= 2:
+		id := ""
+		if len(seg) == 2 {
+			id = seg[1]
+		}
+		s.only(w, r, "GET", func() { s.serveIPAvailability(w, r, c, id, q) })
+		return
+	}
 	if seg[0] == "subnetpools" && len(seg) == 1 {
 		// Subnet pools are listed in /v2.0/ as Neutron does; there are none.
 		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"subnetpools": []any{}}) })

@@ -110,4 +110,8 @@ var neutronDefaults = []ruleDefault{
 	{"create_security_group_rule", "(rule:admin_only) or (role:member and project_id:%(project_id)s)", "rule:admin_or_owner"},
 	{"get_security_group_rule", "(rule:admin_only) or (role:reader and project_id:%(project_id)s) or rule:sg_owner", "rule:admin_owner_or_sg_owner"},
 	{"delete_security_group_rule", "(rule:admin_only) or (role:member and project_id:%(project_id)s)", "rule:admin_or_owner"},
+	{"get_quota", "rule:admin_only", "rule:admin_only"},
+	{"update_quota", "rule:admin_only", "rule:admin_only"},
+	{"delete_quota", "rule:admin_only", "rule:admin_only"},
+	{"get_network_ip_availability", "rule:admin_only", "rule:admin_only"},
 }
