@@ -45,7 +45,6 @@ var baseExtensions = []extension{
 	{"Stateful security group", "stateful-security-group", "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00", nil},
 	{"Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip, policy, trunk, network_segment_range", "standard-attr-tag", "Enables to set tag on resources with standard attribute.", "2017-01-01T00:00:00-00:00", nil},
 	{"Resource timestamps", "standard-attr-timestamp", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.", "2016-09-12T10:00:00-00:00", nil},
-	{"Tag Ports During Bulk Creation", "tag-ports-during-bulk-creation", "Allow to tag ports during bulk creation", "2019-12-29T19:00:00-00:00", nil},
 }
 
 var portSecurityExtension = extension{"Port Security", "port-security", "Provides port security", "2012-07-23T10:00:00-00:00", nil}

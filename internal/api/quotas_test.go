@@ -224,7 +224,7 @@ func TestNetworkIPAvailabilityAPI(t *testing.T) {
 		aliases = append(aliases, e.(map[string]any)["alias"].(string))
 	}
 	sort.Strings(aliases)
-	for _, w := range []string{"network-ip-availability", "quota-check-limit", "quota_details", "quotas", "tag-ports-during-bulk-creation"} {
+	for _, w := range []string{"network-ip-availability", "quota-check-limit", "quota_details", "quotas"} {
 		if i := sort.SearchStrings(aliases, w); i == len(aliases) || aliases[i] != w {
 			t.Errorf("extensions %v lack %s", aliases, w)
 		}
