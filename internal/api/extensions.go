@@ -20,6 +20,7 @@ type extension struct {
 var baseExtensions = []extension{
 	{"agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00", nil},
 	{"Allowed Address Pairs", "allowed-address-pairs", "Provides allowed address pairs", "2013-07-23T10:00:00-00:00", nil},
+	{"DHCP Agent Scheduler", "dhcp_agent_scheduler", "Schedule networks among dhcp agents", "2013-02-07T10:00:00-00:00", nil},
 	{"Empty String Filtering Extension", "empty-string-filtering", "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00", nil},
 	{"Neutron external network", "external-net", "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00", nil},
 	{"Neutron Extra DHCP options", "extra_dhcp_opt", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)", "2013-03-17T12:00:00-00:00", nil},

@@ -98,6 +98,13 @@ func (p *Plugin) readDHCPAgents(ctx context.Context, t *store.Tx) (map[string]*d
 // its subnets and the agents, inside t. agents is updated with the loads
 // it changes, so a caller scheduling many networks reads agents once.
 func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent, networkID string) error {
+	return p.scheduleDHCPOpts(ctx, t, ips, agents, networkID, true)
+}
+
+// scheduleDHCPOpts is scheduleDHCP; with place false it only drops
+// bindings and syncs ports (an admin just took the network off an agent:
+// it is not put back at once).
+func (p *Plugin) scheduleDHCPOpts(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent, networkID string, place bool) error {
 	// One scheduler per network at a time, across servers too.
 	if err := t.LockNetwork(ctx, networkID); err != nil {
 		return err
@@ -129,6 +136,9 @@ func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 		hosting[b.AgentID] = true
 	}
 	drop, add := planDHCP(slices.Sorted(maps.Keys(hosting)), agents, want)
+	if !place {
+		add = nil
+	}
 	for _, id := range drop {
 		b := neutron.DHCPBinding{NetworkID: networkID, AgentID: id}
 		if _, err := t.DeleteDHCPBinding(ctx, b); err != nil {
@@ -432,3 +442,105 @@ func (p *Plugin) RunDHCPRescheduler(ctx context.Context, interval time.Duration)
 
 // DHCPRescheduleInterval is how often the server runs RescheduleDHCP.
 func (p *Plugin) DHCPRescheduleInterval() time.Duration { return p.downAft / 2 }
+
+// The dhcp_agent_scheduler extension's writes.
+
+// AddNetworkToDHCPAgent binds a network to a DHCP agent by hand (POST
+// /v2.0/agents/{id}/dhcp-networks), beyond dhcp_agents_per_network if the
+// admin wants; the agent's DHCP port is created with it when the network
+// has DHCP subnets.
+func (p *Plugin) AddNetworkToDHCPAgent(ctx context.Context, agentID, networkID string) error {
+	ips := p.ipam.Begin()
+	defer ips.Release()
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		agents, err := p.validDHCPAgent(ctx, t, agentID)
+		if err != nil {
+			return err
+		}
+		if err := t.LockNetwork(ctx, networkID); err != nil {
+			return err
+		}
+		bound, err := t.DHCPBindings(ctx, networkID, agentID)
+		if err != nil {
+			return err
+		}
+		if len(bound) > 0 {
+			return neutron.Conflict("NetworkHostedByDHCPAgent", "The network %s has been already hosted by the DHCP Agent %s.", networkID, agentID)
+		}
+		b := neutron.DHCPBinding{NetworkID: networkID, AgentID: agentID}
+		if err := t.InsertDHCPBinding(ctx, b); err != nil {
+			return err
+		}
+		t.Emit(neutron.Created(b))
+		agents[agentID].Load++
+		subs, err := t.NetworkSubnets(ctx, networkID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(subs, func(s neutron.Subnet) bool { return s.EnableDHCP }) {
+			// Nothing to serve yet (and no port): the binding waits, as
+			// in Neutron, for the network's first DHCP subnet.
+			return nil
+		}
+		return p.scheduleDHCPOpts(ctx, t, ips, agents, networkID, false)
+	})
+	return err
+}
+
+// RemoveNetworkFromDHCPAgent unbinds a network from a DHCP agent (DELETE
+// /v2.0/agents/{id}/dhcp-networks/{network_id}) and removes the agent's
+// DHCP port on it. As in Neutron, the network is not placed elsewhere at
+// once: the periodic check places networks lacking agents.
+func (p *Plugin) RemoveNetworkFromDHCPAgent(ctx context.Context, agentID, networkID string) error {
+	ips := p.ipam.Begin()
+	defer ips.Release()
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		if _, err := t.GetAgent(ctx, agentID); err != nil {
+			return err
+		}
+		if err := t.LockNetwork(ctx, networkID); err != nil {
+			return err
+		}
+		removed, err := t.DeleteDHCPBinding(ctx, neutron.DHCPBinding{NetworkID: networkID, AgentID: agentID})
+		if err != nil {
+			return err
+		}
+		if !removed {
+			return neutron.Conflict("NetworkNotHostedByDhcpAgent", "The network %s is not hosted by the DHCP agent %s.", networkID, agentID)
+		}
+		t.Emit(neutron.Deleted(neutron.KindDHCPBinding, neutron.DHCPBindingKey(networkID, agentID)))
+		agents, err := p.readDHCPAgents(ctx, t)
+		if err != nil {
+			return err
+		}
+		return p.scheduleDHCPOpts(ctx, t, ips, agents, networkID, false)
+	})
+	return err
+}
+
+// validDHCPAgent reads the DHCP agents and checks that id is one that may
+// host networks (Neutron's InvalidDHCPAgent, a 404, otherwise).
+func (p *Plugin) validDHCPAgent(ctx context.Context, t *store.Tx, id string) (map[string]*dhcpAgent, error) {
+	if _, err := t.GetAgent(ctx, id); err != nil {
+		return nil, err
+	}
+	agents, err := p.readDHCPAgents(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if a := agents[id]; a == nil || !a.Eligible {
+		return nil, neutron.Errorf(404, "InvalidDHCPAgent", "Agent %s is not a valid DHCP Agent or has been disabled.", id)
+	}
+	return agents, nil
+}
+
+// DHCPBindings lists DHCP agent bindings of a network or an agent (the
+// dhcp_agent_scheduler extension's reads); an unknown agent is 404.
+func (p *Plugin) DHCPBindings(ctx context.Context, networkID, agentID string) ([]neutron.DHCPBinding, error) {
+	if agentID != "" {
+		if _, err := p.st.GetAgent(ctx, agentID); err != nil {
+			return nil, err
+		}
+	}
+	return p.st.DHCPBindings(ctx, networkID, agentID)
+}

@@ -1,0 +1,167 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"neutrino/internal/api"
+	"neutrino/internal/api/apitest"
+	"neutrino/internal/neutron"
+)
+
+// The dhcp_agent_scheduler extension, through the real openstack CLI
+// (`network agent list --network`, `network list --agent`, `network agent
+// add/remove network --dhcp`) and raw HTTP for the faults.
+func TestDHCPAgentScheduler(t *testing.T) {
+	bin, err := exec.LookPath("openstack")
+	if err != nil {
+		t.Fatal("the openstack CLI is not installed (Debian python3-openstackclient); run `make test`, which installs it")
+	}
+	ctx := context.Background()
+	s := stack(t, "sqlite", "", apitest.ReferenceINI)
+	srv := httptest.NewServer(s.Handler)
+	defer srv.Close()
+	osc := func(args ...string) string {
+		t.Helper()
+		full := append([]string{"--os-auth-type", "none", "--os-endpoint", srv.URL}, args...)
+		out, err := exec.Command(bin, full...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	oscJSON := func(out any, args ...string) {
+		t.Helper()
+		o := osc(append(args, "-f", "json")...)
+		if err := json.Unmarshal([]byte(o), out); err != nil {
+			t.Fatalf("openstack %v: %v\n%s", args, err, o)
+		}
+	}
+	report := func(typ, binary, host string) string {
+		t.Helper()
+		a, err := s.Plugin.ReportState(ctx, neutron.AgentReport{AgentType: typ, Binary: binary, Host: host, Topic: "dhcp_agent",
+			Configurations: []byte(`{"dhcp_driver":"neutron.agent.linux.dhcp.Dnsmasq","networks":0}`), StartFlag: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	d1 := report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-1")
+	var net map[string]any
+	oscJSON(&net, "network", "create", "dhcp-net")
+	osc("subnet", "create", "--network", "dhcp-net", "--subnet-range", "192.168.7.0/24", "dhcp-sub")
+	netID := net["id"].(string)
+
+	var agents []map[string]any
+	oscJSON(&agents, "network", "agent", "list", "--network", "dhcp-net")
+	if len(agents) != 1 || agents[0]["ID"] != d1 || agents[0]["Agent Type"] != "DHCP agent" || agents[0]["Host"] != "net-node-1" {
+		t.Fatalf("agent list --network: %v", agents)
+	}
+	var nets []map[string]any
+	oscJSON(&nets, "network", "list", "--agent", d1)
+	if len(nets) != 1 || nets[0]["ID"] != netID {
+		t.Fatalf("network list --agent: %v", nets)
+	}
+	var ports []map[string]any
+	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp", "--long")
+	if len(ports) != 1 || !strings.Contains(osc("port", "show", ports[0]["ID"].(string), "-c", "fixed_ips", "-f", "value"), "192.168.7.2") {
+		t.Fatalf("dhcp port: %v", ports)
+	}
+
+	// A second agent, added by hand: the network now has two (and two
+	// DHCP ports); taking the first off leaves the second.
+	d2 := report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-2")
+	osc("network", "agent", "add", "network", "--dhcp", d2, "dhcp-net")
+	oscJSON(&agents, "network", "agent", "list", "--network", netID)
+	if len(agents) != 2 {
+		t.Fatalf("after add: %v", agents)
+	}
+	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp")
+	if len(ports) != 2 {
+		t.Fatalf("dhcp ports after add: %v", ports)
+	}
+	osc("network", "agent", "remove", "network", "--dhcp", d1, "dhcp-net")
+	oscJSON(&agents, "network", "agent", "list", "--network", netID)
+	if len(agents) != 1 || agents[0]["ID"] != d2 {
+		t.Fatalf("after remove: %v", agents)
+	}
+	oscJSON(&nets, "network", "list", "--agent", d1)
+	if len(nets) != 0 {
+		t.Fatalf("d1 still lists %v", nets)
+	}
+
+	do := func(method, path, body string, hdr map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ovs := report(neutron.AgentTypeOVS, "neutron-openvswitch-agent", "compute-9")
+	// The CLI is slow on a loaded machine: heartbeats keep the agents alive.
+	report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-1")
+	report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-2")
+	for _, tc := range []struct {
+		method, path, body string
+		hdr                map[string]string
+		status             int
+		typ                string
+	}{
+		{"POST", "/v2.0/agents/" + d2 + "/dhcp-networks", `{"network_id":"` + netID + `"}`, nil, 409, "NetworkHostedByDHCPAgent"},
+		{"DELETE", "/v2.0/agents/" + d1 + "/dhcp-networks/" + netID, "", nil, 409, "NetworkNotHostedByDhcpAgent"},
+		{"POST", "/v2.0/agents/" + ovs + "/dhcp-networks", `{"network_id":"` + netID + `"}`, nil, 404, "InvalidDHCPAgent"},
+		{"POST", "/v2.0/agents/" + d1 + "/dhcp-networks", `{"network_id":"00000000-0000-4000-8000-000000000000"}`, nil, 404, "NetworkNotFound"},
+		{"POST", "/v2.0/agents/" + d1 + "/dhcp-networks", `{}`, nil, 400, "HTTPBadRequest"},
+		{"POST", "/v2.0/agents/" + d1 + "/dhcp-networks", `{"network_id":`, nil, 400, "HTTPBadRequest"},
+		{"GET", "/v2.0/agents/00000000-0000-4000-8000-000000000000/dhcp-networks", "", nil, 404, "AgentNotFound"},
+		{"PUT", "/v2.0/agents/" + d2 + "/dhcp-networks", "", nil, 405, "HTTPMethodNotAllowed"},
+	} {
+		status, body := do(tc.method, tc.path, tc.body, tc.hdr)
+		var f struct{ NeutronError struct{ Type string } }
+		json.Unmarshal([]byte(body), &f)
+		if status != tc.status || f.NeutronError.Type != tc.typ {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, status, body, tc.status, tc.typ)
+		}
+	}
+	if status, body := do("POST", "/v2.0/agents/"+d1+"/dhcp-networks", `{"network_id":"`+netID+`"}`, nil); status != 201 || body != "null" {
+		t.Errorf("add: %d %s", status, body)
+	}
+	// A member (keystone mode, headers trusted as behind auth_token) may
+	// not see or change where networks are served.
+	ks := httptest.NewServer(api.New(s.Plugin, api.Options{AuthStrategy: api.AuthKeystone}))
+	defer ks.Close()
+	member := map[string]string{"X-User-Id": "u-member", "X-Project-Id": "p-member", "X-Roles": "member,reader"}
+	for _, path := range []string{"/v2.0/agents/" + d2 + "/dhcp-networks", "/v2.0/networks/" + netID + "/dhcp-agents"} {
+		req, _ := http.NewRequest("GET", ks.URL+path, nil)
+		for k, v := range member {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(b), "PolicyNotAuthorized") {
+			t.Errorf("member GET %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+	var ext map[string]any
+	oscJSON(&ext, "extension", "show", "dhcp_agent_scheduler")
+	if ext["alias"] != "dhcp_agent_scheduler" {
+		t.Errorf("extension: %v", ext)
+	}
+}
