@@ -189,6 +189,9 @@ func agentFiles(mech string, s agentSettings, rpcPort int, host, namespace, loca
 		"arp_responder = " + b(s.ARPResponder) + "\n" +
 		"vxlan_group = " + s.VXLANGroup + "\n" +
 		"[agent]\n" +
-		"polling_interval = " + option(ovsConf, "AGENT", "polling_interval") + "\n"
+		"polling_interval = " + option(ovsConf, "AGENT", "polling_interval") + "\n" +
+		"# The seed runs a firewall on every agent; this is the Linux bridge agent's.\n" +
+		"[securitygroup]\n" +
+		"firewall_driver = iptables\n"
 	return neutronConf, lb, "linuxbridge_agent.ini"
 }

@@ -80,6 +80,9 @@ type Result struct {
 	DHCPNamespace string
 	// PingOK: the router namespace got its echo reply.
 	PingOK bool
+	// SecGroup are the counted pings of the security-group step: before
+	// and after the ICMP rule.
+	SecGroup []SecGroupPing
 	// PingCapture is what the ping looked like on the controller's wire.
 	PingCapture []CapturedPacket
 	// Floods is one entry per mode, in the order run.
@@ -284,8 +287,16 @@ func (d *runner) run(ctx context.Context) error {
 		}
 	}
 
-	// 4. Unicast.
-	d.heading("4", "Unicast: ping a VM from the router namespace")
+	// 4. Security groups (Linux bridge), unicast.
+	unicast := "4"
+	if mech == MechLB {
+		d.heading("4", "Security groups: the default group, then a rule admitting ICMP")
+		if err := d.secGroupStep(ctx); err != nil {
+			return err
+		}
+		unicast = "4b"
+	}
+	d.heading(unicast, "Unicast: ping a VM from the router namespace")
 	if err := d.pingStep(ctx); err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@
 // l2population step) as network namespaces on one underlay (internal/lab),
 // starts `neutrino server` on an embedded SQLite database and one
 // `neutrino agent` per node as child processes of the same binary,
-// configured with copies of the seed's own files, then creates testnet,
-// boots two VMs, pings one from a qrouter namespace and counts the copies of
+// configured with copies of the seed's own files (each agent with a
+// firewall, as the seed's), then creates testnet, boots two VMs, shows the
+// default security group dropping the qrouter namespace's pings until a
+// rule admits ICMP (secgroups.go), pings one VM and counts the copies of
 // one ARP broadcast on the underlay in each mode (full mesh, multicast group
 // for linuxbridge, l2population, ARP responder), with captures decoded by
 // internal/vxlan and written as pcap files.
