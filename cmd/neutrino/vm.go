@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,7 +221,7 @@ func plugPort(ctx context.Context, host lab.Host, rec lab.VMRecord, instance str
 		ovs := &lab.OVS{Namespace: host.Namespace, RunDir: host.OVSRunDir}
 		// With ovs_hybrid_plug (firewall_driver = iptables_hybrid) os-vif
 		// puts the tap on a qbr bridge and plugs its qvo veth into br-int.
-		if hybridPlug(port) {
+		if port.OVSHybridPlug() {
 			qvo, err := lab.PlugHybrid(ctx, host.Namespace, port.ID, net.MTU)
 			if err != nil {
 				return errors.Join(err, lab.UnplugVIF(ctx, host.Namespace, rec.Namespace, port.ID))
@@ -246,15 +245,6 @@ func plugPort(ctx context.Context, host lab.Host, rec lab.VMRecord, instance str
 		return nil
 	}
 	return fmt.Errorf("host mechanism %q: want linuxbridge or openvswitch", host.Mechanism)
-}
-
-// hybridPlug reads binding:vif_details ovs_hybrid_plug, which tells Nova
-// (os-vif) to plug the VM through a qbr bridge.
-func hybridPlug(port *neutron.Port) bool {
-	var d struct {
-		Hybrid bool `json:"ovs_hybrid_plug"`
-	}
-	return len(port.VIFDetails) > 0 && json.Unmarshal(port.VIFDetails, &d) == nil && d.Hybrid
 }
 
 func waitActive(ctx context.Context, c *apiclient.Client, portID string) (string, error) {

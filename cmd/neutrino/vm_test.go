@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
-
-	"neutrino/internal/neutron"
 )
 
 func TestVMNames(t *testing.T) {
@@ -41,18 +38,5 @@ func TestPrintVMs(t *testing.T) {
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
-	}
-}
-
-func TestHybridPlug(t *testing.T) {
-	for details, want := range map[string]bool{
-		``: false,
-		`{"port_filter": true, "ovs_hybrid_plug": false}`: false,
-		`{"port_filter": true, "ovs_hybrid_plug": true}`:  true,
-		`not json`: false,
-	} {
-		if got := hybridPlug(&neutron.Port{Binding: neutron.Binding{VIFDetails: json.RawMessage(details)}}); got != want {
-			t.Errorf("hybridPlug(%s) = %v, want %v", details, got, want)
-		}
 	}
 }

@@ -74,7 +74,16 @@ func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router 
 		return nil, nil, err
 	}
 	if o := d.ovs[host]; o != nil {
-		if err := o.PlugVIF(ctx, "br-int", vm.Tap, p.ID, p.MACAddress, deviceID); err != nil {
+		dev := vm.Tap
+		// A VM port bound with ovs_hybrid_plug (the seed's
+		// iptables_hybrid firewall) goes through qbr/qvb/qvo as os-vif
+		// plugs it; the router's qr- port is the L3 agent's, on br-int.
+		if !router && p.OVSHybridPlug() {
+			if dev, err = lab.PlugHybrid(ctx, node.NS, p.ID, d.net.MTU); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := o.PlugVIF(ctx, "br-int", dev, p.ID, p.MACAddress, deviceID); err != nil {
 			return nil, nil, err
 		}
 	}
