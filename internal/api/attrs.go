@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"neutrino/internal/neutron"
@@ -168,11 +170,19 @@ func parseItem(r *resource, obj map[string]any, post bool) (map[string]any, *neu
 	return out, nil
 }
 
-// pyRepr renders a JSON value the way Neutron's messages quote it.
+// pyStr is Python's str() of a decoded JSON value (strings bare, the rest
+// as repr); pyRepr its repr, the way Neutron's messages quote values.
+// Dictionary keys the body's order is lost for: extra_dhcp_opts' key-spec
+// order (opt_name, opt_value, ip_version) first, then the rest sorted.
+func pyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return pyRepr(v)
+}
+
 func pyRepr(v any) string {
 	switch x := v.(type) {
-	case string:
-		return "'" + x + "'"
 	case nil:
 		return "None"
 	case bool:
@@ -180,12 +190,71 @@ func pyRepr(v any) string {
 			return "True"
 		}
 		return "False"
+	case string:
+		return pyQuote(x)
 	case json.Number:
 		return x.String()
-	default:
-		b, _ := json.Marshal(x)
-		return string(b)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = pyRepr(e)
+		}
+		return "[" + strings.Join(s, ", ") + "]"
+	case map[string]any:
+		var keys []string
+		for _, k := range []string{"opt_name", "opt_value", "ip_version"} {
+			if _, ok := x[k]; ok {
+				keys = append(keys, k)
+			}
+		}
+		var rest []string
+		for k := range x {
+			if !contains(keys, k) {
+				rest = append(rest, k)
+			}
+		}
+		slices.Sort(rest)
+		s := make([]string, 0, len(x))
+		for _, k := range append(keys, rest...) {
+			s = append(s, pyRepr(k)+": "+pyRepr(x[k]))
+		}
+		return "{" + strings.Join(s, ", ") + "}"
 	}
+	return "?"
+}
+
+// pyQuote is Python's repr of a string: single quotes unless the string
+// has one and no double quote, escapes for the quote, backslash and
+// unprintable characters.
+func pyQuote(s string) string {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		q = '"'
+	}
+	b := []byte{q}
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			b = append(b, fmt.Sprintf(`\x%02x`, r)...)
+		case !unicode.IsPrint(r) && r > 0xffff:
+			b = append(b, fmt.Sprintf(`\U%08x`, r)...)
+		case !unicode.IsPrint(r) && r > 0xff:
+			b = append(b, fmt.Sprintf(`\u%04x`, r)...)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return string(append(b, q))
 }
 
 func invalidFor(name string, v any, reason string) *neutron.Error {

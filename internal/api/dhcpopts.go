@@ -2,13 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"neutrino/internal/neutron"
@@ -199,93 +197,6 @@ func pyInt(v any) (int64, bool) {
 		return n, err == nil
 	}
 	return 0, false
-}
-
-// pyStr is Python's str() of a decoded JSON value (strings bare, the rest
-// as repr); pyObj its repr. Dictionary keys keep Neutron's key-spec order
-// (opt_name, opt_value, ip_version), then the rest sorted: the body's own
-// order is lost in decoding.
-func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return pyObj(v)
-}
-
-func pyObj(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	case string:
-		return pyQuote(x)
-	case json.Number:
-		return x.String()
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case []any:
-		s := make([]string, len(x))
-		for i, e := range x {
-			s[i] = pyObj(e)
-		}
-		return "[" + strings.Join(s, ", ") + "]"
-	case map[string]any:
-		var keys []string
-		for _, k := range []string{"opt_name", "opt_value", "ip_version"} {
-			if _, ok := x[k]; ok {
-				keys = append(keys, k)
-			}
-		}
-		var rest []string
-		for k := range x {
-			if !contains(keys, k) {
-				rest = append(rest, k)
-			}
-		}
-		slices.Sort(rest)
-		s := make([]string, 0, len(x))
-		for _, k := range append(keys, rest...) {
-			s = append(s, pyObj(k)+": "+pyObj(x[k]))
-		}
-		return "{" + strings.Join(s, ", ") + "}"
-	}
-	return "?"
-}
-
-// pyQuote is Python's repr of a string: single quotes unless the string
-// has one and no double quote, escapes for the quote, backslash and
-// unprintable characters.
-func pyQuote(s string) string {
-	q := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		q = '"'
-	}
-	b := []byte{q}
-	for _, r := range s {
-		switch {
-		case r == rune(q) || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			b = append(b, fmt.Sprintf(`\x%02x`, r)...)
-		case !unicode.IsPrint(r) && r > 0xffff:
-			b = append(b, fmt.Sprintf(`\U%08x`, r)...)
-		case !unicode.IsPrint(r) && r > 0xff:
-			b = append(b, fmt.Sprintf(`\u%04x`, r)...)
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return string(append(b, q))
 }
 
 func appendExtraDHCPOpt(b []byte, o *neutron.ExtraDHCPOpt) []byte {
