@@ -140,10 +140,14 @@ func TestDemo(t *testing.T) {
 					t.Errorf("VM %s (port %s) got by DHCP %q", v.Name, v.IP, v.DHCP)
 				}
 			}
+			// A DISCOVER unanswered within udhcpc's 1s is sent again
+			// (same xid): repeats of a message count once.
 			var kinds []string
 			for _, l := range res.DHCPExchange {
 				if _, m, ok := strings.Cut(l, "| "); ok {
-					kinds = append(kinds, strings.Fields(m)[0])
+					if k := strings.Fields(m)[0]; len(kinds) == 0 || kinds[len(kinds)-1] != k {
+						kinds = append(kinds, k)
+					}
 				}
 			}
 			if strings.Join(kinds, " ") != "DHCPDISCOVER DHCPOFFER DHCPREQUEST DHCPACK" {

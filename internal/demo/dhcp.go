@@ -191,20 +191,29 @@ func (d *runner) dhcpVMs(ctx context.Context) error {
 		d.net.ID, dp.ID, dhcpIP, "tap"+dp.ID[:11])
 	for i := range d.res.VMs {
 		v := &d.res.VMs[i]
-		var c *capture
-		if i == 0 {
-			if c, err = d.startCapture(ctx, "controller"); err != nil {
-				return err
-			}
-		}
-		dctx, cancel := context.WithTimeout(ctx, waitPlane)
-		l, err := lab.DHCPOnce(dctx, v.Namespace, "eth0", filepath.Join(d.opt.Dir, "vm-dhcp", v.ID))
-		cancel()
+		// udhcpc gives up after 10 DISCOVERs; like a booting cirros VM
+		// it is run again, twice at most, on a loaded machine.
+		var l lab.Lease
 		var recs []captured
-		if c != nil {
-			var cerr error
-			recs, cerr = c.stop()
-			err = errors.Join(err, cerr)
+		for attempt := 1; ; attempt++ {
+			var c *capture
+			if i == 0 {
+				if c, err = d.startCapture(ctx, "controller"); err != nil {
+					return err
+				}
+			}
+			dctx, cancel := context.WithTimeout(ctx, waitPlane)
+			l, err = lab.DHCPOnce(dctx, v.Namespace, "eth0", filepath.Join(d.opt.Dir, "vm-dhcp", v.ID))
+			cancel()
+			if c != nil {
+				var cerr error
+				recs, cerr = c.stop()
+				err = errors.Join(err, cerr)
+			}
+			if err == nil || attempt == 3 || ctx.Err() != nil {
+				break
+			}
+			d.log.Warn("no DHCP lease yet; asking again", "vm", v.Name, "attempt", attempt, "err", err)
 		}
 		if err != nil {
 			return fmt.Errorf("vm %s: DHCP: %w", v.Name, err)
@@ -215,7 +224,7 @@ func (d *runner) dhcpVMs(ctx context.Context) error {
 		v.DHCP = l.String()
 		d.leases[v.ID] = l
 		d.say("[%s]$ udhcpc -i eth0   -> %s (from %s)\n", v.Name, l.String(), l.ServerID)
-		if c == nil {
+		if i != 0 {
 			continue
 		}
 		file, err := d.writePcap("dhcp", recs)
