@@ -95,13 +95,17 @@ const (
 	DriverHybrid      = "iptables_hybrid"
 )
 
-var (
+const (
 	ctZone       = "zone=NXM_NX_REG6[0..15]"
 	commitAction = "ct(commit," + ctZone + ")"
 	toPort       = "output:NXM_NX_REG5[]"
-	resubmit     = func(table int) string { return "resubmit(," + strconv.Itoa(table) + ")" }
-	// ipFamilies are the two IP match names with their ethertype.
-	ipFamilies = []struct{ eth, name string }{{"IPv4", "ip"}, {"IPv6", "ipv6"}}
+)
+
+func resubmit(table int) string { return "resubmit(," + strconv.Itoa(table) + ")" }
+
+var (
+	// ipFamilies are the match names of the two IP versions.
+	ipFamilies = []string{"ip", "ipv6"}
 	// ndTypes are the ICMPv6 neighbour discovery and MLD messages a port
 	// may always send (from its own link-local or allowed addresses) and
 	// receive: MLD query/report/done, neighbour solicitation and
@@ -129,12 +133,12 @@ func fwBaseFlows() []Flow {
 		add(t.table, 50, "ct_state=+inv+trk", resubmit(fwDropped))
 		add(t.table, 40, "ct_state=-est", resubmit(fwDropped))
 		for _, f := range ipFamilies {
-			add(t.table, 40, "ct_state=+est,"+f.name, "ct(commit,"+ctZone+",exec(load:0x1->NXM_NX_CT_MARK[]))")
+			add(t.table, 40, "ct_state=+est,"+f, "ct(commit,"+ctZone+",exec(load:0x1->NXM_NX_CT_MARK[]))")
 		}
 		add(t.table, 0, "", "drop")
 	}
 	for _, f := range ipFamilies {
-		add(fwAcceptOrIngress, 90, "ct_state=+new-est,"+f.name, commitAction+","+resubmit(fwAcceptedEgress))
+		add(fwAcceptOrIngress, 90, "ct_state=+new-est,"+f, commitAction+","+resubmit(fwAcceptedEgress))
 	}
 	add(fwAcceptOrIngress, 80, "", resubmit(fwAcceptedEgressOK))
 	add(fwBaseIngress, 100, "arp", toPort)
@@ -144,7 +148,7 @@ func fwBaseFlows() []Flow {
 	add(fwBaseIngress, 95, "udp,tp_src=67,tp_dst=68", toPort)
 	add(fwBaseIngress, 95, "udp6,tp_src=547,tp_dst=546", toPort)
 	for _, f := range ipFamilies {
-		add(fwBaseIngress, 90, "ct_state=-trk,"+f.name, "ct(table="+strconv.Itoa(fwRulesIngress)+","+ctZone+")")
+		add(fwBaseIngress, 90, "ct_state=-trk,"+f, "ct(table="+strconv.Itoa(fwRulesIngress)+","+ctZone+")")
 	}
 	add(fwBaseIngress, 80, "ct_state=+trk", resubmit(fwRulesIngress))
 	add(fwBaseIngress, 0, "", "drop")
@@ -214,14 +218,17 @@ func conjLess(a, b conjKey) bool {
 	return !a.Stateless && b.Stateless
 }
 
+// ruleConjKey is the conjunction of a remote-group rule of a port.
+func ruleConjKey(r dataplane.Rule, stateful bool) conjKey {
+	return conjKey{Group: r.RemoteGroup, Direction: r.Direction, Ethertype: r.Ethertype, Stateless: r.Direction == "ingress" && !stateful}
+}
+
 // portConjKeys are the conjunctions a port's rules use.
 func portConjKeys(pf dataplane.PortFilter) []conjKey {
 	var out []conjKey
 	for _, r := range pf.Rules {
 		if r.RemoteGroup != "" {
-			k := conjKey{Group: r.RemoteGroup, Direction: r.Direction, Ethertype: r.Ethertype}
-			k.Stateless = r.Direction == "ingress" && !pf.Stateful
-			if !slices.Contains(out, k) {
+			if k := ruleConjKey(r, pf.Stateful); !slices.Contains(out, k) {
 				out = append(out, k)
 			}
 		}
@@ -347,8 +354,7 @@ func fwPortFlows(p *fwPort) []Flow {
 				plain[k] = true
 				continue
 			}
-			ck := conjKey{Group: r.RemoteGroup, Direction: r.Direction, Ethertype: r.Ethertype, Stateless: r.Direction == "ingress" && !pf.Stateful}
-			a := fmt.Sprintf("conjunction(%d,2/2)", p.conj[slices.Index(keys, ck)])
+			a := fmt.Sprintf("conjunction(%d,2/2)", p.conj[slices.Index(keys, ruleConjKey(r, pf.Stateful))])
 			if !slices.Contains(conj[k], a) {
 				conj[k] = append(conj[k], a)
 			}
@@ -392,7 +398,7 @@ func conjAcceptFlows(k conjKey, id uint32) []Flow {
 	return []Flow{{Table: fwRulesIngress, Priority: fwConjPriority, Match: match, Actions: act}}
 }
 
-// addrFlows is dimension 1 for one member address in one direction: the
+// addrFlow is dimension 1 for one member address in one direction: the
 // conjunctions of every group (used in that direction) it belongs to.
 func addrFlow(direction string, p netip.Prefix, ids []uint32) Flow {
 	table, field := fwRulesIngress, "src"
