@@ -84,7 +84,7 @@ func TestViews(t *testing.T) {
 		{name: "fourth-node", cfg: l2popOn, steps: func(w *world) []namedStep {
 			return []namedStep{
 				s("seed, both VMs ACTIVE", flat(seed(w, true), []neutron.Change{w.status("vm-a", neutron.StatusActive), w.status("vm-b", neutron.StatusActive)})...),
-				s("compute-3 registers with no port on net-a: it learns nothing, no one else changes", w.register("compute-3", c3, true)...),
+				s("compute-3 registers with no port on net-a: it learns no entries; the others learn only its VTEP (underlay filter)", w.register("compute-3", c3, true)...),
 				s("a port on another network on compute-3 changes nothing for net-a hosts",
 					w.network("net-b", 1002),
 					w.port("vm-x", "net-b", "compute-3", neutron.StatusActive, "fa:16:3e:00:00:1a", "192.168.2.11")),

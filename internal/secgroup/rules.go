@@ -10,7 +10,6 @@
 package secgroup
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -75,12 +74,9 @@ func protocolNumber(p *string) (n uint8, ok bool) {
 
 // InvalidPort is Neutron's SecurityGroupInvalidPortValue (also what the
 // API answers for a port value that is not a number).
-func invalidPort(v string) error {
+func InvalidPort(v string) error {
 	return bad("SecurityGroupInvalidPortValue", "Invalid value for port %s", v)
 }
-
-// InvalidPort is invalidPort for the API's conversion of port values.
-func InvalidPort(v string) error { return invalidPort(v) }
 
 func bad(typ, format string, args ...any) error {
 	return neutron.Errorf(400, typ, format, args...)
@@ -131,7 +127,7 @@ func Normalize(req neutron.SecurityGroupRuleCreate) (neutron.SecurityGroupRule, 
 	}
 	for _, v := range []*int{r.PortRangeMin, r.PortRangeMax} {
 		if v != nil && (*v < 0 || *v > 65535) {
-			return r, invalidPort(strconv.Itoa(*v))
+			return r, InvalidPort(strconv.Itoa(*v))
 		}
 	}
 	var err error
@@ -189,7 +185,7 @@ func checkPorts(r neutron.SecurityGroupRule) error {
 	switch {
 	case portProtocols[proto]:
 		if lo != nil && *lo == 0 || hi != nil && *hi == 0 {
-			return invalidPort("0")
+			return InvalidPort("0")
 		}
 		if lo == nil || hi == nil || *lo > *hi {
 			return bad("SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max")
@@ -294,16 +290,4 @@ func DefaultRules(project, group string, isDefault bool) []neutron.SecurityGroup
 		out = append(out, neutron.SecurityGroupRule{ProjectID: project, SecurityGroupID: group, Direction: Egress, Ethertype: eth})
 	}
 	return out
-}
-
-// DescribeRule is a one-line text of a rule for logs and golden tests.
-func DescribeRule(r neutron.SecurityGroupRule) string {
-	s := fmt.Sprintf("%s %s proto=%s ports=%s-%s", r.Direction, r.Ethertype, strText(r.Protocol), intText(r.PortRangeMin), intText(r.PortRangeMax))
-	if r.RemoteIPPrefix != nil {
-		s += " prefix=" + *r.RemoteIPPrefix
-	}
-	if r.RemoteGroupID != nil {
-		s += " group=" + *r.RemoteGroupID
-	}
-	return s
 }

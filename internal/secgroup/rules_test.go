@@ -195,3 +195,15 @@ func TestAllowedAndMembers(t *testing.T) {
 		t.Errorf("Members = %v", m)
 	}
 }
+
+// DescribeRule is a one-line text of a rule for the tables above.
+func DescribeRule(r neutron.SecurityGroupRule) string {
+	s := fmt.Sprintf("%s %s proto=%s ports=%s-%s", r.Direction, r.Ethertype, strText(r.Protocol), intText(r.PortRangeMin), intText(r.PortRangeMax))
+	if r.RemoteIPPrefix != nil {
+		s += " prefix=" + *r.RemoteIPPrefix
+	}
+	if r.RemoteGroupID != nil {
+		s += " group=" + *r.RemoteGroupID
+	}
+	return s
+}

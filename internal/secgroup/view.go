@@ -141,6 +141,3 @@ func Members(p neutron.Port) []netip.Prefix {
 	}
 	return out
 }
-
-// Ether is the ethertype of a prefix.
-func Ether(p netip.Prefix) string { return etherOf(p.Addr()) }
