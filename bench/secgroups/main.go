@@ -59,15 +59,31 @@ type watch struct {
 	mu   sync.Mutex
 	cond func(dataplane.NodeState) bool
 	done chan time.Time
+	last dataplane.NodeState // the latest applied state
 }
 
 func (w *watch) applied(st dataplane.NodeState) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.cond != nil && w.cond(st) {
+	w.last = st
+	w.check()
+}
+
+// check fires the armed condition if the last applied state meets it.
+// Callers hold mu.
+func (w *watch) check() {
+	if w.cond != nil && w.cond(w.last) {
 		w.done <- time.Now()
 		w.cond = nil
 	}
+}
+
+// recheck tests the latest state again (a condition that depends on what
+// act returned may hold for a state applied before act returned).
+func (w *watch) recheck() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.check()
 }
 
 // until arms cond, runs act and returns when cond held.
@@ -251,7 +267,7 @@ func run(portsFlag string, events, members int) error {
 					w.mu.Lock()
 					ip = netip.PrefixFrom(a, 32)
 					w.mu.Unlock()
-					dpA.Notify() // re-check in case it was applied before ip was known
+					w.recheck()
 				}
 				return err
 			})
