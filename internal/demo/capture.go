@@ -34,6 +34,7 @@ func decode(r vxlan.Record) (CapturedPacket, string) {
 	if p.Inner.Layers&vxlan.LayerARP != 0 {
 		c.innerARP = p.Inner.ARP.Op
 		c.arpTarget = p.Inner.ARP.TargetIP
+		c.arpSender = p.Inner.ARP.SenderIP
 	}
 	c.Text = p.String()
 	return c, r.String()

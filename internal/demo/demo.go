@@ -117,6 +117,7 @@ type CapturedPacket struct {
 	Text               string
 
 	innerARP  uint16
+	arpSender netip.Addr
 	arpTarget netip.Addr
 }
 
