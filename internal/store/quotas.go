@@ -102,14 +102,14 @@ func (t *Tx) enforceQuotas(ctx context.Context) error {
 		// Neutron reserves per project and stops at the first project
 		// over its quota, naming all its resources that are.
 		if len(overs) > 0 && (i == len(keys)-1 || keys[i+1].project != k.project) {
-			return OverQuota(overs)
+			return overQuota(overs)
 		}
 	}
 	return nil
 }
 
-// OverQuota is Neutron's fault for resources beyond their quota.
-func OverQuota(resources []string) error {
+// overQuota is Neutron's fault for resources beyond their quota.
+func overQuota(resources []string) error {
 	quoted := make([]string, len(resources))
 	for i, r := range resources {
 		quoted[i] = "'" + r + "'"
