@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -176,25 +177,9 @@ func (a *Applier) owned() ([]string, error) {
 	return out, nil
 }
 
-// uuidLike is Neutron's is_uuid_like for dhcp_confs entries (8-4-4-4-12
-// hex digits). google/uuid would do, but it links database/sql/driver
-// into the agents, which must stay free of it.
-func uuidLike(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
-			return false
-		}
-	}
-	return true
-}
+// uuidLike is Neutron's is_uuid_like for dhcp_confs entries, in the
+// 8-4-4-4-12 form Neutron names them.
+func uuidLike(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }
 
 // ensure converges one served network.
 func (a *Applier) ensure(ctx context.Context, n Network) error {
