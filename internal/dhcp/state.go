@@ -5,6 +5,7 @@
 package dhcp
 
 import (
+	"context"
 	"net/netip"
 )
 
@@ -102,4 +103,11 @@ func (n Network) DHCPSubnets() []Subnet {
 		}
 	}
 	return out
+}
+
+// Source yields the agent's desired state: Watch calls fn with the whole
+// State every time it changes, until ctx ends or the stream breaks; the
+// agent then calls it again.
+type Source interface {
+	Watch(ctx context.Context, host string, fn func(State) error) error
 }

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -176,10 +175,6 @@ func (a *Applier) owned() ([]string, error) {
 	}
 	return out, nil
 }
-
-// uuidLike is Neutron's is_uuid_like for dhcp_confs entries, in the
-// 8-4-4-4-12 form Neutron names them.
-func uuidLike(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }
 
 // ensure converges one served network.
 func (a *Applier) ensure(ctx context.Context, n Network) error {
@@ -579,19 +574,4 @@ func (a *Applier) remove(ctx context.Context, id string) error {
 	}
 	a.log.Info("network removed", "network", id, "netns", Namespace(id))
 	return os.RemoveAll(filepath.Clean(a.cfg.Dir(id)))
-}
-
-// CheckReachable says whether dnsmasq, which drops root and runs as the
-// dnsmasq user, can reach files under dir: every existing directory on the
-// way must be searchable by others (a 0700 state_path would leave dnsmasq
-// answering nobody, its files unreadable).
-func CheckReachable(dir string) error {
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
-		if st, err := os.Stat(p); err == nil && st.IsDir() && st.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s is not searchable by other users (mode %v): dnsmasq, running as user dnsmasq, cannot read its files under %s", p, st.Mode().Perm(), dir)
-		}
-		if p == filepath.Dir(p) {
-			return nil
-		}
-	}
 }

@@ -21,13 +21,6 @@ type Reporter interface {
 	ReportState(ctx context.Context, r neutron.AgentReport) (string, error)
 }
 
-// Source yields the agent's desired state: Watch calls fn with the whole
-// State every time it changes, until ctx ends or the stream breaks; the
-// agent then calls it again.
-type Source interface {
-	Watch(ctx context.Context, host string, fn func(State) error) error
-}
-
 // AgentConfig configures Run.
 type AgentConfig struct {
 	Host string
