@@ -76,7 +76,9 @@ func securityGroupRules() *table[neutron.SecurityGroupRule, neutron.SecurityGrou
 	// Address groups are not served: only null is accepted.
 	t.add(po("remote_address_group_id", convNull), literal[R]("null"))
 	t.add(ro("normalized_cidr"), optStr(normalizedCIDR))
-	t.add(po("remote_group_id", convOptUUID), optStr(func(r *R) *string { return r.RemoteGroupID })).
+	// Like Neutron, remote_group_id is not checked for form: an id that
+	// names no group is a 404 SecurityGroupNotFound, as Tempest expects.
+	t.add(po("remote_group_id", convOptString), optStr(func(r *R) *string { return r.RemoteGroupID })).
 		onCreate(set(func(c *RC, v *string) { c.RemoteGroupID = v }))
 	t.add(po("description", convString(255)), optStr(func(r *R) *string { return r.Description })).
 		onCreate(set(func(c *RC, v string) { c.Description = &v }))
@@ -182,18 +184,6 @@ func convOptString(name string, v any) (any, *neutron.Error) {
 		return (*string)(nil), nil
 	}
 	return &s, nil
-}
-
-func convOptUUID(name string, v any) (any, *neutron.Error) {
-	if v == nil {
-		return (*string)(nil), nil
-	}
-	s, e := convUUID(name, v)
-	if e != nil {
-		return nil, e
-	}
-	id := s.(string)
-	return &id, nil
 }
 
 func securityGroupKind(b Backend) *kind {

@@ -79,6 +79,7 @@ func TestSecurityGroupsAPI(t *testing.T) {
 				{`"direction": "ingress", "protocol": "bogus"`, "400", "SecurityGroupRuleInvalidProtocol"},
 				{`"direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"`, "400", "SecurityGroupRuleParameterConflict"},
 				{`"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "` + defID + `"`, "400", "SecurityGroupMultipleRemoteEntites"},
+				{`"direction": "ingress", "remote_group_id": "bad_group_id"`, "404", "SecurityGroupNotFound"},
 			} {
 				st, m := alice.do("POST", "/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "`+webID+`", `+tc.body+`}}`)
 				if itoa(st) != tc.status || fault(m) != tc.typ {
