@@ -166,14 +166,19 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 		f.Compute3 = 0
 	}
 	ctlIP := d.nodes["controller"].IP()
-	// Only the router's broadcast is measured: another host on testnet
-	// (the DHCP namespace's kernel, refreshing its neighbour entry of the
-	// VM) may ask for the same VM in the same moment.
+	// Only the router's broadcast and the answers to it are measured:
+	// another host on testnet (the DHCP namespace's kernel, refreshing its
+	// neighbour entry of the VM, by broadcast or by unicast) may ask for
+	// the same VM in the same moment, and get its own answer.
 	mine := recs[:0]
 	for _, r := range recs {
-		if p, _ := decode(r.rec); p.innerARP != vxlan.ARPRequest || p.arpSender == d.rtrIP {
-			mine = append(mine, r)
+		p, _ := decode(r.rec)
+		switch {
+		case p.innerARP == vxlan.ARPRequest && p.arpSender != d.rtrIP,
+			p.innerARP == vxlan.ARPReply && p.arpTarget != d.rtrIP:
+			continue
 		}
+		mine = append(mine, r)
 	}
 	recs = mine
 	var lines []string
