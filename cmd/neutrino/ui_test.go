@@ -226,8 +226,9 @@ func TestUIPage(t *testing.T) {
 	}
 }
 
-// TestUIPageAt100Nodes renders 104 nodes and searches a port's IP: every
-// node is drawn, the one hosting it is marked.
+// TestUIPageAt100Nodes renders 104 nodes and searches a port's MAC: every
+// node is drawn, the one hosting it is marked. (Not its IP: the search
+// matches substrings, and 192.168.0.4 is also in 192.168.0.40-49.)
 func TestUIPageAt100Nodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -244,7 +245,7 @@ func TestUIPageAt100Nodes(t *testing.T) {
 			target = p
 		}
 	}
-	dom := chromium(t, ctx, base+"/ui/?live=0&q="+target.FixedIPs[0].IPAddress, "--dump-dom")
+	dom := chromium(t, ctx, base+"/ui/?live=0&q="+target.MACAddress, "--dump-dom")
 	circles := circleRE.FindAllStringSubmatch(dom, -1)
 	var matched []string
 	for _, m := range circles {
@@ -260,7 +261,7 @@ func TestUIPageAt100Nodes(t *testing.T) {
 		t.Errorf("drawn %d tunnels, views hold %d", len(got), len(want))
 	}
 	shot := filepath.Join(shotDir(t), "ui-100-nodes.png")
-	chromium(t, ctx, base+"/ui/?live=0&q="+target.FixedIPs[0].IPAddress, "--screenshot="+shot, "--window-size=1400,860")
+	chromium(t, ctx, base+"/ui/?live=0&q="+target.MACAddress, "--screenshot="+shot, "--window-size=1400,860")
 	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
 		t.Errorf("screenshot %s: %v", shot, err)
 	}
