@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"neutrino/internal/secgroup"
+	"neutrino/internal/sortedset"
 )
 
 // Delta turns one view into another. It carries only what changed, down to
@@ -57,48 +58,6 @@ func (d Delta) Empty() bool {
 		len(d.Networks) == 0 && len(d.PortsSet) == 0 && len(d.PortsDel) == 0 && d.Firewall.Empty()
 }
 
-// diffSorted returns what to add to and remove from sorted old to get
-// sorted new.
-func diffSorted[T any](old, new []T, cmpf func(a, b T) int) (add, del []T) {
-	i, j := 0, 0
-	for i < len(old) || j < len(new) {
-		switch {
-		case j == len(new):
-			del = append(del, old[i])
-			i++
-		case i == len(old):
-			add = append(add, new[j])
-			j++
-		default:
-			switch c := cmpf(old[i], new[j]); {
-			case c == 0:
-				i++
-				j++
-			case c < 0:
-				del = append(del, old[i])
-				i++
-			default:
-				add = append(add, new[j])
-				j++
-			}
-		}
-	}
-	return add, del
-}
-
-// applySorted removes del from and adds add to sorted cur, keeping it
-// sorted and unique; cur is not modified.
-func applySorted[T any](cur, add, del []T, cmpf func(a, b T) int) []T {
-	out := make([]T, 0, len(cur)+len(add))
-	for _, x := range cur {
-		if _, found := slices.BinarySearchFunc(del, x, cmpf); !found {
-			out = append(out, x)
-		}
-	}
-	out = append(out, add...)
-	return sortedUnique(out, cmpf)
-}
-
 // sameSlice reports whether a and b are the same slice (same backing
 // array and length), which views never modify in place.
 func sameSlice[T any](a, b []T) bool {
@@ -111,7 +70,7 @@ func Diff(old, new View) Delta {
 	if old.LocalIP != new.LocalIP || old.L2Pop != new.L2Pop {
 		d.Header = &Header{LocalIP: new.LocalIP, L2Pop: new.L2Pop}
 	}
-	d.TunnelsAdd, d.TunnelsDel = diffSorted(old.Tunnels, new.Tunnels, compareAddr)
+	d.TunnelsAdd, d.TunnelsDel = sortedset.Diff(old.Tunnels, new.Tunnels, compareAddr)
 	ids := map[string]struct{}{}
 	for id := range old.Networks {
 		ids[id] = struct{}{}
@@ -134,10 +93,10 @@ func Diff(old, new View) Delta {
 			// Unchanged networks share their slices (Model.UpdateView):
 			// nothing to compare.
 			if !sameSlice(o.Flood, n.Flood) {
-				nd.FloodAdd, nd.FloodDel = diffSorted(o.Flood, n.Flood, compareAddr)
+				nd.FloodAdd, nd.FloodDel = sortedset.Diff(o.Flood, n.Flood, compareAddr)
 			}
 			if !sameSlice(o.Entries, n.Entries) {
-				nd.EntriesAdd, nd.EntriesDel = diffSorted(o.Entries, n.Entries, compareEntry)
+				nd.EntriesAdd, nd.EntriesDel = sortedset.Diff(o.Entries, n.Entries, compareEntry)
 			}
 			if nd.Header != nil || len(nd.FloodAdd)+len(nd.FloodDel)+len(nd.EntriesAdd)+len(nd.EntriesDel) > 0 {
 				d.Networks = append(d.Networks, nd)
@@ -166,7 +125,7 @@ func (v View) Apply(d Delta) (View, error) {
 	if d.Header != nil {
 		out.LocalIP, out.L2Pop = d.Header.LocalIP, d.Header.L2Pop
 	}
-	out.Tunnels = applySorted(v.Tunnels, d.TunnelsAdd, sorted(d.TunnelsDel, compareAddr), compareAddr)
+	out.Tunnels = sortedset.Apply(v.Tunnels, d.TunnelsAdd, sorted(d.TunnelsDel, compareAddr), compareAddr)
 	for _, nd := range d.Networks {
 		if nd.Removed {
 			delete(out.Networks, nd.ID)
@@ -182,8 +141,8 @@ func (v View) Apply(d Delta) (View, error) {
 		if nd.Header != nil {
 			n.NetHeader = *nd.Header
 		}
-		n.Flood = applySorted(n.Flood, nd.FloodAdd, sorted(nd.FloodDel, compareAddr), compareAddr)
-		n.Entries = applySorted(n.Entries, nd.EntriesAdd, sorted(nd.EntriesDel, compareEntry), compareEntry)
+		n.Flood = sortedset.Apply(n.Flood, nd.FloodAdd, sorted(nd.FloodDel, compareAddr), compareAddr)
+		n.Entries = sortedset.Apply(n.Entries, nd.EntriesAdd, sorted(nd.EntriesDel, compareEntry), compareEntry)
 		out.Networks[nd.ID] = n
 	}
 	for _, p := range d.PortsSet {
@@ -201,7 +160,7 @@ func (v View) Apply(d Delta) (View, error) {
 }
 
 func sorted[T any](s []T, cmpf func(a, b T) int) []T {
-	return sortedUnique(slices.Clone(s), cmpf)
+	return sortedset.Unique(slices.Clone(s), cmpf)
 }
 
 // String renders the delta as stable text for tests and logs.

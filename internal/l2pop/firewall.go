@@ -7,6 +7,7 @@ import (
 
 	"neutrino/internal/neutron"
 	"neutrino/internal/secgroup"
+	"neutrino/internal/sortedset"
 )
 
 // The firewall part of the model: security groups, their rules and port
@@ -64,9 +65,9 @@ func fwPortOf(p neutron.Port) fwPort {
 	// trusted: Neutron's agents never filter them (process_trusted_ports),
 	// and with no security groups a filter would drop all they receive.
 	trusted := strings.HasPrefix(p.DeviceOwner, "network:") || strings.HasPrefix(p.DeviceOwner, "neutron:")
-	fp := fwPort{PortSecurity: p.PortSecurityEnabled && !trusted, Groups: secgroup.SortedUnique(slices.Clone(p.SecurityGroups), strings.Compare)}
-	fp.Allowed = secgroup.SortedUnique(secgroup.Allowed(p), secgroup.CompareAllowed)
-	fp.Members = secgroup.SortedUnique(secgroup.Members(p), secgroup.ComparePrefix)
+	fp := fwPort{PortSecurity: p.PortSecurityEnabled && !trusted, Groups: sortedset.Unique(slices.Clone(p.SecurityGroups), strings.Compare)}
+	fp.Allowed = sortedset.Unique(secgroup.Allowed(p), secgroup.CompareAllowed)
+	fp.Members = sortedset.Unique(secgroup.Members(p), secgroup.ComparePrefix)
 	return fp
 }
 
@@ -254,7 +255,7 @@ func (m *Model) groupRules(g *fwGroup) []secgroup.Rule {
 		for _, r := range g.rules {
 			rs = append(rs, r)
 		}
-		g.sorted = secgroup.SortedUnique(rs, secgroup.CompareRules)
+		g.sorted = sortedset.Unique(rs, secgroup.CompareRules)
 	}
 	return g.sorted
 }
@@ -269,7 +270,7 @@ func (m *Model) groupMembers(id string) []netip.Prefix {
 	for pid := range m.fw.portsByGroup[id] {
 		ms = append(ms, m.ports[pid].fw.Members...)
 	}
-	ms = secgroup.SortedUnique(ms, secgroup.ComparePrefix)
+	ms = sortedset.Unique(ms, secgroup.ComparePrefix)
 	m.fw.members[id] = ms
 	return ms
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"neutrino/internal/neutron"
+	"neutrino/internal/sortedset"
 )
 
 // Config is the server side of l2population.
@@ -179,7 +180,7 @@ func portFromNeutron(p neutron.Port) portInfo {
 			pi.IPs = append(pi.IPs, a)
 		}
 	}
-	pi.IPs = sortedUnique(pi.IPs, compareAddr)
+	pi.IPs = sortedset.Unique(pi.IPs, compareAddr)
 	pi.fw = fwPortOf(p)
 	return pi
 }
@@ -495,7 +496,7 @@ func (m *Model) allVTEPs() []netip.Addr {
 			out = append(out, ip)
 		}
 	}
-	return sortedUnique(out, compareAddr)
+	return sortedset.Unique(out, compareAddr)
 }
 
 // View computes what the agent on host must realise.
@@ -588,11 +589,11 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) (v View) 
 				n.Entries = append(n.Entries, Entry{MAC: p.MAC, IP: ip, VTEP: vt})
 			}
 		}
-		n.Flood = sortedUnique(n.Flood, compareAddr)
-		n.Entries = sortedUnique(n.Entries, compareEntry)
+		n.Flood = sortedset.Unique(n.Flood, compareAddr)
+		n.Entries = sortedset.Unique(n.Entries, compareEntry)
 		tunnels = append(tunnels, n.Flood...)
 		v.Networks[id] = n
 	}
-	v.Tunnels = sortedUnique(tunnels, compareAddr)
+	v.Tunnels = sortedset.Unique(tunnels, compareAddr)
 	return v
 }

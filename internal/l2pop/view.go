@@ -220,9 +220,3 @@ func addrsText(as []netip.Addr) string {
 	}
 	return strings.Join(s, " ")
 }
-
-// sortedUnique sorts and removes duplicates in place.
-func sortedUnique[T any](s []T, cmpf func(a, b T) int) []T {
-	slices.SortFunc(s, cmpf)
-	return slices.CompactFunc(s, func(a, b T) bool { return cmpf(a, b) == 0 })
-}

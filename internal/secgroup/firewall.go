@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"neutrino/internal/sortedset"
 )
 
 // Firewall is what one host's firewall must enforce, as the server sends
@@ -176,7 +178,7 @@ func same[T any](a, b []T) bool { return len(a) == len(b) && (len(a) == 0 || &a[
 func Diff(old, new Firewall) Delta {
 	var d Delta
 	if !same(old.VTEPs, new.VTEPs) {
-		d.VTEPsAdd, d.VTEPsDel = diffSorted(old.VTEPs, new.VTEPs, compareAddr)
+		d.VTEPsAdd, d.VTEPsDel = sortedset.Diff(old.VTEPs, new.VTEPs, compareAddr)
 	}
 	for _, id := range slices.Sorted(maps.Keys(new.Ports)) {
 		if p, ok := old.Ports[id]; !ok || !p.equal(new.Ports[id]) {
@@ -200,7 +202,7 @@ func Diff(old, new Firewall) Delta {
 			gd.Stateful = ptr(n.Stateful)
 		}
 		if !same(o.Rules, n.Rules) {
-			gd.RulesAdd, gd.RulesDel = diffSorted(o.Rules, n.Rules, CompareRules)
+			gd.RulesAdd, gd.RulesDel = sortedset.Diff(o.Rules, n.Rules, CompareRules)
 		}
 		if gd.Stateful != nil || len(gd.RulesAdd)+len(gd.RulesDel) > 0 {
 			d.Groups = append(d.Groups, gd)
@@ -215,7 +217,7 @@ func Diff(old, new Firewall) Delta {
 		}
 		rd := RemoteDelta{ID: id, New: !had}
 		if !same(o, n) {
-			rd.Add, rd.Del = diffSorted(o, n, ComparePrefix)
+			rd.Add, rd.Del = sortedset.Diff(o, n, ComparePrefix)
 		}
 		if rd.New || len(rd.Add)+len(rd.Del) > 0 {
 			d.Remote = append(d.Remote, rd)
@@ -239,7 +241,7 @@ func unionKeys[V any](a, b map[string]V) []string {
 // does not fit f (a change to a group f does not have).
 func (f Firewall) Apply(d Delta) (Firewall, error) {
 	out := f.Clone()
-	out.VTEPs = applySorted(f.VTEPs, d.VTEPsAdd, d.VTEPsDel, compareAddr)
+	out.VTEPs = sortedset.Apply(f.VTEPs, d.VTEPsAdd, d.VTEPsDel, compareAddr)
 	for _, p := range d.PortsSet {
 		out.Ports[p.ID] = p
 	}
@@ -258,7 +260,7 @@ func (f Firewall) Apply(d Delta) (Firewall, error) {
 		if gd.Stateful != nil {
 			g.Stateful = *gd.Stateful
 		}
-		g.Rules = applySorted(g.Rules, gd.RulesAdd, gd.RulesDel, CompareRules)
+		g.Rules = sortedset.Apply(g.Rules, gd.RulesAdd, gd.RulesDel, CompareRules)
 		out.Groups[gd.ID] = g
 	}
 	for _, rd := range d.Remote {
@@ -270,65 +272,9 @@ func (f Firewall) Apply(d Delta) (Firewall, error) {
 		if !ok && !rd.New {
 			return f, fmt.Errorf("delta changes remote group %s the firewall does not have", rd.ID)
 		}
-		out.Remote[rd.ID] = applySorted(m, rd.Add, rd.Del, ComparePrefix)
+		out.Remote[rd.ID] = sortedset.Apply(m, rd.Add, rd.Del, ComparePrefix)
 	}
 	return out, nil
-}
-
-// diffSorted returns what to add to and remove from sorted old to get
-// sorted new.
-func diffSorted[T any](old, new []T, cmpf func(a, b T) int) (add, del []T) {
-	i, j := 0, 0
-	for i < len(old) || j < len(new) {
-		switch {
-		case j == len(new):
-			del = append(del, old[i])
-			i++
-		case i == len(old):
-			add = append(add, new[j])
-			j++
-		default:
-			switch c := cmpf(old[i], new[j]); {
-			case c == 0:
-				i++
-				j++
-			case c < 0:
-				del = append(del, old[i])
-				i++
-			default:
-				add = append(add, new[j])
-				j++
-			}
-		}
-	}
-	return add, del
-}
-
-// applySorted removes del from and adds add to sorted cur, returning a
-// new sorted, unique slice (nil when empty).
-func applySorted[T any](cur, add, del []T, cmpf func(a, b T) int) []T {
-	if len(add) == 0 && len(del) == 0 {
-		return cur
-	}
-	del = SortedUnique(slices.Clone(del), cmpf)
-	out := make([]T, 0, len(cur)+len(add))
-	for _, x := range cur {
-		if _, found := slices.BinarySearchFunc(del, x, cmpf); !found {
-			out = append(out, x)
-		}
-	}
-	out = append(out, add...)
-	return SortedUnique(out, cmpf)
-}
-
-// SortedUnique sorts s and removes duplicates (in place).
-func SortedUnique[T any](s []T, cmpf func(a, b T) int) []T {
-	slices.SortFunc(s, cmpf)
-	s = slices.CompactFunc(s, func(a, b T) bool { return cmpf(a, b) == 0 })
-	if len(s) == 0 {
-		return nil
-	}
-	return s
 }
 
 // String renders a rule compactly for golden text.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"neutrino/internal/sortedset"
 )
 
 func randFirewall(r *rand.Rand) Firewall {
@@ -13,7 +15,7 @@ func randFirewall(r *rand.Rand) Firewall {
 	for i := range r.IntN(4) {
 		f.VTEPs = append(f.VTEPs, netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + r.IntN(3) + i*3)}))
 	}
-	f.VTEPs = SortedUnique(f.VTEPs, compareAddr)
+	f.VTEPs = sortedset.Unique(f.VTEPs, compareAddr)
 	for range r.IntN(4) {
 		id := fmt.Sprintf("p%d", r.IntN(5))
 		p := Port{ID: id, MAC: "fa:16:3e:00:00:0" + id[1:], PortSecurity: r.IntN(3) != 0}
@@ -21,8 +23,8 @@ func randFirewall(r *rand.Rand) Firewall {
 			p.Groups = append(p.Groups, fmt.Sprintf("g%d", r.IntN(3)))
 			p.Allowed = append(p.Allowed, AllowedAddress{MAC: p.MAC, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(4))}), 32)})
 		}
-		p.Groups = SortedUnique(p.Groups, strings.Compare)
-		p.Allowed = SortedUnique(p.Allowed, CompareAllowed)
+		p.Groups = sortedset.Unique(p.Groups, strings.Compare)
+		p.Allowed = sortedset.Unique(p.Allowed, CompareAllowed)
 		f.Ports[id] = p
 	}
 	for range r.IntN(4) {
@@ -30,7 +32,7 @@ func randFirewall(r *rand.Rand) Firewall {
 		for range r.IntN(4) {
 			g.Rules = append(g.Rules, Rule{Direction: []string{Ingress, Egress}[r.IntN(2)], Ethertype: IPv4, Protocol: uint8(r.IntN(3) * 6), PortMin: r.IntN(3), PortMax: 3, RemoteGroup: fmt.Sprintf("g%d", r.IntN(3))})
 		}
-		g.Rules = SortedUnique(g.Rules, CompareRules)
+		g.Rules = sortedset.Unique(g.Rules, CompareRules)
 		f.Groups[fmt.Sprintf("g%d", r.IntN(3))] = g
 	}
 	for range r.IntN(4) {
@@ -38,7 +40,7 @@ func randFirewall(r *rand.Rand) Firewall {
 		for range r.IntN(5) {
 			m = append(m, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(r.IntN(8))}), 32))
 		}
-		f.Remote[fmt.Sprintf("g%d", r.IntN(3))] = SortedUnique(m, ComparePrefix)
+		f.Remote[fmt.Sprintf("g%d", r.IntN(3))] = sortedset.Unique(m, ComparePrefix)
 	}
 	return f
 }
@@ -67,7 +69,7 @@ func TestMemberChangeIsOneElement(t *testing.T) {
 	}
 	a := Firewall{Remote: map[string][]netip.Prefix{"g": members}}
 	b := a.Clone()
-	b.Remote["g"] = SortedUnique(append(append([]netip.Prefix(nil), members...), netip.MustParsePrefix("10.2.0.1/32")), ComparePrefix)
+	b.Remote["g"] = sortedset.Unique(append(append([]netip.Prefix(nil), members...), netip.MustParsePrefix("10.2.0.1/32")), ComparePrefix)
 	d := Diff(a, b)
 	if d.Size() != 2 || d.String() != "remote g\n  +member 10.2.0.1/32\n" {
 		t.Errorf("delta (size %d):\n%s", d.Size(), d)
