@@ -137,22 +137,31 @@ func (c *Client) Watch(ctx context.Context, host string, lastRevision int64, fn 
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
+	return receive(ctx, "watch", stream.Recv, func(m *pb.WatchMessage) error {
+		u, err := decodeUpdate(m)
+		if err != nil {
+			return fmt.Errorf("watch revision %d: %w", m.GetRevision(), err)
+		}
+		return fn(u)
+	})
+}
+
+// receive reads a watch stream's messages and hands each to handle
+// until the stream breaks, ctx ends (ctx.Err()) or handle fails. what
+// names the stream in errors.
+func receive[M any](ctx context.Context, what string, recv func() (M, error), handle func(M) error) error {
 	for {
-		m, err := stream.Recv()
+		m, err := recv()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if errors.Is(err, io.EOF) {
-				return errors.New("watch: server closed the stream")
+				return errors.New(what + ": server closed the stream")
 			}
-			return fmt.Errorf("watch: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		u, err := decodeUpdate(m)
-		if err != nil {
-			return fmt.Errorf("watch revision %d: %w", m.GetRevision(), err)
-		}
-		if err := fn(u); err != nil {
+		if err := handle(m); err != nil {
 			return err
 		}
 	}

@@ -2,9 +2,7 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"neutrino/internal/dhcp"
 	"neutrino/internal/dhcpview"
@@ -31,17 +29,7 @@ func (c *Client) WatchDHCP(ctx context.Context, host string, lastRevision int64,
 	if err != nil {
 		return fmt.Errorf("watch dhcp: %w", err)
 	}
-	for {
-		m, err := stream.Recv()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				return errors.New("watch dhcp: server closed the stream")
-			}
-			return fmt.Errorf("watch dhcp: %w", err)
-		}
+	return receive(ctx, "watch dhcp", stream.Recv, func(m *pb.DHCPWatchMessage) error {
 		u := DHCPUpdate{Revision: m.GetRevision(), Prev: m.GetPrevRevision()}
 		switch b := m.GetBody().(type) {
 		case *pb.DHCPWatchMessage_Snapshot:
@@ -59,10 +47,8 @@ func (c *Client) WatchDHCP(ctx context.Context, host string, lastRevision int64,
 		default:
 			return fmt.Errorf("watch dhcp revision %d: message has neither snapshot nor delta", u.Revision)
 		}
-		if err := fn(u); err != nil {
-			return err
-		}
-	}
+		return fn(u)
+	})
 }
 
 var _ dhcp.Source = (*DHCPSource)(nil)
