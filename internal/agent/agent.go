@@ -38,6 +38,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"neutrino/internal/agent/heartbeat"
 	"neutrino/internal/config"
 	"neutrino/internal/dataplane"
 	"neutrino/internal/l2pop"
@@ -147,7 +148,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		"polling_interval", a.cfg.PollingInterval, "resync_interval", a.cfg.ResyncInterval, "report_interval", a.cfg.ReportInterval)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); a.heartbeats(ctx) }()
+	go func() {
+		defer wg.Done()
+		heartbeat.Run(ctx, heartbeat.Config{Server: a.opt.Server, Interval: a.cfg.ReportInterval, Logger: a.log,
+			Report: func(start bool) neutron.AgentReport {
+				return Report(a.opt.Kind, a.cfg, int(a.devices.Load()), start)
+			}})
+	}()
 	go func() { defer wg.Done(); a.watch(ctx) }()
 	if s, ok := a.opt.Server.(ObserveServer); ok {
 		wg.Add(1)
@@ -206,44 +213,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
-	}
-}
-
-// heartbeats sends report_state at start and every report_interval. The
-// start flag stays set until a report got through.
-func (a *Agent) heartbeats(ctx context.Context) {
-	interval := a.cfg.ReportInterval
-	if interval <= 0 {
-		// report_interval = 0 disables reporting in Neutron; we still
-		// register once so the server knows our VTEP.
-		interval = 0
-	}
-	start := true
-	retry := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		r := Report(a.opt.Kind, a.cfg, int(a.devices.Load()), start)
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.opt.Server.ReportState(rctx, r)
-		cancel()
-		wait := interval
-		switch {
-		case err != nil && ctx.Err() == nil:
-			a.log.Warn("report_state failed; retrying", "err", err)
-			wait = retry
-			retry = min(retry*2, 10*time.Second)
-		case err == nil:
-			if start {
-				a.log.Info("registered with server", "tunneling_ip", r.TunnelIP)
-			}
-			start = false
-			retry = 500 * time.Millisecond
-			if interval == 0 {
-				return
-			}
-		}
-		if !sleep(ctx, wait) {
-			return
-		}
 	}
 }
 

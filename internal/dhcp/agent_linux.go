@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"neutrino/internal/agent/heartbeat"
 	"neutrino/internal/neutron"
 )
 
@@ -15,11 +16,6 @@ const (
 	AgentBinary = "neutron-dhcp-agent"
 	AgentTopic  = "dhcp_agent"
 )
-
-// Reporter sends report_state heartbeats (the rpc client).
-type Reporter interface {
-	ReportState(ctx context.Context, r neutron.AgentReport) (string, error)
-}
 
 // AgentConfig configures Run.
 type AgentConfig struct {
@@ -42,7 +38,7 @@ type AgentConfig struct {
 type Agent struct {
 	cfg    AgentConfig
 	app    *Applier
-	server Reporter
+	server heartbeat.Reporter
 	source Source
 	log    *slog.Logger
 
@@ -54,7 +50,7 @@ type Agent struct {
 }
 
 // NewAgent returns an agent; Run starts it.
-func NewAgent(cfg AgentConfig, app *Applier, server Reporter, source Source) *Agent {
+func NewAgent(cfg AgentConfig, app *Applier, server heartbeat.Reporter, source Source) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -81,7 +77,15 @@ func (a *Agent) Applied() bool {
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); a.heartbeats(ctx) }()
+	go func() {
+		defer wg.Done()
+		heartbeat.Run(ctx, heartbeat.Config{Server: a.server, Interval: a.cfg.ReportInterval, Logger: a.log,
+			Report: func(start bool) neutron.AgentReport {
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				return Report(a.cfg.Host, a.cfg.LeaseDuration, a.state, start)
+			}})
+	}()
 	go func() { defer wg.Done(); a.watch(ctx) }()
 	a.loop(ctx)
 	wg.Wait()
@@ -196,38 +200,4 @@ func Report(host string, leaseDuration int, s State, start bool) neutron.AgentRe
 	})
 	return neutron.AgentReport{AgentType: neutron.AgentTypeDHCP, Binary: AgentBinary, Host: host,
 		Topic: AgentTopic, Configurations: conf, StartFlag: start}
-}
-
-// heartbeats sends report_state at start and every report_interval; the
-// start flag stays set until a report got through.
-func (a *Agent) heartbeats(ctx context.Context) {
-	start := true
-	retry := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		a.mu.Lock()
-		r := Report(a.cfg.Host, a.cfg.LeaseDuration, a.state, start)
-		a.mu.Unlock()
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.server.ReportState(rctx, r)
-		cancel()
-		wait := a.cfg.ReportInterval
-		switch {
-		case err != nil && ctx.Err() == nil:
-			a.log.Warn("report_state failed; retrying", "err", err)
-			wait = retry
-			retry = min(retry*2, 10*time.Second)
-		case err == nil:
-			if start {
-				a.log.Info("registered with server", "agent_type", neutron.AgentTypeDHCP)
-			}
-			start = false
-			retry = 500 * time.Millisecond
-			if wait <= 0 {
-				return
-			}
-		}
-		if !sleep(ctx, wait) {
-			return
-		}
-	}
 }
