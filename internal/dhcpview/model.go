@@ -241,32 +241,20 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 	if c.Revision > m.Revision {
 		m.Revision = c.Revision
 	}
-	del := c.Deletion()
 	switch c.Kind {
 	case neutron.KindNetwork:
 		old, had := m.mtu[c.ID]
-		if del {
-			delete(m.mtu, c.ID)
-		} else {
-			n, err := neutron.Decode[neutron.Network](c)
-			if err != nil {
-				return span, err
-			}
-			m.mtu[c.ID] = n.MTU
+		if err := neutron.ApplyTo(c, func(n neutron.Network) { m.mtu[n.ID] = n.MTU },
+			func(id string) { delete(m.mtu, id) }); err != nil {
+			return span, err
 		}
 		if now, has := m.mtu[c.ID]; had != has || old != now {
 			m.hostsOf(&span, c.ID)
 		}
 	case neutron.KindSubnet:
 		old, had := m.subnets[c.ID]
-		if del {
-			m.removeSubnet(c.ID)
-		} else {
-			s, err := neutron.Decode[neutron.Subnet](c)
-			if err != nil {
-				return span, err
-			}
-			m.setSubnet(s)
+		if err := neutron.ApplyTo(c, m.setSubnet, m.removeSubnet); err != nil {
+			return span, err
 		}
 		if now, has := m.subnets[c.ID]; had != has || !reflect.DeepEqual(old, now) {
 			m.hostsOf(&span, old.networkID)
@@ -274,14 +262,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 	case neutron.KindPort:
 		old, had := m.ports[c.ID]
-		if del {
-			m.removePort(c.ID)
-		} else {
-			p, err := neutron.Decode[neutron.Port](c)
-			if err != nil {
-				return span, err
-			}
-			m.setPort(p)
+		if err := neutron.ApplyTo(c, m.setPort, m.removePort); err != nil {
+			return span, err
 		}
 		if now, has := m.ports[c.ID]; had != has || !reflect.DeepEqual(old, now) {
 			m.hostsOf(&span, old.networkID)
@@ -289,14 +271,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 	case neutron.KindAgent:
 		oldHost, had := m.agentHost[c.ID]
-		if del {
-			m.removeAgent(c.ID)
-		} else {
-			a, err := neutron.Decode[neutron.Agent](c)
-			if err != nil {
-				return span, err
-			}
-			m.setAgent(a)
+		if err := neutron.ApplyTo(c, m.setAgent, m.removeAgent); err != nil {
+			return span, err
 		}
 		if now, has := m.agentHost[c.ID]; had != has || oldHost != now {
 			// The host's whole state (Nets stays nil).
@@ -305,7 +281,7 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 	case neutron.KindDHCPBinding:
 		var b neutron.DHCPBinding
-		if del {
+		if c.Deletion() {
 			var ok bool
 			if b, ok = m.removeBinding(c.ID); !ok {
 				return span, nil

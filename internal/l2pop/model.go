@@ -358,14 +358,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 	switch c.Kind {
 	case neutron.KindNetwork:
 		old, had := m.networks[c.ID]
-		if del {
-			delete(m.networks, c.ID)
-		} else {
-			n, err := neutron.Decode[neutron.Network](c)
-			if err != nil {
-				return span, err
-			}
-			m.setNetwork(n)
+		if err := neutron.ApplyTo(c, m.setNetwork, func(id string) { delete(m.networks, id) }); err != nil {
+			return span, err
 		}
 		now, has := m.networks[c.ID]
 		if had != has || old != now {
@@ -374,14 +368,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		}
 	case neutron.KindPort:
 		old, had := m.ports[c.ID]
-		if del {
-			m.removePort(c.ID)
-		} else {
-			p, err := neutron.Decode[neutron.Port](c)
-			if err != nil {
-				return span, err
-			}
-			m.setPort(p)
+		if err := neutron.ApplyTo(c, m.setPort, m.removePort); err != nil {
+			return span, err
 		}
 		now, has := m.ports[c.ID]
 		m.portFirewallSpan(old, now, &span)
@@ -408,14 +396,8 @@ func (m *Model) Apply(c neutron.Change) (Span, error) {
 		return span, m.applyFirewall(c, &span)
 	case neutron.KindAgent:
 		old, had := m.agents[c.ID]
-		if del {
-			m.removeAgent(c.ID)
-		} else {
-			a, err := neutron.Decode[neutron.Agent](c)
-			if err != nil {
-				return span, err
-			}
-			m.setAgent(a)
+		if err := neutron.ApplyTo(c, m.setAgent, m.removeAgent); err != nil {
+			return span, err
 		}
 		now, has := m.agents[c.ID]
 		if had != has || old != now {
