@@ -244,6 +244,11 @@ func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		if a.AgentType == neutron.AgentTypeL3 {
+			if err := p.moveRoutersOff(ctx, t, id); err != nil {
+				return err
+			}
+		}
 		if err := t.DeleteAgent(ctx, id); err != nil {
 			return err
 		}

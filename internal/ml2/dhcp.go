@@ -1,7 +1,6 @@
 package ml2
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,51 +22,6 @@ import (
 // and bindings together in the transaction that changes either, so the
 // agents' stream never shows a network without its port.
 
-// dhcpAgent is a DHCP agent as the scheduler sees it in one transaction.
-type dhcpAgent struct {
-	ID, Host string
-	// Load is the number of networks the agent hosts. Neutron's
-	// WeightScheduler reads the count the agent last reported; the
-	// bindings are the same number without a report interval's lag, so
-	// two networks scheduled in one interval do not both go to the agent
-	// that looked idle.
-	Load int
-	// Eligible: alive and admin up, so it may host networks.
-	Eligible bool
-}
-
-// planDHCP decides a network's DHCP agents (pure). Bindings to agents that
-// can no longer serve (dead, admin down, deleted) are dropped; then the
-// least loaded eligible agents not yet bound are added until want agents
-// serve (ties by host, then id, so two servers decide alike). Bindings
-// beyond want that an admin added stay. want 0 drops every binding.
-func planDHCP(bound []string, agents map[string]*dhcpAgent, want int) (drop, add []string) {
-	kept := map[string]bool{}
-	for _, id := range bound {
-		if a := agents[id]; want > 0 && a != nil && a.Eligible {
-			kept[id] = true
-		} else {
-			drop = append(drop, id)
-		}
-	}
-	if len(kept) >= want {
-		return drop, nil
-	}
-	var cands []*dhcpAgent
-	for _, a := range agents {
-		if a.Eligible && !kept[a.ID] {
-			cands = append(cands, a)
-		}
-	}
-	slices.SortFunc(cands, func(a, b *dhcpAgent) int {
-		return cmp.Or(cmp.Compare(a.Load, b.Load), cmp.Compare(a.Host, b.Host), cmp.Compare(a.ID, b.ID))
-	})
-	for _, a := range cands[:min(len(cands), want-len(kept))] {
-		add = append(add, a.ID)
-	}
-	return drop, add
-}
-
 // scheduledDHCPPort reports whether a network:dhcp port is one the
 // scheduler manages on the network (an agent's port), not one an admin
 // made by hand.
@@ -75,36 +29,27 @@ func scheduledDHCPPort(pt *neutron.Port, networkID string) bool {
 	return pt.DeviceOwner == neutron.DeviceOwnerDHCP && strings.HasPrefix(pt.DeviceID, "dhcp") && strings.HasSuffix(pt.DeviceID, "-"+networkID)
 }
 
-// readDHCPAgents reads every DHCP agent with its load and eligibility.
-func (p *Plugin) readDHCPAgents(ctx context.Context, t *store.Tx) (map[string]*dhcpAgent, error) {
-	as, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"agent_type": {neutron.AgentTypeDHCP}}})
-	if err != nil {
-		return nil, err
-	}
+// readDHCPAgents reads every DHCP agent with its load (the networks it
+// hosts) and eligibility.
+func (p *Plugin) readDHCPAgents(ctx context.Context, t *store.Tx) (map[string]*schedAgent, error) {
 	loads, err := t.DHCPAgentLoads(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := p.now()
-	out := make(map[string]*dhcpAgent, len(as))
-	for i := range as {
-		a := &as[i]
-		out[a.ID] = &dhcpAgent{ID: a.ID, Host: a.Host, Load: loads[a.ID], Eligible: a.AdminStateUp && p.alive(a, now)}
-	}
-	return out, nil
+	return p.readSchedAgents(ctx, t, neutron.AgentTypeDHCP, loads)
 }
 
 // scheduleDHCP brings one network's DHCP bindings and ports in line with
 // its subnets and the agents, inside t. agents is updated with the loads
 // it changes, so a caller scheduling many networks reads agents once.
-func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent, networkID string) error {
+func (p *Plugin) scheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*schedAgent, networkID string) error {
 	return p.scheduleDHCPOpts(ctx, t, ips, agents, networkID, true)
 }
 
 // scheduleDHCPOpts is scheduleDHCP; with place false it only drops
 // bindings and syncs ports (an admin just took the network off an agent:
 // it is not put back at once).
-func (p *Plugin) scheduleDHCPOpts(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent, networkID string, place bool) error {
+func (p *Plugin) scheduleDHCPOpts(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*schedAgent, networkID string, place bool) error {
 	// One scheduler per network at a time, across servers too.
 	if err := t.LockNetwork(ctx, networkID); err != nil {
 		return err
@@ -135,7 +80,7 @@ func (p *Plugin) scheduleDHCPOpts(ctx context.Context, t *store.Tx, ips *ipam.Al
 	for _, b := range bindings {
 		hosting[b.AgentID] = true
 	}
-	drop, add := planDHCP(slices.Sorted(maps.Keys(hosting)), agents, want)
+	drop, add := planAgents(slices.Sorted(maps.Keys(hosting)), agents, want)
 	if !place {
 		add = nil
 	}
@@ -336,7 +281,7 @@ func (p *Plugin) scheduleNetworkDHCP(ctx context.Context, t *store.Tx, ips *ipam
 // scheduleDHCPNetworks schedules, in t, the networks hosted by an agent
 // that can no longer serve and (when some agent can) those hosted by
 // fewer agents than they should be. It returns how many it looked at.
-func (p *Plugin) scheduleDHCPNetworks(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*dhcpAgent) (int, error) {
+func (p *Plugin) scheduleDHCPNetworks(ctx context.Context, t *store.Tx, ips *ipam.Allocation, agents map[string]*schedAgent) (int, error) {
 	nets, err := p.dhcpNetworksToSchedule(ctx, t, agents)
 	if err != nil {
 		return 0, err
@@ -362,7 +307,7 @@ func (p *Plugin) autoScheduleDHCP(ctx context.Context, t *store.Tx, ips *ipam.Al
 
 // dhcpNetworksToSchedule lists (sorted, so concurrent schedulers lock
 // networks in one order) the networks scheduleDHCPNetworks looks at.
-func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents map[string]*dhcpAgent) ([]string, error) {
+func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents map[string]*schedAgent) ([]string, error) {
 	bindings, err := t.DHCPBindings(ctx, "", "")
 	if err != nil {
 		return nil, err
@@ -520,7 +465,7 @@ func (p *Plugin) RemoveNetworkFromDHCPAgent(ctx context.Context, agentID, networ
 
 // validDHCPAgent reads the DHCP agents and checks that id is one that may
 // host networks (Neutron's InvalidDHCPAgent, a 404, otherwise).
-func (p *Plugin) validDHCPAgent(ctx context.Context, t *store.Tx, id string) (map[string]*dhcpAgent, error) {
+func (p *Plugin) validDHCPAgent(ctx context.Context, t *store.Tx, id string) (map[string]*schedAgent, error) {
 	if _, err := t.GetAgent(ctx, id); err != nil {
 		return nil, err
 	}

@@ -16,23 +16,23 @@ import (
 )
 
 func TestPlanDHCP(t *testing.T) {
-	agents := func(spec ...string) map[string]*dhcpAgent {
+	agents := func(spec ...string) map[string]*schedAgent {
 		// "id:load" eligible, "id:load:x" not eligible.
-		out := map[string]*dhcpAgent{}
+		out := map[string]*schedAgent{}
 		for _, s := range spec {
 			var id string
 			var load int
 			parts := strings.Split(s, ":")
 			id = parts[0]
 			fmt.Sscan(parts[1], &load)
-			out[id] = &dhcpAgent{ID: id, Host: "host-" + id, Load: load, Eligible: len(parts) == 2}
+			out[id] = &schedAgent{ID: id, Host: "host-" + id, Load: load, Eligible: len(parts) == 2}
 		}
 		return out
 	}
 	for _, tc := range []struct {
 		name      string
 		bound     []string
-		agents    map[string]*dhcpAgent
+		agents    map[string]*schedAgent
 		want      int
 		drop, add []string
 	}{
@@ -48,9 +48,9 @@ func TestPlanDHCP(t *testing.T) {
 		{"no dhcp subnet drops all", []string{"a", "b"}, agents("a:0", "b:0"), 0, []string{"a", "b"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			drop, add := planDHCP(tc.bound, tc.agents, tc.want)
+			drop, add := planAgents(tc.bound, tc.agents, tc.want)
 			if !slices.Equal(drop, tc.drop) || !slices.Equal(add, tc.add) {
-				t.Fatalf("planDHCP = drop %v add %v, want drop %v add %v", drop, add, tc.drop, tc.add)
+				t.Fatalf("planAgents = drop %v add %v, want drop %v add %v", drop, add, tc.drop, tc.add)
 			}
 		})
 	}

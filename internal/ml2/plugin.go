@@ -154,6 +154,9 @@ func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
 		if st.DHCPBindings, err = t.DHCPBindings(ctx, "", ""); err != nil {
 			return err
 		}
+		if st.L3Bindings, err = t.L3Bindings(ctx, "", ""); err != nil {
+			return err
+		}
 		if st.SecurityGroups, err = t.ListSecurityGroups(ctx, neutron.ListQuery{}); err != nil {
 			return err
 		}

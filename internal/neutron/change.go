@@ -23,6 +23,8 @@ const (
 	KindSecurityGroupRule ChangeKind = "secgroup_rule"
 	// KindDHCPBinding rows are keyed by DHCPBindingKey.
 	KindDHCPBinding ChangeKind = "dhcp_binding"
+	// KindL3Binding rows are keyed by L3BindingKey.
+	KindL3Binding ChangeKind = "l3_binding"
 )
 
 // ChangeOp is what happened to the resource.
@@ -83,6 +85,14 @@ func (b DHCPBinding) ChangeKey() (ChangeKind, string) {
 // DHCPBindingKey is the change-log id of a DHCP binding: a deletion row
 // carries no object, so the id names both sides.
 func DHCPBindingKey(networkID, agentID string) string { return networkID + "/" + agentID }
+
+// ChangeKey implements Resource.
+func (b L3Binding) ChangeKey() (ChangeKind, string) {
+	return KindL3Binding, L3BindingKey(b.RouterID, b.AgentID)
+}
+
+// L3BindingKey is the change-log id of an L3 agent binding (router/agent).
+func L3BindingKey(routerID, agentID string) string { return routerID + "/" + agentID }
 
 // Created is the change row for a new resource.
 func Created(r Resource) Change { return changeOf(OpCreate, r) }

@@ -31,6 +31,7 @@ type State struct {
 	Agents       []Agent
 	Endpoints    []TunnelEndpoint
 	DHCPBindings []DHCPBinding
+	L3Bindings   []L3Binding
 	// SecurityGroups carry their rules.
 	SecurityGroups []SecurityGroup
 }

@@ -36,11 +36,20 @@ const (
 	AgentTypeOVS         = "Open vSwitch agent"
 	AgentTypeLinuxBridge = "Linux bridge agent"
 	AgentTypeDHCP        = "DHCP agent"
+	AgentTypeL3          = "L3 agent"
 )
 
 // DeviceOwnerDHCP is the device_owner of the DHCP ports the scheduler
 // creates for the agents hosting a network.
 const DeviceOwnerDHCP = "network:dhcp"
+
+// Device owners of the ports the router service makes: a router's
+// interfaces (qr-), its external gateway (qg-) and floating IPs.
+const (
+	DeviceOwnerRouterInterface = "network:router_interface"
+	DeviceOwnerRouterGateway   = "network:router_gateway"
+	DeviceOwnerFloatingIP      = "network:floatingip"
+)
 
 // Standard holds the attributes every Neutron resource carries.
 type Standard struct {
@@ -183,6 +192,13 @@ type TunnelEndpoint struct {
 type DHCPBinding struct {
 	NetworkID string `json:"network_id"`
 	AgentID   string `json:"dhcp_agent_id"`
+}
+
+// L3Binding is a row of routerl3agentbindings: the L3 agent AgentID hosts
+// router RouterID (its qrouter- namespace).
+type L3Binding struct {
+	RouterID string `json:"router_id"`
+	AgentID  string `json:"l3_agent_id"`
 }
 
 // SortFixedIPs orders a port's addresses numerically (IPv4 before IPv6),

@@ -1,0 +1,149 @@
+package ml2
+
+import (
+	"context"
+	"fmt"
+
+	"neutrino/internal/neutron"
+	"neutrino/internal/store"
+)
+
+// L3 agent scheduling, as Neutron's l3_agent_scheduler with
+// LeastRoutersScheduler does it for legacy routers: each router lives on
+// one alive, admin-up L3 agent, the one hosting the fewest routers. It is
+// placed in the transaction that creates the router or changes its
+// gateway, or, for routers made while no L3 agent could take them, in the
+// one that registers the first such agent. A router is not moved off an
+// agent that dies (Neutron does so only with
+// allow_automatic_l3agent_failover); an admin moves it with the
+// l3_agent_scheduler extension. The router's ports carry the hosting
+// agent's host as binding:host_id, so the L2 agent there wires them and
+// l2pop tells the other nodes where they live.
+
+// readL3Agents reads every L3 agent with its load (the routers it hosts)
+// and eligibility.
+func (p *Plugin) readL3Agents(ctx context.Context, t *store.Tx) (map[string]*schedAgent, error) {
+	loads, err := t.L3AgentLoads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.readSchedAgents(ctx, t, neutron.AgentTypeL3, loads)
+}
+
+// scheduleRouter places router id on an L3 agent if it has none and one
+// can take it, inside t, and gives the router's ports the hosting agent's
+// host. It returns that host ("" while the router is unhosted), which a
+// caller creating a router port next gives the port. Safe to call on every
+// router change: a hosted router stays where it is.
+func (p *Plugin) scheduleRouter(ctx context.Context, t *store.Tx, id string) (string, error) {
+	agents, err := p.readL3Agents(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	return p.scheduleRouterWith(ctx, t, agents, id)
+}
+
+// scheduleRouterWith is scheduleRouter with the agents read; it updates
+// their loads, so a caller scheduling many routers reads agents once.
+func (p *Plugin) scheduleRouterWith(ctx context.Context, t *store.Tx, agents map[string]*schedAgent, id string) (string, error) {
+	bound, err := t.L3Bindings(ctx, id, "")
+	if err != nil {
+		return "", err
+	}
+	var ids []string
+	for _, b := range bound {
+		ids = append(ids, b.AgentID)
+	}
+	if len(ids) == 0 {
+		if _, add := planAgents(nil, agents, 1); len(add) > 0 {
+			b := neutron.L3Binding{RouterID: id, AgentID: add[0]}
+			if err := t.InsertL3Binding(ctx, b); err != nil {
+				return "", err
+			}
+			t.Emit(neutron.Created(b))
+			agents[b.AgentID].Load++
+			ids = add
+			p.log.Info("router scheduled", "router", id, "l3_agent", b.AgentID, "host", agents[b.AgentID].Host)
+		}
+	}
+	host := ""
+	if len(ids) > 0 {
+		if a := agents[ids[0]]; a != nil {
+			host = a.Host
+		}
+	}
+	return host, p.hostRouterPorts(ctx, t, id, host)
+}
+
+// hostRouterPorts sets binding:host_id of router id's interface and
+// gateway ports to host and binds them there.
+func (p *Plugin) hostRouterPorts(ctx context.Context, t *store.Tx, id, host string) error {
+	ports, err := t.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{
+		"device_id": {id}, "device_owner": {neutron.DeviceOwnerRouterInterface, neutron.DeviceOwnerRouterGateway}}})
+	if err != nil {
+		return err
+	}
+	for i := range ports {
+		pt := &ports[i]
+		if pt.HostID == host {
+			continue
+		}
+		n, err := t.PortNetwork(ctx, pt.NetworkID)
+		if err != nil {
+			return err
+		}
+		prev := pt.RevisionNumber
+		pt.HostID, pt.Status = host, neutron.StatusDown
+		if err := p.bind(ctx, t, pt, n.Segments); err != nil {
+			return err
+		}
+		if err := savePort(ctx, t, pt, prev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unscheduleRouter removes router id's bindings inside t (the router is
+// being deleted), with their change-log rows.
+func (p *Plugin) unscheduleRouter(ctx context.Context, t *store.Tx, id string) error {
+	bound, err := t.L3Bindings(ctx, id, "")
+	if err != nil {
+		return err
+	}
+	return p.unscheduleRouters(ctx, t, bound)
+}
+
+// moveRoutersOff reschedules, inside t, the routers of agent id, which is
+// going away (deleted): the agents' cascade would drop the bindings
+// without a change-log row.
+func (p *Plugin) moveRoutersOff(ctx context.Context, t *store.Tx, id string) error {
+	bound, err := t.L3Bindings(ctx, "", id)
+	if err != nil || len(bound) == 0 {
+		return err
+	}
+	if err := p.unscheduleRouters(ctx, t, bound); err != nil {
+		return err
+	}
+	agents, err := p.readL3Agents(ctx, t)
+	if err != nil {
+		return err
+	}
+	delete(agents, id)
+	for _, b := range bound {
+		if _, err := p.scheduleRouterWith(ctx, t, agents, b.RouterID); err != nil {
+			return fmt.Errorf("reschedule router %s: %w", b.RouterID, err)
+		}
+	}
+	return nil
+}
+
+func (p *Plugin) unscheduleRouters(ctx context.Context, t *store.Tx, bs []neutron.L3Binding) error {
+	for _, b := range bs {
+		if _, err := t.DeleteL3Binding(ctx, b); err != nil {
+			return err
+		}
+		t.Emit(neutron.Deleted(neutron.KindL3Binding, neutron.L3BindingKey(b.RouterID, b.AgentID)))
+	}
+	return nil
+}
