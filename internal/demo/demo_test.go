@@ -32,6 +32,37 @@ func buildNeutrino(t *testing.T) string {
 	return bin
 }
 
+// demoDir is a state directory for one demo run; if the test fails, the
+// warnings and errors of every log in it are logged (the directory itself
+// goes with the test), so a CI failure shows why an agent did not converge.
+func demoDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(dir, "log", "*.log"))
+		for _, l := range logs {
+			b, err := os.ReadFile(l)
+			if err != nil {
+				continue
+			}
+			var keep []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					keep = append(keep, line)
+				}
+			}
+			if len(keep) > 200 {
+				keep = keep[len(keep)-200:]
+			}
+			t.Logf("%s (warnings and errors):\n%s", filepath.Base(l), strings.Join(keep, "\n"))
+		}
+	})
+	return dir
+}
+
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -86,7 +117,7 @@ func TestDemo(t *testing.T) {
 			defer cancel()
 			var out bytes.Buffer
 			ctlDir := t.TempDir()
-			res, err := Run(ctx, Options{Mechanism: c.mech, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir,
+			res, err := Run(ctx, Options{Mechanism: c.mech, Binary: bin, Dir: demoDir(t), ControlDir: ctlDir,
 				Out: &out})
 			t.Logf("demo output:\n%s", out.String())
 			if res != nil {
@@ -249,7 +280,7 @@ func TestDemoKeepAndDown(t *testing.T) {
 	defer cancel()
 	ctlDir := t.TempDir()
 	var out bytes.Buffer
-	res, err := Run(ctx, Options{Mechanism: MechLB, Keep: true, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir,
+	res, err := Run(ctx, Options{Mechanism: MechLB, Keep: true, Binary: bin, Dir: demoDir(t), ControlDir: ctlDir,
 		Out: &out})
 	if res != nil {
 		defer checkNothingLeft(t, res, ctlDir)
@@ -274,7 +305,7 @@ func TestDemoKeepAndDown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/run/netns", res.Prefix+"-controller")); err != nil {
 		t.Errorf("controller namespace gone after --keep: %v", err)
 	}
-	_, err = Run(ctx, Options{Mechanism: MechLB, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir, Out: io.Discard})
+	_, err = Run(ctx, Options{Mechanism: MechLB, Binary: bin, Dir: demoDir(t), ControlDir: ctlDir, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "neutrino demo down") {
 		t.Errorf("second demo while one is up: err %v, want a refusal naming `neutrino demo down`", err)
 	}
@@ -378,7 +409,7 @@ func TestDemoInterruptedCleansUp(t *testing.T) {
 			defer cancel()
 			ctlDir := t.TempDir()
 			w := &cancelAt{marker: "== 5.", cancel: cancel}
-			res, err := Run(ctx, Options{Mechanism: mech, Binary: bin, Dir: t.TempDir(), ControlDir: ctlDir, Out: w})
+			res, err := Run(ctx, Options{Mechanism: mech, Binary: bin, Dir: demoDir(t), ControlDir: ctlDir, Out: w})
 			defer func() {
 				if t.Failed() {
 					t.Logf("output:\n%s", w.buf.String())

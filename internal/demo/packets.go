@@ -102,6 +102,7 @@ func (d *runner) pingStep(ctx context.Context) error {
 	if cerr != nil {
 		return cerr
 	}
+	recs = d.routersOwn(recs)
 	d.res.PingOK = perr == nil
 	d.say("[root@controller ~]# ip netns exec qrouter-%s %s\n%s", d.router.Name, cmd, indent(pingSummary(string(out)), "    "))
 	if perr != nil {
@@ -128,6 +129,26 @@ func (d *runner) pingStep(ctx context.Context) error {
 		break
 	}
 	return nil
+}
+
+// routersOwn keeps the router's own packets (ARP it asked or was answered,
+// IPv4 from or to it) and any frame it cannot decode. Other hosts on
+// testnet talk in the same moment: the DHCP namespace's kernel refreshes
+// its neighbour entries of the VMs (by broadcast or unicast ARP) and gets
+// its answers, which the measurement is not about.
+func (d *runner) routersOwn(recs []captured) []captured {
+	var mine []captured
+	for _, r := range recs {
+		p, _ := decode(r.rec)
+		switch {
+		case p.innerARP == vxlan.ARPRequest && p.arpSender != d.rtrIP,
+			p.innerARP == vxlan.ARPReply && p.arpTarget != d.rtrIP,
+			p.InnerSrc.IsValid() && p.InnerSrc != d.rtrIP && p.InnerDst != d.rtrIP:
+			continue
+		}
+		mine = append(mine, r)
+	}
+	return mine
 }
 
 func pingSummary(out string) string {
@@ -166,21 +187,7 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 		f.Compute3 = 0
 	}
 	ctlIP := d.nodes["controller"].IP()
-	// Only the router's broadcast and the answers to it are measured:
-	// another host on testnet (the DHCP namespace's kernel, refreshing its
-	// neighbour entry of the VM, by broadcast or by unicast) may ask for
-	// the same VM in the same moment, and get its own answer.
-	mine := recs[:0]
-	for _, r := range recs {
-		p, _ := decode(r.rec)
-		switch {
-		case p.innerARP == vxlan.ARPRequest && p.arpSender != d.rtrIP,
-			p.innerARP == vxlan.ARPReply && p.arpTarget != d.rtrIP:
-			continue
-		}
-		mine = append(mine, r)
-	}
-	recs = mine
+	recs = d.routersOwn(recs)
 	var lines []string
 	for _, r := range recs {
 		p, text := decode(r.rec)
