@@ -514,8 +514,12 @@ func TestL2Pop(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?i)reply from 192\.168\.1\.2 \[FA:16:3E:00:00:02\]`).Match(arp) {
 		t.Errorf("arping 192.168.1.2 with ARP responder: %v\n%s", err, arp)
 	}
-	if len(cap1.pkts) != 0 || len(vxlanLines(cap1.text)) != 0 {
-		t.Errorf("ARP responder: %d underlay VXLAN packets, want 0:\n%s", len(cap1.pkts), cap1.text)
+	// Only vm1's own question counts: vm2's kernel may revalidate its
+	// neighbour entry of vm1 in the same moment by a unicast ARP, which
+	// crosses the tunnel (as in Neutron, the responder answers broadcasts).
+	if req, ans := cap1.arpRequests(c1.node.IP(), vni, "192.168.1.2"), vxlanLines(cap1.text, "Reply 192.168.1.2 is-at"); len(req) != 0 || len(ans) != 0 ||
+		len(vxlanLines(cap1.text, "who-has 192.168.1.2 ")) != 0 {
+		t.Errorf("ARP responder: vm1's ARP for 192.168.1.2 crossed the underlay (requests per VTEP %v, answers %q):\n%s", req, ans, cap1.text)
 	}
 }
 
