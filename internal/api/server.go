@@ -36,8 +36,9 @@ type Options struct {
 	Policy *policy.Enforcer
 	Logger *slog.Logger
 	// Observe, when set, is told of every request once it is answered
-	// (method, path, status, duration): the metrics.
-	Observe func(method, path string, status int, took time.Duration)
+	// (method, the resource it addressed as Resource names it, status,
+	// duration): the metrics.
+	Observe func(method, resource string, status int, took time.Duration)
 	// Extra are neutrino's own read-only resources under /v2.0/<name>
 	// and /v2.0/<name>/<id> (trace, audits): GET only, admin only,
 	// rendered as JSON, faults as NeutronError.
@@ -132,7 +133,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		took := time.Since(start)
 		s.log.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.RequestURI(), "status", w.status, "duration", took)
 		if s.opts.Observe != nil {
-			s.opts.Observe(r.Method, r.URL.Path, w.status, took)
+			s.opts.Observe(r.Method, s.Resource(r.URL.Path), w.status, took)
 		}
 	}()
 	if r.URL.Path == "/" {
@@ -169,6 +170,37 @@ func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
 
 // route dispatches a request whose path, query (q, strictly parsed) and
 // identity passed the text checks of input.go.
+// routesOutsideKinds are the collections route serves by hand, not from
+// an attribute table.
+var routesOutsideKinds = map[string]bool{
+	"extensions": true, "quotas": true, "network-ip-availabilities": true, "subnetpools": true,
+}
+
+// Resource names the collection a request path addresses ("networks" for
+// /v2.0/networks/<id>/tags), "versions" and "root" for the two documents,
+// and "other" for anything this server does not serve, so that a metrics
+// label stays bounded while every resource, added or to come, has its own.
+func (s *Server) Resource(path string) string {
+	switch path {
+	case "/":
+		return "versions"
+	case "/v2.0", "/v2.0/":
+		return "root"
+	}
+	rest, ok := strings.CutPrefix(path, "/v2.0/")
+	if !ok {
+		return "other"
+	}
+	first, _, _ := strings.Cut(rest, "/")
+	first = strings.TrimSuffix(first, ".json")
+	_, kind := s.kinds[first]
+	_, extra := s.opts.Extra[first]
+	if kind || extra || routesOutsideKinds[first] {
+		return first
+	}
+	return "other"
+}
+
 func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.Values) {
 	path := r.URL.Path
 	if path == "/v2.0/" {

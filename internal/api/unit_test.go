@@ -377,6 +377,22 @@ func TestRenderAgentTimes(t *testing.T) {
 	}
 }
 
+// The resource label names every collection the server serves (those of
+// the attribute tables included, without a list to keep up) and nothing
+// else, so the metrics' label set stays bounded.
+func TestResource(t *testing.T) {
+	s := New(panicking{}, Options{Extra: map[string]ExtraResource{"trace": nil}})
+	for path, want := range map[string]string{
+		"/": "versions", "/v2.0/": "root", "/v2.0/networks": "networks", "/v2.0/ports/abc/tags/x": "ports",
+		"/v2.0/networks.json": "networks", "/v2.0/trace": "trace", "/v2.0/security-group-rules/1": "security-group-rules",
+		"/v2.0/quotas/p": "quotas", "/v2.0/whatever/1": "other", "/v3/x": "other",
+	} {
+		if got := s.Resource(path); got != want {
+			t.Errorf("Resource(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
 type panicking struct{ Backend }
 
 func (panicking) GetNetwork(context.Context, string) (*neutron.Network, error) { panic("boom") }
@@ -385,15 +401,15 @@ func (panicking) GetNetwork(context.Context, string) (*neutron.Network, error) {
 // connection.
 func TestPanicIs500(t *testing.T) {
 	var observed []string
-	s := New(panicking{}, Options{Observe: func(method, path string, status int, _ time.Duration) {
-		observed = append(observed, fmt.Sprint(method, " ", path, " ", status))
+	s := New(panicking{}, Options{Observe: func(method, res string, status int, _ time.Duration) {
+		observed = append(observed, fmt.Sprint(method, " ", res, " ", status))
 	}})
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v2.0/networks/x", nil))
 	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v2.0/nothing", nil))
 	// Observe (the metrics) sees each answered request with its status.
-	if want := []string{"GET /v2.0/networks/x 500", "GET / 200", "GET /v2.0/nothing 404"}; !reflect.DeepEqual(observed, want) {
+	if want := []string{"GET networks 500", "GET versions 200", "GET other 404"}; !reflect.DeepEqual(observed, want) {
 		t.Errorf("observed %q, want %q", observed, want)
 	}
 	var f faultBody

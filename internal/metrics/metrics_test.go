@@ -13,17 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestResource(t *testing.T) {
-	for path, want := range map[string]string{
-		"/": "versions", "/v2.0/": "root", "/v2.0/networks": "networks", "/v2.0/ports/abc/tags/x": "ports",
-		"/v2.0/networks.json": "networks", "/v2.0/trace": "trace", "/v2.0/whatever/1": "other", "/v3/x": "other",
-	} {
-		if got := Resource(path); got != want {
-			t.Errorf("Resource(%q) = %q, want %q", path, got, want)
-		}
-	}
-}
-
 type fakeSource struct{}
 
 func (fakeSource) Revision() int64               { return 42 }
@@ -38,9 +27,9 @@ func (fakeSource) AgentCounts(context.Context) (map[string]int, map[string]int, 
 func TestServerMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewServer(reg, fakeSource{})
-	m.Observe("GET", "/v2.0/networks", 200, time.Millisecond)
-	m.Observe("GET", "/v2.0/networks/x", 200, time.Millisecond)
-	m.Observe("GET", "/v2.0/ports/y", 404, time.Millisecond)
+	m.Observe("GET", "networks", 200, time.Millisecond)
+	m.Observe("GET", "networks", 200, time.Millisecond)
+	m.Observe("GET", "ports", 404, time.Millisecond)
 	rec := httptest.NewRecorder()
 	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -72,7 +61,7 @@ func (fakeAgent) DeviceWakes() int64     { return 2 }
 func TestDashboardSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// Vectors appear once they have a child.
-	NewServer(reg, fakeSource{}).Observe("GET", "/v2.0/ports", 404, time.Millisecond)
+	NewServer(reg, fakeSource{}).Observe("GET", "ports", 404, time.Millisecond)
 	NewAgent(reg, fakeAgent{})
 	mfs, err := reg.Gather()
 	if err != nil {

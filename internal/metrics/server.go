@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,35 +43,9 @@ func NewServer(reg prometheus.Registerer, src ServerSource) *Server {
 	return m
 }
 
-// knownResources bounds the resource label: anything else is "other".
-var knownResources = map[string]bool{
-	"networks": true, "subnets": true, "ports": true, "agents": true, "extensions": true,
-	"subnetpools": true, "trace": true, "audits": true,
-}
-
-// Resource is the resource label of a request path.
-func Resource(path string) string {
-	switch path {
-	case "/":
-		return "versions"
-	case "/v2.0", "/v2.0/":
-		return "root"
-	}
-	rest, ok := strings.CutPrefix(path, "/v2.0/")
-	if !ok {
-		return "other"
-	}
-	first, _, _ := strings.Cut(rest, "/")
-	first = strings.TrimSuffix(first, ".json")
-	if knownResources[first] {
-		return first
-	}
-	return "other"
-}
-
-// Observe counts and times one answered API request (api.Options.Observe).
-func (m *Server) Observe(method, path string, status int, took time.Duration) {
-	res := Resource(path)
+// Observe counts and times one answered API request (api.Options.Observe:
+// res is the resource label, bounded by the API server).
+func (m *Server) Observe(method, res string, status int, took time.Duration) {
 	m.requests.WithLabelValues(res, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(res, method).Observe(took.Seconds())
 }
