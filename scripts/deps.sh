@@ -8,12 +8,13 @@ set -euo pipefail
 # mountpoint (.ci/run). keystone, uwsgi, curl: the real Keystone (scripts/keystone.sh;
 # curl waits for it to answer).
 # chromium: the /ui tests drive the page headless. dnsmasq-base: the DHCP
-# agent's server; busybox: udhcpc, the DHCP client lab VMs run (as cirros).
+# agent's server; busybox: udhcpc, the DHCP client lab VMs run (as cirros);
+# isc-dhcp-client: dhclient -6, the DHCPv6 client of the IPv6 DHCP tests.
 # nftables: `nft`, with which the firewall tests and the demo read back what
 # the agents programmed (the agents themselves talk netlink).
 PKGS="openvswitch-switch postgresql mariadb-server iproute2 iputils-ping iputils-arping
  tcpdump iperf3 python3-openstackclient procps psmisc ethtool kmod util-linux
- keystone uwsgi-core uwsgi-plugin-python3 curl chromium dnsmasq-base busybox nftables"
+ keystone uwsgi-core uwsgi-plugin-python3 curl chromium dnsmasq-base busybox isc-dhcp-client nftables"
 missing=""
 for p in $PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

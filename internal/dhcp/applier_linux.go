@@ -247,8 +247,8 @@ func writeIfChanged(path, content string) (bool, error) {
 
 // ensureDevice makes the DHCP port's veth: the tap in HostNS, its peer
 // ns-<id> in the namespace with the port's MAC, the network's MTU, the
-// port's addresses on the DHCP subnets and a default route via the first
-// such subnet's gateway. Other devices in the namespace (a former DHCP
+// port's addresses on the DHCP subnets (IPv4 and IPv6) and the default
+// routes (ensureAddrs). Other devices in the namespace (a former DHCP
 // port's) are deleted.
 func (a *Applier) ensureDevice(n Network) error {
 	ns := Namespace(n.ID)
@@ -349,30 +349,36 @@ func (a *Applier) ensureDevice(n Network) error {
 	if err := nsh.LinkSetUp(link); err != nil {
 		return fmt.Errorf("%s up: %w", dev, err)
 	}
-	return ensureAddrs(nsh, link, n)
+	return ensureAddrs(nsh, ns, link, n)
 }
 
-// ensureAddrs puts the DHCP port's IPv4 addresses on the DHCP subnets onto
-// the device (with the subnet's prefix length), removes others, and points
-// the default route at the first DHCP subnet's gateway.
-func ensureAddrs(h *netlink.Handle, link netlink.Link, n Network) error {
+// ensureAddrs puts the DHCP port's addresses on the DHCP subnets onto the
+// device (with the subnet's prefix length; IPv6 only where the network
+// has a DHCP IPv6 subnet), removes others (not the kernel's link-local
+// ones) and sets the default routes as Neutron's DeviceManager does.
+func ensureAddrs(h *netlink.Handle, ns string, link netlink.Link, n Network) error {
 	subnets := map[string]Subnet{}
+	v6 := false
 	for _, s := range n.DHCPSubnets() {
 		subnets[s.ID] = s
+		v6 = v6 || s.IPVersion == 6
+	}
+	if err := setIPv6(ns, link.Attrs().Name, v6); err != nil {
+		return err
 	}
 	want := map[netip.Prefix]bool{}
 	for _, f := range n.DHCPPort.FixedIPs {
-		if s, ok := subnets[f.SubnetID]; ok && f.Address.Is4() {
+		if s, ok := subnets[f.SubnetID]; ok && s.CIDR.Addr().Is4() == f.Address.Is4() {
 			want[netip.PrefixFrom(f.Address, s.CIDR.Bits())] = true
 		}
 	}
-	have, err := h.AddrList(link, netlink.FAMILY_V4)
+	have, err := h.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
 	for _, ad := range have {
 		p, ok := prefixOf(ad.IPNet)
-		if ok && want[p] {
+		if ok && (want[p] || p.Addr().IsLinkLocalUnicast()) {
 			delete(want, p)
 			continue
 		}
@@ -385,14 +391,38 @@ func ensureAddrs(h *netlink.Handle, link netlink.Link, n Network) error {
 			return fmt.Errorf("add address %s: %w", p, err)
 		}
 	}
-	var gw netip.Addr
-	for _, s := range n.DHCPSubnets() {
-		if s.IPVersion == 4 && s.Gateway.IsValid() {
-			gw = s.Gateway
-			break
+	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		if err := ensureDefaultRoute(h, link, family, defaultGateway(n, family == netlink.FAMILY_V6)); err != nil {
+			return err
 		}
 	}
-	routes, err := h.RouteList(link, netlink.FAMILY_V4)
+	return nil
+}
+
+// defaultGateway is the gateway of the first DHCP subnet of the family
+// that has one, skipping what Neutron skips: IPv6 prefixes of length 0 or
+// over 126, and SLAAC or DHCPv6-stateless ones that are not /64.
+func defaultGateway(n Network, v6 bool) netip.Addr {
+	for _, s := range n.DHCPSubnets() {
+		if (s.IPVersion == 6) != v6 || !s.Gateway.IsValid() {
+			continue
+		}
+		if v6 {
+			bits := s.CIDR.Bits()
+			auto := func(m string) bool { return m == ipv6SLAAC || m == dhcpv6Stateless }
+			if bits == 0 || bits > 126 || bits != 64 && (auto(s.IPv6AddressMode) || auto(s.IPv6RAMode)) {
+				continue
+			}
+		}
+		return s.Gateway
+	}
+	return netip.Addr{}
+}
+
+// ensureDefaultRoute makes the device's default route of family point at
+// gw (none when gw is invalid).
+func ensureDefaultRoute(h *netlink.Handle, link netlink.Link, family int, gw netip.Addr) error {
+	routes, err := h.RouteList(link, family)
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
@@ -413,6 +443,32 @@ func ensureAddrs(h *netlink.Handle, link netlink.Link, n Network) error {
 		}
 	}
 	return nil
+}
+
+// setIPv6 turns IPv6 on or off on the namespace's device. Namespaces are
+// made with IPv6 off (lab.CreateNS); a network with a DHCP IPv6 subnet
+// needs it on, and then, as in Neutron's DHCP namespaces, router
+// advertisements are not accepted: the device's addresses are the DHCP
+// port's, set here, never autoconfigured.
+func setIPv6(ns, dev string, on bool) error {
+	disable := "1"
+	if on {
+		disable = "0"
+	}
+	return lab.InNS(ns, func() error {
+		for _, kv := range [][2]string{{"accept_ra", "0"}, {"disable_ipv6", disable}} {
+			p := "/proc/sys/net/ipv6/conf/" + dev + "/" + kv[0]
+			if old, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(old)) == kv[1] {
+				continue
+			} else if errors.Is(err, os.ErrNotExist) && !on {
+				return nil // a kernel without IPv6 has nothing to turn off
+			}
+			if err := os.WriteFile(p, []byte(kv[1]), 0o644); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	})
 }
 
 func isDefault(n *net.IPNet) bool { o, _ := n.Mask.Size(); return o == 0 }

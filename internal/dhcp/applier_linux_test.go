@@ -131,6 +131,24 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 // with MTU 1500: DHCP must give both.
 func (b *bed) vm(name, mac string) *lab.DHCPClient {
 	t := b.t
+	ns := b.plugVM(name, mac)
+	c, err := lab.StartDHCPClient(ns, "eth0", filepath.Join(b.dir, "vm-"+name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop udhcpc: %v", err)
+		}
+		t.Logf("udhcpc in %s said:\n%s", ns, c.Output())
+	})
+	return c
+}
+
+// plugVM makes a VM namespace whose eth0 has mac and sits on the test
+// bridge, and returns the namespace.
+func (b *bed) plugVM(name, mac string) string {
+	t := b.t
 	ns := b.prefix + "-vm-" + name
 	if err := lab.CreateNS(ns); err != nil {
 		t.Fatal(err)
@@ -165,17 +183,7 @@ func (b *bed) vm(name, mac string) *lab.DHCPClient {
 	if err := h.LinkSetUp(l); err != nil {
 		t.Fatal(err)
 	}
-	c, err := lab.StartDHCPClient(ns, "eth0", filepath.Join(b.dir, "vm-"+name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stop udhcpc: %v", err)
-		}
-		t.Logf("udhcpc in %s said:\n%s", ns, c.Output())
-	})
-	return c
+	return ns
 }
 
 func (b *bed) apply(s State) {
