@@ -97,13 +97,14 @@ func openDataplane(ctx context.Context, kind string, cfg *config.Agent, logger *
 		}
 		return d, nil
 	case agent.KindOVS:
-		if cfg.Namespace != "" {
-			// The OVS data plane reaches its switch through
-			// ovsdb_connection; the namespace is the switch's business.
-			logger.Info("host_namespace is set; the OVS agent uses ovsdb_connection", "host_namespace", cfg.Namespace, "ovsdb_connection", cfg.OVSDBConnection)
-		}
+		// The switch is reached through ovsdb_connection wherever it
+		// runs; host_namespace is where the node's kernel objects are,
+		// the qbr bridges of iptables_hybrid among them, so their
+		// nftables firewall goes there (not into this process's own
+		// namespace, where the bridges are not).
 		d, err := ovs.New(ctx, ovs.Config{OVSDB: cfg.OVSDBConnection, IntegrationBridge: cfg.IntegrationBridge,
-			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType, BridgeMappings: cfg.BridgeMappings}, logger)
+			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType, BridgeMappings: cfg.BridgeMappings,
+			NetNS: cfg.Namespace}, logger)
 		if err != nil {
 			return nil, err
 		}

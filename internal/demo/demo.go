@@ -80,8 +80,8 @@ type Result struct {
 	DHCPNamespace string
 	// PingOK: the router namespace got its echo reply.
 	PingOK bool
-	// SecGroup are the counted pings of the security-group step: before
-	// and after the ICMP rule.
+	// SecGroup are the counted pings of the security-group step: without
+	// the ICMP rule, with it, and after it was deleted.
 	SecGroup []SecGroupPing
 	// PingCapture is what the ping looked like on the controller's wire.
 	PingCapture []CapturedPacket
@@ -288,16 +288,12 @@ func (d *runner) run(ctx context.Context) error {
 		}
 	}
 
-	// 4. Security groups (Linux bridge), unicast.
-	unicast := "4"
-	if mech == MechLB {
-		d.heading("4", "Security groups: the default group, then a rule admitting ICMP")
-		if err := d.secGroupStep(ctx); err != nil {
-			return err
-		}
-		unicast = "4b"
+	// 4. Security groups, unicast.
+	d.heading("4", "Security groups: the default group, a rule admitting ICMP, the rule deleted")
+	if err := d.secGroupStep(ctx); err != nil {
+		return err
 	}
-	d.heading(unicast, "Unicast: ping a VM from the router namespace")
+	d.heading("4b", "Unicast: ping a VM from the router namespace")
 	if err := d.pingStep(ctx); err != nil {
 		return err
 	}

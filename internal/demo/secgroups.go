@@ -51,14 +51,16 @@ func (d *runner) droppedAt(ctx context.Context, vm VMInfo) (chain string, n int,
 	return m[1], n, nil
 }
 
-// secGroupStep shows security groups at work on the VM port: the VMs are
-// in their project's default group, which admits traffic only from its
-// members; the router namespace's port is trusted (Neutron never filters
+// secGroupStep shows security groups at work on the VM port, on either
+// mechanism (the Linux bridge agent's iptables driver filters on the tap,
+// the seed's iptables_hybrid on the OVS VM's qbr bridge; both with
+// nftables in the VM's node). The VMs are in their project's default
+// group, which admits traffic only from its members; the router
+// namespace's port is trusted (Neutron never filters
 // network:router_interface ports) but no member, so its pings are dropped
-// at the VM until a rule in the default group admits ICMP. The rule stays:
-// the seed's steps after this one ping from the router namespace. Linux
-// bridge only: the demo's Open vSwitch VMs are not plugged the hybrid way
-// (qbr), so iptables_hybrid, the seed's driver, has no bridge to filter on.
+// at the VM until a rule in the default group admits ICMP, and dropped
+// again once the rule is deleted. The rule is then created again: the
+// seed's steps after this one ping from the router namespace.
 func (d *runner) secGroupStep(ctx context.Context) error {
 	vm := d.res.VMs[0]
 	var groups struct {
@@ -78,7 +80,16 @@ func (d *runner) secGroupStep(ctx context.Context) error {
 		_, err := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "1", "-W", "1", vm.IP)
 		return err == nil
 	}
-	counted := func(rule bool) error {
+	// enforced waits until the node has converged to rule (a ping is
+	// answered exactly when the ICMP rule is in), then counts three pings
+	// and the drops they caused.
+	enforced := func(rule bool) error {
+		what := map[bool]string{false: "the default group (no ICMP rule)", true: "the ICMP rule"}[rule]
+		if err := poll(ctx, what+" enforced on "+vm.Name, waitPlane, func() (bool, string) {
+			return once() == rule, map[bool]string{false: "ping still answered", true: "ping not answered"}[rule]
+		}); err != nil {
+			return err
+		}
 		out, _ := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "3", "-i", "0.3", "-W", "1", vm.IP)
 		m := pingCounts.FindStringSubmatch(string(out))
 		if m == nil {
@@ -97,32 +108,41 @@ func (d *runner) secGroupStep(ctx context.Context) error {
 		d.say("[root@%s ~]# nft list chain inet %s %s   (the final drop's counter)\n    counter packets %d\n", vm.Host, nftfw.TableName, chain, p.Dropped)
 		return nil
 	}
-	d.say("%s (%s) is in the default group %s: ingress only from the group's members.\n", vm.Name, vm.IP, sg)
+	createRule := func() (string, error) {
+		body := map[string]any{"security_group_rule": map[string]any{"project_id": projectID, "security_group_id": sg,
+			"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"}}
+		var created struct {
+			Rule struct {
+				ID string `json:"id"`
+			} `json:"security_group_rule"`
+		}
+		if err := d.api.Do(ctx, "POST", "/v2.0/security-group-rules", body, &created); err != nil {
+			return "", fmt.Errorf("create the ICMP rule: %w", err)
+		}
+		d.say("$ openstack security group rule create --ingress --protocol icmp default -> %s\n", created.Rule.ID)
+		return created.Rule.ID, nil
+	}
+	d.say("%s (%s, on %s) is in the default group %s: ingress only from the group's members.\n", vm.Name, vm.IP, vm.Host, sg)
 	d.say("The router namespace's port is no member, so its pings are dropped at %s's port:\n", vm.Name)
-	if err := poll(ctx, "the default group enforced on "+vm.Name, waitPlane, func() (bool, string) {
-		return !once(), "ping still answered"
-	}); err != nil {
+	if err := enforced(false); err != nil {
 		return err
 	}
-	if err := counted(false); err != nil {
+	rule, err := createRule()
+	if err != nil {
 		return err
 	}
-	body := map[string]any{"security_group_rule": map[string]any{"project_id": projectID, "security_group_id": sg,
-		"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"}}
-	var created struct {
-		Rule struct {
-			ID string `json:"id"`
-		} `json:"security_group_rule"`
-	}
-	if err := d.api.Do(ctx, "POST", "/v2.0/security-group-rules", body, &created); err != nil {
-		return fmt.Errorf("create the ICMP rule: %w", err)
-	}
-	d.say("$ neutrino security group rule create --ingress --protocol icmp default -> %s\n", created.Rule.ID)
-	if err := poll(ctx, "the ICMP rule enforced on "+vm.Name, waitPlane, func() (bool, string) {
-		return once(), "ping not answered"
-	}); err != nil {
+	if err := enforced(true); err != nil {
 		return err
 	}
 	d.say("(The rule rewrote %s's rules chain in one transaction, so its drop counter started again.)\n", vm.Name)
-	return counted(true)
+	if err := d.api.Do(ctx, "DELETE", "/v2.0/security-group-rules/"+rule, nil, nil); err != nil {
+		return fmt.Errorf("delete the ICMP rule: %w", err)
+	}
+	d.say("$ openstack security group rule delete %s\n", rule)
+	if err := enforced(false); err != nil {
+		return err
+	}
+	d.say("The next steps ping from the router namespace, so the rule goes back in:\n")
+	_, err = createRule()
+	return err
 }
