@@ -53,6 +53,18 @@ func (v *VIFs) Close() { v.cli.Close() }
 // Plug makes dev a port of the bridge with the port's external_ids, or
 // corrects them on an existing port. Calling it again changes nothing.
 func (v *VIFs) Plug(ctx context.Context, dev, portID, mac string) error {
+	return v.plug(ctx, dev, "", portID, mac)
+}
+
+// PlugInternal is Plug for an OVS internal port: ovs-vswitchd makes the
+// device dev itself (with the userspace datapath, a tap it keeps open),
+// which the caller then moves into a namespace, as Neutron's
+// OVSInterfaceDriver does for the L3 agent's qr- and qg- devices.
+func (v *VIFs) PlugInternal(ctx context.Context, dev, portID, mac string) error {
+	return v.plug(ctx, dev, "internal", portID, mac)
+}
+
+func (v *VIFs) plug(ctx context.Context, dev, typ, portID, mac string) error {
 	s, err := takeSnapshot(ctx, v.cli)
 	if err != nil {
 		return err
@@ -65,7 +77,7 @@ func (v *VIFs) Plug(ctx context.Context, dev, portID, mac string) error {
 	t := &txn{cli: v.cli}
 	p := s.portsOf(br)[dev]
 	if p == nil {
-		t.createPort(br, dev, "", nil, ext)
+		t.createPort(br, dev, typ, nil, ext)
 		return t.commit(ctx, "plug "+dev)
 	}
 	i := s.firstIface(p)
@@ -77,11 +89,11 @@ func (v *VIFs) Plug(ctx context.Context, dev, portID, mac string) error {
 		want = map[string]string{}
 	}
 	maps.Copy(want, ext)
-	if maps.Equal(want, i.ExternalIDs) {
+	if maps.Equal(want, i.ExternalIDs) && i.Type == typ {
 		return nil
 	}
-	up := &iface{UUID: i.UUID, ExternalIDs: want}
-	t.add(t.cli.Where(up).Update(up, &up.ExternalIDs))
+	up := &iface{UUID: i.UUID, ExternalIDs: want, Type: typ}
+	t.add(t.cli.Where(up).Update(up, &up.ExternalIDs, &up.Type))
 	return t.commit(ctx, "plug "+dev)
 }
 
