@@ -14,18 +14,26 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"neutrino/bench/machine"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"neutrino/internal/agent"
 	"neutrino/internal/config"
@@ -38,9 +46,10 @@ import (
 )
 
 func main() {
-	nAgents := flag.Int("agents", 1000, "agents (hosts)")
-	nNets := flag.Int("networks", 1000, "networks")
-	nPorts := flag.Int("ports", 20000, "ports, spread over networks and hosts")
+	nAgents := flag.String("agents", "1000", "agents (hosts); a comma-separated list runs each size in turn in the same process")
+	nNets := flag.String("networks", "1000", "networks (one per size of -agents)")
+	nPorts := flag.String("ports", "20000", "ports, spread over networks and hosts (one per size of -agents)")
+	preload := flag.Bool("preload-ports", false, "put the ports, bound and ACTIVE, in the backend before the server starts (else the run binds them and the agents report them up)")
 	nEvents := flag.Int("events", 300, "measured port events (one at a time)")
 	resync := flag.Int("resync-entries", 10000, "entries in the resync agent's view (0: skip)")
 	nClients := flag.Int("clients", 20, "gRPC connections the agents share")
@@ -48,6 +57,8 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log agents and server")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile to this file when the setup is done")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6061) to profile a long run while it runs")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -60,22 +71,51 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "pprof:", http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, poll: *poll}
-	if err := b.run(*nAgents, *nNets, *nPorts, *nEvents, *resync, *nClients); err != nil {
-		pprof.StopCPUProfile()
-		fmt.Fprintln(os.Stderr, "convergence:", err)
-		os.Exit(1)
+	agents, e1 := ints(*nAgents)
+	nets, e2 := ints(*nNets)
+	ports, e3 := ints(*nPorts)
+	if err := errors.Join(e1, e2, e3); err != nil || len(nets) != len(agents) || len(ports) != len(agents) {
+		fmt.Fprintln(os.Stderr, "convergence: -agents, -networks and -ports need one number per size", err)
+		os.Exit(2)
+	}
+	fmt.Printf("machine: %s\n", machine.Read())
+	for i := range agents {
+		b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, poll: *poll, memProfile: *memProfile, preloadPorts: *preload}
+		if err := b.run(agents[i], nets[i], ports[i], *nEvents, *resync, *nClients); err != nil {
+			pprof.StopCPUProfile()
+			fmt.Fprintln(os.Stderr, "convergence:", err)
+			os.Exit(1)
+		}
 	}
 }
 
+func ints(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad number %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 type bench struct {
-	r    *rand.Rand
-	log  *slog.Logger
-	poll time.Duration
+	r          *rand.Rand
+	log        *slog.Logger
+	poll       time.Duration
+	memProfile string
+	// preloadPorts: ports are ACTIVE in the backend before the server
+	// starts.
+	preloadPorts bool
 
 	mem     *rpctest.Memory
 	srv     *rpc.Server
@@ -174,13 +214,48 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	if err != nil {
 		return err
 	}
+	b.url = "grpc://" + lis.Addr().String()
+	// The cloud's nodes are in the backend before the server starts
+	// (their agents rows with tunnel IPs, as after a server restart), so
+	// the run measures port events on a running cloud, not 10,000 nodes
+	// joining at once: each join moves every host's VTEP set (underlay
+	// filter), which is one small delta to every agent per join; the
+	// agents' own report_state at start then changes no view.
+	tb := time.Now()
+	var nodes []*node
+	for i := 0; i < nAgents; i++ {
+		host := fmt.Sprintf("node-%05d", i)
+		cfg := &config.Agent{Host: host, TransportURL: b.url, LocalIP: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1),
+			L2Population: true, ARPResponder: true, TunnelTypes: []string{"vxlan"}, VXLANUDPPort: 4789,
+			PollingInterval: b.poll, ReportInterval: 30 * time.Second, IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
+		if _, err := b.mem.ReportState(ctx, agent.Report(agent.KindOVS, cfg, 0, true)); err != nil {
+			return err
+		}
+		nodes = append(nodes, &node{host: host, cfg: cfg, dp: fake.New()})
+	}
+	for i := 0; i < nNets; i++ {
+		id := fmt.Sprintf("net-%05d", i)
+		b.mem.CreateNetwork(id, int64(1001+i))
+		b.nets = append(b.nets, id)
+	}
+	if b.preloadPorts {
+		// Ports bound and ACTIVE too: every agent starts from a snapshot
+		// of its whole view.
+		for p := 0; p < nPorts; p++ {
+			n := nodes[b.r.IntN(nAgents)]
+			id := b.newPort(b.nets[p%nNets], n)
+			if _, err := b.mem.UpdateDevice(ctx, n.host, id, true); err != nil {
+				return err
+			}
+		}
+	}
+	tBuild := time.Since(tb)
 	l2cfg := l2pop.Config{Enabled: true}
 	b.srv = rpc.NewServer(b.mem, rpc.ServerConfig{L2Pop: l2cfg, PollInterval: 50 * time.Millisecond, Logger: b.log})
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
 	serverDone := make(chan struct{})
 	go func() { defer close(serverDone); b.srv.Serve(sctx, lis) }()
-	b.url = "grpc://" + lis.Addr().String()
 	cc, _ := rpc.ClientConfigFor(&config.Agent{TransportURL: b.url})
 	for i := 0; i < nClients; i++ {
 		c, err := rpc.Dial(cc)
@@ -190,47 +265,57 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		b.clients = append(b.clients, c)
 	}
 
-	fmt.Printf("machine: %s\n", machine.Read())
-	fmt.Printf("run: %d agents, %d networks, %d ports, %d events, polling_interval %s\n\n", nAgents, nNets, nPorts, nEvents, b.poll)
+	fmt.Printf("\n## run: %d agents, %d networks, %d ports, %d events, polling_interval %s\n\nstart: %s UTC, load average %s\n",
+		nAgents, nNets, nPorts, nEvents, b.poll, time.Now().UTC().Format("2006-01-02 15:04:05"), machine.LoadAvg())
 
+	// The server serves once it has loaded the state (every host's view).
+	tl := time.Now()
+	if err := waitUntil("server to load the state", 30*time.Minute, func() bool { return b.srv.Revision() == b.mem.Revision() }); err != nil {
+		return err
+	}
+	fmt.Printf("server start: state loaded (%d hosts' views) in %s\n", nAgents, time.Since(tl).Round(time.Millisecond))
 	// Reference in the same run: a bare unary call's round trip.
-	rtt := b.unaryRTT(200)
+	rtt, err := b.unaryRTT(200)
+	if err != nil {
+		return err
+	}
 
 	t0 := time.Now()
-	for i := 0; i < nAgents; i++ {
-		host := fmt.Sprintf("node-%04d", i)
-		cfg := &config.Agent{Host: host, TransportURL: b.url, LocalIP: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1),
-			L2Population: true, ARPResponder: true, TunnelTypes: []string{"vxlan"}, VXLANUDPPort: 4789,
-			PollingInterval: b.poll, ReportInterval: 30 * time.Second, IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "netdev"}
-		n := &node{host: host, cfg: cfg, dp: fake.New()}
-		if err := b.startAgent(n, b.clients[i%len(b.clients)]); err != nil {
+	for _, n := range nodes {
+		if err := b.startAgent(n, b.clients[len(b.agents)%len(b.clients)]); err != nil {
 			return err
 		}
 		b.agents = append(b.agents, n)
 	}
-	if err := waitUntil("agents to register", 5*time.Minute, func() bool { return len(b.mem.Agents()) == nAgents }); err != nil {
+	stopProgress := b.progress(t0, 30*time.Second)
+	defer stopProgress()
+	if !b.preloadPorts {
+		for p := 0; p < nPorts; p++ {
+			b.newPort(b.nets[p%nNets], b.agents[b.r.IntN(nAgents)])
+		}
+	}
+	if err := waitUntil("ports to go ACTIVE", 30*time.Minute, func() bool { return b.tr.activeCount() == nPorts }); err != nil {
 		return err
 	}
-	tReg := time.Since(t0)
-	for i := 0; i < nNets; i++ {
-		id := fmt.Sprintf("net-%04d", i)
-		b.mem.CreateNetwork(id, int64(1001+i))
-		b.nets = append(b.nets, id)
-	}
-	for p := 0; p < nPorts; p++ {
-		b.newPort(b.nets[p%nNets], b.agents[b.r.IntN(nAgents)])
-	}
-	if err := waitUntil("ports to go ACTIVE", 10*time.Minute, func() bool { return b.tr.activeCount() == nPorts }); err != nil {
-		return err
-	}
-	if err := b.quiet(10 * time.Minute); err != nil {
+	if err := b.quiet(30 * time.Minute); err != nil {
 		return err
 	}
 	tSetup := time.Since(t0)
+	stopProgress()
+	if b.memProfile != "" {
+		if err := writeHeapProfile(b.memProfile); err != nil {
+			return err
+		}
+	}
 	setupStats := b.srv.Stats()
-	fmt.Printf("setup: agents registered in %s; all %d ports ACTIVE and applied everywhere in %s (%d messages, %.1f MB)\n\n",
-		tReg.Round(time.Millisecond), nPorts, tSetup.Round(time.Millisecond), setupStats.Messages, float64(setupStats.Bytes)/(1<<20))
+	how := "bound by the run, reported up by their agents"
+	if b.preloadPorts {
+		how = "ACTIVE in the backend before the server started"
+	}
+	fmt.Printf("setup: backend built in %s (%d agents rows, %d networks, ports %s); agents started, all %d ports ACTIVE and applied everywhere in %s (%d messages, %.1f MB)\n\n",
+		tBuild.Round(time.Millisecond), nAgents, nNets, how, nPorts, tSetup.Round(time.Millisecond), setupStats.Messages, float64(setupStats.Bytes)/(1<<20))
 
+	fmt.Printf("events start: %s UTC, load average %s, process RSS %s\n\n", time.Now().UTC().Format("15:04:05"), machine.LoadAvg(), machine.RSS())
 	// Port events, one at a time.
 	var lat []time.Duration
 	var msgs, bytes, over, hostsSum int64
@@ -301,6 +386,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	b.srv = nil
 	backendOnly := heapMB()
 	fmt.Printf("| server heap (model, views, delta logs; backend excluded) | %.1f MB |\n", withServer-backendOnly)
+	defer fmt.Printf("\nend: %s UTC, load average %s\n", time.Now().UTC().Format("15:04:05"), machine.LoadAvg())
 	fmt.Printf("| in-memory backend heap (stands in for the database) | %.1f MB |\n", backendOnly)
 	return nil
 }
@@ -384,17 +470,21 @@ func (b *bench) resync(entries int) error {
 	return nil
 }
 
-func (b *bench) unaryRTT(n int) time.Duration {
+func (b *bench) unaryRTT(n int) (time.Duration, error) {
 	var d []time.Duration
 	for i := 0; i < n; i++ {
 		t := time.Now()
 		// A device report for a port that does not exist: a full
-		// round trip through auth, handler and backend.
-		b.clients[0].UpdateDevice(context.Background(), "nohost", "00000000-0000-0000-0000-000000000000", true)
+		// round trip through auth, handler and backend, answered
+		// NotFound (any other answer means the server did not serve it).
+		_, err := b.clients[0].UpdateDevice(context.Background(), "nohost", "00000000-0000-0000-0000-000000000000", true)
 		d = append(d, time.Since(t))
+		if status.Code(err) != codes.NotFound {
+			return 0, fmt.Errorf("reference round trip: want NotFound, got %v", err)
+		}
 	}
 	slices.Sort(d)
-	return d[len(d)/2]
+	return d[len(d)/2], nil
 }
 
 // tracker follows the change log (through the backend's hook) and the
@@ -540,4 +630,51 @@ func (t *tracker) applied(host string, rev int64) {
 		keep = append(keep, ev)
 	}
 	t.open = keep
+}
+
+// progress prints, every period until stopped, how far the setup is and
+// what it costs (heap, RSS, load), so a slow or growing run shows where.
+func (b *bench) progress(t0 time.Time, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			// The store prunes its change log; so does the stand-in, below
+			// what the server has read.
+			b.mem.Prune(b.srv.Revision() - 1000)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			var synced, reconnects int64
+			for _, n := range b.agents {
+				if n.a.AppliedRevision() > 0 {
+					synced++
+				}
+				reconnects += n.a.Reconnects()
+			}
+			fmt.Fprintf(os.Stderr, "progress %s: agents applied %d, watch reconnects %d, ports ACTIVE %d, revision server %d / backend %d, messages %d, heap %.0f MB, RSS %s, load %s\n",
+				time.Since(t0).Round(time.Second), synced, reconnects, b.tr.activeCount(), b.srv.Revision(), b.mem.Revision(),
+				b.srv.Stats().Messages, float64(ms.HeapAlloc)/(1<<20), machine.RSS(), machine.LoadAvg())
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -57,6 +57,15 @@ func LoadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// RSS is this process's resident set size ("VmRSS" of /proc/self/status,
+// e.g. "812345 kB"; "unknown" if unreadable).
+func RSS() string {
+	if v := procField("/proc/self/status", "VmRSS"); v != "" {
+		return v
+	}
+	return "unknown"
+}
+
 // procField returns the value of the first "key : value" line of a /proc file.
 func procField(path, key string) string {
 	f, err := os.Open(path)

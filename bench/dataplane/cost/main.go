@@ -12,6 +12,14 @@
 //
 //     go run ./bench/dataplane/cost -change -sizes 100,1000,10000,50000 -changes 15
 //
+//   - -change -mechanism linuxbridge: the same for the Linux data plane
+//     (FDB and neighbour entries on vxlan devices), with the netlink
+//     requests each Apply sent (linux.ApplyStats) and the FDB/neighbour
+//     changes the kernel announced, and one `bridge fdb append` process
+//     as the reference (linuxchange.go).
+//
+//     go run ./bench/dataplane/cost -change -mechanism linuxbridge -sizes 100,1000,10000,50000 -changes 15
+//
 //   - -idle: CPU of a real agent (internal/agent, fed one snapshot by an
 //     in-process stand-in for the server) on a node holding -entries l2pop
 //     entries while nothing changes, over -window: the agent process, and
@@ -58,11 +66,11 @@ import (
 )
 
 func main() {
-	change := flag.Bool("change", false, "measure one-entry change cost (OVS)")
+	change := flag.Bool("change", false, "measure one-entry change cost (-mechanism openvswitch or linuxbridge)")
 	idle := flag.Bool("idle", false, "measure idle CPU of an agent")
 	sizes := flag.String("sizes", "100,1000,10000,50000", "entries per node for -change")
 	changes := flag.Int("changes", 15, "changes (and reference processes) per size")
-	mech := flag.String("mechanism", "openvswitch", "openvswitch or linuxbridge (-idle)")
+	mech := flag.String("mechanism", "openvswitch", "openvswitch or linuxbridge")
 	entries := flag.Int("entries", 10000, "entries on the node (-idle)")
 	window := flag.Duration("window", time.Minute, "idle measurement window per phase")
 	flag.Parse()
@@ -81,6 +89,10 @@ func main() {
 				os.Exit(2)
 			}
 			ns = append(ns, n)
+		}
+		if *mech == agent.KindLinuxBridge {
+			err = withNode(ctx, log, false, func(n *lab.Node, _ *lab.OVS) error { return linuxChangeCost(ctx, log, n, ns, *changes) })
+			break
 		}
 		err = withNode(ctx, log, true, func(n *lab.Node, o *lab.OVS) error { return changeCost(ctx, log, n, o, ns, *changes) })
 	case *idle:

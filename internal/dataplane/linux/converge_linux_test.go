@@ -276,6 +276,71 @@ func TestRecordFollowsKernel(t *testing.T) {
 	recordMatchesKernel("after the device was rebuilt")
 }
 
+// TestOneChangeCostsItsEntries counts the netlink requests of Apply: one
+// entry's MAC changed costs the same requests whether the node holds 100
+// or 2,000 entries (the link and address lists, the local_ip device, the
+// FDB entry's delete and add and the neighbour's set), reads none of the
+// entries back, and an Apply with nothing to change changes nothing. The
+// kernel then holds what the record says.
+func TestOneChangeCostsItsEntries(t *testing.T) {
+	ctx := context.Background()
+	_, node := oneNode(t, ctx)
+	d, err := New(Options{NetNS: node.NS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	state := func(n int, mac0 string) dataplane.NodeState {
+		nt := dataplane.Network{ID: "3f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c11", VNI: 1001, MTU: 1450, L2Pop: true, ARPResponder: true,
+			Flood: []netip.Addr{netip.MustParseAddr("198.18.1.1")}}
+		for i := range n {
+			nt.Entries = append(nt.Entries, dataplane.Entry{MAC: fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8, i&0xff),
+				IP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), VTEP: netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%5)})})
+		}
+		nt.Entries[0].MAC = mac0
+		return dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Networks: map[string]dataplane.Network{nt.ID: nt}}
+	}
+	apply := func(s dataplane.NodeState) ApplyStats {
+		t.Helper()
+		if err := d.Apply(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return d.LastApply()
+	}
+	var changed []ApplyStats
+	for _, n := range []int{100, 2000} {
+		apply(state(n, "fa:16:3e:aa:00:00"))
+		// The device made by the first Apply is read back once.
+		if st := apply(state(n, "fa:16:3e:aa:00:00")); st.FDBAdds+st.FDBDels+st.NeighSets+st.NeighDels+st.LinkChanges != 0 {
+			t.Fatalf("%d entries: second Apply of the same state changed the kernel: %+v", n, st)
+		}
+		st := apply(state(n, "fa:16:3e:aa:00:00"))
+		if want := (ApplyStats{Dumps: 2, Dumped: st.Dumped, Lookups: 1}); st != want {
+			t.Errorf("%d entries: Apply with nothing to change: %+v, want %+v", n, st, want)
+		}
+		st = apply(state(n, "fa:16:3e:bb:00:00"))
+		if want := (ApplyStats{Dumps: 2, Dumped: st.Dumped, Lookups: 1, FDBAdds: 1, FDBDels: 1, NeighSets: 1}); st != want {
+			t.Errorf("%d entries: one MAC changed: %+v, want %+v", n, st, want)
+		}
+		changed = append(changed, st)
+		fdb, err := lab.Exec(ctx, node.NS, "bridge", "fdb", "show", "dev", "vxlan-1001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(fdb), "fa:16:3e:aa:00:00") || !strings.Contains(string(fdb), "fa:16:3e:bb:00:00 dst 198.18.1.1") {
+			t.Errorf("%d entries: kernel FDB after the change:\n%s", n, fdb)
+		}
+		// The read-back path for comparison: every entry is dumped.
+		d.Resync()
+		if st := apply(state(n, "fa:16:3e:bb:00:00")); st.ReadBacks != 1 || st.Dumped < 2*n {
+			t.Errorf("%d entries: Apply after Resync read back %d devices, %d objects; want 1 device, at least %d objects", n, st.ReadBacks, st.Dumped, 2*n)
+		}
+	}
+	if changed[0] != changed[1] {
+		t.Errorf("one change costs more at 2,000 entries than at 100: %+v against %+v", changed[1], changed[0])
+	}
+}
+
 // oneNode makes a lab with one node, compute1, torn down when t ends.
 func oneNode(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Node) {
 	t.Helper()

@@ -45,6 +45,13 @@ type Dataplane struct {
 	// installed is the record of the FDB and neighbour entries on each of
 	// our vxlan devices, by device name; see read.
 	installed map[string]*devEntries
+	// index is each link's ifindex as the last read dumped it: FDB and
+	// neighbour changes name their device by index, so they need no
+	// lookup request of their own.
+	index map[string]int
+	// stats counts the netlink requests of the Apply in progress (nil
+	// outside Apply) and last those of the latest Apply.
+	stats, last *ApplyStats
 
 	// Device events (events.go): the coalescing channel, closed-on-Close
 	// done channel and the link watcher goroutine.
@@ -52,6 +59,47 @@ type Dataplane struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+}
+
+// ApplyStats counts the netlink requests one Apply sent, so that a
+// benchmark or test can check that a change costs requests in proportion
+// to the change, not to what the node holds.
+type ApplyStats struct {
+	// Dumps are dump requests: the link list and the address list on
+	// every Apply, and the FDB and neighbour tables of a vxlan device the
+	// record does not hold (ReadBacks of those devices).
+	Dumps, ReadBacks int
+	// Dumped counts the objects those dumps returned (links, addresses,
+	// FDB and neighbour entries): what the Apply read of the kernel.
+	Dumped int
+	// Lookups are single-object reads (a link by name or index).
+	Lookups int
+	// Changes by kind: static FDB entries added (append or replace) and
+	// deleted, neighbour entries set and deleted, and link changes
+	// (create, delete, MTU, master, up).
+	FDBAdds, FDBDels, NeighSets, NeighDels, LinkChanges int
+}
+
+// Requests is every netlink request counted.
+func (s ApplyStats) Requests() int {
+	return s.Dumps + s.Lookups + s.FDBAdds + s.FDBDels + s.NeighSets + s.NeighDels + s.LinkChanges
+}
+
+// LastApply returns the counts of the most recent Apply.
+func (d *Dataplane) LastApply() ApplyStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last == nil {
+		return ApplyStats{}
+	}
+	return *d.last
+}
+
+// count records one request in the Apply in progress.
+func (d *Dataplane) count(f func(*ApplyStats)) {
+	if d.stats != nil {
+		f(d.stats)
+	}
 }
 
 var (
@@ -117,6 +165,8 @@ func (d *Dataplane) Close() error {
 func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.stats = &ApplyStats{}
+	defer func() { d.last, d.stats = d.stats, nil }()
 	_, fw := d.fw.Apply(ctx, firewallInput(desired))
 	l2 := d.applyL2(ctx, desired)
 	return errors.Join(fw, l2)
@@ -293,6 +343,7 @@ func (d *Dataplane) Devices(ctx context.Context) ([]dataplane.Device, error) {
 func (d *Dataplane) linkList() ([]netlink.Link, error) {
 	for i := 0; ; i++ {
 		ls, err := d.h.LinkList()
+		d.count(func(s *ApplyStats) { s.Dumps++; s.Dumped += len(ls) })
 		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
 			continue
 		}
@@ -303,6 +354,7 @@ func (d *Dataplane) linkList() ([]netlink.Link, error) {
 func (d *Dataplane) neighList(index, family int) ([]netlink.Neigh, error) {
 	for i := 0; ; i++ {
 		ns, err := d.h.NeighList(index, family)
+		d.count(func(s *ApplyStats) { s.Dumps++; s.Dumped += len(ns) })
 		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
 			continue
 		}
@@ -322,8 +374,10 @@ func (d *Dataplane) read() (kernelState, error) {
 		return st, err
 	}
 	names := map[int]string{}
+	d.index = make(map[string]int, len(links))
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
+		d.index[l.Attrs().Name] = l.Attrs().Index
 	}
 	var errs []error
 	for _, l := range links {
@@ -353,6 +407,7 @@ func (d *Dataplane) read() (kernelState, error) {
 			continue
 		}
 		delete(d.installed, a.Name)
+		d.count(func(s *ApplyStats) { s.ReadBacks++ })
 		rec := &devEntries{index: a.Index, fdb: map[fdbEntry]bool{}, neigh: map[netip.Addr]neighEntry{}}
 		nFDB, nNeigh := len(st.FDB), len(st.Neigh)
 		fdb, err := d.neighList(a.Index, unix.AF_BRIDGE)
@@ -406,11 +461,13 @@ func (d *Dataplane) deviceWithAddr(ip netip.Addr) (string, error) {
 		family = netlink.FAMILY_V6
 	}
 	addrs, err := d.h.AddrList(nil, family)
+	d.count(func(s *ApplyStats) { s.Dumps++; s.Dumped += len(addrs) })
 	if err != nil {
 		return "", fmt.Errorf("list addresses: %w", err)
 	}
 	for _, a := range addrs {
 		if addr(a.IP) == ip {
+			d.count(func(s *ApplyStats) { s.Lookups++ })
 			l, err := d.h.LinkByIndex(a.LinkIndex)
 			if err != nil {
 				return "", fmt.Errorf("link of %s: %w", ip, err)
@@ -422,7 +479,39 @@ func (d *Dataplane) deviceWithAddr(ip netip.Addr) (string, error) {
 }
 
 func (d *Dataplane) exec(o op) error {
-	byName := func(n string) (netlink.Link, error) { return d.h.LinkByName(n) }
+	byName := func(n string) (netlink.Link, error) {
+		d.count(func(s *ApplyStats) { s.Lookups++ })
+		return d.h.LinkByName(n)
+	}
+	// indexOf is the device's ifindex from the last dump; a device made
+	// since (or unknown) is looked up.
+	indexOf := func(n string) (int, error) {
+		if i, ok := d.index[n]; ok {
+			return i, nil
+		}
+		l, err := byName(n)
+		if err != nil {
+			return 0, err
+		}
+		d.index[n] = l.Attrs().Index
+		return l.Attrs().Index, nil
+	}
+	switch o.Kind {
+	case opFDBAppend, opFDBReplace:
+		d.count(func(s *ApplyStats) { s.FDBAdds++ })
+	case opFDBDel:
+		d.count(func(s *ApplyStats) { s.FDBDels++ })
+	case opNeighReplace:
+		d.count(func(s *ApplyStats) { s.NeighSets++ })
+	case opNeighDel:
+		d.count(func(s *ApplyStats) { s.NeighDels++ })
+	case opDelLink, opAddBridge, opAddVXLAN, opAddVLAN:
+		// A link made or deleted here has another index (or none) now.
+		delete(d.index, o.Link)
+		d.count(func(s *ApplyStats) { s.LinkChanges++ })
+	default:
+		d.count(func(s *ApplyStats) { s.LinkChanges++ })
+	}
 	switch o.Kind {
 	case opDelLink:
 		l, err := byName(o.Link)
@@ -493,7 +582,7 @@ func (d *Dataplane) exec(o op) error {
 		}
 		return d.h.LinkSetUp(l)
 	case opFDBAppend, opFDBReplace, opFDBDel:
-		l, err := byName(o.FDB.Dev)
+		index, err := indexOf(o.FDB.Dev)
 		if err != nil {
 			return err
 		}
@@ -502,7 +591,7 @@ func (d *Dataplane) exec(o op) error {
 			return err
 		}
 		n := &netlink.Neigh{
-			LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, State: netlink.NUD_PERMANENT,
+			LinkIndex: index, Family: unix.AF_BRIDGE, State: netlink.NUD_PERMANENT,
 			Flags: netlink.NTF_SELF, IP: ipOf(o.FDB.Dst), HardwareAddr: mac,
 		}
 		switch o.Kind {
@@ -513,11 +602,11 @@ func (d *Dataplane) exec(o op) error {
 		}
 		return d.h.NeighDel(n)
 	case opNeighReplace, opNeighDel:
-		l, err := byName(o.Neigh.Dev)
+		index, err := indexOf(o.Neigh.Dev)
 		if err != nil {
 			return err
 		}
-		n := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, IP: ipOf(o.Neigh.IP)}
+		n := &netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, IP: ipOf(o.Neigh.IP)}
 		if o.Kind == opNeighDel {
 			return d.h.NeighDel(n)
 		}

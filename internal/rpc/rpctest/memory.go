@@ -17,6 +17,9 @@ import (
 
 // Memory holds networks, ports, agents and endpoints and appends one
 // change-log row per write, like the plugin's store.
+// agentKey names an agents row as Neutron's unique constraint does.
+type agentKey struct{ host, typ string }
+
 type Memory struct {
 	mu        sync.Mutex
 	rev       int64
@@ -25,6 +28,7 @@ type Memory struct {
 	networks  map[string]neutron.Network
 	ports     map[string]neutron.Port
 	agents    map[string]neutron.Agent // by id
+	agentIDs  map[agentKey]string      // (host, type) -> id: a heartbeat finds its row without a scan
 	endpoints map[string]neutron.TunnelEndpoint
 	groups    map[string]neutron.SecurityGroup
 	seq       int
@@ -52,7 +56,7 @@ func (m *Memory) Committed() <-chan struct{} {
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
 	return &Memory{networks: map[string]neutron.Network{}, ports: map[string]neutron.Port{},
-		agents: map[string]neutron.Agent{}, endpoints: map[string]neutron.TunnelEndpoint{}}
+		agents: map[string]neutron.Agent{}, agentIDs: map[agentKey]string{}, endpoints: map[string]neutron.TunnelEndpoint{}}
 }
 
 // SetFailing makes Snapshot and Changes fail (true) or work again.
@@ -178,6 +182,7 @@ func (m *Memory) DeleteAgent(host string) {
 	for id, a := range m.agents {
 		if a.Host == host {
 			delete(m.agents, id)
+			delete(m.agentIDs, agentKey{a.Host, a.AgentType})
 			m.appendChange(neutron.Deleted(neutron.KindAgent, id))
 		}
 	}
@@ -212,16 +217,12 @@ func (m *Memory) Agents() []neutron.Agent {
 func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron.Agent, error) {
 	m.mu.Lock()
 	now := time.Now().UTC()
-	var a neutron.Agent
-	found := false
-	for _, x := range m.agents {
-		if x.Host == r.Host && x.AgentType == r.AgentType {
-			a, found = x, true
-		}
-	}
+	key := agentKey{r.Host, r.AgentType}
+	a, found := m.agents[m.agentIDs[key]]
 	if !found {
 		m.seq++
 		a = neutron.Agent{ID: fmt.Sprintf("agent-%06d", m.seq), AgentType: r.AgentType, Host: r.Host, AdminStateUp: true, CreatedAt: now, StartedAt: now}
+		m.agentIDs[key] = a.ID
 	}
 	a.Binary, a.Topic, a.Configurations, a.HeartbeatAt, a.Alive = r.Binary, r.Topic, r.Configurations, now, true
 	if r.StartFlag {
