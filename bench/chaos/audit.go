@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,7 +30,7 @@ type auditor struct {
 }
 
 func newAuditor(ctx context.Context, c *cluster) (*auditor, error) {
-	st, err := store.Open(ctx, c.pg.URL(), nil)
+	st, err := store.Open(ctx, c.db.URL(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -165,59 +166,72 @@ func (a *auditor) integrity(ctx context.Context, w *workload) ([]string, error) 
 		{"network name written twice", `SELECT name FROM networks WHERE name LIKE 'chaos-%' GROUP BY name HAVING COUNT(*) > 1`},
 		{"port without an address on a network with a subnet", `SELECT p.id FROM ports p WHERE EXISTS (SELECT 1 FROM subnets s WHERE s.network_id = p.network_id) AND NOT EXISTS (SELECT 1 FROM ipallocations i WHERE i.port_id = p.id)`},
 		{"network without exactly one segment", `SELECT n.id FROM networks n WHERE (SELECT COUNT(*) FROM network_segments s WHERE s.network_id = n.id) <> 1`},
-		{"VNI allocation out of step with segments", `SELECT CAST(COUNT(*) AS VARCHAR) FROM vxlan_allocations a WHERE a.allocated <> EXISTS (SELECT 1 FROM network_segments s WHERE s.network_type = 'vxlan' AND s.segmentation_id = a.vxlan_vni)`},
+		{"default security group written twice", `SELECT project_id FROM securitygroups WHERE name = 'default' GROUP BY project_id HAVING COUNT(*) > 1`},
+		{"VNI allocation out of step with segments", `SELECT a.vxlan_vni FROM vxlan_allocations a WHERE a.allocated <> EXISTS (SELECT 1 FROM network_segments s WHERE s.network_type = 'vxlan' AND s.segmentation_id = a.vxlan_vni)`},
 	} {
 		if err := q(c.what, c.sql); err != nil {
 			return nil, err
 		}
 	}
-	// The VNI check returns a count even when it is 0.
-	out = dropZero(out, "VNI allocation out of step with segments: 0")
 	st, err := a.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	known := w.knownPorts()
-	inDB := map[string]neutron.Port{}
-	for _, p := range st.Ports {
-		inDB[p.ID] = p
-		if strings.HasPrefix(p.Name, "chaos-") {
-			if _, ok := known[p.ID]; !ok {
-				out = append(out, fmt.Sprintf("port %s (%s) exists but the workload did not keep it (written twice or not deleted)", p.ID, p.Name))
-			}
-		}
+	subnets, err := a.st.ListSubnets(ctx, neutron.ListQuery{})
+	if err != nil {
+		return nil, err
 	}
-	for id, host := range known {
-		p, ok := inDB[id]
-		switch {
-		case !ok:
-			out = append(out, fmt.Sprintf("port %s the workload holds is missing", id))
-		case p.Binding.HostID != host:
-			out = append(out, fmt.Sprintf("port %s is bound to %q, the workload moved it to %q", id, p.Binding.HostID, host))
-		}
-	}
-	nets := map[string]bool{}
-	for _, id := range w.knownNets() {
-		nets[id] = true
-	}
-	for _, n := range st.Networks {
-		if strings.HasPrefix(n.Name, "chaos-") && !nets[n.ID] {
-			out = append(out, fmt.Sprintf("network %s (%s) exists but the workload did not keep it", n.ID, n.Name))
-		}
-		delete(nets, n.ID)
-	}
-	for id := range nets {
-		out = append(out, fmt.Sprintf("network %s the workload holds is missing", id))
-	}
+	out = append(out, apiAgrees(st, subnets, w.knownPorts(), w.knownNets())...)
 	sort.Strings(out)
 	return out, nil
 }
 
-func dropZero(in []string, s string) []string {
+// apiAgrees compares the database with what the API answered: every port
+// and network whose create (or last update) succeeded is there with the
+// values the API returned (network, MAC, fixed IPs, the host the
+// workload bound it to; the subnet with its CIDR), and nothing the
+// workload deleted or never got a success for is (names "chaos-").
+func apiAgrees(st *neutron.State, subnets []neutron.Subnet, ports map[string]vm, nets map[string]*tnet) []string {
 	var out []string
-	for _, x := range in {
-		if x != s {
-			out = append(out, x)
+	inDB := map[string]neutron.Port{}
+	for _, p := range st.Ports {
+		inDB[p.ID] = p
+		if _, ok := ports[p.ID]; !ok && strings.HasPrefix(p.Name, "chaos-") {
+			out = append(out, fmt.Sprintf("port %s (%s) exists but the workload did not keep it (written twice or not deleted)", p.ID, p.Name))
+		}
+	}
+	for id, v := range ports {
+		p, ok := inDB[id]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("port %s the API created is missing", id))
+			continue
+		case p.Binding.HostID != v.node.Name:
+			out = append(out, fmt.Sprintf("port %s is bound to %q, the workload moved it to %q", id, p.Binding.HostID, v.node.Name))
+		}
+		if p.NetworkID != v.port.NetworkID || p.MACAddress != v.port.MACAddress || !slices.Equal(p.FixedIPs, v.port.FixedIPs) {
+			out = append(out, fmt.Sprintf("port %s holds network %s, MAC %s, addresses %v; the API returned %s, %s, %v", id,
+				p.NetworkID, p.MACAddress, p.FixedIPs, v.port.NetworkID, v.port.MACAddress, v.port.FixedIPs))
+		}
+	}
+	subs := map[string]neutron.Subnet{}
+	for _, s := range subnets {
+		subs[s.ID] = s
+	}
+	seen := map[string]bool{}
+	for _, n := range st.Networks {
+		seen[n.ID] = true
+		if _, ok := nets[n.ID]; !ok && strings.HasPrefix(n.Name, "chaos-") {
+			out = append(out, fmt.Sprintf("network %s (%s) exists but the workload did not keep it", n.ID, n.Name))
+		}
+	}
+	for id, t := range nets {
+		if !seen[id] {
+			out = append(out, fmt.Sprintf("network %s the API created is missing", id))
+			continue
+		}
+		if s, ok := subs[t.sub.ID]; !ok || s.NetworkID != id || s.CIDR != t.sub.CIDR {
+			out = append(out, fmt.Sprintf("subnet %s (%s on network %s) the API created is missing or changed", t.sub.ID, t.sub.CIDR, id))
 		}
 	}
 	return out

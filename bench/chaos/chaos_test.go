@@ -34,7 +34,7 @@ func TestChaosShort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var out strings.Builder
-	rep, err := run(ctx, options{Seed: 1, Faults: 20, Nodes: 6, Bound: 60 * time.Second, Bin: bin,
+	rep, err := run(ctx, options{Seed: 1, Faults: 20, Nodes: 6, DB: dbPostgres, Bound: 60 * time.Second, Bin: bin,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: &out})
 	if rep != nil {
 		rep.print(&out)

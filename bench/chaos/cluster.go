@@ -10,9 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,83 +97,6 @@ func (p *proc) signal(sig syscall.Signal, d time.Duration) {
 func (p *proc) kill() { p.signal(syscall.SIGKILL, 0) }
 func (p *proc) stop() { p.signal(syscall.SIGTERM, 10*time.Second) }
 
-// postgres is the harness's own PostgreSQL: unix socket only (no TCP
-// port at all), data in the run directory, restarted by its PID.
-type postgres struct {
-	bin, data, sock, log string
-	cred                 *syscall.Credential
-	p                    *proc
-}
-
-func startPostgres(ctx context.Context, dir string) (*postgres, error) {
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
-	if len(bins) == 0 {
-		return nil, errors.New("PostgreSQL is not installed (scripts/deps.sh installs it)")
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("postgres user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	pg := &postgres{bin: filepath.Dir(bins[len(bins)-1]), data: filepath.Join(dir, "pg", "data"), sock: filepath.Join(dir, "pg"),
-		log: filepath.Join(dir, "log", "postgres.log"), cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	if err := os.MkdirAll(pg.sock, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Chown(pg.sock, uid, gid); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(pg.bin, "initdb"), "-D", pg.data, "-U", "postgres", "--auth=trust")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %w: %s", err, out)
-	}
-	if err := pg.start(ctx); err != nil {
-		return nil, err
-	}
-	out, err := exec.CommandContext(ctx, "psql", "-h", pg.sock, "-U", "postgres", "-qc", "CREATE DATABASE chaos").CombinedOutput()
-	if err != nil {
-		pg.stop()
-		return nil, fmt.Errorf("create database: %w: %s", err, out)
-	}
-	return pg, nil
-}
-
-// URL is the servers' [database] connection (the socket directory).
-func (pg *postgres) URL() string {
-	return "postgresql://postgres@/chaos?host=" + pg.sock + "&sslmode=disable"
-}
-
-func (pg *postgres) start(ctx context.Context) error {
-	p, err := startProc("postgres", pg.log, pg.cred, filepath.Join(pg.bin, "postgres"), "-D", pg.data, "-k", pg.sock,
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200")
-	if err != nil {
-		return err
-	}
-	pg.p = p
-	return waitUntil(ctx, 60*time.Second, "postgres accepts connections", func() (bool, string) {
-		if p.exited() {
-			return false, "postgres exited (see " + pg.log + ")"
-		}
-		out, err := exec.CommandContext(ctx, filepath.Join(pg.bin, "pg_isready"), "-h", pg.sock, "-U", "postgres").CombinedOutput()
-		return err == nil, string(out)
-	})
-}
-
-// crash is an immediate shutdown (SIGQUIT: no checkpoint, crash recovery
-// at the next start), then a start.
-func (pg *postgres) crash(ctx context.Context) error {
-	pg.p.signal(syscall.SIGQUIT, 20*time.Second)
-	return pg.start(ctx)
-}
-
-func (pg *postgres) stop() {
-	if pg != nil && pg.p != nil {
-		pg.p.signal(syscall.SIGTERM, 20*time.Second)
-	}
-}
-
 // node is one hypervisor: a lab node with an agent of its kind.
 type node struct {
 	*lab.Node
@@ -206,7 +127,8 @@ type cluster struct {
 	bin     string
 	log     *slog.Logger
 	lab     *lab.Lab
-	pg      *postgres
+	dbKind  string
+	db      database
 	nodes   []*node
 	servers []*server
 	token   string
@@ -246,8 +168,8 @@ func nodePlan(n int) []struct{ name, kind string } {
 	return out
 }
 
-func newCluster(ctx context.Context, dir, bin string, nNodes int, log *slog.Logger) (c *cluster, err error) {
-	c = &cluster{dir: dir, bin: bin, log: log, token: "chaos-" + lab.RandomID()}
+func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, log *slog.Logger) (c *cluster, err error) {
+	c = &cluster{dir: dir, bin: bin, log: log, dbKind: dbKind, token: "chaos-" + lab.RandomID()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.teardown())
@@ -259,7 +181,7 @@ func newCluster(ctx context.Context, dir, bin string, nNodes int, log *slog.Logg
 			return c, err
 		}
 	}
-	if c.pg, err = startPostgres(ctx, dir); err != nil {
+	if c.db, err = startDatabase(ctx, dbKind, dir); err != nil {
 		return c, err
 	}
 	if c.lab, err = lab.New(ctx, log); err != nil {
@@ -436,7 +358,7 @@ tenant_network_types = vxlan
 mechanism_drivers = openvswitch,linuxbridge,l2population
 [ml2_type_vxlan]
 vni_ranges = 1001:2000
-`, s.addr, apiPort, rpcPort, c.token, filepath.Join(c.dir, s.name), c.pg.URL())
+`, s.addr, apiPort, rpcPort, c.token, filepath.Join(c.dir, s.name), c.db.URL())
 		if err := os.WriteFile(s.conf, []byte(text), 0o600); err != nil {
 			return err
 		}
@@ -609,7 +531,9 @@ func (c *cluster) teardown() error {
 	if c.lab != nil {
 		errs = append(errs, c.lab.Teardown(context.Background()))
 	}
-	c.pg.stop()
+	if c.db != nil {
+		c.db.stop()
+	}
 	return errors.Join(errs...)
 }
 

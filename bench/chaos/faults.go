@@ -21,7 +21,14 @@ const (
 	faultBurst    = "api-burst-during-restart"
 )
 
-var faultKinds = []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultDB, faultLinkCut, faultUnderlay, faultBurst}
+// faultKinds are the kinds drawn for a database kind: SQLite has no
+// server to restart.
+func faultKinds(db string) []string {
+	if db == dbSQLite {
+		return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultLinkCut, faultUnderlay, faultBurst}
+	}
+	return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultDB, faultLinkCut, faultUnderlay, faultBurst}
+}
 
 // fault is one injected fault and what followed.
 type fault struct {
@@ -33,6 +40,9 @@ type fault struct {
 	End    time.Time     `json:"end"`  // converged (or gave up)
 	Conv   time.Duration `json:"converge_ns"`
 	Failed []string      `json:"failed,omitempty"`
+	// LastWait is the last condition not yet met before convergence
+	// (what a slow fault waited for).
+	LastWait string `json:"last_wait,omitempty"`
 }
 
 // injector draws faults from its own seeded generator, so the sequence of
@@ -97,8 +107,8 @@ func (in *injector) inject(ctx context.Context, kind string) (*fault, error) {
 			return f, err
 		}
 	case faultDB:
-		f.Target = "postgresql"
-		if err := c.pg.crash(ctx); err != nil {
+		f.Target = c.dbKind
+		if err := c.db.crash(ctx); err != nil {
 			return f, err
 		}
 	case faultLinkCut:

@@ -46,6 +46,7 @@ func main() {
 	flag.IntVar(&o.Nodes, "nodes", 6, "nodes (Linux bridge and Open vSwitch alternating)")
 	flag.DurationVar(&o.Bound, "bound", 60*time.Second, "convergence bound: a difference lasting longer is a failure")
 	flag.StringVar(&o.Bin, "bin", "bin/neutrino", "the neutrino binary")
+	flag.StringVar(&o.DB, "db", dbPostgres, "the database: postgresql, mariadb (each a server of the harness's own on a unix socket) or sqlite (one file both servers share)")
 	flag.StringVar(&o.Dir, "dir", "", "run directory for configs and logs (default: a new one under /tmp)")
 	jsonOut := flag.String("json", "", "also write the figures as JSON to this file")
 	verbose := flag.Bool("v", false, "log progress")
@@ -84,6 +85,7 @@ type options struct {
 	Nodes    int
 	Bound    time.Duration
 	Bin, Dir string
+	DB       string
 	Log      *slog.Logger
 	Out      io.Writer
 }
@@ -92,7 +94,7 @@ type options struct {
 // It always tears down what it started.
 func run(ctx context.Context, o options) (rep *report, err error) {
 	if os.Geteuid() != 0 {
-		return nil, errors.New("chaos needs root (network namespaces, OVS daemons, PostgreSQL as the postgres user)")
+		return nil, errors.New("chaos needs root (network namespaces, OVS daemons, database servers as their service users)")
 	}
 	if o.Nodes < 6 {
 		return nil, fmt.Errorf("-nodes %d: at least 6", o.Nodes)
@@ -113,9 +115,14 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 	if err := os.Chmod(dir, 0o755); err != nil { // the postgres user reaches its socket below
 		return nil, err
 	}
-	fmt.Fprintf(o.Out, "chaos: seed %d, %d faults, %d nodes, bound %s, run directory %s\n", o.Seed, o.Faults, o.Nodes, o.Bound, dir)
+	// Every process the run starts inherits the mark (see leaks.go).
+	if err := os.Setenv(runMark, dir); err != nil {
+		return nil, err
+	}
+	defer os.Unsetenv(runMark)
+	fmt.Fprintf(o.Out, "chaos: seed %d, %d faults, %d nodes, %s, bound %s, run directory %s\n", o.Seed, o.Faults, o.Nodes, o.DB, o.Bound, dir)
 	t0 := time.Now()
-	c, err := newCluster(ctx, dir, bin, o.Nodes, o.Log)
+	c, err := newCluster(ctx, dir, bin, o.DB, o.Nodes, o.Log)
 	if err != nil {
 		return nil, fmt.Errorf("build the deployment: %w", err)
 	}
@@ -123,10 +130,13 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 		if terr := c.teardown(); terr != nil {
 			err = errors.Join(err, fmt.Errorf("teardown: %w", terr))
 		}
+		if rep != nil {
+			rep.Leaks = append(rep.Leaks, leftAfterTeardown(dir, c.lab.Prefix, 15*time.Second)...)
+		}
 	}()
-	fmt.Fprintf(o.Out, "chaos: lab %s up in %.1fs (servers %s, %s; PostgreSQL pid %d)\n", c.lab.Prefix, time.Since(t0).Seconds(),
-		c.servers[0].addr, c.servers[1].addr, c.pg.p.pid())
-	h := &harness{o: o, c: c, rep: newReport(o.Seed)}
+	fmt.Fprintf(o.Out, "chaos: lab %s up in %.1fs (servers %s, %s; %s)\n", c.lab.Prefix, time.Since(t0).Seconds(),
+		c.servers[0].addr, c.servers[1].addr, c.db.describe())
+	h := &harness{o: o, c: c, rep: newReport(o.Seed, o.DB)}
 	h.rep.Dir = dir
 	if err := h.run(ctx); err != nil {
 		h.rep.Error = err.Error()
@@ -181,13 +191,14 @@ func (h *harness) run(ctx context.Context) error {
 	workDone := make(chan struct{})
 	go func() { defer close(workDone); h.w.run(ctx, stopWork) }()
 	in := &injector{r: newRand(h.o.Seed, 0x6661756c74), c: c, w: h.w, a: a}
+	kinds := faultKinds(h.o.DB)
 	start := time.Now()
 	for i := 1; i <= h.o.Faults && ctx.Err() == nil; i++ {
 		if h.o.Duration > 0 && time.Since(start) > h.o.Duration {
 			break
 		}
 		sleepCtx(ctx, in.hold(300*time.Millisecond, 1500*time.Millisecond)) // workload between faults
-		kind := faultKinds[in.r.IntN(len(faultKinds))]
+		kind := kinds[in.r.IntN(len(kinds))]
 		f, err := in.inject(ctx, kind)
 		f.N = i
 		h.windows = append(h.windows, f)
@@ -209,6 +220,9 @@ func (h *harness) run(ctx context.Context) error {
 		h.w.resume()
 		h.rep.add(f)
 		fmt.Fprintf(h.o.Out, "fault %4d %-26s %-10s converged in %6.2fs%s\n", i, f.Kind, f.Target, f.Conv.Seconds(), failNote(f))
+		if f.Conv > slowNote && len(f.Failed) == 0 {
+			fmt.Fprintf(h.o.Out, "           the last thing waited for: %s\n", f.LastWait)
+		}
 	}
 	close(stopWork)
 	<-workDone
@@ -221,6 +235,7 @@ func (h *harness) run(ctx context.Context) error {
 		return err
 	}
 	h.rep.Integrity = integ
+	h.rep.Leaks = append(orphans(markedProcs(c.dir)), strayVMNamespaces(c.lab.Prefix, h.w.knownPorts())...)
 	h.rep.Elapsed = time.Since(start).Round(time.Second).String()
 	// Probes answered within 3 s are counted; the last 3 s are not judged.
 	h.rep.probes(h.probes, h.windows, time.Now().Add(-3*time.Second))
@@ -228,6 +243,10 @@ func (h *harness) run(ctx context.Context) error {
 	h.rep.Load = loadavg()
 	return ctx.Err()
 }
+
+// slowNote is the convergence time past which the per-fault line says
+// what was waited for last.
+const slowNote = 5 * time.Second
 
 func failNote(f *fault) string {
 	if len(f.Failed) == 0 {
@@ -254,7 +273,7 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 			}
 		}
 	}
-	err := waitUntil(ctx, h.o.Bound, "converge after "+f.Kind, func() (bool, string) {
+	check := func() (bool, string) {
 		for _, s := range c.servers {
 			if s.p.exited() && !(f.Kind == faultServer && s.name == f.Target) {
 				return false, s.name + " is not running"
@@ -293,6 +312,13 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 			return false, fmt.Sprintf("%d differences: %v", len(diffs), diffs)
 		}
 		return true, ""
+	}
+	err := waitUntil(ctx, h.o.Bound, "converge after "+f.Kind, func() (bool, string) {
+		ok, why := check()
+		if !ok && why != "" {
+			f.LastWait = why
+		}
+		return ok, why
 	})
 	f.End = time.Now()
 	f.Conv = f.End.Sub(f.Heal)

@@ -52,6 +52,7 @@ func (h *harness) setupVMs(ctx context.Context) error {
 // report is the run's figures.
 type report struct {
 	Seed   uint64         `json:"seed"`
+	DB     string         `json:"database"`
 	Faults map[string]int `json:"faults_by_kind"`
 	Total  int            `json:"faults_total"`
 	// Failures are faults whose differences outlasted the bound (goal 0),
@@ -67,8 +68,11 @@ type report struct {
 	// what the database holds twice or half.
 	Final     []string `json:"final_differences"`
 	Integrity []string `json:"integrity_problems"`
-	Elapsed   string   `json:"elapsed"`
-	Load      string   `json:"loadavg_at_end"`
+	// Leaks are processes orphaned during the run, VM namespaces of no
+	// VM, and whatever was left after the teardown.
+	Leaks   []string `json:"leaks"`
+	Elapsed string   `json:"elapsed"`
+	Load    string   `json:"loadavg_at_end"`
 	// Error is why the run stopped early ("" when it ran to the end).
 	Error string `json:"error,omitempty"`
 	// Dir holds the configs and every process's log.
@@ -97,8 +101,8 @@ type probeLoss struct {
 // (150 ms at the 50 ms probe interval).
 const outageRun = 3
 
-func newReport(seed uint64) *report {
-	return &report{Seed: seed, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
+func newReport(seed uint64, db string) *report {
+	return &report{Seed: seed, DB: db, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
 		conv: map[string][]time.Duration{}}
 }
 
@@ -185,6 +189,9 @@ func (r *report) goalsMissed() []string {
 	if len(r.Integrity) > 0 {
 		out = append(out, fmt.Sprintf("%d integrity problems", len(r.Integrity)))
 	}
+	if len(r.Leaks) > 0 {
+		out = append(out, fmt.Sprintf("%d leaks", len(r.Leaks)))
+	}
 	for k, n := range r.API["gave_up"] {
 		out = append(out, fmt.Sprintf("%d API calls failed for good with %s", n, k))
 	}
@@ -205,7 +212,7 @@ func (r *report) goalsMissed() []string {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\n== chaos figures (seed %d) ==\n", r.Seed)
+	fmt.Fprintf(w, "\n== chaos figures (seed %d, %s) ==\n", r.Seed, r.DB)
 	fmt.Fprintf(w, "faults injected: %d in %s\n", r.Total, r.Elapsed)
 	kinds := make([]string, 0, len(r.Faults))
 	for k := range r.Faults {
@@ -236,6 +243,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
 	fmt.Fprintf(w, "written twice or half: %d %v\n", len(r.Integrity), r.Integrity)
+	fmt.Fprintf(w, "leaked (processes, namespaces): %d %v\n", len(r.Leaks), r.Leaks)
 	fmt.Fprintf(w, "load average at the end: %s\n", r.Load)
 	if m := r.goalsMissed(); len(m) > 0 {
 		fmt.Fprintf(w, "GOALS MISSED: %s\n", strings.Join(m, "; "))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"sort"
 	"sync"
 	"time"
 
@@ -445,31 +444,28 @@ func (w *workload) burst(ctx context.Context, n int) error {
 	return errors.Join(errs...)
 }
 
-// knownPorts and knownNets are what the harness believes exists.
-func (w *workload) knownPorts() map[string]string {
+// knownPorts and knownNets are what the API said exists: every port as
+// its last successful create or update returned it, with the node the
+// workload bound it to, and every network with its subnet.
+func (w *workload) knownPorts() map[string]vm {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := map[string]string{}
+	out := map[string]vm{}
 	for _, v := range append(append([]*vm(nil), w.stable...), w.vms...) {
-		out[v.port.ID] = v.node.Name
+		out[v.port.ID] = *v
 	}
 	return out
 }
 
-func (w *workload) knownNets() []string {
+func (w *workload) knownNets() map[string]*tnet {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := []string{w.burstNet.net.ID}
-	seen := map[string]bool{}
+	out := map[string]*tnet{w.burstNet.net.ID: w.burstNet}
 	for _, v := range w.stable {
-		if !seen[v.net.net.ID] {
-			seen[v.net.net.ID] = true
-			out = append(out, v.net.net.ID)
-		}
+		out[v.net.net.ID] = v.net
 	}
 	for _, t := range w.nets {
-		out = append(out, t.net.ID)
+		out[t.net.ID] = t
 	}
-	sort.Strings(out)
 	return out
 }

@@ -29,7 +29,8 @@ type Target struct {
 
 // ParseURL turns a Neutron/SQLAlchemy connection URL into a driver DSN:
 // sqlite:///relative/path, sqlite:////absolute/path, sqlite:// (memory),
-// mysql[+driver]://user:pw@host[:port]/db?charset=utf8,
+// mysql[+driver]://user:pw@host[:port]/db?charset=utf8 (or
+// ?unix_socket=/path, as PyMySQL takes it, for a local server's socket),
 // postgresql[+driver]://user:pw@host[:port]/db?sslmode=....
 func ParseURL(raw string) (Target, error) {
 	raw = strings.TrimSpace(raw)
@@ -84,12 +85,18 @@ func mysqlTarget(raw, rest string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("database connection: %w", err)
 	}
-	host := u.Host
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if u.Port() == "" {
-		host += ":3306"
+	// The socket, when named, is the address (the host part is then
+	// only the account's host, "localhost" by convention).
+	addr := "unix(" + u.Query().Get("unix_socket") + ")"
+	if u.Query().Get("unix_socket") == "" {
+		host := u.Host
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if u.Port() == "" {
+			host += ":3306"
+		}
+		addr = "tcp(" + host + ")"
 	}
 	db := strings.TrimPrefix(u.Path, "/")
 	if db == "" {
@@ -103,7 +110,7 @@ func mysqlTarget(raw, rest string) (Target, error) {
 		q.Set("charset", cs)
 	}
 	q.Set("parseTime", "false")
-	dsn := fmt.Sprintf("%s:%s@tcp(%s)/%s?%s", user, pw, host, db, q.Encode())
+	dsn := fmt.Sprintf("%s:%s@%s/%s?%s", user, pw, addr, db, q.Encode())
 	return Target{Dialect: MySQL, Driver: "mysql", DSN: dsn, Redacted: redact(u)}, nil
 }
 

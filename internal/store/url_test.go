@@ -20,6 +20,7 @@ func TestParseURL(t *testing.T) {
 		{in: "mysql://neutron:83105f1d6ded47cc@127.0.0.1/neutron_ml2", dialect: MySQL,
 			dsn: "neutron:83105f1d6ded47cc@tcp(127.0.0.1:3306)/neutron_ml2?", redacted: "mysql://neutron:%2A%2A%2A@127.0.0.1/neutron_ml2"},
 		{in: "mysql+pymysql://u:p@db.example:3307/neutron?charset=utf8", dialect: MySQL, dsn: "u:p@tcp(db.example:3307)/neutron?charset=utf8"},
+		{in: "mysql+pymysql://u:p@localhost/neutron?unix_socket=/run/mysqld/mysqld.sock", dialect: MySQL, dsn: "u:p@unix(/run/mysqld/mysqld.sock)/neutron?"},
 		{in: "postgresql://u:p@127.0.0.1:54320/neutron?sslmode=disable", dialect: Postgres, dsn: "postgres://u:p@127.0.0.1:54320/neutron?sslmode=disable"},
 		{in: "postgresql+psycopg2://u@h/neutron", dialect: Postgres, dsn: "postgres://u@h/neutron"},
 		{in: "oracle://u@h/x", err: "unsupported scheme"},
