@@ -5,7 +5,11 @@
 // diff of a and b to a" gives b by one definition.
 package sortedset
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Diff returns what to add to and remove from sorted old to get sorted new.
 func Diff[T any](old, new []T, cmpf func(a, b T) int) (add, del []T) {
@@ -61,4 +65,54 @@ func Unique[T any](s []T, cmpf func(a, b T) int) []T {
 		return nil
 	}
 	return s
+}
+
+// DiffKeyed compares two slices of items sorted by a unique string key
+// (the per-host views' networks, routers): upsert holds the items of now
+// that old lacks or holds differently (equal decides), removed the keys of
+// old that now lacks, both in key order.
+func DiffKeyed[T any](old, now []T, key func(T) string, equal func(a, b T) bool) (upsert []T, removed []string) {
+	i, j := 0, 0
+	for i < len(old) || j < len(now) {
+		switch {
+		case j == len(now) || (i < len(old) && key(old[i]) < key(now[j])):
+			removed = append(removed, key(old[i]))
+			i++
+		case i == len(old) || key(now[j]) < key(old[i]):
+			upsert = append(upsert, now[j])
+			j++
+		default:
+			if !equal(old[i], now[j]) {
+				upsert = append(upsert, now[j])
+			}
+			i++
+			j++
+		}
+	}
+	return upsert, removed
+}
+
+// ApplyKeyed returns cur (sorted by key) with removed taken out and upsert
+// put in, sorted by key; cur is not changed. Removing a key cur does not
+// hold is an error: the change was computed against another slice.
+func ApplyKeyed[T any](cur, upsert []T, removed []string, key func(T) string) ([]T, error) {
+	byKey := make(map[string]T, len(cur)+len(upsert))
+	for _, x := range cur {
+		byKey[key(x)] = x
+	}
+	for _, k := range removed {
+		if _, ok := byKey[k]; !ok {
+			return cur, fmt.Errorf("removes %s, which is not there", k)
+		}
+		delete(byKey, k)
+	}
+	for _, x := range upsert {
+		byKey[key(x)] = x
+	}
+	var out []T
+	for _, x := range byKey {
+		out = append(out, x)
+	}
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	return out, nil
 }

@@ -31,3 +31,25 @@ func TestApplyDiff(t *testing.T) {
 		t.Error("Unique of an empty slice is not nil")
 	}
 }
+
+func TestKeyed(t *testing.T) {
+	type item struct{ k, v string }
+	key := func(i item) string { return i.k }
+	eq := func(a, b item) bool { return a == b }
+	old := []item{{"a", "1"}, {"b", "1"}, {"c", "1"}}
+	now := []item{{"b", "1"}, {"c", "2"}, {"d", "1"}}
+	up, rm := DiffKeyed(old, now, key, eq)
+	if !slices.Equal(up, []item{{"c", "2"}, {"d", "1"}}) || !slices.Equal(rm, []string{"a"}) {
+		t.Fatalf("DiffKeyed = %v %v", up, rm)
+	}
+	got, err := ApplyKeyed(old, up, rm, key)
+	if err != nil || !slices.Equal(got, now) {
+		t.Fatalf("ApplyKeyed = %v %v", got, err)
+	}
+	if up, rm := DiffKeyed(now, now, key, eq); up != nil || rm != nil {
+		t.Fatalf("diff of equal slices: %v %v", up, rm)
+	}
+	if _, err := ApplyKeyed(old, nil, []string{"x"}, key); err == nil {
+		t.Fatal("removing a missing key is no error")
+	}
+}
