@@ -3,9 +3,12 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"neutrino/internal/config"
 	"neutrino/internal/dhcp"
 	"neutrino/internal/dhcpview"
+	"neutrino/internal/l2pop"
 	"neutrino/internal/ml2"
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
@@ -73,7 +77,8 @@ func startPluginServer(t *testing.T) (*ml2.Plugin, *Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(p, ServerConfig{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	srv := NewServer(p, ServerConfig{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		L2Pop: l2pop.Config{Enabled: true}})
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, lis) }()
@@ -181,5 +186,102 @@ func TestDHCPStream(t *testing.T) {
 		if want := fresh.View(host); !reflect.DeepEqual(held, want) {
 			t.Errorf("%s holds %+v, a fresh snapshot gives %+v", host, held, want)
 		}
+	}
+}
+
+// l2Flood is the flood list of network id in host's L2 view, from a fresh
+// snapshot of the watch stream; ok is false when the view lacks the
+// network.
+func l2Flood(t *testing.T, c *Client, host, id string) (flood []netip.Addr, ok bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errGot := errors.New("got the snapshot")
+	err := c.Watch(ctx, host, 0, func(u Update) error {
+		if u.Snapshot != nil {
+			var nv l2pop.NetView
+			nv, ok = u.Snapshot.Networks[id]
+			flood = nv.Flood
+		}
+		return errGot
+	})
+	if !errors.Is(err, errGot) {
+		t.Fatalf("watch %s: %v", host, err)
+	}
+	return flood, ok
+}
+
+// With l2population, the flood list of a network includes the node whose
+// DHCP agent serves it, once its L2 agent has the DHCP port up, so a VM's
+// DISCOVER is copied to that node; a node without ports on the network is
+// not in the list, and gets no copy.
+func TestFloodListIncludesDHCPNode(t *testing.T) {
+	ctx := context.Background()
+	p, _, addr := startPluginServer(t)
+	c := dial(t, addr, ClientConfig{})
+	vteps := map[string]netip.Addr{"controller": netip.MustParseAddr("198.18.0.1"),
+		"compute-1": netip.MustParseAddr("198.18.0.2"), "compute-2": netip.MustParseAddr("198.18.0.3")}
+	for host, ip := range vteps {
+		register(t, c, host, ip.String(), true)
+	}
+	if _, err := c.ReportState(ctx, dhcpAgentReport("controller")); err != nil {
+		t.Fatal(err)
+	}
+	dhcpView := follow(t, c, "controller")
+	vmOn := func(host, network string) {
+		t.Helper()
+		pt, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: "tenant", NetworkID: network, DeviceOwner: "compute:nova",
+			DeviceID: "vm-" + host, HostID: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.UpdateDevice(ctx, host, pt.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	network := func(name, cidr string) string {
+		t.Helper()
+		n, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "tenant", Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: "tenant", NetworkID: n.ID, IPVersion: 4, CIDR: cidr}); err != nil {
+			t.Fatal(err)
+		}
+		return n.ID
+	}
+	testnet := network("testnet", "192.168.1.0/24")
+	vmOn("compute-1", testnet)
+	// compute-2 is a VTEP with a VM, on another network only.
+	vmOn("compute-2", network("other", "10.0.2.0/24"))
+
+	var dhcpPort string
+	eventually(t, "the controller's DHCP agent serving testnet", func() bool {
+		st, _, _ := dhcpView.get()
+		for _, n := range st.Networks {
+			if n.ID == testnet && n.DHCPPort.ID != "" {
+				dhcpPort = n.DHCPPort.ID
+			}
+		}
+		return dhcpPort != ""
+	})
+	// Bound to the controller but not up yet: no flood entry (as
+	// Neutron's l2population, which announces ports once ACTIVE).
+	if flood, _ := l2Flood(t, c, "compute-1", testnet); slices.Contains(flood, vteps["controller"]) {
+		t.Fatalf("compute-1 floods testnet to %v before the DHCP port is up", flood)
+	}
+	// The controller's L2 agent plugs the DHCP agent's tap and reports it.
+	if _, err := c.UpdateDevice(ctx, "controller", dhcpPort, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "compute-1 flooding testnet to the DHCP node only", func() bool {
+		flood, _ := l2Flood(t, c, "compute-1", testnet)
+		return slices.Equal(flood, []netip.Addr{vteps["controller"]})
+	})
+	if flood, ok := l2Flood(t, c, "controller", testnet); !ok || !slices.Equal(flood, []netip.Addr{vteps["compute-1"]}) {
+		t.Errorf("the controller floods testnet to %v (in view: %v), want compute-1's VTEP only", flood, ok)
+	}
+	if flood, ok := l2Flood(t, c, "compute-2", testnet); ok {
+		t.Errorf("compute-2, without ports on testnet, has it in its view (flood %v)", flood)
 	}
 }
