@@ -131,11 +131,13 @@ auth_strategy = keystone
 [database]
 connection = sqlite:///$srv/neutrino.db
 [ml2]
-type_drivers = vxlan
+type_drivers = vxlan,flat
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch
 [ml2_type_vxlan]
 vni_ranges = 1001:2000
+[ml2_type_flat]
+flat_networks = public
 $authtoken
 CONF
   (cd "$srv" && exec setsid "$srv/neutrino" server --auto-migrate --config-file "$srv/neutron.conf") \
@@ -172,11 +174,13 @@ connection = mysql+pymysql://neutron:neutron@localhost/neutron?unix_socket=$db/s
 [oslo_concurrency]
 lock_path = $srv/lock
 [ml2]
-type_drivers = vxlan
+type_drivers = vxlan,flat
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch
 [ml2_type_vxlan]
 vni_ranges = 1001:2000
+[ml2_type_flat]
+flat_networks = public
 $authtoken
 CONF
   neutron-db-manage --config-file "$srv/neutron.conf" upgrade head >"$srv/db-manage.log" 2>&1
@@ -198,6 +202,17 @@ extensions=$(curl -sf -H "X-Auth-Token: $token" "$url/v2.0/extensions" |
 [ -n "$extensions" ] || { echo "run.sh: $url/v2.0/extensions listed nothing" >&2; exit 1; }
 echo "$extensions" | tr , '\n' >"$state/results/extensions.txt"
 echo "$target lists $(wc -l <"$state/results/extensions.txt") extensions (results/extensions.txt)"
+
+# The external network the router and floating-IP tests use (public_network_id):
+# a flat network on physnet "public" with a subnet from the benchmarking range.
+# API only: no agent carries traffic in this run.
+api() { curl -sf -X "$1" -H "X-Auth-Token: $token" -H 'Content-Type: application/json' "$url/v2.0/$2" ${3:+-d "$3"}; }
+public=$(api POST networks '{"network":{"name":"public","router:external":true,"provider:network_type":"flat","provider:physical_network":"public"}}' |
+  $PY -c 'import json,sys; print(json.load(sys.stdin)["network"]["id"])') ||
+  { echo "run.sh: $target refused the external network" >&2; exit 1; }
+api POST subnets '{"subnet":{"name":"public-subnet","network_id":"'"$public"'","ip_version":4,"cidr":"198.18.100.0/24","enable_dhcp":false}}' >/dev/null ||
+  { echo "run.sh: $target refused the external subnet" >&2; exit 1; }
+echo "external network public: $public (198.18.100.0/24)"
 
 ws=$state/ws
 # a workspace's name must be new in ~/.tempest/workspace.yaml; cleanup unregisters it
@@ -232,6 +247,8 @@ project_network_mask_bits = 28
 project_network_v6_cidr = 2001:db8::/48
 project_network_v6_mask_bits = 64
 project_networks_reachable = false
+public_network_id = $public
+floating_network_name = public
 shared_physical_network = false
 [network-feature-enabled]
 api_extensions = $extensions
