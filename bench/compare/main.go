@@ -61,6 +61,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "secgroups" {
+		if err := runSecgroups(logger, os.Args[2:]); err != nil {
+			logger.Error("secgroups failed", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(logger); err != nil {
 		logger.Error("compare failed", "err", err)
 		os.Exit(1)
@@ -137,7 +144,7 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := signalContext()
 	defer cancel()
 
 	res := Results{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), Machine: machine(ctx),
@@ -155,28 +162,10 @@ func run(logger *slog.Logger) error {
 	o := orchestra{log: logger, w: w, refDir: *refDir, fixture: *fixture, noUpDown: *noUpDown,
 		agents: *agents, converge: *converge, phases: phases}
 	if !*noUpDown {
-		// One binary for every neutrino variant and the agents, built now
-		// from the committed tree (git archive HEAD), not from the shared
-		// work tree, where others' half-done edits may sit.
-		bin := "/var/lib/neutrino-bench/bin/neutrino"
-		src := "/var/lib/neutrino-bench/src"
-		if err := os.RemoveAll(src); err != nil {
+		bin, err := buildNeutrino(ctx, logger)
+		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(src, 0o755); err != nil {
-			return err
-		}
-		for _, c := range [][]string{
-			{"bash", "-c", "git archive --format=tar HEAD | tar -x -C " + src},
-			{"go", "build", "-C", src, "-o", bin, "./cmd/neutrino"},
-		} {
-			cmd := exec.CommandContext(ctx, c[0], c[1:]...)
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("build neutrino (%s): %w", strings.Join(c, " "), err)
-			}
-		}
-		logger.Info("built neutrino", "commit", res.Machine.NeutrinoCommit, "bin", bin)
 		o.env = append(os.Environ(), "NEUTRINO_BIN="+bin)
 	}
 	res.Systems = o.all(ctx, sel)
@@ -402,6 +391,36 @@ func waitAgents(ctx context.Context, c *Client, nodes []Node, limit time.Duratio
 		}
 	}
 	return nil
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// buildNeutrino builds one binary for every neutrino variant and the
+// agents from the committed tree (git archive HEAD), not from the shared
+// work tree, where others' half-done edits may sit.
+func buildNeutrino(ctx context.Context, logger *slog.Logger) (string, error) {
+	bin := "/var/lib/neutrino-bench/bin/neutrino"
+	src := "/var/lib/neutrino-bench/src"
+	if err := os.RemoveAll(src); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	for _, c := range [][]string{
+		{"bash", "-c", "git archive --format=tar HEAD | tar -x -C " + src},
+		{"go", "build", "-C", src, "-o", bin, "./cmd/neutrino"},
+	} {
+		cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("build neutrino (%s): %w", strings.Join(c, " "), err)
+		}
+	}
+	logger.Info("built neutrino", "bin", bin)
+	return bin, nil
 }
 
 func script(ctx context.Context, env []string, path string, args ...string) error {

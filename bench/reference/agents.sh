@@ -6,6 +6,8 @@
 #                           $NEUTRINO_RPC_PORT (default 9897 = neutrino on MariaDB)
 #   agents.sh down          stop agents, OVS daemons, relays; delete the namespaces
 #   agents.sh env           print the nodes (NODE<i>_NS, NODE<i>_OVS_RUNDIR, NODE<i>_HOST)
+# FIREWALL_DRIVER=openvswitch|iptables_hybrid|noop sets [securitygroup] firewall_driver on both
+# systems' agents (default noop: no security-group flows, as the API/convergence runs want).
 # Node i (i = 1, 2) is a network namespace nb-<random>-n<i> with its own ovsdb-server +
 # ovs-vswitchd (userspace datapath, datapath_type=netdev: this kernel has no OVS module),
 # an underlay veth created directly between the two namespaces (no link in the root
@@ -73,7 +75,7 @@ datapath_type = netdev
 bridge_mappings =
 ovsdb_connection = tcp:127.0.0.1:6640
 [securitygroup]
-firewall_driver = noop
+firewall_driver = ${FIREWALL_DRIVER:-noop}
 enable_security_group = True
 INI
       AGENT="neutron-openvswitch-agent --config-file $D/agent.ini"; start_agent $i "$AGENT"; done ;;
@@ -95,6 +97,8 @@ tunnel_bridge = br-tun
 local_ip = 198.18.99.$i
 datapath_type = netdev
 ovsdb_connection = unix:/run/openvswitch/db.sock
+[securitygroup]
+firewall_driver = ${FIREWALL_DRIVER:-noop}
 INI
       start_agent $i "$BIN agent openvswitch --config-file $D/agent.ini"; done ;;
   *) echo "usage: agents.sh up neutron|neutrino" >&2; down; exit 2 ;;

@@ -1,0 +1,489 @@
+package main
+
+// `compare secgroups`: issue 13's side-by-side measurement. The same
+// security-group work on Neutron 2023.1 (its neutron-openvswitch-agent with
+// the native OVS firewall, firewall_driver = openvswitch) and on neutrino
+// (server + `neutrino agent openvswitch`, same driver), one system after
+// the other on the same machine in the same run:
+//
+//   - node 1 hosts N ports (steps 1, 100, 1,000), all in group "web", plugged
+//     on br-int as os-vif does; web admits the members of group "members"
+//     (a remote group with M members, 2,000 by default);
+//   - rule events: a TCP rule created in web (API call returns = t0) until
+//     node 1's br-int table 82 (RULES_INGRESS, the same table in both) has
+//     the rule's flow for every one of the N ports (distinct reg5 values
+//     on flows matching the rule's tp_dst); then the rule is deleted and its
+//     flows awaited gone (not timed);
+//   - member events: a port bound to node 2 created in "members" (t0 = API
+//     call returns) until node 1's table 82 has a flow for its address
+//     (nw_src=<ip>, the remote-group conjunction); then the port is deleted
+//     and its flow awaited gone (not timed).
+//
+// Flows are read with `ovs-ofctl dump-flows br-int table=82,...` (a filter
+// on the rule's port or the member's address, so the reply stays small)
+// every 20 ms; an event's time is the midpoint of the first probe that saw
+// it complete. The systems are black boxes behind the same API and the
+// same OVS tables; nothing of neutrino is imported.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SGStep is one port count's measurements on one system.
+type SGStep struct {
+	Ports int `json:"ports"`
+	// RuleS and MemberS are the event latencies in seconds, in order.
+	RuleS   []float64 `json:"rule_create_to_enforced_s"`
+	MemberS []float64 `json:"member_join_to_accepted_s"`
+	// RuleAPIS and MemberAPIS are the API calls' own latencies.
+	RuleAPIS   []float64 `json:"rule_create_api_s"`
+	MemberAPIS []float64 `json:"member_create_api_s"`
+	// PlugS is the time from plugging this step's new ports to all of
+	// them ACTIVE (the firewall of every port in place).
+	PlugS float64 `json:"plug_to_all_active_s"`
+	Error string  `json:"error,omitempty"`
+}
+
+// SGSystem is one system's run.
+type SGSystem struct {
+	Name    string   `json:"name"`
+	Label   string   `json:"label"`
+	Members int      `json:"remote_group_members"`
+	Steps   []SGStep `json:"steps"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// SGResults is the whole run.
+type SGResults struct {
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"`
+	Command  string     `json:"command"`
+	Machine  Machine    `json:"machine"`
+	Events   int        `json:"events_per_step"`
+	Systems  []SGSystem `json:"systems"`
+	LoadAvg  []string   `json:"loadavg_samples"`
+}
+
+func runSecgroups(logger *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("secgroups", flag.ExitOnError)
+	sysList := fs.String("systems", "neutron,neutrino-mariadb", "systems to measure, in order")
+	portsS := fs.String("ports", "1,100,1000", "ports on node 1 (cumulative steps)")
+	events := fs.Int("events", 10, "measured events of each kind per step")
+	members := fs.Int("members", 2000, "members of the remote group")
+	noUpDown := fs.Bool("no-updown", false, "servers and agents (FIREWALL_DRIVER=openvswitch agents.sh up ...) already run")
+	refDir := fs.String("reference", "bench/reference", "directory of up.sh/down.sh/agents.sh")
+	outDir := fs.String("out", "bench/compare/out", "where secgroups.json goes")
+	_ = fs.Parse(args)
+	steps, err := ints(*portsS)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	res := SGResults{Started: time.Now().UTC(), Command: "go run ./bench/compare secgroups " + strings.Join(args, " "),
+		Machine: machine(ctx), Events: *events}
+	var env []string
+	if !*noUpDown {
+		bin, err := buildNeutrino(ctx, logger)
+		if err != nil {
+			return err
+		}
+		env = append(os.Environ(), "NEUTRINO_BIN="+bin, "FIREWALL_DRIVER=openvswitch")
+	}
+	for _, name := range strings.Split(*sysList, ",") {
+		sys, ok := systems[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("unknown system %q", name)
+		}
+		r := SGSystem{Name: sys.Name, Label: sys.Label, Members: *members}
+		if err := sgSystem(ctx, logger.With("system", sys.Name), sys, env, *refDir, steps, *events, *members, &r, &res); err != nil {
+			r.Error = err.Error()
+			logger.Error("secgroups", "system", sys.Name, "err", err)
+		}
+		res.Systems = append(res.Systems, r)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if !*noUpDown {
+		_ = script(context.Background(), nil, filepath.Join(*refDir, "down.sh"), "all")
+	}
+	res.Finished = time.Now().UTC()
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", " ")
+	if err := os.WriteFile(filepath.Join(*outDir, "secgroups.json"), b, 0o644); err != nil {
+		return err
+	}
+	fmt.Print(SGTable(res))
+	return ctx.Err()
+}
+
+// sgSystem brings one system and its two agents up (unless they run
+// already), measures and brings them down again.
+func sgSystem(ctx context.Context, log *slog.Logger, sys System, env []string, refDir string, steps []int, events, members int, r *SGSystem, res *SGResults) error {
+	kind := "neutrino"
+	if sys.Name == "neutron" {
+		kind = "neutron"
+	}
+	if env != nil {
+		env = append(append([]string(nil), env...), fmt.Sprintf("NEUTRINO_RPC_PORT=%d", sys.RPCPort))
+		if err := script(ctx, env, filepath.Join(refDir, "up.sh"), sys.Name); err != nil {
+			return err
+		}
+		defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "down.sh"), sys.Name) }()
+		_ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down")
+		if err := script(ctx, env, filepath.Join(refDir, "agents.sh"), "up", kind); err != nil {
+			return err
+		}
+		defer func() { _ = script(context.Background(), nil, filepath.Join(refDir, "agents.sh"), "down") }()
+	}
+	nodes, err := loadNodes(ctx, refDir)
+	if err != nil {
+		return err
+	}
+	c := NewClient(sys.URL)
+	if err := waitAgents(ctx, c, nodes, 120*time.Second); err != nil {
+		return err
+	}
+	w := &sgWork{c: c, n1: nodes[0], n2: nodes[1], log: log}
+	if err := w.setup(ctx, members); err != nil {
+		return err
+	}
+	for _, n := range steps {
+		st := SGStep{Ports: n}
+		err := w.step(ctx, n, events, &st)
+		if err != nil {
+			st.Error = err.Error()
+		}
+		r.Steps = append(r.Steps, st)
+		res.LoadAvg = append(res.LoadAvg, fmt.Sprintf("%s %s ports=%d: %s", time.Now().UTC().Format("15:04:05"), sys.Name, n, loadavg()))
+		log.Info("step", "ports", n, "rule_p50", pct(st.RuleS, 0.5), "rule_max", pct(st.RuleS, 1), "member_p50", pct(st.MemberS, 0.5), "member_max", pct(st.MemberS, 1), "plug_s", st.PlugS)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type sgWork struct {
+	c          *Client
+	n1, n2     Node
+	log        *slog.Logger
+	net        string
+	web, memb  string
+	ports      []sgPort // plugged on node 1
+	nextTCP    int
+	nextMember int
+}
+
+type sgPort struct{ id, mac string }
+
+func (w *sgWork) setup(ctx context.Context, members int) error {
+	var err error
+	if w.net, err = freshNet(ctx, w.c, "bench-sg", "10.90.0.0/16"); err != nil {
+		return err
+	}
+	if w.web, err = w.group(ctx, "bench-web"); err != nil {
+		return err
+	}
+	if w.memb, err = w.group(ctx, "bench-members"); err != nil {
+		return err
+	}
+	if _, err = w.rule(ctx, map[string]any{"security_group_id": w.web, "direction": "ingress", "ethertype": "IPv4",
+		"remote_group_id": w.memb}); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for done := 0; done < members; {
+		k := min(100, members-done)
+		ps := make([]map[string]any, k)
+		for i := range ps {
+			ps[i] = map[string]any{"network_id": w.net, "name": fmt.Sprintf("member-%d", done+i), "security_groups": []string{w.memb}}
+		}
+		var out struct{ Ports []idOnly }
+		if _, err := w.c.Do(ctx, "POST", "/v2.0/ports", map[string]any{"ports": ps}, &out); err != nil {
+			return fmt.Errorf("member ports: %w", err)
+		}
+		done += k
+	}
+	w.log.Info("remote group filled", "members", members, "took", time.Since(t0).Round(time.Millisecond))
+	w.nextTCP = 10000
+	return nil
+}
+
+func (w *sgWork) group(ctx context.Context, name string) (string, error) {
+	var out struct {
+		G idOnly `json:"security_group"`
+	}
+	_, err := w.c.Do(ctx, "POST", "/v2.0/security-groups", map[string]any{"security_group": map[string]any{"name": name}}, &out)
+	return out.G.ID, err
+}
+
+func (w *sgWork) rule(ctx context.Context, body map[string]any) (string, error) {
+	var out struct {
+		R idOnly `json:"security_group_rule"`
+	}
+	_, err := w.c.Do(ctx, "POST", "/v2.0/security-group-rules", map[string]any{"security_group_rule": body}, &out)
+	return out.R.ID, err
+}
+
+// step grows node 1 to n ports in web and measures the events.
+func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
+	if err := w.grow(ctx, n, st); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, p := range w.ports {
+		of, err := w.n1.ovs(ctx, "ovs-vsctl", "get", "Interface", "tap"+p.id[:11], "ofport")
+		if err != nil {
+			return err
+		}
+		want[fmt.Sprintf("reg5=%#x", atoi(strings.TrimSpace(of)))] = true
+	}
+	for i := 0; i < events; i++ {
+		port := w.nextTCP
+		w.nextTCP++
+		filter := fmt.Sprintf("table=82,tcp,tp_dst=%d", port)
+		covered := func() (bool, error) {
+			out, err := w.n1.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", filter)
+			if err != nil {
+				return false, err
+			}
+			seen := map[string]bool{}
+			for _, m := range reg5re.FindAllString(out, -1) {
+				if want[m] {
+					seen[m] = true
+				}
+			}
+			return len(seen) == len(want), nil
+		}
+		a := time.Now()
+		id, err := w.rule(ctx, map[string]any{"security_group_id": w.web, "direction": "ingress", "ethertype": "IPv4",
+			"protocol": "tcp", "port_range_min": port, "port_range_max": port})
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		st.RuleAPIS = append(st.RuleAPIS, t0.Sub(a).Seconds())
+		var at float64
+		if err := waitFor(ctx, t0, &at, covered); err != nil {
+			return fmt.Errorf("rule tcp/%d at %d ports: %w", port, n, err)
+		}
+		st.RuleS = append(st.RuleS, at)
+		if _, err := w.c.Do(ctx, "DELETE", "/v2.0/security-group-rules/"+id, nil, nil); err != nil {
+			return err
+		}
+		if err := waitGone(ctx, w.n1, filter); err != nil {
+			return fmt.Errorf("rule tcp/%d deleted: %w", port, err)
+		}
+	}
+	for i := 0; i < events; i++ {
+		a := time.Now()
+		var out struct {
+			Port struct {
+				ID       string `json:"id"`
+				FixedIPs []struct {
+					IP string `json:"ip_address"`
+				} `json:"fixed_ips"`
+			}
+		}
+		_, err := w.c.Do(ctx, "POST", "/v2.0/ports", map[string]any{"port": map[string]any{"network_id": w.net,
+			"name": fmt.Sprintf("joiner-%d", w.nextMember), "security_groups": []string{w.memb},
+			"binding:host_id": w.n2.Host, "device_owner": "compute:nova"}}, &out)
+		w.nextMember++
+		if err != nil {
+			return err
+		}
+		if len(out.Port.FixedIPs) == 0 {
+			return errors.New("member port without an address")
+		}
+		t0 := time.Now()
+		st.MemberAPIS = append(st.MemberAPIS, t0.Sub(a).Seconds())
+		filter := "table=82,ip,nw_src=" + out.Port.FixedIPs[0].IP
+		var at float64
+		if err := waitFor(ctx, t0, &at, func() (bool, error) {
+			o, err := w.n1.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", filter)
+			return strings.Contains(o, "conjunction("), err
+		}); err != nil {
+			return fmt.Errorf("member %s at %d ports: %w", out.Port.FixedIPs[0].IP, n, err)
+		}
+		st.MemberS = append(st.MemberS, at)
+		if _, err := w.c.Do(ctx, "DELETE", "/v2.0/ports/"+out.Port.ID, nil, nil); err != nil {
+			return err
+		}
+		if err := waitGone(ctx, w.n1, filter); err != nil {
+			return fmt.Errorf("member %s left: %w", out.Port.FixedIPs[0].IP, err)
+		}
+	}
+	return nil
+}
+
+var reg5re = regexp.MustCompile(`reg5=0x[0-9a-f]+`)
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// grow creates node 1's ports up to n (bulk, bound to node 1, in web),
+// plugs them as os-vif does (one ovs-vsctl call per 100) and waits until
+// every one is ACTIVE.
+func (w *sgWork) grow(ctx context.Context, n int, st *SGStep) error {
+	var fresh []sgPort
+	for len(w.ports)+len(fresh) < n {
+		k := min(100, n-len(w.ports)-len(fresh))
+		ps := make([]map[string]any, k)
+		for i := range ps {
+			ps[i] = map[string]any{"network_id": w.net, "name": fmt.Sprintf("web-%d", len(w.ports)+len(fresh)+i),
+				"security_groups": []string{w.web}, "binding:host_id": w.n1.Host, "device_owner": "compute:nova"}
+		}
+		var out struct{ Ports []idOnly }
+		if _, err := w.c.Do(ctx, "POST", "/v2.0/ports", map[string]any{"ports": ps}, &out); err != nil {
+			return fmt.Errorf("web ports: %w", err)
+		}
+		for _, p := range out.Ports {
+			fresh = append(fresh, sgPort{p.ID, p.MAC})
+		}
+	}
+	t0 := time.Now()
+	for chunk := range slices.Chunk(fresh, 100) {
+		var args []string
+		var links strings.Builder
+		for _, p := range chunk {
+			tap := "tap" + p.id[:11]
+			args = append(args, "--", "--may-exist", "add-port", "br-int", tap, "--", "set", "Interface", tap,
+				"type=internal", "mac=\""+p.mac+"\"", "external_ids:iface-id="+p.id, "external_ids:attached-mac="+p.mac,
+				"external_ids:iface-status=active", "external_ids:vm-uuid=bench-vm-"+p.id)
+			fmt.Fprintf(&links, "link set %s up\n", tap)
+		}
+		if _, err := w.n1.ovs(ctx, "ovs-vsctl", args...); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "ip", "-n", w.n1.NS, "-batch", "-")
+		cmd.Stdin = strings.NewReader(links.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("links up: %w: %s", err, out)
+		}
+	}
+	w.ports = append(w.ports, fresh...)
+	end := time.Now().Add(15 * time.Minute)
+	for {
+		var out struct{ Ports []idOnly }
+		if _, err := w.c.Do(ctx, "GET", "/v2.0/ports?fields=id&fields=status&binding:host_id="+w.n1.Host+"&network_id="+w.net, nil, &out); err != nil {
+			return err
+		}
+		active := 0
+		for _, p := range out.Ports {
+			if p.Status == "ACTIVE" {
+				active++
+			}
+		}
+		if active >= len(w.ports) {
+			break
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("%d of %d ports ACTIVE after 15 min", active, len(w.ports))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	st.PlugS = time.Since(t0).Seconds()
+	return nil
+}
+
+// waitFor polls probe every 20 ms (at most 5 minutes) and stores the
+// midpoint of the first probe that saw it true, in seconds since t0.
+func waitFor(ctx context.Context, t0 time.Time, at *float64, probe func() (bool, error)) error {
+	end := time.Now().Add(5 * time.Minute)
+	for {
+		b := time.Now()
+		ok, err := probe()
+		if err != nil {
+			return err
+		}
+		if ok {
+			*at = (b.Sub(t0) + time.Since(b)/2).Seconds()
+			return nil
+		}
+		if time.Now().After(end) {
+			return errors.New("not seen within 5 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitGone waits until no flow matches filter on n's br-int.
+func waitGone(ctx context.Context, n Node, filter string) error {
+	var at float64
+	return waitFor(ctx, time.Now(), &at, func() (bool, error) {
+		out, err := n.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", "br-int", filter)
+		return strings.TrimSpace(out) == "", err
+	})
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
+}
+
+// pct is the q-quantile (nearest rank) of v; 0 for none.
+func pct(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// SGTable renders the run as the markdown table of docs/BENCHMARKS.md.
+func SGTable(res SGResults) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| system | ports on node 1 | rule create -> enforced on all ports: p50 / p99 (max) | member join -> accepted on node 1: p50 / p99 (max) | rule API call p50 | plug -> all ACTIVE |\n|---|---|---|---|---|---|\n")
+	for _, s := range res.Systems {
+		for _, st := range s.Steps {
+			fmt.Fprintf(&b, "| %s | %d | %s / %s | %s / %s | %s | %.1f s |\n", s.Label, st.Ports,
+				secs(pct(st.RuleS, 0.5)), secs(pct(st.RuleS, 0.99)), secs(pct(st.MemberS, 0.5)), secs(pct(st.MemberS, 0.99)),
+				secs(pct(st.RuleAPIS, 0.5)), st.PlugS)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(&b, "| %s | error | %s | | | |\n", s.Label, s.Error)
+		}
+	}
+	return b.String()
+}
+
+func secs(s float64) string {
+	if s >= 1 {
+		return fmt.Sprintf("%.2f s", s)
+	}
+	return fmt.Sprintf("%.0f ms", s*1000)
+}
