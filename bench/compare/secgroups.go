@@ -85,6 +85,7 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 	noUpDown := fs.Bool("no-updown", false, "servers and agents (FIREWALL_DRIVER=openvswitch agents.sh up ...) already run")
 	refDir := fs.String("reference", "bench/reference", "directory of up.sh/down.sh/agents.sh")
 	outDir := fs.String("out", "bench/compare/out", "where secgroups.json goes")
+	budget := fs.Duration("budget", 40*time.Minute, "time limit per system; steps not finished by then are recorded as such")
 	_ = fs.Parse(args)
 	steps, err := ints(*portsS)
 	if err != nil {
@@ -108,7 +109,10 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 			return fmt.Errorf("unknown system %q", name)
 		}
 		r := SGSystem{Name: sys.Name, Label: sys.Label, Members: *members}
-		if err := sgSystem(ctx, logger.With("system", sys.Name), sys, env, *refDir, steps, *events, *members, &r, &res); err != nil {
+		sctx, scancel := context.WithTimeout(ctx, *budget)
+		err := sgSystem(sctx, logger.With("system", sys.Name), sys, env, *refDir, steps, *events, *members, &r, &res)
+		scancel()
+		if err != nil {
 			r.Error = err.Error()
 			logger.Error("secgroups", "system", sys.Name, "err", err)
 		}
