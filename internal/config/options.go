@@ -8,6 +8,7 @@ const (
 	rOVS
 	rLB
 	rDHCP
+	rL3
 
 	rAgents = rOVS | rLB
 )
@@ -38,21 +39,21 @@ var options = []option{
 	opt("DEFAULT", "service_plugins", rServer),
 	opt("DEFAULT", "global_physnet_mtu", rServer, key{"ml2", "segment_mtu"}),
 	opt("DEFAULT", "base_mac", rServer),
-	opt("DEFAULT", "state_path", rServer|rDHCP),
+	opt("DEFAULT", "state_path", rServer|rDHCP|rL3),
 	opt("DEFAULT", "agent_down_time", rServer),
 	opt("DEFAULT", "dhcp_agents_per_network", rServer),
 	opt("DEFAULT", "max_request_body_size", rServer),
 	opt("DEFAULT", "rpc_bind_host", rServer),
 	opt("DEFAULT", "rpc_bind_port", rServer),
-	opt("DEFAULT", "rpc_token", rServer|rAgents|rDHCP),
-	opt("DEFAULT", "rpc_tls_cert_file", rServer|rAgents|rDHCP),
-	opt("DEFAULT", "rpc_tls_key_file", rServer|rAgents|rDHCP),
+	opt("DEFAULT", "rpc_token", rServer|rAgents|rDHCP|rL3),
+	opt("DEFAULT", "rpc_tls_cert_file", rServer|rAgents|rDHCP|rL3),
+	opt("DEFAULT", "rpc_tls_key_file", rServer|rAgents|rDHCP|rL3),
 	opt("DEFAULT", "rpc_tls_client_ca_file", rServer),
 	// [DEFAULT], agents
-	opt("DEFAULT", "host", rAgents|rDHCP),
-	opt("DEFAULT", "transport_url", rAgents|rDHCP),
-	opt("DEFAULT", "rpc_tls_ca_file", rAgents|rDHCP),
-	opt("DEFAULT", "host_namespace", rAgents|rDHCP),
+	opt("DEFAULT", "host", rAgents|rDHCP|rL3),
+	opt("DEFAULT", "transport_url", rAgents|rDHCP|rL3),
+	opt("DEFAULT", "rpc_tls_ca_file", rAgents|rDHCP|rL3),
+	opt("DEFAULT", "host_namespace", rAgents|rDHCP|rL3),
 
 	// [database]
 	opt("database", "connection", rServer,
@@ -131,7 +132,7 @@ var options = []option{
 	// [agent]
 	opt("agent", "polling_interval", rAgents),
 	opt("agent", "resync_interval", rAgents),
-	opt("agent", "report_interval", rAgents|rDHCP),
+	opt("agent", "report_interval", rAgents|rDHCP|rL3),
 	opt("agent", "l2_population", rOVS),
 	opt("agent", "arp_responder", rOVS),
 	opt("agent", "tunnel_types", rOVS, key{"ovs", "tunnel_type"}),
@@ -140,10 +141,10 @@ var options = []option{
 	// [ovs]
 	opt("ovs", "local_ip", rOVS),
 	opt("ovs", "enable_tunneling", rOVS),
-	opt("ovs", "integration_bridge", rOVS|rDHCP, key{"DEFAULT", "ovs_integration_bridge"}),
+	opt("ovs", "integration_bridge", rOVS|rDHCP|rL3, key{"DEFAULT", "ovs_integration_bridge"}),
 	opt("ovs", "tunnel_bridge", rOVS),
 	opt("ovs", "datapath_type", rOVS),
-	opt("ovs", "ovsdb_connection", rOVS|rDHCP),
+	opt("ovs", "ovsdb_connection", rOVS|rDHCP|rL3),
 	opt("ovs", "bridge_mappings", rOVS),
 
 	// [linux_bridge] (Linux bridge agent)
@@ -151,7 +152,7 @@ var options = []option{
 
 	// DHCP agent (dhcp_agent.ini; dns_domain and dhcp_lease_duration are
 	// neutron.conf's, shared with the server)
-	opt("DEFAULT", "interface_driver", rDHCP),
+	opt("DEFAULT", "interface_driver", rDHCP|rL3),
 	opt("DEFAULT", "dnsmasq_dns_servers", rDHCP, key{"DEFAULT", "dnsmasq_dns_server"}),
 	opt("DEFAULT", "dnsmasq_config_file", rDHCP),
 	opt("DEFAULT", "dnsmasq_lease_max", rDHCP),
@@ -160,6 +161,12 @@ var options = []option{
 	opt("DEFAULT", "force_metadata", rDHCP),
 	opt("DEFAULT", "dns_domain", rServer|rDHCP, key{"DEFAULT", "dhcp_domain"}),
 	opt("DEFAULT", "dhcp_lease_duration", rServer|rDHCP),
+
+	// L3 agent (l3_agent.ini)
+	opt("DEFAULT", "external_network_bridge", rL3),
+	opt("DEFAULT", "agent_mode", rL3),
+	opt("DEFAULT", "send_arp_for_ha", rL3),
+	opt("DEFAULT", "ovs_use_veth", rL3),
 
 	// [securitygroup]: the agents' firewall driver; the server reads the
 	// section (the seed sets a dummy driver there to turn security

@@ -83,3 +83,18 @@ type FloatingIP struct {
 type Source interface {
 	Watch(ctx context.Context, host string, fn func(State) error) error
 }
+
+// Floating IP statuses the agent reports (Neutron's floatingip status).
+const (
+	StatusActive = "ACTIVE"
+	StatusError  = "ERROR"
+)
+
+// StatusReporter tells the server the status of the floating IPs the
+// agent handles, by floating IP id: ACTIVE once translated and announced
+// on the router, ERROR when the router failed to converge. The agent
+// reports only changes (and everything again after a reconnect of the
+// stream); the server sets DOWN itself on disassociation.
+type StatusReporter interface {
+	UpdateFloatingIPStatuses(ctx context.Context, host string, statuses map[string]string) error
+}
