@@ -100,6 +100,14 @@ type Server struct {
 	// readMu serialises change-log reads: the tail loop and a new
 	// watcher catching up must not apply the same rows twice.
 	readMu sync.Mutex
+	// readsStarted numbers the change-log reads as they start (under
+	// readMu); readDone is the number of the latest one that reached the
+	// end of the log. A watcher that arrived when readsStarted was g
+	// needs no read of its own once readDone > g: that read started
+	// after it arrived. So thousands of agents connecting at once cost
+	// a few reads, not one each in a queue.
+	readsStarted atomic.Int64
+	readDone     int64
 
 	messages, snapshots, bytes atomic.Int64
 	// obs holds the agents' Observe streams and audits (observe.go).
@@ -226,12 +234,32 @@ func (s *Server) tail(ctx context.Context) {
 func (s *Server) catchUp(ctx context.Context) error {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
+	return s.readToEnd(ctx)
+}
+
+// catchUpSince is catchUp for a caller that needs only what was
+// committed before it called: a read that started since then and
+// reached the end of the log already covers it.
+func (s *Server) catchUpSince(ctx context.Context, arrived int64) error {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.readDone > arrived {
+		return nil
+	}
+	return s.readToEnd(ctx)
+}
+
+// readToEnd reads the change log in batches until it is at the end.
+// Callers hold readMu.
+func (s *Server) readToEnd(ctx context.Context) error {
+	gen := s.readsStarted.Add(1)
 	for ctx.Err() == nil {
 		n, err := s.readChanges(ctx)
 		if err != nil {
 			return err
 		}
 		if n < s.cfg.BatchLimit {
+			s.readDone = gen
 			return nil
 		}
 	}
@@ -476,6 +504,7 @@ func serveWatch[V, D, M any, PM interface {
 	proto.Message
 }](s *Server, h *hub[V, D], req *pb.WatchRequest, stream grpc.ServerStreamingServer[M],
 	sent func(host string, rev int64), snapshot func(rev int64, v V) PM, delta func(prev, rev int64, d *D) PM) error {
+	arrived := s.readsStarted.Load()
 	host := req.GetHost()
 	if host == "" {
 		return status.Error(codes.InvalidArgument, "watch needs host")
@@ -484,7 +513,7 @@ func serveWatch[V, D, M any, PM interface {
 	// Read what was committed before this agent connected (its own
 	// registration above all), so its first snapshot is already right:
 	// an l2pop agent must never briefly see, and build, a wrong mesh.
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.catchUpSince(ctx, arrived); err != nil {
 		return status.Errorf(codes.Unavailable, "read change log: %v", err)
 	}
 	wake := h.subscribe(host)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -593,4 +594,57 @@ func TestCommitWakesTail(t *testing.T) {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
 	})
+}
+
+// countingBackend counts change-log reads.
+type countingBackend struct {
+	*rpctest.Memory
+	reads atomic.Int64
+}
+
+func (c *countingBackend) Changes(ctx context.Context, after int64, limit int) ([]neutron.Change, error) {
+	c.reads.Add(1)
+	return c.Memory.Changes(ctx, after, limit)
+}
+
+// TestWatchCatchUpCoalesces: a watcher reads the change log itself only
+// when no read started after it arrived; one that did covers it (so
+// thousands of agents connecting at once do not queue one read each),
+// and without one it reads to the end, so its snapshot holds what was
+// committed before it came.
+func TestWatchCatchUpCoalesces(t *testing.T) {
+	ctx := context.Background()
+	mem := rpctest.NewMemory()
+	b := &countingBackend{Memory: mem}
+	s := NewServer(b, ServerConfig{L2Pop: l2pop.Config{Enabled: true}})
+	st, err := mem.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.load(st)
+
+	mem.CreateNetwork("net-a", 1001)
+	arrived := s.readsStarted.Load() // a watcher comes after that commit
+	if err := s.catchUp(ctx); err != nil { // the tail reads meanwhile
+		t.Fatal(err)
+	}
+	reads := b.reads.Load()
+	if err := s.catchUpSince(ctx, arrived); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.reads.Load(); got != reads {
+		t.Errorf("watcher read the log again (%d reads, want %d) although a read started after it arrived", got, reads)
+	}
+
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	arrived = s.readsStarted.Load() // no read since: the watcher must read
+	if err := s.catchUpSince(ctx, arrived); err != nil {
+		t.Fatal(err)
+	}
+	if b.reads.Load() == reads {
+		t.Error("watcher did not read the log although no read started after it arrived")
+	}
+	if s.Revision() != mem.Revision() {
+		t.Errorf("after the watcher's read the server is at revision %d, the log at %d", s.Revision(), mem.Revision())
+	}
 }
