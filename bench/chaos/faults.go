@@ -43,6 +43,9 @@ type fault struct {
 	// LastWait is the last condition not yet met before convergence
 	// (what a slow fault waited for).
 	LastWait string `json:"last_wait,omitempty"`
+	// Diag is the file with what the nodes held when convergence took
+	// longer than diagAfter.
+	Diag string `json:"diagnostics,omitempty"`
 }
 
 // injector draws faults from its own seeded generator, so the sequence of

@@ -34,6 +34,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -48,9 +50,13 @@ func main() {
 	flag.StringVar(&o.Bin, "bin", "bin/neutrino", "the neutrino binary")
 	flag.StringVar(&o.DB, "db", dbPostgres, "the database: postgresql, mariadb (each a server of the harness's own on a unix socket) or sqlite (one file both servers share)")
 	flag.StringVar(&o.Dir, "dir", "", "run directory for configs and logs (default: a new one under /tmp)")
+	kinds := flag.String("kinds", "", "draw only these fault kinds (comma-separated; default: every kind the database allows)")
 	jsonOut := flag.String("json", "", "also write the figures as JSON to this file")
 	verbose := flag.Bool("v", false, "log progress")
 	flag.Parse()
+	if *kinds != "" {
+		o.Kinds = strings.Split(*kinds, ",")
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -86,6 +92,7 @@ type options struct {
 	Bound    time.Duration
 	Bin, Dir string
 	DB       string
+	Kinds    []string // fault kinds drawn; nil: faultKinds(DB)
 	Log      *slog.Logger
 	Out      io.Writer
 }
@@ -95,6 +102,11 @@ type options struct {
 func run(ctx context.Context, o options) (rep *report, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("chaos needs root (network namespaces, OVS daemons, database servers as their service users)")
+	}
+	for _, k := range o.Kinds {
+		if !slices.Contains(faultKinds(o.DB), k) {
+			return nil, fmt.Errorf("-kinds: %q is not a fault kind for %s (%s)", k, o.DB, strings.Join(faultKinds(o.DB), ", "))
+		}
 	}
 	if o.Nodes < 6 {
 		return nil, fmt.Errorf("-nodes %d: at least 6", o.Nodes)
@@ -191,7 +203,10 @@ func (h *harness) run(ctx context.Context) error {
 	workDone := make(chan struct{})
 	go func() { defer close(workDone); h.w.run(ctx, stopWork) }()
 	in := &injector{r: newRand(h.o.Seed, 0x6661756c74), c: c, w: h.w, a: a}
-	kinds := faultKinds(h.o.DB)
+	kinds := h.o.Kinds
+	if kinds == nil {
+		kinds = faultKinds(h.o.DB)
+	}
 	start := time.Now()
 	for i := 1; i <= h.o.Faults && ctx.Err() == nil; i++ {
 		if h.o.Duration > 0 && time.Since(start) > h.o.Duration {
@@ -221,7 +236,7 @@ func (h *harness) run(ctx context.Context) error {
 		h.rep.add(f)
 		fmt.Fprintf(h.o.Out, "fault %4d %-26s %-10s converged in %6.2fs%s\n", i, f.Kind, f.Target, f.Conv.Seconds(), failNote(f))
 		if f.Conv > slowNote && len(f.Failed) == 0 {
-			fmt.Fprintf(h.o.Out, "           the last thing waited for: %s\n", f.LastWait)
+			fmt.Fprintf(h.o.Out, "           the last thing waited for: %s (nodes at %s: %s)\n", f.LastWait, diagAfter, f.Diag)
 		}
 	}
 	close(stopWork)
@@ -313,10 +328,15 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 		}
 		return true, ""
 	}
+	diagnosed := false
 	err := waitUntil(ctx, h.o.Bound, "converge after "+f.Kind, func() (bool, string) {
 		ok, why := check()
 		if !ok && why != "" {
 			f.LastWait = why
+		}
+		if !ok && !diagnosed && time.Since(f.Heal) > diagAfter {
+			diagnosed = true
+			f.Diag = c.diagnose(ctx, f.N, why)
 		}
 		return ok, why
 	})

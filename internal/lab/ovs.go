@@ -251,7 +251,13 @@ func run(ctx context.Context, env []string, name string, args ...string) (string
 // bridge br-phy (datapath_type netdev) owns the underlay interface and the
 // VTEP address sits on br-phy's internal interface, because the netdev
 // datapath routes and ARPs tunnel packets itself and only through an OVS
-// bridge that holds the local IP. The underlay interface keeps no address.
+// bridge that holds the local IP. The underlay interface keeps no address
+// and does no ARP: the netdev datapath reads it with AF_PACKET, so the
+// kernel still sees its frames and would otherwise answer ARP for the
+// VTEP with the interface's own MAC, which OVS does not take as its own
+// (peers then tunnel into a black hole until their neighbour entry
+// expires; a real NIC in a kernel-datapath bridge never reaches the IP
+// stack).
 func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep netip.Prefix) error {
 	if _, err := o.Vsctl(ctx, "--timeout=20", "--may-exist", "add-br", bridge,
 		"--", "set", "Bridge", bridge, "datapath_type=netdev",
@@ -260,7 +266,7 @@ func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep neti
 	}
 	for _, args := range [][]string{
 		{"addr", "flush", "dev", underlay},
-		{"link", "set", underlay, "up"},
+		{"link", "set", underlay, "arp", "off", "up"},
 		{"addr", "replace", vtep.String(), "dev", bridge},
 		{"link", "set", bridge, "up"},
 	} {

@@ -139,3 +139,74 @@ func TestStopOVSRunDir(t *testing.T) {
 		t.Errorf("foreign pidfile: err = %v", err)
 	}
 }
+
+// TestBrPhyOnlyBridgeAnswersARP: on an OVS node the VTEP address is on
+// br-phy, whose port is the node's underlay interface. The netdev
+// datapath reads that interface with AF_PACKET, so the kernel still
+// sees every frame on it too; if it answered ARP there (with the
+// interface's own MAC) a peer could resolve the VTEP to a MAC that OVS
+// does not treat as its own, and its tunnel traffic was dropped until the
+// neighbour entry expired: up to 45 s after a peer's underlay link
+// flapped (found by bench/chaos). Only br-phy's MAC may answer.
+func TestBrPhyOnlyBridgeAnswersARP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("OVS lab tests need root (network namespaces, OVS daemons): run `make test` as root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := l.Teardown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	peer, err := l.AddNode(ctx, "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.AddNode(ctx, "ovs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := StartNodeOVS(ctx, n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := o.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	macOf := func(dev string) string {
+		out, err := Exec(ctx, n.NS, "ip", "-o", "link", "show", "dev", dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(out), "link/ether ")
+		if !ok {
+			t.Fatalf("no MAC for %s in %q", dev, out)
+		}
+		return strings.ToUpper(strings.Fields(rest)[0])
+	}
+	bridge, underlay := macOf("br-phy"), macOf(n.Dev)
+	// Each request is answered by whoever answers; arping prints every
+	// reply ("Unicast reply from IP [MAC]").
+	out, _ := Exec(ctx, peer.NS, "arping", "-c", "5", "-w", "10", "-I", peer.Dev, n.IP().String())
+	replies := map[string]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(line, "reply from "+n.IP().String()+" ["); ok {
+			mac, _, _ := strings.Cut(rest, "]")
+			replies[mac]++
+		}
+	}
+	if replies[bridge] == 0 {
+		t.Errorf("br-phy (%s) did not answer ARP for %s:\n%s", bridge, n.IP(), out)
+	}
+	if replies[underlay] > 0 || len(replies) != 1 {
+		t.Errorf("ARP for %s answered by %v; only br-phy's %s may answer (the underlay interface is %s):\n%s",
+			n.IP(), replies, bridge, underlay, out)
+	}
+}
