@@ -1,0 +1,111 @@
+package l3_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"neutrino/internal/l3"
+	"neutrino/internal/lab"
+	"neutrino/internal/neutron"
+)
+
+// fixedSource serves the states sent on its channel (the server's L3
+// stream stands in).
+type fixedSource struct{ states chan l3.State }
+
+func (s fixedSource) Watch(ctx context.Context, _ string, fn func(l3.State) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case st := <-s.states:
+			if err := fn(st); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// recorder is the server: report_state and floating IP statuses.
+type recorder struct {
+	mu       sync.Mutex
+	reports  []neutron.AgentReport
+	statuses map[string]string
+}
+
+func (r *recorder) ReportState(_ context.Context, rep neutron.AgentReport) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports = append(r.reports, rep)
+	return "agent-id", nil
+}
+
+func (r *recorder) UpdateFloatingIPStatuses(_ context.Context, _ string, st map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range st {
+		r.statuses[k] = v
+	}
+	return nil
+}
+
+func (r *recorder) status(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.statuses[id]
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAgent: the agent registers as an L3 agent, applies what its source
+// sends, reports the floating IP ACTIVE, keeps the router when it stops,
+// changes nothing until a restarted agent has its first state, and then
+// removes a router the state no longer has.
+func TestAgent(t *testing.T) {
+	b := newBed(t, "linuxbridge")
+	ns := l3.Namespace(b.routerID)
+	srv := &recorder{statuses: map[string]string{}}
+	run := func() (fixedSource, context.CancelFunc, chan struct{}) {
+		src := fixedSource{states: make(chan l3.State, 1)}
+		ctx, cancel := context.WithCancel(b.ctx)
+		a := l3.NewAgent(l3.AgentConfig{Host: "network", ReportInterval: 100 * time.Millisecond, InterfaceDriver: "linuxbridge",
+			Logger: b.cfg.Logger}, l3.NewApplier(b.cfg), srv, srv, src)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(ctx) }()
+		return src, cancel, done
+	}
+	src, stop, done := run()
+	src.states <- l3.State{Routers: []l3.Router{b.router([]string{"if1", "if2"}, true)}}
+	waitFor(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
+	b.reaches(b.out.NS, fip, true)
+	b.reaches(b.vm1.NS, vm2Addr.Addr(), true)
+	srv.mu.Lock()
+	first := srv.reports[0]
+	srv.mu.Unlock()
+	if first.AgentType != "L3 agent" || first.Binary != "neutron-l3-agent" || !first.StartFlag || first.Host != "network" {
+		t.Errorf("first report %+v", first)
+	}
+	stop()
+	<-done
+	if !lab.NSExists(ns) {
+		t.Fatalf("%s went with the agent", ns)
+	}
+	// A restarted agent without a state from the server yet: nothing
+	// removed, traffic flows.
+	src, stop, done = run()
+	defer func() { stop(); <-done }()
+	time.Sleep(500 * time.Millisecond)
+	b.reaches(b.out.NS, fip, true)
+	src.states <- l3.State{}
+	waitFor(t, "the router removed", func() bool { return !lab.NSExists(ns) })
+}
