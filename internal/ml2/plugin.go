@@ -160,6 +160,12 @@ func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
 		if st.SecurityGroups, err = t.ListSecurityGroups(ctx, neutron.ListQuery{}); err != nil {
 			return err
 		}
+		if st.Routers, err = t.ListRouters(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.FloatingIPs, err = t.ListFloatingIPs(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {

@@ -25,6 +25,10 @@ const (
 	KindDHCPBinding ChangeKind = "dhcp_binding"
 	// KindL3Binding rows are keyed by L3BindingKey.
 	KindL3Binding ChangeKind = "l3_binding"
+	// L3: routers (with their routes and gateway) and floating IPs.
+	// Router ports are ports.
+	KindRouter     ChangeKind = "router"
+	KindFloatingIP ChangeKind = "floatingip"
 )
 
 // ChangeOp is what happened to the resource.
@@ -72,6 +76,12 @@ func (g SecurityGroup) ChangeKey() (ChangeKind, string) { return KindSecurityGro
 
 // ChangeKey implements Resource.
 func (r SecurityGroupRule) ChangeKey() (ChangeKind, string) { return KindSecurityGroupRule, r.ID }
+
+// ChangeKey implements Resource.
+func (r Router) ChangeKey() (ChangeKind, string) { return KindRouter, r.ID }
+
+// ChangeKey implements Resource.
+func (f FloatingIP) ChangeKey() (ChangeKind, string) { return KindFloatingIP, f.ID }
 
 // ChangeKey implements Resource: a host has one VTEP, so rows are keyed by
 // the host.

@@ -189,3 +189,77 @@ type SecurityGroupRuleCreate struct {
 	RemoteGroupID   *string
 	Description     *string
 }
+
+// GatewayRequest is a validated external_gateway_info of a router body.
+type GatewayRequest struct {
+	NetworkID  string
+	EnableSNAT *bool // nil = true (enable_snat_by_default)
+	// ExternalFixedIPs nil: one address from the external network as a
+	// port gets by default.
+	ExternalFixedIPs []FixedIPRequest
+}
+
+// RouterCreate is a validated POST /v2.0/routers body.
+type RouterCreate struct {
+	ProjectID    string
+	Name         string
+	Description  string
+	AdminStateUp *bool
+	Gateway      *GatewayRequest
+	Tags         []string
+}
+
+// RouterUpdate is a validated PUT /v2.0/routers/{id} body.
+type RouterUpdate struct {
+	Name         *string
+	Description  *string
+	AdminStateUp *bool
+	// SetGateway: Gateway is the new external_gateway_info (nil clears
+	// it, as {} or null in the body).
+	SetGateway bool
+	Gateway    *GatewayRequest
+	Routes     *[]HostRoute
+	IfRevision int64
+}
+
+// RouterInterfaceRequest is the body of PUT add_router_interface or
+// remove_router_interface: a subnet, a port, or (remove only) both.
+type RouterInterfaceRequest struct {
+	SubnetID string
+	PortID   string
+}
+
+// RouterInterfaceInfo is Neutron's answer to add_router_interface and
+// remove_router_interface.
+type RouterInterfaceInfo struct {
+	ID        string   `json:"id"`
+	TenantID  string   `json:"tenant_id"`
+	ProjectID string   `json:"project_id"`
+	PortID    string   `json:"port_id"`
+	NetworkID string   `json:"network_id"`
+	SubnetID  string   `json:"subnet_id"`
+	SubnetIDs []string `json:"subnet_ids"`
+}
+
+// FloatingIPCreate is a validated POST /v2.0/floatingips body.
+type FloatingIPCreate struct {
+	ProjectID         string
+	FloatingNetworkID string
+	FloatingIPAddress string // "" = any free address
+	SubnetID          string // "" = any subnet of the network
+	PortID            string // "" = not associated
+	FixedIPAddress    string
+	Description       string
+	Tags              []string
+}
+
+// FloatingIPUpdate is a validated PUT /v2.0/floatingips/{id} body.
+type FloatingIPUpdate struct {
+	Description *string
+	// SetPort: PortID (and FixedIPAddress) is the new association; ""
+	// disassociates (port_id null).
+	SetPort        bool
+	PortID         string
+	FixedIPAddress string
+	IfRevision     int64
+}

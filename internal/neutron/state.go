@@ -34,6 +34,8 @@ type State struct {
 	L3Bindings   []L3Binding
 	// SecurityGroups carry their rules.
 	SecurityGroups []SecurityGroup
+	Routers        []Router
+	FloatingIPs    []FloatingIP
 }
 
 // ErrRevisionGone means the change log no longer holds the revisions asked

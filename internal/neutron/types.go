@@ -244,3 +244,59 @@ type SecurityGroupRule struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	RevisionNumber int64     `json:"revision_number"`
 }
+
+// Router is a Neutron router (extensions router, ext-gw-mode, extraroute).
+// Its ports are ordinary ports with device_id = ID: the interfaces
+// (DeviceOwnerRouterInterface) and the gateway (GatewayPortID, owner
+// DeviceOwnerRouterGateway).
+type Router struct {
+	Standard
+	AdminStateUp bool   `json:"admin_state_up"`
+	Status       string `json:"status"`
+	// GatewayInfo is external_gateway_info; nil when the router has no
+	// gateway.
+	GatewayInfo *GatewayInfo `json:"external_gateway_info"`
+	// GatewayPortID is the gateway port ("" without gateway). The API
+	// does not show it; the L3 stream reads it.
+	GatewayPortID string `json:"gw_port_id"`
+	// Routes are the extra routes, sorted by destination, then next hop.
+	Routes []HostRoute `json:"routes"`
+}
+
+// GatewayInfo is a router's external_gateway_info. ExternalFixedIPs are
+// the gateway port's fixed IPs.
+type GatewayInfo struct {
+	NetworkID        string    `json:"network_id"`
+	EnableSNAT       bool      `json:"enable_snat"`
+	ExternalFixedIPs []FixedIP `json:"external_fixed_ips"`
+}
+
+// FloatingIP is a Neutron floating IP. An unassociated one has empty
+// PortID, FixedIPAddress and RouterID (null in the API). Name is unused
+// (floating IPs have none).
+type FloatingIP struct {
+	Standard
+	FloatingIPAddress string `json:"floating_ip_address"`
+	FloatingNetworkID string `json:"floating_network_id"`
+	// FloatingPortID is the network:floatingip port that holds the
+	// address on the external network (not shown by the API).
+	FloatingPortID string `json:"floating_port_id"`
+	RouterID       string `json:"router_id"`
+	PortID         string `json:"port_id"`
+	FixedIPAddress string `json:"fixed_ip_address"`
+	Status         string `json:"status"`
+	// PortDetails describe the associated port (fip-port-details); nil
+	// when unassociated.
+	PortDetails *FloatingIPPortDetails `json:"port_details"`
+}
+
+// FloatingIPPortDetails is a floating IP's port_details.
+type FloatingIPPortDetails struct {
+	Name         string `json:"name"`
+	NetworkID    string `json:"network_id"`
+	MACAddress   string `json:"mac_address"`
+	AdminStateUp bool   `json:"admin_state_up"`
+	Status       string `json:"status"`
+	DeviceID     string `json:"device_id"`
+	DeviceOwner  string `json:"device_owner"`
+}

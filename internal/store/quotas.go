@@ -28,7 +28,7 @@ import (
 
 // quotaTables are the tables whose rows count against each quota
 // resource (rows whose project_id is the project). Resources not listed
-// (routers, floating IPs, ...) have nothing to count yet. A new resource
+// (subnet pools, RBAC policies) have nothing to count yet. A new resource
 // adds its table here and calls t.Charge in its create.
 var quotaTables = map[string]string{
 	"network":             "networks",
@@ -36,6 +36,8 @@ var quotaTables = map[string]string{
 	"port":                "ports",
 	"security_group":      "securitygroups",
 	"security_group_rule": "securitygrouprules",
+	"router":              "routers",
+	"floatingip":          "floatingips",
 }
 
 // quotaKey is a charged (project, resource) pair.
