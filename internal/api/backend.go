@@ -55,10 +55,25 @@ type Backend interface {
 	ListSecurityGroupRules(ctx context.Context, q neutron.ListQuery) ([]neutron.SecurityGroupRule, error)
 	DeleteSecurityGroupRule(ctx context.Context, id string) error
 
+	// Routers and floating IPs (the L3 router service); bulk creates are
+	// one transaction each.
+	CreateRouters(ctx context.Context, reqs []neutron.RouterCreate) ([]*neutron.Router, error)
+	GetRouter(ctx context.Context, id string) (*neutron.Router, error)
+	ListRouters(ctx context.Context, q neutron.ListQuery) ([]neutron.Router, error)
+	UpdateRouter(ctx context.Context, id string, req neutron.RouterUpdate) (*neutron.Router, error)
+	DeleteRouter(ctx context.Context, id string) error
+	AddRouterInterface(ctx context.Context, routerID string, req neutron.RouterInterfaceRequest) (*neutron.RouterInterfaceInfo, error)
+	RemoveRouterInterface(ctx context.Context, routerID string, req neutron.RouterInterfaceRequest) (*neutron.RouterInterfaceInfo, error)
+	CreateFloatingIPs(ctx context.Context, reqs []neutron.FloatingIPCreate) ([]*neutron.FloatingIP, error)
+	GetFloatingIP(ctx context.Context, id string) (*neutron.FloatingIP, error)
+	ListFloatingIPs(ctx context.Context, q neutron.ListQuery) ([]neutron.FloatingIP, error)
+	UpdateFloatingIP(ctx context.Context, id string, req neutron.FloatingIPUpdate) (*neutron.FloatingIP, error)
+	DeleteFloatingIP(ctx context.Context, id string) error
+
 	QuotaBackend
 	IPAvailabilityBackend
 
-	// ReplaceTags sets the tags of a network, subnet, port or security group (kind is the
+	// ReplaceTags sets the tags of a network, subnet, port, security group, router or floating IP (kind is the
 	// singular resource name) and bumps its revision.
 	ReplaceTags(ctx context.Context, kind, id string, tags []string) ([]string, error)
 }

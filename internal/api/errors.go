@@ -88,6 +88,10 @@ func notFound(kind, id string) *neutron.Error {
 	switch kind {
 	case "security_group":
 		return neutron.Errorf(http.StatusNotFound, "SecurityGroupNotFound", "Security group %s does not exist", id)
+	case "router":
+		return neutron.Errorf(http.StatusNotFound, "RouterNotFound", "Router %s could not be found", id)
+	case "floatingip":
+		return neutron.Errorf(http.StatusNotFound, "FloatingIPNotFound", "Floating IP %s could not be found", id)
 	case "security_group_rule":
 		return neutron.Errorf(http.StatusNotFound, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
 	}

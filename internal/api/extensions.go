@@ -19,6 +19,10 @@ type extension struct {
 // Only what neutrino serves is advertised.
 var baseExtensions = []extension{
 	{"agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00", nil},
+	{"Neutron L3 Router", "router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00", nil},
+	{"Neutron L3 Configurable external gateway mode", "ext-gw-mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway", "2013-03-28T10:00:00-00:00", nil},
+	{"Neutron Extra Route", "extraroute", "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00", nil},
+	{"Floating IP Port Details Extension", "fip-port-details", "Add port_details attribute to Floating IP resource", "2018-04-09T10:00:00-00:00", nil},
 	{"Allowed Address Pairs", "allowed-address-pairs", "Provides allowed address pairs", "2013-07-23T10:00:00-00:00", nil},
 	{"DHCP Agent Scheduler", "dhcp_agent_scheduler", "Schedule networks among dhcp agents", "2013-02-07T10:00:00-00:00", nil},
 	{"Empty String Filtering Extension", "empty-string-filtering", "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00", nil},

@@ -82,6 +82,9 @@ func New(b Backend, o Options) *Server {
 
 		"security-groups":      securityGroupKind(b),
 		"security-group-rules": securityGroupRuleKind(b),
+
+		"routers":     routerKind(b),
+		"floatingips": floatingIPKind(b),
 	}}
 	s.exts = extensionsFor(ao)
 	s.authn = http.HandlerFunc(s.serveIdentified)
@@ -281,6 +284,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 		default:
 			writeFault(w, errMethodNotAllowed())
 		}
+	case len(seg) == 3 && seg[0] == "routers" && (seg[2] == "add_router_interface" || seg[2] == "remove_router_interface"):
+		s.serveRouterInterface(w, r, c, seg[1], seg[2])
 	case (len(seg) == 3 || len(seg) == 4) && seg[2] == "tags" && !k.adminOnly:
 		tag := ""
 		if len(seg) == 4 {

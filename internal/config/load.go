@@ -51,6 +51,9 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	}
 	e := s.list(&c.ServicePlugins, "DEFAULT", "service_plugins", nil)
 	for _, p := range c.ServicePlugins {
+		if servedServicePlugins[p] {
+			continue
+		}
 		if what, ok := servicePlugins[p]; ok {
 			s.warnings = append(s.warnings, fmt.Sprintf("%s: service plugin %s (%s) is not implemented by neutrino; ignored", e.where(), p, what))
 		} else {

@@ -51,7 +51,6 @@ func TestLoadServerSeed(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
 			}
 			wantWarn := []string{
-				"L3RouterPlugin (L3 routers) is not implemented by neutrino; ignored",
 				"LoadBalancerPlugin (LBaaS v1) is not implemented by neutrino; ignored",
 				tc.file + ": [database] sql_connection: deprecated name; use [database] connection",
 			}
@@ -282,7 +281,7 @@ func TestWarnings(t *testing.T) {
 		{"unknown section once", true, "", "[ml2]\nmechanism_drivers = linuxbridge\n[bogus]\na=1\nb=2\n",
 			[]string{"x.ini:4: unknown section [bogus]; ignored"}},
 		{"unknown service plugin", true, "", "[DEFAULT]\nservice_plugins = router,frobnicator\n[ml2]\nmechanism_drivers = openvswitch\n",
-			[]string{"service plugin router (L3 routers) is not implemented", `unknown service plugin "frobnicator"`}},
+			[]string{`unknown service plugin "frobnicator"`}},
 		{"geneve type driver", true, "", "[ml2]\ntype_drivers = vxlan,geneve\ntenant_network_types = vxlan\nmechanism_drivers = openvswitch\n[ml2_type_vxlan]\nvni_ranges=1:2\n",
 			[]string{`type driver "geneve" is not implemented`}},
 		{"quiet options", true, "", "[DEFAULT]\ndebug = True\nlog_dir = /var/log/neutron\n[keystone_authtoken]\nauth_url = http://x\n[ml2]\nmechanism_drivers = openvswitch\n",

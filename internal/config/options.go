@@ -235,12 +235,18 @@ var quietSections = map[string]bool{
 	"designate": true, "service_providers": true, "ssl": true, "cors": true, "matchmaker_redis": true,
 }
 
-// servicePlugins are Neutron service plugins by alias and class path; none
-// of them is implemented by neutrino, so each one configured is a warning
-// ("ignored"), and names not listed here are warned about as unknown.
+// servedServicePlugins are the Neutron service plugins neutrino serves,
+// by alias and class path: the L3 router service (routers, floating IPs).
+var servedServicePlugins = map[string]bool{
+	"router": true,
+	"neutron.services.l3_router.l3_router_plugin.L3RouterPlugin": true,
+}
+
+// servicePlugins are the other Neutron service plugins by alias and class
+// path; none of them is implemented by neutrino, so each one configured is
+// a warning ("ignored"), and names in neither list are warned about as
+// unknown.
 var servicePlugins = map[string]string{
-	"router": "L3 routers",
-	"neutron.services.l3_router.l3_router_plugin.L3RouterPlugin": "L3 routers",
 	"neutron.services.loadbalancer.plugin.LoadBalancerPlugin":    "LBaaS v1",
 	"lbaas":   "LBaaS v1",
 	"lbaasv2": "LBaaS v2",

@@ -414,6 +414,26 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 			t.Emit(neutron.Updated(pt))
 		case store.TagKindSecurityGroup:
 			return tagSecurityGroup(ctx, t, id, sortedUnique(tags))
+		case store.TagKindRouter:
+			r, err := t.GetRouter(ctx, id)
+			if err != nil {
+				return err
+			}
+			r.Tags = sortedUnique(tags)
+			if err := t.SetTags(ctx, kind, id, r.Tags); err != nil {
+				return err
+			}
+			return saveRouter(ctx, t, r, r.RevisionNumber)
+		case store.TagKindFloatingIP:
+			f, err := t.GetFloatingIP(ctx, id)
+			if err != nil {
+				return err
+			}
+			f.Tags = sortedUnique(tags)
+			if err := t.SetTags(ctx, kind, id, f.Tags); err != nil {
+				return err
+			}
+			return saveFloatingIP(ctx, t, f, f.RevisionNumber)
 		default:
 			return neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
 		}

@@ -75,7 +75,14 @@ func (p *Plugin) CreatePorts(ctx context.Context, reqs []neutron.PortCreate) ([]
 	ips := p.ipam.Begin()
 	defer ips.Release()
 	return createAll(ctx, p, reqs, func(ctx context.Context, t *store.Tx, req neutron.PortCreate) (*neutron.Port, error) {
-		return p.createPort(ctx, t, ips, req)
+		pt, err := p.createPort(ctx, t, ips, req)
+		if err == nil {
+			// Ports the plugin creates itself (router, floating IP,
+			// DHCP) are not charged, as Neutron checks quotas only at
+			// the API.
+			t.Charge("port", pt.ProjectID)
+		}
+		return pt, err
 	})
 }
 
@@ -94,7 +101,8 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 		AllowedAddressPairs: req.AllowedAddressPairs,
 		PortSecurityEnabled: deref(req.PortSecurityEnabled, n.PortSecurityEnabled),
 	}
-	if pt.ProjectID == "" {
+	if pt.ProjectID == "" && req.DeviceOwner != neutron.DeviceOwnerRouterGateway && req.DeviceOwner != neutron.DeviceOwnerFloatingIP {
+		// Neutron creates gateway and floating IP ports without owner.
 		pt.ProjectID = n.ProjectID
 	}
 	if pt.AllowedAddressPairs == nil {
@@ -137,7 +145,6 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 		return nil, err
 	}
 	t.Emit(neutron.Created(pt))
-	t.Charge("port", pt.ProjectID)
 	resp := *pt
 	if pt.VIFType == neutron.VIFBindingFailed {
 		// Neutron retries a failed binding after the port is created
@@ -299,14 +306,22 @@ func savePort(ctx context.Context, t *store.Tx, pt *neutron.Port, prev int64) er
 	return nil
 }
 
-// DeletePort deletes a port and releases its addresses.
+// DeletePort deletes a port and releases its addresses; its floating IPs
+// are disassociated. A router's or floating IP's own port is refused
+// (L3PortInUse): the router service deletes those.
 func (p *Plugin) DeletePort(ctx context.Context, id string) error {
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
-		if err := t.DeletePort(ctx, id); err != nil {
+		pt, err := t.GetPort(ctx, id)
+		if err != nil {
 			return err
 		}
-		t.Emit(neutron.Deleted(neutron.KindPort, id))
-		return nil
+		if err := checkL3PortDeletion(ctx, t, pt); err != nil {
+			return err
+		}
+		if err := disassociatePort(ctx, t, id); err != nil {
+			return err
+		}
+		return deletePortRow(ctx, t, id)
 	})
 	return err
 }
