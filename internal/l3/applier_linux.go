@@ -31,6 +31,10 @@ type Config struct {
 	// agent's qrouter- namespaces. Neutron's $state_path/l3 by default.
 	StateDir string
 	Driver   InterfaceDriver
+	// HostNS is the node's namespace, where the L2 data plane (br-int and
+	// ovs-vswitchd, or the brq bridges) lives ([DEFAULT] host_namespace;
+	// "" is the agent's own).
+	HostNS string
 	// GARPs is how many rounds of gratuitous ARP follow a new address
 	// (Neutron's send_arp_for_ha, default 3), GARPInterval apart (default
 	// 1s); 0 rounds sends none.
@@ -256,11 +260,16 @@ func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appli
 	if err := ensureSysctls(p); err != nil {
 		return err
 	}
-	h, err := lab.Handle(p.Namespace)
+	h, err := handle(p.Namespace)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	host, err := handle(a.cfg.HostNS)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
 	links, err := h.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
@@ -272,13 +281,13 @@ func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appli
 	}
 	for _, l := range links {
 		if name := l.Attrs().Name; !wanted[name] {
-			errs = append(errs, a.unplug(ctx, h, p.Namespace, l))
+			errs = append(errs, a.unplug(ctx, h, host, p.Namespace, l))
 		}
 	}
 	var removedAddrs []netip.Addr
 	var garp []garpJob
 	for _, d := range p.Devices {
-		added, removed, err := a.ensureDevice(ctx, h, p.Namespace, d)
+		added, removed, err := a.ensureDevice(ctx, h, host, p.Namespace, d)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.Name, err))
 			continue
@@ -340,12 +349,12 @@ func ensureSysctls(p RouterPlan) error {
 
 // unplug removes a device the plan does not have (a removed router
 // interface, or a gateway that changed).
-func (a *Applier) unplug(ctx context.Context, h *netlink.Handle, ns string, l netlink.Link) error {
+func (a *Applier) unplug(ctx context.Context, h, host *netlink.Handle, ns string, l netlink.Link) error {
 	name := l.Attrs().Name
 	if !strings.HasPrefix(name, "qr-") && !strings.HasPrefix(name, "qg-") {
 		return h.LinkDel(l)
 	}
-	err := a.cfg.Driver.Unplug(ctx, ns, name)
+	err := a.cfg.Driver.Unplug(ctx, host, name)
 	// The device may have gone with its host side.
 	if l2, lerr := h.LinkByName(name); lerr == nil {
 		err = errors.Join(err, h.LinkDel(l2))
@@ -359,8 +368,8 @@ func (a *Applier) unplug(ctx context.Context, h *netlink.Handle, ns string, l ne
 
 // ensureDevice plugs d, sets its MAC, MTU and addresses and brings it up.
 // It returns the addresses it added and removed.
-func (a *Applier) ensureDevice(ctx context.Context, h *netlink.Handle, ns string, d Device) (added, removed []netip.Addr, err error) {
-	if err := a.cfg.Driver.Plug(ctx, ns, d); err != nil {
+func (a *Applier) ensureDevice(ctx context.Context, h, host *netlink.Handle, ns string, d Device) (added, removed []netip.Addr, err error) {
+	if err := a.cfg.Driver.Plug(ctx, ns, h, host, d); err != nil {
 		return nil, nil, fmt.Errorf("plug: %w", err)
 	}
 	l, err := h.LinkByName(d.Name)
@@ -502,10 +511,13 @@ func ensureNAT(p RouterPlan) error {
 		return fmt.Errorf("open netns %s: %w", p.Namespace, err)
 	}
 	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
+	// One socket for the reads and the commit (each request of a
+	// non-lasting connection opens a socket inside the namespace).
+	c, err := nftables.New(nftables.WithNetNSFd(int(fd)), nftables.AsLasting())
 	if err != nil {
 		return err
 	}
+	defer c.CloseLasting()
 	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: NATTable}
 	have := map[string]*nftables.Chain{}
 	sums := map[string]string{}
@@ -662,21 +674,25 @@ func (a *Applier) remove(ctx context.Context, id string) error {
 	ns := Namespace(id)
 	var errs []error
 	if lab.NSExists(ns) {
-		h, err := lab.Handle(ns)
+		h, err := handle(ns)
 		if err != nil {
 			return err
 		}
+		defer h.Close()
+		host, err := handle(a.cfg.HostNS)
+		if err != nil {
+			return err
+		}
+		defer host.Close()
 		links, err := h.LinkList()
 		if err != nil {
-			h.Close()
 			return err
 		}
 		for _, l := range links {
 			if n := l.Attrs().Name; n != "lo" {
-				errs = append(errs, a.unplug(ctx, h, ns, l))
+				errs = append(errs, a.unplug(ctx, h, host, ns, l))
 			}
 		}
-		h.Close()
 		errs = append(errs, lab.DeleteNS(ns))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -127,7 +127,7 @@ func newBed(t *testing.T, mech string) *bed {
 			}
 		}
 		b.enslave("eth1", extID)
-		driver = l3.BridgeDriver{HostNS: b.node.NS}
+		driver = l3.BridgeDriver{}
 	case "openvswitch":
 		b.ovs, err = lab.StartOVS(ctx, b.node.NS, filepath.Join(os.TempDir(), b.node.NS+"-ovs"), log)
 		if err != nil {
@@ -144,11 +144,11 @@ func newBed(t *testing.T, mech string) *bed {
 			t.Fatal(err)
 		}
 		t.Cleanup(b.vifs.Close)
-		driver = l3.OVSDriver{VIFs: b.vifs, HostNS: b.node.NS}
+		driver = l3.OVSDriver{VIFs: b.vifs}
 	}
 	b.vm1 = b.addVM("vm1", net1ID, vm1Addr, "fa:16:3e:00:01:05")
 	b.vm2 = b.addVM("vm2", net2ID, vm2Addr, "fa:16:3e:00:02:07")
-	b.cfg = l3.Config{StateDir: t.TempDir(), Driver: driver, GARPs: 2, GARPInterval: 200 * time.Millisecond, Logger: log}
+	b.cfg = l3.Config{StateDir: t.TempDir(), Driver: driver, HostNS: b.node.NS, GARPs: 2, GARPInterval: 200 * time.Millisecond, Logger: log}
 	b.app = l3.NewApplier(b.cfg)
 	// Cleanups run last-in first-out: the routers go before OVS and the
 	// lab's namespaces.

@@ -9,23 +9,25 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"neutrino/internal/dataplane/linux"
-	"neutrino/internal/lab"
 )
 
 // InterfaceDriver gives a router port its device in the router's
 // namespace, attached to the node's L2 data plane, as Neutron's interface
-// drivers do (interface_driver in l3_agent.ini).
+// drivers do (interface_driver in l3_agent.ini). The Applier passes
+// netlink handles in the router's namespace (nh) and in the node's
+// namespace where the L2 data plane lives (host).
 type InterfaceDriver interface {
 	// Plug makes d.Name exist in namespace ns, attached to the data
 	// plane as port d. It is called on every Apply and must be
 	// idempotent: on a device that exists it only checks (and corrects)
 	// the attachment.
-	Plug(ctx context.Context, ns string, d Device) error
+	Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device) error
 	// Unplug removes what Plug made for dev outside the namespace
 	// (missing is not an error); the caller then deletes dev.
-	Unplug(ctx context.Context, ns, dev string) error
+	Unplug(ctx context.Context, host *netlink.Handle, dev string) error
 }
 
 // VIFPlugger is the integration bridge as the OVS driver needs it
@@ -39,7 +41,7 @@ type VIFPlugger interface {
 // OVS internal port of br-int named after its device, with os-vif's
 // external_ids (iface-id, attached-mac, iface-status=active), so the OVS
 // agent tags it like any VM port; ovs-vswitchd creates the device in the
-// node's namespace (HostNS), and Plug moves it into the router's.
+// node's namespace, and Plug moves it into the router's.
 //
 // With the userspace (netdev) datapath the internal port is a tap that
 // ovs-vswitchd keeps open: packets flow through its file descriptor
@@ -48,30 +50,19 @@ type VIFPlugger interface {
 // disappears if ovs-vswitchd restarts; the next Apply plugs it again.
 type OVSDriver struct {
 	VIFs VIFPlugger
-	// HostNS is the namespace ovs-vswitchd runs in ("" = ours).
-	HostNS string
 }
 
 // Plug implements InterfaceDriver.
-func (o OVSDriver) Plug(ctx context.Context, ns string, d Device) error {
+func (o OVSDriver) Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device) error {
 	if err := o.VIFs.PlugInternal(ctx, d.Name, d.PortID, d.MAC); err != nil {
 		return err
 	}
-	nh, err := lab.Handle(ns)
-	if err != nil {
-		return err
-	}
-	defer nh.Close()
 	if _, err := nh.LinkByName(d.Name); err == nil {
 		return nil
 	}
-	host, err := hostHandle(o.HostNS)
-	if err != nil {
-		return err
-	}
-	defer host.Close()
 	// ovs-vswitchd makes the device once it has read the new port.
 	var l netlink.Link
+	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if l, err = host.LinkByName(d.Name); err == nil {
 			break
@@ -86,31 +77,19 @@ func (o OVSDriver) Plug(ctx context.Context, ns string, d Device) error {
 
 // Unplug implements InterfaceDriver: deleting the port makes
 // ovs-vswitchd close (and so delete) the device.
-func (o OVSDriver) Unplug(ctx context.Context, _, dev string) error {
+func (o OVSDriver) Unplug(ctx context.Context, _ *netlink.Handle, dev string) error {
 	return o.VIFs.Unplug(ctx, dev)
 }
 
 // BridgeDriver is interface_driver = linuxbridge: a veth pair per router
-// port, tap<port id[:11]> in the node's namespace (HostNS) and the qr-/qg-
+// port, tap<port id[:11]> in the node's namespace and the qr-/qg-
 // device in the router's. The tap goes into the network's bridge
 // brq<network id[:11]> when the Linux bridge agent has made it (the agent
 // also enslaves taps of ports bound to its host by itself).
-type BridgeDriver struct {
-	HostNS string
-}
+type BridgeDriver struct{}
 
 // Plug implements InterfaceDriver.
-func (b BridgeDriver) Plug(_ context.Context, ns string, d Device) error {
-	host, err := hostHandle(b.HostNS)
-	if err != nil {
-		return err
-	}
-	defer host.Close()
-	nh, err := lab.Handle(ns)
-	if err != nil {
-		return err
-	}
-	defer nh.Close()
+func (BridgeDriver) Plug(_ context.Context, ns string, nh, host *netlink.Handle, d Device) error {
 	tapName := TapDevice(d.PortID)
 	tap, tapErr := host.LinkByName(tapName)
 	if _, err := nh.LinkByName(d.Name); err != nil || tapErr != nil {
@@ -162,12 +141,7 @@ func (b BridgeDriver) Plug(_ context.Context, ns string, d Device) error {
 }
 
 // Unplug implements InterfaceDriver: the tap goes, and with it its peer.
-func (b BridgeDriver) Unplug(_ context.Context, _, dev string) error {
-	host, err := hostHandle(b.HostNS)
-	if err != nil {
-		return err
-	}
-	defer host.Close()
+func (BridgeDriver) Unplug(_ context.Context, host *netlink.Handle, dev string) error {
 	l, err := host.LinkByName("tap" + dev[len("qr-"):])
 	var nf netlink.LinkNotFoundError
 	if errors.As(err, &nf) {
@@ -192,10 +166,22 @@ func moveInto(host *netlink.Handle, l netlink.Link, ns string) error {
 	return nil
 }
 
-// hostHandle is a netlink handle in the host namespace ("" = ours).
-func hostHandle(ns string) (*netlink.Handle, error) {
+// handle opens a netlink handle in the named namespace ("" = ours) for
+// the families the applier uses (routing, and netfilter for conntrack):
+// fewer sockets to open in the namespace than lab.Handle's every family.
+func handle(ns string) (*netlink.Handle, error) {
+	fams := []int{unix.NETLINK_ROUTE, unix.NETLINK_NETFILTER}
 	if ns == "" {
-		return netlink.NewHandle()
+		return netlink.NewHandle(fams...)
 	}
-	return lab.Handle(ns)
+	fd, err := netns.GetFromName(ns)
+	if err != nil {
+		return nil, fmt.Errorf("open netns %s: %w", ns, err)
+	}
+	defer fd.Close()
+	h, err := netlink.NewHandleAt(fd, fams...)
+	if err != nil {
+		return nil, fmt.Errorf("netlink handle in %s: %w", ns, err)
+	}
+	return h, nil
 }
