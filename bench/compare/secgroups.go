@@ -474,6 +474,10 @@ func SGTable(res SGResults) string {
 	fmt.Fprintf(&b, "| system | ports on node 1 | rule create -> enforced on all ports: p50 / p99 (max) | member join -> accepted on node 1: p50 / p99 (max) | rule API call p50 | plug -> all ACTIVE |\n|---|---|---|---|---|---|\n")
 	for _, s := range res.Systems {
 		for _, st := range s.Steps {
+			if len(st.RuleS) < res.Events || len(st.MemberS) < res.Events {
+				fmt.Fprintf(&b, "| %s | %d | not finished (%d rule, %d member events): %s | | | |\n", s.Label, st.Ports, len(st.RuleS), len(st.MemberS), st.Error)
+				continue
+			}
 			fmt.Fprintf(&b, "| %s | %d | %s / %s | %s / %s | %s | %.1f s |\n", s.Label, st.Ports,
 				secs(pct(st.RuleS, 0.5)), secs(pct(st.RuleS, 0.99)), secs(pct(st.MemberS, 0.5)), secs(pct(st.MemberS, 0.99)),
 				secs(pct(st.RuleAPIS, 0.5)), st.PlugS)

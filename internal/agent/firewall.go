@@ -10,12 +10,15 @@ import (
 // firewall maps the view's security-group part onto the data plane's
 // Firewall for the attached ports: each port gets the union of its
 // groups' rules, remote groups are the ones those rules name. With the
-// noop driver nothing is filtered, the underlay included (a zero
-// dataplane.Firewall). Slices are shared with the view, which never
-// changes them in place.
+// noop driver no port is filtered, but the underlay still is: VXLAN only
+// from the VTEPs the server knows. Neutron has no underlay filter at all
+// (its Linux bridge data plane decapsulates VXLAN from any source), so
+// there is no Neutron behaviour to keep; accepting forged tenant frames
+// because security groups are off would tie two unrelated things. Slices
+// are shared with the view, which never changes them in place.
 func firewall(fw secgroup.Firewall, driver string, ports map[string]dataplane.LocalPort) dataplane.Firewall {
 	if driver == "" || driver == "noop" {
-		return dataplane.Firewall{Driver: "noop"}
+		return dataplane.Firewall{Driver: "noop", VTEPs: fw.VTEPs}
 	}
 	out := dataplane.Firewall{Driver: driver, Ports: make(map[string]dataplane.PortFilter, len(ports)),
 		RemoteGroups: map[string][]netip.Prefix{}, VTEPs: fw.VTEPs}

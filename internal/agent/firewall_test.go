@@ -53,8 +53,11 @@ firewall openvswitch
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if n := firewall(fw, "noop", ports); n.Driver != "noop" || len(n.Ports) != 0 || len(n.VTEPs) != 0 {
-		t.Errorf("noop firewall %+v filters something", n)
+	// noop filters no port, but the underlay filter stays on.
+	got = fake.Render(dataplane.NodeState{Firewall: firewall(fw, "noop", ports)})
+	want = "local_ip - udp 0\nfirewall noop\n  vtep 198.18.0.1\n"
+	if got != want {
+		t.Errorf("noop: got\n%s\nwant\n%s", got, want)
 	}
 }
 

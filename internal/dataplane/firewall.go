@@ -6,7 +6,8 @@ import "net/netip"
 // node's firewall driver must enforce for its local ports, and which
 // underlay sources may send it VXLAN. The server resolves everything
 // (default group, remote groups to member addresses); a data plane only
-// realises it. A zero Firewall (Driver "" or "noop") filters nothing.
+// realises it. Driver "" or "noop" filters no port; the underlay filter
+// follows VTEPs whatever the driver.
 type Firewall struct {
 	// Driver is the agent's [securitygroup] firewall_driver as Neutron
 	// names it: "noop", "iptables" (Linux bridge), "openvswitch" or

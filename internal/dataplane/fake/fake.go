@@ -243,9 +243,10 @@ func Render(s dataplane.NodeState) string {
 	return b.String()
 }
 
-// renderFirewall prints the security-group part (nothing for noop).
+// renderFirewall prints the security-group part (nothing for noop
+// without an underlay filter).
 func renderFirewall(b *strings.Builder, f dataplane.Firewall) {
-	if f.Driver == "" || f.Driver == "noop" {
+	if (f.Driver == "" || f.Driver == "noop") && len(f.VTEPs) == 0 {
 		return
 	}
 	fmt.Fprintf(b, "firewall %s\n", f.Driver)

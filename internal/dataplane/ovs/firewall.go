@@ -50,6 +50,12 @@ import (
 // 73, ingress commits in the accept itself; committing an established
 // connection again changes nothing).
 //
+// A MAC that several filtered ports of a network hold (an allowed address
+// pair naming another port's MAC, or one pair MAC on two ports) is
+// delivered by destination address (sharedMACFlows); Neutron writes one
+// flow per port with the same match there, so the last port written
+// receives everything and deleting either port's flow removes both.
+//
 // Remote groups are conjunctions, one conjunction id per (remote group,
 // direction, ethertype) node-wide (ingress also per stateful/stateless,
 // whose accepts differ): dimension 1 is one flow per member address
@@ -244,11 +250,14 @@ type fwPort struct {
 	ofport int
 	lvid   int
 	conj   []uint32 // ids of portConjKeys(filter), in that order
+	// shared are the port's MACs that another filtered port of its
+	// network also holds: their delivery flows are sharedMACFlows'.
+	shared []string
 }
 
 func (a *fwPort) equal(b *fwPort) bool {
 	return a != nil && b != nil && a.ofport == b.ofport && a.lvid == b.lvid && slices.Equal(a.conj, b.conj) &&
-		samePortFilter(a.filter, b.filter)
+		slices.Equal(a.shared, b.shared) && samePortFilter(a.filter, b.filter)
 }
 
 func samePortFilter(a, b dataplane.PortFilter) bool {
@@ -283,6 +292,9 @@ func fwPortFlows(p *fwPort) []Flow {
 	add(intTransientEgr, fwPortEgressPriority, "in_port="+of, regs+resubmit(fwBaseEgress))
 	macs := portMACs(pf)
 	for _, mac := range macs {
+		if slices.Contains(p.shared, mac) {
+			continue
+		}
 		add(intTransientEgr, fwPortIngressPriority, fmt.Sprintf("dl_vlan=%d,dl_dst=%s", p.lvid, mac), regs+"pop_vlan,"+resubmit(fwBaseIngress))
 		add(fwAcceptOrIngress, 100, fmt.Sprintf("%s=%#x,dl_dst=%s", regNet, p.lvid, mac),
 			fmt.Sprintf("set_field:%#x->%s,", p.ofport, regPort)+resubmit(fwBaseIngress))
@@ -378,6 +390,91 @@ func fwPortFlows(p *fwPort) []Flow {
 		slices.Sort(acts)
 		add(table, fwConjPriority, k[1], strings.Join(acts, ","))
 	}
+	return sortFlows(fs)
+}
+
+// macAddresses are the addresses a port holds with mac: its allowed
+// pairs with that MAC (a pair without one has the port's), and for IPv6
+// the MAC's link-local address.
+func macAddresses(pf dataplane.PortFilter, mac string) []netip.Prefix {
+	own := strings.ToLower(pf.MAC)
+	var out []netip.Prefix
+	for _, a := range pf.Allowed {
+		m := strings.ToLower(a.MAC)
+		if m == "" {
+			m = own
+		}
+		if m == mac && a.Prefix.IsValid() && !slices.Contains(out, a.Prefix.Masked()) {
+			out = append(out, a.Prefix.Masked())
+		}
+	}
+	if ll, ok := linkLocal(mac); ok {
+		out = append(out, netip.PrefixFrom(ll, 128))
+	}
+	return out
+}
+
+// sharedMACFlows deliver frames to a MAC that several filtered ports of
+// one network hold (allowed address pairs may name another port's MAC,
+// or two ports the same pair MAC, as keepalived setups do). One flow per
+// MAC, as for a MAC of one port, would be one flow per port with the
+// same match: the last written would win and deleting either port's
+// would remove it. Instead the destination address picks the port:
+// ARP by its target, IP by its destination, among the addresses each
+// port holds with that MAC; an address several of them hold goes to
+// each of them (each through its own ingress filter), as a hub would;
+// anything else to the MAC is dropped, since no port claims it. Host
+// addresses sit one priority above prefixes, so that the more specific
+// claim wins where a host address lies in another port's prefix.
+func sharedMACFlows(lvid int, mac string, owners []*fwPort) []Flow {
+	type claim struct {
+		p    netip.Prefix
+		regs []string // per owner: its ofport in reg5, in owner order
+	}
+	claims := map[netip.Prefix]*claim{}
+	var order []netip.Prefix
+	for _, o := range owners {
+		for _, a := range macAddresses(o.filter, mac) {
+			c := claims[a]
+			if c == nil {
+				c = &claim{p: a}
+				claims[a] = c
+				order = append(order, a)
+			}
+			c.regs = append(c.regs, fmt.Sprintf("set_field:%#x->%s,", o.ofport, regPort))
+		}
+	}
+	net := fmt.Sprintf("set_field:%#x->%s,", lvid, regNet)
+	var fs []Flow
+	add := func(table, prio int, match, actions string) {
+		fs = append(fs, Flow{Table: table, Priority: prio, Match: match, Actions: actions})
+	}
+	for _, a := range order {
+		c := claims[a]
+		prio := 1
+		if a.Bits() == a.Addr().BitLen() {
+			prio = 2
+		}
+		var fromTun, local strings.Builder
+		fromTun.WriteString("pop_vlan,")
+		for _, r := range c.regs {
+			fromTun.WriteString(r + net + resubmit(fwBaseIngress) + ",")
+			local.WriteString(r + resubmit(fwBaseIngress) + ",")
+		}
+		tun, loc := strings.TrimSuffix(fromTun.String(), ","), strings.TrimSuffix(local.String(), ",")
+		dst := prefixText(a)
+		if a.Addr().Is4() {
+			add(intTransientEgr, fwPortIngressPriority+prio, fmt.Sprintf("arp,dl_vlan=%d,dl_dst=%s,arp_tpa=%s", lvid, mac, dst), tun)
+			add(intTransientEgr, fwPortIngressPriority+prio, fmt.Sprintf("ip,dl_vlan=%d,dl_dst=%s,nw_dst=%s", lvid, mac, dst), tun)
+			add(fwAcceptOrIngress, 100+prio, fmt.Sprintf("arp,%s=%#x,dl_dst=%s,arp_tpa=%s", regNet, lvid, mac, dst), loc)
+			add(fwAcceptOrIngress, 100+prio, fmt.Sprintf("ip,%s=%#x,dl_dst=%s,nw_dst=%s", regNet, lvid, mac, dst), loc)
+		} else {
+			add(intTransientEgr, fwPortIngressPriority+prio, fmt.Sprintf("ipv6,dl_vlan=%d,dl_dst=%s,ipv6_dst=%s", lvid, mac, dst), tun)
+			add(fwAcceptOrIngress, 100+prio, fmt.Sprintf("ipv6,%s=%#x,dl_dst=%s,ipv6_dst=%s", regNet, lvid, mac, dst), loc)
+		}
+	}
+	add(intTransientEgr, fwPortIngressPriority, fmt.Sprintf("dl_vlan=%d,dl_dst=%s", lvid, mac), resubmit(fwDropped))
+	add(fwAcceptOrIngress, 100, fmt.Sprintf("%s=%#x,dl_dst=%s", regNet, lvid, mac), resubmit(fwDropped))
 	return sortFlows(fs)
 }
 
@@ -595,11 +692,33 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 	}
 	conj := ids.assign(used)
 
+	// Which filtered ports hold each (local VLAN, MAC): a MAC of more
+	// than one is delivered by sharedMACFlows.
+	type lvMAC struct {
+		lvid int
+		mac  string
+	}
+	holders := map[lvMAC][]string{}
+	for _, p := range ports {
+		if p.pf.PortSecurity {
+			lvid := l.LVIDs[s.Ports[p.id].NetworkID]
+			for _, mac := range portMACs(p.pf) {
+				holders[lvMAC{lvid, mac}] = append(holders[lvMAC{lvid, mac}], p.id)
+			}
+		}
+	}
+	owners := map[lvMAC][]*fwPort{}
 	for _, p := range ports {
 		in := &fwPort{filter: p.pf, ofport: l.Ofports[p.id], lvid: l.LVIDs[s.Ports[p.id].NetworkID]}
 		if p.pf.PortSecurity {
 			for _, k := range portConjKeys(p.pf) {
 				in.conj = append(in.conj, conj[k])
+			}
+			for _, mac := range portMACs(p.pf) {
+				if k := (lvMAC{in.lvid, mac}); len(holders[k]) > 1 {
+					in.shared = append(in.shared, mac)
+					owners[k] = append(owners[k], in)
+				}
 			}
 		}
 		key := "port/" + p.id
@@ -609,6 +728,10 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 		}
 		in.filter.Allowed, in.filter.Rules = slices.Clone(p.pf.Allowed), slices.Clone(p.pf.Rules)
 		out.groups[key] = &flowGroup{port: in, flows: withCookie(fwPortFlows(in), l.Cookie)}
+	}
+	for k, os := range owners {
+		sort.Slice(os, func(i, j int) bool { return os[i].filter.PortID < os[j].filter.PortID })
+		out.groups[fmt.Sprintf("mac/%d/%s", k.lvid, k.mac)] = &flowGroup{flows: withCookie(sharedMACFlows(k.lvid, k.mac, os), l.Cookie)}
 	}
 
 	addrs := make(map[string][]uint32, hint) // "<direction>/<prefix>" -> conjunction ids

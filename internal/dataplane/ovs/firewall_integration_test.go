@@ -19,7 +19,9 @@ type fwVM struct {
 	groups       []string
 	portSecurity bool
 	stateless    bool
-	vm           *lab.VM
+	// pairs are the port's allowed address pairs.
+	pairs []dataplane.AllowedAddress
+	vm    *lab.VM
 }
 
 // fwWorld is what the server would know: VMs and each group's rules. It
@@ -46,7 +48,7 @@ func (w *fwWorld) state(n *ovsNode, driver string) dataplane.NodeState {
 			continue
 		}
 		pf := dataplane.PortFilter{PortID: v.spec.portID, NetworkID: netID, MAC: v.spec.mac, PortSecurity: v.portSecurity,
-			Stateful: !v.stateless, Allowed: []dataplane.AllowedAddress{{MAC: v.spec.mac, Prefix: netip.PrefixFrom(v.spec.ip.Addr(), 32)}}}
+			Stateful: !v.stateless, Allowed: append([]dataplane.AllowedAddress{{MAC: v.spec.mac, Prefix: netip.PrefixFrom(v.spec.ip.Addr(), 32)}}, v.pairs...)}
 		for _, g := range v.groups {
 			pf.Rules = append(pf.Rules, w.rules[g]...)
 		}
@@ -261,4 +263,96 @@ func plugHybrid(t testing.TB, ctx context.Context, l *lab.Lab, n *ovsNode, v vmS
 		t.Fatal(err)
 	}
 	return vm
+}
+
+// TestOVSFirewallSharedMAC: an allowed address pair naming another local
+// port's MAC (vm3 may send as vm1's MAC from 192.168.1.50). Both ports'
+// delivery flows match that MAC; the destination address picks the port,
+// so vm1 is reached from the other node (table 60) and from vm3 on its own
+// node (table 73); dropping the pair leaves vm1 reachable; the switch
+// prints exactly our flows throughout (two flows with one match would
+// leave one of them, which the audit sees).
+func TestOVSFirewallSharedMAC(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, nodes := newOVSLab(t, ctx, "compute1", "compute2")
+	c1, c2 := nodes["compute1"], nodes["compute2"]
+	vm3Port := vmSpec{name: "vm3", portID: "93a3c1e2-0000-4000-8000-000000000003", mac: "fa:16:3e:00:00:03", ip: netip.MustParsePrefix("192.168.1.3/24")}
+	pair := dataplane.AllowedAddress{MAC: vm1Port.mac, Prefix: netip.MustParsePrefix("192.168.1.50/32")}
+	vm1 := &fwVM{spec: vm1Port, node: c1, groups: []string{sgDefault}, portSecurity: true}
+	vm2 := &fwVM{spec: vm2Port, node: c2, groups: []string{sgDefault}, portSecurity: true}
+	vm3 := &fwVM{spec: vm3Port, node: c1, groups: []string{sgDefault}, portSecurity: true, pairs: []dataplane.AllowedAddress{pair}}
+	w := &fwWorld{nodes: []*ovsNode{c1, c2}, rules: map[string][]dataplane.Rule{
+		sgDefault: {{Direction: "egress", Ethertype: "IPv4"}, {Direction: "ingress", Ethertype: "IPv4", RemoteGroup: sgDefault}},
+	}}
+	w.applyAll(t, ctx, DriverOpenvswitch) // the bridges
+	for _, v := range []*fwVM{vm1, vm2, vm3} {
+		v.vm = plug(t, ctx, l, v.node, v.spec)
+		w.vms = append(w.vms, v)
+	}
+	audit := func(why string) {
+		t.Helper()
+		for _, n := range w.nodes {
+			n.dp.Resync()
+			apply(t, ctx, n, w.state(n, DriverOpenvswitch))
+			if st := n.dp.LastApply(); st.FlowAdds != 0 || st.FlowDeletes != 0 || st.StaleCookies != 0 {
+				t.Errorf("%s: %s: audit changed flows %+v: our text differs from ovs-ofctl's", why, n.node.Name, st)
+			}
+		}
+	}
+	w.applyAll(t, ctx, DriverOpenvswitch)
+	audit("shared MAC")
+	reach(t, ctx, vm2, vm1, true, "vm1 from the other node, its MAC shared with vm3's pair")
+	reach(t, ctx, vm3, vm1, true, "vm1 from vm3 on its node")
+	reach(t, ctx, vm2, vm3, true, "vm3 from the other node")
+	vm3.pairs = nil
+	w.applyAll(t, ctx, DriverOpenvswitch)
+	audit("pair removed")
+	reach(t, ctx, vm2, vm1, true, "vm1 after vm3's pair went")
+	reach(t, ctx, vm3, vm1, true, "vm1 from vm3 after the pair went")
+}
+
+// TestOVSFirewallStateless: a stateless group (stateful = False) has no
+// conntrack, so replies need rules of their own, on both OVS drivers (the
+// hybrid one filters with nftables, the Linux bridge agent's firewall).
+// The group allows ICMP out and echo requests (type 8) in: a ping between
+// its members is answered only while they are stateful (the reply is an
+// established connection) or once echo replies (type 0) are allowed in.
+func TestOVSFirewallStateless(t *testing.T) {
+	for _, driver := range []string{DriverOpenvswitch, DriverHybrid} {
+		t.Run(driver, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			l, nodes := newOVSLab(t, ctx, "compute1", "compute2")
+			c1, c2 := nodes["compute1"], nodes["compute2"]
+			vm1 := &fwVM{spec: vm1Port, node: c1, groups: []string{sgDefault}, portSecurity: true}
+			vm2 := &fwVM{spec: vm2Port, node: c2, groups: []string{sgDefault}, portSecurity: true}
+			icmp := func(dir string, typ int) dataplane.Rule {
+				return dataplane.Rule{Direction: dir, Ethertype: "IPv4", Protocol: 1, PortMin: typ, PortMax: -1}
+			}
+			w := &fwWorld{nodes: []*ovsNode{c1, c2}, rules: map[string][]dataplane.Rule{
+				sgDefault: {icmp("egress", -1), icmp("ingress", 8)},
+			}}
+			w.applyAll(t, ctx, driver) // the bridges
+			for _, v := range []*fwVM{vm1, vm2} {
+				if driver == DriverHybrid {
+					v.vm = plugHybrid(t, ctx, l, v.node, v.spec)
+				} else {
+					v.vm = plug(t, ctx, l, v.node, v.spec)
+				}
+				w.vms = append(w.vms, v)
+			}
+			w.applyAll(t, ctx, driver)
+			reach(t, ctx, vm1, vm2, true, "stateful: the echo reply is an established connection")
+			vm1.stateless, vm2.stateless = true, true
+			w.applyAll(t, ctx, driver)
+			reach(t, ctx, vm1, vm2, false, "stateless: no rule lets the echo reply in")
+			w.rules[sgDefault] = append(w.rules[sgDefault], icmp("ingress", 0))
+			w.applyAll(t, ctx, driver)
+			reach(t, ctx, vm1, vm2, true, "stateless: echo replies allowed in by their own rule")
+			w.rules[sgDefault] = w.rules[sgDefault][1:] // no egress rule any more
+			w.applyAll(t, ctx, driver)
+			reach(t, ctx, vm1, vm2, false, "stateless: nothing may leave without an egress rule")
+		})
+	}
 }

@@ -273,3 +273,60 @@ func TestConjIDsStable(t *testing.T) {
 		t.Errorf("freed id not reused: %v", got)
 	}
 }
+
+// sharedMACState is fwState plus allowed address pairs that share MACs:
+// A's pair names B's own MAC, and C and A both hold the keepalived-style
+// pair MAC 00:00:5e:00:01:01 for the same virtual address.
+func sharedMACState() (dataplane.NodeState, Layout) {
+	s, l := fwState()
+	vrrp := dataplane.AllowedAddress{MAC: "00:00:5e:00:01:01", Prefix: host("10.0.0.100")}
+	a := s.Firewall.Ports[portA]
+	a.Allowed = append(slices.Clone(a.Allowed), dataplane.AllowedAddress{MAC: "fa:16:3e:00:00:0b", Prefix: host("10.0.0.50")}, vrrp)
+	s.Firewall.Ports[portA] = a
+	c := s.Firewall.Ports[portC]
+	c.Allowed = append(slices.Clone(c.Allowed), vrrp)
+	s.Firewall.Ports[portC] = c
+	return s, l
+}
+
+// TestFirewallSharedMACGolden: a MAC held by several filtered ports of a
+// network is delivered by destination address (golden text), and no two
+// flows of br-int have the same table, priority and match (the switch
+// would keep only one of them).
+func TestFirewallSharedMACGolden(t *testing.T) {
+	s, l := sharedMACState()
+	fs := intFlowSet(s, l, newConjIDs(), nil).all()
+	seen := map[string]string{}
+	for _, f := range fs {
+		k := fmt.Sprintf("table=%d,priority=%d,%s", f.Table, f.Priority, f.Match)
+		if prev, ok := seen[k]; ok {
+			t.Errorf("two flows with one match %s: actions %s and %s", k, prev, f.Actions)
+		}
+		seen[k] = f.Actions
+	}
+	var shared []string
+	for _, line := range strings.Split(render(fs), "\n") {
+		if strings.Contains(line, "00:00:5e:00:01:01") || strings.Contains(line, "dl_dst=fa:16:3e:00:00:0b") {
+			shared = append(shared, line)
+		}
+	}
+	got := strings.Join(shared, "\n") + "\n"
+	const path = "testdata/fw-shared-mac.txt"
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("shared-MAC flows differ from %s (run with -update after checking):\n%s", path, lineDiff(string(want), got))
+	}
+	// Without the shared pairs, the flows are fwState's again.
+	s2, _ := fwState()
+	if a, b := render(intFlowSet(s2, l, newConjIDs(), nil).all()), render(intFlowSet(s2, l, newConjIDs(), intFlowSet(s, l, newConjIDs(), nil)).all()); a != b {
+		t.Errorf("after the shared pairs went the flows differ from a fresh computation:\n%s", lineDiff(a, b))
+	}
+}
