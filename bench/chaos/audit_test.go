@@ -91,3 +91,28 @@ func TestHasEnv(t *testing.T) {
 		t.Fatal("a prefix of an entry matched")
 	}
 }
+
+// TestOutageJudgedAgainstNoise: a run of lost echoes during a fault is an
+// outage when it reaches outageRun and outlasts the longest run lost
+// between faults in the same run.
+func TestOutageJudgedAgainstNoise(t *testing.T) {
+	for _, tc := range []struct {
+		between, during int
+		outage          bool
+	}{
+		{between: 1, during: 2, outage: false},
+		{between: 1, during: 3, outage: true},
+		{between: 4, during: 3, outage: false},
+		{between: 4, during: 4, outage: false},
+		{between: 4, during: 5, outage: true},
+		{between: 0, during: 21, outage: true},
+	} {
+		r := newReport(1, dbPostgres)
+		r.Loss[betweenFaults] = &probeLoss{Sent: 100, Lost: tc.between, MaxRun: tc.between}
+		r.Loss[faultOVSDB] = &probeLoss{Sent: 100, Lost: tc.during, MaxRun: tc.during}
+		got := slices.ContainsFunc(r.goalsMissed(), func(s string) bool { return strings.HasPrefix(s, "an outage") })
+		if got != tc.outage {
+			t.Errorf("%d lost in a row between faults, %d during: outage %v, want %v (%v)", tc.between, tc.during, got, tc.outage, r.goalsMissed())
+		}
+	}
+}

