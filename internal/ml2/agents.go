@@ -96,6 +96,13 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 					return err
 				}
 			}
+			if a.AgentType == neutron.AgentTypeL3 {
+				// Routers made while no L3 agent could take them
+				// (Neutron's router_auto_schedule).
+				if err := p.autoScheduleRouters(ctx, t); err != nil {
+					return err
+				}
+			}
 		}
 		out = a
 		return nil
@@ -212,6 +219,14 @@ func (p *Plugin) UpdateAgent(ctx context.Context, id string, req neutron.AgentUp
 			// Admin down moves the agent's networks to others; admin up
 			// lets it take networks lacking agents.
 			if err := p.autoScheduleDHCP(ctx, t, ips); err != nil {
+				return err
+			}
+		}
+		if a.AgentType == neutron.AgentTypeL3 && a.AdminStateUp && !wasUp {
+			// Admin up: it may take routers no agent hosts. (Admin down
+			// moves nothing: a router stays where it is until an admin
+			// moves it, as without allow_automatic_l3agent_failover.)
+			if err := p.autoScheduleRouters(ctx, t); err != nil {
 				return err
 			}
 		}

@@ -104,6 +104,26 @@ func (p *Plugin) hostRouterPorts(ctx context.Context, t *store.Tx, id, host stri
 	return nil
 }
 
+// autoScheduleRouters places, inside t, every router no L3 agent hosts,
+// the least loaded agent first (an L3 agent appeared, came back or was
+// set admin up).
+func (p *Plugin) autoScheduleRouters(ctx context.Context, t *store.Tx) error {
+	ids, err := t.UnscheduledRouters(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	agents, err := p.readL3Agents(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := p.scheduleRouterWith(ctx, t, agents, id); err != nil {
+			return fmt.Errorf("schedule router %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // unscheduleRouter removes router id's bindings inside t (the router is
 // being deleted), with their change-log rows.
 func (p *Plugin) unscheduleRouter(ctx context.Context, t *store.Tx, id string) error {

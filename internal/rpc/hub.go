@@ -7,8 +7,8 @@ import (
 )
 
 // span is the set of hosts whose view a change may alter: every host
-// (all), or hosts; nets, when not nil, are the only networks of their
-// views that may have changed.
+// (all), or hosts; nets, when not nil, are the only items of their views
+// that may have changed (networks; routers for the L3 view).
 type span struct {
 	all   bool
 	hosts map[string]struct{}
@@ -284,6 +284,15 @@ func (h *hub[V, D]) view(name string) (V, int64) {
 	defer h.mu.Unlock()
 	hs := h.host(name)
 	return hs.view, hs.rev
+}
+
+// read calls f with the model, under the hub's lock (f must not keep it).
+func (h *hub[V, D]) read(f func(viewModel[V, D])) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.model != nil {
+		f(h.model)
+	}
 }
 
 // lag is how far host's view is ahead of revision r (0 when

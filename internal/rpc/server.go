@@ -40,6 +40,8 @@ import (
 	"neutrino/internal/dhcp"
 	"neutrino/internal/dhcpview"
 	"neutrino/internal/l2pop"
+	"neutrino/internal/l3"
+	"neutrino/internal/l3view"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc/pb"
 )
@@ -93,10 +95,12 @@ type Server struct {
 	b   Backend
 	cfg ServerConfig
 	log *slog.Logger
-	// hub serves the L2 agents' views, dhcp the DHCP agents' states; both
-	// are fed the same change-log rows and stay at one revision.
+	// hub serves the L2 agents' views, dhcp the DHCP agents' states, l3
+	// the L3 agents'; all are fed the same change-log rows and stay at one
+	// revision.
 	hub  *hub[l2pop.View, l2pop.Delta]
 	dhcp *hub[dhcp.State, dhcpview.Delta]
+	l3   *hub[l3.State, l3view.Delta]
 	// readMu serialises change-log reads: the tail loop and a new
 	// watcher catching up must not apply the same rows twice.
 	readMu sync.Mutex
@@ -129,7 +133,7 @@ func NewServer(backend Backend, cfg ServerConfig) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{b: backend, cfg: cfg, log: log.With("component", "rpc"),
-		hub: newL2Hub(cfg.L2Pop, cfg.LogLength), dhcp: newDHCPHub(cfg.LogLength)}
+		hub: newL2Hub(cfg.L2Pop, cfg.LogLength), dhcp: newDHCPHub(cfg.LogLength), l3: newL3Hub(cfg.LogLength)}
 }
 
 // Revision is the change-log revision the server has applied.
@@ -294,6 +298,11 @@ func (s *Server) readChanges(ctx context.Context) (int, error) {
 		s.log.Warn("change log row skipped by the DHCP view", "err", err)
 	}
 	n += nd
+	nl, err := s.l3.apply(changes)
+	if err != nil {
+		s.log.Warn("change log row skipped by the L3 view", "err", err)
+	}
+	n += nl
 	s.log.Debug("change log batch", "rows", len(changes), "views_changed", n, "revision", s.hub.revision())
 	return len(changes), nil
 }
@@ -302,6 +311,7 @@ func (s *Server) readChanges(ctx context.Context) (int, error) {
 func (s *Server) load(st *neutron.State) {
 	s.hub.load(st)
 	s.dhcp.load(st)
+	s.l3.load(st)
 }
 
 // auth checks a request's token and client certificate.
@@ -493,6 +503,57 @@ func (s *Server) WatchDHCP(req *pb.WatchRequest, stream grpc.ServerStreamingServ
 			}
 			return &pb.DHCPWatchMessage{Revision: rev, PrevRevision: prev, Body: &pb.DHCPWatchMessage_Delta{Delta: body}}
 		})
+}
+
+// WatchL3 implements pb.AgentsServer: the L3 agents' stream.
+func (s *Server) WatchL3(req *pb.WatchRequest, stream grpc.ServerStreamingServer[pb.L3WatchMessage]) error {
+	return serveWatch(s, s.l3, req, stream, nil,
+		func(rev int64, v l3.State) *pb.L3WatchMessage {
+			return &pb.L3WatchMessage{Revision: rev, Body: &pb.L3WatchMessage_Snapshot{Snapshot: L3StateToPB(v)}}
+		},
+		func(prev, rev int64, d *l3view.Delta) *pb.L3WatchMessage {
+			body := &pb.L3Delta{}
+			if d != nil {
+				body = L3DeltaToPB(*d)
+			}
+			return &pb.L3WatchMessage{Revision: rev, PrevRevision: prev, Body: &pb.L3WatchMessage_Delta{Delta: body}}
+		})
+}
+
+// FloatingIPStatuses is what the L3 agents' status reports need of the
+// plugin (ml2.Plugin implements it once the router service is in).
+type FloatingIPStatuses interface {
+	// UpdateFloatingIPStatuses sets floating IP id -> status (ACTIVE,
+	// DOWN, ERROR); unknown ids are skipped.
+	UpdateFloatingIPStatuses(ctx context.Context, statuses map[string]string) error
+}
+
+// UpdateFloatingIPStatuses implements pb.AgentsServer.
+func (s *Server) UpdateFloatingIPStatuses(ctx context.Context, req *pb.FloatingIPStatusesRequest) (*pb.FloatingIPStatusesReply, error) {
+	if req.GetHost() == "" || req.GetRouterId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "update_floatingip_statuses needs host and router_id")
+	}
+	fb, ok := s.b.(FloatingIPStatuses)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the server has no router service")
+	}
+	// An agent speaks only for the routers it hosts (see
+	// l3view.FilterStatuses).
+	var statuses map[string]string
+	s.l3.read(func(m viewModel[l3.State, l3view.Delta]) {
+		statuses = m.(l3Model).m.FilterStatuses(req.GetHost(), req.GetRouterId(), req.GetStatuses())
+	})
+	if len(statuses) < len(req.GetStatuses()) {
+		s.log.Info("floating IP statuses not taken: router or floating IP not on the reporting host",
+			"host", req.GetHost(), "router", req.GetRouterId(), "reported", len(req.GetStatuses()), "taken", len(statuses))
+	}
+	if len(statuses) == 0 {
+		return &pb.FloatingIPStatusesReply{}, nil
+	}
+	if err := fb.UpdateFloatingIPStatuses(ctx, statuses); err != nil {
+		return nil, grpcError(fmt.Errorf("update_floatingip_statuses for router %s from %s: %w", req.GetRouterId(), req.GetHost(), err))
+	}
+	return &pb.FloatingIPStatusesReply{}, nil
 }
 
 // serveWatch streams host's view of one kind: a snapshot or the deltas the

@@ -4,6 +4,8 @@ import (
 	"neutrino/internal/dhcp"
 	"neutrino/internal/dhcpview"
 	"neutrino/internal/l2pop"
+	"neutrino/internal/l3"
+	"neutrino/internal/l3view"
 	"neutrino/internal/neutron"
 )
 
@@ -65,4 +67,30 @@ func (d dhcpModel) ViewSize(v dhcp.State) int           { return dhcpview.Size(v
 
 func (d dhcpModel) Update(host string, old dhcp.State, nets map[string]struct{}) dhcp.State {
 	return d.m.UpdateView(host, old, nets)
+}
+
+// l3Model is the L3 agents' state.
+type l3Model struct{ m *l3view.Model }
+
+func newL3Hub(logLen int) *hub[l3.State, l3view.Delta] {
+	return newHub(func(st *neutron.State) viewModel[l3.State, l3view.Delta] { return l3Model{l3view.NewModel(st)} },
+		func(string) l3.State { return l3.State{} }, logLen)
+}
+
+func (l l3Model) Revision() int64 { return l.m.Revision }
+
+func (l l3Model) Apply(c neutron.Change) (span, error) {
+	s, err := l.m.Apply(c)
+	return span{hosts: s.Hosts, nets: s.Routers}, err
+}
+
+func (l l3Model) Hosts() []string                 { return l.m.Hosts() }
+func (l l3Model) HasHost(host string) bool        { return l.m.HasHost(host) }
+func (l l3Model) View(host string) l3.State       { return l.m.View(host) }
+func (l l3Model) Diff(a, b l3.State) l3view.Delta { return l3view.Diff(a, b) }
+func (l l3Model) DeltaSize(x l3view.Delta) int    { return x.Size() }
+func (l l3Model) ViewSize(v l3.State) int         { return l3view.Size(v) }
+
+func (l l3Model) Update(host string, old l3.State, routers map[string]struct{}) l3.State {
+	return l.m.UpdateView(host, old, routers)
 }

@@ -76,3 +76,21 @@ func (t *Tx) DeleteL3Binding(ctx context.Context, b neutron.L3Binding) (bool, er
 	k, err := res.RowsAffected()
 	return k > 0, err
 }
+
+// UnscheduledRouters lists the routers no L3 agent hosts, by id.
+func (t *Tx) UnscheduledRouters(ctx context.Context) ([]string, error) {
+	rows, err := t.query(ctx, "SELECT id FROM routers WHERE id NOT IN (SELECT router_id FROM routerl3agentbindings) ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list unscheduled routers: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

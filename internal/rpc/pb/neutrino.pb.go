@@ -2771,6 +2771,633 @@ func (x *DHCPExtraOpt) GetIpVersion() int32 {
 	return 0
 }
 
+type L3WatchMessage struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Revision     int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	PrevRevision int64                  `protobuf:"varint,2,opt,name=prev_revision,json=prevRevision,proto3" json:"prev_revision,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*L3WatchMessage_Snapshot
+	//	*L3WatchMessage_Delta
+	Body          isL3WatchMessage_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3WatchMessage) Reset() {
+	*x = L3WatchMessage{}
+	mi := &file_neutrino_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3WatchMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3WatchMessage) ProtoMessage() {}
+
+func (x *L3WatchMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3WatchMessage.ProtoReflect.Descriptor instead.
+func (*L3WatchMessage) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *L3WatchMessage) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *L3WatchMessage) GetPrevRevision() int64 {
+	if x != nil {
+		return x.PrevRevision
+	}
+	return 0
+}
+
+func (x *L3WatchMessage) GetBody() isL3WatchMessage_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *L3WatchMessage) GetSnapshot() *L3State {
+	if x != nil {
+		if x, ok := x.Body.(*L3WatchMessage_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *L3WatchMessage) GetDelta() *L3Delta {
+	if x != nil {
+		if x, ok := x.Body.(*L3WatchMessage_Delta); ok {
+			return x.Delta
+		}
+	}
+	return nil
+}
+
+type isL3WatchMessage_Body interface {
+	isL3WatchMessage_Body()
+}
+
+type L3WatchMessage_Snapshot struct {
+	Snapshot *L3State `protobuf:"bytes,3,opt,name=snapshot,proto3,oneof"`
+}
+
+type L3WatchMessage_Delta struct {
+	Delta *L3Delta `protobuf:"bytes,4,opt,name=delta,proto3,oneof"`
+}
+
+func (*L3WatchMessage_Snapshot) isL3WatchMessage_Body() {}
+
+func (*L3WatchMessage_Delta) isL3WatchMessage_Body() {}
+
+// L3State is everything one L3 agent routes, routers sorted by id.
+type L3State struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Routers       []*L3Router            `protobuf:"bytes,1,rep,name=routers,proto3" json:"routers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3State) Reset() {
+	*x = L3State{}
+	mi := &file_neutrino_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3State) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3State) ProtoMessage() {}
+
+func (x *L3State) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3State.ProtoReflect.Descriptor instead.
+func (*L3State) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *L3State) GetRouters() []*L3Router {
+	if x != nil {
+		return x.Routers
+	}
+	return nil
+}
+
+// L3Delta replaces whole routers (upsert) and drops routers no longer
+// hosted (removed, by id).
+type L3Delta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upsert        []*L3Router            `protobuf:"bytes,1,rep,name=upsert,proto3" json:"upsert,omitempty"`
+	Removed       []string               `protobuf:"bytes,2,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3Delta) Reset() {
+	*x = L3Delta{}
+	mi := &file_neutrino_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3Delta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3Delta) ProtoMessage() {}
+
+func (x *L3Delta) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3Delta.ProtoReflect.Descriptor instead.
+func (*L3Delta) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *L3Delta) GetUpsert() []*L3Router {
+	if x != nil {
+		return x.Upsert
+	}
+	return nil
+}
+
+func (x *L3Delta) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+type L3Router struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Interfaces    []*L3Port              `protobuf:"bytes,2,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Gateway       *L3Gateway             `protobuf:"bytes,3,opt,name=gateway,proto3" json:"gateway,omitempty"` // absent: no gateway
+	Routes        []*L3Route             `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
+	FloatingIps   []*L3FloatingIP        `protobuf:"bytes,5,rep,name=floating_ips,json=floatingIps,proto3" json:"floating_ips,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3Router) Reset() {
+	*x = L3Router{}
+	mi := &file_neutrino_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3Router) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3Router) ProtoMessage() {}
+
+func (x *L3Router) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3Router.ProtoReflect.Descriptor instead.
+func (*L3Router) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *L3Router) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *L3Router) GetInterfaces() []*L3Port {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *L3Router) GetGateway() *L3Gateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+func (x *L3Router) GetRoutes() []*L3Route {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *L3Router) GetFloatingIps() []*L3FloatingIP {
+	if x != nil {
+		return x.FloatingIps
+	}
+	return nil
+}
+
+type L3Port struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	NetworkId string                 `protobuf:"bytes,2,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	Mac       string                 `protobuf:"bytes,3,opt,name=mac,proto3" json:"mac,omitempty"`
+	Mtu       int32                  `protobuf:"varint,4,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	// addresses with their subnet's prefix length (192.168.1.1/24).
+	Addresses     []string `protobuf:"bytes,5,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3Port) Reset() {
+	*x = L3Port{}
+	mi := &file_neutrino_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3Port) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3Port) ProtoMessage() {}
+
+func (x *L3Port) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3Port.ProtoReflect.Descriptor instead.
+func (*L3Port) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *L3Port) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *L3Port) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
+func (x *L3Port) GetMac() string {
+	if x != nil {
+		return x.Mac
+	}
+	return ""
+}
+
+func (x *L3Port) GetMtu() int32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *L3Port) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type L3Gateway struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          *L3Port                `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"`
+	NextHops      []string               `protobuf:"bytes,2,rep,name=next_hops,json=nextHops,proto3" json:"next_hops,omitempty"`
+	EnableSnat    bool                   `protobuf:"varint,3,opt,name=enable_snat,json=enableSnat,proto3" json:"enable_snat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3Gateway) Reset() {
+	*x = L3Gateway{}
+	mi := &file_neutrino_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3Gateway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3Gateway) ProtoMessage() {}
+
+func (x *L3Gateway) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3Gateway.ProtoReflect.Descriptor instead.
+func (*L3Gateway) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *L3Gateway) GetPort() *L3Port {
+	if x != nil {
+		return x.Port
+	}
+	return nil
+}
+
+func (x *L3Gateway) GetNextHops() []string {
+	if x != nil {
+		return x.NextHops
+	}
+	return nil
+}
+
+func (x *L3Gateway) GetEnableSnat() bool {
+	if x != nil {
+		return x.EnableSnat
+	}
+	return false
+}
+
+type L3Route struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Destination   string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	Nexthop       string                 `protobuf:"bytes,2,opt,name=nexthop,proto3" json:"nexthop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3Route) Reset() {
+	*x = L3Route{}
+	mi := &file_neutrino_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3Route) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3Route) ProtoMessage() {}
+
+func (x *L3Route) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3Route.ProtoReflect.Descriptor instead.
+func (*L3Route) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *L3Route) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *L3Route) GetNexthop() string {
+	if x != nil {
+		return x.Nexthop
+	}
+	return ""
+}
+
+type L3FloatingIP struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FloatingIp    string                 `protobuf:"bytes,2,opt,name=floating_ip,json=floatingIp,proto3" json:"floating_ip,omitempty"`
+	FixedIp       string                 `protobuf:"bytes,3,opt,name=fixed_ip,json=fixedIp,proto3" json:"fixed_ip,omitempty"`
+	PortId        string                 `protobuf:"bytes,4,opt,name=port_id,json=portId,proto3" json:"port_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L3FloatingIP) Reset() {
+	*x = L3FloatingIP{}
+	mi := &file_neutrino_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L3FloatingIP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L3FloatingIP) ProtoMessage() {}
+
+func (x *L3FloatingIP) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L3FloatingIP.ProtoReflect.Descriptor instead.
+func (*L3FloatingIP) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *L3FloatingIP) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *L3FloatingIP) GetFloatingIp() string {
+	if x != nil {
+		return x.FloatingIp
+	}
+	return ""
+}
+
+func (x *L3FloatingIP) GetFixedIp() string {
+	if x != nil {
+		return x.FixedIp
+	}
+	return ""
+}
+
+func (x *L3FloatingIP) GetPortId() string {
+	if x != nil {
+		return x.PortId
+	}
+	return ""
+}
+
+type FloatingIPStatusesRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Host     string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	RouterId string                 `protobuf:"bytes,2,opt,name=router_id,json=routerId,proto3" json:"router_id,omitempty"`
+	// statuses: floating IP id -> ACTIVE, DOWN or ERROR.
+	Statuses      map[string]string `protobuf:"bytes,3,rep,name=statuses,proto3" json:"statuses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FloatingIPStatusesRequest) Reset() {
+	*x = FloatingIPStatusesRequest{}
+	mi := &file_neutrino_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FloatingIPStatusesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FloatingIPStatusesRequest) ProtoMessage() {}
+
+func (x *FloatingIPStatusesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FloatingIPStatusesRequest.ProtoReflect.Descriptor instead.
+func (*FloatingIPStatusesRequest) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *FloatingIPStatusesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *FloatingIPStatusesRequest) GetRouterId() string {
+	if x != nil {
+		return x.RouterId
+	}
+	return ""
+}
+
+func (x *FloatingIPStatusesRequest) GetStatuses() map[string]string {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+type FloatingIPStatusesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FloatingIPStatusesReply) Reset() {
+	*x = FloatingIPStatusesReply{}
+	mi := &file_neutrino_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FloatingIPStatusesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FloatingIPStatusesReply) ProtoMessage() {}
+
+func (x *FloatingIPStatusesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_neutrino_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FloatingIPStatusesReply.ProtoReflect.Descriptor instead.
+func (*FloatingIPStatusesReply) Descriptor() ([]byte, []int) {
+	return file_neutrino_proto_rawDescGZIP(), []int{47}
+}
+
 var File_neutrino_proto protoreflect.FileDescriptor
 
 const file_neutrino_proto_rawDesc = "" +
@@ -2995,14 +3622,64 @@ const file_neutrino_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1d\n" +
 	"\n" +
-	"ip_version\x18\x03 \x01(\x05R\tipVersion2\xc2\x03\n" +
+	"ip_version\x18\x03 \x01(\x05R\tipVersion\"\xbb\x01\n" +
+	"\x0eL3WatchMessage\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12#\n" +
+	"\rprev_revision\x18\x02 \x01(\x03R\fprevRevision\x122\n" +
+	"\bsnapshot\x18\x03 \x01(\v2\x14.neutrino.v1.L3StateH\x00R\bsnapshot\x12,\n" +
+	"\x05delta\x18\x04 \x01(\v2\x14.neutrino.v1.L3DeltaH\x00R\x05deltaB\x06\n" +
+	"\x04body\":\n" +
+	"\aL3State\x12/\n" +
+	"\arouters\x18\x01 \x03(\v2\x15.neutrino.v1.L3RouterR\arouters\"R\n" +
+	"\aL3Delta\x12-\n" +
+	"\x06upsert\x18\x01 \x03(\v2\x15.neutrino.v1.L3RouterR\x06upsert\x12\x18\n" +
+	"\aremoved\x18\x02 \x03(\tR\aremoved\"\xed\x01\n" +
+	"\bL3Router\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
+	"\n" +
+	"interfaces\x18\x02 \x03(\v2\x13.neutrino.v1.L3PortR\n" +
+	"interfaces\x120\n" +
+	"\agateway\x18\x03 \x01(\v2\x16.neutrino.v1.L3GatewayR\agateway\x12,\n" +
+	"\x06routes\x18\x04 \x03(\v2\x14.neutrino.v1.L3RouteR\x06routes\x12<\n" +
+	"\ffloating_ips\x18\x05 \x03(\v2\x19.neutrino.v1.L3FloatingIPR\vfloatingIps\"y\n" +
+	"\x06L3Port\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"network_id\x18\x02 \x01(\tR\tnetworkId\x12\x10\n" +
+	"\x03mac\x18\x03 \x01(\tR\x03mac\x12\x10\n" +
+	"\x03mtu\x18\x04 \x01(\x05R\x03mtu\x12\x1c\n" +
+	"\taddresses\x18\x05 \x03(\tR\taddresses\"r\n" +
+	"\tL3Gateway\x12'\n" +
+	"\x04port\x18\x01 \x01(\v2\x13.neutrino.v1.L3PortR\x04port\x12\x1b\n" +
+	"\tnext_hops\x18\x02 \x03(\tR\bnextHops\x12\x1f\n" +
+	"\venable_snat\x18\x03 \x01(\bR\n" +
+	"enableSnat\"E\n" +
+	"\aL3Route\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
+	"\anexthop\x18\x02 \x01(\tR\anexthop\"s\n" +
+	"\fL3FloatingIP\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vfloating_ip\x18\x02 \x01(\tR\n" +
+	"floatingIp\x12\x19\n" +
+	"\bfixed_ip\x18\x03 \x01(\tR\afixedIp\x12\x17\n" +
+	"\aport_id\x18\x04 \x01(\tR\x06portId\"\xdb\x01\n" +
+	"\x19FloatingIPStatusesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1b\n" +
+	"\trouter_id\x18\x02 \x01(\tR\brouterId\x12P\n" +
+	"\bstatuses\x18\x03 \x03(\v24.neutrino.v1.FloatingIPStatusesRequest.StatusesEntryR\bstatuses\x1a;\n" +
+	"\rStatusesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x19\n" +
+	"\x17FloatingIPStatusesReply2\xf1\x04\n" +
 	"\x06Agents\x12M\n" +
 	"\vReportState\x12\x1f.neutrino.v1.ReportStateRequest\x1a\x1d.neutrino.v1.ReportStateReply\x12P\n" +
 	"\fUpdateDevice\x12 .neutrino.v1.UpdateDeviceRequest\x1a\x1e.neutrino.v1.UpdateDeviceReply\x12?\n" +
 	"\x05Watch\x12\x19.neutrino.v1.WatchRequest\x1a\x19.neutrino.v1.WatchMessage0\x01\x12E\n" +
 	"\aObserve\x12\x19.neutrino.v1.ObserveReply\x1a\x1b.neutrino.v1.ObserveRequest(\x010\x01\x12F\n" +
 	"\vReportAudit\x12\x18.neutrino.v1.AuditReport\x1a\x1d.neutrino.v1.AuditReportReply\x12G\n" +
-	"\tWatchDHCP\x12\x19.neutrino.v1.WatchRequest\x1a\x1d.neutrino.v1.DHCPWatchMessage0\x01B\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
+	"\tWatchDHCP\x12\x19.neutrino.v1.WatchRequest\x1a\x1d.neutrino.v1.DHCPWatchMessage0\x01\x12C\n" +
+	"\aWatchL3\x12\x19.neutrino.v1.WatchRequest\x1a\x1b.neutrino.v1.L3WatchMessage0\x01\x12h\n" +
+	"\x18UpdateFloatingIPStatuses\x12&.neutrino.v1.FloatingIPStatusesRequest\x1a$.neutrino.v1.FloatingIPStatusesReplyB\x1aZ\x18neutrino/internal/rpc/pbb\x06proto3"
 
 var (
 	file_neutrino_proto_rawDescOnce sync.Once
@@ -3016,46 +3693,57 @@ func file_neutrino_proto_rawDescGZIP() []byte {
 	return file_neutrino_proto_rawDescData
 }
 
-var file_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_neutrino_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_neutrino_proto_goTypes = []any{
-	(*ReportStateRequest)(nil),  // 0: neutrino.v1.ReportStateRequest
-	(*ReportStateReply)(nil),    // 1: neutrino.v1.ReportStateReply
-	(*UpdateDeviceRequest)(nil), // 2: neutrino.v1.UpdateDeviceRequest
-	(*UpdateDeviceReply)(nil),   // 3: neutrino.v1.UpdateDeviceReply
-	(*WatchRequest)(nil),        // 4: neutrino.v1.WatchRequest
-	(*WatchMessage)(nil),        // 5: neutrino.v1.WatchMessage
-	(*Entry)(nil),               // 6: neutrino.v1.Entry
-	(*NetHeader)(nil),           // 7: neutrino.v1.NetHeader
-	(*Network)(nil),             // 8: neutrino.v1.Network
-	(*LocalPort)(nil),           // 9: neutrino.v1.LocalPort
-	(*View)(nil),                // 10: neutrino.v1.View
-	(*Header)(nil),              // 11: neutrino.v1.Header
-	(*NetworkDelta)(nil),        // 12: neutrino.v1.NetworkDelta
-	(*Delta)(nil),               // 13: neutrino.v1.Delta
-	(*FwRule)(nil),              // 14: neutrino.v1.FwRule
-	(*FwAllowed)(nil),           // 15: neutrino.v1.FwAllowed
-	(*FwPort)(nil),              // 16: neutrino.v1.FwPort
-	(*FwGroup)(nil),             // 17: neutrino.v1.FwGroup
-	(*FwRemote)(nil),            // 18: neutrino.v1.FwRemote
-	(*Firewall)(nil),            // 19: neutrino.v1.Firewall
-	(*FwGroupDelta)(nil),        // 20: neutrino.v1.FwGroupDelta
-	(*FwRemoteDelta)(nil),       // 21: neutrino.v1.FwRemoteDelta
-	(*FirewallDelta)(nil),       // 22: neutrino.v1.FirewallDelta
-	(*Fact)(nil),                // 23: neutrino.v1.Fact
-	(*ObserveRequest)(nil),      // 24: neutrino.v1.ObserveRequest
-	(*ObserveReply)(nil),        // 25: neutrino.v1.ObserveReply
-	(*Difference)(nil),          // 26: neutrino.v1.Difference
-	(*AuditReport)(nil),         // 27: neutrino.v1.AuditReport
-	(*AuditReportReply)(nil),    // 28: neutrino.v1.AuditReportReply
-	(*DHCPWatchMessage)(nil),    // 29: neutrino.v1.DHCPWatchMessage
-	(*DHCPState)(nil),           // 30: neutrino.v1.DHCPState
-	(*DHCPDelta)(nil),           // 31: neutrino.v1.DHCPDelta
-	(*DHCPNetwork)(nil),         // 32: neutrino.v1.DHCPNetwork
-	(*DHCPSubnet)(nil),          // 33: neutrino.v1.DHCPSubnet
-	(*DHCPHostRoute)(nil),       // 34: neutrino.v1.DHCPHostRoute
-	(*DHCPPort)(nil),            // 35: neutrino.v1.DHCPPort
-	(*DHCPFixedIP)(nil),         // 36: neutrino.v1.DHCPFixedIP
-	(*DHCPExtraOpt)(nil),        // 37: neutrino.v1.DHCPExtraOpt
+	(*ReportStateRequest)(nil),        // 0: neutrino.v1.ReportStateRequest
+	(*ReportStateReply)(nil),          // 1: neutrino.v1.ReportStateReply
+	(*UpdateDeviceRequest)(nil),       // 2: neutrino.v1.UpdateDeviceRequest
+	(*UpdateDeviceReply)(nil),         // 3: neutrino.v1.UpdateDeviceReply
+	(*WatchRequest)(nil),              // 4: neutrino.v1.WatchRequest
+	(*WatchMessage)(nil),              // 5: neutrino.v1.WatchMessage
+	(*Entry)(nil),                     // 6: neutrino.v1.Entry
+	(*NetHeader)(nil),                 // 7: neutrino.v1.NetHeader
+	(*Network)(nil),                   // 8: neutrino.v1.Network
+	(*LocalPort)(nil),                 // 9: neutrino.v1.LocalPort
+	(*View)(nil),                      // 10: neutrino.v1.View
+	(*Header)(nil),                    // 11: neutrino.v1.Header
+	(*NetworkDelta)(nil),              // 12: neutrino.v1.NetworkDelta
+	(*Delta)(nil),                     // 13: neutrino.v1.Delta
+	(*FwRule)(nil),                    // 14: neutrino.v1.FwRule
+	(*FwAllowed)(nil),                 // 15: neutrino.v1.FwAllowed
+	(*FwPort)(nil),                    // 16: neutrino.v1.FwPort
+	(*FwGroup)(nil),                   // 17: neutrino.v1.FwGroup
+	(*FwRemote)(nil),                  // 18: neutrino.v1.FwRemote
+	(*Firewall)(nil),                  // 19: neutrino.v1.Firewall
+	(*FwGroupDelta)(nil),              // 20: neutrino.v1.FwGroupDelta
+	(*FwRemoteDelta)(nil),             // 21: neutrino.v1.FwRemoteDelta
+	(*FirewallDelta)(nil),             // 22: neutrino.v1.FirewallDelta
+	(*Fact)(nil),                      // 23: neutrino.v1.Fact
+	(*ObserveRequest)(nil),            // 24: neutrino.v1.ObserveRequest
+	(*ObserveReply)(nil),              // 25: neutrino.v1.ObserveReply
+	(*Difference)(nil),                // 26: neutrino.v1.Difference
+	(*AuditReport)(nil),               // 27: neutrino.v1.AuditReport
+	(*AuditReportReply)(nil),          // 28: neutrino.v1.AuditReportReply
+	(*DHCPWatchMessage)(nil),          // 29: neutrino.v1.DHCPWatchMessage
+	(*DHCPState)(nil),                 // 30: neutrino.v1.DHCPState
+	(*DHCPDelta)(nil),                 // 31: neutrino.v1.DHCPDelta
+	(*DHCPNetwork)(nil),               // 32: neutrino.v1.DHCPNetwork
+	(*DHCPSubnet)(nil),                // 33: neutrino.v1.DHCPSubnet
+	(*DHCPHostRoute)(nil),             // 34: neutrino.v1.DHCPHostRoute
+	(*DHCPPort)(nil),                  // 35: neutrino.v1.DHCPPort
+	(*DHCPFixedIP)(nil),               // 36: neutrino.v1.DHCPFixedIP
+	(*DHCPExtraOpt)(nil),              // 37: neutrino.v1.DHCPExtraOpt
+	(*L3WatchMessage)(nil),            // 38: neutrino.v1.L3WatchMessage
+	(*L3State)(nil),                   // 39: neutrino.v1.L3State
+	(*L3Delta)(nil),                   // 40: neutrino.v1.L3Delta
+	(*L3Router)(nil),                  // 41: neutrino.v1.L3Router
+	(*L3Port)(nil),                    // 42: neutrino.v1.L3Port
+	(*L3Gateway)(nil),                 // 43: neutrino.v1.L3Gateway
+	(*L3Route)(nil),                   // 44: neutrino.v1.L3Route
+	(*L3FloatingIP)(nil),              // 45: neutrino.v1.L3FloatingIP
+	(*FloatingIPStatusesRequest)(nil), // 46: neutrino.v1.FloatingIPStatusesRequest
+	(*FloatingIPStatusesReply)(nil),   // 47: neutrino.v1.FloatingIPStatusesReply
+	nil,                               // 48: neutrino.v1.FloatingIPStatusesRequest.StatusesEntry
 }
 var file_neutrino_proto_depIdxs = []int32{
 	10, // 0: neutrino.v1.WatchMessage.snapshot:type_name -> neutrino.v1.View
@@ -3097,23 +3785,37 @@ var file_neutrino_proto_depIdxs = []int32{
 	34, // 36: neutrino.v1.DHCPSubnet.host_routes:type_name -> neutrino.v1.DHCPHostRoute
 	36, // 37: neutrino.v1.DHCPPort.fixed_ips:type_name -> neutrino.v1.DHCPFixedIP
 	37, // 38: neutrino.v1.DHCPPort.extra_dhcp_opts:type_name -> neutrino.v1.DHCPExtraOpt
-	0,  // 39: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
-	2,  // 40: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
-	4,  // 41: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
-	25, // 42: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
-	27, // 43: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
-	4,  // 44: neutrino.v1.Agents.WatchDHCP:input_type -> neutrino.v1.WatchRequest
-	1,  // 45: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
-	3,  // 46: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
-	5,  // 47: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
-	24, // 48: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
-	28, // 49: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
-	29, // 50: neutrino.v1.Agents.WatchDHCP:output_type -> neutrino.v1.DHCPWatchMessage
-	45, // [45:51] is the sub-list for method output_type
-	39, // [39:45] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	39, // 39: neutrino.v1.L3WatchMessage.snapshot:type_name -> neutrino.v1.L3State
+	40, // 40: neutrino.v1.L3WatchMessage.delta:type_name -> neutrino.v1.L3Delta
+	41, // 41: neutrino.v1.L3State.routers:type_name -> neutrino.v1.L3Router
+	41, // 42: neutrino.v1.L3Delta.upsert:type_name -> neutrino.v1.L3Router
+	42, // 43: neutrino.v1.L3Router.interfaces:type_name -> neutrino.v1.L3Port
+	43, // 44: neutrino.v1.L3Router.gateway:type_name -> neutrino.v1.L3Gateway
+	44, // 45: neutrino.v1.L3Router.routes:type_name -> neutrino.v1.L3Route
+	45, // 46: neutrino.v1.L3Router.floating_ips:type_name -> neutrino.v1.L3FloatingIP
+	42, // 47: neutrino.v1.L3Gateway.port:type_name -> neutrino.v1.L3Port
+	48, // 48: neutrino.v1.FloatingIPStatusesRequest.statuses:type_name -> neutrino.v1.FloatingIPStatusesRequest.StatusesEntry
+	0,  // 49: neutrino.v1.Agents.ReportState:input_type -> neutrino.v1.ReportStateRequest
+	2,  // 50: neutrino.v1.Agents.UpdateDevice:input_type -> neutrino.v1.UpdateDeviceRequest
+	4,  // 51: neutrino.v1.Agents.Watch:input_type -> neutrino.v1.WatchRequest
+	25, // 52: neutrino.v1.Agents.Observe:input_type -> neutrino.v1.ObserveReply
+	27, // 53: neutrino.v1.Agents.ReportAudit:input_type -> neutrino.v1.AuditReport
+	4,  // 54: neutrino.v1.Agents.WatchDHCP:input_type -> neutrino.v1.WatchRequest
+	4,  // 55: neutrino.v1.Agents.WatchL3:input_type -> neutrino.v1.WatchRequest
+	46, // 56: neutrino.v1.Agents.UpdateFloatingIPStatuses:input_type -> neutrino.v1.FloatingIPStatusesRequest
+	1,  // 57: neutrino.v1.Agents.ReportState:output_type -> neutrino.v1.ReportStateReply
+	3,  // 58: neutrino.v1.Agents.UpdateDevice:output_type -> neutrino.v1.UpdateDeviceReply
+	5,  // 59: neutrino.v1.Agents.Watch:output_type -> neutrino.v1.WatchMessage
+	24, // 60: neutrino.v1.Agents.Observe:output_type -> neutrino.v1.ObserveRequest
+	28, // 61: neutrino.v1.Agents.ReportAudit:output_type -> neutrino.v1.AuditReportReply
+	29, // 62: neutrino.v1.Agents.WatchDHCP:output_type -> neutrino.v1.DHCPWatchMessage
+	38, // 63: neutrino.v1.Agents.WatchL3:output_type -> neutrino.v1.L3WatchMessage
+	47, // 64: neutrino.v1.Agents.UpdateFloatingIPStatuses:output_type -> neutrino.v1.FloatingIPStatusesReply
+	57, // [57:65] is the sub-list for method output_type
+	49, // [49:57] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_neutrino_proto_init() }
@@ -3129,13 +3831,17 @@ func file_neutrino_proto_init() {
 		(*DHCPWatchMessage_Snapshot)(nil),
 		(*DHCPWatchMessage_Delta)(nil),
 	}
+	file_neutrino_proto_msgTypes[38].OneofWrappers = []any{
+		(*L3WatchMessage_Snapshot)(nil),
+		(*L3WatchMessage_Delta)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_neutrino_proto_rawDesc), len(file_neutrino_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

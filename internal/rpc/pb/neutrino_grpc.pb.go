@@ -22,12 +22,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Agents_ReportState_FullMethodName  = "/neutrino.v1.Agents/ReportState"
-	Agents_UpdateDevice_FullMethodName = "/neutrino.v1.Agents/UpdateDevice"
-	Agents_Watch_FullMethodName        = "/neutrino.v1.Agents/Watch"
-	Agents_Observe_FullMethodName      = "/neutrino.v1.Agents/Observe"
-	Agents_ReportAudit_FullMethodName  = "/neutrino.v1.Agents/ReportAudit"
-	Agents_WatchDHCP_FullMethodName    = "/neutrino.v1.Agents/WatchDHCP"
+	Agents_ReportState_FullMethodName              = "/neutrino.v1.Agents/ReportState"
+	Agents_UpdateDevice_FullMethodName             = "/neutrino.v1.Agents/UpdateDevice"
+	Agents_Watch_FullMethodName                    = "/neutrino.v1.Agents/Watch"
+	Agents_Observe_FullMethodName                  = "/neutrino.v1.Agents/Observe"
+	Agents_ReportAudit_FullMethodName              = "/neutrino.v1.Agents/ReportAudit"
+	Agents_WatchDHCP_FullMethodName                = "/neutrino.v1.Agents/WatchDHCP"
+	Agents_WatchL3_FullMethodName                  = "/neutrino.v1.Agents/WatchL3"
+	Agents_UpdateFloatingIPStatuses_FullMethodName = "/neutrino.v1.Agents/UpdateFloatingIPStatuses"
 )
 
 // AgentsClient is the client API for Agents service.
@@ -56,6 +58,14 @@ type AgentsClient interface {
 	// unless the server can replay what the caller missed, then deltas,
 	// sent only when a network the agent hosts changed.
 	WatchDHCP(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DHCPWatchMessage], error)
+	// WatchL3 streams what the caller's L3 agent must route (the admin-up
+	// routers scheduled to it), revisioned like Watch, sent only when a
+	// router the agent hosts changed.
+	WatchL3(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[L3WatchMessage], error)
+	// UpdateFloatingIPStatuses is Neutron's update_floatingip_statuses: the
+	// L3 agent on host reports the floating IPs it realised (ACTIVE) or
+	// dropped (DOWN).
+	UpdateFloatingIPStatuses(ctx context.Context, in *FloatingIPStatusesRequest, opts ...grpc.CallOption) (*FloatingIPStatusesReply, error)
 }
 
 type agentsClient struct {
@@ -147,6 +157,35 @@ func (c *agentsClient) WatchDHCP(ctx context.Context, in *WatchRequest, opts ...
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agents_WatchDHCPClient = grpc.ServerStreamingClient[DHCPWatchMessage]
 
+func (c *agentsClient) WatchL3(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[L3WatchMessage], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agents_ServiceDesc.Streams[3], Agents_WatchL3_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, L3WatchMessage]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_WatchL3Client = grpc.ServerStreamingClient[L3WatchMessage]
+
+func (c *agentsClient) UpdateFloatingIPStatuses(ctx context.Context, in *FloatingIPStatusesRequest, opts ...grpc.CallOption) (*FloatingIPStatusesReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FloatingIPStatusesReply)
+	err := c.cc.Invoke(ctx, Agents_UpdateFloatingIPStatuses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentsServer is the server API for Agents service.
 // All implementations must embed UnimplementedAgentsServer
 // for forward compatibility.
@@ -173,6 +212,14 @@ type AgentsServer interface {
 	// unless the server can replay what the caller missed, then deltas,
 	// sent only when a network the agent hosts changed.
 	WatchDHCP(*WatchRequest, grpc.ServerStreamingServer[DHCPWatchMessage]) error
+	// WatchL3 streams what the caller's L3 agent must route (the admin-up
+	// routers scheduled to it), revisioned like Watch, sent only when a
+	// router the agent hosts changed.
+	WatchL3(*WatchRequest, grpc.ServerStreamingServer[L3WatchMessage]) error
+	// UpdateFloatingIPStatuses is Neutron's update_floatingip_statuses: the
+	// L3 agent on host reports the floating IPs it realised (ACTIVE) or
+	// dropped (DOWN).
+	UpdateFloatingIPStatuses(context.Context, *FloatingIPStatusesRequest) (*FloatingIPStatusesReply, error)
 	mustEmbedUnimplementedAgentsServer()
 }
 
@@ -200,6 +247,12 @@ func (UnimplementedAgentsServer) ReportAudit(context.Context, *AuditReport) (*Au
 }
 func (UnimplementedAgentsServer) WatchDHCP(*WatchRequest, grpc.ServerStreamingServer[DHCPWatchMessage]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchDHCP not implemented")
+}
+func (UnimplementedAgentsServer) WatchL3(*WatchRequest, grpc.ServerStreamingServer[L3WatchMessage]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchL3 not implemented")
+}
+func (UnimplementedAgentsServer) UpdateFloatingIPStatuses(context.Context, *FloatingIPStatusesRequest) (*FloatingIPStatusesReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateFloatingIPStatuses not implemented")
 }
 func (UnimplementedAgentsServer) mustEmbedUnimplementedAgentsServer() {}
 func (UnimplementedAgentsServer) testEmbeddedByValue()                {}
@@ -305,6 +358,35 @@ func _Agents_WatchDHCP_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agents_WatchDHCPServer = grpc.ServerStreamingServer[DHCPWatchMessage]
 
+func _Agents_WatchL3_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentsServer).WatchL3(m, &grpc.GenericServerStream[WatchRequest, L3WatchMessage]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agents_WatchL3Server = grpc.ServerStreamingServer[L3WatchMessage]
+
+func _Agents_UpdateFloatingIPStatuses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FloatingIPStatusesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentsServer).UpdateFloatingIPStatuses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agents_UpdateFloatingIPStatuses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentsServer).UpdateFloatingIPStatuses(ctx, req.(*FloatingIPStatusesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agents_ServiceDesc is the grpc.ServiceDesc for Agents service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -324,6 +406,10 @@ var Agents_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ReportAudit",
 			Handler:    _Agents_ReportAudit_Handler,
 		},
+		{
+			MethodName: "UpdateFloatingIPStatuses",
+			Handler:    _Agents_UpdateFloatingIPStatuses_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -340,6 +426,11 @@ var Agents_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchDHCP",
 			Handler:       _Agents_WatchDHCP_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchL3",
+			Handler:       _Agents_WatchL3_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1,0 +1,102 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+
+	"neutrino/internal/l3"
+	"neutrino/internal/l3view"
+	"neutrino/internal/rpc/pb"
+)
+
+// L3Update is one message of the L3 agents' stream, decoded: exactly one
+// of Snapshot and Delta is set.
+type L3Update struct {
+	Revision int64
+	Prev     int64 // the revision a delta applies on
+	Snapshot *l3.State
+	Delta    *l3view.Delta
+}
+
+// WatchL3 opens one L3 stream for host, resuming after lastRevision (0:
+// from a snapshot), and calls fn for every message until the stream
+// breaks, ctx ends or fn fails. It always returns an error; ctx.Err() when
+// ctx ended.
+func (c *Client) WatchL3(ctx context.Context, host string, lastRevision int64, fn func(L3Update) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.api.WatchL3(ctx, &pb.WatchRequest{Host: host, LastRevision: lastRevision})
+	if err != nil {
+		return fmt.Errorf("watch l3: %w", err)
+	}
+	return receive(ctx, "watch l3", stream.Recv, func(m *pb.L3WatchMessage) error {
+		u := L3Update{Revision: m.GetRevision(), Prev: m.GetPrevRevision()}
+		switch b := m.GetBody().(type) {
+		case *pb.L3WatchMessage_Snapshot:
+			st, err := L3StateFromPB(b.Snapshot)
+			if err != nil {
+				return fmt.Errorf("watch l3 revision %d: %w", u.Revision, err)
+			}
+			u.Snapshot = &st
+		case *pb.L3WatchMessage_Delta:
+			d, err := L3DeltaFromPB(b.Delta)
+			if err != nil {
+				return fmt.Errorf("watch l3 revision %d: %w", u.Revision, err)
+			}
+			u.Delta = &d
+		default:
+			return fmt.Errorf("watch l3 revision %d: message has neither snapshot nor delta", u.Revision)
+		}
+		return fn(u)
+	})
+}
+
+// UpdateFloatingIPStatuses reports the statuses (floating IP id ->
+// ACTIVE, DOWN or ERROR) of router routerID's floating IPs on host.
+func (c *Client) UpdateFloatingIPStatuses(ctx context.Context, host, routerID string, statuses map[string]string) error {
+	if _, err := c.api.UpdateFloatingIPStatuses(ctx, &pb.FloatingIPStatusesRequest{Host: host, RouterId: routerID, Statuses: statuses}); err != nil {
+		return fmt.Errorf("update_floatingip_statuses for router %s: %w", routerID, err)
+	}
+	return nil
+}
+
+var _ l3.Source = (*L3Source)(nil)
+
+// L3Source is the L3 agent's l3.Source over a Client: it keeps the state
+// and revision it followed, so each Watch after a broken stream resumes
+// where the last one ended (the server replays what was missed, or sends a
+// snapshot). Use one per host, from one goroutine.
+type L3Source struct {
+	Client *Client
+	st     l3.State
+	rev    int64
+}
+
+// Watch opens one L3 stream for host and calls fn with the whole state
+// after every message (also after the empty delta that confirms a resumed
+// state), until the stream breaks, ctx ends or fn fails. A delta that does
+// not follow the state held ends the stream and makes the next Watch start
+// from a snapshot. It always returns an error; ctx.Err() when ctx ended.
+func (s *L3Source) Watch(ctx context.Context, host string, fn func(l3.State) error) error {
+	return s.Client.WatchL3(ctx, host, s.rev, func(u L3Update) error {
+		switch {
+		case u.Snapshot != nil:
+			s.st, s.rev = *u.Snapshot, u.Revision
+		case u.Prev != s.rev:
+			err := fmt.Errorf("l3 delta %d->%d does not follow the state at %d", u.Prev, u.Revision, s.rev)
+			s.rev = 0
+			return err
+		default:
+			next, err := l3view.Apply(s.st, *u.Delta)
+			if err != nil {
+				s.rev = 0
+				return err
+			}
+			s.st, s.rev = next, u.Revision
+		}
+		return fn(s.st)
+	})
+}
+
+// Revision is the revision of the state the source holds (0: none yet).
+func (s *L3Source) Revision() int64 { return s.rev }
