@@ -493,17 +493,16 @@ func (m *Model) Hosted(host, id string) bool {
 func (m *Model) FloatingIPRouter(id string) string { return m.fips[id].routerID }
 
 // FilterStatuses keeps of an L3 agent's floating IP status report
-// (update_floatingip_statuses from host for router) what it may say:
-// any status of a floating IP associated through router, which host
-// hosts; DOWN of one no longer associated at all. A late report about a
-// floating IP that moved to another router, or from a host that no longer
-// hosts the router, changes nothing.
-func (m *Model) FilterStatuses(host, router string, statuses map[string]string) map[string]string {
-	hosted := m.Hosted(host, router)
+// (update_floatingip_statuses from host) what that agent may say: any
+// status of a floating IP associated through a router host hosts; DOWN of
+// one no longer associated at all. A late report about a floating IP that
+// moved to a router elsewhere, or from a host that no longer hosts its
+// router, changes nothing.
+func (m *Model) FilterStatuses(host string, statuses map[string]string) map[string]string {
 	out := map[string]string{}
 	for id, st := range statuses {
 		switch r := m.FloatingIPRouter(id); {
-		case hosted && r == router:
+		case r != "" && m.Hosted(host, r):
 			out[id] = st
 		case r == "" && st == neutron.StatusDown:
 			out[id] = st

@@ -376,14 +376,14 @@ func TestFilterStatuses(t *testing.T) {
 	w.put(fip("f3", "198.18.100.22", "", "", ""))
 	m := NewModel(w.state())
 	in := map[string]string{"f1": "ACTIVE", "f2": "DOWN", "f3": "DOWN", "f9": "DOWN"}
-	got := m.FilterStatuses("controller", "r1", in)
+	got := m.FilterStatuses("controller", in)
 	if want := map[string]string{"f1": "ACTIVE", "f3": "DOWN", "f9": "DOWN"}; !maps.Equal(got, want) {
-		t.Fatalf("controller r1: %v, want %v", got, want)
+		t.Fatalf("controller: %v, want %v", got, want)
 	}
-	// compute-1 does not host r1: it can only say that unassociated
-	// floating IPs are down.
-	got = m.FilterStatuses("compute-1", "r1", map[string]string{"f1": "DOWN", "f3": "ACTIVE", "f9": "DOWN"})
-	if want := map[string]string{"f9": "DOWN"}; !maps.Equal(got, want) {
-		t.Fatalf("compute-1 r1: %v, want %v", got, want)
+	// compute-1 does not host r1: it can only speak of f2 (r2), and say
+	// that unassociated floating IPs are down.
+	got = m.FilterStatuses("compute-1", map[string]string{"f1": "DOWN", "f2": "ERROR", "f3": "ACTIVE", "f9": "DOWN"})
+	if want := map[string]string{"f2": "ERROR", "f9": "DOWN"}; !maps.Equal(got, want) {
+		t.Fatalf("compute-1: %v, want %v", got, want)
 	}
 }

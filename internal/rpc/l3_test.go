@@ -156,11 +156,11 @@ func TestL3Stream(t *testing.T) {
 
 	// Status reports: compute-1 does not host router1, its word is not
 	// taken; the controller's is.
-	must(c.UpdateFloatingIPStatuses(ctx, "compute-1", r1.ID, map[string]string{fip.ID: neutron.StatusActive}))
+	must(c.UpdateFloatingIPStatuses(ctx, "compute-1", map[string]string{fip.ID: neutron.StatusActive}))
 	if got, _ := p.GetFloatingIP(ctx, fip.ID); got.Status != neutron.StatusDown {
 		t.Fatalf("status %s after a report from a host not hosting the router", got.Status)
 	}
-	must(c.UpdateFloatingIPStatuses(ctx, "controller", r1.ID, map[string]string{fip.ID: neutron.StatusActive}))
+	must(c.UpdateFloatingIPStatuses(ctx, "controller", map[string]string{fip.ID: neutron.StatusActive}))
 	if got, _ := p.GetFloatingIP(ctx, fip.ID); got.Status != neutron.StatusActive {
 		t.Fatalf("status %s after the hosting agent's ACTIVE", got.Status)
 	}

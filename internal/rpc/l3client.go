@@ -51,11 +51,14 @@ func (c *Client) WatchL3(ctx context.Context, host string, lastRevision int64, f
 	})
 }
 
+var _ l3.StatusReporter = (*Client)(nil)
+
 // UpdateFloatingIPStatuses reports the statuses (floating IP id ->
-// ACTIVE, DOWN or ERROR) of router routerID's floating IPs on host.
-func (c *Client) UpdateFloatingIPStatuses(ctx context.Context, host, routerID string, statuses map[string]string) error {
-	if _, err := c.api.UpdateFloatingIPStatuses(ctx, &pb.FloatingIPStatusesRequest{Host: host, RouterId: routerID, Statuses: statuses}); err != nil {
-		return fmt.Errorf("update_floatingip_statuses for router %s: %w", routerID, err)
+// ACTIVE, DOWN or ERROR) of the floating IPs the L3 agent on host handles
+// (l3.StatusReporter).
+func (c *Client) UpdateFloatingIPStatuses(ctx context.Context, host string, statuses map[string]string) error {
+	if _, err := c.api.UpdateFloatingIPStatuses(ctx, &pb.FloatingIPStatusesRequest{Host: host, Statuses: statuses}); err != nil {
+		return fmt.Errorf("update_floatingip_statuses from %s: %w", host, err)
 	}
 	return nil
 }

@@ -530,8 +530,8 @@ type FloatingIPStatuses interface {
 
 // UpdateFloatingIPStatuses implements pb.AgentsServer.
 func (s *Server) UpdateFloatingIPStatuses(ctx context.Context, req *pb.FloatingIPStatusesRequest) (*pb.FloatingIPStatusesReply, error) {
-	if req.GetHost() == "" || req.GetRouterId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "update_floatingip_statuses needs host and router_id")
+	if req.GetHost() == "" {
+		return nil, status.Error(codes.InvalidArgument, "update_floatingip_statuses needs host")
 	}
 	fb, ok := s.b.(FloatingIPStatuses)
 	if !ok {
@@ -541,17 +541,17 @@ func (s *Server) UpdateFloatingIPStatuses(ctx context.Context, req *pb.FloatingI
 	// l3view.FilterStatuses).
 	var statuses map[string]string
 	s.l3.read(func(m viewModel[l3.State, l3view.Delta]) {
-		statuses = m.(l3Model).m.FilterStatuses(req.GetHost(), req.GetRouterId(), req.GetStatuses())
+		statuses = m.(l3Model).m.FilterStatuses(req.GetHost(), req.GetStatuses())
 	})
 	if len(statuses) < len(req.GetStatuses()) {
-		s.log.Info("floating IP statuses not taken: router or floating IP not on the reporting host",
-			"host", req.GetHost(), "router", req.GetRouterId(), "reported", len(req.GetStatuses()), "taken", len(statuses))
+		s.log.Info("floating IP statuses not taken: floating IP not on a router of the reporting host",
+			"host", req.GetHost(), "reported", len(req.GetStatuses()), "taken", len(statuses))
 	}
 	if len(statuses) == 0 {
 		return &pb.FloatingIPStatusesReply{}, nil
 	}
 	if err := fb.UpdateFloatingIPStatuses(ctx, statuses); err != nil {
-		return nil, grpcError(fmt.Errorf("update_floatingip_statuses for router %s from %s: %w", req.GetRouterId(), req.GetHost(), err))
+		return nil, grpcError(fmt.Errorf("update_floatingip_statuses from %s: %w", req.GetHost(), err))
 	}
 	return &pb.FloatingIPStatusesReply{}, nil
 }

@@ -3302,11 +3302,10 @@ func (x *L3FloatingIP) GetPortId() string {
 }
 
 type FloatingIPStatusesRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Host     string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
-	RouterId string                 `protobuf:"bytes,2,opt,name=router_id,json=routerId,proto3" json:"router_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
 	// statuses: floating IP id -> ACTIVE, DOWN or ERROR.
-	Statuses      map[string]string `protobuf:"bytes,3,rep,name=statuses,proto3" json:"statuses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Statuses      map[string]string `protobuf:"bytes,2,rep,name=statuses,proto3" json:"statuses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3344,13 +3343,6 @@ func (*FloatingIPStatusesRequest) Descriptor() ([]byte, []int) {
 func (x *FloatingIPStatusesRequest) GetHost() string {
 	if x != nil {
 		return x.Host
-	}
-	return ""
-}
-
-func (x *FloatingIPStatusesRequest) GetRouterId() string {
-	if x != nil {
-		return x.RouterId
 	}
 	return ""
 }
@@ -3662,11 +3654,10 @@ const file_neutrino_proto_rawDesc = "" +
 	"\vfloating_ip\x18\x02 \x01(\tR\n" +
 	"floatingIp\x12\x19\n" +
 	"\bfixed_ip\x18\x03 \x01(\tR\afixedIp\x12\x17\n" +
-	"\aport_id\x18\x04 \x01(\tR\x06portId\"\xdb\x01\n" +
+	"\aport_id\x18\x04 \x01(\tR\x06portId\"\xbe\x01\n" +
 	"\x19FloatingIPStatusesRequest\x12\x12\n" +
-	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1b\n" +
-	"\trouter_id\x18\x02 \x01(\tR\brouterId\x12P\n" +
-	"\bstatuses\x18\x03 \x03(\v24.neutrino.v1.FloatingIPStatusesRequest.StatusesEntryR\bstatuses\x1a;\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12P\n" +
+	"\bstatuses\x18\x02 \x03(\v24.neutrino.v1.FloatingIPStatusesRequest.StatusesEntryR\bstatuses\x1a;\n" +
 	"\rStatusesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x19\n" +

@@ -64,7 +64,7 @@ type AgentsClient interface {
 	WatchL3(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[L3WatchMessage], error)
 	// UpdateFloatingIPStatuses is Neutron's update_floatingip_statuses: the
 	// L3 agent on host reports the floating IPs it realised (ACTIVE) or
-	// dropped (DOWN).
+	// failed to (ERROR).
 	UpdateFloatingIPStatuses(ctx context.Context, in *FloatingIPStatusesRequest, opts ...grpc.CallOption) (*FloatingIPStatusesReply, error)
 }
 
@@ -218,7 +218,7 @@ type AgentsServer interface {
 	WatchL3(*WatchRequest, grpc.ServerStreamingServer[L3WatchMessage]) error
 	// UpdateFloatingIPStatuses is Neutron's update_floatingip_statuses: the
 	// L3 agent on host reports the floating IPs it realised (ACTIVE) or
-	// dropped (DOWN).
+	// failed to (ERROR).
 	UpdateFloatingIPStatuses(context.Context, *FloatingIPStatusesRequest) (*FloatingIPStatusesReply, error)
 	mustEmbedUnimplementedAgentsServer()
 }
