@@ -167,3 +167,80 @@ func (p *Plugin) unscheduleRouters(ctx context.Context, t *store.Tx, bs []neutro
 	}
 	return nil
 }
+
+// The l3_agent_scheduler extension's writes and reads.
+
+// AddRouterToL3Agent binds a router to an L3 agent by hand (POST
+// /v2.0/agents/{id}/l3-routers) and moves its ports there. A legacy router
+// lives on one agent: one hosted elsewhere is refused, as in Neutron.
+func (p *Plugin) AddRouterToL3Agent(ctx context.Context, agentID, routerID string) error {
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		if _, err := t.GetAgent(ctx, agentID); err != nil {
+			return err
+		}
+		agents, err := p.readL3Agents(ctx, t)
+		if err != nil {
+			return err
+		}
+		a := agents[agentID]
+		if a == nil || !a.Eligible {
+			return neutron.Errorf(404, "InvalidL3Agent", "Agent %s is not a L3 Agent or has been disabled", agentID)
+		}
+		if _, err := t.GetRouter(ctx, routerID); err != nil {
+			return err
+		}
+		bound, err := t.L3Bindings(ctx, routerID, "")
+		if err != nil {
+			return err
+		}
+		if len(bound) > 0 {
+			return neutron.Conflict("RouterHostedByL3Agent", "The router %s has been already hosted by the L3 Agent %s.", routerID, bound[0].AgentID)
+		}
+		b := neutron.L3Binding{RouterID: routerID, AgentID: agentID}
+		if err := t.InsertL3Binding(ctx, b); err != nil {
+			return err
+		}
+		t.Emit(neutron.Created(b))
+		return p.hostRouterPorts(ctx, t, routerID, a.Host)
+	})
+	return err
+}
+
+// RemoveRouterFromL3Agent unbinds a router from an L3 agent (DELETE
+// /v2.0/agents/{id}/l3-routers/{router_id}); its ports are unbound. As in
+// Neutron, it is not placed elsewhere at once: the next L3 agent that
+// registers, or an admin, places it.
+func (p *Plugin) RemoveRouterFromL3Agent(ctx context.Context, agentID, routerID string) error {
+	_, err := p.st.Write(ctx, func(t *store.Tx) error {
+		if _, err := t.GetAgent(ctx, agentID); err != nil {
+			return err
+		}
+		removed, err := t.DeleteL3Binding(ctx, neutron.L3Binding{RouterID: routerID, AgentID: agentID})
+		if err != nil {
+			return err
+		}
+		if !removed {
+			return neutron.Conflict("RouterNotHostedByL3Agent", "The router %s is not hosted by L3 agent %s.", routerID, agentID)
+		}
+		t.Emit(neutron.Deleted(neutron.KindL3Binding, neutron.L3BindingKey(routerID, agentID)))
+		return p.hostRouterPorts(ctx, t, routerID, "")
+	})
+	return err
+}
+
+// L3Bindings lists L3 agent bindings of a router or an agent (the
+// l3_agent_scheduler extension's reads); an unknown agent or router is
+// 404.
+func (p *Plugin) L3Bindings(ctx context.Context, routerID, agentID string) ([]neutron.L3Binding, error) {
+	if agentID != "" {
+		if _, err := p.st.GetAgent(ctx, agentID); err != nil {
+			return nil, err
+		}
+	}
+	if routerID != "" {
+		if _, err := p.st.GetRouter(ctx, routerID); err != nil {
+			return nil, err
+		}
+	}
+	return p.st.L3Bindings(ctx, routerID, agentID)
+}
