@@ -136,3 +136,57 @@ func TestL3Scheduling(t *testing.T) {
 		}
 	})
 }
+
+// The l3_agent_scheduler extension's writes: an admin moves a router
+// between L3 agents, its ports follow; Neutron's faults otherwise.
+func TestL3AgentSchedulerAdmin(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, seedConfig())
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ovs, err := p.ReportState(ctx, ovsReport("net-1", "198.18.1.1"))
+		must(err)
+		_, err = p.ReportState(ctx, ovsReport("net-2", "198.18.1.2"))
+		must(err)
+		a1, err := p.ReportState(ctx, l3Report("net-1"))
+		must(err)
+		a2, err := p.ReportState(ctx, l3Report("net-2"))
+		must(err)
+		_, s := netAndSubnet(t, p)
+		rs, err := p.CreateRouters(ctx, []neutron.RouterCreate{{ProjectID: tenant, Name: "r"}})
+		must(err)
+		r := rs[0]
+		info, err := p.AddRouterInterface(ctx, r.ID, neutron.RouterInterfaceRequest{SubnetID: s.ID})
+		must(err)
+		bs, err := p.L3Bindings(ctx, r.ID, "")
+		must(err)
+		if len(bs) != 1 || bs[0].AgentID != a1.ID {
+			t.Fatalf("router scheduled to %+v, want net-1's agent", bs)
+		}
+		wantFault(t, p.AddRouterToL3Agent(ctx, a2.ID, r.ID), 409, "RouterHostedByL3Agent")
+		wantFault(t, p.AddRouterToL3Agent(ctx, ovs.ID, r.ID), 404, "InvalidL3Agent")
+		wantFault(t, p.RemoveRouterFromL3Agent(ctx, a2.ID, r.ID), 409, "RouterNotHostedByL3Agent")
+		_, err = p.L3Bindings(ctx, "00000000-0000-0000-0000-000000000000", "")
+		wantFault(t, err, 404, "RouterNotFound")
+
+		must(p.RemoveRouterFromL3Agent(ctx, a1.ID, r.ID))
+		if _, ports := l3State(t, p); ports[info.PortID] != " unbound" {
+			t.Fatalf("port after removal: %v", ports)
+		}
+		must(p.AddRouterToL3Agent(ctx, a2.ID, r.ID))
+		hosts, ports := l3State(t, p)
+		if hosts[r.ID] != "net-2" || ports[info.PortID] != "net-2 ovs" {
+			t.Fatalf("after the move: %v %v", hosts, ports)
+		}
+		bs, err = p.L3Bindings(ctx, "", a2.ID)
+		must(err)
+		if len(bs) != 1 || bs[0].RouterID != r.ID {
+			t.Fatalf("net-2's routers %+v", bs)
+		}
+	})
+}
