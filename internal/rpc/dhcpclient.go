@@ -59,8 +59,7 @@ var _ dhcp.Source = (*DHCPSource)(nil)
 // or sends a snapshot). Use one per host, from one goroutine.
 type DHCPSource struct {
 	Client *Client
-	st     dhcp.State
-	rev    int64
+	f      followed[dhcp.State]
 }
 
 // Watch opens one DHCP stream for host and calls fn with the whole state
@@ -70,25 +69,43 @@ type DHCPSource struct {
 // start from a snapshot. It always returns an error; ctx.Err() when ctx
 // ended.
 func (s *DHCPSource) Watch(ctx context.Context, host string, fn func(dhcp.State) error) error {
-	return s.Client.WatchDHCP(ctx, host, s.rev, func(u DHCPUpdate) error {
-		switch {
-		case u.Snapshot != nil:
-			s.st, s.rev = *u.Snapshot, u.Revision
-		case u.Prev != s.rev:
-			err := fmt.Errorf("dhcp delta %d->%d does not follow the state at %d", u.Prev, u.Revision, s.rev)
-			s.rev = 0
+	return s.Client.WatchDHCP(ctx, host, s.f.rev, func(u DHCPUpdate) error {
+		if err := takeMessage(&s.f, "dhcp", u.Revision, u.Prev, u.Snapshot, u.Delta, dhcpview.Apply); err != nil {
 			return err
-		default:
-			next, err := dhcpview.Apply(s.st, *u.Delta)
-			if err != nil {
-				s.rev = 0
-				return err
-			}
-			s.st, s.rev = next, u.Revision
 		}
-		return fn(s.st)
+		return fn(s.f.st)
 	})
 }
 
 // Revision is the revision of the state the source holds (0: none yet).
-func (s *DHCPSource) Revision() int64 { return s.rev }
+func (s *DHCPSource) Revision() int64 { return s.f.rev }
+
+// followed is the state a source followed on its stream and the
+// revision it is at (0: none; the next stream starts from a snapshot).
+type followed[V any] struct {
+	st  V
+	rev int64
+}
+
+// takeMessage takes one stream message into f: a snapshot replaces the state,
+// a delta must apply on the revision held. On a delta that does not
+// follow, f forgets its revision, so the next stream starts from a
+// snapshot.
+func takeMessage[V, D any](f *followed[V], what string, rev, prev int64, snapshot *V, delta *D, apply func(V, D) (V, error)) error {
+	switch {
+	case snapshot != nil:
+		f.st, f.rev = *snapshot, rev
+	case prev != f.rev:
+		err := fmt.Errorf("%s delta %d->%d does not follow the state at %d", what, prev, rev, f.rev)
+		f.rev = 0
+		return err
+	default:
+		next, err := apply(f.st, *delta)
+		if err != nil {
+			f.rev = 0
+			return err
+		}
+		f.st, f.rev = next, rev
+	}
+	return nil
+}

@@ -71,8 +71,7 @@ var _ l3.Source = (*L3Source)(nil)
 // snapshot). Use one per host, from one goroutine.
 type L3Source struct {
 	Client *Client
-	st     l3.State
-	rev    int64
+	f      followed[l3.State]
 }
 
 // Watch opens one L3 stream for host and calls fn with the whole state
@@ -81,25 +80,13 @@ type L3Source struct {
 // not follow the state held ends the stream and makes the next Watch start
 // from a snapshot. It always returns an error; ctx.Err() when ctx ended.
 func (s *L3Source) Watch(ctx context.Context, host string, fn func(l3.State) error) error {
-	return s.Client.WatchL3(ctx, host, s.rev, func(u L3Update) error {
-		switch {
-		case u.Snapshot != nil:
-			s.st, s.rev = *u.Snapshot, u.Revision
-		case u.Prev != s.rev:
-			err := fmt.Errorf("l3 delta %d->%d does not follow the state at %d", u.Prev, u.Revision, s.rev)
-			s.rev = 0
+	return s.Client.WatchL3(ctx, host, s.f.rev, func(u L3Update) error {
+		if err := takeMessage(&s.f, "l3", u.Revision, u.Prev, u.Snapshot, u.Delta, l3view.Apply); err != nil {
 			return err
-		default:
-			next, err := l3view.Apply(s.st, *u.Delta)
-			if err != nil {
-				s.rev = 0
-				return err
-			}
-			s.st, s.rev = next, u.Revision
 		}
-		return fn(s.st)
+		return fn(s.f.st)
 	})
 }
 
 // Revision is the revision of the state the source holds (0: none yet).
-func (s *L3Source) Revision() int64 { return s.rev }
+func (s *L3Source) Revision() int64 { return s.f.rev }
