@@ -176,7 +176,7 @@ func TestView(t *testing.T) {
 		},
 		Gateway: &l3.Gateway{Port: l3.Port{ID: "gw1", NetworkID: "ext", MAC: "fa:16:3e:00:00:03", MTU: 1500, Addresses: []netip.Prefix{pfx("198.18.100.10/24")}},
 			NextHops: []netip.Addr{addr("198.18.100.1")}, EnableSNAT: true},
-		Routes: []l3.Route{{Destination: pfx("10.8.0.0/16"), NextHop: addr("192.168.2.254")}, {Destination: pfx("10.9.0.0/16"), NextHop: addr("192.168.1.254")}},
+		Routes:      []l3.Route{{Destination: pfx("10.8.0.0/16"), NextHop: addr("192.168.2.254")}, {Destination: pfx("10.9.0.0/16"), NextHop: addr("192.168.1.254")}},
 		FloatingIPs: []l3.FloatingIP{{ID: "f1", FloatingIP: addr("198.18.100.20"), FixedIP: addr("192.168.1.4"), PortID: "vm1"}},
 	}}}
 	if got := m.View("controller"); !reflect.DeepEqual(got, want) {
