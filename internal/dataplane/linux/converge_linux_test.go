@@ -277,11 +277,12 @@ func TestRecordFollowsKernel(t *testing.T) {
 }
 
 // TestOneChangeCostsItsEntries counts the netlink requests of Apply: one
-// entry's MAC changed costs the same requests whether the node holds 100
-// or 2,000 entries (the link and address lists, the local_ip device, the
+// entry's MAC changed costs the same requests whether the node holds 200
+// or 4,000 entries (the link and address lists, the local_ip device, the
 // FDB entry's delete and add and the neighbour's set), reads none of the
-// entries back, and an Apply with nothing to change changes nothing. The
-// kernel then holds what the record says.
+// entries back and plans only the changed network's entries; an Apply
+// with nothing to change plans and changes nothing. The kernel then holds
+// the change.
 func TestOneChangeCostsItsEntries(t *testing.T) {
 	ctx := context.Background()
 	_, node := oneNode(t, ctx)
@@ -290,15 +291,22 @@ func TestOneChangeCostsItsEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	// Two networks of n entries; the first entry of the first changes.
 	state := func(n int, mac0 string) dataplane.NodeState {
-		nt := dataplane.Network{ID: "3f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c11", VNI: 1001, MTU: 1450, L2Pop: true, ARPResponder: true,
-			Flood: []netip.Addr{netip.MustParseAddr("198.18.1.1")}}
-		for i := range n {
-			nt.Entries = append(nt.Entries, dataplane.Entry{MAC: fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8, i&0xff),
-				IP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), VTEP: netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%5)})})
+		s := dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Networks: map[string]dataplane.Network{}}
+		for k, id := range []string{"3f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c11", "4f0e2b1c-9d7a-4c55-8f21-6b0d9e4a7c12"} {
+			nt := dataplane.Network{ID: id, VNI: uint32(1001 + k), MTU: 1450, L2Pop: true, ARPResponder: true,
+				Flood: []netip.Addr{netip.MustParseAddr("198.18.1.1")}}
+			for i := range n {
+				nt.Entries = append(nt.Entries, dataplane.Entry{MAC: fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", k, i>>8, i&0xff),
+					IP: netip.AddrFrom4([4]byte{10, byte(k), byte(i >> 8), byte(i)}), VTEP: netip.AddrFrom4([4]byte{198, 18, 1, byte(1 + i%5)})})
+			}
+			if k == 0 {
+				nt.Entries[0].MAC = mac0
+			}
+			s.Networks[id] = nt
 		}
-		nt.Entries[0].MAC = mac0
-		return dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Networks: map[string]dataplane.Network{nt.ID: nt}}
+		return s
 	}
 	apply := func(s dataplane.NodeState) ApplyStats {
 		t.Helper()
@@ -316,10 +324,11 @@ func TestOneChangeCostsItsEntries(t *testing.T) {
 		}
 		st := apply(state(n, "fa:16:3e:aa:00:00"))
 		if want := (ApplyStats{Dumps: 2, Dumped: st.Dumped, Lookups: 1}); st != want {
-			t.Errorf("%d entries: Apply with nothing to change: %+v, want %+v", n, st, want)
+			t.Errorf("%d entries: Apply with nothing to change: %+v, want %+v (no entry planned)", n, st, want)
 		}
 		st = apply(state(n, "fa:16:3e:bb:00:00"))
-		if want := (ApplyStats{Dumps: 2, Dumped: st.Dumped, Lookups: 1, FDBAdds: 1, FDBDels: 1, NeighSets: 1}); st != want {
+		// Only the changed network's entries are planned.
+		if want := (ApplyStats{Dumps: 2, Dumped: st.Dumped, Lookups: 1, FDBAdds: 1, FDBDels: 1, NeighSets: 1, EntriesPlanned: n}); st != want {
 			t.Errorf("%d entries: one MAC changed: %+v, want %+v", n, st, want)
 		}
 		changed = append(changed, st)
@@ -327,15 +336,18 @@ func TestOneChangeCostsItsEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(fdb), "fa:16:3e:aa:00:00") || !strings.Contains(string(fdb), "fa:16:3e:bb:00:00 dst 198.18.1.1") {
+		if strings.Contains(string(fdb), "fa:16:3e:aa:00:00") || !strings.Contains(string(fdb), "fa:16:3e:bb:00:00 dst 198.18.1.1") ||
+			!strings.Contains(string(fdb), "fa:16:3e:00:00:01 dst 198.18.1.2") {
 			t.Errorf("%d entries: kernel FDB after the change:\n%s", n, fdb)
 		}
 		// The read-back path for comparison: every entry is dumped.
 		d.Resync()
-		if st := apply(state(n, "fa:16:3e:bb:00:00")); st.ReadBacks != 1 || st.Dumped < 2*n {
-			t.Errorf("%d entries: Apply after Resync read back %d devices, %d objects; want 1 device, at least %d objects", n, st.ReadBacks, st.Dumped, 2*n)
+		if st := apply(state(n, "fa:16:3e:bb:00:00")); st.ReadBacks != 2 || st.Dumped < 4*n || st.EntriesPlanned != 2*n {
+			t.Errorf("%d entries: Apply after Resync read back %d devices, %d objects, planned %d entries; want 2 devices, at least %d objects, %d entries",
+				n, st.ReadBacks, st.Dumped, st.EntriesPlanned, 4*n, 2*n)
 		}
 	}
+	changed[0].EntriesPlanned, changed[1].EntriesPlanned = 0, 0 // the changed network's size, checked above
 	if changed[0] != changed[1] {
 		t.Errorf("one change costs more at 2,000 entries than at 100: %+v against %+v", changed[1], changed[0])
 	}

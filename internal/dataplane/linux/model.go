@@ -146,6 +146,12 @@ type options struct {
 	VTEPDev string
 	// Mappings is physical_interface_mappings: physnet -> interface.
 	Mappings map[string]string
+	// Settled names the networks (by id) whose entries need no diff:
+	// the same as last applied, on a device whose record the kernel
+	// state left out. So one changed entry costs its network, not the
+	// node. A plan that would re-create such a device must be made
+	// again without it (see resettle).
+	Settled map[string]bool
 }
 
 // netPlan is one network as it must be realised: an overlay's bridge and
@@ -158,6 +164,10 @@ type netPlan struct {
 	MTU    int
 	FDB    []fdbEntry
 	Neigh  []neighEntry
+	// Settled: the network's entries are as last applied and the kernel
+	// holds them (options.Settled); FDB and Neigh are not computed and
+	// its device's entries are not diffed.
+	Settled bool
 	// Phys is the provider network's device in the bridge ("" when its
 	// physnet is not mapped); VLAN is set for a subinterface.
 	Phys string
@@ -216,7 +226,7 @@ func desiredNetworks(want dataplane.NodeState, opt options) []netPlan {
 			out = append(out, providerPlan(n, opt))
 			continue
 		}
-		p := netPlan{Bridge: BridgeName(n.ID), VXLAN: VXLANName(n.VNI), MTU: n.MTU}
+		p := netPlan{Bridge: BridgeName(n.ID), VXLAN: VXLANName(n.VNI), MTU: n.MTU, Settled: opt.Settled[n.ID]}
 		p.Spec = vxlanSpec{
 			VNI: n.VNI, Port: port, Local: want.LocalIP, Dev: opt.VTEPDev,
 			TTL: opt.TTL, TOS: opt.TOS,
@@ -239,6 +249,10 @@ func desiredNetworks(want dataplane.NodeState, opt options) []netPlan {
 					p.FDB = append(p.FDB, fdbEntry{Dev: p.VXLAN, MAC: zeroMAC, Dst: v})
 				}
 			}
+		}
+		if p.Settled {
+			out = append(out, p)
+			continue
 		}
 		if n.L2Pop {
 			seen := map[string]bool{}
@@ -264,6 +278,31 @@ func desiredNetworks(want dataplane.NodeState, opt options) []netPlan {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
 	return out
+}
+
+// resettle reports whether ops re-create or delete the vxlan device of a
+// settled network: then its entries must be planned after all.
+func resettle(ops []op, want dataplane.NodeState, settled map[string]bool) bool {
+	devs := map[string]bool{}
+	for id := range settled {
+		if n, ok := want.Networks[id]; ok {
+			devs[VXLANName(n.VNI)] = true
+		}
+	}
+	for _, o := range ops {
+		if (o.Kind == opDelLink || o.Kind == opAddVXLAN) && devs[o.Link] {
+			return true
+		}
+	}
+	return false
+}
+
+// sameNetwork reports whether a and b ask for the same device and
+// entries (every field of dataplane.Network).
+func sameNetwork(a, b dataplane.Network) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.VNI == b.VNI && a.MTU == b.MTU && a.PhysicalNetwork == b.PhysicalNetwork &&
+		a.VLAN == b.VLAN && a.Group == b.Group && a.L2Pop == b.L2Pop && a.ARPResponder == b.ARPResponder &&
+		slices.Equal(a.Flood, b.Flood) && slices.Equal(a.Entries, b.Entries)
 }
 
 func entryLess(a, b dataplane.Entry) bool {
@@ -513,7 +552,7 @@ func plan(cur kernelState, want dataplane.NodeState, opt options) []op {
 		curNeigh[e.Dev] = append(curNeigh[e.Dev], e)
 	}
 	for _, p := range nets {
-		if p.VXLAN == "" {
+		if p.VXLAN == "" || p.Settled {
 			continue
 		}
 		have := curFDB[p.VXLAN]

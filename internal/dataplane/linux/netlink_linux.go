@@ -49,6 +49,13 @@ type Dataplane struct {
 	// neighbour changes name their device by index, so they need no
 	// lookup request of their own.
 	index map[string]int
+	// applied is each network as the last Apply without L2 errors
+	// realised it (entry slices copied), with the LocalIP and UDP port
+	// then: a network the same now, whose device's record holds, is
+	// settled (options.Settled) and costs that Apply nothing.
+	applied      map[string]dataplane.Network
+	appliedLocal netip.Addr
+	appliedPort  int
 	// stats counts the netlink requests of the Apply in progress (nil
 	// outside Apply) and last those of the latest Apply.
 	stats, last *ApplyStats
@@ -72,6 +79,10 @@ type ApplyStats struct {
 	// Dumped counts the objects those dumps returned (links, addresses,
 	// FDB and neighbour entries): what the Apply read of the kernel.
 	Dumped int
+	// EntriesPlanned counts the desired entries compared with the
+	// kernel's: those of the networks not settled (the ones that changed
+	// since the last Apply, or whose device had to be read back).
+	EntriesPlanned int
 	// Lookups are single-object reads (a link by name or index).
 	Lookups int
 	// Changes by kind: static FDB entries added (append or replace) and
@@ -173,11 +184,24 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 }
 
 func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) error {
-	cur, err := d.read()
+	// Networks as last applied: their devices' entries are not read
+	// from the record, computed or diffed.
+	same := map[string]string{} // vxlan device -> network id
+	if d.appliedLocal == desired.LocalIP && d.appliedPort == desired.UDPPort {
+		for id, n := range desired.Networks {
+			if old, ok := d.applied[id]; ok && !n.Provider() && sameNetwork(old, n) {
+				same[VXLANName(n.VNI)] = id
+			}
+		}
+	}
+	cur, skipped, err := d.readSkipping(same)
 	if err != nil {
 		return fmt.Errorf("linux dataplane: read kernel state: %w", err)
 	}
-	opt := options{TTL: d.opts.TTL, TOS: d.opts.TOS, Mappings: d.opts.InterfaceMappings}
+	opt := options{TTL: d.opts.TTL, TOS: d.opts.TOS, Mappings: d.opts.InterfaceMappings, Settled: map[string]bool{}}
+	for dev := range skipped {
+		opt.Settled[same[dev]] = true
+	}
 	overlays := false
 	for _, n := range desired.Networks {
 		overlays = overlays || !n.Provider()
@@ -192,6 +216,19 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 		opt.VTEPDev = dev
 	}
 	ops := plan(cur, desired, opt)
+	if resettle(ops, desired, opt.Settled) {
+		// A settled network's device is re-created: plan everything.
+		if cur, _, err = d.readSkipping(nil); err != nil {
+			return fmt.Errorf("linux dataplane: read kernel state: %w", err)
+		}
+		opt.Settled = nil
+		ops = plan(cur, desired, opt)
+	}
+	for id, n := range desired.Networks {
+		if !opt.Settled[id] {
+			d.count(func(s *ApplyStats) { s.EntriesPlanned += len(n.Entries) })
+		}
+	}
 	errs := providerErrors(cur, desired, opt)
 	failed := map[string]bool{} // devices whose creation failed: their later ops are moot
 	for _, o := range ops {
@@ -216,7 +253,28 @@ func (d *Dataplane) applyL2(ctx context.Context, desired dataplane.NodeState) er
 	if len(ops) > 0 {
 		d.log.Info("applied", "ops", len(ops))
 	}
+	d.remember(desired, opt.Settled, len(errs) == 0)
 	return errors.Join(errs...)
+}
+
+// remember keeps desired's networks as applied (see applied): settled
+// ones as they were, the others copied, so the cost follows the change.
+// After an error nothing is trusted.
+func (d *Dataplane) remember(desired dataplane.NodeState, settled map[string]bool, ok bool) {
+	if !ok {
+		d.applied = nil
+		return
+	}
+	next := make(map[string]dataplane.Network, len(desired.Networks))
+	for id, n := range desired.Networks {
+		if settled[id] {
+			next[id] = d.applied[id]
+			continue
+		}
+		n.Flood, n.Entries = slices.Clone(n.Flood), slices.Clone(n.Entries)
+		next[id] = n
+	}
+	d.applied, d.appliedLocal, d.appliedPort = next, desired.LocalIP, desired.UDPPort
 }
 
 // CheckInterfaceMappings reports mapped physical interfaces that do not
@@ -239,6 +297,7 @@ func (d *Dataplane) Resync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.installed)
+	d.applied = nil
 	d.fw.Resync()
 }
 
@@ -368,10 +427,18 @@ func (d *Dataplane) neighList(index, family int) ([]netlink.Neigh, error) {
 // the record. Only links are dumped on every Apply; their number follows
 // the networks and ports, not the entries.
 func (d *Dataplane) read() (kernelState, error) {
+	st, _, err := d.readSkipping(nil)
+	return st, err
+}
+
+// readSkipping is read that leaves out the entries of the vxlan devices
+// in skip whose record holds (returned as skipped).
+func (d *Dataplane) readSkipping(skip map[string]string) (kernelState, map[string]bool, error) {
 	var st kernelState
+	skipped := map[string]bool{}
 	links, err := d.linkList()
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
 	names := map[int]string{}
 	d.index = make(map[string]int, len(links))
@@ -398,6 +465,10 @@ func (d *Dataplane) read() (kernelState, error) {
 			continue
 		}
 		if rec, ok := d.installed[a.Name]; ok && rec.index == a.Index {
+			if _, ok := skip[a.Name]; ok {
+				skipped[a.Name] = true
+				continue
+			}
 			for e := range rec.fdb {
 				st.FDB = append(st.FDB, e)
 			}
@@ -447,7 +518,7 @@ func (d *Dataplane) read() (kernelState, error) {
 		}
 		d.installed[a.Name] = rec
 	}
-	return st, errors.Join(errs...)
+	return st, skipped, errors.Join(errs...)
 }
 
 // deviceWithAddr names the interface holding ip (the vxlan devices' "dev",
