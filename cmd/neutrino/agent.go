@@ -29,7 +29,7 @@ func agentCmd(logger *slog.Logger) *cobra.Command {
 		Short: "Run a node agent (openvswitch, linuxbridge or dhcp), or list/show/update/delete agents via the API",
 	}
 	cmd.AddCommand(agentClientSubcommands()...)
-	cmd.AddCommand(dhcpAgentCmd(logger))
+	cmd.AddCommand(dhcpAgentCmd(logger), l3AgentCmd(logger))
 	for _, k := range []struct{ kind, short string }{
 		{agent.KindOVS, "The Open vSwitch agent (neutron-openvswitch-agent): br-int/br-tun via OVSDB and OpenFlow"},
 		{agent.KindLinuxBridge, "The Linux bridge agent (neutron-linuxbridge-agent): vxlan devices and bridges via netlink"},
