@@ -105,6 +105,7 @@ func (a *Agent) signal() {
 // everything every ResyncInterval. Nothing is applied (or removed) before
 // the first state from the server: never flush on start.
 func (a *Agent) loop(ctx context.Context) {
+	start := time.Now()
 	supervise := time.NewTicker(a.cfg.SuperviseInterval)
 	defer supervise.Stop()
 	resync := time.NewTicker(a.cfg.ResyncInterval)
@@ -143,8 +144,13 @@ func (a *Agent) loop(ctx context.Context) {
 			continue
 		}
 		a.mu.Lock()
+		first := !a.applied
 		a.applied = true
 		a.mu.Unlock()
+		if first {
+			// Neutron's agent logs "Synchronizing state complete" here.
+			a.log.Info("desired state applied", "networks", len(s.Networks), "since_start", time.Since(start).Round(time.Millisecond))
+		}
 	}
 }
 

@@ -1,0 +1,222 @@
+#!/bin/bash
+# bench/dhcp/run.sh: the DHCP agent of neutrino against Neutron's (2023.1,
+# Debian's neutron-dhcp-agent 2:21.0.0), the same work in the same run:
+#   1. N networks with a DHCP subnet each, scheduled to one DHCP agent;
+#      the agent's first sync (N qdhcp- namespaces, N dnsmasq);
+#   2. the agent restarted: time from its start to its full sync done
+#      (Neutron logs "Synchronizing state complete"; neutrino "desired
+#      state applied");
+#   3. P ports created one by one on the first network: time from the API
+#      call to the port's MAC in the network's dnsmasq host file (the agent
+#      has it; it SIGHUPs dnsmasq right after), and the API call alone.
+# Usage (root): bench/dhcp/run.sh [N=100] [P=20] [neutron|neutrino|both]
+# Needs the reference Neutron server up: /work/shared/reference/neutron-ref-up.sh
+# (127.0.0.1:9696, RabbitMQ 127.0.0.1:5672) and Debian's neutron-dhcp-agent
+# package (apt-get install neutron-dhcp-agent; only its Python code is used).
+# Both agents run in one network namespace made here (the "DHCP node"; its
+# taps stay out of the root namespace), interface_driver = linuxbridge (a
+# veth per network, as Neutron's BridgeInterfaceDriver), dnsmasq from
+# dnsmasq-base, and reach their server through a socat relay over a unix
+# socket. Everything made is deleted at the end (also on failure).
+set -euo pipefail
+shopt -s inherit_errexit
+N=${1:-100}; P=${2:-20}; WHICH=${3:-both}
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+W=/var/lib/neutrino-dhcpbench; R=$W/run
+NEUTRON=http://127.0.0.1:9696
+NEUTRINO_PORT=9686; NEUTRINO_RPC=9687; NEUTRINO=http://127.0.0.1:$NEUTRINO_PORT
+H='Content-Type: application/json'
+NS=ndb-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PIDS=()
+
+log() { echo "[$(date +%T)] $*" >&2; }
+now() { date +%s.%N; }
+stoppid() { local p=$1 i; kill "$p" 2>/dev/null || return 0; for i in $(seq 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$p" 2>/dev/null || true; }
+
+# sweep stops what an agent left behind for its state dir: dnsmasq by pid
+# file, the qdhcp- namespaces of the networks that have a directory.
+sweep() {
+  local dir=$1 d pid
+  [ -d "$dir/dhcp" ] || return 0
+  for d in "$dir"/dhcp/*/; do
+    [ -d "$d" ] || continue
+    if [ -f "$d/pid" ]; then pid=$(cat "$d/pid"); grep -qa -- "--pid-file=${d}pid" /proc/$pid/cmdline 2>/dev/null && stoppid "$pid"; fi
+    ip netns del "qdhcp-$(basename "$d")" 2>/dev/null || true
+  done
+  rm -rf "$dir/dhcp"
+}
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do stoppid "$p"; done
+  [ -f $R/agent.pid ] && stoppid "$(cat $R/agent.pid)"
+  for p in $(grep -l "neutrino-dhcpbench" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != $$ ] && grep -qa privsep /proc/$p/cmdline && stoppid "$p"; done
+  sweep $W/neutron; sweep $W/neutrino
+  ip netns del $NS 2>/dev/null
+  rm -f $R/*.sock
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+
+mkdir -p $W $R $W/neutron/lock $W/neutrino
+exec 9>$W/run.lock
+flock -n 9 || { log "another bench/dhcp/run.sh is running"; trap - EXIT; exit 1; }
+chmod 755 $W $W/neutron $W/neutrino  # dnsmasq reads its files after dropping root
+ip netns add $NS; ip -n $NS link set lo up
+relay() { # port: 127.0.0.1:port inside $NS -> the same port in the root namespace
+  local port=$1
+  (cd / && exec setsid socat UNIX-LISTEN:$R/relay-$port.sock,fork,unlink-early TCP:127.0.0.1:$port) </dev/null >/dev/null 2>&1 &
+  PIDS+=($!)
+  sleep 0.2
+  (cd / && exec setsid ip netns exec $NS socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:$R/relay-$port.sock) </dev/null >/dev/null 2>&1 &
+  PIDS+=($!)
+}
+relay 5672; relay $NEUTRINO_RPC
+
+api() { # url method path body -> stdout
+  curl -sf -H "$H" -X "$2" "$1$3" ${4:+-d "$4"}
+}
+jget() { python3 -c "import sys,json;print(json.load(sys.stdin)$1)"; }
+
+# networks EP: N networks, a DHCP subnet each; prints their ids
+networks() {
+  local ep=$1 i id
+  for i in $(seq 1 $N); do
+    id=$(api $ep POST /v2.0/networks '{"network":{"name":"dhcpbench-'$i'"}}' | jget '["network"]["id"]')
+    api $ep POST /v2.0/subnets '{"subnet":{"network_id":"'$id'","ip_version":4,"cidr":"10.'$((i / 250))'.'$((i % 250))'.0/24"}}' >/dev/null
+    echo $id
+  done
+}
+# dnsmasqs DIR: how many dnsmasq run for DIR's networks
+dnsmasqs() {
+  local n=0 d pid
+  for d in "$1"/dhcp/*/; do
+    [ -f "$d/pid" ] || continue; pid=$(cat "$d/pid" 2>/dev/null) || continue
+    grep -qa -- "--pid-file=${d}pid" /proc/$pid/cmdline 2>/dev/null && n=$((n + 1))
+  done
+  echo $n
+}
+waitlog() { # file pattern after-line timeout_s
+  local i
+  for i in $(seq $(($4 * 20))); do tail -n +$(($3 + 1)) "$1" 2>/dev/null | grep -q "$2" && return 0; sleep 0.05; done
+  return 1
+}
+
+start_agent() { # system logfile
+  local sys=$1 out=$2
+  case $sys in
+  neutron)
+    (cd / && exec setsid nsenter --net=/run/netns/$NS sh -c "echo \$\$ > $R/agent.pid; exec neutron-dhcp-agent --config-file /etc/neutron-ref/neutron.conf --config-file $W/neutron/dhcp_agent.ini") >>$out 2>&1 </dev/null & ;;
+  neutrino)
+    (cd / && exec setsid nsenter --net=/run/netns/$NS sh -c "echo \$\$ > $R/agent.pid; exec $W/bin/neutrino agent dhcp --config-file $W/neutrino/agent.conf") >>$out 2>&1 </dev/null & ;;
+  esac
+}
+
+run() { # system
+  local sys=$1 ep dir logf done_re ids t0 t1 first i mac port tapi tfile
+  dir=$W/$sys
+  case $sys in
+  neutron)
+    ep=$NEUTRON; logf=$dir/dhcp-agent.log; done_re='Synchronizing state complete'
+    cat >$dir/dhcp_agent.ini <<INI
+[DEFAULT]
+host = dhcpbench-neutron
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
+state_path = $dir
+interface_driver = linuxbridge
+dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
+enable_isolated_metadata = False
+log_file = $logf
+log_dir =
+debug = False
+[agent]
+root_helper =
+report_interval = 30
+[oslo_concurrency]
+lock_path = $dir/lock
+INI
+    ;;
+  neutrino)
+    ep=$NEUTRINO; logf=$dir/agent.log; done_re='desired state applied'
+    cat >$dir/server.conf <<INI
+[DEFAULT]
+auth_strategy = noauth
+bind_host = 127.0.0.1
+bind_port = $NEUTRINO_PORT
+rpc_bind_host = 127.0.0.1
+rpc_bind_port = $NEUTRINO_RPC
+state_path = $dir
+dhcp_agents_per_network = 1
+[database]
+connection = sqlite:///$dir/neutrino.db
+[quotas]
+quota_network = -1
+quota_subnet = -1
+quota_port = -1
+INI
+    cat $REPO/bench/reference/etc/ml2_conf.ini >>$dir/server.conf
+    cat >$dir/agent.conf <<INI
+[DEFAULT]
+host = dhcpbench-neutrino
+transport_url = grpc://127.0.0.1:$NEUTRINO_RPC
+state_path = $dir
+interface_driver = linuxbridge
+report_interval = 30
+INI
+    rm -f $dir/neutrino.db
+    $W/bin/neutrino db upgrade head --config-file $dir/server.conf >$dir/db.log 2>&1
+    (cd / && exec setsid $W/bin/neutrino server --config-file $dir/server.conf) >$dir/server.log 2>&1 </dev/null &
+    PIDS+=($!)
+    for i in $(seq 100); do curl -sf -o /dev/null $ep/v2.0/networks && break; sleep 0.1; done
+    ;;
+  esac
+  : >$logf
+  log "$sys: creating $N networks"
+  ids=$(networks $ep); first=$(echo "$ids" | head -n1)
+  log "$sys: agent first start"
+  t0=$(now); start_agent $sys $logf
+  for i in $(seq 6000); do [ "$(dnsmasqs $dir)" -ge $N ] && break; sleep 0.1; done
+  t1=$(now)
+  [ "$(dnsmasqs $dir)" -ge $N ] || { log "$sys: only $(dnsmasqs $dir)/$N dnsmasq after 600 s"; tail -20 $logf >&2; exit 1; }
+  waitlog $logf "$done_re" 0 600 || { log "$sys: no '$done_re'"; exit 1; }
+  echo "$sys first-sync N=$N dnsmasq_running_s=$(echo "$t1 - $t0" | bc)"
+  stoppid "$(cat $R/agent.pid)"
+  local lines; lines=$(wc -l <$logf)
+  log "$sys: agent restart ($(dnsmasqs $dir) dnsmasq running)"
+  t0=$(now); start_agent $sys $logf
+  waitlog $logf "$done_re" $lines 600 || { log "$sys: no '$done_re' after restart"; exit 1; }
+  t1=$(now)
+  echo "$sys restart-sync N=$N s=$(echo "$t1 - $t0" | bc) dnsmasq_running=$(dnsmasqs $dir)"
+  log "$sys: $P ports on the first network"
+  for i in $(seq 1 $P); do
+    t0=$(now)
+    port=$(api $ep POST /v2.0/ports '{"port":{"network_id":"'$first'","name":"dhcpbench-p'$i'","device_owner":"compute:nova"}}')
+    tapi=$(now)
+    mac=$(echo "$port" | jget '["port"]["mac_address"]')
+    for j in $(seq 3000); do grep -qi "^$mac," $dir/dhcp/$first/host 2>/dev/null && break; sleep 0.01; done
+    tfile=$(now)
+    grep -qi "^$mac," $dir/dhcp/$first/host || { log "$sys: port $i never reached the host file"; exit 1; }
+    echo "$sys port $i api_s=$(echo "$tapi - $t0" | bc) hostfile_s=$(echo "$tfile - $t0" | bc)"
+  done
+  log "$sys: deleting the networks (the agent tears down)"
+  for id in $ids; do
+    for p in $(api $ep GET "/v2.0/ports?network_id=$id&device_owner=compute:nova&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
+      api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
+    api $ep DELETE /v2.0/networks/$id >/dev/null || log "$sys: delete network $id failed"
+  done
+  for i in $(seq 600); do [ "$(dnsmasqs $dir)" -eq 0 ] && break; sleep 0.1; done
+  stoppid "$(cat $R/agent.pid)"; rm -f $R/agent.pid
+  sweep $dir
+  if [ $sys = neutron ]; then
+    aid=$(api $ep GET "/v2.0/agents?host=dhcpbench-neutron&fields=id" | jget '["agents"][0]["id"]' 2>/dev/null) && api $ep DELETE /v2.0/agents/$aid >/dev/null || true
+  fi
+}
+
+echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C $REPO rev-parse --short HEAD 2>/dev/null)"
+[ "$WHICH" = neutron ] || (cd $REPO && go build -o $W/bin/neutrino ./cmd/neutrino)
+curl -sf -o /dev/null $NEUTRON/v2.0/networks || { log "the reference Neutron is not up on $NEUTRON (neutron-ref-up.sh)"; exit 1; }
+case $WHICH in
+  both) run neutrino; run neutron ;;
+  *) run $WHICH ;;
+esac
+echo "# done; load: $(cut -d' ' -f1-3 /proc/loadavg)"
