@@ -118,6 +118,7 @@ func (a *Agent) loop(ctx context.Context) {
 		case <-a.wake:
 		case <-retry:
 		case <-resync.C:
+			a.app.Resync()
 		case <-supervise.C:
 			// Before the first Apply the applier serves nothing, so this
 			// restarts nothing.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,12 @@ type Applier struct {
 	// served are the networks of the last Apply, by id: what Supervise
 	// keeps running.
 	served map[string]Network
+	// converged are the networks whose last ensure succeeded, as they
+	// were then: an Apply leaves a network alone while its desired state
+	// is the same, so one port's change costs one network's work, not
+	// every network's (Neutron's reload_allocations touches one too).
+	// Resync empties it: the next Apply converges everything again.
+	converged map[string]Network
 }
 
 // NewApplier returns an Applier; it changes nothing until Apply.
@@ -85,17 +92,18 @@ func NewApplier(cfg Config) *Applier {
 	if cfg.Dnsmasq == "" {
 		cfg.Dnsmasq = "dnsmasq"
 	}
-	return &Applier{cfg: cfg, log: cfg.Logger, served: map[string]Network{}}
+	return &Applier{cfg: cfg, log: cfg.Logger, served: map[string]Network{}, converged: map[string]Network{}}
 }
 
 // served reports whether the network needs a dnsmasq here: a DHCP subnet
 // and this agent's DHCP port.
 func served(n Network) bool { return n.DHCPPort.ID != "" && len(n.DHCPSubnets()) > 0 }
 
-// Apply converges the node to s: it sets up every served network (reusing
-// what is already right: a running dnsmasq with the same command line is
-// kept and only signalled when its files changed) and removes the
-// networks it owns that s no longer serves. Errors are collected per
+// Apply converges the node to s: it sets up every served network whose
+// desired state changed since it last converged (reusing what is already
+// right: a running dnsmasq with the same command line is kept and only
+// signalled when its files changed) and removes the networks it owns that
+// s no longer serves. Errors are collected per
 // network; calling it again retries.
 func (a *Applier) Apply(ctx context.Context, s State) error {
 	a.mu.Lock()
@@ -111,14 +119,21 @@ func (a *Applier) Apply(ctx context.Context, s State) error {
 		if _, ok := want[n.ID]; !ok {
 			continue
 		}
+		if c, ok := a.converged[n.ID]; ok && reflect.DeepEqual(c, n) {
+			continue
+		}
+		delete(a.converged, n.ID)
 		if err := a.ensure(ctx, n); err != nil {
 			errs = append(errs, fmt.Errorf("network %s: %w", n.ID, err))
+			continue
 		}
+		a.converged[n.ID] = n.Clone()
 	}
 	owned, err := a.owned()
 	errs = append(errs, err)
 	for _, id := range owned {
 		if _, ok := want[id]; !ok {
+			delete(a.converged, id)
 			if err := a.remove(ctx, id); err != nil {
 				errs = append(errs, fmt.Errorf("network %s: remove: %w", id, err))
 			}
@@ -141,14 +156,25 @@ func (a *Applier) Supervise(ctx context.Context) ([]string, error) {
 			continue
 		}
 		a.log.Warn("dnsmasq is not running; restarting it", "network", id)
+		delete(a.converged, id)
 		if err := a.ensure(ctx, n); err != nil {
 			errs = append(errs, fmt.Errorf("network %s: %w", id, err))
 			continue
 		}
+		a.converged[id] = n.Clone()
 		restarted = append(restarted, id)
 	}
 	slices.Sort(restarted)
 	return restarted, errors.Join(errs...)
+}
+
+// Resync makes the next Apply converge every network again, also those
+// whose desired state did not change: the agent's periodic full pass,
+// which repairs what changed under it (a deleted namespace or device).
+func (a *Applier) Resync() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.converged)
 }
 
 // Remove stops everything the applier owns (dnsmasq processes,

@@ -410,3 +410,53 @@ func TestNoDHCPNoNamespace(t *testing.T) {
 		t.Fatalf("files for a network without DHCP: %v", err)
 	}
 }
+
+// TestApplyTouchesChangedNetworksOnly: Apply leaves a network whose
+// desired state did not change alone (one port's change costs one
+// network's work), so drift under it waits for Resync, the agent's
+// periodic full pass, which repairs it.
+func TestApplyTouchesChangedNetworksOnly(t *testing.T) {
+	b := newBed(t)
+	n := Network{ID: uuid.NewString(), MTU: 1450,
+		Subnets: []Subnet{{ID: "s", CIDR: pfx("192.168.8.0/24"), IPVersion: 4, Gateway: addr("192.168.8.1"), EnableDHCP: true}},
+		DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:08:02", DeviceOwner: OwnerDHCP,
+			FixedIPs: []FixedIP{{SubnetID: "s", Address: addr("192.168.8.2")}}},
+	}
+	b.apply(State{Networks: []Network{n}})
+	h, err := lab.Handle(Namespace(n.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	dev := NSDevice(n.DHCPPort.ID)
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkSetDown(l); err != nil {
+		t.Fatal(err)
+	}
+	up := func() bool {
+		l, err := h.LinkByName(dev)
+		return err == nil && l.Attrs().Flags&net.FlagUp != 0
+	}
+	b.apply(State{Networks: []Network{n}})
+	if up() {
+		t.Fatalf("an Apply of an unchanged network touched %s", dev)
+	}
+	b.app.Resync()
+	b.apply(State{Networks: []Network{n}})
+	if !up() {
+		t.Fatalf("%s still down after Resync and Apply", dev)
+	}
+	// A changed network is converged at once.
+	if err := h.LinkSetDown(l); err != nil {
+		t.Fatal(err)
+	}
+	n.Ports = append(n.Ports, Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:08:04", DeviceOwner: "compute:nova",
+		FixedIPs: []FixedIP{{SubnetID: "s", Address: addr("192.168.8.4")}}})
+	b.apply(State{Networks: []Network{n}})
+	if !up() {
+		t.Fatalf("%s down after an Apply of a changed network", dev)
+	}
+}

@@ -7,6 +7,7 @@ package dhcp
 import (
 	"context"
 	"net/netip"
+	"slices"
 )
 
 // State is everything one DHCP agent must serve: the networks scheduled to
@@ -110,4 +111,26 @@ func (n Network) DHCPSubnets() []Subnet {
 // agent then calls it again.
 type Source interface {
 	Watch(ctx context.Context, host string, fn func(State) error) error
+}
+
+// Clone returns a copy of n that shares no slice with it, so that a
+// remembered network does not change when the caller edits its own.
+func (n Network) Clone() Network {
+	n.Subnets = slices.Clone(n.Subnets)
+	for i, s := range n.Subnets {
+		n.Subnets[i].DNSNameservers = slices.Clone(s.DNSNameservers)
+		n.Subnets[i].HostRoutes = slices.Clone(s.HostRoutes)
+	}
+	n.DHCPPort = n.DHCPPort.clone()
+	n.Ports = slices.Clone(n.Ports)
+	for i, p := range n.Ports {
+		n.Ports[i] = p.clone()
+	}
+	return n
+}
+
+func (p Port) clone() Port {
+	p.FixedIPs = slices.Clone(p.FixedIPs)
+	p.ExtraDHCPOpts = slices.Clone(p.ExtraDHCPOpts)
+	return p
 }

@@ -3,6 +3,7 @@ package dhcp
 import (
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,18 @@ func TestUUIDLike(t *testing.T) {
 		if uuidLike(s) != want {
 			t.Errorf("uuidLike(%q) = %v", s, !want)
 		}
+	}
+}
+
+func TestCloneSharesNothing(t *testing.T) {
+	n := seedNetwork()
+	c := n.Clone()
+	n.Subnets[0].DNSNameservers[0] = addr("198.18.0.99")
+	n.Subnets[0].HostRoutes[0].Nexthop = addr("192.168.1.253")
+	n.DHCPPort.FixedIPs[0].Address = addr("192.168.1.3")
+	n.Ports[1].FixedIPs[0].Address = addr("192.168.1.6")
+	n.Ports[1].ExtraDHCPOpts[0].Value = "other"
+	if want := seedNetwork(); !reflect.DeepEqual(c, want) {
+		t.Errorf("a clone changed with the original:\n%+v\nwant\n%+v", c, want)
 	}
 }
