@@ -78,6 +78,17 @@ api() { # url method path body -> stdout
 }
 jget() { python3 -c "import sys,json;print(json.load(sys.stdin)$1)"; }
 
+# purge EP: deletes what an earlier, interrupted run left on the server
+# (networks named dhcpbench-*, their ports), so every run does N networks.
+purge() {
+  local ep=$1 id p
+  for id in $(api $ep GET "/v2.0/networks?fields=id&fields=name" |
+      python3 -c 'import sys,json;print(" ".join(n["id"] for n in json.load(sys.stdin)["networks"] if n["name"].startswith("dhcpbench-")))'); do
+    for p in $(api $ep GET "/v2.0/ports?network_id=$id&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
+      api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
+    api $ep DELETE /v2.0/networks/$id >/dev/null || true
+  done
+}
 # networks EP: N networks, a DHCP subnet each; prints their ids
 networks() {
   local ep=$1 i id
@@ -171,6 +182,7 @@ INI
     ;;
   esac
   : >$logf
+  purge $ep
   log "$sys: creating $N networks"
   ids=$(networks $ep); first=$(echo "$ids" | head -n1)
   log "$sys: agent first start"
@@ -192,7 +204,9 @@ INI
     t0=$(now)
     port=$(api $ep POST /v2.0/ports '{"port":{"network_id":"'$first'","name":"dhcpbench-p'$i'","device_owner":"compute:nova"}}')
     tapi=$(now)
-    mac=$(echo "$port" | jget '["port"]["mac_address"]')
+    # Not python: its start alone takes seconds on a loaded machine, and
+    # this is inside the timed span.
+    mac=$(echo "$port" | grep -o '"mac_address": *"[^"]*"' | cut -d'"' -f4)
     for j in $(seq 3000); do grep -qi "^$mac," $dir/dhcp/$first/host 2>/dev/null && break; sleep 0.01; done
     tfile=$(now)
     grep -qi "^$mac," $dir/dhcp/$first/host || { log "$sys: port $i never reached the host file"; exit 1; }
