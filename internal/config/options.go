@@ -247,7 +247,7 @@ var servedServicePlugins = map[string]bool{
 // a warning ("ignored"), and names in neither list are warned about as
 // unknown.
 var servicePlugins = map[string]string{
-	"neutron.services.loadbalancer.plugin.LoadBalancerPlugin":    "LBaaS v1",
+	"neutron.services.loadbalancer.plugin.LoadBalancerPlugin": "LBaaS v1",
 	"lbaas":   "LBaaS v1",
 	"lbaasv2": "LBaaS v2",
 	"neutron_lbaas.services.loadbalancer.plugin.LoadBalancerPluginv2": "LBaaS v2",

@@ -624,7 +624,7 @@ func TestWatchCatchUpCoalesces(t *testing.T) {
 	s.load(st)
 
 	mem.CreateNetwork("net-a", 1001)
-	arrived := s.readsStarted.Load() // a watcher comes after that commit
+	arrived := s.readsStarted.Load()       // a watcher comes after that commit
 	if err := s.catchUp(ctx); err != nil { // the tail reads meanwhile
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestRoutersAndFloatingIPs(t *testing.T) {
 			router := &neutron.Router{Standard: neutron.Standard{ID: routerID, ProjectID: "p", Name: "r1", Tags: []string{"t"}, RevisionNumber: 1},
 				AdminStateUp: true, Status: neutron.StatusActive, GatewayPortID: gw,
 				GatewayInfo: &neutron.GatewayInfo{NetworkID: ext, EnableSNAT: false, ExternalFixedIPs: []neutron.FixedIP{{SubnetID: extSub, IPAddress: "198.18.0.10"}}},
-				Routes: []neutron.HostRoute{{Destination: "10.9.0.0/16", NextHop: "10.0.0.9"}, {Destination: "10.8.0.0/16", NextHop: "10.0.0.8"}}}
+				Routes:      []neutron.HostRoute{{Destination: "10.9.0.0/16", NextHop: "10.0.0.9"}, {Destination: "10.8.0.0/16", NextHop: "10.0.0.8"}}}
 			fip := &neutron.FloatingIP{Standard: neutron.Standard{ID: fipID, ProjectID: "p", Tags: []string{}, RevisionNumber: 1},
 				FloatingIPAddress: "198.18.0.11", FloatingNetworkID: ext, FloatingPortID: fipPort,
 				RouterID: routerID, PortID: vm, FixedIPAddress: "10.0.0.5", Status: neutron.StatusDown}
