@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"neutrino/internal/agent/follow"
 	"neutrino/internal/agent/heartbeat"
 	"neutrino/internal/neutron"
 )
@@ -157,40 +158,18 @@ func (a *Agent) loop(ctx context.Context) {
 
 // watch keeps the state stream open.
 func (a *Agent) watch(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := a.source.Watch(ctx, a.cfg.Host, func(s State) error {
-			a.mu.Lock()
-			first := !a.synced
-			a.state, a.synced = s, true
-			a.mu.Unlock()
-			if first {
-				a.log.Info("desired state received", "networks", len(s.Networks))
-			}
-			backoff = 100 * time.Millisecond
-			a.signal()
-			return nil
-		})
-		if ctx.Err() != nil {
-			return
+	follow.Run(ctx, a.log, "dhcp", func(ctx context.Context, got func(State) error) error {
+		return a.source.Watch(ctx, a.cfg.Host, got)
+	}, func(s State) {
+		a.mu.Lock()
+		first := !a.synced
+		a.state, a.synced = s, true
+		a.mu.Unlock()
+		if first {
+			a.log.Info("desired state received", "networks", len(s.Networks))
 		}
-		a.log.Warn("dhcp stream ended; reconnecting", "err", err, "in", backoff)
-		if !sleep(ctx, backoff) {
-			return
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+		a.signal()
+	}, nil)
 }
 
 // Report is the DHCP agent's report_state, as neutron-dhcp-agent sends it

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"neutrino/internal/agent/follow"
 	"neutrino/internal/agent/heartbeat"
 	"neutrino/internal/neutron"
 )
@@ -186,37 +187,23 @@ func (a *Agent) reportStatuses(ctx context.Context, s State, res Result) {
 
 // watch keeps the state stream open.
 func (a *Agent) watch(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := a.source.Watch(ctx, a.cfg.Host, func(s State) error {
-			a.mu.Lock()
-			first := !a.synced
-			a.state, a.synced = s, true
-			a.mu.Unlock()
-			if first {
-				a.log.Info("desired state received", "routers", len(s.Routers))
-			}
-			backoff = 100 * time.Millisecond
-			a.signal()
-			return nil
-		})
-		if ctx.Err() != nil {
-			return
+	follow.Run(ctx, a.log, "l3", func(ctx context.Context, got func(State) error) error {
+		return a.source.Watch(ctx, a.cfg.Host, got)
+	}, func(s State) {
+		a.mu.Lock()
+		first := !a.synced
+		a.state, a.synced = s, true
+		a.mu.Unlock()
+		if first {
+			a.log.Info("desired state received", "routers", len(s.Routers))
 		}
+		a.signal()
+	}, func() {
 		// The server may have lost what we reported: report it again.
 		a.mu.Lock()
 		clear(a.reported)
 		a.mu.Unlock()
-		a.log.Warn("l3 stream ended; reconnecting", "err", err, "in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	})
 }
 
 // Report is the L3 agent's report_state, as neutron-l3-agent sends it
