@@ -169,3 +169,94 @@ func TestDHCPAgentScheduler(t *testing.T) {
 		t.Errorf("extension: %v", ext)
 	}
 }
+
+// The l3_agent_scheduler extension over HTTP, on the same mechanism as
+// the DHCP one: a router lands on the L3 agent, can be taken off and put
+// back, with Neutron's faults; a member may not see it.
+func TestL3AgentSchedulerHTTP(t *testing.T) {
+	ctx := context.Background()
+	s := stack(t, "sqlite", "", strings.Replace(apitest.ReferenceINI, "[DEFAULT]\n", "[DEFAULT]\nagent_down_time = 3600\nservice_plugins = router\n", 1))
+	srv := httptest.NewServer(s.Handler)
+	defer srv.Close()
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	l3, err := s.Plugin.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeL3, Binary: "neutron-l3-agent",
+		Host: "net-node-1", Topic: "l3_agent", Configurations: []byte(`{}`), StartFlag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := do("POST", "/v2.0/routers", `{"router":{"name":"r1","tenant_id":"p1"}}`)
+	var rt struct{ Router struct{ ID string } }
+	if err := json.Unmarshal([]byte(body), &rt); status != 201 || err != nil {
+		t.Fatalf("router create: %d %s", status, body)
+	}
+	id := rt.Router.ID
+	ids := func(path, coll string) []string {
+		t.Helper()
+		status, body := do("GET", path, "")
+		var m map[string][]struct{ ID string }
+		if err := json.Unmarshal([]byte(body), &m); status != 200 || err != nil {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		var out []string
+		for _, x := range m[coll] {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	if got := ids("/v2.0/routers/"+id+"/l3-agents", "agents"); len(got) != 1 || got[0] != l3.ID {
+		t.Fatalf("l3-agents of the router: %v, want [%s]", got, l3.ID)
+	}
+	if got := ids("/v2.0/agents/"+l3.ID+"/l3-routers", "routers"); len(got) != 1 || got[0] != id {
+		t.Fatalf("l3-routers of the agent: %v, want [%s]", got, id)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		typ                string
+	}{
+		{"POST", "/v2.0/agents/" + l3.ID + "/l3-routers", `{"router_id":"` + id + `"}`, 409, "RouterHostedByL3Agent"},
+		{"POST", "/v2.0/agents/" + l3.ID + "/l3-routers", `{}`, 400, "HTTPBadRequest"},
+		{"POST", "/v2.0/agents/" + l3.ID + "/l3-routers", `{"router_id":5}`, 400, "HTTPBadRequest"},
+		{"PUT", "/v2.0/agents/" + l3.ID + "/l3-routers", "", 405, "HTTPMethodNotAllowed"},
+		{"DELETE", "/v2.0/agents/" + l3.ID + "/l3-routers/" + id, "", 204, ""},
+		{"DELETE", "/v2.0/agents/" + l3.ID + "/l3-routers/" + id, "", 409, "RouterNotHostedByL3Agent"},
+	} {
+		status, body := do(tc.method, tc.path, tc.body)
+		var f struct{ NeutronError struct{ Type string } }
+		json.Unmarshal([]byte(body), &f)
+		if status != tc.status || f.NeutronError.Type != tc.typ {
+			t.Errorf("%s %s %s: %d %s, want %d %s", tc.method, tc.path, tc.body, status, body, tc.status, tc.typ)
+		}
+	}
+	if got := ids("/v2.0/routers/"+id+"/l3-agents", "agents"); len(got) != 0 {
+		t.Errorf("after the delete the router is on %v", got)
+	}
+	if status, body := do("POST", "/v2.0/agents/"+l3.ID+"/l3-routers", `{"router_id":"`+id+`"}`); status != 201 || body != "null" {
+		t.Errorf("add back: %d %s", status, body)
+	}
+	ks := httptest.NewServer(api.New(s.Plugin, api.Options{AuthStrategy: api.AuthKeystone}))
+	defer ks.Close()
+	req, _ := http.NewRequest("GET", ks.URL+"/v2.0/routers/"+id+"/l3-agents", nil)
+	req.Header.Set("X-User-Id", "u1")
+	req.Header.Set("X-Project-Id", "p1")
+	req.Header.Set("X-Roles", "member,reader")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "PolicyNotAuthorized") {
+		t.Errorf("member GET l3-agents: %d %s", resp.StatusCode, b)
+	}
+}

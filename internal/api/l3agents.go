@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 
 	"neutrino/internal/neutron"
-	"neutrino/internal/policy"
 )
 
 // The l3_agent_scheduler extension: which L3 agent hosts which routers,
@@ -27,101 +24,17 @@ type L3Scheduler interface {
 	RemoveRouterFromL3Agent(ctx context.Context, agentID, routerID string) error
 }
 
-// l3SchedulerRoute serves the extension's paths; false when seg is not
-// one of them (or the server has no routers resource).
-func (s *Server) l3SchedulerRoute(w http.ResponseWriter, r *http.Request, c Caller, seg []string) bool {
-	ls, ok := s.b.(L3Scheduler)
-	if !ok || len(seg) < 3 || s.kinds["routers"] == nil {
-		return false
-	}
-	switch {
-	case seg[0] == "agents" && seg[2] == "l3-routers" && len(seg) == 3:
-		switch r.Method {
-		case "GET":
-			s.l3Routers(w, r, c, ls, seg[1])
-		case "POST":
-			s.addL3Router(w, r, c, ls, seg[1])
-		default:
-			writeFault(w, errMethodNotAllowed())
-		}
-	case seg[0] == "agents" && seg[2] == "l3-routers" && len(seg) == 4:
-		s.only(w, r, "DELETE", func() {
-			if !c.allowed("delete_l3-router", policy.Target{}) {
-				writeFault(w, errForbidden("delete_l3-router"))
-				return
+// l3Scheduler is the extension on the agent-scheduler mechanism.
+func l3Scheduler(ls L3Scheduler) agentScheduler {
+	return agentScheduler{hosted: "l3-routers", rule: "l3-router", resource: "routers", hosts: "l3-agents",
+		idKey: "router_id",
+		bindings: func(ctx context.Context, routerID, agentID string) ([]hostedBy, error) {
+			bs, err := ls.L3Bindings(ctx, routerID, agentID)
+			out := make([]hostedBy, len(bs))
+			for i, b := range bs {
+				out[i] = hostedBy{b.RouterID, b.AgentID}
 			}
-			if err := ls.RemoveRouterFromL3Agent(r.Context(), seg[1], seg[3]); err != nil {
-				s.writeErr(w, r, err)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		})
-	case seg[0] == "routers" && seg[2] == "l3-agents" && len(seg) == 3:
-		s.only(w, r, "GET", func() { s.l3Agents(w, r, c, ls, seg[1]) })
-	default:
-		return false
-	}
-	return true
-}
-
-func (s *Server) l3Routers(w http.ResponseWriter, r *http.Request, c Caller, ls L3Scheduler, agentID string) {
-	if !c.allowed("get_l3-routers", policy.Target{}) {
-		writeFault(w, errForbidden("get_l3-routers"))
-		return
-	}
-	bs, err := ls.L3Bindings(r.Context(), "", agentID)
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	ids := make([]string, len(bs))
-	for i, b := range bs {
-		ids[i] = b.RouterID
-	}
-	s.writeByIDs(w, r, c, s.kinds["routers"], ids)
-}
-
-func (s *Server) l3Agents(w http.ResponseWriter, r *http.Request, c Caller, ls L3Scheduler, routerID string) {
-	if !c.allowed("get_l3-agents", policy.Target{}) {
-		writeFault(w, errForbidden("get_l3-agents"))
-		return
-	}
-	bs, err := ls.L3Bindings(r.Context(), routerID, "")
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	ids := make([]string, len(bs))
-	for i, b := range bs {
-		ids[i] = b.AgentID
-	}
-	s.writeByIDs(w, r, c, s.kinds["agents"], ids)
-}
-
-func (s *Server) addL3Router(w http.ResponseWriter, r *http.Request, c Caller, ls L3Scheduler, agentID string) {
-	if !c.allowed("create_l3-router", policy.Target{}) {
-		writeFault(w, errForbidden("create_l3-router"))
-		return
-	}
-	body, e := s.readBody(r)
-	if e != nil {
-		writeFault(w, e)
-		return
-	}
-	var req struct {
-		RouterID *string `json:"router_id"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeFault(w, neutron.BadRequest("Body contains invalid data"))
-		return
-	}
-	if req.RouterID == nil || *req.RouterID == "" {
-		writeFault(w, neutron.BadRequest("Failed to parse request. Required attribute 'router_id' not specified"))
-		return
-	}
-	if err := ls.AddRouterToL3Agent(r.Context(), agentID, *req.RouterID); err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeBody(w, http.StatusCreated, []byte("null"))
+			return out, err
+		},
+		add: ls.AddRouterToL3Agent, remove: ls.RemoveRouterFromL3Agent}
 }

@@ -250,7 +250,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 		s.only(w, r, "GET", func() { s.extra(w, r, c, seg, x, q) })
 		return
 	}
-	if s.dhcpSchedulerRoute(w, r, c, seg) || s.l3SchedulerRoute(w, r, c, seg) {
+	if s.schedulerRoute(w, r, c, seg) {
 		return
 	}
 	k, ok := s.kinds[seg[0]]
