@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +87,7 @@ vni_ranges = 1001:2000
 		t.Fatalf("db upgrade: %v\n%s", err, out)
 	}
 	base := startServerProcess(t, conf, apiPort)
-	startAgentProcess(t, "l3", conf, ini)
+	startChild(t, "agent", "l3", "--config-file", conf, "--config-file", ini)
 
 	c := &l3Client{t: t, base: base + "/v2.0"}
 	waitFor(t, time.Minute, "the L3 agent registered", func() (bool, string) {
@@ -145,42 +144,6 @@ func writeFile(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// startAgentProcess runs `neutrino agent <kind> --config-file ...` as a
-// child process, stopped by its PID when the test ends.
-func startAgentProcess(t *testing.T, kind string, confs ...string) {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"agent", kind}
-	for _, c := range confs {
-		args = append(args, "--config-file", c)
-	}
-	var logBuf bytes.Buffer
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("agent %s (pid %d) log:\n%s", kind, cmd.Process.Pid, logBuf.String())
-		}
-	})
 }
 
 func nsRun(t *testing.T, ns string, args ...string) string {

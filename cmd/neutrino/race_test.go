@@ -30,38 +30,46 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// startServerProcess runs `neutrino server --config-file conf` as a child
-// process and returns its API base URL once it answers. The process is
-// stopped (SIGTERM, then SIGKILL) by its PID when the test ends.
-func startServerProcess(t *testing.T, conf string, apiPort int) string {
+// startChild runs this binary as the neutrino command with args, stopped
+// (SIGTERM, then SIGKILL) by its PID when the test ends, its output logged
+// if the test failed. exited receives the process's end.
+func startChild(t *testing.T, args ...string) (logBuf *bytes.Buffer, exited <-chan error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf bytes.Buffer
-	cmd := exec.Command(self, "server", "--config-file", conf)
+	logBuf = &bytes.Buffer{}
+	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	cmd.Stdout, cmd.Stderr = logBuf, logBuf
 	// Also when the test binary is killed (timeout), the child goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-done:
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-done
 		}
 		if t.Failed() {
-			t.Logf("server %d log:\n%s", cmd.Process.Pid, logBuf.String())
+			t.Logf("neutrino %s (pid %d) log:\n%s", args[0], cmd.Process.Pid, logBuf.String())
 		}
 	})
+	return logBuf, done
+}
+
+// startServerProcess runs `neutrino server --config-file conf` as a child
+// process (startChild) and returns its API base URL once it answers.
+func startServerProcess(t *testing.T, conf string, apiPort int) string {
+	t.Helper()
+	logBuf, exited := startChild(t, "server", "--config-file", conf)
 	base := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
