@@ -21,3 +21,22 @@ func InterfaceName(prefix, name string, maxLen int) string {
 	sum := sha1.Sum([]byte(name)) // #nosec G401 -- a name, as Neutron hashes it
 	return prefix + name[:maxLen-len(prefix)-hashLen] + hex.EncodeToString(sum[:])[:hashLen]
 }
+
+// DeviceName is how Neutron names a device after a port or network: the
+// prefix ("tap", "brq", "qr-", "qg-", "ns-") and the id's first 11
+// characters, at most 14 characters in all. Every agent, the lab and trace
+// name devices with it (or with TapName and BridgeName).
+func DeviceName(prefix, id string) string {
+	if len(id) > 11 {
+		id = id[:11]
+	}
+	return prefix + id
+}
+
+// TapName is a port's host-side device, as Nova/os-vif and Neutron's
+// agents name it: "tap" + the port id's first 11 characters.
+func TapName(portID string) string { return DeviceName("tap", portID) }
+
+// BridgeName is the Linux bridge agent's bridge of a network: "brq" + the
+// network id's first 11 characters.
+func BridgeName(networkID string) string { return DeviceName("brq", networkID) }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"neutrino/internal/dataplane"
 )
 
 // Options are the agent's settings that shape dnsmasq's files and command
@@ -75,18 +77,11 @@ func Namespace(networkID string) string { return "qdhcp-" + networkID }
 // NSDevice is the DHCP port's device inside the namespace: Neutron's
 // veth-based interface drivers name it "ns-" + the port id's first 11
 // characters; the host side is TapDevice.
-func NSDevice(portID string) string { return "ns-" + short(portID) }
+func NSDevice(portID string) string { return dataplane.DeviceName("ns-", portID) }
 
 // TapDevice is the host side of the DHCP port: "tap" + the port id's first
 // 11 characters, the name the L2 agents look for.
-func TapDevice(portID string) string { return "tap" + short(portID) }
-
-func short(id string) string {
-	if len(id) > 11 {
-		return id[:11]
-	}
-	return id
-}
+func TapDevice(portID string) string { return dataplane.TapName(portID) }
 
 func subnetTag(id string) string { return "subnet-" + id }
 func portTag(id string) string   { return "port-" + id }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"neutrino/internal/dataplane"
 )
 
 // Namespace is a router's namespace, as Neutron names it.
@@ -16,22 +18,15 @@ const NamespacePrefix = "qrouter-"
 
 // InternalDevice is the device of a router interface in the router's
 // namespace: "qr-" + the port id's first 11 characters.
-func InternalDevice(portID string) string { return "qr-" + short(portID) }
+func InternalDevice(portID string) string { return dataplane.DeviceName("qr-", portID) }
 
 // GatewayDevice is the device of a router's gateway port: "qg-" + the port
 // id's first 11 characters.
-func GatewayDevice(portID string) string { return "qg-" + short(portID) }
+func GatewayDevice(portID string) string { return dataplane.DeviceName("qg-", portID) }
 
 // TapDevice is the host end of a router port's veth (the Linux bridge
 // interface driver): "tap" + the port id's first 11 characters.
-func TapDevice(portID string) string { return "tap" + short(portID) }
-
-func short(id string) string {
-	if len(id) > 11 {
-		return id[:11]
-	}
-	return id
-}
+func TapDevice(portID string) string { return dataplane.TapName(portID) }
 
 // RouterPlan is everything one router's namespace must hold, computed from
 // the Router alone.

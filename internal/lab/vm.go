@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"neutrino/internal/dataplane"
 )
 
 // VIF is a VM's interface as Nova plugs it for the Linux bridge driver.
@@ -42,12 +44,7 @@ type VM struct {
 
 // TapName is Nova's Linux bridge device name for a port: "tap" + the first
 // 11 characters of the port id (14 characters, under IFNAMSIZ).
-func TapName(portID string) string {
-	if len(portID) > 11 {
-		portID = portID[:11]
-	}
-	return "tap" + portID
-}
+func TapName(portID string) string { return dataplane.TapName(portID) }
 
 // PlugVIF creates the VM namespace vmNS (if missing) and a veth pair: the
 // tap device on the node side (up, the network's MTU, not enslaved: the

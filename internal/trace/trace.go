@@ -495,16 +495,9 @@ func (tr *tracer) ingress(what string) Hop {
 	return h
 }
 
-func bridgeName(netID string) string { return "brq" + first11(netID) }
-func tapName(portID string) string   { return "tap" + first11(portID) }
+func bridgeName(netID string) string { return dataplane.BridgeName(netID) }
+func tapName(portID string) string   { return dataplane.TapName(portID) }
 func vxlanName(vni uint32) string    { return fmt.Sprintf("vxlan-%d", vni) }
-
-func first11(s string) string {
-	if len(s) > 11 {
-		return s[:11]
-	}
-	return s
-}
 
 // tunnelPort is Neutron's OVS tunnel port name for a remote VTEP.
 func tunnelPort(ip netip.Addr) string {

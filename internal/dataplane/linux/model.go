@@ -21,20 +21,13 @@ const DefaultUDPPort = 4789
 const zeroMAC = "00:00:00:00:00:00"
 
 // BridgeName is Neutron's bridge name for a network: "brq" + id[:11].
-func BridgeName(networkID string) string { return "brq" + first11(networkID) }
+func BridgeName(networkID string) string { return dataplane.BridgeName(networkID) }
 
 // VXLANName is Neutron's vxlan device name: "vxlan-" + the VNI in decimal.
 func VXLANName(vni uint32) string { return fmt.Sprintf("vxlan-%d", vni) }
 
 // TapName is Nova's tap name for a port: "tap" + id[:11].
-func TapName(portID string) string { return "tap" + first11(portID) }
-
-func first11(s string) string {
-	if len(s) > 11 {
-		return s[:11]
-	}
-	return s
-}
+func TapName(portID string) string { return dataplane.TapName(portID) }
 
 var (
 	ownedBridge = regexp.MustCompile(`^brq.{11}$`)
