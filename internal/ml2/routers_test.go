@@ -109,14 +109,15 @@ func TestRouters(t *testing.T) {
 		wantFault(t, err, 400, "BadRequest")
 		_, err = p.AddRouterInterface(ctx, "missing", neutron.RouterInterfaceRequest{SubnetID: s3.ID})
 		wantFault(t, err, 404, "RouterNotFound")
-		// By port: a port with a device is in use; a free one joins.
-		used, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n3.ID, DeviceID: "vm-x", DeviceOwner: "compute:nova"})
+		// By port: a port with a device is in use; a free one joins. Fixed
+		// addresses: the extra-route check below needs 10.3.0.9 to be no port's.
+		used, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n3.ID, DeviceID: "vm-x", DeviceOwner: "compute:nova", FixedIPs: []neutron.FixedIPRequest{{IPAddress: "10.3.0.4"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = p.AddRouterInterface(ctx, r.ID, neutron.RouterInterfaceRequest{PortID: used.ID})
 		wantFault(t, err, 409, "PortInUse")
-		free, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n3.ID})
+		free, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: tenant, NetworkID: n3.ID, FixedIPs: []neutron.FixedIPRequest{{IPAddress: "10.3.0.5"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
