@@ -23,7 +23,8 @@ import (
 // processes: the second counts only once the first has committed or
 // rolled back, so two creates at limit-1 cannot both succeed. It is taken
 // at the end of the transaction, so it is held only from the count to the
-// commit. (SQLite has one writer at a time and needs no lock.) A bulk
+// commit. (SQLite has one writer at a time and needs no lock; MariaDB
+// counts under the revision row lock instead, see lockAndCount.) A bulk
 // create charges each item and is checked as a whole.
 
 // quotaTables are the tables whose rows count against each quota
@@ -120,17 +121,21 @@ func overQuota(resources []string) error {
 }
 
 // lockAndCount locks k's row in quota_locks and counts the project's rows
-// of table. On MariaDB the count is a locking read: a lock is released a
-// moment before its commit shows in new read views (see awaitPredecessor),
-// and a locking read sees the latest committed rows regardless.
+// of table. On MariaDB, Write holds the revision row lock already and has
+// waited until every earlier commit is visible (awaitPredecessor), so no
+// other write can commit before this one and a plain count sees all that
+// did: no quota_locks row and no locking read, which waited for the
+// uncommitted rows of creates that themselves waited for the quota_locks
+// row (a deadlock InnoDB broke by failing one of them).
 func (t *Tx) lockAndCount(ctx context.Context, k quotaKey, table string) (int64, error) {
-	var lock, count string
+	var lock string
 	switch t.s.dialect {
 	case Postgres:
 		lock = "INSERT INTO quota_locks (project_id, resource, n) VALUES (?, ?, 1) ON CONFLICT (project_id, resource) DO UPDATE SET n = quota_locks.n + 1"
 	case MySQL:
-		lock = "INSERT INTO quota_locks (project_id, resource, n) VALUES (?, ?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
-		count = " LOCK IN SHARE MODE"
+		if !t.revLocked {
+			return 0, fmt.Errorf("quota check of %s outside the revision lock", k.project)
+		}
 	}
 	if lock != "" {
 		if _, err := t.exec(ctx, lock, k.project, k.resource); err != nil {
@@ -138,7 +143,7 @@ func (t *Tx) lockAndCount(ctx context.Context, k quotaKey, table string) (int64,
 		}
 	}
 	var n int64
-	if err := t.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE project_id = ?"+count, k.project).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE project_id = ?", k.project).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s of %s: %w", table, k.project, err)
 	}
 	return n, nil

@@ -290,7 +290,12 @@ type Tx struct {
 	s       *Store
 	changes []neutron.Change
 	charges map[quotaKey]int // quota resources created (Charge)
-	now     time.Time
+	// revLocked: this MariaDB transaction holds the revision row lock
+	// and every earlier commit is visible (awaitPredecessor returned
+	// predecessor, the current revision).
+	revLocked   bool
+	predecessor int64
+	now         time.Time
 }
 
 // txRunner is what statements of a transaction run on.
@@ -429,6 +434,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (rev int64, e
 	if err = fn(t); err != nil {
 		return 0, err
 	}
+	if s.dialect == MySQL && len(t.charges) > 0 {
+		// The quota check runs under the revision lock (see
+		// lockAndCount): take it now, before the check, not after.
+		if t.predecessor, err = t.awaitPredecessor(ctx); err != nil {
+			return 0, err
+		}
+		t.revLocked = true
+	}
 	if err = t.enforceQuotas(ctx); err != nil {
 		return 0, err
 	}
@@ -453,9 +466,12 @@ func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
 	n := int64(len(t.changes))
 	switch t.s.dialect {
 	case MySQL:
-		cur, err := t.awaitPredecessor(ctx)
-		if err != nil {
-			return 0, err
+		cur := t.predecessor
+		if !t.revLocked {
+			var err error
+			if cur, err = t.awaitPredecessor(ctx); err != nil {
+				return 0, err
+			}
 		}
 		if _, err := t.exec(ctx, "UPDATE revision SET value = value + ? WHERE id = 1", n); err != nil {
 			return 0, fmt.Errorf("bump revision: %w", err)
