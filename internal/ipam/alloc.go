@@ -31,11 +31,20 @@ type Allocator struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	inflight map[string]int // network_id + "/" + ip -> holders
+	// An address is released once its transaction has committed, but a
+	// request that read the allocations before that commit did not see
+	// it: an address released after a request began stays busy for that
+	// request (released[key] > its begun), or both would insert it and
+	// one would fail on the unique index and retry.
+	gen      uint64
+	released map[string]uint64 // key -> gen of its last release
+	active   map[*Allocation]struct{}
 }
 
 // NewAllocator returns an allocator seeded from the runtime's source.
 func NewAllocator() *Allocator {
-	return &Allocator{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), inflight: map[string]int{}}
+	return &Allocator{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), inflight: map[string]int{},
+		released: map[string]uint64{}, active: map[*Allocation]struct{}{}}
 }
 
 // Request is what a port asks for.
@@ -61,32 +70,57 @@ type Request struct {
 // Allocation is one API request's use of the allocator: it holds the
 // addresses picked across retries of the request's transaction until
 // Release, which the caller defers once the transaction has finished.
+// Begin comes before the transaction, so before every read it makes.
 type Allocation struct {
-	a    *Allocator
-	held []string
+	a     *Allocator
+	held  []string
+	begun uint64 // the allocator's gen at Begin
 }
 
 // Begin starts an allocation.
-func (a *Allocator) Begin() *Allocation { return &Allocation{a: a} }
+func (a *Allocator) Begin() *Allocation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	al := &Allocation{a: a, begun: a.gen}
+	a.active[al] = struct{}{}
+	return al
+}
 
 // Release forgets the addresses this allocation picked.
 func (al *Allocation) Release() {
-	al.a.mu.Lock()
-	defer al.a.mu.Unlock()
+	a := al.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(al.held) > 0 {
+		a.gen++
+	}
 	for _, k := range al.held {
-		if al.a.inflight[k]--; al.a.inflight[k] <= 0 {
-			delete(al.a.inflight, k)
+		if a.inflight[k]--; a.inflight[k] <= 0 {
+			delete(a.inflight, k)
 		}
+		a.released[k] = a.gen
 	}
 	al.held = nil
+	delete(a.active, al)
+	// A release matters only to allocations begun before it.
+	oldest := a.gen
+	for other := range a.active {
+		oldest = min(oldest, other.begun)
+	}
+	for k, g := range a.released {
+		if g <= oldest {
+			delete(a.released, k)
+		}
+	}
 }
 
-// claim marks ip as being allocated unless another request already is.
+// claim marks ip as being allocated unless another request already is,
+// or released it after this one began.
 func (al *Allocation) claim(netID string, ip netip.Addr) bool {
 	k := netID + "/" + ip.String()
 	al.a.mu.Lock()
 	defer al.a.mu.Unlock()
-	if al.a.inflight[k] > 0 {
+	if al.a.inflight[k] > 0 || al.a.released[k] > al.begun {
 		return false
 	}
 	al.a.inflight[k]++

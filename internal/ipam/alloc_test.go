@@ -108,6 +108,44 @@ func TestAllocatorSpreadsConcurrentRequests(t *testing.T) {
 	}
 }
 
+// A request that read the allocations before another's commit must not
+// take the address that commit released afterwards: its read did not
+// show it, and both would insert it (one failing on the unique index).
+func TestAllocatorReleasedAfterBeginStaysBusy(t *testing.T) {
+	ctx := context.Background()
+	// The lookup never shows A's address: B's read predates A's commit.
+	l := &lookup{subnets: []neutron.Subnet{subnet("v4", "10.0.0.0/24", "10.0.0.1", "10.0.0.2", "10.0.0.254", "")}}
+	a := NewAllocator()
+	first := func(al *Allocation) string {
+		t.Helper()
+		got, err := al.FixedIPs(ctx, l, Request{NetworkID: "net", Auto: true, PreferNext: true})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%v %v", got, err)
+		}
+		return got[0].IPAddress
+	}
+	alA := a.Begin()
+	if got := first(alA); got != "10.0.0.2" {
+		t.Fatalf("A got %s, want 10.0.0.2", got)
+	}
+	alB := a.Begin()
+	alA.Release() // A committed
+	if got := first(alB); got != "10.0.0.3" {
+		t.Fatalf("B, begun before A's release, got %s, want 10.0.0.3", got)
+	}
+	alC := a.Begin() // begun after A's release: its read shows A's commit
+	alB.Release()
+	alC.Release()
+	if len(a.inflight) != 0 || len(a.released) != 0 || len(a.active) != 0 {
+		t.Fatalf("after release: inflight %v released %v active %d", a.inflight, a.released, len(a.active))
+	}
+	alD := a.Begin()
+	defer alD.Release()
+	if got := first(alD); got != "10.0.0.2" {
+		t.Fatalf("D, begun after every release, got %s, want 10.0.0.2 (the lookup shows it free)", got)
+	}
+}
+
 func TestAllocatorRequested(t *testing.T) {
 	ctx := context.Background()
 	l := &lookup{subnets: []neutron.Subnet{subnet("v4", "192.168.1.0/24", "192.168.1.1", "192.168.1.2", "192.168.1.254", "")},
