@@ -249,6 +249,20 @@ func (p *Plugin) DeleteFloatingIP(ctx context.Context, id string) error {
 	return err
 }
 
+// deleteFloatingIPOfPort deletes the floating IP a floating-IP port
+// belongs to (its device_id), if it still exists; the caller deletes the port.
+func deleteFloatingIPOfPort(ctx context.Context, t *store.Tx, id string) error {
+	err := t.DeleteFloatingIP(ctx, id)
+	if e, ok := neutron.AsError(err); ok && e.Status == 404 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t.Emit(neutron.Deleted(neutron.KindFloatingIP, id))
+	return nil
+}
+
 // UpdateFloatingIPStatuses records the statuses an L3 agent reports
 // (floating IP id -> ACTIVE, DOWN or ERROR) in one transaction; ids that
 // no longer exist are skipped, unchanged ones are not rewritten.

@@ -308,9 +308,12 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		// DHCP ports and floating IPs go with the network (Neutron's
+		// auto-delete owners, the floating IP with its port); any
+		// other port keeps it.
 		var inUse []string
 		for _, pt := range ports {
-			if pt.DeviceOwner != neutron.DeviceOwnerDHCP {
+			if pt.DeviceOwner != neutron.DeviceOwnerDHCP && pt.DeviceOwner != neutron.DeviceOwnerFloatingIP {
 				inUse = append(inUse, pt.ID)
 			}
 		}
@@ -318,6 +321,11 @@ func (p *Plugin) DeleteNetwork(ctx context.Context, id string) error {
 			return neutron.Conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network, id for these ports is: %s.", id, strings.Join(inUse, ","))
 		}
 		for _, pt := range ports {
+			if pt.DeviceOwner == neutron.DeviceOwnerFloatingIP {
+				if err := deleteFloatingIPOfPort(ctx, t, pt.DeviceID); err != nil {
+					return err
+				}
+			}
 			if err := t.DeletePort(ctx, pt.ID); err != nil {
 				return err
 			}

@@ -339,3 +339,39 @@ func TestRoutersConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteExternalNetworkWithFloatingIPs: an external network goes with
+// its floating IPs (their ports are auto-deleted, as Neutron's), while a
+// router gateway on it still keeps it (NetworkInUse).
+func TestDeleteExternalNetworkWithFloatingIPs(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, seedConfig())
+		ext, _ := extNet(t, p)
+		fips, err := p.CreateFloatingIPs(ctx, []neutron.FloatingIPCreate{{ProjectID: tenant, FloatingNetworkID: ext.ID}, {ProjectID: "admin", FloatingNetworkID: ext.ID}})
+		if err != nil || len(fips) != 2 {
+			t.Fatalf("floating IPs %v %v", fips, err)
+		}
+		r, err := p.CreateRouter(ctx, neutron.RouterCreate{ProjectID: tenant, Gateway: &neutron.GatewayRequest{NetworkID: ext.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFault(t, p.DeleteNetwork(ctx, ext.ID), 409, "NetworkInUse")
+		if _, err := p.UpdateRouter(ctx, r.ID, neutron.RouterUpdate{SetGateway: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.DeleteNetwork(ctx, ext.ID); err != nil {
+			t.Fatalf("delete the external network: %v", err)
+		}
+		for _, f := range fips {
+			_, err := p.GetFloatingIP(ctx, f.ID)
+			wantFault(t, err, 404, "FloatingIPNotFound")
+			_, err = p.GetPort(ctx, f.FloatingPortID)
+			wantFault(t, err, 404, "PortNotFound")
+		}
+		left, err := p.ListFloatingIPs(ctx, neutron.ListQuery{})
+		if err != nil || len(left) != 0 {
+			t.Fatalf("floating IPs left: %v %v", left, err)
+		}
+	})
+}
