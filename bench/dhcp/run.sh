@@ -2,14 +2,18 @@
 # bench/dhcp/run.sh: the DHCP agent of neutrino against Neutron's (2023.1,
 # Debian's neutron-dhcp-agent 2:21.0.0), the same work in the same run:
 #   1. N networks with a DHCP subnet each, scheduled to one DHCP agent;
-#      the agent's first sync (N qdhcp- namespaces, N dnsmasq);
-#   2. the agent restarted: time from its start to its full sync done
-#      (Neutron logs "Synchronizing state complete"; neutrino "desired
-#      state applied");
-#   3. P ports created one by one on the first network: time from the API
-#      call to the port's MAC in the network's dnsmasq host file (the agent
-#      has it; it SIGHUPs dnsmasq right after), and the API call alone.
-# Usage (root): bench/dhcp/run.sh [N=100] [P=20] [neutron|neutrino|both]
+#      the agent's first sync: from its start until it logs the sync done
+#      (Neutron "Synchronizing state complete", neutrino "desired state
+#      applied": N qdhcp- namespaces, N dnsmasq);
+#   2. the agent restarted: the same, from its start to its sync done;
+#   3. P ports created one by one on the first network, each by dhcpack
+#      (bench/dhcp/dhcpack) as the port's VM: it creates the port through
+#      the API and asks by DHCP all along (every 20 ms) from a VM namespace
+#      on a bridge with the network's DHCP tap; it reports the API round
+#      trip and the time from the create's start to the DHCPACK.
+# A first sync not done after LIMIT seconds (default 1200) is reported as
+# how many dnsmasq run by then, and that system's run stops there.
+# Usage (root): [LIMIT=s] bench/dhcp/run.sh [N=100] [P=20] [neutron|neutrino|both]
 # Needs the reference Neutron server up: /work/shared/reference/neutron-ref-up.sh
 # (127.0.0.1:9696, RabbitMQ 127.0.0.1:5672) and Debian's neutron-dhcp-agent
 # package (apt-get install neutron-dhcp-agent; only its Python code is used).
@@ -20,13 +24,13 @@
 # socket. Everything made is deleted at the end (also on failure).
 set -euo pipefail
 shopt -s inherit_errexit
-N=${1:-100}; P=${2:-20}; WHICH=${3:-both}
+N=${1:-100}; P=${2:-20}; WHICH=${3:-both}; LIMIT=${LIMIT:-1200}
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 W=/var/lib/neutrino-dhcpbench; R=$W/run
 NEUTRON=http://127.0.0.1:9696
 NEUTRINO_PORT=9686; NEUTRINO_RPC=9687; NEUTRINO=http://127.0.0.1:$NEUTRINO_PORT
 H='Content-Type: application/json'
-NS=ndb-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+NS=ndb-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n'); VM=$NS-vm
 PIDS=()
 
 log() { echo "[$(date +%T)] $*" >&2; }
@@ -52,6 +56,7 @@ cleanup() {
   for p in $(grep -l "neutrino-dhcpbench" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
     [ "$p" != $$ ] && grep -qa privsep /proc/$p/cmdline && stoppid "$p"; done
   sweep $W/neutron; sweep $W/neutrino
+  ip netns del $VM 2>/dev/null
   ip netns del $NS 2>/dev/null
   rm -f $R/*.sock
 }
@@ -89,13 +94,17 @@ purge() {
     api $ep DELETE /v2.0/networks/$id >/dev/null || true
   done
 }
-# networks EP: N networks, a DHCP subnet each; prints their ids
+# networks EP: N networks, a DHCP subnet each (bulk creates of 50, so
+# that 1,000 networks are made in seconds); prints their ids
 networks() {
-  local ep=$1 i id
-  for i in $(seq 1 $N); do
-    id=$(api $ep POST /v2.0/networks '{"network":{"name":"dhcpbench-'$i'"}}' | jget '["network"]["id"]')
-    api $ep POST /v2.0/subnets '{"subnet":{"network_id":"'$id'","ip_version":4,"cidr":"10.'$((i / 250))'.'$((i % 250))'.0/24"}}' >/dev/null
-    echo $id
+  local ep=$1 from to
+  for from in $(seq 1 50 $N); do
+    to=$((from + 49 < N ? from + 49 : N))
+    api $ep POST /v2.0/networks "$(python3 -c 'import json,sys;print(json.dumps({"networks":[{"name":"dhcpbench-%d"%i} for i in range(int(sys.argv[1]),int(sys.argv[2])+1)]}))' $from $to)" |
+      python3 -c 'import json,sys
+nets=json.load(sys.stdin)["networks"]
+print(json.dumps({"subnets":[{"network_id":n["id"],"ip_version":4,"cidr":"10.%d.%d.0/24"%(i//250,i%250)} for i,n in ((int(n["name"].split("-")[1]),n) for n in nets)]}))' >$R/subnets.json
+    api $ep POST /v2.0/subnets @$R/subnets.json | python3 -c 'import json,sys;print("\n".join(s["network_id"] for s in json.load(sys.stdin)["subnets"]))'
   done
 }
 # dnsmasqs DIR: how many dnsmasq run for DIR's networks
@@ -106,6 +115,26 @@ dnsmasqs() {
     grep -qa -- "--pid-file=${d}pid" /proc/$pid/cmdline 2>/dev/null && n=$((n + 1))
   done
   echo $n
+}
+# vm_plug EP NETWORK: plays the Linux bridge agent for one network: a
+# bridge in the DHCP node joining the network's DHCP tap and a VM
+# namespace's veth, where dhcpack asks as the port's VM.
+vm_plug() {
+  local ep=$1 net=$2 id
+  id=$(api $ep GET "/v2.0/ports?network_id=$net&device_owner=network:dhcp&fields=id" | grep -o '"id": *"[^"]*"' | cut -d'"' -f4 | head -n1)
+  ip -n $NS link add brq-bench type bridge
+  ip -n $NS link set brq-bench up
+  ip -n $NS link set tap${id:0:11} master brq-bench
+  ip netns add $VM
+  ip -n $VM link set lo up
+  ip -n $NS link add tap-vm type veth peer name eth0 netns $VM
+  ip -n $NS link set tap-vm master brq-bench
+  ip -n $NS link set tap-vm up
+  ip -n $VM link set eth0 up
+}
+vm_unplug() {
+  ip netns del $VM 2>/dev/null || true
+  ip -n $NS link del brq-bench 2>/dev/null || true
 }
 waitlog() { # file pattern after-line timeout_s
   local i
@@ -124,7 +153,7 @@ start_agent() { # system logfile
 }
 
 run() { # system
-  local sys=$1 ep dir logf done_re ids t0 t1 first i mac port tapi tfile
+  local sys=$1 ep dir logf done_re ids t0 t1 first i out
   dir=$W/$sys
   case $sys in
   neutron)
@@ -187,48 +216,51 @@ INI
   ids=$(networks $ep); first=$(echo "$ids" | head -n1)
   log "$sys: agent first start"
   t0=$(now); start_agent $sys $logf
-  for i in $(seq 6000); do [ "$(dnsmasqs $dir)" -ge $N ] && break; sleep 0.1; done
+  if ! waitlog $logf "$done_re" 0 $LIMIT; then
+    # Measured as far as it went: how many networks it serves by now.
+    echo "$sys first-sync N=$N not done after ${LIMIT}s: dnsmasq_running=$(dnsmasqs $dir)"
+    teardown $sys $ep "$ids" "$first"; return
+  fi
   t1=$(now)
-  [ "$(dnsmasqs $dir)" -ge $N ] || { log "$sys: only $(dnsmasqs $dir)/$N dnsmasq after 600 s"; tail -20 $logf >&2; exit 1; }
-  waitlog $logf "$done_re" 0 600 || { log "$sys: no '$done_re'"; exit 1; }
-  echo "$sys first-sync N=$N dnsmasq_running_s=$(echo "$t1 - $t0" | bc)"
+  echo "$sys first-sync N=$N s=$(echo "$t1 - $t0" | bc) dnsmasq_running=$(dnsmasqs $dir)"
   stoppid "$(cat $R/agent.pid)"
   local lines; lines=$(wc -l <$logf)
   log "$sys: agent restart ($(dnsmasqs $dir) dnsmasq running)"
   t0=$(now); start_agent $sys $logf
-  waitlog $logf "$done_re" $lines 600 || { log "$sys: no '$done_re' after restart"; exit 1; }
+  waitlog $logf "$done_re" $lines $LIMIT || { log "$sys: no '$done_re' after restart"; exit 1; }
   t1=$(now)
   echo "$sys restart-sync N=$N s=$(echo "$t1 - $t0" | bc) dnsmasq_running=$(dnsmasqs $dir)"
-  log "$sys: $P ports on the first network"
+  log "$sys: $P ports on the first network, a VM asking for each by DHCP"
+  vm_plug $ep $first
   for i in $(seq 1 $P); do
-    t0=$(now)
-    port=$(api $ep POST /v2.0/ports '{"port":{"network_id":"'$first'","name":"dhcpbench-p'$i'","device_owner":"compute:nova"}}')
-    tapi=$(now)
-    # Not python: its start alone takes seconds on a loaded machine, and
-    # this is inside the timed span.
-    mac=$(echo "$port" | grep -o '"mac_address": *"[^"]*"' | cut -d'"' -f4)
-    for j in $(seq 3000); do grep -qi "^$mac," $dir/dhcp/$first/host 2>/dev/null && break; sleep 0.01; done
-    tfile=$(now)
-    grep -qi "^$mac," $dir/dhcp/$first/host || { log "$sys: port $i never reached the host file"; exit 1; }
-    echo "$sys port $i api_s=$(echo "$tapi - $t0" | bc) hostfile_s=$(echo "$tfile - $t0" | bc)"
+    out=$($W/bin/dhcpack -netns $VM -i eth0 -url $ep -network $first -name dhcpbench-p$i -interval 20ms) ||
+      { log "$sys: no DHCP ACK for port $i"; exit 1; }
+    echo "$sys $out"
   done
-  log "$sys: deleting the networks (the agent tears down)"
-  for id in $ids; do
-    for p in $(api $ep GET "/v2.0/ports?network_id=$id&device_owner=compute:nova&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
-      api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
-    api $ep DELETE /v2.0/networks/$id >/dev/null || log "$sys: delete network $id failed"
-  done
-  for i in $(seq 600); do [ "$(dnsmasqs $dir)" -eq 0 ] && break; sleep 0.1; done
+  vm_unplug
+  teardown $sys $ep "$ids" "$first"
+}
+
+# teardown SYS EP IDS FIRST: stops the agent, deletes the ports and
+# networks on the server (in parallel: Neutron takes about a second per
+# network) and what the agent left on the node.
+teardown() {
+  local sys=$1 ep=$2 ids=$3 first=$4 p
+  log "$sys: stopping the agent, deleting the networks"
   stoppid "$(cat $R/agent.pid)"; rm -f $R/agent.pid
-  sweep $dir
+  for p in $(api $ep GET "/v2.0/ports?network_id=$first&device_owner=compute:nova&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
+    api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
+  echo "$ids" | xargs -P 6 -I{} curl -sf -o /dev/null -X DELETE $ep/v2.0/networks/{} || log "$sys: some network deletes failed"
+  sweep $W/$sys
   if [ $sys = neutron ]; then
     aid=$(api $ep GET "/v2.0/agents?host=dhcpbench-neutron&fields=id" | jget '["agents"][0]["id"]' 2>/dev/null) && api $ep DELETE /v2.0/agents/$aid >/dev/null || true
   fi
 }
 
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C $REPO rev-parse --short HEAD 2>/dev/null)"
+(cd $REPO && go build -o $W/bin/dhcpack ./bench/dhcp/dhcpack)
 [ "$WHICH" = neutron ] || (cd $REPO && go build -o $W/bin/neutrino ./cmd/neutrino)
-curl -sf -o /dev/null $NEUTRON/v2.0/networks || { log "the reference Neutron is not up on $NEUTRON (neutron-ref-up.sh)"; exit 1; }
+[ "$WHICH" = neutrino ] || curl -sf -o /dev/null $NEUTRON/v2.0/networks || { log "the reference Neutron is not up on $NEUTRON (neutron-ref-up.sh)"; exit 1; }
 case $WHICH in
   both) run neutrino; run neutron ;;
   *) run $WHICH ;;

@@ -78,20 +78,48 @@ func (a *Agent) Applied() bool {
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
+	reg := &registering{Reporter: a.server, done: make(chan struct{})}
 	go func() {
 		defer wg.Done()
-		heartbeat.Run(ctx, heartbeat.Config{Server: a.server, Interval: a.cfg.ReportInterval, Logger: a.log,
+		heartbeat.Run(ctx, heartbeat.Config{Server: reg, Interval: a.cfg.ReportInterval, Logger: a.log,
 			Report: func(start bool) neutron.AgentReport {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				return Report(a.cfg.Host, a.cfg.LeaseDuration, a.state, start)
 			}})
 	}()
-	go func() { defer wg.Done(); a.watch(ctx) }()
+	go func() {
+		defer wg.Done()
+		// Registered first, as Neutron's agent syncs after its first
+		// report: the server schedules the networks lacking a DHCP agent
+		// when one appears, so the first state already holds them.
+		select {
+		case <-ctx.Done():
+			return
+		case <-reg.done:
+		}
+		a.watch(ctx)
+	}()
 	a.loop(ctx)
 	wg.Wait()
 	a.log.Info("dhcp agent stopped")
 	return nil
+}
+
+// registering is the server's report_state that closes done once a
+// report got through.
+type registering struct {
+	heartbeat.Reporter
+	once sync.Once
+	done chan struct{}
+}
+
+func (r *registering) ReportState(ctx context.Context, rep neutron.AgentReport) (string, error) {
+	id, err := r.Reporter.ReportState(ctx, rep)
+	if err == nil {
+		r.once.Do(func() { close(r.done) })
+	}
+	return id, err
 }
 
 func (a *Agent) signal() {

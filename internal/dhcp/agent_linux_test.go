@@ -34,9 +34,18 @@ func (f *fakeReporter) got() []neutron.AgentReport {
 	return append([]neutron.AgentReport(nil), f.reports...)
 }
 
-type fakeSource struct{ states chan State }
+// fakeSource serves states; it fails the test when watched before the
+// agent registered (rep holds no report that got through).
+type fakeSource struct {
+	t      *testing.T
+	rep    *fakeReporter
+	states chan State
+}
 
 func (f fakeSource) Watch(ctx context.Context, host string, fn func(State) error) error {
+	if len(f.rep.got()) == 0 {
+		f.t.Error("the state stream was opened before the agent registered")
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -50,12 +59,14 @@ func (f fakeSource) Watch(ctx context.Context, host string, fn func(State) error
 }
 
 // TestAgentRegistersAndApplies: the agent registers as Neutron's DHCP
-// agent (start flag until a report got through), applies nothing before
-// the server's first state, then applies it. The states served here have
+// agent (start flag until a report got through), opens its state stream
+// only then (the server schedules networks to a DHCP agent as it
+// registers), applies nothing before the server's first state, then
+// applies it. The states served here have
 // no DHCP network, so nothing is created on the machine.
 func TestAgentRegistersAndApplies(t *testing.T) {
 	rep := &fakeReporter{fail: 1}
-	src := fakeSource{states: make(chan State)}
+	src := fakeSource{t: t, rep: rep, states: make(chan State)}
 	app := NewApplier(Config{Options: DefaultOptions(t.TempDir())})
 	a := NewAgent(AgentConfig{Host: "net1", ReportInterval: 10 * time.Millisecond, LeaseDuration: 600}, app, rep, src)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
