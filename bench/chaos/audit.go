@@ -92,7 +92,25 @@ func (a *auditor) snapshot(ctx context.Context) (*neutron.State, error) {
 		if st.Agents, err = t.ListAgents(ctx, neutron.ListQuery{}); err != nil {
 			return err
 		}
-		st.Endpoints, err = t.ListEndpoints(ctx)
+		if st.Endpoints, err = t.ListEndpoints(ctx); err != nil {
+			return err
+		}
+		if st.Subnets, err = t.ListSubnets(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.DHCPBindings, err = t.DHCPBindings(ctx, "", ""); err != nil {
+			return err
+		}
+		if st.L3Bindings, err = t.L3Bindings(ctx, "", ""); err != nil {
+			return err
+		}
+		if st.SecurityGroups, err = t.ListSecurityGroups(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		if st.Routers, err = t.ListRouters(ctx, neutron.ListQuery{}); err != nil {
+			return err
+		}
+		st.FloatingIPs, err = t.ListFloatingIPs(ctx, neutron.ListQuery{})
 		return err
 	})
 	return &st, err
@@ -114,6 +132,13 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 	model := l2pop.NewModel(l2pop.Config{Enabled: true, NetworkTypes: []string{neutron.TypeVXLAN}}, st)
 	for _, n := range a.c.nodes {
 		var devs []dataplane.Device
+		// The L3 and DHCP agents plug their router and DHCP ports into
+		// the node's bridges: the L2 agent serves them like a VM's.
+		for _, p := range st.Ports {
+			if p.Binding.HostID == n.Name && agentPlugged(p.DeviceOwner) {
+				devs = append(devs, dataplane.Device{PortID: p.ID, Up: true})
+			}
+		}
 		for _, id := range plugged[n.Name] {
 			devs = append(devs, dataplane.Device{PortID: id, Up: true})
 			if p, ok := status[id]; !ok {
@@ -138,8 +163,21 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 			out = append(out, n.Name+": "+d.String())
 		}
 	}
+	for _, x := range a.c.aux {
+		if x.kind == auxL3 {
+			out = append(out, auditRouters(x, st)...)
+		} else {
+			out = append(out, auditDHCP(x, st)...)
+		}
+	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// agentPlugged reports whether ports of this device_owner are plugged by
+// an L3 or DHCP agent.
+func agentPlugged(owner string) bool {
+	return owner == neutron.DeviceOwnerDHCP || owner == neutron.DeviceOwnerRouterInterface || owner == neutron.DeviceOwnerRouterGateway
 }
 
 // integrity checks the database at the end: nothing written twice or

@@ -24,6 +24,7 @@ import (
 	"neutrino/internal/apiclient"
 	"neutrino/internal/config"
 	"neutrino/internal/lab"
+	"neutrino/internal/neutron"
 )
 
 // The management network joins the servers and every node's agent; it is
@@ -107,6 +108,9 @@ type node struct {
 	cfg   *config.Agent
 	agent *proc
 	mu    sync.Mutex // guards ovs daemons during a crash fault
+	// pub is the node's interface on the "public" physnet (the Linux
+	// bridge agent's physical_interface_mappings), "" when it has none.
+	pub string
 }
 
 // server is one neutrino server in its own namespace.
@@ -131,6 +135,12 @@ type cluster struct {
 	db      database
 	nodes   []*node
 	servers []*server
+	// aux are the L3 and DHCP agents (on nodes that also run an L2
+	// agent, as on Neutron's network nodes); public is the external
+	// network's upstream.
+	aux     []*auxAgent
+	public  *lab.Physnet
+	outside *lab.Outside
 	token   string
 	http    *http.Client
 }
@@ -227,6 +237,9 @@ func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, log *s
 		}
 		c.nodes = append(c.nodes, n)
 	}
+	if err := c.addPublic(ctx); err != nil {
+		return c, err
+	}
 	// OVS daemons start in parallel (each waits for its switch).
 	var wg sync.WaitGroup
 	errs := make([]error, len(c.nodes))
@@ -262,6 +275,9 @@ func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, log *s
 		if err := c.startAgent(n); err != nil {
 			return c, err
 		}
+	}
+	if err := c.addAuxAgents(); err != nil {
+		return c, err
 	}
 	return c, c.waitAgentsAlive(ctx, time.Now().Add(-2*time.Second), 60*time.Second)
 }
@@ -350,15 +366,18 @@ rpc_bind_host = %[1]s
 rpc_bind_port = %[3]d
 rpc_token = %[4]s
 state_path = %[5]s
+service_plugins = router
 [database]
 connection = %[6]s
 [ml2]
-type_drivers = vxlan
+type_drivers = vxlan,flat
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch,linuxbridge,l2population
+[ml2_type_flat]
+flat_networks = %[7]s
 [ml2_type_vxlan]
 vni_ranges = 1001:2000
-`, s.addr, apiPort, rpcPort, c.token, filepath.Join(c.dir, s.name), c.db.URL())
+`, s.addr, apiPort, rpcPort, c.token, filepath.Join(c.dir, s.name), c.db.URL(), publicPhysnet)
 		if err := os.WriteFile(s.conf, []byte(text), 0o600); err != nil {
 			return err
 		}
@@ -386,6 +405,9 @@ func (c *cluster) writeAgentConfig(n *node) error {
 		acName = "linuxbridge_agent.ini"
 		ac = fmt.Sprintf("[vxlan]\nenable_vxlan = True\nlocal_ip = %s\nudp_dstport = 4789\nl2_population = True\n"+
 			"[agent]\npolling_interval = 1\nreport_interval = 2\n", n.IP())
+		if n.pub != "" {
+			ac += fmt.Sprintf("[linux_bridge]\nphysical_interface_mappings = %s:%s\n", publicPhysnet, n.pub)
+		}
 	}
 	ncPath, acPath := c.etc(n.Name+"-neutron.conf"), c.etc(n.Name+"-"+acName)
 	if err := os.WriteFile(ncPath, []byte(nc), 0o600); err != nil {
@@ -443,8 +465,9 @@ func (c *cluster) anyAPI() *apiclient.Client {
 	return c.servers[0].api
 }
 
-// waitAgentsAlive waits until every node's agent is running and has
-// reported since since (its heartbeat reached a server after that).
+// waitAgentsAlive waits until every agent (each node's L2 agent, the L3
+// and DHCP agents) is running and has reported since since (its
+// heartbeat reached a server after that).
 func (c *cluster) waitAgentsAlive(ctx context.Context, since time.Time, bound time.Duration) error {
 	return waitUntil(ctx, bound, "agents report", func() (bool, string) {
 		for _, n := range c.nodes {
@@ -452,23 +475,61 @@ func (c *cluster) waitAgentsAlive(ctx context.Context, since time.Time, bound ti
 				return false, "agent " + n.Name + " is not running"
 			}
 		}
-		ags, err := c.anyAPI().ListAgents(ctx, "")
+		for _, x := range c.aux {
+			if x.p == nil || x.p.exited() {
+				return false, x.name() + " is not running"
+			}
+		}
+		last, err := c.heartbeats(ctx)
 		if err != nil {
 			return false, err.Error()
 		}
-		seen := map[string]bool{}
-		for _, a := range ags {
-			if a.Alive && !a.HeartbeatAt.Before(since.UTC().Truncate(time.Second)) {
-				seen[a.Host] = true
-			}
-		}
-		for _, n := range c.nodes {
-			if !seen[n.Name] {
-				return false, "no heartbeat from " + n.Name
+		for _, k := range c.agentKeys() {
+			if last[k].Before(since.UTC().Truncate(time.Second)) {
+				return false, "no heartbeat from " + k.String()
 			}
 		}
 		return true, ""
 	})
+}
+
+// agentKey names one agent: its host and agent_type.
+type agentKey struct{ host, typ string }
+
+func (k agentKey) String() string { return k.typ + " on " + k.host }
+
+// agentKeys lists every agent the harness runs.
+func (c *cluster) agentKeys() []agentKey {
+	var out []agentKey
+	for _, n := range c.nodes {
+		out = append(out, n.key())
+	}
+	for _, x := range c.aux {
+		out = append(out, agentKey{x.node.Name, x.agentType()})
+	}
+	return out
+}
+
+func (n *node) key() agentKey {
+	if n.kind == agent.KindOVS {
+		return agentKey{n.Name, neutron.AgentTypeOVS}
+	}
+	return agentKey{n.Name, neutron.AgentTypeLinuxBridge}
+}
+
+// heartbeats returns each alive agent's last heartbeat.
+func (c *cluster) heartbeats(ctx context.Context) (map[agentKey]time.Time, error) {
+	ags, err := c.anyAPI().ListAgents(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	last := map[agentKey]time.Time{}
+	for _, a := range ags {
+		if a.Alive {
+			last[agentKey{a.Host, a.AgentType}] = a.HeartbeatAt
+		}
+	}
+	return last, nil
 }
 
 // cutLink drops the node's traffic to every server inside the node's
@@ -518,6 +579,12 @@ func (c *cluster) teardown() error {
 			n.agent.stop()
 		}
 	}
+	for _, x := range c.aux {
+		if x.p != nil {
+			x.p.stop()
+		}
+	}
+	errs = append(errs, c.removeAux(context.Background()))
 	for _, s := range c.servers {
 		if s.p != nil {
 			s.p.stop()

@@ -19,15 +19,18 @@ const (
 	faultLinkCut  = "agent-link-cut"
 	faultUnderlay = "underlay-flap"
 	faultBurst    = "api-burst-during-restart"
+	// The L3 and DHCP agents SIGKILLed and restarted.
+	faultL3Agent   = "l3-agent-kill"
+	faultDHCPAgent = "dhcp-agent-kill"
 )
 
 // faultKinds are the kinds drawn for a database kind: SQLite has no
 // server to restart.
 func faultKinds(db string) []string {
 	if db == dbSQLite {
-		return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultLinkCut, faultUnderlay, faultBurst}
+		return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultLinkCut, faultUnderlay, faultBurst, faultL3Agent, faultDHCPAgent}
 	}
-	return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultDB, faultLinkCut, faultUnderlay, faultBurst}
+	return []string{faultAgent, faultServer, faultVswitchd, faultOVSDB, faultDB, faultLinkCut, faultUnderlay, faultBurst, faultL3Agent, faultDHCPAgent}
 }
 
 // fault is one injected fault and what followed.
@@ -85,6 +88,16 @@ func (in *injector) inject(ctx context.Context, kind string) (*fault, error) {
 		f.Target = n.Name
 		n.agent.kill()
 		if err := c.startAgent(n); err != nil {
+			return f, err
+		}
+	case faultL3Agent, faultDHCPAgent:
+		x := c.auxOf(auxL3)
+		if kind == faultDHCPAgent {
+			x = c.auxOf(auxDHCP)
+		}
+		f.Target = x.name()
+		x.p.kill()
+		if err := c.startAux(x); err != nil {
 			return f, err
 		}
 	case faultServer:

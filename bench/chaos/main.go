@@ -138,17 +138,21 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the deployment: %w", err)
 	}
+	var h *harness
 	defer func() {
 		if terr := c.teardown(); terr != nil {
 			err = errors.Join(err, fmt.Errorf("teardown: %w", terr))
 		}
 		if rep != nil {
 			rep.Leaks = append(rep.Leaks, leftAfterTeardown(dir, c.lab.Prefix, 15*time.Second)...)
+			if h != nil && h.w != nil {
+				rep.Leaks = append(rep.Leaks, leftNamespaces(h.w.routerIDs(), h.w.networkIDs())...)
+			}
 		}
 	}()
 	fmt.Fprintf(o.Out, "chaos: lab %s up in %.1fs (servers %s, %s; %s)\n", c.lab.Prefix, time.Since(t0).Seconds(),
 		c.servers[0].addr, c.servers[1].addr, c.db.describe())
-	h := &harness{o: o, c: c, rep: newReport(o.Seed, o.DB)}
+	h = &harness{o: o, c: c, rep: newReport(o.Seed, o.DB)}
 	h.rep.Dir = dir
 	if err := h.run(ctx); err != nil {
 		h.rep.Error = err.Error()
@@ -250,7 +254,13 @@ func (h *harness) run(ctx context.Context) error {
 		return err
 	}
 	h.rep.Integrity = integ
-	h.rep.Leaks = append(orphans(markedProcs(c.dir)), strayVMNamespaces(c.lab.Prefix, h.w.knownPorts())...)
+	var procs []markedProc
+	for _, p := range markedProcs(c.dir) {
+		if !c.ownedDaemon(p) {
+			procs = append(procs, p)
+		}
+	}
+	h.rep.Leaks = append(orphans(procs), strayVMNamespaces(c.lab.Prefix, h.w.knownPorts())...)
 	h.rep.Elapsed = time.Since(start).Round(time.Second).String()
 	// Probes answered within 3 s are counted; the last 3 s are not judged.
 	h.rep.probes(h.probes, h.windows, time.Now().Add(-3*time.Second))
@@ -277,14 +287,27 @@ func failNote(f *fault) string {
 func (h *harness) converge(ctx context.Context, f *fault) {
 	c := h.c
 	plugged := h.w.devices()
-	var mustReport []*node
+	var mustReport []agentKey
 	switch f.Kind {
 	case faultServer, faultBurst:
-		mustReport = c.nodes
+		mustReport = c.agentKeys()
 	case faultAgent, faultLinkCut:
 		for _, n := range c.nodes {
 			if n.Name == f.Target {
-				mustReport = append(mustReport, n)
+				mustReport = append(mustReport, n.key())
+				if f.Kind == faultLinkCut {
+					for _, x := range c.aux {
+						if x.node == n {
+							mustReport = append(mustReport, agentKey{n.Name, x.agentType()})
+						}
+					}
+				}
+			}
+		}
+	case faultL3Agent, faultDHCPAgent:
+		for _, x := range c.aux {
+			if x.name() == f.Target {
+				mustReport = append(mustReport, agentKey{x.node.Name, x.agentType()})
 			}
 		}
 	}
@@ -299,18 +322,19 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 				return false, "agent " + n.Name + " exited"
 			}
 		}
+		for _, x := range c.aux {
+			if x.p.exited() {
+				return false, x.name() + " exited"
+			}
+		}
 		if len(mustReport) > 0 {
-			ags, err := c.anyAPI().ListAgents(ctx, "")
+			last, err := c.heartbeats(ctx)
 			if err != nil {
 				return false, "list agents: " + err.Error()
 			}
-			last := map[string]time.Time{}
-			for _, ag := range ags {
-				last[ag.Host] = ag.HeartbeatAt
-			}
-			for _, n := range mustReport {
-				if last[n.Name].Before(f.Heal.UTC().Truncate(time.Second)) {
-					return false, "no heartbeat from " + n.Name + " since the fault healed"
+			for _, k := range mustReport {
+				if last[k].Before(f.Heal.UTC().Truncate(time.Second)) {
+					return false, "no heartbeat from " + k.String() + " since the fault healed"
 				}
 			}
 		}

@@ -31,7 +31,16 @@ func (h *harness) setupVMs(ctx context.Context) error {
 		return err
 	}
 	w.burstNet = b
+	if err := w.setupRouter(ctx); err != nil {
+		return err
+	}
+	for _, t := range stable {
+		if err := w.attach(ctx, t); err != nil {
+			return err
+		}
+	}
 	pairs := [][2]int{{0, 3}, {1, 4}, {2, 5}, {0, 2}, {1, 5}}
+	var vms [][2]*vm
 	for i, pr := range pairs {
 		t := stable[i%2]
 		var vs [2]*vm
@@ -43,10 +52,26 @@ func (h *harness) setupVMs(ctx context.Context) error {
 			w.stable = append(w.stable, v)
 			vs[j] = v
 		}
-		name := fmt.Sprintf("%s->%s", vs[0].node.Name, vs[1].node.Name)
-		h.probes = append(h.probes, newProber(name, vs[0].ns, vs[1].addr.Addr(), uint16(0x4e00+i), 50*time.Millisecond))
+		vms = append(vms, vs)
+		h.addProbe(vs[0].ns, vs[0].node.Name, vs[1], "")
 	}
+	// Through the router (on the L3 agent's node): from a VM on one
+	// stable network to a VM on the other, each on a node without the
+	// router; and from the outside to a VM's floating IP.
+	h.addProbe(vms[2][0].ns, vms[2][0].node.Name, vms[1][0], " (routed)")
+	h.addProbe(vms[4][1].ns, vms[4][1].node.Name, vms[1][1], " (routed)")
+	if err := w.floatingIP(ctx, vms[0][1]); err != nil {
+		return err
+	}
+	h.probes = append(h.probes, newProber("outside->"+vms[0][1].node.Name+" (floating IP)", h.c.outside.NS, floatingIP,
+		uint16(0x4e00+len(h.probes)), 50*time.Millisecond))
 	return nil
+}
+
+// addProbe adds a prober from the namespace ns (on node from) to v.
+func (h *harness) addProbe(ns, from string, v *vm, note string) {
+	name := fmt.Sprintf("%s->%s%s", from, v.node.Name, note)
+	h.probes = append(h.probes, newProber(name, ns, v.addr.Addr(), uint16(0x4e00+len(h.probes)), 50*time.Millisecond))
 }
 
 // report is the run's figures.

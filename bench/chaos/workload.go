@@ -29,6 +29,13 @@ type vm struct {
 	stable bool
 }
 
+// gateway is the VM's default route: its subnet's gateway_ip (the
+// router's interface while the network is attached).
+func (v *vm) gateway() netip.Addr {
+	a, _ := netip.ParseAddr(v.net.sub.GatewayIP)
+	return a
+}
+
 // tnet is a tenant network with one IPv4 subnet.
 type tnet struct {
 	name string
@@ -64,6 +71,8 @@ type workload struct {
 	vms      []*vm   // churn VMs
 	stable   []*vm
 	burstNet *tnet
+	router   *router
+	allNets  []string // every network created, for the leak check
 	seq      int
 	errs     []string // workload steps that failed for good
 	ops      map[string]int
@@ -176,6 +185,9 @@ func (w *workload) createNet(ctx context.Context, cidr string) (*tnet, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.mu.Lock()
+	w.allNets = append(w.allNets, t.net.ID)
+	w.mu.Unlock()
 	sname := t.name + "-sub"
 	err = w.call(ctx, "create subnet", func(a *apiclient.Client) error {
 		s, err := a.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: project, NetworkID: t.net.ID, Name: sname, IPVersion: 4, CIDR: cidr})
@@ -231,7 +243,7 @@ func (w *workload) deletePort(ctx context.Context, id string) error {
 // for Open vSwitch). The OVS step is retried while an OVS fault is
 // restarting the node's daemons.
 func (w *workload) plug(ctx context.Context, v *vm) error {
-	vif := lab.VIF{PortID: v.port.ID, MAC: v.port.MACAddress, Addr: v.addr, MTU: v.net.net.MTU}
+	vif := lab.VIF{PortID: v.port.ID, MAC: v.port.MACAddress, Addr: v.addr, MTU: v.net.net.MTU, Gateway: v.gateway()}
 	if err := lab.PlugVIF(ctx, v.node.NS, v.ns, vif); err != nil {
 		return err
 	}
@@ -336,16 +348,18 @@ func (w *workload) step(ctx context.Context) (string, error) {
 	w.mu.Unlock()
 	switch x := w.r.IntN(100); {
 	case nNets == 0 || (nNets < 3 && x < 8):
-		w.mu.Lock()
-		cidr := fmt.Sprintf("10.200.%d.0/24", w.seq%250)
-		w.mu.Unlock()
-		t, err := w.createNet(ctx, cidr)
-		if err == nil {
-			w.mu.Lock()
-			w.nets = append(w.nets, t)
-			w.mu.Unlock()
+		t, err := w.createNet(ctx, w.freeCIDR())
+		if err != nil {
+			return "create network", err
 		}
-		return "create network", err
+		w.mu.Lock()
+		w.nets = append(w.nets, t)
+		routed := w.router != nil && w.r.IntN(2) == 0
+		w.mu.Unlock()
+		if routed {
+			return "create routed network", w.attach(ctx, t)
+		}
+		return "create network", nil
 	case nNets > 1 && x < 12:
 		w.mu.Lock()
 		i := w.r.IntN(len(w.nets))
@@ -360,10 +374,14 @@ func (w *workload) step(ctx context.Context) (string, error) {
 			}
 		}
 		w.vms = keep
+		attached := w.router != nil && w.router.attached[t.sub.ID]
 		w.mu.Unlock()
 		var errs []error
 		for _, v := range gone {
 			errs = append(errs, w.unplug(ctx, v), w.deletePort(ctx, v.port.ID))
+		}
+		if attached {
+			errs = append(errs, w.detach(ctx, t))
 		}
 		errs = append(errs, w.deleteNet(ctx, t))
 		return "delete network", errors.Join(errs...)
@@ -414,6 +432,23 @@ func (w *workload) step(ctx context.Context) (string, error) {
 		return "delete vm", errors.Join(w.unplug(ctx, v), w.deletePort(ctx, v.port.ID))
 	}
 	return "idle", nil
+}
+
+// freeCIDR is a 10.200.X.0/24 no live churn network has (a router
+// refuses overlapping interfaces).
+func (w *workload) freeCIDR() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	used := map[string]bool{}
+	for _, t := range w.nets {
+		used[t.sub.CIDR] = true
+	}
+	for i := 0; ; i++ {
+		cidr := fmt.Sprintf("10.200.%d.0/24", (w.seq+i)%250)
+		if !used[cidr] {
+			return cidr
+		}
+	}
 }
 
 // burst creates n unbound ports on the burst network concurrently, then
@@ -468,4 +503,20 @@ func (w *workload) knownNets() map[string]*tnet {
 		out[t.net.ID] = t
 	}
 	return out
+}
+
+// routerIDs and networkIDs are every router and network the run made.
+func (w *workload) routerIDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.router == nil || w.router.id == "" {
+		return nil
+	}
+	return []string{w.router.id}
+}
+
+func (w *workload) networkIDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.allNets...)
 }
