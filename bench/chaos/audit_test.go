@@ -2,10 +2,12 @@ package main
 
 import (
 	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
@@ -107,12 +109,81 @@ func TestOutageJudgedAgainstNoise(t *testing.T) {
 		{between: 4, during: 5, outage: true},
 		{between: 0, during: 21, outage: true},
 	} {
+		f := &fault{N: 1, Kind: faultOVSDB, Start: t0, End: t0.Add(10 * time.Second)}
+		pair := probeWith("lb-1->ovs-1", 100, 50+tc.between, tc.between) // lost between faults
+		pair.sent, pair.replied = append(pair.sent, lostRun(t0.Add(time.Second), 5, tc.during)...), append(pair.replied, replies(5, tc.during)...)
 		r := newReport(1, dbPostgres)
-		r.Loss[betweenFaults] = &probeLoss{Sent: 100, Lost: tc.between, MaxRun: tc.between}
-		r.Loss[faultOVSDB] = &probeLoss{Sent: 100, Lost: tc.during, MaxRun: tc.during}
-		got := slices.ContainsFunc(r.goalsMissed(), func(s string) bool { return strings.HasPrefix(s, "an outage") })
+		r.probes([]*prober{pair}, []*fault{f}, t0.Add(time.Hour))
+		got := slices.ContainsFunc(r.goalsMissed(), func(s string) bool { return strings.Contains(s, "outages during faults") })
 		if got != tc.outage {
 			t.Errorf("%d lost in a row between faults, %d during: outage %v, want %v (%v)", tc.between, tc.during, got, tc.outage, r.goalsMissed())
 		}
 	}
+}
+
+// TestOutageWithStalledControlNotJudged: an outage during a fault whose
+// control probe through one of the pair's nodes lost an echo over the
+// same span is a stall of the machine, listed and not judged; a control
+// through other nodes, or one that lost nothing then, excuses nothing.
+func TestOutageWithStalledControlNotJudged(t *testing.T) {
+	f := &fault{N: 7, Kind: faultAgent, Start: t0, End: t0.Add(10 * time.Second)}
+	at := t0.Add(2 * time.Second)
+	for _, tc := range []struct {
+		name      string
+		ctlNode   string
+		ctlLostAt time.Time
+		judged    bool
+	}{
+		{"control of the pair's node lost then", "ovs-1", at.Add(100 * time.Millisecond), false},
+		{"control of another node lost then", "lb-2", at.Add(100 * time.Millisecond), true},
+		{"control of the pair's node lost later", "ovs-1", at.Add(5 * time.Second), true},
+	} {
+		pair := newProber("lb-1->ovs-1", "", netip.Addr{}, 1, probeInterval, "lb-1", "ovs-1")
+		pair.sent, pair.replied = lostRun(at, 2, 6), replies(2, 6)
+		ctl := newProber("control ctl-1->"+tc.ctlNode, "", netip.Addr{}, 2, probeInterval, tc.ctlNode)
+		ctl.control = true
+		ctl.sent, ctl.replied = []time.Time{tc.ctlLostAt}, []bool{false}
+		r := newReport(1, dbPostgres)
+		r.probes([]*prober{pair, ctl}, []*fault{f}, t0.Add(time.Hour))
+		if len(r.Outages) != 1 || r.Outages[0].Lost != 6 || r.Outages[0].Fault != 7 {
+			t.Fatalf("%s: outages %v, want one of 6 echoes in fault 7", tc.name, r.Outages)
+		}
+		if got := len(r.judgedOutages()) == 1; got != tc.judged {
+			t.Errorf("%s: judged %v, want %v (%v)", tc.name, got, tc.judged, r.Outages)
+		}
+		if tc.judged && !slices.ContainsFunc(r.goalsMissed(), func(s string) bool { return strings.Contains(s, "lb-1->ovs-1 lost 6 in a row") }) {
+			t.Errorf("%s: the goal does not name the pair: %v", tc.name, r.goalsMissed())
+		}
+	}
+}
+
+var t0 = time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+
+// probeWith is a pair with n echoes sent before t0 (between faults), the
+// ones from lostFrom on lost, lost of them in a row.
+func probeWith(name string, n, lostFrom, lost int) *prober {
+	p := newProber(name, "", netip.Addr{}, 1, probeInterval)
+	for i := 0; i < n; i++ {
+		p.sent = append(p.sent, t0.Add(-time.Minute+time.Duration(i)*probeInterval))
+		p.replied = append(p.replied, !(i >= lostFrom && i < lostFrom+lost))
+	}
+	return p
+}
+
+// lostRun is the send times of ok answered echoes, lost lost ones and ok
+// answered ones again, from start; replies their answers.
+func lostRun(start time.Time, ok, lost int) []time.Time {
+	var out []time.Time
+	for i := 0; i < 2*ok+lost; i++ {
+		out = append(out, start.Add(time.Duration(i)*probeInterval))
+	}
+	return out
+}
+
+func replies(ok, lost int) []bool {
+	var out []bool
+	for i := 0; i < 2*ok+lost; i++ {
+		out = append(out, i < ok || i >= ok+lost)
+	}
+	return out
 }

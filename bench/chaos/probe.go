@@ -20,6 +20,13 @@ type prober struct {
 	dst      netip.Addr
 	id       uint16
 	interval time.Duration
+	// nodes are the nodes whose data planes the echoes cross.
+	nodes []string
+	// control marks a probe from a controller node to a node's VTEP
+	// address: it crosses the node's datapath (its userspace OVS or
+	// kernel) but nothing neutrino programs, so it loses echoes only when
+	// the machine stalls the datapath itself (see report.probes).
+	control bool
 
 	mu      sync.Mutex
 	sent    []time.Time // by sequence number
@@ -27,8 +34,20 @@ type prober struct {
 	lastOK  time.Time // send time of the newest answered echo
 }
 
-func newProber(name, ns string, dst netip.Addr, id uint16, interval time.Duration) *prober {
-	return &prober{name: name, ns: ns, dst: dst, id: id, interval: interval}
+func newProber(name, ns string, dst netip.Addr, id uint16, interval time.Duration, nodes ...string) *prober {
+	return &prober{name: name, ns: ns, dst: dst, id: id, interval: interval, nodes: nodes}
+}
+
+// lostBetween reports whether an echo sent in [from, to] was lost.
+func (p *prober) lostBetween(from, to time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, t := range p.sent {
+		if !t.Before(from) && !t.After(to) && !p.replied[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // run sends until ctx ends.

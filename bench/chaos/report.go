@@ -53,25 +53,36 @@ func (h *harness) setupVMs(ctx context.Context) error {
 			vs[j] = v
 		}
 		vms = append(vms, vs)
-		h.addProbe(vs[0].ns, vs[0].node.Name, vs[1], "")
+		h.addProbe(vs[0], vs[1], "")
 	}
 	// Through the router (on the L3 agent's node): from a VM on one
 	// stable network to a VM on the other, each on a node without the
 	// router; and from the outside to a VM's floating IP.
-	h.addProbe(vms[2][0].ns, vms[2][0].node.Name, vms[1][0], " (routed)")
-	h.addProbe(vms[4][1].ns, vms[4][1].node.Name, vms[1][1], " (routed)")
-	if err := w.floatingIP(ctx, vms[0][1]); err != nil {
+	l3 := h.c.l3Node().Name
+	h.addProbe(vms[2][0], vms[1][0], " (routed)", l3)
+	h.addProbe(vms[4][1], vms[1][1], " (routed)", l3)
+	fv := vms[0][1]
+	if err := w.floatingIP(ctx, fv); err != nil {
 		return err
 	}
-	h.probes = append(h.probes, newProber("outside->"+vms[0][1].node.Name+" (floating IP)", h.c.outside.NS, floatingIP,
-		uint16(0x4e00+len(h.probes)), 50*time.Millisecond))
+	h.probes = append(h.probes, newProber("outside->"+fv.node.Name+" (floating IP)", h.c.outside.NS, floatingIP,
+		uint16(0x4e00+len(h.probes)), probeInterval, l3, fv.node.Name))
+	// The controls: from a controller to every node's VTEP address.
+	for _, n := range nodes {
+		p := newProber("control "+h.c.servers[0].name+"->"+n.Name, h.c.servers[0].ns, n.IP(), uint16(0x4e00+len(h.probes)), probeInterval, n.Name)
+		p.control = true
+		h.probes = append(h.probes, p)
+	}
 	return nil
 }
 
-// addProbe adds a prober from the namespace ns (on node from) to v.
-func (h *harness) addProbe(ns, from string, v *vm, note string) {
-	name := fmt.Sprintf("%s->%s%s", from, v.node.Name, note)
-	h.probes = append(h.probes, newProber(name, ns, v.addr.Addr(), uint16(0x4e00+len(h.probes)), 50*time.Millisecond))
+const probeInterval = 50 * time.Millisecond
+
+// addProbe adds a prober from VM a to VM b (through the nodes via).
+func (h *harness) addProbe(a, b *vm, note string, via ...string) {
+	name := fmt.Sprintf("%s->%s%s", a.node.Name, b.node.Name, note)
+	h.probes = append(h.probes, newProber(name, a.ns, b.addr.Addr(), uint16(0x4e00+len(h.probes)), probeInterval,
+		append([]string{a.node.Name, b.node.Name}, via...)...))
 }
 
 // report is the run's figures.
@@ -82,13 +93,19 @@ type report struct {
 	Total  int            `json:"faults_total"`
 	// Failures are faults whose differences outlasted the bound (goal 0),
 	// with the entries named.
-	Failures []fault                   `json:"failures"`
-	Converge map[string]percentiles    `json:"converge_seconds_by_kind"`
-	Loss     map[string]*probeLoss     `json:"probe_loss_by_kind"`
-	API      map[string]map[string]int `json:"api_failed_attempts"`
-	APICalls int                       `json:"api_calls"`
-	Ops      map[string]int            `json:"workload_ops"`
-	WorkErrs []string                  `json:"workload_errors"`
+	Failures []fault `json:"failures"`
+	// Outages are the runs of outageRun or more lost echoes of one pair
+	// that began during a fault of a kind judged for loss (lossless),
+	// each named; goalsMissed judges them against the noise floor.
+	Outages  []outage               `json:"outages,omitempty"`
+	Converge map[string]percentiles `json:"converge_seconds_by_kind"`
+	Loss     map[string]*probeLoss  `json:"probe_loss_by_kind"`
+	// ControlLoss is the control probes' (controller to VTEP) loss.
+	ControlLoss map[string]*probeLoss     `json:"control_loss_by_kind"`
+	API         map[string]map[string]int `json:"api_failed_attempts"`
+	APICalls    int                       `json:"api_calls"`
+	Ops         map[string]int            `json:"workload_ops"`
+	WorkErrs    []string                  `json:"workload_errors"`
 	// Final lists what was still not converged at the end; Integrity
 	// what the database holds twice or half.
 	Final     []string `json:"final_differences"`
@@ -150,7 +167,7 @@ func (r *report) outageFloor() int {
 }
 
 func newReport(seed uint64, db string) *report {
-	return &report{Seed: seed, DB: db, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{},
+	return &report{Seed: seed, DB: db, Faults: map[string]int{}, Converge: map[string]percentiles{}, Loss: map[string]*probeLoss{}, ControlLoss: map[string]*probeLoss{},
 		conv: map[string][]time.Duration{}}
 }
 
@@ -171,39 +188,107 @@ func (r *report) add(f *fault) {
 	r.Converge[f.Kind] = percentiles{N: len(ds), P50: pick(0.5), P99: pick(0.99), Max: ds[len(ds)-1].Seconds()}
 }
 
+// outage is one run of consecutive lost echoes of a pair.
+type outage struct {
+	Pair  string    `json:"pair"`
+	Fault int       `json:"fault"` // the fault's number
+	Kind  string    `json:"kind"`
+	Start time.Time `json:"start"` // send time of the first lost echo
+	Lost  int       `json:"lost"`
+	// Stall names the control probe that lost an echo over the same
+	// span through one of the pair's nodes: the machine stalled that
+	// datapath, whatever neutrino did (such outages are listed, not
+	// judged).
+	Stall string `json:"stall,omitempty"`
+}
+
+func (o outage) String() string {
+	s := fmt.Sprintf("%s lost %d in a row from %s (fault %d, %s)", o.Pair, o.Lost, o.Start.UTC().Format("15:04:05.000"), o.Fault, o.Kind)
+	if o.Stall != "" {
+		s += "; " + o.Stall + " lost echoes too"
+	}
+	return s
+}
+
+// lossless are the fault kinds after which no probe may lose more than
+// the machine's own noise: only the control plane is hit, never the
+// forwarding itself (unlike ovs-vswitchd crashes and underlay flaps).
+var lossless = []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst, faultOVSDB, faultL3Agent, faultDHCPAgent}
+
 // probes counts each lost echo against the fault whose window (injected
-// to converged) holds its send time, or betweenFaults.
+// to converged) holds its send time, or betweenFaults, and names the
+// outages that begin during a lossless fault.
 func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
-	kindAt := func(t time.Time) string {
+	faultAt := func(t time.Time) *fault {
 		for i := len(windows) - 1; i >= 0; i-- {
 			if f := windows[i]; !t.Before(f.Start) && !t.After(f.End) {
-				return f.Kind
+				return f
 			}
 		}
-		return betweenFaults
+		return nil
+	}
+	var controls []*prober
+	for _, p := range ps {
+		if p.control {
+			controls = append(controls, p)
+		}
+	}
+	// stall names a control through one of nodes that lost an echo
+	// sent between from and to (one interval of slack each side).
+	stall := func(nodes []string, from, to time.Time, interval time.Duration) string {
+		for _, c := range controls {
+			if slices.ContainsFunc(c.nodes, func(n string) bool { return slices.Contains(nodes, n) }) &&
+				c.lostBetween(from.Add(-interval), to.Add(interval)) {
+				return c.name
+			}
+		}
+		return ""
 	}
 	for _, p := range ps {
+		loss := r.Loss
+		if p.control {
+			loss = r.ControlLoss
+		}
 		p.mu.Lock()
+		sent, replied := slices.Clone(p.sent), slices.Clone(p.replied)
+		p.mu.Unlock()
 		run := 0
-		for i, t := range p.sent {
+		var first *fault
+		var firstAt, lastAt time.Time
+		end := func() {
+			if run >= outageRun && first != nil && slices.Contains(lossless, first.Kind) && !p.control {
+				r.Outages = append(r.Outages, outage{Pair: p.name, Fault: first.N, Kind: first.Kind, Start: firstAt, Lost: run,
+					Stall: stall(p.nodes, firstAt, lastAt, p.interval)})
+			}
+			run = 0
+		}
+		for i, t := range sent {
 			if !t.Before(cutoff) {
 				break
 			}
-			k := kindAt(t)
-			if r.Loss[k] == nil {
-				r.Loss[k] = &probeLoss{}
+			f := faultAt(t)
+			k := betweenFaults
+			if f != nil {
+				k = f.Kind
 			}
-			l := r.Loss[k]
+			if loss[k] == nil {
+				loss[k] = &probeLoss{}
+			}
+			l := loss[k]
 			l.Sent++
-			if p.replied[i] {
-				run = 0
+			if replied[i] {
+				end()
 				continue
 			}
+			if run == 0 {
+				first, firstAt = f, t
+			}
+			lastAt = t
 			l.Lost++
 			run++
 			l.MaxRun = max(l.MaxRun, run)
 		}
-		p.mu.Unlock()
+		end()
 	}
 }
 
@@ -245,16 +330,31 @@ func (r *report) goalsMissed() []string {
 		out = append(out, fmt.Sprintf("%d API calls failed for good with %s", n, k))
 	}
 	for k := range r.API["failed_attempts"] {
-		if k != "transport" && !strings.HasPrefix(k, "503 ") {
+		if k != "transport" && k != deletedBefore && !strings.HasPrefix(k, "503 ") {
 			out = append(out, "API answered "+k)
 		}
 	}
 	if len(r.WorkErrs) > 0 {
 		out = append(out, fmt.Sprintf("%d workload steps failed", len(r.WorkErrs)))
 	}
-	for _, k := range []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst, faultOVSDB} {
-		if l := r.Loss[k]; l != nil && l.MaxRun >= r.outageFloor() {
-			out = append(out, fmt.Sprintf("an outage of %d consecutive probes during %s (longest between faults: %d)", l.MaxRun, k, r.Loss[betweenFaults].maxRun()))
+	if o := r.judgedOutages(); len(o) > 0 {
+		var named []string
+		for _, x := range o {
+			named = append(named, x.String())
+		}
+		out = append(out, fmt.Sprintf("%d outages during faults that must lose nothing (an outage: %d or more in a row; longest between faults: %d): %s",
+			len(o), r.outageFloor(), r.Loss[betweenFaults].maxRun(), strings.Join(named, "; ")))
+	}
+	return out
+}
+
+// judgedOutages are the outages that count against the goals: as long as
+// the floor, and no control through the pair's nodes lost echoes then.
+func (r *report) judgedOutages() []outage {
+	var out []outage
+	for _, o := range r.Outages {
+		if o.Lost >= r.outageFloor() && o.Stall == "" {
+			out = append(out, o)
 		}
 	}
 	return out
@@ -280,7 +380,25 @@ func (r *report) print(w io.Writer) {
 	if l := r.Loss[betweenFaults]; l != nil {
 		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d %8d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent, l.MaxRun)
 	}
+	ck := make([]string, 0, len(r.ControlLoss))
+	for k := range r.ControlLoss {
+		ck = append(ck, k)
+	}
+	sort.Strings(ck)
+	fmt.Fprintf(w, "control probes (controller to each node's VTEP), lost/sent (max run):")
+	for _, k := range ck {
+		l := r.ControlLoss[k]
+		fmt.Fprintf(w, " %s %d/%d (%d);", k, l.Lost, l.Sent, l.MaxRun)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "an outage during a fault is %d or more consecutive lost probes (%d ms apart)\n", r.outageFloor(), 50)
+	judged := r.judgedOutages()
+	fmt.Fprintf(w, "outages during faults that must lose nothing: %d judged, %d with a control stalled too\n", len(judged), len(r.Outages)-len(judged))
+	for _, o := range r.Outages {
+		if o.Lost >= r.outageFloor() {
+			fmt.Fprintf(w, "  %s\n", o)
+		}
+	}
 	fmt.Fprintf(w, "differences past the bound: %d faults\n", len(r.Failures))
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  fault %d %s %s: %v\n", f.N, f.Kind, f.Target, f.Failed)

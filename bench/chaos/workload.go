@@ -128,6 +128,7 @@ func (w *workload) call(ctx context.Context, what string, fn func(*apiclient.Cli
 			retry, ambiguous = true, true
 		case key[:3] == "404" && ambiguous && found == nil:
 			// A delete retried after a lost response: already gone.
+			seen[len(seen)-1] = deletedBefore
 			w.done(seen, true, "")
 			return nil
 		}
@@ -145,6 +146,10 @@ func (w *workload) call(ctx context.Context, what string, fn func(*apiclient.Cli
 		backoff = min(backoff*2, time.Second)
 	}
 }
+
+// deletedBefore is the outcome of a delete retried after its answer was
+// lost: the 404 says the first attempt did it.
+const deletedBefore = "404 (deleted by the attempt whose answer was lost)"
 
 func (w *workload) done(seen []string, ok bool, last string) {
 	w.stats.mu.Lock()
