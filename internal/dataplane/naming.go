@@ -40,3 +40,8 @@ func TapName(portID string) string { return DeviceName("tap", portID) }
 // BridgeName is the Linux bridge agent's bridge of a network: "brq" + the
 // network id's first 11 characters.
 func BridgeName(networkID string) string { return DeviceName("brq", networkID) }
+
+// VIF is a device to plug into the integration bridge for a Neutron port
+// (os-vif's external_ids iface-id and attached-mac), as the DHCP and L3
+// agents' OVS interface drivers do.
+type VIF struct{ Dev, PortID, MAC string }

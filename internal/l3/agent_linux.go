@@ -88,6 +88,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			}})
 	}()
 	go func() { defer wg.Done(); a.watch(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.app.Watch(ctx, a.signal) }()
 	a.loop(ctx)
 	wg.Wait()
 	a.app.Close()

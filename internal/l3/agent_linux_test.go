@@ -2,6 +2,7 @@ package l3_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +109,55 @@ func TestAgent(t *testing.T) {
 	b.reaches(b.out.NS, fip, true)
 	src.states <- l3.State{}
 	waitFor(t, "the router removed", func() bool { return !lab.NSExists(ns) })
+}
+
+// TestAgentOVSVswitchdRestart: ovs-vswitchd restarts under a running
+// agent (the OVS interface driver). The new switch makes every internal
+// port's tap again in the node's namespace, and the old ones in the
+// router's namespace are gone; the agent notices the devices there and
+// plugs the router again at once, long before its periodic full pass
+// (an hour here): east-west, SNAT and the floating IP work again, and the
+// devices are back in the router's namespace, not left in the node's.
+func TestAgentOVSVswitchdRestart(t *testing.T) {
+	b := newBed(t, "openvswitch")
+	ns := l3.Namespace(b.routerID)
+	srv := &recorder{statuses: map[string]string{}}
+	src := fixedSource{states: make(chan l3.State, 1)}
+	ctx, cancel := context.WithCancel(b.ctx)
+	a := l3.NewAgent(l3.AgentConfig{Host: "network", ReportInterval: time.Minute, ResyncInterval: time.Hour,
+		InterfaceDriver: "openvswitch", Logger: b.cfg.Logger}, l3.NewApplier(b.cfg), srv, srv, src)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r := b.router([]string{"if1", "if2"}, true)
+	src.states <- l3.State{Routers: []l3.Router{r}}
+	waitFor(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
+	// The OVS agent's part: the router's ports get their network's tag
+	// (kept in OVSDB across the switch's restart).
+	for _, d := range l3.Plan(r).Devices {
+		b.vsctl("set", "Port", d.Name, fmt.Sprintf("tag=%d", tags[d.NetworkID]))
+	}
+	b.reaches(b.vm1.NS, vm2Addr.Addr(), true)
+	b.reaches(b.out.NS, fip, true)
+
+	if err := b.ovs.RestartVswitchd(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the router's devices back in "+ns, func() bool {
+		for _, d := range l3.Plan(r).Devices {
+			if _, err := lab.Exec(b.ctx, ns, "ip", "link", "show", d.Name); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	for _, d := range l3.Plan(r).Devices {
+		if _, err := lab.Exec(b.ctx, b.node.NS, "ip", "link", "show", d.Name); err == nil {
+			t.Errorf("%s still in the node's namespace %s", d.Name, b.node.NS)
+		}
+	}
+	b.reaches(b.vm1.NS, vm2Addr.Addr(), true)
+	b.reaches(b.vm2.NS, vm1Addr.Addr(), true)
+	b.reaches(b.vm1.NS, outsideAddr.Addr(), true)
+	b.reaches(b.out.NS, fip, true)
 }

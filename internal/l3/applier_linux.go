@@ -58,6 +58,17 @@ type Applier struct {
 
 	mu      sync.Mutex
 	applied map[string]appliedRouter // by router id: what the last Apply left
+	// audit makes the next Apply read every namespace's sysctls back
+	// (Resync); otherwise a router whose ownership record holds the
+	// plan's sysctls is trusted to have them (see Apply).
+	audit bool
+
+	// dirty are routers to read back at the next Apply whatever their
+	// plan (Watch saw their devices come back to the node's namespace);
+	// owners maps the devices of the routers applied to their router.
+	dirtyMu sync.Mutex
+	dirty   map[string]bool
+	owners  map[string]string
 
 	garps sync.WaitGroup
 	stop  chan struct{}
@@ -80,7 +91,8 @@ func NewApplier(cfg Config) *Applier {
 	if cfg.GARPInterval <= 0 {
 		cfg.GARPInterval = time.Second
 	}
-	return &Applier{cfg: cfg, log: cfg.Logger, applied: map[string]appliedRouter{}, stop: make(chan struct{})}
+	return &Applier{cfg: cfg, log: cfg.Logger, applied: map[string]appliedRouter{},
+		dirty: map[string]bool{}, owners: map[string]string{}, stop: make(chan struct{})}
 }
 
 // Close stops sending the gratuitous ARPs still due.
@@ -89,12 +101,13 @@ func (a *Applier) Close() {
 	a.garps.Wait()
 }
 
-// Resync makes the next Apply read every router's namespace back, which
-// repairs whatever changed under it.
+// Resync makes the next Apply read every router's namespace back,
+// sysctls included, which repairs whatever changed under it.
 func (a *Applier) Resync() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	clear(a.applied)
+	a.audit = true
 }
 
 // Result says what an Apply did.
@@ -114,6 +127,14 @@ type Result struct {
 // back again by the next Apply. The routers this agent owns that s no
 // longer has are removed: call Apply only with a complete State from the
 // server, never before the first one (never flush on start).
+//
+// Sysctls are the one thing not read back on every full pass: opening a
+// file under /proc/sys/net walks a dentry chain as long as the node has
+// namespaces, so reading six per router made a restart's sync grow with
+// the square of the routers. A router's ownership file records the
+// sysctls set in its namespace; a router whose namespace exists and whose
+// record matches its plan is trusted, and only the periodic audit
+// (Resync) reads them back.
 func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -121,12 +142,19 @@ func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 	if err := os.MkdirAll(a.cfg.StateDir, 0o755); err != nil {
 		return res, err
 	}
+	a.dirtyMu.Lock()
+	for id := range a.dirty {
+		delete(a.applied, id)
+	}
+	clear(a.dirty)
+	a.dirtyMu.Unlock()
 	type job struct {
 		r    Router
 		plan RouterPlan
 		key  string
 	}
 	var jobs []job
+	var devs []Device
 	want := map[string]bool{}
 	for _, r := range s.Routers {
 		want[r.ID] = true
@@ -138,7 +166,17 @@ func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 			continue
 		}
 		jobs = append(jobs, job{r: r, plan: p, key: k})
+		devs = append(devs, p.Devices...)
 	}
+	host, err := handle(a.cfg.HostNS, unix.NETLINK_ROUTE)
+	if err != nil {
+		return res, err
+	}
+	defer host.Close()
+	if err := a.cfg.Driver.Prepare(ctx, devs); err != nil {
+		return res, fmt.Errorf("prepare %d router ports: %w", len(devs), err)
+	}
+	audit := a.audit
 	errs := make([]error, len(jobs))
 	ch := make(chan int)
 	var wg sync.WaitGroup
@@ -148,7 +186,7 @@ func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 			defer wg.Done()
 			for i := range ch {
 				j := jobs[i]
-				errs[i] = a.ensure(ctx, j.plan, j.r, a.applied[j.r.ID])
+				errs[i] = a.ensure(ctx, j.plan, j.r, a.applied[j.r.ID], host, audit)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("router %s: %w", j.r.ID, errs[i])
 				}
@@ -175,7 +213,7 @@ func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 		if want[id] {
 			continue
 		}
-		if err := a.remove(ctx, id); err != nil {
+		if err := a.remove(ctx, id, host); err != nil {
 			errs = append(errs, fmt.Errorf("router %s: remove: %w", id, err))
 			continue
 		}
@@ -183,7 +221,111 @@ func (a *Applier) Apply(ctx context.Context, s State) (Result, error) {
 		res.Removed++
 	}
 	slices.Sort(res.ActiveFloatingIPs)
-	return res, errors.Join(errs...)
+	owners := map[string]string{}
+	for _, r := range s.Routers {
+		if _, ok := a.applied[r.ID]; ok {
+			for _, d := range Plan(r).Devices {
+				owners[d.Name] = r.ID
+			}
+		}
+	}
+	a.dirtyMu.Lock()
+	a.owners = owners
+	a.dirtyMu.Unlock()
+	err = errors.Join(errs...)
+	if err == nil {
+		a.audit = false
+	}
+	return res, err
+}
+
+// Watch follows the links of the node's namespace until ctx ends and
+// calls notify when a device of an applied router appears there: a qr- or
+// qg- device belongs in its router's namespace, and one in the node's
+// means that what held it went away and made it again. That is what an
+// ovs-vswitchd restart does to the OVS driver's internal ports (the new
+// switch makes every tap again in its own namespace, the old ones in the
+// routers' namespaces are gone): the router is marked for a read back,
+// and the next Apply plugs it again, without waiting for the periodic
+// full pass. The subscription is renewed if it breaks.
+func (a *Applier) Watch(ctx context.Context, notify func()) {
+	for ctx.Err() == nil {
+		err := a.watchOnce(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("watching the node's links failed; again in a second", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (a *Applier) watchOnce(ctx context.Context, notify func()) error {
+	ch := make(chan netlink.LinkUpdate, 256)
+	done := make(chan struct{})
+	defer close(done)
+	failed := make(chan error, 1)
+	opts := netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: func(err error) {
+		select {
+		case failed <- err:
+		default:
+		}
+	}}
+	if a.cfg.HostNS != "" {
+		fd, err := netns.GetFromName(a.cfg.HostNS)
+		if err != nil {
+			return fmt.Errorf("open netns %s: %w", a.cfg.HostNS, err)
+		}
+		defer fd.Close()
+		opts.Namespace = &fd
+	}
+	if err := netlink.LinkSubscribeWithOptions(ch, done, opts); err != nil {
+		return fmt.Errorf("subscribe to links: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-failed:
+			return err
+		case u, ok := <-ch:
+			if !ok {
+				return errors.New("link subscription closed")
+			}
+			if u.Header.Type != unix.RTM_NEWLINK || u.Link == nil {
+				continue
+			}
+			name := u.Link.Attrs().Name
+			a.dirtyMu.Lock()
+			id, mine := a.owners[name]
+			a.dirtyMu.Unlock()
+			// Events queue: the device may have been moved into its
+			// router's namespace since (as every new one is).
+			if !mine || !a.inHost(name) {
+				continue
+			}
+			a.dirtyMu.Lock()
+			if mine && !a.dirty[id] {
+				a.dirty[id] = true
+				a.log.Info("router device back in the node's namespace; plugging it again", "router", id, "device", name)
+			}
+			a.dirtyMu.Unlock()
+			notify()
+		}
+	}
+}
+
+// inHost reports whether the node's namespace has a device named dev.
+func (a *Applier) inHost(dev string) bool {
+	h, err := handle(a.cfg.HostNS, unix.NETLINK_ROUTE)
+	if err != nil {
+		return true // let the Apply find out
+	}
+	defer h.Close()
+	_, err = h.LinkByName(dev)
+	return err == nil
 }
 
 // Remove deletes every router this agent owns.
@@ -242,34 +384,61 @@ func (a *Applier) owned() ([]string, error) {
 }
 
 // ensure converges one router's namespace to p. prev is what the last
-// Apply left (zero after a restart).
-func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appliedRouter) error {
+// Apply left (zero after a restart); host is a handle in the node's
+// namespace, shared by the workers. sysctls says whether the namespace's
+// sysctls are read back (see Apply).
+//
+// Everything inside the namespace goes through sockets opened there in
+// one visit (a netlink handle and an nftables connection): entering a
+// namespace is a system call per thread switch, and the applier's cost on
+// a restart is per router, so it pays one.
+func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appliedRouter, host *netlink.Handle, sysctls bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	// Owned before it exists: a crash half-way leaves nothing unowned.
-	if err := os.WriteFile(filepath.Join(a.cfg.StateDir, r.ID), []byte(p.Namespace+"\n"), 0o644); err != nil {
-		return err
+	// The full record (with the sysctls) is written once they are set.
+	file := filepath.Join(a.cfg.StateDir, r.ID)
+	record := ownership(p)
+	if old, _ := os.ReadFile(file); string(old) != record {
+		if err := os.WriteFile(file, []byte(p.Namespace+"\n"), 0o644); err != nil {
+			return err
+		}
+		sysctls = true
 	}
 	if !lab.NSExists(p.Namespace) {
 		if err := lab.CreateNS(p.Namespace); err != nil {
 			return err
 		}
 		a.log.Info("created router namespace", "router", r.ID, "netns", p.Namespace)
+		sysctls = true
 	}
-	if err := ensureSysctls(p); err != nil {
-		return err
-	}
-	h, err := handle(p.Namespace)
+	var h *netlink.Handle
+	var nft *nftables.Conn
+	err := lab.InNS(p.Namespace, func() error {
+		if sysctls {
+			if err := ensureSysctls(p); err != nil {
+				return err
+			}
+			if err := os.WriteFile(file, []byte(record), 0o644); err != nil {
+				return err
+			}
+		}
+		var err error
+		if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink handle: %w", err)
+		}
+		if nft, err = nftables.New(nftables.AsLasting()); err != nil {
+			h.Close()
+			return fmt.Errorf("nftables connection: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	host, err := handle(a.cfg.HostNS)
-	if err != nil {
-		return err
-	}
-	defer host.Close()
+	defer nft.CloseLasting()
 	links, err := h.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
@@ -279,15 +448,18 @@ func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appli
 	for _, d := range p.Devices {
 		wanted[d.Name] = true
 	}
+	have := map[string]netlink.Link{}
 	for _, l := range links {
-		if name := l.Attrs().Name; !wanted[name] {
+		name := l.Attrs().Name
+		have[name] = l
+		if !wanted[name] {
 			errs = append(errs, a.unplug(ctx, h, host, p.Namespace, l))
 		}
 	}
 	var removedAddrs []netip.Addr
 	var garp []garpJob
 	for _, d := range p.Devices {
-		added, removed, err := a.ensureDevice(ctx, h, host, p.Namespace, d)
+		added, removed, err := a.ensureDevice(ctx, h, host, p.Namespace, d, have[d.Name])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.Name, err))
 			continue
@@ -302,10 +474,14 @@ func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appli
 	if err := errors.Join(errs...); err != nil {
 		return err // routes and NAT need the devices
 	}
-	if err := ensureRoutes(h, p); err != nil {
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	if err := ensureRoutes(h, p, names); err != nil {
 		return err
 	}
-	if err := ensureNAT(p); err != nil {
+	if err := ensureNAT(nft, p); err != nil {
 		return fmt.Errorf("nat: %w", err)
 	}
 	// Connections translated for a floating IP that went away or now
@@ -318,33 +494,43 @@ func (a *Applier) ensure(ctx context.Context, p RouterPlan, r Router, prev appli
 			stale = append(stale, fip)
 		}
 	}
-	if err := forgetConntrack(h, stale); err != nil {
+	if err := forgetConntrack(p.Namespace, stale); err != nil {
 		return fmt.Errorf("conntrack: %w", err)
 	}
 	a.announce(garp)
 	return nil
 }
 
-// ensureSysctls sets the namespace's sysctls that differ.
+// ownership is a router's ownership file: its namespace and the sysctls
+// set in it.
+func ownership(p RouterPlan) string {
+	var b strings.Builder
+	b.WriteString(p.Namespace + "\n")
+	for _, s := range p.Sysctls {
+		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
+	}
+	return b.String()
+}
+
+// ensureSysctls sets the sysctls that differ; the caller is in the
+// router's namespace.
 func ensureSysctls(p RouterPlan) error {
-	return lab.InNS(p.Namespace, func() error {
-		for _, s := range p.Sysctls {
-			b, err := os.ReadFile(s.Path())
-			if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(s.Key, "net.ipv6.") {
-				continue // a kernel without IPv6
-			}
-			if err != nil {
-				return fmt.Errorf("sysctl %s: %w", s.Key, err)
-			}
-			if strings.TrimSpace(string(b)) == s.Value {
-				continue
-			}
-			if err := os.WriteFile(s.Path(), []byte(s.Value), 0o644); err != nil {
-				return fmt.Errorf("sysctl %s=%s: %w", s.Key, s.Value, err)
-			}
+	for _, s := range p.Sysctls {
+		b, err := os.ReadFile(s.Path())
+		if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(s.Key, "net.ipv6.") {
+			continue // a kernel without IPv6
 		}
-		return nil
-	})
+		if err != nil {
+			return fmt.Errorf("sysctl %s: %w", s.Key, err)
+		}
+		if strings.TrimSpace(string(b)) == s.Value {
+			continue
+		}
+		if err := os.WriteFile(s.Path(), []byte(s.Value), 0o644); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", s.Key, s.Value, err)
+		}
+	}
+	return nil
 }
 
 // unplug removes a device the plan does not have (a removed router
@@ -366,15 +552,13 @@ func (a *Applier) unplug(ctx context.Context, h, host *netlink.Handle, ns string
 	return nil
 }
 
-// ensureDevice plugs d, sets its MAC, MTU and addresses and brings it up.
-// It returns the addresses it added and removed.
-func (a *Applier) ensureDevice(ctx context.Context, h, host *netlink.Handle, ns string, d Device) (added, removed []netip.Addr, err error) {
-	if err := a.cfg.Driver.Plug(ctx, ns, h, host, d); err != nil {
-		return nil, nil, fmt.Errorf("plug: %w", err)
-	}
-	l, err := h.LinkByName(d.Name)
+// ensureDevice plugs d (cur is the device the namespace has, nil if
+// none), sets its MAC, MTU and addresses and brings it up. It returns the
+// addresses it added and removed.
+func (a *Applier) ensureDevice(ctx context.Context, h, host *netlink.Handle, ns string, d Device, cur netlink.Link) (added, removed []netip.Addr, err error) {
+	l, err := a.cfg.Driver.Plug(ctx, ns, h, host, d, cur)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("plug: %w", err)
 	}
 	if mac, err := net.ParseMAC(d.MAC); err == nil && !bytes.Equal(l.Attrs().HardwareAddr, mac) {
 		if err := h.LinkSetHardwareAddr(l, mac); err != nil {
@@ -435,8 +619,9 @@ func (a *Applier) ensureDevice(ctx context.Context, h, host *netlink.Handle, ns 
 }
 
 // ensureRoutes makes the main table's routes beyond the connected ones
-// (the kernel's) exactly p.Routes.
-func ensureRoutes(h *netlink.Handle, p RouterPlan) error {
+// (the kernel's) exactly p.Routes. names are the namespace's devices by
+// index as listed before plugging (a device not among them is looked up).
+func ensureRoutes(h *netlink.Handle, p RouterPlan, names map[int]string) error {
 	have, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
@@ -450,7 +635,7 @@ func ensureRoutes(h *netlink.Handle, p RouterPlan) error {
 		if r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST {
 			continue
 		}
-		if pr, ok := readRoute(h, r); ok && want[pr] {
+		if pr, ok := readRoute(h, r, names); ok && want[pr] {
 			delete(want, pr)
 			continue
 		}
@@ -478,7 +663,7 @@ func ensureRoutes(h *netlink.Handle, p RouterPlan) error {
 
 // readRoute is a kernel route as a PlannedRoute (false: not one of the
 // shapes we make).
-func readRoute(h *netlink.Handle, r netlink.Route) (PlannedRoute, bool) {
+func readRoute(h *netlink.Handle, r netlink.Route, names map[int]string) (PlannedRoute, bool) {
 	gw, ok := netip.AddrFromSlice(r.Gw)
 	if !ok || r.LinkIndex == 0 {
 		return PlannedRoute{}, false
@@ -493,35 +678,28 @@ func readRoute(h *netlink.Handle, r netlink.Route) (PlannedRoute, bool) {
 	} else if dst, ok = prefixOf(r.Dst); !ok {
 		return PlannedRoute{}, false
 	}
-	l, err := h.LinkByIndex(r.LinkIndex)
-	if err != nil {
-		return PlannedRoute{}, false
+	name, ok := names[r.LinkIndex]
+	if !ok {
+		l, err := h.LinkByIndex(r.LinkIndex)
+		if err != nil {
+			return PlannedRoute{}, false
+		}
+		name = l.Attrs().Name
 	}
-	return PlannedRoute{Destination: dst, Via: gw, Dev: l.Attrs().Name}, true
+	return PlannedRoute{Destination: dst, Via: gw, Dev: name}, true
 }
 
 // ensureNAT makes the namespace's nftables table NATTable hold p.NAT: in
 // one transaction, only the chains whose checksum (or hook) differs are
 // rewritten (flush and refill, atomically), extra chains are deleted, and
 // the table goes when the plan has no chains. Established connections
-// keep their translation (conntrack), whatever is rewritten.
-func ensureNAT(p RouterPlan) error {
-	fd, err := netns.GetFromName(p.Namespace)
-	if err != nil {
-		return fmt.Errorf("open netns %s: %w", p.Namespace, err)
-	}
-	defer fd.Close()
-	// One socket for the reads and the commit (each request of a
-	// non-lasting connection opens a socket inside the namespace).
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)), nftables.AsLasting())
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
+// keep their translation (conntrack), whatever is rewritten. c is a
+// lasting connection opened in the router's namespace.
+func ensureNAT(c *nftables.Conn, p RouterPlan) error {
 	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: NATTable}
 	have := map[string]*nftables.Chain{}
 	sums := map[string]string{}
-	_, err = c.ListTableOfFamily(NATTable, nftables.TableFamilyIPv4)
+	_, err := c.ListTableOfFamily(NATTable, nftables.TableFamilyIPv4)
 	exists := err == nil
 	if err != nil && !errors.Is(err, unix.ENOENT) && !strings.Contains(err.Error(), "no such file") {
 		return fmt.Errorf("read table: %w", err)
@@ -608,14 +786,14 @@ var natHooks = map[string]*nftables.ChainHook{
 func sumOf(comment string) string { s, _ := strings.CutPrefix(comment, "sum "); return s }
 
 // forgetConntrack deletes the connections to or translated to any of
-// addrs.
-func forgetConntrack(h *netlink.Handle, addrs []netip.Addr) error {
-	var errs []error
+// addrs in namespace ns. The netfilter socket it needs is opened only
+// when there is something to forget.
+func forgetConntrack(ns string, addrs []netip.Addr) error {
+	var filters []netlink.CustomConntrackFilter
 	for _, ad := range addrs {
 		if !ad.Is4() {
 			continue
 		}
-		var filters []netlink.CustomConntrackFilter
 		for _, k := range []netlink.ConntrackFilterType{netlink.ConntrackOrigDstIP, netlink.ConntrackReplyDstIP} {
 			f := &netlink.ConntrackFilter{}
 			if err := f.AddIP(k, net.IP(ad.AsSlice())); err != nil {
@@ -623,11 +801,19 @@ func forgetConntrack(h *netlink.Handle, addrs []netip.Addr) error {
 			}
 			filters = append(filters, f)
 		}
-		if _, err := h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", ad, err))
-		}
 	}
-	return errors.Join(errs...)
+	if len(filters) == 0 {
+		return nil
+	}
+	h, err := handle(ns, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
+		return fmt.Errorf("%v: %w", addrs, err)
+	}
+	return nil
 }
 
 type garpJob struct {
@@ -670,20 +856,15 @@ func (a *Applier) announce(jobs []garpJob) {
 
 // remove deletes a router: its devices' host sides, its namespace, its
 // ownership file.
-func (a *Applier) remove(ctx context.Context, id string) error {
+func (a *Applier) remove(ctx context.Context, id string, host *netlink.Handle) error {
 	ns := Namespace(id)
 	var errs []error
 	if lab.NSExists(ns) {
-		h, err := handle(ns)
+		h, err := handle(ns, unix.NETLINK_ROUTE)
 		if err != nil {
 			return err
 		}
 		defer h.Close()
-		host, err := handle(a.cfg.HostNS)
-		if err != nil {
-			return err
-		}
-		defer host.Close()
 		links, err := h.LinkList()
 		if err != nil {
 			return err

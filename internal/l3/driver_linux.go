@@ -9,8 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
+	"neutrino/internal/dataplane"
 	"neutrino/internal/dataplane/linux"
 )
 
@@ -20,20 +20,25 @@ import (
 // netlink handles in the router's namespace (nh) and in the node's
 // namespace where the L2 data plane lives (host).
 type InterfaceDriver interface {
+	// Prepare is called once per Apply, before any Plug, with the
+	// devices of every router the Apply converges: a driver batches
+	// there what would cost a round trip per device (OVSDB).
+	Prepare(ctx context.Context, ds []Device) error
 	// Plug makes d.Name exist in namespace ns, attached to the data
-	// plane as port d. It is called on every Apply and must be
-	// idempotent: on a device that exists it only checks (and corrects)
-	// the attachment.
-	Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device) error
+	// plane as port d, and returns it. cur is the device the namespace
+	// has by that name (nil if none). It is called on every Apply and
+	// must be idempotent: on a device that exists it only checks (and
+	// corrects) the attachment.
+	Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device, cur netlink.Link) (netlink.Link, error)
 	// Unplug removes what Plug made for dev outside the namespace
 	// (missing is not an error); the caller then deletes dev.
 	Unplug(ctx context.Context, host *netlink.Handle, dev string) error
 }
 
 // VIFPlugger is the integration bridge as the OVS driver needs it
-// (*ovs.VIFs).
+// (*dataplane.VIFs).
 type VIFPlugger interface {
-	PlugInternal(ctx context.Context, dev, portID, mac string) error
+	PlugInternals(ctx context.Context, vifs []dataplane.VIF) error
 	Unplug(ctx context.Context, dev string) error
 }
 
@@ -47,32 +52,51 @@ type VIFPlugger interface {
 // ovs-vswitchd keeps open: packets flow through its file descriptor
 // whatever namespace the device is in (ovs-vswitchd logs that it can no
 // longer query the device by name, which is harmless), and the device
-// disappears if ovs-vswitchd restarts; the next Apply plugs it again.
+// disappears if ovs-vswitchd restarts: the new ovs-vswitchd makes it
+// again in the node's namespace, where the Applier's Watch sees it and
+// has the router plugged again at once.
 type OVSDriver struct {
 	VIFs VIFPlugger
 }
 
-// Plug implements InterfaceDriver.
-func (o OVSDriver) Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device) error {
-	if err := o.VIFs.PlugInternal(ctx, d.Name, d.PortID, d.MAC); err != nil {
-		return err
+// Prepare implements InterfaceDriver: every port missing from br-int or
+// with other external_ids is written in one OVSDB transaction.
+func (o OVSDriver) Prepare(ctx context.Context, ds []Device) error {
+	vifs := make([]dataplane.VIF, len(ds))
+	for i, d := range ds {
+		vifs[i] = dataplane.VIF{Dev: d.Name, PortID: d.PortID, MAC: d.MAC}
 	}
-	if _, err := nh.LinkByName(d.Name); err == nil {
-		return nil
+	return o.VIFs.PlugInternals(ctx, vifs)
+}
+
+// Plug implements InterfaceDriver (after Prepare made the port). The
+// device is looked for in the node's namespace too, every time: the taps
+// are persistent, so after an ovs-vswitchd restart the router's
+// namespace still has the old ones (detached from any switch) while the
+// new switch made live ones of the same names in its own namespace. The
+// one in the node's namespace wins: the stale one is deleted and the live
+// one moved in.
+func (o OVSDriver) Plug(ctx context.Context, ns string, nh, host *netlink.Handle, d Device, cur netlink.Link) (netlink.Link, error) {
+	l, err := host.LinkByName(d.Name)
+	if err != nil && cur != nil {
+		return cur, nil
 	}
 	// ovs-vswitchd makes the device once it has read the new port.
-	var l netlink.Link
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if l, err = host.LinkByName(d.Name); err == nil {
-			break
-		}
+	for deadline := time.Now().Add(10 * time.Second); err != nil; l, err = host.LinkByName(d.Name) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("ovs internal port %s did not appear: %w", d.Name, err)
+			return nil, fmt.Errorf("ovs internal port %s did not appear: %w", d.Name, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return moveInto(host, l, ns)
+	if cur != nil {
+		if err := nh.LinkDel(cur); err != nil {
+			return nil, fmt.Errorf("delete the stale %s: %w", d.Name, err)
+		}
+	}
+	if err := moveInto(host, l, ns); err != nil {
+		return nil, err
+	}
+	return nh.LinkByName(d.Name)
 }
 
 // Unplug implements InterfaceDriver: deleting the port makes
@@ -88,25 +112,28 @@ func (o OVSDriver) Unplug(ctx context.Context, _ *netlink.Handle, dev string) er
 // also enslaves taps of ports bound to its host by itself).
 type BridgeDriver struct{}
 
+// Prepare implements InterfaceDriver: nothing to batch.
+func (BridgeDriver) Prepare(context.Context, []Device) error { return nil }
+
 // Plug implements InterfaceDriver.
-func (BridgeDriver) Plug(_ context.Context, ns string, nh, host *netlink.Handle, d Device) error {
+func (BridgeDriver) Plug(_ context.Context, ns string, nh, host *netlink.Handle, d Device, cur netlink.Link) (netlink.Link, error) {
 	tapName := TapDevice(d.PortID)
 	tap, tapErr := host.LinkByName(tapName)
-	if _, err := nh.LinkByName(d.Name); err != nil || tapErr != nil {
+	if cur == nil || tapErr != nil {
 		// Half a pair (one end deleted by hand) is made again.
-		if l, err := nh.LinkByName(d.Name); err == nil {
-			if err := nh.LinkDel(l); err != nil {
-				return fmt.Errorf("delete %s without its tap: %w", d.Name, err)
+		if cur != nil {
+			if err := nh.LinkDel(cur); err != nil {
+				return nil, fmt.Errorf("delete %s without its tap: %w", d.Name, err)
 			}
 		}
 		if tapErr == nil {
 			if err := host.LinkDel(tap); err != nil {
-				return fmt.Errorf("delete stray %s: %w", tapName, err)
+				return nil, fmt.Errorf("delete stray %s: %w", tapName, err)
 			}
 		}
 		fd, err := netns.GetFromName(ns)
 		if err != nil {
-			return fmt.Errorf("open netns %s: %w", ns, err)
+			return nil, fmt.Errorf("open netns %s: %w", ns, err)
 		}
 		attrs := netlink.LinkAttrs{Name: tapName, MTU: d.MTU}
 		veth := &netlink.Veth{LinkAttrs: attrs, PeerName: d.Name, PeerNamespace: netlink.NsFd(int(fd))}
@@ -116,28 +143,31 @@ func (BridgeDriver) Plug(_ context.Context, ns string, nh, host *netlink.Handle,
 		err = host.LinkAdd(veth)
 		fd.Close()
 		if err != nil {
-			return fmt.Errorf("add veth %s/%s: %w", tapName, d.Name, err)
+			return nil, fmt.Errorf("add veth %s/%s: %w", tapName, d.Name, err)
 		}
 		if tap, err = host.LinkByName(tapName); err != nil {
-			return err
+			return nil, err
+		}
+		if cur, err = nh.LinkByName(d.Name); err != nil {
+			return nil, err
 		}
 	}
 	if d.MTU > 0 && tap.Attrs().MTU != d.MTU {
 		if err := host.LinkSetMTU(tap, d.MTU); err != nil {
-			return fmt.Errorf("%s mtu: %w", tapName, err)
+			return nil, fmt.Errorf("%s mtu: %w", tapName, err)
 		}
 	}
 	if br, err := host.LinkByName(linux.BridgeName(d.NetworkID)); err == nil && tap.Attrs().MasterIndex != br.Attrs().Index {
 		if err := host.LinkSetMaster(tap, br); err != nil {
-			return fmt.Errorf("%s into %s: %w", tapName, br.Attrs().Name, err)
+			return nil, fmt.Errorf("%s into %s: %w", tapName, br.Attrs().Name, err)
 		}
 	}
 	if tap.Attrs().Flags&net.FlagUp == 0 {
 		if err := host.LinkSetUp(tap); err != nil {
-			return fmt.Errorf("%s up: %w", tapName, err)
+			return nil, fmt.Errorf("%s up: %w", tapName, err)
 		}
 	}
-	return nil
+	return cur, nil
 }
 
 // Unplug implements InterfaceDriver: the tap goes, and with it its peer.
@@ -167,19 +197,18 @@ func moveInto(host *netlink.Handle, l netlink.Link, ns string) error {
 }
 
 // handle opens a netlink handle in the named namespace ("" = ours) for
-// the families the applier uses (routing, and netfilter for conntrack):
-// fewer sockets to open in the namespace than lab.Handle's every family.
-func handle(ns string) (*netlink.Handle, error) {
-	fams := []int{unix.NETLINK_ROUTE, unix.NETLINK_NETFILTER}
+// the given netlink families only (each is a socket to open in the
+// namespace).
+func handle(ns string, families ...int) (*netlink.Handle, error) {
 	if ns == "" {
-		return netlink.NewHandle(fams...)
+		return netlink.NewHandle(families...)
 	}
 	fd, err := netns.GetFromName(ns)
 	if err != nil {
 		return nil, fmt.Errorf("open netns %s: %w", ns, err)
 	}
 	defer fd.Close()
-	h, err := netlink.NewHandleAt(fd, fams...)
+	h, err := netlink.NewHandleAt(fd, families...)
 	if err != nil {
 		return nil, fmt.Errorf("netlink handle in %s: %w", ns, err)
 	}

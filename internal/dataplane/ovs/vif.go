@@ -2,14 +2,18 @@ package ovs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
+
+	"neutrino/internal/dataplane"
 )
 
 // VIFs plugs devices into the integration bridge the way os-vif and
@@ -61,55 +65,93 @@ func (v *VIFs) Plug(ctx context.Context, dev, portID, mac string) error {
 // which the caller then moves into a namespace, as Neutron's
 // OVSInterfaceDriver does for the L3 agent's qr- and qg- devices.
 func (v *VIFs) PlugInternal(ctx context.Context, dev, portID, mac string) error {
-	return v.plug(ctx, dev, "internal", portID, mac)
+	return v.PlugInternals(ctx, []dataplane.VIF{{Dev: dev, PortID: portID, MAC: mac}})
+}
+
+// PlugInternals is PlugInternal for many devices in ONE transaction (none
+// when every port is already as wanted). Each port is looked up by name
+// in the OVSDB cache's index, so the cost follows len(vifs), not the
+// number of ports on the switch: a restarted L3 agent checks its 3,000
+// ports without 3,000 copies of a 3,000-port bridge.
+func (v *VIFs) PlugInternals(ctx context.Context, vifs []dataplane.VIF) error {
+	return v.plugMany(ctx, "internal", vifs)
 }
 
 func (v *VIFs) plug(ctx context.Context, dev, typ, portID, mac string) error {
-	s, err := takeSnapshot(ctx, v.cli)
-	if err != nil {
-		return err
-	}
-	br := s.bridges[v.bridge]
-	if br == nil {
-		return fmt.Errorf("plug %s: bridge %s does not exist (is the OVS agent running?)", dev, v.bridge)
-	}
-	ext := map[string]string{"iface-id": portID, "attached-mac": mac, "iface-status": "active"}
-	t := &txn{cli: v.cli}
-	p := s.portsOf(br)[dev]
-	if p == nil {
-		t.createPort(br, dev, typ, nil, ext)
-		return t.commit(ctx, "plug "+dev)
-	}
-	i := s.firstIface(p)
-	if i == nil {
-		return fmt.Errorf("plug %s: port has no interface", dev)
-	}
-	want := maps.Clone(i.ExternalIDs)
-	if want == nil {
-		want = map[string]string{}
-	}
-	maps.Copy(want, ext)
-	if maps.Equal(want, i.ExternalIDs) && i.Type == typ {
+	return v.plugMany(ctx, typ, []dataplane.VIF{{Dev: dev, PortID: portID, MAC: mac}})
+}
+
+func (v *VIFs) plugMany(ctx context.Context, typ string, vifs []dataplane.VIF) error {
+	if len(vifs) == 0 {
 		return nil
 	}
-	up := &iface{UUID: i.UUID, ExternalIDs: want, Type: typ}
-	t.add(t.cli.Where(up).Update(up, &up.ExternalIDs, &up.Type))
-	return t.commit(ctx, "plug "+dev)
+	br := &bridge{Name: v.bridge}
+	if err := v.cli.Get(ctx, br); err != nil {
+		return fmt.Errorf("plug %s: bridge %s: %w (is the OVS agent running?)", vifs[0].Dev, v.bridge, err)
+	}
+	var mine map[string]bool // the bridge's port uuids, made only if a port exists
+	t := &txn{cli: v.cli}
+	what := "plug " + vifs[0].Dev
+	if len(vifs) > 1 {
+		what = fmt.Sprintf("plug %d ports", len(vifs))
+	}
+	for _, f := range vifs {
+		ext := map[string]string{"iface-id": f.PortID, "attached-mac": f.MAC, "iface-status": "active"}
+		p := &port{Name: f.Dev}
+		err := v.cli.Get(ctx, p)
+		if errors.Is(err, client.ErrNotFound) {
+			t.createPort(br, f.Dev, typ, nil, ext)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("plug %s: read port: %w", f.Dev, err)
+		}
+		if mine == nil {
+			mine = map[string]bool{}
+			for _, u := range br.Ports {
+				mine[u] = true
+			}
+		}
+		if !mine[p.UUID] {
+			return fmt.Errorf("plug %s: the port exists on another bridge than %s", f.Dev, v.bridge)
+		}
+		if len(p.Interfaces) == 0 {
+			return fmt.Errorf("plug %s: port has no interface", f.Dev)
+		}
+		i := &iface{UUID: p.Interfaces[0]}
+		if err := v.cli.Get(ctx, i); err != nil {
+			return fmt.Errorf("plug %s: read interface: %w", f.Dev, err)
+		}
+		want := maps.Clone(i.ExternalIDs)
+		if want == nil {
+			want = map[string]string{}
+		}
+		maps.Copy(want, ext)
+		if maps.Equal(want, i.ExternalIDs) && i.Type == typ {
+			continue
+		}
+		up := &iface{UUID: i.UUID, ExternalIDs: want, Type: typ}
+		t.add(t.cli.Where(up).Update(up, &up.ExternalIDs, &up.Type))
+	}
+	return t.commit(ctx, what)
 }
 
 // Unplug removes dev's port from the bridge; a missing port is not an
 // error.
 func (v *VIFs) Unplug(ctx context.Context, dev string) error {
-	s, err := takeSnapshot(ctx, v.cli)
-	if err != nil {
-		return err
-	}
-	br := s.bridges[v.bridge]
-	if br == nil {
+	p := &port{Name: dev}
+	if err := v.cli.Get(ctx, p); errors.Is(err, client.ErrNotFound) {
 		return nil
+	} else if err != nil {
+		return fmt.Errorf("unplug %s: read port: %w", dev, err)
 	}
-	p := s.portsOf(br)[dev]
-	if p == nil {
+	br := &bridge{Name: v.bridge}
+	if err := v.cli.Get(ctx, br); errors.Is(err, client.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("unplug %s: bridge %s: %w", dev, v.bridge, err)
+	}
+	if !slices.Contains(br.Ports, p.UUID) {
 		return nil
 	}
 	t := &txn{cli: v.cli}
