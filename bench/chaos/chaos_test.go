@@ -32,7 +32,7 @@ func TestChaosShort(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the chaos run needs root (network namespaces, OVS, PostgreSQL); run make test as root")
 	}
-	for _, p := range []string{"ovs-vswitchd", "ovsdb-server", "ethtool", "psql"} {
+	for _, p := range []string{"ovs-vswitchd", "ovsdb-server", "ethtool", "psql", "dnsmasq", "nsenter", "nft"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Fatalf("%s is not installed (scripts/deps.sh installs it): %v", p, err)
 		}
