@@ -58,7 +58,7 @@ func runDHCPAgent(ctx context.Context, files []string, logger *slog.Logger) erro
 			return err
 		}
 		defer vifs.Close()
-		plug = ovsPlugger{vifs}
+		plug = dhcp.OVSPlugger{VIFs: vifs}
 	}
 	app := dhcp.NewApplier(dhcp.Config{
 		Options: dhcp.Options{ConfsDir: cfg.ConfsDir, LeaseDuration: cfg.LeaseDuration, DNSServers: cfg.DNSServers,
@@ -70,13 +70,3 @@ func runDHCPAgent(ctx context.Context, files []string, logger *slog.Logger) erro
 		LeaseDuration: cfg.LeaseDuration, Logger: logger}, app, client, &rpc.DHCPSource{Client: client})
 	return a.Run(ctx)
 }
-
-// ovsPlugger is the OVS interface driver: the tap becomes a br-int port
-// with the DHCP port's iface-id, which the OVS agent tags.
-type ovsPlugger struct{ vifs *ovs.VIFs }
-
-func (p ovsPlugger) Plug(ctx context.Context, tap string, n dhcp.Network) error {
-	return p.vifs.Plug(ctx, tap, n.DHCPPort.ID, n.DHCPPort.MAC)
-}
-
-func (p ovsPlugger) Unplug(ctx context.Context, tap string) error { return p.vifs.Unplug(ctx, tap) }

@@ -47,6 +47,26 @@ func (BridgePlugger) Plug(context.Context, string, Network) error { return nil }
 // Unplug does nothing: deleting the veth removes the tap from its bridge.
 func (BridgePlugger) Unplug(context.Context, string) error { return nil }
 
+// VIFPlugger is the integration bridge as the OVS interface driver needs
+// it (*ovs.VIFs).
+type VIFPlugger interface {
+	Plug(ctx context.Context, dev, portID, mac string) error
+	Unplug(ctx context.Context, dev string) error
+}
+
+// OVSPlugger is interface_driver = openvswitch: the tap becomes a br-int
+// port with the DHCP port's iface-id and attached-mac, which the OVS
+// agent tags like any VM port.
+type OVSPlugger struct{ VIFs VIFPlugger }
+
+// Plug adds the tap to br-int (idempotent).
+func (p OVSPlugger) Plug(ctx context.Context, tap string, n Network) error {
+	return p.VIFs.Plug(ctx, tap, n.DHCPPort.ID, n.DHCPPort.MAC)
+}
+
+// Unplug removes the tap's br-int port (missing is not an error).
+func (p OVSPlugger) Unplug(ctx context.Context, tap string) error { return p.VIFs.Unplug(ctx, tap) }
+
 // Config configures an Applier.
 type Config struct {
 	Options

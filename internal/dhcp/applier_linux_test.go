@@ -10,71 +10,73 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
+	"neutrino/internal/dataplane"
+	"neutrino/internal/dataplane/linux"
+	"neutrino/internal/dataplane/ovs"
 	"neutrino/internal/lab"
 )
 
-// bed is a host namespace with a Linux bridge standing in for the L2
-// agent's brq bridge, an Applier whose taps go there, and VM namespaces
-// asking by DHCP with busybox udhcpc (what cirros runs).
+// bed is a network node ("net", where the DHCP agent runs) and a compute
+// node joined by a VXLAN underlay, each with the real L2 data plane of
+// the mechanism under test: for linuxbridge the kernel's (vxlan devices,
+// brq bridges, the DHCP tap enslaved by name), for openvswitch the OVS
+// agent's (its own ovsdb-server and ovs-vswitchd per node, br-int and
+// br-tun flows, the DHCP tap plugged into br-int by the openvswitch
+// interface driver). The test plays the server: it computes what each
+// node's L2 agent must hold from the ports it binds there. VMs are
+// namespaces asking by DHCP with busybox udhcpc (what cirros runs).
 type bed struct {
 	t      *testing.T
 	ctx    context.Context
-	prefix string
-	host   string
+	mech   string
 	dir    string
+	lab    *lab.Lab
+	node   *lab.Node // the DHCP node
+	other  *lab.Node // a compute node
+	l2     map[*lab.Node]dataplane.Dataplane
+	ovs    map[*lab.Node]*lab.OVS
 	cfg    Config
 	app    *Applier
+	vni    map[string]uint32 // network id -> VNI
+	bound  []binding          // VM ports
+	served []binding          // DHCP ports of the last Apply
 }
 
-const testBridge = "brq-dhcptest"
-
-// bridgePlugger enslaves the tap to the test bridge: the Linux bridge
-// agent's part.
-type bridgePlugger struct{ ns string }
-
-func (p bridgePlugger) Plug(_ context.Context, tap string, _ Network) error {
-	h, err := lab.Handle(p.ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	br, err := h.LinkByName(testBridge)
-	if err != nil {
-		return err
-	}
-	l, err := h.LinkByName(tap)
-	if err != nil {
-		return err
-	}
-	return h.LinkSetMaster(l, br)
+// binding is a port bound to a node, as the L2 agents learn it.
+type binding struct {
+	node *lab.Node
+	port dataplane.LocalPort
 }
 
-func (bridgePlugger) Unplug(context.Context, string) error { return nil }
+// mechanisms are the ML2 mechanism drivers the namespace tests run on,
+// with the DHCP agent's interface driver for each.
+var mechanisms = []string{"linuxbridge", "openvswitch"}
 
 func requireTools(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (namespaces, veths, dnsmasq)")
+		t.Fatal("this test needs root (namespaces, veths, dnsmasq, OVS)")
 	}
-	for _, b := range []string{"dnsmasq", "busybox"} {
+	for _, b := range []string{"dnsmasq", "busybox", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd"} {
 		if _, err := exec.LookPath(b); err != nil {
-			t.Fatalf("%s not found (scripts/deps.sh installs dnsmasq-base and busybox): %v", b, err)
+			t.Fatalf("%s not found (scripts/deps.sh installs dnsmasq-base, busybox and openvswitch-switch): %v", b, err)
 		}
 	}
 }
 
-func newBed(t *testing.T) *bed {
+func newBed(t *testing.T, mech string) *bed {
 	requireTools(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// dnsmasq reads its files as the dnsmasq user once it has dropped
 	// root: the state directory must be reachable (t.TempDir's is not).
 	dir, err := os.MkdirTemp("", "neutrino-dhcp-")
@@ -85,35 +87,65 @@ func newBed(t *testing.T) *bed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	b := &bed{t: t, ctx: ctx, prefix: "nt-" + lab.RandomID(), dir: dir}
-	b.host = b.prefix + "-dhcphost"
-	if err := lab.CreateNS(b.host); err != nil {
+	b := &bed{t: t, ctx: ctx, mech: mech, dir: dir, l2: map[*lab.Node]dataplane.Dataplane{},
+		ovs: map[*lab.Node]*lab.OVS{}, vni: map[string]uint32{}}
+	if b.lab, err = lab.New(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := lab.TeardownPrefix(context.Background(), b.prefix); err != nil {
+		if err := b.lab.Teardown(context.Background()); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
 	})
-	h, err := lab.Handle(b.host)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"net", "compute"} {
+		n, err := b.lab.AddNode(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dp dataplane.Dataplane
+		switch mech {
+		case "linuxbridge":
+			dp, err = linux.New(linux.Options{NetNS: n.NS, Logger: log})
+		case "openvswitch":
+			o, err := lab.StartNodeOVS(ctx, n, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := o.Stop(); err != nil {
+					t.Errorf("stop ovs of %s: %v", name, err)
+				}
+			})
+			b.ovs[n] = o
+			dp, err = ovs.New(ctx, ovs.Config{OVSDB: o.OVSDB(), DatapathType: "netdev", NetNS: n.NS}, log.With("node", name))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = dp.Close() })
+		b.l2[n] = dp
+		if name == "net" {
+			b.node = n
+		} else {
+			b.other = n
+		}
 	}
-	defer h.Close()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: testBridge}}
-	if err := h.LinkAdd(br); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.LinkSetUp(br); err != nil {
-		t.Fatal(err)
-	}
+	b.syncL2() // OVS: br-int exists before anything is plugged into it
 	o := DefaultOptions(b.dir)
 	o.DNSServers = []string{"198.18.0.53"}
 	o.ConfigFile = os.Getenv("DHCP_TEST_DNSMASQ_CONF")
-	b.cfg = Config{Options: o, HostNS: b.host, Plugger: bridgePlugger{ns: b.host},
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	b.cfg = Config{Options: o, HostNS: b.node.NS, Logger: log}
+	if mech == "openvswitch" {
+		vifs, err := ovs.NewVIFs(ctx, b.ovs[b.node].OVSDB(), "br-int", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(vifs.Close)
+		b.cfg.Plugger = OVSPlugger{VIFs: vifs}
+	}
 	b.app = NewApplier(b.cfg)
-	// Runs before the namespace teardown above (cleanups are LIFO).
+	// Runs before the data planes, OVS and the lab go (cleanups are
+	// LIFO): a fresh applier removes what the test's made.
 	t.Cleanup(func() {
 		if err := NewApplier(b.cfg).Remove(context.Background()); err != nil {
 			t.Errorf("remove: %v", err)
@@ -126,12 +158,54 @@ type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// vm plugs a VM namespace with a port's MAC into the test bridge and
-// starts udhcpc in it. The VM's interface starts without address and
-// with MTU 1500: DHCP must give both.
-func (b *bed) vm(name, mac string) *lab.DHCPClient {
+// syncL2 applies to every node what its L2 agent would hold: the networks
+// of its ports (VXLAN, MTU 1450, flooding to the other nodes with ports
+// on them) and the ports.
+func (b *bed) syncL2() {
+	b.t.Helper()
+	ports := append(append([]binding(nil), b.bound...), b.served...)
+	for node, dp := range b.l2 {
+		s := dataplane.NodeState{LocalIP: node.IP(), UDPPort: 4789, Tunnels: []netip.Addr{},
+			Networks: map[string]dataplane.Network{}, Ports: map[string]dataplane.LocalPort{}}
+		for other := range b.l2 {
+			if other != node {
+				s.Tunnels = append(s.Tunnels, other.IP())
+			}
+		}
+		for _, p := range ports {
+			if p.node != node {
+				continue
+			}
+			s.Ports[p.port.ID] = p.port
+			var flood []netip.Addr
+			for _, q := range ports {
+				if q.port.NetworkID == p.port.NetworkID && q.node != node && !slices.Contains(flood, q.node.IP()) {
+					flood = append(flood, q.node.IP())
+				}
+			}
+			s.Networks[p.port.NetworkID] = dataplane.Network{ID: p.port.NetworkID, Type: "vxlan",
+				VNI: b.vniOf(p.port.NetworkID), MTU: 1450, Flood: flood}
+		}
+		if err := dp.Apply(b.ctx, s); err != nil {
+			b.t.Fatalf("L2 apply on %s: %v", node.Name, err)
+		}
+	}
+}
+
+func (b *bed) vniOf(network string) uint32 {
+	if v, ok := b.vni[network]; ok {
+		return v
+	}
+	b.vni[network] = uint32(1001 + len(b.vni))
+	return b.vni[network]
+}
+
+// vm plugs a VM with a port's MAC into a node as Nova does and starts
+// udhcpc in it. The VM's interface starts without address and with MTU
+// 1500: DHCP must give both.
+func (b *bed) vm(name, mac, network string, on *lab.Node) *lab.DHCPClient {
 	t := b.t
-	ns := b.plugVM(name, mac)
+	ns := b.plugVM(name, mac, network, on)
 	c, err := lab.StartDHCPClient(ns, "eth0", filepath.Join(b.dir, "vm-"+name))
 	if err != nil {
 		t.Fatal(err)
@@ -145,52 +219,46 @@ func (b *bed) vm(name, mac string) *lab.DHCPClient {
 	return c
 }
 
-// plugVM makes a VM namespace whose eth0 has mac and sits on the test
-// bridge, and returns the namespace.
-func (b *bed) plugVM(name, mac string) string {
+// plugVM makes a VM namespace whose eth0 has mac, plugged into node for
+// a port on network, has the node's L2 agent attach it, and returns the
+// namespace.
+func (b *bed) plugVM(name, mac, network string, on *lab.Node) string {
 	t := b.t
-	ns := b.prefix + "-vm-" + name
-	if err := lab.CreateNS(ns); err != nil {
-		t.Fatal(err)
-	}
-	h, err := lab.Handle(b.host)
+	port := uuid.NewString()
+	vm, err := b.lab.AddVM(b.ctx, on, name, lab.VIF{PortID: port, MAC: mac, MTU: 1450, DHCP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
-	fd, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
+	if o := b.ovs[on]; o != nil {
+		if err := o.PlugVIF(b.ctx, "br-int", vm.Tap, port, mac, "vm-"+name); err != nil {
+			t.Fatal(err)
+		}
+		// ovs-vswitchd reads the veth with AF_PACKET and does not
+		// complete partial checksums.
+		if err := lab.DisableOffloads(b.ctx, vm.NS, "eth0"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	defer fd.Close()
-	hw, _ := net.ParseMAC(mac)
-	tap := "tv-" + name
-	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: tap}, PeerName: "eth0",
-		PeerHardwareAddr: hw, PeerNamespace: netlink.NsFd(int(fd))}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := h.LinkByName(tap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := h.LinkByName(testBridge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.LinkSetMaster(l, br); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.LinkSetUp(l); err != nil {
-		t.Fatal(err)
-	}
-	return ns
+	b.bound = append(b.bound, binding{node: on, port: dataplane.LocalPort{ID: port, NetworkID: network, MAC: mac}})
+	b.syncL2()
+	return vm.NS
 }
 
+// apply applies s with the bed's applier, then the L2 agents attach the
+// DHCP ports it serves on the DHCP node.
 func (b *bed) apply(s State) {
 	b.t.Helper()
 	if err := b.app.Apply(b.ctx, s); err != nil {
 		b.t.Fatalf("apply: %v", err)
 	}
+	b.served = nil
+	for _, n := range s.Networks {
+		if served(n) {
+			b.served = append(b.served, binding{node: b.node,
+				port: dataplane.LocalPort{ID: n.DHCPPort.ID, NetworkID: n.ID, MAC: n.DHCPPort.MAC}})
+		}
+	}
+	b.syncL2()
 }
 
 // pid is the network's dnsmasq pid (failing when none runs).
@@ -277,16 +345,28 @@ func vmAddr(t *testing.T, ns string) (netip.Prefix, int, netip.Addr) {
 }
 
 // TestServeVMs runs the DHCP service for one network against real dnsmasq
-// and udhcpc, through a port change, an agent restart, a dnsmasq crash, a
-// second subnet and DHCP being turned off.
+// and udhcpc on both mechanisms' data planes: a VM on the DHCP node and
+// one on another node (through the VXLAN tunnel) get their addresses,
+// and the service goes through a port change, an agent restart, a
+// dnsmasq crash, a second subnet and DHCP being turned off.
 func TestServeVMs(t *testing.T) {
-	b := newBed(t)
+	for _, mech := range mechanisms {
+		t.Run(mech, func(t *testing.T) { serveVMs(t, mech) })
+	}
+}
+
+func serveVMs(t *testing.T, mech string) {
+	b := newBed(t, mech)
 	n := Network{ID: uuid.NewString(), MTU: 1450,
 		Subnets: []Subnet{{ID: "sub-a", CIDR: pfx("192.168.1.0/24"), IPVersion: 4, Gateway: addr("192.168.1.1"), EnableDHCP: true}},
 		DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:02", DeviceOwner: OwnerDHCP,
 			FixedIPs: []FixedIP{{SubnetID: "sub-a", Address: addr("192.168.1.2")}}},
-		Ports: []Port{{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:04", DeviceOwner: "compute:nova",
-			FixedIPs: []FixedIP{{SubnetID: "sub-a", Address: addr("192.168.1.4")}}}},
+		Ports: []Port{
+			{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:04", DeviceOwner: "compute:nova",
+				FixedIPs: []FixedIP{{SubnetID: "sub-a", Address: addr("192.168.1.4")}}},
+			{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:05", DeviceOwner: "compute:nova",
+				FixedIPs: []FixedIP{{SubnetID: "sub-a", Address: addr("192.168.1.5")}}},
+		},
 	}
 	b.apply(State{Networks: []Network{n}})
 	if !lab.NSExists(Namespace(n.ID)) {
@@ -294,16 +374,24 @@ func TestServeVMs(t *testing.T) {
 	}
 	pid := b.pid(n)
 
-	vm1 := b.vm("one", "fa:16:3e:00:00:04")
-	l := b.waitLease(vm1, "first lease", func(l lab.Lease) bool { return l.Event == "bound" })
-	// No dns_nameservers on the subnet: dnsmasq offers itself (and
-	// forwards to dnsmasq_dns_servers).
-	if l.Addr != pfx("192.168.1.4/24") || l.Router != addr("192.168.1.1") || l.MTU != 1450 ||
-		!slices.Equal(l.DNS, []netip.Addr{addr("192.168.1.2")}) || l.Lease != 86400 || l.ServerID != addr("192.168.1.2") {
-		t.Fatalf("lease %+v, want 192.168.1.4/24 via 192.168.1.1, MTU 1450, DNS 192.168.1.2, 86400s from 192.168.1.2", l)
-	}
-	if a, mtu, gw := vmAddr(t, vm1.NS); a != pfx("192.168.1.4/24") || mtu != 1450 || gw != addr("192.168.1.1") {
-		t.Fatalf("VM eth0 %s mtu %d gw %s, want 192.168.1.4/24 mtu 1450 gw 192.168.1.1", a, mtu, gw)
+	// One VM on the DHCP node, one on the other node: its DISCOVER
+	// crosses the tunnel.
+	vm1 := b.vm("one", "fa:16:3e:00:00:04", n.ID, b.node)
+	vm2 := b.vm("two", "fa:16:3e:00:00:05", n.ID, b.other)
+	for _, c := range []struct {
+		vm   *lab.DHCPClient
+		want netip.Prefix
+	}{{vm1, pfx("192.168.1.4/24")}, {vm2, pfx("192.168.1.5/24")}} {
+		l := b.waitLease(c.vm, "first lease", func(l lab.Lease) bool { return l.Event == "bound" })
+		// No dns_nameservers on the subnet: dnsmasq offers itself (and
+		// forwards to dnsmasq_dns_servers).
+		if l.Addr != c.want || l.Router != addr("192.168.1.1") || l.MTU != 1450 ||
+			!slices.Equal(l.DNS, []netip.Addr{addr("192.168.1.2")}) || l.Lease != 86400 || l.ServerID != addr("192.168.1.2") {
+			t.Fatalf("lease %+v in %s, want %s via 192.168.1.1, MTU 1450, DNS 192.168.1.2, 86400s from 192.168.1.2", l, c.vm.NS, c.want)
+		}
+		if a, mtu, gw := vmAddr(t, c.vm.NS); a != c.want || mtu != 1450 || gw != addr("192.168.1.1") {
+			t.Fatalf("VM eth0 in %s: %s mtu %d gw %s, want %s mtu 1450 gw 192.168.1.1", c.vm.NS, a, mtu, gw, c.want)
+		}
 	}
 
 	t.Run("changed fixed IP is given on renew; dnsmasq reloads, not restarts", func(t *testing.T) {
@@ -324,10 +412,15 @@ func TestServeVMs(t *testing.T) {
 		if p := b.pid(n); p != pid {
 			t.Fatalf("dnsmasq pid %d after an agent restart, want %d (adopted)", p, pid)
 		}
-		before, _ := vm1.Lease()
-		l := b.renew(vm1, "renew after the restart", newLease(before))
-		if l.Addr != pfx("192.168.1.7/24") {
-			t.Fatalf("after an agent restart the renew gave %+v, want 192.168.1.7/24", l)
+		for _, c := range []struct {
+			vm   *lab.DHCPClient
+			want netip.Prefix
+		}{{vm1, pfx("192.168.1.7/24")}, {vm2, pfx("192.168.1.5/24")}} {
+			before, _ := c.vm.Lease()
+			l := b.renew(c.vm, "renew after the restart", newLease(before))
+			if l.Addr != c.want {
+				t.Fatalf("after an agent restart the renew in %s gave %+v, want %s", c.vm.NS, l, c.want)
+			}
 		}
 	})
 
@@ -355,10 +448,10 @@ func TestServeVMs(t *testing.T) {
 		if got, err := b.app.Supervise(b.ctx); err != nil || len(got) != 0 {
 			t.Fatalf("second Supervise = %v, %v; want nothing to do", got, err)
 		}
-		before, _ := vm1.Lease()
-		l := b.renew(vm1, "renew after the crash", newLease(before))
-		if l.Addr != pfx("192.168.1.7/24") {
-			t.Fatalf("after a dnsmasq restart the renew gave %+v, want 192.168.1.7/24", l)
+		before, _ := vm2.Lease()
+		l := b.renew(vm2, "renew after the crash", newLease(before))
+		if l.Addr != pfx("192.168.1.5/24") {
+			t.Fatalf("after a dnsmasq restart the renew gave %+v, want 192.168.1.5/24", l)
 		}
 	})
 
@@ -369,8 +462,8 @@ func TestServeVMs(t *testing.T) {
 		n.Ports = append(n.Ports, Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:25", DeviceOwner: "compute:nova",
 			FixedIPs: []FixedIP{{SubnetID: "sub-b", Address: addr("192.168.2.5")}}})
 		b.apply(State{Networks: []Network{n}})
-		vm2 := b.vm("two", "fa:16:3e:00:00:25")
-		l := b.waitLease(vm2, "lease on the second subnet", func(l lab.Lease) bool { return l.Event == "bound" })
+		vm3 := b.vm("three", "fa:16:3e:00:00:25", n.ID, b.other)
+		l := b.waitLease(vm3, "lease on the second subnet", func(l lab.Lease) bool { return l.Event == "bound" })
 		if l.Addr != pfx("192.168.2.5/24") || l.Router.IsValid() || l.MTU != 1450 || !slices.Equal(l.DNS, []netip.Addr{addr("198.18.0.53")}) {
 			t.Fatalf("lease %+v, want 192.168.2.5/24, no router, MTU 1450, DNS 198.18.0.53", l)
 		}
@@ -391,23 +484,46 @@ func TestServeVMs(t *testing.T) {
 		if _, err := os.Stat(b.cfg.Dir(n.ID)); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("files of %s still there: %v", n.ID, err)
 		}
+		b.checkTap(n.DHCPPort.ID, false)
+	})
+
+	t.Run("a network without DHCP subnets never gets a namespace", func(t *testing.T) {
+		m := Network{ID: uuid.NewString(), MTU: 1450,
+			Subnets:  []Subnet{{ID: "s", CIDR: pfx("192.168.9.0/24"), IPVersion: 4, Gateway: addr("192.168.9.1")}},
+			DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:09:02", FixedIPs: []FixedIP{{SubnetID: "s", Address: addr("192.168.9.2")}}},
+		}
+		b.apply(State{Networks: []Network{n, m}})
+		if lab.NSExists(Namespace(m.ID)) {
+			t.Fatalf("namespace %s exists for a network without DHCP", Namespace(m.ID))
+		}
+		if _, err := os.Stat(b.cfg.Dir(m.ID)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("files for a network without DHCP: %v", err)
+		}
+		b.checkTap(m.DHCPPort.ID, false)
 	})
 }
 
-// TestNoDHCPNoNamespace: a network none of whose subnets has DHCP gets no
-// namespace and no process.
-func TestNoDHCPNoNamespace(t *testing.T) {
-	b := newBed(t)
-	n := Network{ID: uuid.NewString(), MTU: 1450,
-		Subnets:  []Subnet{{ID: "s", CIDR: pfx("192.168.9.0/24"), IPVersion: 4, Gateway: addr("192.168.9.1")}},
-		DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:09:02", FixedIPs: []FixedIP{{SubnetID: "s", Address: addr("192.168.9.2")}}},
+// checkTap checks whether the DHCP node has the DHCP port's tap, and for
+// openvswitch its br-int port.
+func (b *bed) checkTap(portID string, want bool) {
+	b.t.Helper()
+	tap := TapDevice(portID)
+	h, err := lab.Handle(b.node.NS)
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	b.apply(State{Networks: []Network{n}})
-	if lab.NSExists(Namespace(n.ID)) {
-		t.Fatalf("namespace %s exists for a network without DHCP", Namespace(n.ID))
+	defer h.Close()
+	if _, err := h.LinkByName(tap); (err == nil) != want {
+		b.t.Errorf("tap %s on the DHCP node: present %v, want %v", tap, err == nil, want)
 	}
-	if _, err := os.Stat(b.cfg.Dir(n.ID)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("files for a network without DHCP: %v", err)
+	if o := b.ovs[b.node]; o != nil {
+		out, err := o.Vsctl(b.ctx, "--timeout=20", "list-ports", "br-int")
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if got := slices.Contains(strings.Fields(out), tap); got != want {
+			b.t.Errorf("br-int port %s: present %v, want %v (ports: %s)", tap, got, want, out)
+		}
 	}
 }
 
@@ -416,7 +532,7 @@ func TestNoDHCPNoNamespace(t *testing.T) {
 // network's work), so drift under it waits for Resync, the agent's
 // periodic full pass, which repairs it.
 func TestApplyTouchesChangedNetworksOnly(t *testing.T) {
-	b := newBed(t)
+	b := newBed(t, "linuxbridge")
 	n := Network{ID: uuid.NewString(), MTU: 1450,
 		Subnets: []Subnet{{ID: "s", CIDR: pfx("192.168.8.0/24"), IPVersion: 4, Gateway: addr("192.168.8.1"), EnableDHCP: true}},
 		DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:08:02", DeviceOwner: OwnerDHCP,

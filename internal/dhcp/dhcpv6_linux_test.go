@@ -169,7 +169,7 @@ func nsAddrs(t *testing.T, ns, dev string) []netip.Prefix {
 // information-request with the subnet's DNS servers; a SLAAC subnet gets
 // the DHCP port's address on the namespace's device but no DHCP.
 func TestServeIPv6(t *testing.T) {
-	b := newBed(t)
+	b := newBed(t, "linuxbridge")
 	const vmMAC = "fa:16:3e:00:60:04"
 	n := Network{ID: uuid.NewString(), MTU: 1450,
 		Subnets: []Subnet{{ID: "sub-st", CIDR: pfx("fd00:60::/64"), IPVersion: 6, Gateway: addr("fd00:60::1"), EnableDHCP: true,
@@ -190,7 +190,7 @@ func TestServeIPv6(t *testing.T) {
 	}
 
 	t.Run("dhcpv6-stateful gives the fixed IP", func(t *testing.T) {
-		vm := b.plugVM("v6a", vmMAC)
+		vm := b.plugVM("v6a", vmMAC, n.ID, b.node)
 		env := b.dhclient6(t, vm, false)
 		if env["new_ip6_address"] != "fd00:60::4" {
 			t.Fatalf("dhclient -6 got address %q, want fd00:60::4 (event %v)", env["new_ip6_address"], env)
@@ -238,7 +238,7 @@ func TestServeIPv6(t *testing.T) {
 		if !strings.Contains(cmd, "--dhcp-range=set:subnet-sub-sl,fd00:61::,static,64,") || strings.Contains(cmd, "sub-slaac") {
 			t.Fatalf("dnsmasq command line %q: want a static range for the stateless subnet and none for SLAAC", cmd)
 		}
-		vm := b.plugVM("v6b", vmMAC)
+		vm := b.plugVM("v6b", vmMAC, n.ID, b.node)
 		env := b.dhclient6(t, vm, true)
 		if env["new_dhcp6_name_servers"] != "fd00:61::53" || env["new_ip6_address"] != "" {
 			t.Fatalf("information-request got DNS %q and address %q, want fd00:61::53 and none (event %v)",
