@@ -8,6 +8,8 @@
 #   agents.sh env           print the nodes (NODE<i>_NS, NODE<i>_OVS_RUNDIR, NODE<i>_HOST)
 # FIREWALL_DRIVER=openvswitch|iptables_hybrid|noop sets [securitygroup] firewall_driver on both
 # systems' agents (default noop: no security-group flows, as the API/convergence runs want).
+# OVS_DUMMY=1 starts ovs-vswitchd with --enable-dummy, so VM interfaces can be plugged as
+# type=dummy (no kernel tap behind each: 1,000 userspace-datapath internal ports take minutes).
 # Node i (i = 1, 2) is a network namespace nb-<random>-n<i> with its own ovsdb-server +
 # ovs-vswitchd (userspace datapath, datapath_type=netdev: this kernel has no OVS module),
 # an underlay veth created directly between the two namespaces (no link in the root
@@ -45,7 +47,7 @@ up() {
     OVS_RUNDIR=$D/run ovs-vsctl --no-wait init
     OVS_RUNDIR=$D/run ovs-vsctl --no-wait set Open_vSwitch . external_ids:hostname=bench-node-$i external_ids:system-id=bench-node-$i
     ip netns exec $ns env OVS_RUNDIR=$D/run OVS_LOGDIR=$D/log ovs-vswitchd unix:$D/run/db.sock \
-      --pidfile=$D/run/ovs-vswitchd.pid --detach --log-file=$D/log/ovs-vswitchd.log >/dev/null 2>&1
+      ${OVS_DUMMY:+--enable-dummy} --pidfile=$D/run/ovs-vswitchd.pid --detach --log-file=$D/log/ovs-vswitchd.log >/dev/null 2>&1
     OVS_RUNDIR=$D/run ovs-vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev -- add-port br-phy nbu$i
     ip -n $ns addr add 198.18.99.$i/24 dev br-phy; ip -n $ns link set br-phy up
   done
