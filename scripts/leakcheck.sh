@@ -14,7 +14,9 @@
 # process whose environment holds it and still runs afterwards is a leak.
 # lab.CreateNS appends each namespace name it makes to RUN_DIR/netns; one of
 # those still in /run/netns is a leak. A link in the root namespace that was
-# not there at `begin` is a leak (tests make links only inside namespaces).
+# not there at `begin` is a leak (tests make links only inside namespaces), and
+# so is an nftables table in the root namespace (the firewalls' tests program
+# nftables only inside their node namespaces).
 set -uo pipefail
 # This script's own processes must not carry the mark it looks for.
 [ -n "${NEUTRINO_TEST_RUN:-}" ] && exec env -u NEUTRINO_TEST_RUN bash "$0" "$@"
@@ -45,9 +47,16 @@ links() {
     grep -vxE 'gre0|gretap0|erspan0|ip_vti0|ip6_vti0|sit0|ip6tnl0|ip6gre0|tunl0|ifb[0-9]+' | sort -u
 }
 
+# nft_tables: the root namespace's nftables tables ("table <family> <name>").
+nft_tables() {
+  command -v nft >/dev/null || return 0
+  nft list tables 2>/dev/null | sort -u
+}
+
 case $cmd in
 begin)
   links >"$run/links.before"
+  nft_tables >"$run/nft.before"
   exit 0 ;;
 reap)
   for d in /tmp/neutrino-run.*; do
@@ -81,6 +90,11 @@ if [ -f "$run/links.before" ]; then
   [ -n "$new" ] && { echo "leak: links left in the root namespace: $new"; bad=1; }
 else
   echo "leakcheck: no $run/links.before (run \`$0 begin $run\` first)" >&2; bad=1
+fi
+
+if [ -f "$run/nft.before" ]; then
+  new=$(nft_tables | comm -13 "$run/nft.before" - | sed 's/^table //' | tr '\n' ' ')
+  [ -n "$new" ] && { echo "leak: nftables tables left in the root namespace: $new"; bad=1; }
 fi
 
 left=""

@@ -106,6 +106,62 @@ func TestLeakcheckScript(t *testing.T) {
 	}
 }
 
+// TestLeakcheckNftables: a table that was not there at `begin` fails the
+// check, named with its family. The script runs inside a scratch namespace
+// (`ip netns exec`), so the table is made there, never in the root
+// namespace where it would be another run's leak.
+func TestLeakcheckNftables(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Fatal("nft is not installed (scripts/deps.sh installs nftables)")
+	}
+	script, err := filepath.Abs("../../scripts/leakcheck.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "nt-" + RandomID() + "-nft"
+	if err := CreateNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = DeleteNS(ns) }()
+	run := t.TempDir()
+	leakcheck := func(mode string) (string, int) {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "exec", ns, "bash", script, mode, run).CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &ee):
+			return string(out), ee.ExitCode()
+		}
+		t.Fatalf("leakcheck %s: %v: %s", mode, err, out)
+		return "", 0
+	}
+	nft := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+	}
+	nft("add", "table", "inet", "was-there")
+	if out, code := leakcheck("begin"); code != 0 {
+		t.Fatalf("begin: exit %d: %s", code, out)
+	}
+	nft("add", "table", "bridge", "neutrino-left")
+	out, code := leakcheck("check")
+	if code != 1 || !strings.Contains(out, "nftables tables left in the root namespace: bridge neutrino-left") {
+		t.Errorf("table left: exit %d, want 1 naming bridge neutrino-left: %s", code, out)
+	}
+	if strings.Contains(out, "was-there") {
+		t.Errorf("the report names a table that was there at begin: %s", out)
+	}
+	nft("delete", "table", "bridge", "neutrino-left")
+	if out, code := leakcheck("check"); code != 0 {
+		t.Errorf("after the table went: exit %d: %s", code, out)
+	}
+}
+
 // TestLeakcheckReap: `leakcheck.sh reap` ends the processes and deletes the
 // namespaces of a run whose scripts/test.sh is gone, and leaves a live
 // run's alone.

@@ -22,6 +22,8 @@ type sgTopo struct {
 	*topo
 	groups  map[*tvm][]string           // a VM's security groups
 	off     map[*tvm]bool               // port_security_enabled = false
+	noCT    map[*tvm]bool               // in stateless groups (stateful = False)
+	addr6   map[*tvm]netip.Addr         // a VM's IPv6 address, if it has one
 	rules   map[string][]dataplane.Rule // a group's rules
 	members map[string][]netip.Prefix   // nil: computed from groups
 	vteps   []netip.Addr                // nil: every node's
@@ -29,7 +31,7 @@ type sgTopo struct {
 }
 
 func newSGTopo(t *testing.T, nodes ...string) *sgTopo {
-	return &sgTopo{topo: newTopo(t, modeL2Pop, nodes...), groups: map[*tvm][]string{}, off: map[*tvm]bool{},
+	return &sgTopo{topo: newTopo(t, modeL2Pop, nodes...), groups: map[*tvm][]string{}, off: map[*tvm]bool{}, noCT: map[*tvm]bool{}, addr6: map[*tvm]netip.Addr{},
 		rules: map[string][]dataplane.Rule{}, lag: map[string][]*tvm{}}
 }
 
@@ -41,13 +43,19 @@ func (s *sgTopo) firewall(node string) dataplane.Firewall {
 		for _, g := range s.groups[v] {
 			if !slices.Contains(s.lag[g], v) {
 				fw.RemoteGroups[g] = append(fw.RemoteGroups[g], netip.PrefixFrom(v.addr.Addr(), 32))
+				if a6, ok := s.addr6[v]; ok {
+					fw.RemoteGroups[g] = append(fw.RemoteGroups[g], netip.PrefixFrom(a6, 128))
+				}
 			}
 		}
 		if v.node != node {
 			continue
 		}
-		f := dataplane.PortFilter{PortID: v.port, NetworkID: v.net.ID, MAC: v.mac, PortSecurity: !s.off[v], Stateful: true,
+		f := dataplane.PortFilter{PortID: v.port, NetworkID: v.net.ID, MAC: v.mac, PortSecurity: !s.off[v], Stateful: !s.noCT[v],
 			Allowed: []dataplane.AllowedAddress{{MAC: v.mac, Prefix: netip.PrefixFrom(v.addr.Addr(), 32)}}}
+		if a6, ok := s.addr6[v]; ok {
+			f.Allowed = append(f.Allowed, dataplane.AllowedAddress{MAC: v.mac, Prefix: netip.PrefixFrom(a6, 128)})
+		}
 		for _, g := range s.groups[v] {
 			f.Rules = append(f.Rules, s.rules[g]...)
 		}
@@ -77,6 +85,33 @@ func (s *sgTopo) boot(name, node string, n *tnet, host int, groups ...string) *t
 	v := s.plug(name, node, n, host, false)
 	s.groups[v] = groups
 	return v
+}
+
+// boot6 is boot with IPv6 on the VM's interface (the lab turns IPv6 off in
+// every namespace) and the address fd00:1::<host>/64.
+func (s *sgTopo) boot6(name, node string, n *tnet, host int, groups ...string) *tvm {
+	s.t.Helper()
+	v := s.boot(name, node, n, host, groups...)
+	a := netip.MustParseAddr(fmt.Sprintf("fd00:1::%d", host))
+	for _, c := range [][]string{
+		{"sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0"},
+		{"ip", "-6", "addr", "add", netip.PrefixFrom(a, 64).String(), "dev", "eth0", "nodad"},
+	} {
+		if _, err := lab.Exec(s.ctx, v.vm.NS, c...); err != nil {
+			s.t.Fatalf("%s: %v", name, err)
+		}
+	}
+	s.addr6[v] = a
+	return v
+}
+
+// expect6 is expect over IPv6 (ICMPv6 echo to the VM's IPv6 address).
+func (s *sgTopo) expect6(from, to *tvm, ok bool, why string) {
+	s.t.Helper()
+	_, err := lab.Exec(s.ctx, from.vm.NS, "ping", "-6", "-n", "-q", "-c", "1", "-W", "2", s.addr6[to].String())
+	if got := err == nil; got != ok {
+		s.t.Errorf("%s -> %s: reached=%v, want %v (%s)", from.name, s.addr6[to], got, ok, why)
+	}
 }
 
 // pingOnce is one echo request with a short wait: a new ICMP connection.
@@ -183,6 +218,86 @@ func TestSecurityGroups(t *testing.T) {
 	}
 	s.expect(a3, a1, true, "a3 joined default")
 	s.expect(a1, a3, true, "a3 joined default")
+}
+
+// TestSecurityGroupsIPv6: rules of ethertype IPv6 on real IPv6 packets: a
+// remote group's IPv6 set, an icmpv6 echo-request rule limited by an IPv6
+// remote_ip_prefix, "icmp" in an IPv6 rule meaning ICMPv6 (as Neutron's
+// agents read it), IPv6 anti-spoofing, and an ethertype's rules admitting
+// nothing of the other.
+func TestSecurityGroupsIPv6(t *testing.T) {
+	s := newSGTopo(t, "compute1", "compute2")
+	n := s.addNet(1001, "192.168.1.0/24")
+	s.rules["default"] = append(slices.Clone(egressAll), dataplane.Rule{Direction: "ingress", Ethertype: "IPv6", RemoteGroup: "default"})
+	s.rules["web"] = slices.Clone(egressAll)
+	a1 := s.boot6("a1", "compute1", n, 11, "default")
+	a2 := s.boot6("a2", "compute2", n, 12, "default")
+	b1 := s.boot6("b1", "compute1", n, 21, "web")
+	s.apply()
+	if set := s.nft("compute1", "list", "set", "inet", nftfw.TableName, nftfw.RemoteSetName("default", true)); !strings.Contains(set, s.addr6[a2].String()) {
+		t.Errorf("compute1's IPv6 set of default lacks a2:\n%s", set)
+	}
+	s.expect6(a1, a2, true, "same group over IPv6, two nodes")
+	s.expect6(a2, a1, true, "same group over IPv6, two nodes")
+	s.expect(a1, a2, false, "default admits its members over IPv6 only")
+	s.expect6(a1, b1, false, "web admits nothing")
+
+	echo6 := func(proto uint8, from *tvm) dataplane.Rule {
+		return dataplane.Rule{Direction: "ingress", Ethertype: "IPv6", Protocol: proto, PortMin: 128, PortMax: -1,
+			RemotePrefix: netip.PrefixFrom(s.addr6[from], 128)}
+	}
+	s.rules["web"] = append(slices.Clone(egressAll), echo6(58, a1))
+	s.apply()
+	s.expect6(a1, b1, true, "icmpv6 echo request from a1's prefix")
+	s.expect6(a2, b1, false, "a2 is outside the rule's remote_ip_prefix")
+	s.expect(a1, b1, false, "an IPv6 rule admits no IPv4")
+	s.rules["web"] = append(slices.Clone(egressAll), echo6(1, a2))
+	s.apply()
+	s.expect6(a2, b1, true, `"icmp" in an IPv6 rule is ICMPv6`)
+	s.expect6(a1, b1, false, "the rule for a1 was replaced")
+
+	// A source address the port does not own is dropped by its spoof chain.
+	if _, err := lab.Exec(s.ctx, a1.vm.NS, "ip", "-6", "addr", "add", "fd00:1::99/64", "dev", "eth0", "nodad"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.dropped("compute1", "bridge", "spoof-"+a1.vm.Tap)
+	if _, err := lab.Exec(s.ctx, a1.vm.NS, "ping", "-6", "-n", "-q", "-c", "1", "-W", "2", "-I", "fd00:1::99", s.addr6[a2].String()); err == nil {
+		t.Error("a1 reached a2 from a spoofed IPv6 source")
+	}
+	if after := s.dropped("compute1", "bridge", "spoof-"+a1.vm.Tap); after <= before {
+		t.Errorf("a1's spoof drop counter %d -> %d: the spoofed IPv6 packet was not dropped there", before, after)
+	}
+}
+
+// TestStatelessGroups: a stateless group (stateful = False) has no
+// connection tracking, so replies need rules of their own. The group
+// allows ICMP out and echo requests (type 8) in: a ping between its
+// members is answered while they are stateful (the reply belongs to an
+// established connection), not once they are stateless, again once echo
+// replies (type 0) are allowed in, and not without an egress rule.
+func TestStatelessGroups(t *testing.T) {
+	s := newSGTopo(t, "compute1", "compute2")
+	n := s.addNet(1001, "192.168.1.0/24")
+	icmp := func(dir string, typ int) dataplane.Rule {
+		return dataplane.Rule{Direction: dir, Ethertype: "IPv4", Protocol: 1, PortMin: typ, PortMax: -1}
+	}
+	s.rules["sl"] = []dataplane.Rule{icmp("egress", -1), icmp("ingress", 8)}
+	a1 := s.boot("a1", "compute1", n, 11, "sl")
+	a2 := s.boot("a2", "compute2", n, 12, "sl")
+	s.apply()
+	s.expect(a1, a2, true, "stateful: the echo reply is an established connection")
+	s.noCT[a1], s.noCT[a2] = true, true
+	s.apply()
+	s.expect(a1, a2, false, "stateless: no rule lets the echo reply in")
+	if out := s.nft("compute1", "list", "chain", "inet", nftfw.TableName, "ingress-"+a1.vm.Tap); strings.Contains(out, "ct state") {
+		t.Errorf("a stateless port's chain uses conntrack:\n%s", out)
+	}
+	s.rules["sl"] = append(s.rules["sl"], icmp("ingress", 0))
+	s.apply()
+	s.expect(a1, a2, true, "stateless: echo replies allowed in by their own rule")
+	s.rules["sl"] = s.rules["sl"][1:]
+	s.apply()
+	s.expect(a1, a2, false, "stateless: nothing may leave without an egress rule")
 }
 
 // TestAntiSpoofing: a port sends only from its MAC and address.

@@ -523,6 +523,11 @@ func ruleMatches(r dataplane.Rule, ofport int, stateful bool) []string {
 	if r.RemoteGroup == "" && r.RemotePrefix.IsValid() && r.RemotePrefix.Addr().Is6() != v6 {
 		return nil
 	}
+	if v6 && r.Protocol == 1 {
+		// "icmp" in an IPv6 rule is ICMPv6, as Neutron's agents read it
+		// (our API already stores it so; rules may come from elsewhere).
+		r.Protocol = 58
+	}
 	var b strings.Builder
 	if stateful {
 		b.WriteString(ruleCT + ",")
