@@ -496,8 +496,9 @@ func (w *sgWork) settled(ctx context.Context, base int, ops *[]int, st *SGStep) 
 }
 
 // flowMonitor counts the flow changes on a node's br-int: `ovs-ofctl
-// monitor br-int watch:!initial` prints one "event=ADDED|MODIFIED|DELETED"
-// line per flow changed by any OpenFlow client.
+// monitor br-int watch:!initial` prints (on stderr, unbuffered) one
+// "event=ADDED|MODIFIED|DELETED" line per flow changed by any OpenFlow
+// client.
 type flowMonitor struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
@@ -514,6 +515,7 @@ func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stderr = cmd.Stdout // ovs-ofctl monitor prints the updates on stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ovs-ofctl monitor on %s: %w", n.Host, err)
 	}
@@ -550,6 +552,11 @@ func (m *flowMonitor) count() int {
 func (m *flowMonitor) settle(ctx context.Context, quiet time.Duration) (int, bool, error) {
 	end := time.Now().Add(2 * time.Minute)
 	for {
+		select {
+		case <-m.done:
+			return 0, false, errors.New("ovs-ofctl monitor ended (its error is in the log above)")
+		default:
+		}
 		m.mu.Lock()
 		n, last, paused := m.n, m.last, m.paused
 		m.mu.Unlock()
@@ -565,8 +572,6 @@ func (m *flowMonitor) settle(ctx context.Context, quiet time.Duration) (int, boo
 		select {
 		case <-ctx.Done():
 			return 0, false, ctx.Err()
-		case <-m.done:
-			return 0, false, errors.New("ovs-ofctl monitor ended")
 		case <-time.After(quiet - time.Since(last)):
 		}
 	}

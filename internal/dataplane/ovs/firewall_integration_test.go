@@ -23,7 +23,7 @@ type fwVM struct {
 	pairs []dataplane.AllowedAddress
 	// ip6 is the VM's IPv6 address, if it has one (fixed IP of the port).
 	ip6 netip.Addr
-	vm    *lab.VM
+	vm  *lab.VM
 }
 
 // fwWorld is what the server would know: VMs and each group's rules. It
