@@ -19,11 +19,16 @@ package main
 //     (nw_src=<ip>, the remote-group conjunction); then the port is deleted
 //     and its flow awaited gone (not timed).
 //
-// Flows are read with `ovs-ofctl dump-flows br-int table=82,...` (a filter
-// on the rule's port or the member's address, so the reply stays small)
-// every 20 ms; an event's time is the midpoint of the first probe that saw
-// it complete. The systems are black boxes behind the same API and the
-// same OVS tables; nothing of neutrino is imported.
+// An event's time is when `ovs-ofctl monitor br-int` on node 1 (OVS's
+// flow monitor, which reports every flow added, modified or deleted by
+// any OpenFlow client as it happens) printed the update that completed it,
+// from the API call's return (0 if it came earlier; the time from the
+// call's start is kept too). A dump-flows (`table=82,...`, filtered on the
+// rule's port or the member's address) then confirms it; should the
+// monitor have missed it (OVS pauses a monitor with over 128 KiB queued),
+// the event is timed by polling that dump every 20 ms instead, and counted
+// as missed. The systems are black boxes behind the same API and the same
+// OVS tables; nothing of neutrino is imported.
 //
 // Data-plane operations: for the first -ops-events events of each kind per
 // step, `ovs-ofctl monitor br-int` on node 1 counts every flow added,
@@ -65,8 +70,15 @@ import (
 type SGStep struct {
 	Ports int `json:"ports"`
 	// RuleS and MemberS are the event latencies in seconds, in order.
-	RuleS   []float64 `json:"rule_create_to_enforced_s"`
-	MemberS []float64 `json:"member_join_to_accepted_s"`
+	// They run from the API call's return; an event already seen by then
+	// counts 0. RuleCallS and MemberCallS run from the call's start.
+	RuleS       []float64 `json:"rule_create_to_enforced_s"`
+	MemberS     []float64 `json:"member_join_to_accepted_s"`
+	RuleCallS   []float64 `json:"rule_call_to_enforced_s"`
+	MemberCallS []float64 `json:"member_call_to_accepted_s"`
+	// MonitorMissed counts events the flow monitor did not show complete
+	// (a paused monitor), timed by polling dump-flows instead.
+	MonitorMissed int `json:"monitor_missed,omitempty"`
 	// RuleAPIS and MemberAPIS are the API calls' own latencies.
 	RuleAPIS   []float64 `json:"rule_create_api_s"`
 	MemberAPIS []float64 `json:"member_create_api_s"`
@@ -281,16 +293,16 @@ func sgSystem(ctx context.Context, log *slog.Logger, sys System, env []string, r
 }
 
 type sgWork struct {
-	c          *Client
-	n1, n2     Node
-	log        *slog.Logger
-	opt        sgOptions
-	mon        *flowMonitor
-	net        string
-	web, memb  string
-	ports      []sgPort // plugged on node 1
-	nextTCP    int
-	nextMember int
+	c           *Client
+	n1, n2      Node
+	log         *slog.Logger
+	opt         sgOptions
+	mon         *flowMonitor
+	net, subnet string
+	web, memb   string
+	ports       []sgPort // plugged on node 1
+	nextTCP     int
+	nextMember  int
 }
 
 type sgPort struct{ id, mac string }
@@ -300,6 +312,11 @@ func (w *sgWork) setup(ctx context.Context, members int) error {
 	if w.net, err = freshNet(ctx, w.c, "bench-sg", "10.90.0.0/16"); err != nil {
 		return err
 	}
+	var subs struct{ Subnets []idOnly }
+	if _, err := w.c.Do(ctx, "GET", "/v2.0/subnets?network_id="+w.net, nil, &subs); err != nil || len(subs.Subnets) != 1 {
+		return fmt.Errorf("subnet of bench-sg: %v (%d subnets)", err, len(subs.Subnets))
+	}
+	w.subnet = subs.Subnets[0].ID
 	if w.web, err = w.group(ctx, "bench-web"); err != nil {
 		return err
 	}
@@ -398,6 +415,8 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 			}
 			return len(seen) == len(want), nil
 		}
+		seen := map[string]bool{}
+		w.mon.mark()
 		a := time.Now()
 		id, err := w.rule(ctx, map[string]any{"security_group_id": w.web, "direction": "ingress", "ethertype": "IPv4",
 			"protocol": "tcp", "port_range_min": port, "port_range_max": port})
@@ -406,11 +425,22 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 		}
 		t0 := time.Now()
 		st.RuleAPIS = append(st.RuleAPIS, t0.Sub(a).Seconds())
-		var at float64
-		if err := waitFor(ctx, t0, &at, covered); err != nil {
+		done, err := w.mon.first(ctx, func(l string) bool {
+			if m := tpDstRE.FindStringSubmatch(l); m != nil && m[1] == strconv.Itoa(port) && table82(l) {
+				if r := reg5re.FindString(l); want[r] {
+					seen[r] = true
+				}
+			}
+			return len(seen) == len(want)
+		})
+		if err != nil {
 			return fmt.Errorf("rule tcp/%d at %d ports: %w", port, n, err)
 		}
-		st.RuleS = append(st.RuleS, at)
+		if err := w.confirm(ctx, st, t0, &done, covered); err != nil {
+			return fmt.Errorf("rule tcp/%d at %d ports: %w", port, n, err)
+		}
+		st.RuleS = append(st.RuleS, max(0, done.Sub(t0).Seconds()))
+		st.RuleCallS = append(st.RuleCallS, done.Sub(a).Seconds())
 		if counted {
 			if base, err = w.settled(ctx, base, &st.RuleOps, st); err != nil {
 				return err
@@ -431,36 +461,44 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 	for i := 0; i < events; i++ {
 		counted := i < w.opt.opsEvents
 		base := w.mon.count()
-		a := time.Now()
+		// The joiner's address is fixed here, so its flow can be told
+		// apart even when it comes before the API call returns (away from
+		// the members' and node 1's ports, allocated from 10.90.0.2 up).
+		k := w.nextMember
+		w.nextMember++
+		ip := fmt.Sprintf("10.90.%d.%d", 200+k/250, 1+k%250)
 		var out struct {
 			Port struct {
-				ID       string `json:"id"`
-				FixedIPs []struct {
-					IP string `json:"ip_address"`
-				} `json:"fixed_ips"`
+				ID string `json:"id"`
 			}
 		}
+		w.mon.mark()
+		a := time.Now()
 		_, err := w.c.Do(ctx, "POST", "/v2.0/ports", map[string]any{"port": map[string]any{"network_id": w.net,
-			"name": fmt.Sprintf("joiner-%d", w.nextMember), "security_groups": []string{w.memb},
+			"name": fmt.Sprintf("joiner-%d", k), "security_groups": []string{w.memb},
+			"fixed_ips":       []map[string]string{{"subnet_id": w.subnet, "ip_address": ip}},
 			"binding:host_id": w.n2.Host, "device_owner": "compute:nova"}}, &out)
-		w.nextMember++
 		if err != nil {
 			return err
 		}
-		if len(out.Port.FixedIPs) == 0 {
-			return errors.New("member port without an address")
-		}
 		t0 := time.Now()
 		st.MemberAPIS = append(st.MemberAPIS, t0.Sub(a).Seconds())
-		filter := "table=82,ip,nw_src=" + out.Port.FixedIPs[0].IP
-		var at float64
-		if err := waitFor(ctx, t0, &at, func() (bool, error) {
+		filter := "table=82,ip,nw_src=" + ip
+		done, err := w.mon.first(ctx, func(l string) bool {
+			m := nwSrcRE.FindStringSubmatch(l)
+			return m != nil && m[1] == ip && table82(l) && strings.Contains(l, "conjunction(")
+		})
+		if err != nil {
+			return fmt.Errorf("member %s at %d ports: %w", ip, n, err)
+		}
+		if err := w.confirm(ctx, st, t0, &done, func() (bool, error) {
 			o, err := w.n1.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", filter)
 			return strings.Contains(o, "conjunction("), err
 		}); err != nil {
-			return fmt.Errorf("member %s at %d ports: %w", out.Port.FixedIPs[0].IP, n, err)
+			return fmt.Errorf("member %s at %d ports: %w", ip, n, err)
 		}
-		st.MemberS = append(st.MemberS, at)
+		st.MemberS = append(st.MemberS, max(0, done.Sub(t0).Seconds()))
+		st.MemberCallS = append(st.MemberCallS, done.Sub(a).Seconds())
 		if counted {
 			if base, err = w.settled(ctx, base, &st.MemberOps, st); err != nil {
 				return err
@@ -470,7 +508,7 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 			return err
 		}
 		if err := waitGone(ctx, w.n1, filter); err != nil {
-			return fmt.Errorf("member %s left: %w", out.Port.FixedIPs[0].IP, err)
+			return fmt.Errorf("member %s left: %w", ip, err)
 		}
 		if counted {
 			if _, err = w.settled(ctx, base, &st.MemberDelOps, st); err != nil {
@@ -481,7 +519,36 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 	return nil
 }
 
-var flowCountRE = regexp.MustCompile(`flow_count=(\d+)`)
+var (
+	flowCountRE = regexp.MustCompile(`flow_count=(\d+)`)
+	tpDstRE     = regexp.MustCompile(`\btp_dst=(\d+)\b`)
+	nwSrcRE     = regexp.MustCompile(`\bnw_src=([0-9.]+)\b`)
+)
+
+// table82 tells a monitor line of table 82 (RULES_INGRESS in both systems)
+// that added or modified a flow.
+func table82(l string) bool {
+	return strings.Contains(l, " table=82 ") && (strings.Contains(l, "event=ADDED") || strings.Contains(l, "event=MODIFIED"))
+}
+
+// confirm checks with a dump that what the monitor showed complete at
+// *done is in br-int; if not (a paused monitor loses updates), it polls
+// and *done becomes the first probe that saw it.
+func (w *sgWork) confirm(ctx context.Context, st *SGStep, t0 time.Time, done *time.Time, probe func() (bool, error)) error {
+	if !done.IsZero() {
+		ok, err := probe()
+		if err != nil || ok {
+			return err
+		}
+	}
+	st.MonitorMissed++
+	var at float64
+	if err := waitFor(ctx, t0, &at, probe); err != nil {
+		return err
+	}
+	*done = t0.Add(time.Duration(at * float64(time.Second)))
+	return nil
+}
 
 // settled waits until node 1's br-int has been quiet for opsQuiet, appends
 // the flow changes since base to ops and returns the new base.
@@ -506,6 +573,15 @@ type flowMonitor struct {
 	last   time.Time
 	paused bool
 	done   chan struct{}
+	// lines are the updates since the last mark; grew is closed (and
+	// replaced) when one is added.
+	lines []monLine
+	grew  chan struct{}
+}
+
+type monLine struct {
+	at   time.Time
+	text string
 }
 
 func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
@@ -519,7 +595,7 @@ func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ovs-ofctl monitor on %s: %w", n.Host, err)
 	}
-	m := &flowMonitor{cmd: cmd, last: time.Now(), done: make(chan struct{})}
+	m := &flowMonitor{cmd: cmd, last: time.Now(), done: make(chan struct{}), grew: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		sc := bufio.NewScanner(out)
@@ -531,6 +607,9 @@ func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
 			case strings.Contains(line, " event="):
 				m.n++
 				m.last = time.Now()
+				m.lines = append(m.lines, monLine{m.last, line})
+				close(m.grew)
+				m.grew = make(chan struct{})
 			case strings.Contains(line, "PAUSED"):
 				m.paused = true
 			}
@@ -538,6 +617,43 @@ func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
 		}
 	}()
 	return m, nil
+}
+
+// mark forgets the updates seen so far: first looks only at later ones.
+func (m *flowMonitor) mark() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lines = nil
+}
+
+// first feeds the updates since the mark to probe, in order, waiting for
+// more (at most 5 minutes), and returns the arrival time of the one it
+// accepted; the zero time if the monitor was paused meanwhile and 30 s
+// went by without (the caller then polls).
+func (m *flowMonitor) first(ctx context.Context, probe func(line string) bool) (time.Time, error) {
+	end := time.Now().Add(5 * time.Minute)
+	for i := 0; ; {
+		m.mu.Lock()
+		lines, grew, paused, last := m.lines[i:], m.grew, m.paused, m.last
+		m.mu.Unlock()
+		for _, l := range lines {
+			i++
+			if probe(l.text) {
+				return l.at, nil
+			}
+		}
+		if paused && time.Since(last) > 30*time.Second || time.Now().After(end) {
+			return time.Time{}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-m.done:
+			return time.Time{}, errors.New("ovs-ofctl monitor ended (its error is in the log above)")
+		case <-grew:
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (m *flowMonitor) count() int {
@@ -721,16 +837,16 @@ func pct(v []float64, q float64) float64 {
 // latencies, then flow changes per event.
 func SGTable(res SGResults) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| system | ports on node 1 | rule create -> enforced on all ports: p50 / p99 (max of %d) | member join (%s-member group) -> accepted on node 1: p50 / p99 | rule API call p50 | plug -> all ACTIVE |\n|---|---|---|---|---|---|\n", res.Events, membersOf(res))
+	fmt.Fprintf(&b, "| system | ports on node 1 | rule create -> enforced on all ports: p50 / p99 (max of %d) | member join (%s-member group) -> accepted on node 1: p50 / p99 | rule API call p50 (call start -> enforced p99) | plug -> all ACTIVE |\n|---|---|---|---|---|---|\n", res.Events, membersOf(res))
 	for _, s := range res.Systems {
 		for _, st := range s.Steps {
 			if len(st.RuleS) < res.Events || len(st.MemberS) < res.Events {
 				fmt.Fprintf(&b, "| %s | %d | not finished (%d rule, %d member events): %s | | | |\n", s.Label, st.Ports, len(st.RuleS), len(st.MemberS), st.Error)
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s / %s | %s / %s | %s | %.1f s |\n", s.Label, st.Ports,
+			fmt.Fprintf(&b, "| %s | %d | %s / %s | %s / %s | %s (%s) | %.1f s |\n", s.Label, st.Ports,
 				secs(pct(st.RuleS, 0.5)), secs(pct(st.RuleS, 0.99)), secs(pct(st.MemberS, 0.5)), secs(pct(st.MemberS, 0.99)),
-				secs(pct(st.RuleAPIS, 0.5)), st.PlugS)
+				secs(pct(st.RuleAPIS, 0.5)), secs(pct(st.RuleCallS, 0.99)), st.PlugS)
 		}
 		if s.Error != "" {
 			fmt.Fprintf(&b, "| %s | error | %s | | | |\n", s.Label, s.Error)
