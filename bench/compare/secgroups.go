@@ -53,6 +53,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -137,6 +138,9 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 	if *plug != "dummy" && *plug != "internal" {
 		return fmt.Errorf("-plug %q: want dummy or internal", *plug)
 	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
 	steps, err := ints(*portsS)
 	if err != nil {
 		return err
@@ -157,7 +161,7 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 		}
 	}
 	opt := sgOptions{steps: steps, events: *events, members: *members, agentWait: *agentWait, plug: *plug,
-		opsEvents: *opsEvents, opsQuiet: *opsQuiet}
+		opsEvents: *opsEvents, opsQuiet: *opsQuiet, outDir: *outDir}
 	for _, name := range strings.Split(*sysList, ",") {
 		sys, ok := systems[strings.TrimSpace(name)]
 		if !ok {
@@ -185,9 +189,6 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 		_ = script(context.Background(), nil, filepath.Join(*refDir, "down.sh"), "all")
 	}
 	res.Finished = time.Now().UTC()
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return err
-	}
 	b, _ := json.MarshalIndent(res, "", " ")
 	if err := os.WriteFile(filepath.Join(*outDir, "secgroups.json"), b, 0o644); err != nil {
 		return err
@@ -234,6 +235,7 @@ type sgOptions struct {
 	plug            string
 	opsEvents       int
 	opsQuiet        time.Duration
+	outDir          string
 }
 
 // sgSystem brings one system and its two agents up (unless they run
@@ -272,6 +274,10 @@ func sgSystem(ctx context.Context, log *slog.Logger, sys System, env []string, r
 	mon, err := w.n1.monitor(ctx)
 	if err != nil {
 		return err
+	}
+	if f, err := os.Create(filepath.Join(opt.outDir, "secgroups-monitor-"+sys.Name+".log")); err == nil {
+		defer f.Close()
+		mon.log = f
 	}
 	defer mon.stop()
 	w.mon = mon
@@ -577,6 +583,7 @@ type flowMonitor struct {
 	// replaced) when one is added.
 	lines []monLine
 	grew  chan struct{}
+	log   io.Writer // every line, timestamped (nil: none)
 }
 
 type monLine struct {
@@ -602,6 +609,9 @@ func (n Node) monitor(ctx context.Context) (*flowMonitor, error) {
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			if m.log != nil {
+				fmt.Fprintf(m.log, "%s %s\n", time.Now().UTC().Format("15:04:05.000000"), line)
+			}
 			m.mu.Lock()
 			switch {
 			case strings.Contains(line, " event="):
