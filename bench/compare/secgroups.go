@@ -315,14 +315,18 @@ type sgPort struct{ id, mac string }
 
 func (w *sgWork) setup(ctx context.Context, members int) error {
 	var err error
-	if w.net, err = freshNet(ctx, w.c, "bench-sg", "10.90.0.0/16"); err != nil {
+	// The pool ends below 10.90.200.0: the joiners' fixed addresses lie
+	// above it (both servers allocate at random within the pool).
+	if w.net, err = w.c.CreateNetwork(ctx, "bench-sg"); err != nil {
 		return err
 	}
-	var subs struct{ Subnets []idOnly }
-	if _, err := w.c.Do(ctx, "GET", "/v2.0/subnets?network_id="+w.net, nil, &subs); err != nil || len(subs.Subnets) != 1 {
-		return fmt.Errorf("subnet of bench-sg: %v (%d subnets)", err, len(subs.Subnets))
+	var sub struct{ Subnet idOnly }
+	if _, err := w.c.Do(ctx, "POST", "/v2.0/subnets", map[string]any{"subnet": map[string]any{
+		"network_id": w.net, "cidr": "10.90.0.0/16", "ip_version": 4,
+		"allocation_pools": []map[string]string{{"start": "10.90.0.2", "end": "10.90.199.254"}}}}, &sub); err != nil {
+		return fmt.Errorf("subnet of bench-sg: %w", err)
 	}
-	w.subnet = subs.Subnets[0].ID
+	w.subnet = sub.Subnet.ID
 	if w.web, err = w.group(ctx, "bench-web"); err != nil {
 		return err
 	}
@@ -468,8 +472,8 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 		counted := i < w.opt.opsEvents
 		base := w.mon.count()
 		// The joiner's address is fixed here, so its flow can be told
-		// apart even when it comes before the API call returns (away from
-		// the members' and node 1's ports, allocated from 10.90.0.2 up).
+		// apart even when it comes before the API call returns (outside
+		// the pool the other ports' addresses come from).
 		k := w.nextMember
 		w.nextMember++
 		ip := fmt.Sprintf("10.90.%d.%d", 200+k/250, 1+k%250)

@@ -11,6 +11,7 @@ type entity struct {
 	id        string
 	project   string // "" for agents
 	networkID string // subnets, ports: the network they belong to
+	groupID   string // security-group rules: their group, whose owner reads them (Neutron's sg_owner)
 	shared    bool   // networks
 	external  bool   // networks: router:external (readable by every project)
 	tags      []string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 
 	"neutrino/internal/neutron"
@@ -82,7 +83,17 @@ func ports(o attrOptions) *table[neutron.Port, neutron.PortCreate, neutron.PortU
 
 func portKind(b Backend, o attrOptions) *kind {
 	return ports(o).kind(crud[neutron.Port, neutron.PortCreate, neutron.PortUpdate]{
-		get: b.GetPort, list: b.ListPorts, create: b.CreatePorts, update: b.UpdatePort, delete: b.DeletePort})
+		get: b.GetPort, list: b.ListPorts, delete: b.DeletePort,
+		create: func(ctx context.Context, reqs []neutron.PortCreate) ([]*neutron.Port, error) {
+			for i := range reqs {
+				reqs[i].AnyProjectGroups = CallerFrom(ctx).Admin
+			}
+			return b.CreatePorts(ctx, reqs)
+		},
+		update: func(ctx context.Context, id string, req neutron.PortUpdate) (*neutron.Port, error) {
+			req.AnyProjectGroups = CallerFrom(ctx).Admin
+			return b.UpdatePort(ctx, id, req)
+		}})
 }
 
 func appendFixedIP(b []byte, f *neutron.FixedIP) []byte {

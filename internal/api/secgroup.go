@@ -87,7 +87,7 @@ func securityGroupRules() *table[neutron.SecurityGroupRule, neutron.SecurityGrou
 	t.add(ro("updated_at"), timestamp(func(r *R) time.Time { return r.UpdatedAt }, timeFormat))
 	t.add(ro("revision_number"), integer(func(r *R) int64 { return r.RevisionNumber }))
 	t.add(po("project_id", convString(255)), str(project))
-	t.facts = func(r *R) entity { return entity{id: r.ID, project: r.ProjectID} }
+	t.facts = func(r *R) entity { return entity{id: r.ID, project: r.ProjectID, groupID: r.SecurityGroupID} }
 	t.finishCreate = func(c *RC, project string, _ map[string]any) *neutron.Error {
 		c.ProjectID = project
 		return nil

@@ -122,9 +122,8 @@ func TestSecurityGroupsAPI(t *testing.T) {
 			if _, m := bob.do("POST", "/v2.0/ports", `{"port": {"network_id": "`+n["id"].(string)+`", "security_groups": ["`+webID+`"]}}`); fault(m) != "NetworkNotFound" {
 				t.Errorf("bob's port on alice's network: %v", m)
 			}
-			if _, m := admin.do("POST", "/v2.0/ports", `{"port": {"network_id": "`+n["id"].(string)+`", "tenant_id": "bob", "security_groups": ["`+webID+`"]}}`); fault(m) != "SecurityGroupNotFound" {
-				t.Errorf("a port of bob's in alice's group: %v", m)
-			}
+			// (An admin may put another project's port in alice's group:
+			// TestSecurityGroupsAdminOtherProject.)
 			if _, m := alice.do("DELETE", "/v2.0/security-groups/"+defID, ""); fault(m) != "SecurityGroupInUse" {
 				t.Errorf("alice deletes her default group in use: %v", m)
 			}
@@ -155,3 +154,112 @@ func TestSecurityGroupsAPI(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestSecurityGroupsAdminOtherProject: an admin works on another
+// project's security groups as Neutron 2023.1 lets it: a group created
+// for the project (its default group made first), rules added to it (a
+// rule without project_id is the admin's own, as Neutron's API fills the
+// caller's project in, and still shows in the group and to the group's
+// owner), a remote group of a third project, ports of one project put in
+// another's group (Neutron checks a port's groups against its project only
+// for a caller who is not admin); the projects themselves still may not.
+func TestSecurityGroupsAdminOtherProject(t *testing.T) {
+	for _, db := range []struct{ name, url string }{
+		{"sqlite", ""}, {"postgres", os.Getenv("NEUTRINO_TEST_POSTGRES")}, {"mysql", os.Getenv("NEUTRINO_TEST_MYSQL")},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone", 1)
+			s := stack(t, db.name, db.url, ini)
+			srv := httptest.NewServer(s.Handler)
+			defer srv.Close()
+			admin := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
+			carol := admin.as(map[string]string{"X-User-Id": "u2", "X-Project-Id": "carol", "X-Roles": "member"})
+			dave := admin.as(map[string]string{"X-User-Id": "u3", "X-Project-Id": "dave", "X-Roles": "member"})
+
+			ops := admin.must(201, "POST", "/v2.0/security-groups", `{"security_group": {"name": "ops", "tenant_id": "carol"}}`)["security_group"].(map[string]any)
+			opsID := ops["id"].(string)
+			if ops["project_id"] != "carol" {
+				t.Errorf("admin's group for carol: %v", ops)
+			}
+			// Carol's default group was made before her first group.
+			groups := admin.must(200, "GET", "/v2.0/security-groups?project_id=carol", "")["security_groups"].([]any)
+			var names []string
+			for _, g := range groups {
+				names = append(names, g.(map[string]any)["name"].(string))
+			}
+			if strings.Join(names, ",") != "default,ops" && strings.Join(names, ",") != "ops,default" {
+				t.Errorf("carol's groups as the admin lists them: %v", names)
+			}
+			if l := carol.must(200, "GET", "/v2.0/security-groups", "")["security_groups"].([]any); len(l) != 2 {
+				t.Errorf("carol sees %d groups, want default and ops", len(l))
+			}
+			admin.must(200, "GET", "/v2.0/security-groups/"+opsID, "")
+
+			// A rule from the admin without project_id is the admin's.
+			r := admin.must(201, "POST", "/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "`+opsID+
+				`", "direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}}`)["security_group_rule"].(map[string]any)
+			rID := r["id"].(string)
+			if r["project_id"] != "a" || r["security_group_id"] != opsID {
+				t.Errorf("admin's rule in carol's group: %v", r)
+			}
+			// One with project_id is carol's.
+			rc := admin.must(201, "POST", "/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "`+opsID+
+				`", "direction": "ingress", "protocol": "tcp", "port_range_min": 443, "port_range_max": 443, "project_id": "carol"}}`)["security_group_rule"].(map[string]any)
+			if rc["project_id"] != "carol" {
+				t.Errorf("admin's rule for carol: %v", rc)
+			}
+			// The group's owner sees both in her group, and reads the
+			// admin's rule by id.
+			g := carol.must(200, "GET", "/v2.0/security-groups/"+opsID, "")["security_group"].(map[string]any)
+			inline := map[string]bool{}
+			for _, x := range g["security_group_rules"].([]any) {
+				inline[x.(map[string]any)["id"].(string)] = true
+			}
+			if !inline[rID] || !inline[rc["id"].(string)] {
+				t.Errorf("carol's view of ops lacks the admin's rules: %v", g["security_group_rules"])
+			}
+			carol.must(200, "GET", "/v2.0/security-group-rules/"+rID, "")
+			listed := map[string]bool{}
+			for _, x := range carol.must(200, "GET", "/v2.0/security-group-rules", "")["security_group_rules"].([]any) {
+				listed[x.(map[string]any)["id"].(string)] = true
+			}
+			if !listed[rID] || !listed[rc["id"].(string)] {
+				t.Errorf("carol's rule listing lacks the rules of her group ops (%d listed)", len(listed))
+			}
+			// Another project sees neither.
+			dave.must(404, "GET", "/v2.0/security-group-rules/"+rID, "")
+			dave.must(404, "GET", "/v2.0/security-groups/"+opsID, "")
+
+			// A remote group of a third project: the admin may, carol may not.
+			daveGroup := dave.must(201, "POST", "/v2.0/security-groups", `{"security_group": {"name": "d"}}`)["security_group"].(map[string]any)["id"].(string)
+			admin.must(201, "POST", "/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "`+opsID+
+				`", "direction": "ingress", "remote_group_id": "`+daveGroup+`"}}`)
+			if _, m := carol.do("POST", "/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "`+opsID+
+				`", "direction": "egress", "remote_group_id": "`+daveGroup+`"}}`); fault(m) != "SecurityGroupNotFound" {
+				t.Errorf("carol names dave's group as a remote group: %v", m)
+			}
+
+			// Ports: the admin may put dave's port in carol's group.
+			n := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n", "shared": true}}`)["network"].(map[string]any)["id"].(string)
+			admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+n+`", "ip_version": 4, "cidr": "192.168.8.0/24"}}`)
+			p := admin.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+n+`", "tenant_id": "dave", "security_groups": ["`+opsID+`"]}}`)["port"].(map[string]any)
+			if sg := p["security_groups"].([]any); len(sg) != 1 || sg[0] != opsID || p["project_id"] != "dave" {
+				t.Errorf("admin's port for dave in carol's group: %v", p)
+			}
+			if _, m := dave.do("POST", "/v2.0/ports", `{"port": {"network_id": "`+n+`", "security_groups": ["`+opsID+`"]}}`); fault(m) != "SecurityGroupNotFound" {
+				t.Errorf("dave puts his own port in carol's group: %v", m)
+			}
+			own := dave.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+n+`"}}`)["port"].(map[string]any)["id"].(string)
+			if _, m := dave.do("PUT", "/v2.0/ports/"+own, `{"port": {"security_groups": ["`+opsID+`"]}}`); fault(m) != "SecurityGroupNotFound" {
+				t.Errorf("dave moves his port into carol's group: %v", m)
+			}
+			admin.must(200, "PUT", "/v2.0/ports/"+own, `{"port": {"security_groups": ["`+opsID+`", "`+daveGroup+`"]}}`)
+			// In use by dave's ports, carol's group stays.
+			if _, m := carol.do("DELETE", "/v2.0/security-groups/"+opsID, ""); fault(m) != "SecurityGroupInUse" {
+				t.Errorf("carol deletes ops while dave's ports are in it: %v", m)
+			}
+			admin.must(204, "DELETE", "/v2.0/security-group-rules/"+rID, "")
+			carol.must(404, "GET", "/v2.0/security-group-rules/"+rID, "")
+		})
+	}
+}

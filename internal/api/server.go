@@ -368,10 +368,21 @@ func (s *Server) fetch(r *http.Request, c Caller, k *kind, id string) (*entity, 
 			network = n
 		}
 	}
-	if !visible(c, k, e, network) {
+	if !visible(c, k, e, network) && !s.groupOwner(r, c, e) {
 		return nil, notFound(k.res.name, id)
 	}
 	return e, nil
+}
+
+// groupOwner reports whether c owns the security group of rule e:
+// Neutron's sg_owner lets a group's owner read every rule in it, also
+// those an admin created under another project.
+func (s *Server) groupOwner(r *http.Request, c Caller, e *entity) bool {
+	if e.groupID == "" {
+		return false
+	}
+	g, err := s.kinds["security-groups"].get(r.Context(), e.groupID)
+	return err == nil && ownerOrAdmin(c, g.project)
 }
 
 func (s *Server) show(w http.ResponseWriter, r *http.Request, c Caller, k *kind, id string, q url.Values) {

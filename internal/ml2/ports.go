@@ -129,7 +129,7 @@ func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocati
 	if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, req.FixedIPs, req.FixedIPs == nil)); err != nil {
 		return nil, err
 	}
-	if pt.SecurityGroups, err = p.portSecurityGroups(ctx, t, pt, req.SecurityGroups); err != nil {
+	if pt.SecurityGroups, err = p.portSecurityGroups(ctx, t, pt, req.SecurityGroups, req.AnyProjectGroups); err != nil {
 		return nil, err
 	}
 	if err := checkAddressPairs(pt); err != nil {

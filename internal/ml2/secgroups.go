@@ -346,8 +346,10 @@ func trustedOwner(owner string) bool {
 
 // portSecurityGroups decides a port's groups: want nil means the
 // project's default group (created on first use) when the port has port
-// security; groups need port security; trusted ports get none.
-func (p *Plugin) portSecurityGroups(ctx context.Context, t *store.Tx, pt *neutron.Port, want []string) ([]string, error) {
+// security; groups need port security; trusted ports get none. Unless
+// anyProject (an admin's request), the groups must be the port's
+// project's.
+func (p *Plugin) portSecurityGroups(ctx context.Context, t *store.Tx, pt *neutron.Port, want []string, anyProject bool) ([]string, error) {
 	if trustedOwner(pt.DeviceOwner) {
 		return []string{}, nil
 	}
@@ -369,7 +371,7 @@ func (p *Plugin) portSecurityGroups(ctx context.Context, t *store.Tx, pt *neutro
 	for _, id := range out {
 		// A group of another project does not exist for this port (its
 		// membership would open that project's rules to it).
-		if project, ok := found[id]; !ok || project != pt.ProjectID {
+		if project, ok := found[id]; !ok || !anyProject && project != pt.ProjectID {
 			return nil, sgNotFound(id)
 		}
 	}
@@ -398,7 +400,7 @@ func (p *Plugin) updatePortSecurity(ctx context.Context, t *store.Tx, pt *neutro
 		if want == nil {
 			want = []string{}
 		}
-		groups, err := p.portSecurityGroups(ctx, t, pt, want)
+		groups, err := p.portSecurityGroups(ctx, t, pt, want, req.AnyProjectGroups)
 		if err != nil {
 			return err
 		}

@@ -91,6 +91,10 @@ type PortCreate struct {
 	AllowedAddressPairs []AddressPair
 	PortSecurityEnabled *bool
 	SecurityGroups      []string // nil = the project's default group
+	// AnyProjectGroups: the caller is an admin, who may name groups of
+	// other projects (Neutron checks a port's groups against its project
+	// only for other callers).
+	AnyProjectGroups bool
 	HostID              string
 	VNICType            string // "" = normal
 	Profile             json.RawMessage
@@ -110,6 +114,7 @@ type PortUpdate struct {
 	AllowedAddressPairs *[]AddressPair
 	PortSecurityEnabled *bool
 	SecurityGroups      *[]string
+	AnyProjectGroups    bool // as in PortCreate
 	HostID              *string
 	VNICType            *string
 	Profile             *json.RawMessage
