@@ -95,11 +95,11 @@ type PortCreate struct {
 	// other projects (Neutron checks a port's groups against its project
 	// only for other callers).
 	AnyProjectGroups bool
-	HostID              string
-	VNICType            string // "" = normal
-	Profile             json.RawMessage
-	Tags                []string
-	ExtraDHCPOpts       []ExtraDHCPOptRequest
+	HostID           string
+	VNICType         string // "" = normal
+	Profile          json.RawMessage
+	Tags             []string
+	ExtraDHCPOpts    []ExtraDHCPOptRequest
 }
 
 // PortUpdate is a validated PUT /v2.0/ports/{id} body.
