@@ -90,6 +90,8 @@ func TestDeviceUp(t *testing.T) {
 		{"no admin_state yet, has its ofport (ovsdb-server restarted)", iface{Ofport: num(3)}, true},
 		{"no admin_state, no ofport (not realised yet)", iface{}, false},
 		{"no admin_state, failed ofport", iface{Ofport: num(-1)}, false},
+		{"internal port in another namespace (a router's qr-)", iface{Type: "internal", AdminState: str("down"), Ofport: num(5)}, true},
+		{"internal port without its ofport", iface{Type: "internal", AdminState: str("down"), Ofport: num(-1)}, false},
 	} {
 		if got := deviceUp(&tc.i); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

@@ -576,9 +576,13 @@ func (d *Dataplane) vmOfports(ctx context.Context, names map[string]string) (map
 // admin_state is an ephemeral column: after an ovsdb-server restart it is
 // empty until ovs-vswitchd writes it again, and reading that gap as
 // "down" made the agent report every VM port DOWN, so the server withdrew
-// them from all peers (found by bench/chaos).
+// them from all peers (found by bench/chaos). An internal port counts as
+// up with its OpenFlow port whatever its admin_state: the L3 agent moves
+// its qr-/qg- internal ports into a qrouter- namespace, where
+// ovs-vswitchd can no longer query the device and reports it "down",
+// while it forwards through the tap it holds open.
 func deviceUp(i *iface) bool {
-	if i.AdminState != nil {
+	if i.AdminState != nil && i.Type != "internal" {
 		return *i.AdminState == "up"
 	}
 	return i.Ofport != nil && *i.Ofport > 0
