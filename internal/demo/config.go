@@ -138,8 +138,25 @@ func serverFiles(mech string, l2pop bool, apiPort, rpcPort int, statePath string
 		cur := option(ml2Conf, "ml2", "mechanism_drivers")
 		ml2Conf = setOption(ml2Conf, "ml2", "mechanism_drivers", strings.Replace(cur, "openvswitch", "linuxbridge", 1))
 	}
+	// The external network of the router (the seed's L3RouterPlugin) is
+	// a flat provider network on physnet1.
+	ml2Conf = setOption(ml2Conf, "ml2", "type_drivers", option(ml2Conf, "ml2", "type_drivers")+",flat")
+	ml2Conf = setOption(ml2Conf, "ml2_type_flat", "flat_networks", physnet)
 	return neutronConf, ml2Conf
 }
+
+// The external network: a flat network on physnet1, which reaches the
+// controller (the network node) on its interface eth1 and the "outside"
+// namespace playing the upstream router at 198.18.100.1.
+const (
+	physnet     = "physnet1"
+	physDev     = "eth1"
+	extBridge   = "br-ex" // the OVS agent's provider bridge for physnet1
+	extCIDR     = "198.18.100.0/24"
+	extGateway  = "198.18.100.1"
+	extPoolFrom = "198.18.100.10"
+	extPoolTo   = "198.18.100.99"
+)
 
 // agentSettings are what differs between the agents' phases.
 type agentSettings struct {
@@ -157,7 +174,9 @@ type agentSettings struct {
 // machine's OVS settings (userspace datapath, the node's own ovsdb
 // socket); for linuxbridge, the seed has no file, so linuxbridge_agent.ini
 // carries the same values in the Linux bridge agent's [vxlan] section.
-func agentFiles(mech string, s agentSettings, rpcPort int, host, namespace, localIP, ovsdb string) (neutronConf, agentConf, agentName string) {
+// external adds the mapping of physnet1 (bridge_mappings or
+// physical_interface_mappings): the node is on the external network's wire.
+func agentFiles(mech string, s agentSettings, rpcPort int, host, namespace, localIP, ovsdb string, external bool) (neutronConf, agentConf, agentName string) {
 	neutronConf = seedFile("neutron.conf")
 	for _, o := range []kv{
 		{"host_namespace", namespace},
@@ -177,6 +196,9 @@ func agentFiles(mech string, s agentSettings, rpcPort int, host, namespace, loca
 		if s.ARPResponder {
 			ovsConf = setOption(ovsConf, "AGENT", "arp_responder", "True")
 		}
+		if external {
+			ovsConf = setOption(ovsConf, "OVS", "bridge_mappings", physnet+":"+extBridge)
+		}
 		return neutronConf, ovsConf, name
 	}
 	b := func(v bool) string { return map[bool]string{true: "True", false: "False"}[v] }
@@ -193,5 +215,8 @@ func agentFiles(mech string, s agentSettings, rpcPort int, host, namespace, loca
 		"# The seed runs a firewall on every agent; this is the Linux bridge agent's.\n" +
 		"[securitygroup]\n" +
 		"firewall_driver = iptables\n"
+	if external {
+		lb += "[linux_bridge]\nphysical_interface_mappings = " + physnet + ":" + physDev + "\n"
+	}
 	return neutronConf, lb, "linuxbridge_agent.ini"
 }

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -103,10 +104,31 @@ func TestServerFilesLoad(t *testing.T) {
 		if len(cfg.VNIRanges) != 1 || cfg.VNIRanges[0].Min != 1001 || cfg.VNIRanges[0].Max != 2000 {
 			t.Errorf("vni_ranges %v, want the seed's 1001:2000", cfg.VNIRanges)
 		}
-		// Only the database line and [DEFAULT] additions differ from the seed.
+		// The external network's type: flat on physnet1.
+		if got := strings.Join(cfg.TypeDrivers, ","); got != "vxlan,flat" {
+			t.Errorf("type_drivers %q, want the seed's vxlan and flat", got)
+		}
+		if got := strings.Join(cfg.FlatNetworks, ","); got != physnet {
+			t.Errorf("flat_networks %q, want %s", got, physnet)
+		}
+		// Only the database line, type_drivers and the flat_networks line
+		// (and for linuxbridge the mechanism) differ from the seed; lines
+		// after the added one shift by one.
 		seed := seedFile(map[bool]string{false: "ml2_conf.ini", true: "ml2_conf.l2pop.ini"}[c.l2pop])
-		if d := lineDiff(seed, mc); c.mech == MechOVS && d != 1 || c.mech == MechLB && d != 2 {
-			t.Errorf("%s l2pop=%v: %d lines of ml2_conf.ini changed:\n%s", c.mech, c.l2pop, d, mc)
+		if got, want := strings.Count(mc, "\n"), strings.Count(seed, "\n")+1; got != want {
+			t.Errorf("%s l2pop=%v: %d lines in ml2_conf.ini, want %d:\n%s", c.mech, c.l2pop, got, want, mc)
+		}
+		var seedLines []string
+		for _, l := range strings.Split(seed, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "type_drivers") && !strings.HasPrefix(l, "sql_connection") &&
+				!strings.HasPrefix(l, "mechanism_drivers") {
+				seedLines = append(seedLines, l)
+			}
+		}
+		for _, l := range seedLines {
+			if !strings.Contains(mc, l+"\n") && !strings.HasSuffix(mc, l) {
+				t.Errorf("%s l2pop=%v: the seed's line %q is gone:\n%s", c.mech, c.l2pop, l, mc)
+			}
 		}
 	}
 }
@@ -124,18 +146,21 @@ func lineDiff(a, b string) int {
 
 func TestAgentFilesLoad(t *testing.T) {
 	for _, c := range []struct {
-		mech string
-		s    agentSettings
+		mech     string
+		s        agentSettings
+		external bool
 	}{
-		{MechOVS, agentSettings{}},
-		{MechOVS, agentSettings{L2Pop: true}},
-		{MechOVS, agentSettings{L2Pop: true, ARPResponder: true}},
-		{MechLB, agentSettings{}},
-		{MechLB, agentSettings{VXLANGroup: "239.1.1.1"}},
-		{MechLB, agentSettings{L2Pop: true, ARPResponder: true}},
+		{MechOVS, agentSettings{}, false},
+		{MechOVS, agentSettings{}, true},
+		{MechOVS, agentSettings{L2Pop: true}, false},
+		{MechOVS, agentSettings{L2Pop: true, ARPResponder: true}, true},
+		{MechLB, agentSettings{}, false},
+		{MechLB, agentSettings{}, true},
+		{MechLB, agentSettings{VXLANGroup: "239.1.1.1"}, false},
+		{MechLB, agentSettings{L2Pop: true, ARPResponder: true}, true},
 	} {
 		dir := t.TempDir()
-		nc, ac, name := agentFiles(c.mech, c.s, 40002, "compute-1", "nt-abcdef-compute-1", "198.18.255.102", "unix:/tmp/x/db.sock")
+		nc, ac, name := agentFiles(c.mech, c.s, 40002, "compute-1", "nt-abcdef-compute-1", "198.18.255.102", "unix:/tmp/x/db.sock", c.external)
 		for _, f := range []struct{ name, text string }{{"neutron.conf", nc}, {name, ac}} {
 			if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
 				t.Fatal(err)
@@ -151,6 +176,15 @@ func TestAgentFilesLoad(t *testing.T) {
 		if cfg.LocalIP != "198.18.255.102" || cfg.VXLANUDPPort != 4789 || cfg.L2Population != c.s.L2Pop || cfg.ARPResponder != c.s.ARPResponder {
 			t.Errorf("%s %+v: local_ip %s port %d l2pop %v arp %v", c.mech, c.s, cfg.LocalIP, cfg.VXLANUDPPort, cfg.L2Population, cfg.ARPResponder)
 		}
+		mappings := cfg.BridgeMappings
+		want := map[bool]string{true: "map[physnet1:br-ex]", false: "map[]"}[c.external]
+		if c.mech == MechLB {
+			mappings = cfg.InterfaceMappings
+			want = map[bool]string{true: "map[physnet1:eth1]", false: "map[]"}[c.external]
+		}
+		if fmt.Sprint(mappings) != want {
+			t.Errorf("%s external=%v: mappings %v, want %s", c.mech, c.external, mappings, want)
+		}
 		switch c.mech {
 		case MechOVS:
 			if cfg.DatapathType != "netdev" || cfg.OVSDBConnection != "unix:/tmp/x/db.sock" {
@@ -163,6 +197,34 @@ func TestAgentFilesLoad(t *testing.T) {
 			if cfg.VXLANGroup != c.s.VXLANGroup {
 				t.Errorf("lb: vxlan_group %q, want %q", cfg.VXLANGroup, c.s.VXLANGroup)
 			}
+		}
+	}
+}
+
+// The L3 agent's copies load with the L3 agent's loader: the controller's
+// identity and namespace, the mechanism's interface driver, its own
+// state_path (where it records its routers).
+func TestL3AgentFilesLoad(t *testing.T) {
+	for _, mech := range []string{MechOVS, MechLB} {
+		dir := t.TempDir()
+		nc, lc := l3AgentFiles(mech, 40002, "controller", "nt-abcdef-controller", filepath.Join(dir, l3StateName), "unix:/tmp/x/db.sock")
+		for _, f := range []struct{ name, text string }{{"neutron.conf", nc}, {"l3_agent.ini", lc}} {
+			if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg, _, err := config.LoadL3Agent(filepath.Join(dir, "neutron.conf"), filepath.Join(dir, "l3_agent.ini"))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s\n%s", mech, err, nc, lc)
+		}
+		if cfg.Host != "controller" || cfg.Namespace != "nt-abcdef-controller" || cfg.TransportURL != "grpc://127.0.0.1:40002" || cfg.InterfaceDriver != mech {
+			t.Errorf("%s: host %q namespace %q transport_url %q interface_driver %q", mech, cfg.Host, cfg.Namespace, cfg.TransportURL, cfg.InterfaceDriver)
+		}
+		if cfg.RoutersDir != filepath.Join(dir, l3StateName, "l3") {
+			t.Errorf("%s: routers recorded in %s, want under the demo's %s (removeL3State reads them there)", mech, cfg.RoutersDir, l3StateName)
+		}
+		if mech == MechOVS && cfg.OVSDBConnection != "unix:/tmp/x/db.sock" {
+			t.Errorf("ovs: ovsdb_connection %q", cfg.OVSDBConnection)
 		}
 	}
 }

@@ -78,8 +78,12 @@ type Result struct {
 	DHCPExchange []string
 	// DHCPNamespace is the DHCP agent's qdhcp- namespace for testnet.
 	DHCPNamespace string
-	// PingOK: the router namespace got its echo reply.
-	PingOK bool
+	// Router is the router the L3 agent built.
+	Router RouterInfo
+	// RouterPing is the seed's `ip netns exec qrouter-<id> ping -c 1`.
+	RouterPing PingCount
+	// FloatingIP is the floating-IP step (nil until it ran).
+	FloatingIP *FloatingIPResult
 	// SecGroup are the counted pings of the security-group step: without
 	// the ICMP rule, with it, and after it was deleted.
 	SecGroup []SecGroupPing
@@ -155,14 +159,20 @@ type runner struct {
 	// dhcpAgent is the controller's DHCP agent; it runs through every
 	// step (the L2 agents' restarts do not concern it).
 	dhcpAgent *child
-	leases    map[string]lab.Lease // by VM id
-	apiURL    string
-	api       *apiclient.Client
-	rpc       int
-	net       *neutron.Network
-	router    *lab.VM
-	rtrIP     netip.Addr
-	mu        sync.Mutex
+	// l3Agent is the controller's L3 agent.
+	l3Agent  *child
+	leases   map[string]lab.Lease // by VM id
+	apiURL   string
+	api      *apiclient.Client
+	rpc      int
+	net      *neutron.Network
+	subnetID string
+	// rtrIP is testsubnet's gateway IP, the router's address on testnet.
+	rtrIP   netip.Addr
+	router  RouterInfo
+	extNet  string       // the external network public
+	outside *lab.Outside // the upstream network's namespace on physnet1
+	mu      sync.Mutex
 }
 
 // Run runs the walkthrough and returns the facts it printed. Unless
@@ -246,8 +256,11 @@ func (d *runner) run(ctx context.Context) error {
 	d.say("state directory: %s (configs in etc/, logs in log/, captures in pcap/)\n", d.opt.Dir)
 
 	// 1. Topology, server, agents.
-	d.heading("1", "Topology: 3 nodes on one underlay, server and agents")
+	d.heading("1", "Topology: 3 nodes on one underlay, an outside, server and agents")
 	if err := d.buildLab(ctx, seedNodes[:3]); err != nil {
+		return err
+	}
+	if err := d.buildOutside(ctx); err != nil {
 		return err
 	}
 	if err := d.startServer(ctx, false); err != nil {
@@ -258,6 +271,9 @@ func (d *runner) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.startDHCPAgent(ctx); err != nil {
+		return err
+	}
+	if err := d.startL3Agent(ctx); err != nil {
 		return err
 	}
 
@@ -275,8 +291,11 @@ func (d *runner) run(ctx context.Context) error {
 	}
 
 	// 3. Network, subnet, VMs.
-	d.heading("3", "testnet, 192.168.1.0/24 and two VMs (nova boot --num-instances 2)")
+	d.heading("3", "testnet, 192.168.1.0/24, a router and two VMs (nova boot --num-instances 2)")
 	if err := d.createNetwork(ctx); err != nil {
+		return err
+	}
+	if err := d.createRouter(ctx); err != nil {
 		return err
 	}
 	if err := d.bootVMs(ctx); err != nil {
@@ -295,6 +314,10 @@ func (d *runner) run(ctx context.Context) error {
 	}
 	d.heading("4b", "Unicast: ping a VM from the router namespace")
 	if err := d.pingStep(ctx); err != nil {
+		return err
+	}
+	d.heading("4c", "Floating IP: the outside reaches a VM by its floating IP only")
+	if err := d.floatingIPStep(ctx); err != nil {
 		return err
 	}
 
@@ -346,7 +369,7 @@ func (d *runner) run(ctx context.Context) error {
 	}
 
 	d.heading(step(), "l2population (the seed's *.l2pop.ini)")
-	d.say("Stopping the server and all agents and restarting them with ml2_conf.l2pop.ini\n(mechanism_drivers += l2population) and l2_population = True in every agent, as\nthe seed says.\n")
+	d.say("Stopping the server and all agents and restarting them with ml2_conf.l2pop.ini\n(mechanism_drivers += l2population) and l2_population = True in every L2 agent, as\nthe seed says. The L3 agent comes back too and adopts %s as it is.\n", d.router.Namespace)
 	if err := d.stopAll(); err != nil {
 		return err
 	}
@@ -355,6 +378,9 @@ func (d *runner) run(ctx context.Context) error {
 	}
 	l2 := agentSettings{L2Pop: true}
 	if err := d.startAgents(ctx, l2, d.nodeNames()); err != nil {
+		return err
+	}
+	if err := d.startL3Agent(ctx); err != nil {
 		return err
 	}
 	if err := d.waitPorts(ctx); err != nil {
@@ -429,8 +455,11 @@ func (d *runner) printKeep() {
 	for _, name := range d.nodeNames() {
 		d.say("  ip netns exec %s bash     # %s\n", d.nodes[name].NS, name)
 	}
-	if d.router != nil {
-		d.say("  ip netns exec %s ping %s\n", d.router.NS, d.res.VMs[0].IP)
+	if d.router.ID != "" {
+		d.say("  ip netns exec %s ping %s\n", d.router.Namespace, d.res.VMs[0].IP)
+	}
+	if d.outside != nil {
+		d.say("  ip netns exec %s bash     # the outside, on %s\n", d.outside.NS, physnet)
 	}
 	if o := d.ovs["controller"]; o != nil {
 		d.say("  ovs-vsctl --db=%s show\n", o.OVSDB())

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"neutrino/internal/lab"
 	"neutrino/internal/vxlan"
 )
@@ -157,10 +159,50 @@ func TestDemo(t *testing.T) {
 					t.Errorf("security-group ping %d (rule %v): drop counter %d (want at least 3 without the rule, 0 with it)", i, p.Rule, p.Dropped)
 				}
 			}
-			// The ping: success, and on the wire the VXLAN echo request
-			// controller -> compute-1 and its reply, with the network's VNI.
-			if !res.PingOK {
-				t.Error("ping from the router namespace failed")
+			// The router is real: the L3 agent's qrouter-<router id> with
+			// qr-<port id[:11]>, and the seed's two commands ran against
+			// it as written.
+			r := res.Router
+			if _, err := uuid.Parse(r.ID); err != nil || r.Namespace != "qrouter-"+r.ID || len(r.PortID) < 11 || r.Interface != "qr-"+r.PortID[:11] {
+				t.Errorf("router %+v: want qrouter-<router id> and qr-<port id[:11]>", r)
+			}
+			text := out.String()
+			for _, want := range []string{
+				"[root@controller ~]# ip netns exec " + r.Namespace + " ping -c 1 " + res.VMs[0].IP + "\n",
+				"[root@controller ~]# ip netns exec " + r.Namespace + " arping -c 1 -I " + r.Interface + " " + res.VMs[0].IP + "\n",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("output lacks the seed's command %q", want)
+				}
+			}
+			// The ping: 1 of 1 answered, and on the wire the VXLAN echo
+			// request controller -> compute-1 and its reply, with the
+			// network's VNI.
+			if res.RouterPing.Sent != 1 || res.RouterPing.Received != 1 {
+				t.Errorf("ping from the router namespace: %d of %d answered, want 1 of 1", res.RouterPing.Received, res.RouterPing.Sent)
+			}
+			// The floating IP: the outside reaches the VM by it (and the
+			// router holds its DNAT) and not by the VM's fixed IP; after
+			// the disassociation not at all.
+			if f := res.FloatingIP; f == nil {
+				t.Error("no floating-IP step")
+			} else {
+				ext := netip.MustParsePrefix(extCIDR)
+				if a, err := netip.ParseAddr(f.Address); err != nil || !ext.Contains(a) || f.Status != "ACTIVE" {
+					t.Errorf("floating IP %q status %q: want an ACTIVE address of %s", f.Address, f.Status, ext)
+				}
+				if want := "ip daddr " + f.Address + " dnat to " + f.FixedIP; !strings.HasPrefix(f.DNAT, want) {
+					t.Errorf("the router's DNAT rule %q, want %q", f.DNAT, want)
+				}
+				if f.Associated.Sent != 3 || f.Associated.Received != 3 {
+					t.Errorf("outside -> floating IP: %s, want 3 of 3 answered", f.Associated)
+				}
+				if f.Fixed.Received != 0 || (f.Fixed.Sent == 0) == (f.Fixed.Error == "") {
+					t.Errorf("outside -> fixed IP %s: %s, want no answer", f.FixedIP, f.Fixed)
+				}
+				if f.Unassociated.Sent != 3 || f.Unassociated.Received != 0 {
+					t.Errorf("outside -> floating IP after the disassociation: %s, want 3 sent, none answered", f.Unassociated)
+				}
 			}
 			// The VMs got their ports' addresses by DHCP; the first one's
 			// exchange crossed the controller's underlay port, in order.
@@ -253,7 +295,6 @@ func TestDemo(t *testing.T) {
 				}
 			}
 			// The narration shows what the seed shows.
-			text := out.String()
 			for _, want := range []string{"testnet=192.168.1.", "| ACTIVE |", "VXLAN vni", "ARP who-has", "Total time:", "no namespace, link or process of the demo is left"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("output lacks %q", want)
@@ -297,11 +338,13 @@ func TestDemoKeepAndDown(t *testing.T) {
 			up++
 		}
 	}
-	if up != 5 { // server and 4 agents
-		t.Errorf("%d of the demo's processes run after --keep, want 5: %+v", up, res.Processes)
+	if up != 6 { // server, 4 L2 agents and the L3 agent
+		t.Errorf("%d of the demo's processes run after --keep, want 6: %+v", up, res.Processes)
 	}
-	if _, err := os.Stat(filepath.Join("/run/netns", res.Prefix+"-controller")); err != nil {
-		t.Errorf("controller namespace gone after --keep: %v", err)
+	for _, ns := range []string{res.Prefix + "-controller", res.Prefix + "-outside-upstream", res.Router.Namespace} {
+		if !lab.NSExists(ns) {
+			t.Errorf("namespace %s gone after --keep", ns)
+		}
 	}
 	_, err = Run(ctx, Options{Mechanism: MechLB, Binary: bin, Dir: demoDir(t), ControlDir: ctlDir, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "neutrino demo down") {
@@ -357,6 +400,9 @@ func checkNothingLeft(t *testing.T, res *Result, ctlDir string) {
 		if alive(p.PID, p.Program) {
 			t.Errorf("%s (pid %d) still running", p.Name, p.PID)
 		}
+	}
+	if res.Router.Namespace != "" && lab.NSExists(res.Router.Namespace) {
+		t.Errorf("router namespace %s left behind", res.Router.Namespace)
 	}
 	if res.DHCPNamespace != "" && lab.NSExists(res.DHCPNamespace) {
 		t.Errorf("DHCP namespace %s left behind", res.DHCPNamespace)

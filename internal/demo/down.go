@@ -49,6 +49,11 @@ func stillUp(c Control) []string {
 			}
 		}
 	}
+	for _, ns := range routerNamespaces(c.L3StateDir) {
+		if lab.NSExists(ns) {
+			up = append(up, "netns "+ns)
+		}
+	}
 	return up
 }
 
@@ -96,6 +101,9 @@ func Down(ctx context.Context, dir string, out io.Writer) error {
 	}
 	if err := removeDHCPState(ctx, c.DHCPConfsDir, c.DHCPHostNS); err != nil {
 		errs = append(errs, fmt.Errorf("DHCP agent's dnsmasq and namespaces: %w", err))
+	}
+	if err := removeL3State(c.L3StateDir); err != nil {
+		errs = append(errs, fmt.Errorf("L3 agent's qrouter- namespaces: %w", err))
 	}
 	for _, d := range c.OVSRunDirs {
 		if !strings.HasPrefix(filepath.Base(d), c.Prefix+"-") {

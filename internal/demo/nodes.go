@@ -204,7 +204,7 @@ func (d *runner) writeAgentConfig(s agentSettings, name string) ([]string, error
 	if o := d.ovs[name]; o != nil {
 		ovsdb = o.OVSDB()
 	}
-	nc, ac, acName := agentFiles(d.opt.Mechanism, s, d.rpc, name, n.NS, n.IP().String(), ovsdb)
+	nc, ac, acName := agentFiles(d.opt.Mechanism, s, d.rpc, name, n.NS, n.IP().String(), ovsdb, name == "controller")
 	dir := d.etc(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func (d *runner) startAgents(ctx context.Context, s agentSettings, names []strin
 		}
 		ok := map[string]bool{}
 		for _, a := range ags {
-			if a.Alive && !a.StartedAt.Before(since) && a.AgentType != neutron.AgentTypeDHCP {
+			if a.Alive && !a.StartedAt.Before(since) && (a.AgentType == neutron.AgentTypeOVS || a.AgentType == neutron.AgentTypeLinuxBridge) {
 				ok[a.Host] = true
 			}
 		}
@@ -314,6 +314,10 @@ func (d *runner) stopAll() error {
 		err = errors.Join(err, d.dhcpAgent.stop())
 		d.dhcpAgent = nil
 	}
+	if d.l3Agent != nil {
+		err = errors.Join(err, d.l3Agent.stop())
+		d.l3Agent = nil
+	}
 	if d.server != nil {
 		err = errors.Join(err, d.server.stop())
 		d.server = nil
@@ -331,7 +335,7 @@ func (d *runner) restartAgents(ctx context.Context, s agentSettings, names []str
 // cleanup stops what the demo started and deletes the lab.
 func (d *runner) cleanup(ctx context.Context) error {
 	var errs []error
-	errs = append(errs, d.stopAll(), d.removeDHCP(ctx))
+	errs = append(errs, d.stopAll(), d.removeDHCP(ctx), d.removeL3())
 	for _, o := range d.ovs {
 		errs = append(errs, o.Stop())
 	}

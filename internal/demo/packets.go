@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,14 +77,15 @@ func (c *capture) stop() ([]captured, error) {
 	return c.recs, c.errf()
 }
 
-// pingStep pings the VM on compute-1 from the qrouter namespace and shows
-// the decoded capture from the controller's underlay port.
+// pingStep pings the VM on compute-1 from the qrouter namespace with the
+// seed's command and shows the decoded capture from the controller's
+// underlay port.
 func (d *runner) pingStep(ctx context.Context) error {
 	vm := d.res.VMs[0]
 	// Warm-up: resolves ARP and proves the path, so the captured ping is
 	// the seed's single ICMP exchange.
 	err := poll(ctx, "first ping "+vm.IP, waitPlane, func() (bool, string) {
-		_, err := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "1", "-W", "1", vm.IP)
+		_, err := lab.Exec(ctx, d.router.Namespace, "ping", "-n", "-c", "1", "-W", "1", vm.IP)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -96,15 +98,18 @@ func (d *runner) pingStep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := fmt.Sprintf("ping -c 1 %s", vm.IP)
-	out, perr := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "1", "-W", "3", vm.IP)
+	argv := []string{"ip", "netns", "exec", d.router.Namespace, "ping", "-c", "1", vm.IP}
+	out, perr := seedCmd(ctx, argv...)
 	recs, cerr := c.stop()
 	if cerr != nil {
 		return cerr
 	}
 	recs = d.routersOwn(recs)
-	d.res.PingOK = perr == nil
-	d.say("[root@controller ~]# ip netns exec qrouter-%s %s\n%s", d.router.Name, cmd, indent(pingSummary(string(out)), "    "))
+	if m := pingCounts.FindStringSubmatch(string(out)); m != nil {
+		d.res.RouterPing.Sent, _ = strconv.Atoi(m[1])
+		d.res.RouterPing.Received, _ = strconv.Atoi(m[2])
+	}
+	d.say("[root@controller ~]# %s\n%s", strings.Join(argv, " "), indent(pingSummary(string(out)), "    "))
 	if perr != nil {
 		return fmt.Errorf("ping %s from the router namespace: %w", vm.IP, perr)
 	}
@@ -177,7 +182,8 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 	if err != nil {
 		return err
 	}
-	out, aerr := lab.Exec(ctx, d.router.NS, "arping", "-c", "1", "-w", "2", "-I", d.router.VIF.IfName, vm.IP)
+	argv := []string{"ip", "netns", "exec", d.router.Namespace, "arping", "-c", "1", "-I", d.router.Interface, vm.IP}
+	out, aerr := seedCmd(ctx, argv...)
 	recs, cerr := c.stop()
 	if cerr != nil {
 		return cerr
@@ -223,7 +229,7 @@ func (d *runner) floodStep(ctx context.Context, mode, pcapName string) error {
 	d.res.Floods = append(d.res.Floods, f)
 	d.res.Pcaps = append(d.res.Pcaps, file)
 
-	d.say("\n[root@controller ~]# ip netns exec qrouter-%s arping -c 1 -I %s %s\n", d.router.Name, d.router.VIF.IfName, vm.IP)
+	d.say("\n[root@controller ~]# %s\n", strings.Join(argv, " "))
 	d.say("%s", indent(arpingSummary(string(out)), "    "))
 	d.say("\nOn the underlay (%s; copy = sent by the controller, at c-3 = delivered to compute-3):\n", file)
 	if len(lines) == 0 {

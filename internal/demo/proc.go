@@ -34,6 +34,10 @@ type Control struct {
 	// taps) is removed from there once it is stopped.
 	DHCPConfsDir string `json:"dhcp_confs_dir,omitempty"`
 	DHCPHostNS   string `json:"dhcp_host_ns,omitempty"`
+	// L3StateDir is the L3 agent's state_path: the routers it made
+	// (their qrouter- namespaces) are removed from there once it is
+	// stopped.
+	L3StateDir string `json:"l3_state_dir,omitempty"`
 }
 
 // ProcRecord is one process the demo started.

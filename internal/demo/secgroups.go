@@ -77,7 +77,7 @@ func (d *runner) secGroupStep(ctx context.Context) error {
 	}
 	sg := groups.SecurityGroups[0].ID
 	once := func() bool {
-		_, err := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "1", "-W", "1", vm.IP)
+		_, err := lab.Exec(ctx, d.router.Namespace, "ping", "-n", "-c", "1", "-W", "1", vm.IP)
 		return err == nil
 	}
 	// enforced waits until the node has converged to rule (a ping is
@@ -90,7 +90,7 @@ func (d *runner) secGroupStep(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		out, _ := lab.Exec(ctx, d.router.NS, "ping", "-n", "-c", "3", "-i", "0.3", "-W", "1", vm.IP)
+		out, _ := lab.Exec(ctx, d.router.Namespace, "ping", "-n", "-c", "3", "-i", "0.3", "-W", "1", vm.IP)
 		m := pingCounts.FindStringSubmatch(string(out))
 		if m == nil {
 			return fmt.Errorf("ping %s: no statistics in %q", vm.IP, out)
@@ -104,7 +104,7 @@ func (d *runner) secGroupStep(ctx context.Context) error {
 		}
 		p.Dropped = dropped
 		d.res.SecGroup = append(d.res.SecGroup, p)
-		d.say("[root@controller ~]# ip netns exec qrouter-%s ping -c 3 %s\n    %d packets transmitted, %d received\n", d.router.Name, vm.IP, p.Sent, p.Received)
+		d.say("[root@controller ~]# ip netns exec %s ping -c 3 %s\n    %d packets transmitted, %d received\n", d.router.Namespace, vm.IP, p.Sent, p.Received)
 		d.say("[root@%s ~]# nft list chain inet %s %s   (the final drop's counter)\n    counter packets %d\n", vm.Host, nftfw.TableName, chain, p.Dropped)
 		return nil
 	}

@@ -24,6 +24,7 @@ func (d *runner) createNetwork(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create subnet: %w", err)
 	}
+	d.subnetID = sub.ID
 	if len(n.Segments) > 0 {
 		d.res.VNI = uint32(n.Segments[0].SegmentationID)
 	}
@@ -40,15 +41,12 @@ func (d *runner) createNetwork(ctx context.Context) error {
 	return nil
 }
 
-// plug creates a port bound to host and plugs a namespace into it the way
-// Nova's VIF driver for the mechanism does (a veth; on OVS also the br-int
-// port with os-vif's external_ids). router makes it the qrouter's qr-
-// interface holding the gateway IP.
-func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router bool) (*lab.VM, *neutron.Port, error) {
-	pc := neutron.PortCreate{ProjectID: projectID, NetworkID: d.net.ID, DeviceID: deviceID, DeviceOwner: owner, HostID: host}
-	if router {
-		pc.FixedIPs = []neutron.FixedIPRequest{{IPAddress: d.rtrIP.String()}}
-	}
+// plug creates a VM's port bound to host and plugs the VM's namespace into
+// it the way Nova's VIF driver for the mechanism does (a veth; on OVS also
+// the br-int port with os-vif's external_ids). The VM asks for its address
+// by DHCP once its port is up.
+func (d *runner) plug(ctx context.Context, host, deviceID string) (*lab.VM, *neutron.Port, error) {
+	pc := neutron.PortCreate{ProjectID: projectID, NetworkID: d.net.ID, DeviceID: deviceID, DeviceOwner: "compute:nova", HostID: host}
 	p, err := d.api.CreatePort(ctx, pc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create port on %s: %w", host, err)
@@ -56,20 +54,9 @@ func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router 
 	if len(p.FixedIPs) == 0 {
 		return nil, nil, fmt.Errorf("port %s has no fixed IP", p.ID)
 	}
-	ip, err := netip.ParseAddr(p.FixedIPs[0].IPAddress)
-	if err != nil {
-		return nil, nil, err
-	}
-	vif := lab.VIF{PortID: p.ID, MAC: p.MACAddress, Addr: netip.PrefixFrom(ip, 24), MTU: d.net.MTU}
+	vif := lab.VIF{PortID: p.ID, MAC: p.MACAddress, MTU: d.net.MTU, DHCP: true}
 	node := d.nodes[host]
-	var vm *lab.VM
-	if router {
-		vm, err = d.lab.AddRouter(ctx, node, deviceID, vif)
-	} else {
-		// A VM asks for its address by DHCP (after its port is up).
-		vif.Addr, vif.DHCP = netip.Prefix{}, true
-		vm, err = d.lab.AddVM(ctx, node, deviceID, vif)
-	}
+	vm, err := d.lab.AddVM(ctx, node, deviceID, vif)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,8 +64,8 @@ func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router 
 		dev := vm.Tap
 		// A VM port bound with ovs_hybrid_plug (the seed's
 		// iptables_hybrid firewall) goes through qbr/qvb/qvo as os-vif
-		// plugs it; the router's qr- port is the L3 agent's, on br-int.
-		if !router && p.OVSHybridPlug() {
+		// plugs it.
+		if p.OVSHybridPlug() {
 			if dev, err = lab.PlugHybrid(ctx, node.NS, p.ID, d.net.MTU); err != nil {
 				return nil, nil, err
 			}
@@ -91,8 +78,7 @@ func (d *runner) plug(ctx context.Context, host, deviceID, owner string, router 
 }
 
 // bootVMs is `nova boot --num-instances 2`: one VM per compute node (the
-// scheduler spreads them), plus the L3 agent's router port on the
-// controller.
+// scheduler spreads them).
 func (d *runner) bootVMs(ctx context.Context) error {
 	// The br-int bridge is the agent's; wait for it before plugging.
 	for name, o := range d.ovs {
@@ -103,17 +89,9 @@ func (d *runner) bootVMs(ctx context.Context) error {
 			return err
 		}
 	}
-	routerID := uuid.NewString()
-	r, rp, err := d.plug(ctx, "controller", routerID, "network:router_interface", true)
-	if err != nil {
-		return fmt.Errorf("router port: %w", err)
-	}
-	d.router = r
-	d.say("router port %s (%s) on controller, namespace %s (qrouter-%s), interface %s\n",
-		rp.ID, d.rtrIP, r.NS, routerID, r.VIF.IfName)
 	for _, host := range []string{"compute-1", "compute-2"} {
 		id := uuid.NewString()
-		vm, p, err := d.plug(ctx, host, id, "compute:nova", false)
+		vm, p, err := d.plug(ctx, host, id)
 		if err != nil {
 			return fmt.Errorf("boot on %s: %w", host, err)
 		}
@@ -174,7 +152,7 @@ func (d *runner) writeLabState() error {
 // waitPorts waits until the router's and the VMs' ports are ACTIVE (their
 // agents saw the devices and reported them up).
 func (d *runner) waitPorts(ctx context.Context) error {
-	ids := []string{d.router.VIF.PortID}
+	ids := []string{d.router.PortID}
 	for _, v := range d.res.VMs {
 		ids = append(ids, v.PortID)
 	}
