@@ -19,9 +19,12 @@ func demoCmd(logger *slog.Logger) *cobra.Command {
 		Use:   "demo [--mechanism openvswitch|linuxbridge] [--keep]",
 		Short: "The seed's ML2/VXLAN walkthrough, live, in network namespaces (root)",
 		Long: `Builds the seed's controller, compute-1 and compute-2 (VTEPs 198.18.255.101-103) as
-network namespaces, starts the server (embedded SQLite) and one agent per node with
-copies of the seed's config files, boots two VMs, pings one from a qrouter namespace
-and counts the underlay copies of one ARP broadcast without and with l2population.
+network namespaces, with an "outside" namespace (198.18.100.1) on physnet1, starts the
+server (embedded SQLite), one L2 agent per node with copies of the seed's config files
+and the DHCP and L3 agents on the controller, creates a router (the L3 agent builds
+qrouter-<id>), boots two VMs, runs the seed's ping and arping from the router's
+namespace, reaches a VM from the outside by a floating IP, and counts the underlay
+copies of one ARP broadcast without and with l2population.
 Everything is removed at the end unless --keep (then: neutrino demo down).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -4,12 +4,17 @@
 // starts `neutrino server` on an embedded SQLite database and one
 // `neutrino agent` per node as child processes of the same binary,
 // configured with copies of the seed's own files (each agent with a
-// firewall, as the seed's), then creates testnet, boots two VMs, shows the
-// default security group dropping the qrouter namespace's pings until a
-// rule admits ICMP (secgroups.go), pings one VM and counts the copies of
-// one ARP broadcast on the underlay in each mode (full mesh, multicast group
-// for linuxbridge, l2population, ARP responder), with captures decoded by
-// internal/vxlan and written as pcap files.
+// firewall, as the seed's), plus the DHCP and L3 agents on the controller.
+// It creates testnet, the external network public (flat, on physnet1,
+// whose upstream is the lab's "outside" namespace) and a router joining
+// them, which the L3 agent builds as qrouter-<router id> (router.go); boots
+// two VMs, shows the default security group dropping the router's pings
+// until a rule admits ICMP (secgroups.go), runs the seed's ping and arping
+// from the router's namespace, reaches a VM from the outside by a floating
+// IP, and counts the copies of one ARP broadcast on the underlay in each
+// mode (full mesh, multicast group for linuxbridge, l2population, ARP
+// responder), with captures decoded by internal/vxlan and written as pcap
+// files.
 //
 // Run returns a Result (the facts it printed) besides the narration, so a
 // test can assert them. Everything it makes is recorded in a control file
@@ -20,7 +25,8 @@
 // The pure parts (config copies, tables, parsing of ovs-vsctl, ovs-ofctl and
 // bridge output) are in config.go and render.go, unit-tested. The I/O:
 // demo.go runs the steps, nodes.go builds nodes and starts the server and
-// agents, vms.go creates testnet and plugs the VMs, tunnels.go reads and
+// agents, vms.go creates testnet and plugs the VMs, router.go runs the L3
+// agent, the router and the floating-IP step, tunnels.go reads and
 // waits for the data planes, packets.go and capture.go capture and count,
 // proc.go and down.go keep the control file and remove a demo.
 package demo

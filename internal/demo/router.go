@@ -258,7 +258,9 @@ func seedCmd(ctx context.Context, argv ...string) ([]byte, error) {
 	return out, nil
 }
 
-var noStats = regexp.MustCompile(`(?m)^.*(unreachable|Unreachable).*$`)
+// noStats is the line of a ping that sent nothing ("connect: Network is
+// unreachable").
+var noStats = regexp.MustCompile(`(?mi)^.*unreachable.*$`)
 
 // countPings runs ping with count packets in ns and reads its counts; a
 // ping that sends nothing (no route) says why in Error.
