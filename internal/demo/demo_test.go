@@ -35,7 +35,7 @@ func buildNeutrino(t *testing.T) string {
 }
 
 // demoDir is a state directory for one demo run; if the test fails, the
-// warnings and errors of every log in it are logged (the directory itself
+// warnings, errors and unstructured lines of every log in it are logged (the directory itself
 // goes with the test), so a CI failure shows why an agent did not converge.
 func demoDir(t *testing.T) string {
 	t.Helper()
@@ -52,7 +52,10 @@ func demoDir(t *testing.T) string {
 			}
 			var keep []string
 			for _, line := range strings.Split(string(b), "\n") {
-				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				// A process's last words (cobra's "Error: ...") carry
+				// no level.
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") ||
+					line != "" && !strings.HasPrefix(line, "time=") {
 					keep = append(keep, line)
 				}
 			}

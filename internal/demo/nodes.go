@@ -123,35 +123,47 @@ func (d *runner) etc(name string) string { return filepath.Join(d.opt.Dir, "etc"
 // startServer writes the server's config copies and starts it; it waits
 // until the API answers and the agents' gRPC port accepts connections.
 func (d *runner) startServer(ctx context.Context, l2pop bool) error {
-	api, err := freePort()
-	if err != nil {
-		return err
-	}
+	var err error
 	if d.rpc == 0 {
 		if d.rpc, err = freePort(); err != nil {
 			return err
 		}
 	}
-	nc, mc := serverFiles(d.opt.Mechanism, l2pop, api, d.rpc, filepath.Join(d.opt.Dir, "db"))
 	suffix := ""
 	if l2pop {
 		suffix = ".l2pop"
 	}
 	ncPath, mcPath := d.etc("neutron.conf"), d.etc("ml2_conf"+suffix+".ini")
-	if err := os.WriteFile(ncPath, []byte(nc), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(mcPath, []byte(mc), 0o644); err != nil {
-		return err
-	}
-	args := []string{"server", "--config-file", ncPath, "--config-file", mcPath, "--auto-migrate"}
-	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", api)
-	d.api = apiclient.New(d.apiURL)
-	d.api.ProjectID, d.api.Roles, d.api.UserID = projectID, "admin", "demo"
-	_ = d.record(func(ct *Control) { ct.APIURL = d.apiURL })
-	c, err := d.launchServer(ctx, args)
-	if err != nil {
-		return err
+	var c *child
+	// The API port is free when picked but not reserved: another process
+	// on this busy machine may bind it (an outgoing connection's
+	// ephemeral port) before the server does. Then a new one is picked.
+	for attempt := 1; ; attempt++ {
+		api, err := freePort()
+		if err != nil {
+			return err
+		}
+		nc, mc := serverFiles(d.opt.Mechanism, l2pop, api, d.rpc, filepath.Join(d.opt.Dir, "db"))
+		if err := os.WriteFile(ncPath, []byte(nc), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(mcPath, []byte(mc), 0o644); err != nil {
+			return err
+		}
+		args := []string{"server", "--config-file", ncPath, "--config-file", mcPath, "--auto-migrate"}
+		d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", api)
+		d.api = apiclient.New(d.apiURL)
+		d.api.ProjectID, d.api.Roles, d.api.UserID = projectID, "admin", "demo"
+		_ = d.record(func(ct *Control) { ct.APIURL = d.apiURL })
+		c, err = d.launchServer(ctx, args)
+		if err == nil {
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(d.opt.Dir, "log", "server.log"))
+		if attempt == 3 || !strings.Contains(string(log), fmt.Sprintf("API listen: listen tcp 127.0.0.1:%d: bind: address already in use", api)) {
+			return err
+		}
+		d.log.Warn("the API port was taken before the server bound it; picking another", "port", api)
 	}
 	d.server = c
 	drivers := "openvswitch"
