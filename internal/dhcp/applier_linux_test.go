@@ -46,8 +46,8 @@ type bed struct {
 	cfg    Config
 	app    *Applier
 	vni    map[string]uint32 // network id -> VNI
-	bound  []binding          // VM ports
-	served []binding          // DHCP ports of the last Apply
+	bound  []binding         // VM ports
+	served []binding         // DHCP ports of the last Apply
 }
 
 // binding is a port bound to a node, as the L2 agents learn it.
