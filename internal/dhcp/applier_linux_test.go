@@ -22,10 +22,11 @@ import (
 	"neutrino/internal/dataplane/linux"
 	"neutrino/internal/dataplane/ovs"
 	"neutrino/internal/lab"
+	"neutrino/internal/vxlan"
 )
 
-// bed is a network node ("net", where the DHCP agent runs) and a compute
-// node joined by a VXLAN underlay, each with the real L2 data plane of
+// bed is a network node ("net", where the DHCP agent runs) and two
+// compute nodes joined by a VXLAN underlay, each with the real L2 data plane of
 // the mechanism under test: for linuxbridge the kernel's (vxlan devices,
 // brq bridges, the DHCP tap enslaved by name), for openvswitch the OVS
 // agent's (its own ovsdb-server and ovs-vswitchd per node, br-int and
@@ -41,6 +42,7 @@ type bed struct {
 	lab    *lab.Lab
 	node   *lab.Node // the DHCP node
 	other  *lab.Node // a compute node
+	far    *lab.Node // a compute node that hosts only another network
 	l2     map[*lab.Node]dataplane.Dataplane
 	ovs    map[*lab.Node]*lab.OVS
 	cfg    Config
@@ -97,7 +99,7 @@ func newBed(t *testing.T, mech string) *bed {
 			t.Errorf("teardown: %v", err)
 		}
 	})
-	for _, name := range []string{"net", "compute"} {
+	for _, name := range []string{"net", "compute", "far"} {
 		n, err := b.lab.AddNode(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -124,10 +126,13 @@ func newBed(t *testing.T, mech string) *bed {
 		}
 		t.Cleanup(func() { _ = dp.Close() })
 		b.l2[n] = dp
-		if name == "net" {
+		switch name {
+		case "net":
 			b.node = n
-		} else {
+		case "compute":
 			b.other = n
+		default:
+			b.far = n
 		}
 	}
 	b.syncL2() // OVS: br-int exists before anything is plugged into it
@@ -346,7 +351,8 @@ func vmAddr(t *testing.T, ns string) (netip.Prefix, int, netip.Addr) {
 
 // TestServeVMs runs the DHCP service for one network against real dnsmasq
 // and udhcpc on both mechanisms' data planes: a VM on the DHCP node and
-// one on another node (through the VXLAN tunnel) get their addresses,
+// one on another node (through the VXLAN tunnel; its DISCOVERs go to the
+// DHCP node's VTEP only, as the flood list says) get their addresses,
 // and the service goes through a port change, an agent restart, a
 // dnsmasq crash, a second subnet and DHCP being turned off.
 func TestServeVMs(t *testing.T) {
@@ -374,9 +380,13 @@ func serveVMs(t *testing.T, mech string) {
 	}
 	pid := b.pid(n)
 
-	// One VM on the DHCP node, one on the other node: its DISCOVER
-	// crosses the tunnel.
+	// A VM on another network on the far node: a VTEP with a tunnel
+	// from every node, but not in the network's flood list.
+	b.plugVM("far", "fa:16:3e:00:0f:01", uuid.NewString(), b.far)
+	// One VM on the DHCP node, one on the compute node: its DISCOVER
+	// crosses the tunnel, to the DHCP node's VTEP only.
 	vm1 := b.vm("one", "fa:16:3e:00:00:04", n.ID, b.node)
+	stop := b.captureDiscovers(b.other, b.vniOf(n.ID))
 	vm2 := b.vm("two", "fa:16:3e:00:00:05", n.ID, b.other)
 	for _, c := range []struct {
 		vm   *lab.DHCPClient
@@ -392,6 +402,12 @@ func serveVMs(t *testing.T, mech string) {
 		if a, mtu, gw := vmAddr(t, c.vm.NS); a != c.want || mtu != 1450 || gw != addr("192.168.1.1") {
 			t.Fatalf("VM eth0 in %s: %s mtu %d gw %s, want %s mtu 1450 gw 192.168.1.1", c.vm.NS, a, mtu, gw, c.want)
 		}
+	}
+	got := stop()
+	t.Logf("DISCOVER copies the compute node sent, by VTEP: %v", got)
+	if got[b.node.IP()] == 0 || len(got) != 1 {
+		t.Errorf("the compute node sent its VM's DISCOVERs to VTEPs %v, want the DHCP node's %s only (not the far node's %s)",
+			got, b.node.IP(), b.far.IP())
 	}
 
 	t.Run("changed fixed IP is given on renew; dnsmasq reloads, not restarts", func(t *testing.T) {
@@ -501,6 +517,40 @@ func serveVMs(t *testing.T, mech string) {
 		}
 		b.checkTap(m.DHCPPort.ID, false)
 	})
+}
+
+// captureDiscovers records on node's underlay the VXLAN copies of DHCP
+// DISCOVERs (inner UDP to port 67) it sends on vni; stop returns how
+// many went to each VTEP.
+func (b *bed) captureDiscovers(node *lab.Node, vni uint32) (stop func() map[netip.Addr]int) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(b.ctx)
+	ch, cerr, err := vxlan.Capture(ctx, node.NS, node.Dev, vxlan.Options{UDPDstPort: 4789})
+	if err != nil {
+		cancel()
+		b.t.Fatal(err)
+	}
+	got := map[netip.Addr]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range ch {
+			var p vxlan.Packet
+			if r.Outgoing && vxlan.Decode(r.Data, &p) == nil && p.IsVXLAN && p.VXLAN.VNI == vni &&
+				p.Inner.Layers&vxlan.LayerUDP != 0 && p.Inner.UDP.DstPort == 67 {
+				got[p.Outer.IPv4.Dst]++
+			}
+		}
+	}()
+	b.t.Cleanup(cancel)
+	return func() map[netip.Addr]int {
+		cancel()
+		<-done
+		if err := cerr(); err != nil {
+			b.t.Errorf("capture on %s: %v", node.Name, err)
+		}
+		return got
+	}
 }
 
 // checkTap checks whether the DHCP node has the DHCP port's tap, and for
