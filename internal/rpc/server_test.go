@@ -271,10 +271,13 @@ func TestResumeTooOldGetsSnapshot(t *testing.T) {
 
 	w := newWatcher()
 	wctx, stop := context.WithCancel(ctx)
-	go w.run(wctx, c, "compute-1")
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
 	eventually(t, "snapshot", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	// Wait for the watcher to be gone (a sleep was not enough under load:
+	// a delta it still took would leave its revision inside the log).
 	stop()
-	time.Sleep(50 * time.Millisecond)
+	<-done
 	// More changes of compute-1's view than the log keeps.
 	for i := 0; i < 5; i++ {
 		id := fmt.Sprintf("vm-%d", i)

@@ -147,20 +147,34 @@ func TestOVSUnderlaySpoofedVXLAN(t *testing.T) {
 	pkt := spoofedVXLAN(t, vni, vm1Port.mac, vm1Port.ip.Addr())
 	before, popErrs := inEchos(t, vm1.vm.NS), tunnelPopErrors(t, ctx, c1)
 	sendUDP(t, attacker.NS, c1.node.IP(), pkt, 3)
-	time.Sleep(500 * time.Millisecond)
+	// Where it was dropped: after decapsulation, no tunnel port for
+	// that source (ovs-vswitchd's drop counter). Waited for, not slept
+	// on: the switch takes its time under load, and only once it has
+	// dropped all three does "no echo reached vm1" mean anything.
+	drops := 0
+	waitCount(t, "the three spoofed packets dropped", func() bool {
+		drops = tunnelPopErrors(t, ctx, c1) - popErrs
+		return drops >= 3
+	})
+	if drops != 3 {
+		t.Errorf("datapath_drop_tunnel_pop_error grew by %d, want 3", drops)
+	}
 	if got := inEchos(t, vm1.vm.NS) - before; got != 0 {
 		t.Errorf("VXLAN from non-VTEP %s delivered %d echo requests to vm1, want 0", attacker.IP(), got)
 	}
-	// Where it was dropped: after decapsulation, no tunnel port for
-	// that source (ovs-vswitchd's drop counter).
-	if got := tunnelPopErrors(t, ctx, c1) - popErrs; got != 3 {
-		t.Errorf("datapath_drop_tunnel_pop_error grew by %d, want 3", got)
-	}
 	before = inEchos(t, vm1.vm.NS)
 	sendUDP(t, c2.node.NS, c1.node.IP(), pkt, 3)
-	time.Sleep(500 * time.Millisecond)
-	if got := inEchos(t, vm1.vm.NS) - before; got < 1 {
-		t.Errorf("control: the same VXLAN packet from VTEP %s delivered %d echo requests, want at least 1 (is the packet well formed?)", c2.node.IP(), got)
+	waitCount(t, "control: the same VXLAN packet from VTEP "+c2.node.IP().String()+" delivers an echo request to vm1 (is the packet well formed?)",
+		func() bool { return inEchos(t, vm1.vm.NS) > before })
+}
+
+// waitCount polls cond until it holds; the deadline only bounds a hang.
+func waitCount(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
 	}
 }
 
