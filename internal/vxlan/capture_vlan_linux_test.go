@@ -93,28 +93,44 @@ func TestCaptureSeesVLANTag(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	cancel()
+	// Read until the three frames are in (not for a fixed time: under
+	// load the capture falls behind, and frames it has not read when it
+	// is cancelled are lost), then drain what else came.
 	tagged := 0
-	for r := range ch {
+	count := func(r Record) {
 		var p Packet
 		if err := Decode(r.Data, &p); err != nil || p.Outer.Layers&LayerARP == 0 || p.Outer.ARP.SenderIP != f.ARP.SenderIP {
-			continue
+			return
 		}
 		if p.Outer.Layers&LayerVLAN == 0 || p.Outer.Ethernet.VLAN != 42 {
 			t.Errorf("frame sent with tag 42 captured as %s", r.String())
-			continue
+			return
 		}
 		if binary.BigEndian.Uint16(r.Data[12:]) != EtherTypeVLAN || r.OrigLen != len(r.Data) {
 			t.Errorf("tag not in the frame data (orig len %d, data %d): % x", r.OrigLen, len(r.Data), r.Data[:18])
 		}
 		tagged++
 	}
+	for tagged < 3 {
+		r, ok := <-ch // the capture ends with ctx (30 s) at the latest
+		if !ok {
+			break
+		}
+		count(r)
+	}
+	cancel()
+	for r := range ch {
+		count(r)
+	}
 	if err := cerr(); err != nil && err != context.Canceled {
 		t.Errorf("capture: %v", err)
 	}
 	if tagged != 3 {
 		t.Errorf("captured %d frames tagged 42, want 3", tagged)
+	}
+	// tcpdump prints late under load too: wait for its three lines.
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(td.Output(), "vlan 42") < 3 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 	_ = td.Stop()
 	if n := strings.Count(td.Output(), "vlan 42"); n != 3 {
