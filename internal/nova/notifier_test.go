@@ -19,6 +19,7 @@ import (
 	"neutrino/internal/api/apitest"
 	"neutrino/internal/config"
 	"neutrino/internal/keystone/keystonetest"
+	"neutrino/internal/neutron"
 	"neutrino/internal/nova"
 )
 
@@ -171,8 +172,9 @@ func TestNotifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := &snapshotSignal{Source: st.Plugin, taken: make(chan struct{})}
 	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, st.Plugin) }()
+	go func() { done <- n.Run(ctx, src) }()
 	defer func() { cancel(); <-done }()
 
 	api := httptest.NewServer(st.Handler)
@@ -194,7 +196,14 @@ func TestNotifier(t *testing.T) {
 	}
 	netID := call("POST", "/v2.0/networks", `{"network": {"name": "n"}}`)["network"].(map[string]any)["id"].(string)
 	vm := uuid.NewString()
-	time.Sleep(500 * time.Millisecond) // the notifier has its snapshot; the port is new to it
+	// The notifier has its snapshot (waited for, not slept on: under load
+	// a late snapshot would already show the port ACTIVE and no event);
+	// the port is new to it.
+	select {
+	case <-src.taken:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the notifier took no snapshot")
+	}
 	portID := call("POST", "/v2.0/ports", fmt.Sprintf(`{"port": {"network_id": %q, "device_owner": "compute:nova", "device_id": %q, "binding:host_id": "node-1"}}`, netID, vm))["port"].(map[string]any)["id"].(string)
 	// A port that is not an instance's is never mentioned.
 	call("POST", "/v2.0/ports", fmt.Sprintf(`{"port": {"network_id": %q, "device_owner": "network:dhcp", "device_id": "dhcp-x"}}`, netID))
@@ -239,4 +248,20 @@ func TestNotifier(t *testing.T) {
 	if len(fn.bad) > 0 || fn.calls < 2 || len(fn.users) != 1 {
 		t.Errorf("calls %d, bodies refused %v, token users %v", fn.calls, fn.bad, fn.users)
 	}
+}
+
+// snapshotSignal is the notifier's source, closing taken once its first
+// snapshot has been read.
+type snapshotSignal struct {
+	nova.Source
+	once  sync.Once
+	taken chan struct{}
+}
+
+func (s *snapshotSignal) Snapshot(ctx context.Context) (*neutron.State, error) {
+	st, err := s.Source.Snapshot(ctx)
+	if err == nil {
+		s.once.Do(func() { close(s.taken) })
+	}
+	return st, err
 }
