@@ -29,6 +29,7 @@ var baseExtensions = []extension{
 	{"Neutron external network", "external-net", "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00", nil},
 	{"L3 Agent Scheduler", "l3_agent_scheduler", "Schedule routers among l3 agents", "2013-02-07T10:00:00-00:00", nil},
 	{"Neutron Extra DHCP options", "extra_dhcp_opt", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)", "2013-03-17T12:00:00-00:00", nil},
+	{"IP address substring filtering", "ip-substring-filtering", "Provides IP address substring filtering when listing ports", "2017-11-28T09:00:00-00:00", nil},
 	{"Filter parameters validation", "filter-validation", "Provides validation on filter parameters.", "2018-07-04T10:00:00-00:00", nil},
 	{"Multi Provider Network", "multi-provider", "Expose mapping of virtual networks to multiple physical networks", "2013-06-27T10:00:00-00:00", nil},
 	{"Network IP Availability", "network-ip-availability", "Provides IP availability data for each network and subnet.", "2015-09-24T00:00:00-00:00", nil},
@@ -46,6 +47,7 @@ var baseExtensions = []extension{
 	{"security-group", "security-group", "The security groups extension.", "2012-10-05T10:00:00-00:00", nil},
 	{"Normalized CIDR field for security group rules", "security-groups-normalized-cidr", "Add new field with normalized remote_ip_prefix cidr in SG rule", "2020-07-28T10:00:00-00:00", nil},
 	{"Port filtering on security groups", "port-security-groups-filtering", "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00", nil},
+	{"Neutron Service Type Management", "service-type", "API for retrieving service providers for Neutron advanced services", "2013-01-20T00:00:00-00:00", nil},
 	{"Sorting support", "sorting", "Extension that indicates that sorting is enabled.", "2016-06-12T00:00:00-00:00", nil},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00", nil},
 	{"Stateful security group", "stateful-security-group", "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00", nil},
@@ -79,3 +81,9 @@ func (s *Server) showExtension(w http.ResponseWriter, alias string) {
 	}
 	writeFault(w, neutron.Errorf(http.StatusNotFound, "HTTPNotFound", "Extension with alias %s does not exist", alias))
 }
+
+// serviceProviders is GET /v2.0/service-providers (service-type): the one
+// kind of router neutrino's L3 agent runs, as Neutron names it among its
+// L3 providers (it lists dvrha, dvr, ha and single_node; neutrino has no
+// DVR or HA routers).
+var serviceProviders = []map[string]any{{"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": false}}

@@ -176,7 +176,7 @@ func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
 // routesOutsideKinds are the collections route serves by hand, not from
 // an attribute table.
 var routesOutsideKinds = map[string]bool{
-	"extensions": true, "quotas": true, "network-ip-availabilities": true, "subnetpools": true,
+	"extensions": true, "quotas": true, "network-ip-availabilities": true, "subnetpools": true, "service-providers": true,
 }
 
 // Resource names the collection a request path addresses ("networks" for
@@ -244,6 +244,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 	if seg[0] == "subnetpools" && len(seg) == 1 {
 		// Subnet pools are listed in /v2.0/ as Neutron does; there are none.
 		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"subnetpools": []any{}}) })
+		return
+	}
+	if seg[0] == "service-providers" && len(seg) == 1 {
+		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"service_providers": serviceProviders}) })
 		return
 	}
 	if x, ok := s.opts.Extra[seg[0]]; ok && len(seg) <= 2 {
