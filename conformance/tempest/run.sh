@@ -2,11 +2,13 @@
 # Tempest 33's network API tests against neutrino (built from this checkout)
 # or the real Neutron 2023.1, with a real Keystone validating the tokens.
 #
-#   conformance/tempest/run.sh [neutrino|neutron] [REGEX | --fast]
+#   conformance/tempest/run.sh [neutrino|neutron] [REGEX | --fast] [--expect FILE]
 #
 # REGEX defaults to ^tempest\.api\.network (the full suite). --fast runs only
 # the tests in fast.txt (a few minutes) and fails if any of them does not pass.
-# A full neutrino run fails if a test listed in passing.txt does not pass.
+# --expect FILE (test ids, one a line; relative to this directory or not)
+# fails the run if a listed test does not pass; a full neutrino run expects
+# passing.txt unless told otherwise.
 #
 # What it does, all on 127.0.0.1 and free ports, state in a fresh
 # /tmp/neutrino-tempest.XXXXXX (kept: results/ there, logs; printed at the end):
@@ -29,14 +31,21 @@ main() {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3 # Debian's: the OpenStack libraries are installed for it
-target=neutrino regex='^tempest\.api\.network' fast=0
-for a in "$@"; do
-  case $a in
-    neutrino | neutron) target=$a ;;
+target=neutrino regex='^tempest\.api\.network' fast=0 expect=
+while [ $# -gt 0 ]; do
+  case $1 in
+    neutrino | neutron) target=$1 ;;
     --fast) fast=1 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
-    *) regex=$a ;;
+    --expect)
+      [ $# -ge 2 ] || { echo "run.sh: --expect needs a file" >&2; exit 2; }
+      expect=$2; shift
+      case $expect in /*) ;; *) [ -f "$expect" ] || expect=$here/$expect ;; esac
+      [ -f "$expect" ] || { echo "run.sh: no file $2" >&2; exit 2; }
+      expect=$(cd "$(dirname "$expect")" && pwd)/$(basename "$expect") ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) regex=$1 ;;
   esac
+  shift
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (package installs, MariaDB as user mysql)" >&2; exit 1; }
 export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
@@ -266,19 +275,19 @@ CONF
 cp "$ws/etc/tempest.conf" "$state/results/"
 
 # ---- run ----
-expect=""
 if [ $fast = 1 ]; then
   grep -v '^#' "$here/fast.txt" | sed '/^$/d' >"$state/results/fast-list.txt"
   selection=(--include-list "$state/results/fast-list.txt")
-  expect=$here/fast.txt
+  expect=${expect:-$here/fast.txt}
   what="fast subset ($(wc -l <"$state/results/fast-list.txt") tests, fast.txt)"
 else
   selection=(--regex "$regex")
-  if [ "$target" = neutrino ] && [ "$regex" = '^tempest\.api\.network' ] && [ -f "$here/passing.txt" ]; then
+  if [ -z "$expect" ] && [ "$target" = neutrino ] && [ "$regex" = '^tempest\.api\.network' ]; then
     expect=$here/passing.txt
   fi
   what="--regex '$regex'"
 fi
+[ -z "$expect" ] || what="$what, expecting $(grep -v '^#' "$expect" | grep -c .) to pass ($(basename "$expect"))"
 echo "tempest $(dpkg-query -W -f='${Version}' tempest): $what, concurrency ${CONCURRENCY:-2}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 (cd "$ws" && PYTHONPATH=$here/nodelay OS_LOG_CAPTURE=1 exec timeout "${TEMPEST_TIMEOUT:-3600}" \

@@ -2,6 +2,7 @@
 """Counts and failure causes of a Tempest run, from its subunit v2 stream.
 
 Usage: summarize.py RESULTS.subunit [EXPECT]
+       summarize.py --passed RESULTS.subunit   (the ids of the tests that passed, sorted)
 Prints run/passed/failed/skipped, the failing tests grouped by cause, and
 the skip reasons. The cause of a failure is the exception Tempest raised
 plus the last HTTP error response the test received (method, path with ids
@@ -57,7 +58,8 @@ def cause(test):
             if i + 1 < len(tail) and tail[i + 1].startswith('Details: '):
                 raised += ' ' + ID.sub('{id}', tail[i + 1][9:])[:160]
             break
-    log = text(details.get('pythonlogging'))
+    # the captured log's detail is named pythonlogging:'' (the root logger)
+    log = ''.join(text(v) for k, v in details.items() if k.startswith('pythonlogging'))
     last = ''
     lines = log.splitlines()
     for i, line in enumerate(lines):
@@ -77,6 +79,10 @@ def cause(test):
 
 
 def main():
+    if sys.argv[1] == '--passed':
+        ids = {t['id'].split('[')[0] for t in load(sys.argv[2]).values() if t['status'] == 'success'}
+        print('\n'.join(sorted(ids)))
+        return 0
     tests = load(sys.argv[1])
     # a class whose setUpClass failed or was skipped is one entry "setUpClass (tempest...Class)"
     status = collections.Counter(t['status'] for t in tests.values())
