@@ -105,11 +105,14 @@ purge() {
   local ep=$1 id p
   for id in $(api $ep GET "/v2.0/floatingips?fields=id&fields=description" | python3 -c 'import sys,json;print(" ".join(f["id"] for f in json.load(sys.stdin)["floatingips"] if f.get("description") == "l3bench"))'); do
     api $ep DELETE /v2.0/floatingips/$id >/dev/null || true; done
-  for id in $(api $ep GET "/v2.0/routers?fields=id&fields=name" | python3 -c 'import sys,json;print(" ".join(r["id"] for r in json.load(sys.stdin)["routers"] if r["name"].startswith("l3bench-")))'); do
-    for p in $(api $ep GET "/v2.0/ports?device_id=$id&device_owner=network:router_interface&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
-      api $ep PUT /v2.0/routers/$id/remove_router_interface "{\"port_id\":\"$p\"}" >/dev/null || true; done
-    echo $id
-  done | xargs -r -P 6 -I{} curl -sf -o /dev/null -X DELETE $ep/v2.0/routers/{} || true
+  api $ep GET "/v2.0/routers?fields=id&fields=name" | python3 -c 'import sys,json;print("\n".join(r["id"] for r in json.load(sys.stdin)["routers"] if r["name"].startswith("l3bench-")))' >$R/purge-routers
+  # Their interfaces first (one listing for all), then the routers.
+  api $ep GET "/v2.0/ports?device_owner=network:router_interface&fields=id&fields=device_id" |
+    python3 -c 'import sys,json
+ids=set(open(sys.argv[1]).read().split())
+print("\n".join(p["device_id"]+" "+p["id"] for p in json.load(sys.stdin)["ports"] if p["device_id"] in ids))' $R/purge-routers |
+    while read -r id p; do api $ep PUT /v2.0/routers/$id/remove_router_interface "{\"port_id\":\"$p\"}" >/dev/null || true; done
+  xargs -r -P 6 -I{} curl -sf -o /dev/null -X DELETE $ep/v2.0/routers/{} <$R/purge-routers || true
   for id in $(api $ep GET "/v2.0/networks?fields=id&fields=name" | python3 -c 'import sys,json;print(" ".join(n["id"] for n in json.load(sys.stdin)["networks"] if n["name"].startswith("l3bench-")))'); do
     for p in $(api $ep GET "/v2.0/ports?network_id=$id&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
       api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
