@@ -170,7 +170,10 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 		r := SGSystem{Name: sys.Name, Label: sys.Label, Members: *members}
 		unlock, err := refLocked(ctx, logger, sys, *refLock)
 		if err != nil {
-			return err
+			// What the earlier systems measured is still written.
+			r.Error = err.Error()
+			res.Systems = append(res.Systems, r)
+			break
 		}
 		sctx, scancel := context.WithTimeout(ctx, *budget)
 		err = sgSystem(sctx, logger.With("system", sys.Name), sys, env, *refDir, opt, &r, &res)
