@@ -160,6 +160,15 @@ func inNamespace(nsName string, fn func() error) error {
 // Read waits for the next frame that passes the filter. It returns
 // os.ErrClosed after Close and ctx.Err() when ctx ends first.
 func (s *Sniffer) Read(ctx context.Context) (Record, error) {
+	return s.read(ctx, true)
+}
+
+// errNoFrame: a read that must not wait found no frame queued.
+var errNoFrame = errors.New("no frame queued")
+
+// read returns the next frame that passes the filter; without wait it
+// takes only what the socket has queued already (errNoFrame when nothing).
+func (s *Sniffer) read(ctx context.Context, wait bool) (Record, error) {
 	if err := s.f.SetReadDeadline(time.Time{}); err != nil {
 		return Record{}, err
 	}
@@ -177,13 +186,16 @@ func (s *Sniffer) Read(ctx context.Context) (Record, error) {
 		)
 		err := rc.Read(func(fd uintptr) bool {
 			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, unix.MSG_TRUNC)
-			return rerr != unix.EAGAIN
+			return !wait || rerr != unix.EAGAIN
 		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return Record{}, ctx.Err()
 			}
 			return Record{}, err
+		}
+		if rerr == unix.EAGAIN {
+			return Record{}, errNoFrame
 		}
 		if rerr != nil {
 			if rerr == unix.EINTR {
@@ -345,7 +357,10 @@ func (s *Sniffer) Close() error { return s.f.Close() }
 
 // Capture opens a capture (live when Capture returns) and delivers frames on
 // the channel until ctx ends or the socket fails; then it closes the socket
-// and the channel. The error function reports why it stopped (nil after ctx
+// and the channel. The frames the kernel had queued on the socket when ctx
+// ended are delivered too, as far as the channel's buffer takes them: a
+// loaded reader that lags behind loses nothing that crossed the interface
+// before the end. The error function reports why it stopped (nil after ctx
 // ended); call it after the channel is closed.
 func Capture(ctx context.Context, nsName, ifName string, opts Options) (<-chan Record, func() error, error) {
 	s, err := Open(nsName, ifName, opts)
@@ -360,17 +375,38 @@ func Capture(ctx context.Context, nsName, ifName string, opts Options) (<-chan R
 	go func() {
 		defer close(ch)
 		defer s.Close()
+		// offer hands r over if the channel has room.
+		offer := func(r Record) bool {
+			select {
+			case ch <- r:
+				return true
+			default:
+				return false
+			}
+		}
 		for {
 			r, err := s.Read(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					stopErr = err
+					return
 				}
-				return
+				break
 			}
 			select {
 			case ch <- r:
+				continue
 			case <-ctx.Done():
+			}
+			if !offer(r) {
+				return
+			}
+			break
+		}
+		// ctx ended: what the kernel queued before still comes.
+		for {
+			r, err := s.read(context.Background(), false)
+			if err != nil || !offer(r) {
 				return
 			}
 		}

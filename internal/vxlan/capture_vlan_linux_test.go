@@ -3,6 +3,7 @@ package vxlan
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -135,5 +136,64 @@ func TestCaptureSeesVLANTag(t *testing.T) {
 	_ = td.Stop()
 	if n := strings.Count(td.Output(), "vlan 42"); n != 3 {
 		t.Errorf("tcpdump saw %d frames tagged vlan 42, want 3:\n%s", n, td.Output())
+	}
+}
+
+// TestSnifferReadsQueuedWithoutWaiting: a read that must not wait takes
+// the frames the socket has queued and then reports that none is left
+// (what Capture delivers after its context ends, so a capture stopped
+// while its reader lags loses nothing that crossed the interface).
+func TestSnifferReadsQueuedWithoutWaiting(t *testing.T) {
+	needRoot(t, "ip")
+	nsA, nsB := vxlanPair(t)
+	rx, err := Open(nsA, "ul0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := Open(nsB, "ul0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	sender := netip.MustParseAddr("198.18.78.9")
+	f := Frame{Layers: LayerEthernet | LayerARP,
+		Ethernet: Ethernet{Dst: MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, Src: MAC{0xfa, 0x16, 0x3e, 0, 0, 0x49}},
+		ARP:      ARP{Op: 1, SenderMAC: MAC{0xfa, 0x16, 0x3e, 0, 0, 0x49}, SenderIP: sender, TargetIP: netip.MustParseAddr("198.18.78.1")}}
+	ours := func(r Record) bool {
+		var p Packet
+		return Decode(r.Data, &p) == nil && p.Outer.Layers&LayerARP != 0 && p.Outer.ARP.SenderIP == sender
+	}
+	for range 3 {
+		if err := tx.Send(f.Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for deadline := time.Now().Add(20 * time.Second); got < 3; {
+		r, err := rx.read(context.Background(), false)
+		switch {
+		case errors.Is(err, errNoFrame):
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of 3 frames read", got)
+			}
+			time.Sleep(10 * time.Millisecond) // not yet delivered to the socket
+		case err != nil:
+			t.Fatal(err)
+		case ours(r):
+			got++
+		}
+	}
+	for {
+		r, err := rx.read(context.Background(), false)
+		if errors.Is(err, errNoFrame) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours(r) {
+			t.Fatal("a fourth frame read")
+		}
 	}
 }
