@@ -252,6 +252,10 @@ INI
   PIDS+=($!); local stub=$!
   r1=$(api $ep POST /v2.0/routers '{"router":{"name":"l3bench-1","external_gateway_info":{"network_id":"'$ext'","external_fixed_ips":[{"ip_address":"198.19.255.1"}]}}}' | jget '["router"]["id"]')
   echo $r1 >>$R/routers-$sys
+  # No quota in the way of N routers (Neutron's default is 10 a project).
+  proj=$(api $ep GET /v2.0/routers/$r1 | jget '["router"]["project_id"]')
+  api $ep PUT /v2.0/quotas/$proj '{"quota":{"router":-1,"floatingip":-1,"port":-1,"network":-1,"subnet":-1}}' >/dev/null ||
+    { log "$sys: lifting project $proj's quotas failed"; exit 1; }
   api $ep PUT /v2.0/routers/$r1/add_router_interface '{"subnet_id":"'$sub2'"}' >/dev/null
   p1=$(api $ep POST /v2.0/ports '{"port":{"name":"l3bench-vm1","network_id":"'$n1'","fixed_ips":[{"ip_address":"10.1.0.10"}]}}' | jget '["port"]["id"]')
   fipid=$(api $ep POST /v2.0/floatingips '{"floatingip":{"description":"l3bench","floating_network_id":"'$ext'","floating_ip_address":"198.19.255.200"}}' | jget '["floatingip"]["id"]')
