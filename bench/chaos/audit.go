@@ -74,53 +74,11 @@ func (a *auditor) forget(n *node) {
 	delete(a.close, n.Name)
 }
 
-// snapshot reads what the stream derives its views from, in one
-// transaction.
-func (a *auditor) snapshot(ctx context.Context) (*neutron.State, error) {
-	var st neutron.State
-	err := a.st.Read(ctx, func(t *store.Tx) error {
-		var err error
-		if st.Revision, err = t.Revision(ctx); err != nil {
-			return err
-		}
-		if st.Networks, err = t.ListNetworks(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Ports, err = t.ListPorts(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Agents, err = t.ListAgents(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Endpoints, err = t.ListEndpoints(ctx); err != nil {
-			return err
-		}
-		if st.Subnets, err = t.ListSubnets(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.DHCPBindings, err = t.DHCPBindings(ctx, "", ""); err != nil {
-			return err
-		}
-		if st.L3Bindings, err = t.L3Bindings(ctx, "", ""); err != nil {
-			return err
-		}
-		if st.SecurityGroups, err = t.ListSecurityGroups(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Routers, err = t.ListRouters(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		st.FloatingIPs, err = t.ListFloatingIPs(ctx, neutron.ListQuery{})
-		return err
-	})
-	return &st, err
-}
-
 // check returns what is not converged: differences per node ("node:
 // missing unicast vni 1001 ... via ..."), plugged ports not ACTIVE. An
 // empty list means converged.
 func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]string, error) {
-	st, err := a.snapshot(ctx)
+	st, err := a.st.State(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read database: %w", err)
 	}
@@ -211,7 +169,7 @@ func (a *auditor) integrity(ctx context.Context, w *workload) ([]string, error) 
 			return nil, err
 		}
 	}
-	st, err := a.snapshot(ctx)
+	st, err := a.st.State(ctx)
 	if err != nil {
 		return nil, err
 	}

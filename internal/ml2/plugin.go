@@ -129,45 +129,7 @@ func checkRevision(kind, id string, want, have int64) error {
 // Snapshot is a consistent read of what the agents' stream derives its
 // views from, with the revision it is consistent with.
 func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
-	var st neutron.State
-	err := p.st.Read(ctx, func(t *store.Tx) error {
-		rev, err := t.Revision(ctx)
-		if err != nil {
-			return err
-		}
-		st.Revision = rev
-		if st.Networks, err = t.ListNetworks(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Ports, err = t.ListPorts(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Agents, err = t.ListAgents(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Endpoints, err = t.ListEndpoints(ctx); err != nil {
-			return err
-		}
-		if st.Subnets, err = t.ListSubnets(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.DHCPBindings, err = t.DHCPBindings(ctx, "", ""); err != nil {
-			return err
-		}
-		if st.L3Bindings, err = t.L3Bindings(ctx, "", ""); err != nil {
-			return err
-		}
-		if st.SecurityGroups, err = t.ListSecurityGroups(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.Routers, err = t.ListRouters(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		if st.FloatingIPs, err = t.ListFloatingIPs(ctx, neutron.ListQuery{}); err != nil {
-			return err
-		}
-		return nil
-	})
+	st, err := p.st.State(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -175,7 +137,7 @@ func (p *Plugin) Snapshot(ctx context.Context) (*neutron.State, error) {
 	for i := range st.Agents {
 		st.Agents[i].Alive = p.alive(&st.Agents[i], now)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // Changes returns change-log rows after a revision (see store.Changes).
