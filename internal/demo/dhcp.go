@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	gplayers "github.com/gopacket/gopacket/layers"
@@ -81,38 +82,49 @@ func (d *runner) startDHCPAgent(ctx context.Context) error {
 	if err := d.record(func(ct *Control) { ct.DHCPConfsDir, ct.DHCPHostNS = filepath.Join(state, "dhcp"), n.NS }); err != nil {
 		return err
 	}
-	c, err := startChild(d.opt.Binary, "agent dhcp", filepath.Join(d.opt.Dir, "log", "agent-dhcp.log"),
-		"agent", "dhcp", "--config-file", ncPath, "--config-file", dcPath)
-	if err != nil {
-		return err
-	}
-	d.dhcpAgent = c
-	if err := d.record(func(ct *Control) {
-		ct.Procs = append(ct.Procs, ProcRecord{Name: "agent dhcp", PID: c.pid(), Program: filepath.Base(d.opt.Binary)})
-	}); err != nil {
-		return err
-	}
-	err = poll(ctx, "DHCP agent registered", waitAgents, func() (bool, string) {
-		if c.exited() {
-			return false, "DHCP agent exited (see " + c.log + ")"
-		}
-		ags, err := d.api.ListAgents(ctx, "")
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, a := range ags {
-			if a.AgentType == neutron.AgentTypeDHCP && a.Host == name && a.Alive {
-				return true, ""
-			}
-		}
-		return false, "no DHCP agent on " + name + " yet"
-	})
+	c, err := d.startServiceAgent(ctx, "dhcp", neutron.AgentTypeDHCP, name, ncPath, dcPath)
+	d.dhcpAgent = c // nil if it did not start; else stopped by cleanup, also on error
 	if err != nil {
 		return err
 	}
 	d.say("  DHCP agent  neutrino agent dhcp on controller, pid %d, interface_driver = %s (dnsmasq in qdhcp- namespaces)\n",
 		c.pid(), d.opt.Mechanism)
 	return nil
+}
+
+// startServiceAgent starts `neutrino agent KIND` on the controller with
+// the server's and its own config file, records it for cleanup, and waits
+// until it has registered (since its start: a restarted agent's old
+// record does not count).
+func (d *runner) startServiceAgent(ctx context.Context, kind, agentType, host, serverConf, agentConf string) (*child, error) {
+	since := time.Now().Add(-time.Second)
+	name := "agent " + kind
+	c, err := startChild(d.opt.Binary, name, filepath.Join(d.opt.Dir, "log", "agent-"+kind+".log"),
+		"agent", kind, "--config-file", serverConf, "--config-file", agentConf)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.record(func(ct *Control) {
+		ct.Procs = append(ct.Procs, ProcRecord{Name: name, PID: c.pid(), Program: filepath.Base(d.opt.Binary)})
+	}); err != nil {
+		return c, err
+	}
+	err = poll(ctx, agentType+" registered", waitAgents, func() (bool, string) {
+		if c.exited() {
+			return false, name + " exited (see " + c.log + ")"
+		}
+		ags, err := d.api.ListAgents(ctx, "")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range ags {
+			if a.AgentType == agentType && a.Host == host && a.Alive && !a.StartedAt.Before(since) {
+				return true, ""
+			}
+		}
+		return false, "no " + agentType + " on " + host + " yet"
+	})
+	return c, err
 }
 
 // removeDHCP stops the DHCP agent and removes what it left on purpose

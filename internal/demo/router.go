@@ -134,33 +134,8 @@ func (d *runner) startL3Agent(ctx context.Context) error {
 	if err := d.record(func(ct *Control) { ct.L3StateDir = state }); err != nil {
 		return err
 	}
-	since := time.Now().Add(-time.Second)
-	c, err := startChild(d.opt.Binary, "agent l3", filepath.Join(d.opt.Dir, "log", "agent-l3.log"),
-		"agent", "l3", "--config-file", ncPath, "--config-file", lcPath)
-	if err != nil {
-		return err
-	}
-	d.l3Agent = c
-	if err := d.record(func(ct *Control) {
-		ct.Procs = append(ct.Procs, ProcRecord{Name: "agent l3", PID: c.pid(), Program: filepath.Base(d.opt.Binary)})
-	}); err != nil {
-		return err
-	}
-	err = poll(ctx, "L3 agent registered", waitAgents, func() (bool, string) {
-		if c.exited() {
-			return false, "L3 agent exited (see " + c.log + ")"
-		}
-		ags, err := d.api.ListAgents(ctx, "")
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, a := range ags {
-			if a.AgentType == neutron.AgentTypeL3 && a.Host == name && a.Alive && !a.StartedAt.Before(since) {
-				return true, ""
-			}
-		}
-		return false, "no L3 agent on " + name + " yet"
-	})
+	c, err := d.startServiceAgent(ctx, "l3", neutron.AgentTypeL3, name, ncPath, lcPath)
+	d.l3Agent = c // nil if it did not start; else stopped by cleanup, also on error
 	if err != nil {
 		return err
 	}
