@@ -541,9 +541,13 @@ func (a *Applier) unplug(ctx context.Context, h, host *netlink.Handle, ns string
 		return h.LinkDel(l)
 	}
 	err := a.cfg.Driver.Unplug(ctx, host, name)
-	// The device may have gone with its host side.
+	// The device may have gone with its host side, also between the
+	// lookup and the delete (ovs-vswitchd removes an internal port's
+	// device on its own once the port is out of OVSDB): gone is the goal.
 	if l2, lerr := h.LinkByName(name); lerr == nil {
-		err = errors.Join(err, h.LinkDel(l2))
+		if derr := h.LinkDel(l2); !errors.Is(derr, unix.ENODEV) {
+			err = errors.Join(err, derr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("unplug %s: %w", name, err)
