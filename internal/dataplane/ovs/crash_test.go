@@ -2,9 +2,14 @@ package ovs
 
 import (
 	"context"
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"neutrino/internal/lab"
 )
@@ -96,5 +101,51 @@ func TestDeviceUp(t *testing.T) {
 		if got := deviceUp(&tc.i); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// failingTunnelInserts fails, as an ovsdb-server dying mid-transaction
+// does, every transaction that inserts a vxlan interface.
+type failingTunnelInserts struct{ client.Client }
+
+func (c failingTunnelInserts) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	for _, op := range ops {
+		if op.Op == ovsdb.OperationInsert && op.Table == "Interface" && op.Row["type"] == "vxlan" {
+			return nil, errors.New("read unix @->db.sock: read: connection reset by peer")
+		}
+	}
+	return c.Client.Transact(ctx, ops...)
+}
+
+// TestApplyAfterFailedTunnelInsert: when the transaction adding a tunnel
+// port fails (bench/chaos: ovsdb-server SIGKILLed while the agent added
+// one), Apply must not wait OfportTimeout for a port that was never
+// created (it held every other change of the pass back for 10 s) but
+// program the rest and fail; the next Apply adds the tunnel.
+func TestApplyAfterFailedTunnelInsert(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, nodes := newOVSLab(t, ctx, "compute1", "compute2")
+	c1, c2 := nodes["compute1"], nodes["compute2"]
+	all := []*ovsNode{c1, c2}
+	hosts := map[*ovsNode][]vmSpec{c1: {vm1Port}, c2: {vm2Port}}
+	applyAll(t, ctx, all, map[*ovsNode][]vmSpec{}, true, true) // the bridges
+	vm1 := plug(t, ctx, l, c1, vm1Port)
+	plug(t, ctx, l, c2, vm2Port)
+	apply(t, ctx, c2, nodeState(c2, all, hosts, true, true))
+	c1.dp.cfg.OfportTimeout = 2 * time.Second
+	real := c1.dp.cli
+	c1.dp.cli = failingTunnelInserts{real}
+	err := c1.dp.Apply(ctx, nodeState(c1, all, hosts, true, true))
+	c1.dp.cli = real
+	if err == nil || !strings.Contains(err.Error(), "ensure tunnel ports") {
+		t.Fatalf("Apply with the tunnel insert failing: %v, want the ensure tunnel ports error", err)
+	}
+	if strings.Contains(err.Error(), "no ofport") {
+		t.Fatalf("Apply waited for the ofport of a tunnel port it failed to create: %v", err)
+	}
+	apply(t, ctx, c1, nodeState(c1, all, hosts, true, true))
+	if err := ping(ctx, vm1.NS, "192.168.1.2", 2); err != nil {
+		t.Fatalf("vm1 -> vm2 after the retried Apply: %v", err)
 	}
 }

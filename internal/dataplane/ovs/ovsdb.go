@@ -201,6 +201,22 @@ func (d *Dataplane) ensureIface(t *txn, s snapshot, br *bridge, p *port, name, t
 	}
 }
 
+// existingPorts returns those of names that are ports of bridge in OVSDB.
+func (d *Dataplane) existingPorts(ctx context.Context, bridgeName string, names []string) ([]string, error) {
+	s, err := takeSnapshot(ctx, d.cli)
+	if err != nil {
+		return nil, err
+	}
+	ports := s.portsOf(s.bridges[bridgeName])
+	var out []string
+	for _, n := range names {
+		if ports[n] != nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // waitOfports waits until OVS has numbered the named interfaces on
 // bridge and returns name -> ofport. Interfaces OVS could not create
 // (ofport -1) are reported with OVS's error text.
