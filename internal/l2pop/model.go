@@ -84,6 +84,20 @@ type Model struct {
 	agentsByHost map[string]map[string]struct{}
 	endpointHost map[netip.Addr]string
 	fw           fwIndex
+	// forwarding caches each overlay network's flood list and entries as
+	// the cloud sees them (netForwarding); a port change drops its
+	// networks' items, a VTEP change those of the host's networks.
+	forwarding map[string]netForwarding
+}
+
+// netForwarding is one network's remote part before a host removes
+// itself: the VTEPs of the hosts with an ACTIVE bound port there, and
+// those ports' (MAC, IP) behind them, both sorted. Every host of the
+// network shares it (a host's view drops its own VTEP: forwardingFor), so
+// a network is computed once per change, not once per host.
+type netForwarding struct {
+	flood   []netip.Addr
+	entries []Entry
 }
 
 // portInfo is the part of a port that views depend on.
@@ -112,6 +126,7 @@ func NewModel(cfg Config, st *neutron.State) *Model {
 		agentsByHost: map[string]map[string]struct{}{},
 		endpointHost: map[netip.Addr]string{},
 		fw:           newFWIndex(),
+		forwarding:   map[string]netForwarding{},
 	}
 	for _, t := range cfg.NetworkTypes {
 		m.types[t] = true
@@ -189,6 +204,7 @@ func (m *Model) setPort(p neutron.Port) { m.putPort(portFromNeutron(p)) }
 
 func (m *Model) putPort(pi portInfo) {
 	m.removePort(pi.ID)
+	delete(m.forwarding, pi.NetworkID)
 	m.ports[pi.ID] = pi
 	m.indexPort(pi, true)
 	index(m.portsByNet, pi.NetworkID, pi.ID)
@@ -201,6 +217,7 @@ func (m *Model) removePort(id string) {
 		return
 	}
 	delete(m.ports, id)
+	delete(m.forwarding, old.NetworkID)
 	m.indexPort(old, false)
 	unindex(m.portsByNet, old.NetworkID, id)
 	unindex(m.portsByHost, old.Host, id)
@@ -314,16 +331,20 @@ func (m *Model) removeEndpoint(id string) []string {
 // a network with one of their ports, and the hosts in full-mesh mode
 // (their tunnels go to every VTEP); without l2population, every host.
 func (m *Model) vtepChanged(s *Span, hosts ...string) {
-	if !m.cfg.Enabled {
-		s.All = true
-		return
-	}
 	nets := map[string]struct{}{}
 	for _, h := range hosts {
 		s.add(h)
 		for pid := range m.portsByHost[h] {
 			nets[m.ports[pid].NetworkID] = struct{}{}
 		}
+	}
+	// The hosts' ports are now behind another VTEP, or none.
+	for id := range nets {
+		delete(m.forwarding, id)
+	}
+	if !m.cfg.Enabled {
+		s.All = true
+		return
 	}
 	for id := range nets {
 		m.hostsOfNetwork(id, s)
@@ -557,25 +578,57 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) (v View) 
 				continue
 			}
 		}
-		for pid := range m.portsByNet[id] {
-			p := m.ports[pid]
-			if p.Host == host || !p.Bound || p.Status != neutron.StatusActive {
-				continue
-			}
-			vt := m.vtep(p.Host)
-			if !vt.IsValid() || vt == v.LocalIP {
-				continue
-			}
-			n.Flood = append(n.Flood, vt)
-			for _, ip := range p.IPs {
-				n.Entries = append(n.Entries, Entry{MAC: p.MAC, IP: ip, VTEP: vt})
-			}
-		}
-		n.Flood = sortedset.Unique(n.Flood, compareAddr)
-		n.Entries = sortedset.Unique(n.Entries, compareEntry)
+		n.Flood, n.Entries = m.networkForwarding(id).without(v.LocalIP)
 		tunnels = append(tunnels, n.Flood...)
 		v.Networks[id] = n
 	}
 	v.Tunnels = sortedset.Unique(tunnels, compareAddr)
 	return v
+}
+
+// networkForwarding is network id's shared forwarding part, computed on
+// first use after a change.
+func (m *Model) networkForwarding(id string) netForwarding {
+	if f, ok := m.forwarding[id]; ok {
+		return f
+	}
+	var f netForwarding
+	for pid := range m.portsByNet[id] {
+		p := m.ports[pid]
+		if !p.Bound || p.Status != neutron.StatusActive {
+			continue
+		}
+		vt := m.vtep(p.Host)
+		if !vt.IsValid() {
+			continue
+		}
+		f.flood = append(f.flood, vt)
+		for _, ip := range p.IPs {
+			f.entries = append(f.entries, Entry{MAC: p.MAC, IP: ip, VTEP: vt})
+		}
+	}
+	f.flood = sortedset.Unique(f.flood, compareAddr)
+	f.entries = sortedset.Unique(f.entries, compareEntry)
+	m.forwarding[id] = f
+	return f
+}
+
+// without is the network as the host with VTEP local sees it: its own
+// VTEP and the entries behind it are local, not remote (a host's own
+// ports are behind its own VTEP). When the host has nothing there, the
+// shared slices are returned as they are (views never change them in
+// place).
+func (f netForwarding) without(local netip.Addr) ([]netip.Addr, []Entry) {
+	i, found := slices.BinarySearchFunc(f.flood, local, compareAddr)
+	if !found {
+		return f.flood, f.entries
+	}
+	flood := sortedset.Unique(slices.Delete(slices.Clone(f.flood), i, i+1), compareAddr)
+	var entries []Entry
+	for _, e := range f.entries {
+		if e.VTEP != local {
+			entries = append(entries, e)
+		}
+	}
+	return flood, entries
 }
