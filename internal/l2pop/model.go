@@ -563,27 +563,44 @@ func (m *Model) view(host string, old *View, nets map[string]struct{}) (v View) 
 	}
 
 	reuse := old != nil && old.LocalIP == v.LocalIP && old.L2Pop == v.L2Pop
-	var tunnels []netip.Addr
+	var floods [][]netip.Addr
+	total := 0
 	for id, n := range v.Networks {
 		if !active[id] || !n.Overlay() {
 			// Like Neutron, a host learns a network's FDB only once it
 			// has an active port there.
 			continue
 		}
-		if _, changed := nets[id]; reuse && !changed {
-			if o, ok := old.Networks[id]; ok && o.NetHeader == n.NetHeader {
-				n.Flood, n.Entries = o.Flood, o.Entries
-				tunnels = append(tunnels, n.Flood...)
-				v.Networks[id] = n
-				continue
-			}
+		o, had := old.networkIfReused(reuse, id, nets)
+		if had && o.NetHeader == n.NetHeader {
+			n.Flood, n.Entries = o.Flood, o.Entries
+		} else {
+			n.Flood, n.Entries = m.networkForwarding(id).without(v.LocalIP)
 		}
-		n.Flood, n.Entries = m.networkForwarding(id).without(v.LocalIP)
-		tunnels = append(tunnels, n.Flood...)
 		v.Networks[id] = n
+		floods = append(floods, n.Flood)
+		total += len(n.Flood)
+	}
+	// The tunnels are the union of the flood lists: one allocation.
+	tunnels := make([]netip.Addr, 0, total)
+	for _, f := range floods {
+		tunnels = append(tunnels, f...)
 	}
 	v.Tunnels = sortedset.Unique(tunnels, compareAddr)
 	return v
+}
+
+// networkIfReused is network id of old when UpdateView may keep it (reuse,
+// and id is not among the changed nets).
+func (old *View) networkIfReused(reuse bool, id string, nets map[string]struct{}) (NetView, bool) {
+	if !reuse {
+		return NetView{}, false
+	}
+	if _, changed := nets[id]; changed {
+		return NetView{}, false
+	}
+	o, ok := old.Networks[id]
+	return o, ok
 }
 
 // networkForwarding is network id's shared forwarding part, computed on
