@@ -38,6 +38,9 @@ type ClientConfig struct {
 type Client struct {
 	conn *grpc.ClientConn
 	api  pb.AgentsClient
+	// vteps shares the VTEP list of the snapshots this client decodes
+	// (the same cloud-wide list in every one).
+	vteps vtepCache
 }
 
 type tokenCreds struct {
@@ -138,7 +141,7 @@ func (c *Client) Watch(ctx context.Context, host string, lastRevision int64, fn 
 		return fmt.Errorf("watch: %w", err)
 	}
 	return receive(ctx, "watch", stream.Recv, func(m *pb.WatchMessage) error {
-		u, err := decodeUpdate(m)
+		u, err := decodeUpdate(m, &c.vteps)
 		if err != nil {
 			return fmt.Errorf("watch revision %d: %w", m.GetRevision(), err)
 		}
@@ -167,11 +170,11 @@ func receive[M any](ctx context.Context, what string, recv func() (M, error), ha
 	}
 }
 
-func decodeUpdate(m *pb.WatchMessage) (Update, error) {
+func decodeUpdate(m *pb.WatchMessage, vt *vtepCache) (Update, error) {
 	u := Update{Revision: m.GetRevision(), Prev: m.GetPrevRevision(), Size: sizeOf(m)}
 	switch b := m.GetBody().(type) {
 	case *pb.WatchMessage_Snapshot:
-		v, err := ViewFromPB(b.Snapshot)
+		v, err := viewFromPB(b.Snapshot, vt)
 		if err != nil {
 			return u, err
 		}

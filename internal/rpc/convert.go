@@ -131,7 +131,10 @@ func ViewToPB(v l2pop.View) *pb.View {
 }
 
 // ViewFromPB decodes a view.
-func ViewFromPB(p *pb.View) (l2pop.View, error) {
+func ViewFromPB(p *pb.View) (l2pop.View, error) { return viewFromPB(p, nil) }
+
+// viewFromPB decodes a view, sharing its VTEP list through vt (nil: not).
+func viewFromPB(p *pb.View, vt *vtepCache) (l2pop.View, error) {
 	v := l2pop.View{Host: p.GetHost(), L2Pop: p.GetL2Pop(), Networks: map[string]l2pop.NetView{}, Ports: map[string]l2pop.LocalPort{}}
 	var err error
 	if v.LocalIP, err = bytesAddr(p.GetLocalIp()); err != nil {
@@ -154,7 +157,7 @@ func ViewFromPB(p *pb.View) (l2pop.View, error) {
 		lp := pbPort(pp)
 		v.Ports[lp.ID] = lp
 	}
-	if v.Firewall, err = pbFirewall(p.GetFirewall()); err != nil {
+	if v.Firewall, err = pbFirewall(p.GetFirewall(), vt); err != nil {
 		return v, err
 	}
 	return v, nil

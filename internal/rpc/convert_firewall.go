@@ -1,14 +1,19 @@
 package rpc
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"neutrino/internal/rpc/pb"
 	"neutrino/internal/secgroup"
+	"neutrino/internal/sortedset"
 )
+
+func compareAddr(a, b netip.Addr) int { return a.Compare(b) }
 
 // The firewall part of the wire form (see neutrino.proto): prefixes are
 // address bytes plus one length byte, so a 2,000-member remote group is
@@ -115,7 +120,8 @@ func pbFwPort(p *pb.FwPort) (secgroup.Port, error) {
 
 // firewallPB encodes a host's firewall.
 func firewallPB(f secgroup.Firewall) *pb.Firewall {
-	out := &pb.Firewall{Vteps: addrsBytes(f.VTEPs)}
+	out := &pb.Firewall{}
+	out.Vteps4, out.Vteps6 = packAddrs(f.VTEPs)
 	for _, id := range slices.Sorted(maps.Keys(f.Ports)) {
 		out.Ports = append(out.Ports, fwPortPB(f.Ports[id]))
 	}
@@ -129,12 +135,21 @@ func firewallPB(f secgroup.Firewall) *pb.Firewall {
 	return out
 }
 
-// pbFirewall decodes a host's firewall.
-func pbFirewall(p *pb.Firewall) (secgroup.Firewall, error) {
+// pbFirewall decodes a host's firewall; vt, when not nil, shares the
+// VTEP list with the views it decoded before.
+func pbFirewall(p *pb.Firewall, vt *vtepCache) (secgroup.Firewall, error) {
 	f := secgroup.Firewall{Ports: map[string]secgroup.Port{}, Groups: map[string]secgroup.Group{}, Remote: map[string][]netip.Prefix{}}
 	var err error
-	if f.VTEPs, err = bytesAddrs(p.GetVteps()); err != nil {
+	if f.VTEPs, err = vt.unpack(p.GetVteps4(), p.GetVteps6()); err != nil {
 		return f, fmt.Errorf("firewall vteps: %w", err)
+	}
+	if len(p.GetVteps()) > 0 {
+		// From a server that sends one address per item.
+		old, err := bytesAddrs(p.GetVteps())
+		if err != nil {
+			return f, fmt.Errorf("firewall vteps: %w", err)
+		}
+		f.VTEPs = sortedset.Unique(append(slices.Clone(f.VTEPs), old...), compareAddr)
 	}
 	for _, pp := range p.GetPorts() {
 		port, err := pbFwPort(pp)
@@ -222,4 +237,71 @@ func pbFirewallDelta(p *pb.FirewallDelta) (secgroup.Delta, error) {
 		d.Remote = append(d.Remote, rd)
 	}
 	return d, nil
+}
+
+// packAddrs packs sorted addresses for the wire: the IPv4 ones 4 bytes
+// each, the IPv6 ones 16 bytes each (netip sorts IPv4 first, so unpacking
+// v4 then v6 keeps the order).
+func packAddrs(as []netip.Addr) (v4, v6 []byte) {
+	for _, a := range as {
+		switch {
+		case a.Is4():
+			b := a.As4()
+			v4 = append(v4, b[:]...)
+		case a.Is6():
+			b := a.As16()
+			v6 = append(v6, b[:]...)
+		}
+	}
+	return v4, v6
+}
+
+// unpackAddrs is packAddrs' inverse.
+func unpackAddrs(v4, v6 []byte) ([]netip.Addr, error) {
+	if len(v4)%4 != 0 || len(v6)%16 != 0 {
+		return nil, fmt.Errorf("packed addresses of %d and %d bytes", len(v4), len(v6))
+	}
+	if len(v4)+len(v6) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Addr, 0, len(v4)/4+len(v6)/16)
+	for i := 0; i < len(v4); i += 4 {
+		out = append(out, netip.AddrFrom4([4]byte(v4[i:i+4])))
+	}
+	for i := 0; i < len(v6); i += 16 {
+		out = append(out, netip.AddrFrom16([16]byte(v6[i:i+16])))
+	}
+	if !slices.IsSortedFunc(out, compareAddr) {
+		// Order is the sender's promise; a list that breaks it is
+		// sorted here rather than trusted.
+		out = sortedset.Unique(out, compareAddr)
+	}
+	return out, nil
+}
+
+// vtepCache shares one decoded VTEP list between the views a client
+// decodes: every agent's snapshot carries the cloud's whole VTEP set (its
+// underlay filter), the same for all of them, and views are values never
+// changed in place. A nil cache decodes afresh.
+type vtepCache struct {
+	mu     sync.Mutex
+	v4, v6 []byte
+	addrs  []netip.Addr
+}
+
+func (c *vtepCache) unpack(v4, v6 []byte) ([]netip.Addr, error) {
+	if c == nil {
+		return unpackAddrs(v4, v6)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.addrs != nil && bytes.Equal(v4, c.v4) && bytes.Equal(v6, c.v6) {
+		return c.addrs, nil
+	}
+	as, err := unpackAddrs(v4, v6)
+	if err != nil || as == nil {
+		return as, err
+	}
+	c.v4, c.v6, c.addrs = bytes.Clone(v4), bytes.Clone(v6), as
+	return as, nil
 }

@@ -1381,11 +1381,18 @@ func (x *FwRemote) GetMembers() [][]byte {
 }
 
 type Firewall struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ports         []*FwPort              `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
-	Groups        []*FwGroup             `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
-	Remote        []*FwRemote            `protobuf:"bytes,3,rep,name=remote,proto3" json:"remote,omitempty"`
-	Vteps         [][]byte               `protobuf:"bytes,4,rep,name=vteps,proto3" json:"vteps,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ports  []*FwPort              `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	Groups []*FwGroup             `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	Remote []*FwRemote            `protobuf:"bytes,3,rep,name=remote,proto3" json:"remote,omitempty"`
+	// Every VTEP the server knows (the underlay filter). Servers send them
+	// packed in vteps4 (IPv4 addresses, 4 bytes each) and vteps6 (IPv6, 16
+	// bytes each), concatenated in order: one field for 10,000 VTEPs
+	// instead of 10,000. vteps, one address per item, is what servers sent
+	// before; receivers take the union.
+	Vteps         [][]byte `protobuf:"bytes,4,rep,name=vteps,proto3" json:"vteps,omitempty"`
+	Vteps4        []byte   `protobuf:"bytes,5,opt,name=vteps4,proto3" json:"vteps4,omitempty"`
+	Vteps6        []byte   `protobuf:"bytes,6,opt,name=vteps6,proto3" json:"vteps6,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1444,6 +1451,20 @@ func (x *Firewall) GetRemote() []*FwRemote {
 func (x *Firewall) GetVteps() [][]byte {
 	if x != nil {
 		return x.Vteps
+	}
+	return nil
+}
+
+func (x *Firewall) GetVteps4() []byte {
+	if x != nil {
+		return x.Vteps4
+	}
+	return nil
+}
+
+func (x *Firewall) GetVteps6() []byte {
+	if x != nil {
+		return x.Vteps6
 	}
 	return nil
 }
@@ -3500,12 +3521,14 @@ const file_neutrino_proto_rawDesc = "" +
 	"\x05rules\x18\x03 \x03(\v2\x13.neutrino.v1.FwRuleR\x05rules\"4\n" +
 	"\bFwRemote\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\amembers\x18\x02 \x03(\fR\amembers\"\xa8\x01\n" +
+	"\amembers\x18\x02 \x03(\fR\amembers\"\xd8\x01\n" +
 	"\bFirewall\x12)\n" +
 	"\x05ports\x18\x01 \x03(\v2\x13.neutrino.v1.FwPortR\x05ports\x12,\n" +
 	"\x06groups\x18\x02 \x03(\v2\x14.neutrino.v1.FwGroupR\x06groups\x12-\n" +
 	"\x06remote\x18\x03 \x03(\v2\x15.neutrino.v1.FwRemoteR\x06remote\x12\x14\n" +
-	"\x05vteps\x18\x04 \x03(\fR\x05vteps\"\xdb\x01\n" +
+	"\x05vteps\x18\x04 \x03(\fR\x05vteps\x12\x16\n" +
+	"\x06vteps4\x18\x05 \x01(\fR\x06vteps4\x12\x16\n" +
+	"\x06vteps6\x18\x06 \x01(\fR\x06vteps6\"\xdb\x01\n" +
 	"\fFwGroupDelta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aremoved\x18\x02 \x01(\bR\aremoved\x12!\n" +
