@@ -74,10 +74,12 @@ func main() {
 	if *pprofAddr != "" {
 		go func() { fmt.Fprintln(os.Stderr, "pprof:", http.ListenAndServe(*pprofAddr, nil)) }()
 	}
-	logger := slog.New(slog.DiscardHandler)
+	var inner slog.Handler = slog.DiscardHandler
 	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		inner = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
+	ends := &streamEnds{inner: inner, endCounts: &endCounts{counts: map[string]int64{}}}
+	logger := slog.New(ends)
 	agents, e1 := ints(*nAgents)
 	nets, e2 := ints(*nNets)
 	ports, e3 := ints(*nPorts)
@@ -87,7 +89,7 @@ func main() {
 	}
 	fmt.Printf("machine: %s\n", machine.Read())
 	for i := range agents {
-		b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, poll: *poll, memProfile: *memProfile, preloadPorts: *preload}
+		b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, ends: ends, poll: *poll, memProfile: *memProfile, preloadPorts: *preload}
 		if err := b.run(agents[i], nets[i], ports[i], *nEvents, *resync, *nClients); err != nil {
 			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "convergence:", err)
@@ -111,6 +113,7 @@ func ints(list string) ([]int, error) {
 type bench struct {
 	r          *rand.Rand
 	log        *slog.Logger
+	ends       *streamEnds
 	poll       time.Duration
 	memProfile string
 	// preloadPorts: ports are ACTIVE in the backend before the server
@@ -658,9 +661,10 @@ func (b *bench) progress(t0 time.Time, period time.Duration) (stop func()) {
 				}
 				reconnects += n.a.Reconnects()
 			}
-			fmt.Fprintf(os.Stderr, "progress %s: agents applied %d, watch reconnects %d, ports ACTIVE %d, revision server %d / backend %d, messages %d, heap %.0f MB, RSS %s, load %s\n",
-				time.Since(t0).Round(time.Second), synced, reconnects, b.tr.activeCount(), b.srv.Revision(), b.mem.Revision(),
-				b.srv.Stats().Messages, float64(ms.HeapAlloc)/(1<<20), machine.RSS(), machine.LoadAvg())
+			st := b.srv.Stats()
+			fmt.Fprintf(os.Stderr, "progress %s: agents applied %d, watch reconnects %d (%s), ports ACTIVE %d, revision server %d / backend %d, messages %d (snapshots %d, %.0f MB), heap %.0f MB, RSS %s, load %s\n",
+				time.Since(t0).Round(time.Second), synced, reconnects, b.ends.summary(), b.tr.activeCount(), b.srv.Revision(), b.mem.Revision(),
+				st.Messages, st.Snapshots, float64(st.Bytes)/(1<<20), float64(ms.HeapAlloc)/(1<<20), machine.RSS(), machine.LoadAvg())
 		}
 	}()
 	return func() { once.Do(func() { close(done) }) }
@@ -677,4 +681,72 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// streamEnds counts why agents' watch streams ended (the agent logs each
+// end with its error), so a run that does not converge says why; every
+// record also goes to inner.
+type streamEnds struct {
+	inner slog.Handler
+	*endCounts
+}
+
+type endCounts struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+func (h *streamEnds) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn || h.inner.Enabled(ctx, l)
+}
+
+func (h *streamEnds) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "watch stream ended; reconnecting" {
+		reason := "unknown"
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" {
+				reason = a.Value.String()
+				return false
+			}
+			return true
+		})
+		h.mu.Lock()
+		h.counts[reason]++
+		h.mu.Unlock()
+	}
+	if h.inner.Enabled(ctx, r.Level) {
+		return h.inner.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h *streamEnds) WithAttrs(as []slog.Attr) slog.Handler {
+	return &streamEnds{inner: h.inner.WithAttrs(as), endCounts: h.endCounts}
+}
+
+func (h *streamEnds) WithGroup(name string) slog.Handler {
+	return &streamEnds{inner: h.inner.WithGroup(name), endCounts: h.endCounts}
+}
+
+// summary lists the reasons, most frequent first.
+func (h *streamEnds) summary() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.counts) == 0 {
+		return "none"
+	}
+	type kv struct {
+		k string
+		n int64
+	}
+	var all []kv
+	for k, n := range h.counts {
+		all = append(all, kv{k, n})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return int(b.n - a.n) })
+	var parts []string
+	for _, x := range all[:min(3, len(all))] {
+		parts = append(parts, fmt.Sprintf("%d: %s", x.n, x.k))
+	}
+	return strings.Join(parts, "; ")
 }
