@@ -105,7 +105,8 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 				out = append(out, fmt.Sprintf("%s: port %s is %s, not ACTIVE", n.Name, id, p.Status))
 			}
 		}
-		want := dataplane.Expected(agent.Desired(model.View(n.Name), agent.SettingsFor(n.kind, n.cfg), devs), n.kind == agent.KindOVS)
+		desired := agent.Desired(model.View(n.Name), agent.SettingsFor(n.kind, n.cfg), devs)
+		want := dataplane.Expected(desired, n.kind == agent.KindOVS)
 		o, err := a.observer(ctx, n)
 		if err != nil {
 			out = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
@@ -120,6 +121,7 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 		for _, d := range dataplane.Compare(want, held) {
 			out = append(out, n.Name+": "+d.String())
 		}
+		out = append(out, a.firewall(ctx, n, o, desired)...)
 	}
 	for _, x := range a.c.aux {
 		if x.kind == auxL3 {
@@ -130,6 +132,30 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// firewall compares the node's firewall with the desired one: the
+// nftables ruleset of a Linux bridge node (security groups, anti-spoofing,
+// the underlay filter), all of br-int's flows on an Open vSwitch node (its
+// L2 pipeline and the openvswitch firewall's conntrack flows).
+func (a *auditor) firewall(ctx context.Context, n *node, o dataplane.Observer, desired dataplane.NodeState) []string {
+	var diffs []string
+	var err error
+	what := "firewall"
+	if d, ok := o.(*ovs.Dataplane); ok {
+		what = "br-int"
+		diffs, err = d.IntegrationDifferences(ctx, desired)
+	} else {
+		diffs, err = linux.FirewallDifferences(n.NS, desired)
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("%s: cannot read the %s: %v", n.Name, what, err)}
+	}
+	out := make([]string, 0, len(diffs))
+	for _, d := range diffs {
+		out = append(out, n.Name+": "+what+": "+d)
+	}
+	return out
 }
 
 // agentPlugged reports whether ports of this device_owner are plugged by

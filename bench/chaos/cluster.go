@@ -127,14 +127,16 @@ func (s *server) url() string { return fmt.Sprintf("http://%s:%d", s.addr, apiPo
 
 // cluster is everything the harness runs.
 type cluster struct {
-	dir     string
-	bin     string
-	log     *slog.Logger
-	lab     *lab.Lab
-	dbKind  string
-	db      database
-	nodes   []*node
-	servers []*server
+	dir    string
+	bin    string
+	log    *slog.Logger
+	lab    *lab.Lab
+	dbKind string
+	db     database
+	// firewall: the L2 agents run their real firewall drivers.
+	firewall bool
+	nodes    []*node
+	servers  []*server
 	// aux are the L3 and DHCP agents (on nodes that also run an L2
 	// agent, as on Neutron's network nodes); public is the external
 	// network's upstream.
@@ -178,8 +180,8 @@ func nodePlan(n int) []struct{ name, kind string } {
 	return out
 }
 
-func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, log *slog.Logger) (c *cluster, err error) {
-	c = &cluster{dir: dir, bin: bin, log: log, dbKind: dbKind, token: "chaos-" + lab.RandomID()}
+func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, firewall bool, log *slog.Logger) (c *cluster, err error) {
+	c = &cluster{dir: dir, bin: bin, log: log, dbKind: dbKind, firewall: firewall, token: "chaos-" + lab.RandomID()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.teardown())
@@ -191,9 +193,11 @@ func newCluster(ctx context.Context, dir, bin, dbKind string, nNodes int, log *s
 			return c, err
 		}
 	}
-	if c.db, err = startDatabase(ctx, dbKind, dir); err != nil {
+	db, err := startDatabase(ctx, dbKind, dir)
+	if err != nil {
 		return c, err
 	}
+	c.db = db // only a started one: teardown stops it
 	if c.lab, err = lab.New(ctx, log); err != nil {
 		return c, err
 	}
@@ -409,6 +413,7 @@ func (c *cluster) writeAgentConfig(n *node) error {
 			ac += fmt.Sprintf("[linux_bridge]\nphysical_interface_mappings = %s:%s\n", publicPhysnet, n.pub)
 		}
 	}
+	ac += "[securitygroup]\nfirewall_driver = " + c.firewallDriver(n.kind) + "\n"
 	ncPath, acPath := c.etc(n.Name+"-neutron.conf"), c.etc(n.Name+"-"+acName)
 	if err := os.WriteFile(ncPath, []byte(nc), 0o600); err != nil {
 		return err
@@ -423,6 +428,19 @@ func (c *cluster) writeAgentConfig(n *node) error {
 	}
 	n.cfg = cfg
 	return nil
+}
+
+// firewallDriver is the [securitygroup] firewall_driver of an L2 agent:
+// nftables on Linux bridge (Neutron's name, iptables), conntrack flows in
+// br-int on Open vSwitch (openvswitch), or noop without -firewall.
+func (c *cluster) firewallDriver(kind string) string {
+	switch {
+	case !c.firewall:
+		return "noop"
+	case kind == agent.KindOVS:
+		return "openvswitch"
+	}
+	return "iptables"
 }
 
 // startServer starts s in its namespace and waits for its API.
@@ -592,6 +610,7 @@ func (c *cluster) teardown() error {
 	}
 	for _, n := range c.nodes {
 		if n.ovs != nil {
+			c.keepOVSLogs(n)
 			errs = append(errs, n.ovs.Stop())
 		}
 	}
@@ -624,6 +643,17 @@ func waitUntil(ctx context.Context, bound time.Duration, what string, ok func() 
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// keepOVSLogs copies a node's ovs-vswitchd and ovsdb-server logs into the
+// run's log directory before Stop removes the OVS run directory: they say
+// what the switch did around a fault.
+func (c *cluster) keepOVSLogs(n *node) {
+	for _, d := range []string{"ovs-vswitchd", "ovsdb-server"} {
+		if b, err := os.ReadFile(filepath.Join(n.ovs.RunDir, d+".log")); err == nil {
+			_ = os.WriteFile(filepath.Join(c.dir, "log", n.Name+"-"+d+".log"), b, 0o644)
 		}
 	}
 }

@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&o.Bin, "bin", "bin/neutrino", "the neutrino binary")
 	flag.StringVar(&o.DB, "db", dbPostgres, "the database: postgresql, mariadb (each a server of the harness's own on a unix socket) or sqlite (one file both servers share)")
 	flag.StringVar(&o.Dir, "dir", "", "run directory for configs and logs (default: a new one under /tmp)")
+	flag.BoolVar(&o.Firewall, "firewall", true, "run the L2 agents with their real firewalls (nftables on Linux bridge, openvswitch on Open vSwitch) and audit them; false: firewall_driver = noop")
 	kinds := flag.String("kinds", "", "draw only these fault kinds (comma-separated; default: every kind the database allows)")
 	jsonOut := flag.String("json", "", "also write the figures as JSON to this file")
 	verbose := flag.Bool("v", false, "log progress")
@@ -93,6 +94,7 @@ type options struct {
 	Bin, Dir string
 	DB       string
 	Kinds    []string // fault kinds drawn; nil: faultKinds(DB)
+	Firewall bool     // real firewall drivers, not noop
 	Log      *slog.Logger
 	Out      io.Writer
 }
@@ -132,9 +134,13 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 		return nil, err
 	}
 	defer os.Unsetenv(runMark)
-	fmt.Fprintf(o.Out, "chaos: seed %d, %d faults, %d nodes, %s, bound %s, run directory %s\n", o.Seed, o.Faults, o.Nodes, o.DB, o.Bound, dir)
+	fw := "firewalls nftables (Linux bridge) and openvswitch (OVS)"
+	if !o.Firewall {
+		fw = "firewall_driver noop"
+	}
+	fmt.Fprintf(o.Out, "chaos: seed %d, %d faults, %d nodes, %s, %s, bound %s, run directory %s\n", o.Seed, o.Faults, o.Nodes, o.DB, fw, o.Bound, dir)
 	t0 := time.Now()
-	c, err := newCluster(ctx, dir, bin, o.DB, o.Nodes, o.Log)
+	c, err := newCluster(ctx, dir, bin, o.DB, o.Nodes, o.Firewall, o.Log)
 	if err != nil {
 		return nil, fmt.Errorf("build the deployment: %w", err)
 	}
@@ -187,11 +193,12 @@ func (h *harness) run(ctx context.Context) error {
 	probesDone := make(chan struct{})
 	go func() {
 		defer close(probesDone)
-		done := make(chan struct{}, len(h.probes))
+		done := make(chan struct{}, len(h.probes)+1)
 		for _, p := range h.probes {
 			go func() { _ = p.run(pctx); done <- struct{}{} }()
 		}
-		for range h.probes {
+		go func() { h.watchOutages(pctx); done <- struct{}{} }()
+		for range len(h.probes) + 1 {
 			<-done
 		}
 	}()

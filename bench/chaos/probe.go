@@ -148,3 +148,21 @@ func (p *prober) answeredSince(t time.Time) bool {
 	defer p.mu.Unlock()
 	return !p.lastOK.Before(t)
 }
+
+// unansweredTail counts the newest consecutive echoes sent before t that
+// have no answer.
+func (p *prober) unansweredTail(t time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for i := len(p.sent) - 1; i >= 0; i-- {
+		if p.sent[i].After(t) {
+			continue
+		}
+		if p.replied[i] {
+			break
+		}
+		n++
+	}
+	return n
+}

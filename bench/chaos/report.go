@@ -34,6 +34,9 @@ func (h *harness) setupVMs(ctx context.Context) error {
 	if err := w.setupRouter(ctx); err != nil {
 		return err
 	}
+	if err := w.setupSecurity(ctx); err != nil {
+		return err
+	}
 	for _, t := range stable {
 		if err := w.attach(ctx, t); err != nil {
 			return err

@@ -72,6 +72,8 @@ type workload struct {
 	stable   []*vm
 	burstNet *tnet
 	router   *router
+	sg       string   // the project's default security group
+	sgRules  []string // the TCP rules sgStep added, oldest first
 	allNets  []string // every network created, for the leak check
 	seq      int
 	errs     []string // workload steps that failed for good
@@ -352,6 +354,8 @@ func (w *workload) step(ctx context.Context) (string, error) {
 	nNets, nVMs := len(w.nets), len(w.vms)
 	w.mu.Unlock()
 	switch x := w.r.IntN(100); {
+	case x >= 94 && w.sg != "":
+		return w.sgStep(ctx)
 	case nNets == 0 || (nNets < 3 && x < 8):
 		t, err := w.createNet(ctx, w.freeCIDR())
 		if err != nil {
