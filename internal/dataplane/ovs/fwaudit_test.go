@@ -97,7 +97,9 @@ func TestIntegrationDifferences(t *testing.T) {
 	if !slices.ContainsFunc(d, func(l string) bool {
 		return strings.HasPrefix(l, "missing flow table=82") && strings.Contains(l, "tp_dst=22")
 	}) ||
-		!slices.ContainsFunc(d, func(l string) bool { return strings.HasPrefix(l, "extra flow table=82") && strings.Contains(l, "udp,tp_dst=53") }) {
+		!slices.ContainsFunc(d, func(l string) bool {
+			return strings.HasPrefix(l, "extra flow table=82") && strings.Contains(l, "udp,tp_dst=53")
+		}) {
 		t.Errorf("flows removed and added by hand: differences %q", d)
 	}
 }
