@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/netip"
+	"strings"
 
 	"neutrino/internal/dataplane"
 	"neutrino/internal/secgroup"
@@ -22,20 +23,38 @@ func firewall(fw secgroup.Firewall, driver string, ports map[string]dataplane.Lo
 	}
 	out := dataplane.Firewall{Driver: driver, Ports: make(map[string]dataplane.PortFilter, len(ports)),
 		RemoteGroups: map[string][]netip.Prefix{}, VTEPs: fw.VTEPs}
+	// Ports in the same groups get the same rules: the union is computed
+	// once per distinct group list and its slice shared (data planes never
+	// change a filter's slices), so a pass costs O(ports + groups x rules),
+	// not O(ports x rules) with a sort per port.
+	type union struct {
+		rules    []dataplane.Rule
+		stateful bool
+	}
+	unions := map[string]union{}
 	for id, lp := range ports {
 		p, ok := fw.Ports[id]
 		if !ok {
 			continue
 		}
-		rules, stateful, _ := fw.Filter(id)
-		pf := dataplane.PortFilter{PortID: id, NetworkID: lp.NetworkID, MAC: p.MAC, PortSecurity: p.PortSecurity, Stateful: stateful}
-		for _, a := range p.Allowed {
-			pf.Allowed = append(pf.Allowed, dataplane.AllowedAddress(a))
+		key := strings.Join(p.Groups, "\x00")
+		u, ok := unions[key]
+		if !ok {
+			rules, stateful, _ := fw.Filter(id)
+			u = union{stateful: stateful}
+			for _, r := range rules {
+				u.rules = append(u.rules, dataplane.Rule(r))
+				if r.RemoteGroup != "" {
+					out.RemoteGroups[r.RemoteGroup] = fw.Remote[r.RemoteGroup]
+				}
+			}
+			unions[key] = u
 		}
-		for _, r := range rules {
-			pf.Rules = append(pf.Rules, dataplane.Rule(r))
-			if r.RemoteGroup != "" {
-				out.RemoteGroups[r.RemoteGroup] = fw.Remote[r.RemoteGroup]
+		pf := dataplane.PortFilter{PortID: id, NetworkID: lp.NetworkID, MAC: p.MAC, PortSecurity: p.PortSecurity, Stateful: u.stateful, Rules: u.rules}
+		if len(p.Allowed) > 0 {
+			pf.Allowed = make([]dataplane.AllowedAddress, len(p.Allowed))
+			for i, a := range p.Allowed {
+				pf.Allowed[i] = dataplane.AllowedAddress(a)
 			}
 		}
 		out.Ports[id] = pf

@@ -1,7 +1,9 @@
 package ovs
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -93,3 +95,64 @@ func monitorOptions() []client.MonitorOption {
 	}
 	return opts
 }
+
+// The models copy themselves (model.CloneableModel): libovsdb clones a
+// row on every cache insert and update, and without these it does so by
+// a JSON round trip through reflection.
+
+func cloneRow[T any](p *T, deep func(*T)) model.Model {
+	c := *p
+	deep(&c)
+	return &c
+}
+
+func cloneInto[T any](src *T, dst model.Model, deep func(*T)) {
+	d := dst.(*T)
+	*d = *src
+	deep(d)
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+func (r *ovsRoot) deep() {
+	r.Bridges = slices.Clone(r.Bridges)
+	r.ExternalIDs = maps.Clone(r.ExternalIDs)
+}
+
+func (r *ovsRoot) CloneModel() model.Model       { return cloneRow(r, (*ovsRoot).deep) }
+func (r *ovsRoot) CloneModelInto(m model.Model) { cloneInto(r, m, (*ovsRoot).deep) }
+
+func (b *bridge) deep() {
+	b.Ports, b.Protocols, b.Controller = slices.Clone(b.Ports), slices.Clone(b.Protocols), slices.Clone(b.Controller)
+	b.FailMode = clonePtr(b.FailMode)
+	b.ExternalIDs, b.OtherConfig = maps.Clone(b.ExternalIDs), maps.Clone(b.OtherConfig)
+}
+
+func (b *bridge) CloneModel() model.Model       { return cloneRow(b, (*bridge).deep) }
+func (b *bridge) CloneModelInto(m model.Model) { cloneInto(b, m, (*bridge).deep) }
+
+func (p *port) deep() {
+	p.Interfaces, p.Tag = slices.Clone(p.Interfaces), clonePtr(p.Tag)
+	p.OtherConfig, p.ExternalIDs = maps.Clone(p.OtherConfig), maps.Clone(p.ExternalIDs)
+}
+
+func (p *port) CloneModel() model.Model       { return cloneRow(p, (*port).deep) }
+func (p *port) CloneModelInto(m model.Model) { cloneInto(p, m, (*port).deep) }
+
+func (i *iface) deep() {
+	i.Options, i.ExternalIDs = maps.Clone(i.Options), maps.Clone(i.ExternalIDs)
+	i.Ofport, i.AdminState, i.LinkState = clonePtr(i.Ofport), clonePtr(i.AdminState), clonePtr(i.LinkState)
+	i.MACInUse, i.Error = clonePtr(i.MACInUse), clonePtr(i.Error)
+}
+
+func (i *iface) CloneModel() model.Model       { return cloneRow(i, (*iface).deep) }
+func (i *iface) CloneModelInto(m model.Model) { cloneInto(i, m, (*iface).deep) }
+
+func (c *controller) CloneModel() model.Model       { return cloneRow(c, func(*controller) {}) }
+func (c *controller) CloneModelInto(m model.Model) { cloneInto(c, m, func(*controller) {}) }

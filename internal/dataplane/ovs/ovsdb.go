@@ -9,13 +9,20 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
 
-// snapshot is a consistent copy of the rows we care about, taken from the
-// monitor cache.
+// snapshot is the rows we care about as the monitor cache holds them.
+// The rows are the cache's own, shared and READ ONLY: libovsdb replaces a
+// row with a new copy when an update arrives and never changes one in
+// place, so a snapshot stays consistent while it is used, and taking one
+// costs a map of pointers per table, not a deep copy of every row (the
+// copy, libovsdb's reflection and JSON clone of each row, was two thirds
+// of the OVS agent's CPU per pass with 1,000 VM ports). Code that wants
+// to change a row builds a new model with the row's UUID (txn).
 type snapshot struct {
 	root    *ovsRoot
 	bridges map[string]*bridge // by name
@@ -23,32 +30,56 @@ type snapshot struct {
 	ifaces  map[string]*iface  // by uuid
 }
 
+// cacheRows returns a table's cached rows (shared, read only) by uuid.
+func cacheRows[T any](c *cache.TableCache, table string) (map[string]*T, error) {
+	rc := c.Table(table)
+	if rc == nil {
+		return nil, fmt.Errorf("read ovsdb cache: table %s is not monitored", table)
+	}
+	rows := rc.RowsShallow()
+	out := make(map[string]*T, len(rows))
+	for uuid, m := range rows {
+		r, ok := m.(*T)
+		if !ok {
+			return nil, fmt.Errorf("read ovsdb cache: table %s holds %T", table, m)
+		}
+		out[uuid] = r
+	}
+	return out, nil
+}
+
 func takeSnapshot(ctx context.Context, cli client.Client) (snapshot, error) {
 	var s snapshot
-	var roots []ovsRoot
-	var brs []bridge
-	var ps []port
-	var is []iface
-	for _, l := range []any{&roots, &brs, &ps, &is} {
-		if err := cli.List(ctx, l); err != nil {
-			return s, fmt.Errorf("read ovsdb cache: %w", err)
-		}
+	if err := ctx.Err(); err != nil {
+		return s, err
+	}
+	c := cli.Cache()
+	if c == nil {
+		return s, errors.New("read ovsdb cache: not connected")
+	}
+	roots, err := cacheRows[ovsRoot](c, "Open_vSwitch")
+	if err != nil {
+		return s, err
 	}
 	if len(roots) != 1 {
 		return s, fmt.Errorf("ovsdb has %d Open_vSwitch rows, want 1 (was the database initialised?)", len(roots))
 	}
-	s.root = &roots[0]
-	s.bridges = map[string]*bridge{}
-	for i := range brs {
-		s.bridges[brs[i].Name] = &brs[i]
+	for _, r := range roots {
+		s.root = r
 	}
-	s.ports = map[string]*port{}
-	for i := range ps {
-		s.ports[ps[i].UUID] = &ps[i]
+	brs, err := cacheRows[bridge](c, "Bridge")
+	if err != nil {
+		return s, err
 	}
-	s.ifaces = map[string]*iface{}
-	for i := range is {
-		s.ifaces[is[i].UUID] = &is[i]
+	s.bridges = make(map[string]*bridge, len(brs))
+	for _, b := range brs {
+		s.bridges[b.Name] = b
+	}
+	if s.ports, err = cacheRows[port](c, "Port"); err != nil {
+		return s, err
+	}
+	if s.ifaces, err = cacheRows[iface](c, "Interface"); err != nil {
+		return s, err
 	}
 	return s, nil
 }
