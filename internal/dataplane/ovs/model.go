@@ -125,7 +125,7 @@ func (r *ovsRoot) deep() {
 	r.ExternalIDs = maps.Clone(r.ExternalIDs)
 }
 
-func (r *ovsRoot) CloneModel() model.Model       { return cloneRow(r, (*ovsRoot).deep) }
+func (r *ovsRoot) CloneModel() model.Model      { return cloneRow(r, (*ovsRoot).deep) }
 func (r *ovsRoot) CloneModelInto(m model.Model) { cloneInto(r, m, (*ovsRoot).deep) }
 
 func (b *bridge) deep() {
@@ -134,7 +134,7 @@ func (b *bridge) deep() {
 	b.ExternalIDs, b.OtherConfig = maps.Clone(b.ExternalIDs), maps.Clone(b.OtherConfig)
 }
 
-func (b *bridge) CloneModel() model.Model       { return cloneRow(b, (*bridge).deep) }
+func (b *bridge) CloneModel() model.Model      { return cloneRow(b, (*bridge).deep) }
 func (b *bridge) CloneModelInto(m model.Model) { cloneInto(b, m, (*bridge).deep) }
 
 func (p *port) deep() {
@@ -142,7 +142,7 @@ func (p *port) deep() {
 	p.OtherConfig, p.ExternalIDs = maps.Clone(p.OtherConfig), maps.Clone(p.ExternalIDs)
 }
 
-func (p *port) CloneModel() model.Model       { return cloneRow(p, (*port).deep) }
+func (p *port) CloneModel() model.Model      { return cloneRow(p, (*port).deep) }
 func (p *port) CloneModelInto(m model.Model) { cloneInto(p, m, (*port).deep) }
 
 func (i *iface) deep() {
@@ -151,8 +151,8 @@ func (i *iface) deep() {
 	i.MACInUse, i.Error = clonePtr(i.MACInUse), clonePtr(i.Error)
 }
 
-func (i *iface) CloneModel() model.Model       { return cloneRow(i, (*iface).deep) }
+func (i *iface) CloneModel() model.Model      { return cloneRow(i, (*iface).deep) }
 func (i *iface) CloneModelInto(m model.Model) { cloneInto(i, m, (*iface).deep) }
 
-func (c *controller) CloneModel() model.Model       { return cloneRow(c, func(*controller) {}) }
+func (c *controller) CloneModel() model.Model      { return cloneRow(c, func(*controller) {}) }
 func (c *controller) CloneModelInto(m model.Model) { cloneInto(c, m, func(*controller) {}) }
