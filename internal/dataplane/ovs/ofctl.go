@@ -77,7 +77,11 @@ func (o ofctl) Bundle(ctx context.Context, bridge string, lines []string) error 
 		return nil
 	}
 	in := []byte(strings.Join(lines, "\n") + "\n")
-	_, err := o.run(ctx, in, "-O", "OpenFlow13", "--bundle", "add-flows", o.target(bridge), "-")
+	// --no-names: our flows number their ports, and without it ovs-ofctl
+	// first asks the switch for every port's name (one port-description
+	// reply of every VM port on br-int: 0.54-0.62 s per one-flow bundle
+	// against 0.30-0.46 s without, 1,000 ports, load 30).
+	_, err := o.run(ctx, in, "-O", "OpenFlow13", "--no-names", "--bundle", "add-flows", o.target(bridge), "-")
 	return err
 }
 
