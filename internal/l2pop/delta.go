@@ -119,9 +119,15 @@ func Diff(old, new View) Delta {
 
 // Apply returns v with d applied; v is not modified. It fails when d does
 // not fit v (a change to a network v does not have), which means the
-// sender and receiver disagree about the base revision.
+// sender and receiver disagree about the base revision. The result shares
+// v's unchanged slices (views never change them in place): an agent's
+// delta costs what it changes plus its maps, not a copy of the view.
 func (v View) Apply(d Delta) (View, error) {
-	out := v.Clone()
+	out := v
+	out.Networks = make(map[string]NetView, len(v.Networks))
+	maps.Copy(out.Networks, v.Networks)
+	out.Ports = make(map[string]LocalPort, len(v.Ports))
+	maps.Copy(out.Ports, v.Ports)
 	if d.Header != nil {
 		out.LocalIP, out.L2Pop = d.Header.LocalIP, d.Header.L2Pop
 	}

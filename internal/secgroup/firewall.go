@@ -240,8 +240,12 @@ func unionKeys[V any](a, b map[string]V) []string {
 // Apply returns f with d applied; f is not modified. It fails when d
 // does not fit f (a change to a group f does not have).
 func (f Firewall) Apply(d Delta) (Firewall, error) {
+	// The VTEP list (every VTEP of the cloud) is replaced, not copied:
+	// slices are never changed in place.
+	vteps := f.VTEPs
+	f.VTEPs = nil
 	out := f.Clone()
-	out.VTEPs = sortedset.Apply(f.VTEPs, d.VTEPsAdd, d.VTEPsDel, compareAddr)
+	out.VTEPs = sortedset.Apply(vteps, d.VTEPsAdd, d.VTEPsDel, compareAddr)
 	for _, p := range d.PortsSet {
 		out.Ports[p.ID] = p
 	}
