@@ -119,12 +119,13 @@ func NewApplier(cfg Config) *Applier {
 // and this agent's DHCP port.
 func served(n Network) bool { return n.DHCPPort.ID != "" && len(n.DHCPSubnets()) > 0 }
 
-// Apply converges the node to s: it sets up every served network whose
-// desired state changed since it last converged (reusing what is already
-// right: a running dnsmasq with the same command line is kept and only
-// signalled when its files changed) and removes the networks it owns that
-// s no longer serves. Errors are collected per
-// network; calling it again retries.
+// Apply converges the node to s: it first removes the networks it owns
+// that s no longer serves (a deleted network's dnsmasq must not answer
+// for longer than its removal takes, whatever else is to do), then sets
+// up every served network whose desired state changed since it last
+// converged (reusing what is already right: a running dnsmasq with the
+// same command line is kept and only signalled when its files changed).
+// Errors are collected per network; calling it again retries.
 func (a *Applier) Apply(ctx context.Context, s State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -133,6 +134,16 @@ func (a *Applier) Apply(ctx context.Context, s State) error {
 	for _, n := range s.Networks {
 		if served(n) {
 			want[n.ID] = n
+		}
+	}
+	owned, err := a.owned()
+	errs = append(errs, err)
+	for _, id := range owned {
+		if _, ok := want[id]; !ok {
+			delete(a.converged, id)
+			if err := a.remove(ctx, id); err != nil {
+				errs = append(errs, fmt.Errorf("network %s: remove: %w", id, err))
+			}
 		}
 	}
 	for _, n := range s.Networks {
@@ -148,16 +159,6 @@ func (a *Applier) Apply(ctx context.Context, s State) error {
 			continue
 		}
 		a.converged[n.ID] = n.Clone()
-	}
-	owned, err := a.owned()
-	errs = append(errs, err)
-	for _, id := range owned {
-		if _, ok := want[id]; !ok {
-			delete(a.converged, id)
-			if err := a.remove(ctx, id); err != nil {
-				errs = append(errs, fmt.Errorf("network %s: remove: %w", id, err))
-			}
-		}
 	}
 	a.served = want
 	return errors.Join(errs...)
@@ -615,39 +616,43 @@ func (a *Applier) start(ctx context.Context, n Network) error {
 }
 
 // stop ends the network's dnsmasq by pid: SIGTERM, then SIGKILL after 5s.
+// It returns once the process has exited: a zombie counts as gone (its
+// sockets and namespace are released at exit; reaping it is its parent's
+// business, init's for a daemonized dnsmasq, which may take seconds).
 func (a *Applier) stop(networkID string, pid int) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("stop dnsmasq pid %d: %w", pid, err)
 	}
-	// Gone means reaped (ESRCH), not just exited: a zombie still holds
-	// its pid, and callers expect the process to have disappeared.
-	gone := func() bool {
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			return true
-		}
-		p, _ := a.pidOf(networkID)
-		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return p != pid && len(cl) > 0 // the pid now belongs to another process
-	}
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, 0} {
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
-			if gone() {
+			if exited(pid) {
 				return nil
 			}
-			time.Sleep(20 * time.Millisecond)
+			if p, _ := a.pidOf(networkID); p != pid {
+				return nil // the pid now belongs to another process
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if sig == 0 {
 			break
-		}
-		if p, _ := a.pidOf(networkID); p != pid {
-			continue // exited, not yet reaped: nothing to kill
 		}
 		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("kill dnsmasq pid %d: %w", pid, err)
 		}
 	}
 	return fmt.Errorf("dnsmasq pid %d did not go away", pid)
+}
+
+// exited reports whether pid is gone or a zombie (exited, not yet reaped).
+func exited(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses; Z: a zombie, X: dead.
+	i := bytes.LastIndexByte(st, ')')
+	return i < 0 || i+2 >= len(st) || st[i+2] == 'Z' || st[i+2] == 'X'
 }
 
 // remove ends a network's service here: its dnsmasq, its tap (and with it

@@ -3,6 +3,7 @@ package dhcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -494,8 +495,8 @@ func serveVMs(t *testing.T, mech string) {
 		if lab.NSExists(Namespace(n.ID)) {
 			t.Fatalf("namespace %s still there", Namespace(n.ID))
 		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Fatalf("dnsmasq pid %d still alive (%v)", pid, err)
+		if !exited(pid) {
+			t.Fatalf("dnsmasq pid %d still running", pid)
 		}
 		if _, err := os.Stat(b.cfg.Dir(n.ID)); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("files of %s still there: %v", n.ID, err)
@@ -625,4 +626,117 @@ func TestApplyTouchesChangedNetworksOnly(t *testing.T) {
 	if !up() {
 		t.Fatalf("%s down after an Apply of a changed network", dev)
 	}
+}
+
+// probePlugger plugs as the Linux bridge driver (nothing) and runs check
+// at every Plug, collecting what it reports.
+type probePlugger struct {
+	BridgePlugger
+	check   func() string
+	plugged int
+	found   []string
+}
+
+func (p *probePlugger) Plug(_ context.Context, tap string, _ Network) error {
+	p.plugged++
+	if s := p.check(); s != "" {
+		p.found = append(p.found, tap+": "+s)
+	}
+	return nil
+}
+
+// A restarted agent's first Apply may have hundreds of networks to set
+// up: a network deleted meanwhile stops being served before any of them,
+// not after all.
+func TestApplyRemovesDeletedNetworksFirst(t *testing.T) {
+	b := newBed(t, "linuxbridge")
+	net := func(i int) Network {
+		sub := fmt.Sprintf("192.168.%d.", 20+i)
+		return Network{ID: uuid.NewString(), MTU: 1450,
+			Subnets: []Subnet{{ID: "s", CIDR: pfx(sub + "0/24"), IPVersion: 4, Gateway: addr(sub + "1"), EnableDHCP: true}},
+			DHCPPort: Port{ID: uuid.NewString(), MAC: fmt.Sprintf("fa:16:3e:00:%02x:02", 20+i), DeviceOwner: OwnerDHCP,
+				FixedIPs: []FixedIP{{SubnetID: "s", Address: addr(sub + "2")}}}}
+	}
+	deleted, kept, added := net(1), net(2), net(3)
+	b.apply(State{Networks: []Network{deleted, kept}})
+	pid := b.pid(deleted)
+	probe := &probePlugger{check: func() string {
+		var s []string
+		if lab.NSExists(Namespace(deleted.ID)) {
+			s = append(s, "the deleted network's namespace is still there")
+		}
+		if !exited(pid) {
+			s = append(s, fmt.Sprintf("the deleted network's dnsmasq (pid %d) still runs", pid))
+		}
+		return strings.Join(s, "; ")
+	}}
+	cfg := b.cfg
+	cfg.Plugger = probe
+	// A new applier, as after an agent restart: it converges every network.
+	if err := NewApplier(cfg).Apply(b.ctx, State{Networks: []Network{kept, added}}); err != nil {
+		t.Fatal(err)
+	}
+	if probe.plugged != 2 {
+		t.Fatalf("plugged %d networks, want 2", probe.plugged)
+	}
+	if len(probe.found) > 0 {
+		t.Fatalf("networks were set up before the deleted one was removed:\n%s", strings.Join(probe.found, "\n"))
+	}
+}
+
+// stop returns once dnsmasq has exited, without waiting for its parent to
+// reap it (init reaps a daemonized dnsmasq, which here took 2 s each:
+// removing 1,000 networks took over half an hour).
+func TestStopDoesNotWaitForReaping(t *testing.T) {
+	requireTools(t)
+	dir, err := os.MkdirTemp("", "neutrino-dhcp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ns := "dstop-" + uuid.NewString()[:8]
+	if err := lab.CreateNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.DeleteNS(ns); err != nil {
+			t.Error(err)
+		}
+	})
+	app := NewApplier(Config{Options: DefaultOptions(dir)})
+	id := uuid.NewString()
+	if err := os.MkdirAll(app.cfg.Dir(id), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Our own child, in the foreground: it stays a zombie until we reap it.
+	cmd := exec.Command("dnsmasq", "--keep-in-foreground", "--port=0", "--conf-file=/dev/null", "--pid-file="+app.cfg.File(id, "pid"))
+	if err := lab.InNS(ns, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	reaped := false
+	t.Cleanup(func() {
+		if !reaped {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	pid := cmd.Process.Pid
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if p, _ := app.pidOf(id); p == pid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dnsmasq pid %d wrote no pid file", pid)
+		}
+	}
+	if err := app.stop(id, pid); err != nil {
+		t.Fatalf("stop of an exited, unreaped dnsmasq: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !exited(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stop returned, but dnsmasq pid %d runs", pid)
+		}
+	}
+	_ = cmd.Wait()
+	reaped = true
 }
