@@ -249,12 +249,14 @@ func (p *Plugin) DeleteAgent(ctx context.Context, id string) error {
 		}
 		if a.AgentType == neutron.AgentTypeDHCP {
 			// Its networks move first: the row's cascade would drop the
-			// bindings without a change-log row.
+			// bindings without a change-log row. Left out of the agents,
+			// it is gone for the scheduler, which takes its networks even
+			// when no other agent can host them.
 			agents, err := p.readDHCPAgents(ctx, t)
 			if err != nil {
 				return err
 			}
-			agents[id].Eligible = false
+			delete(agents, id)
 			if _, err := p.scheduleDHCPNetworks(ctx, t, ips, agents); err != nil {
 				return err
 			}

@@ -312,15 +312,22 @@ func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents
 	if err != nil {
 		return nil, err
 	}
-	nets := map[string]bool{}
-	for _, b := range bindings {
-		if a := agents[b.AgentID]; a == nil || !a.Eligible {
-			nets[b.NetworkID] = true
-		}
-	}
 	anyEligible := false
 	for _, a := range agents {
 		anyEligible = anyEligible || a.Eligible
+	}
+	nets := map[string]bool{}
+	for _, b := range bindings {
+		// A deleted agent's networks always go. A dead or admin-down
+		// agent's networks go only when another agent can take them, as
+		// Neutron skips rescheduling when no DHCP agent is alive: taking
+		// them off the only agent would just delete their DHCP ports, and
+		// when that agent comes back (a restart slower than
+		// agent_down_time) it would get new ones and remake every
+		// network's device.
+		if a := agents[b.AgentID]; a == nil || !a.Eligible && anyEligible {
+			nets[b.NetworkID] = true
+		}
 	}
 	if anyEligible {
 		needing, err := t.NetworksNeedingDHCP(ctx, p.dhcpPerNetwork())
@@ -335,7 +342,8 @@ func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents
 }
 
 // RescheduleDHCP moves networks off DHCP agents that died (no heartbeat
-// for agent_down_time) or were set admin down, and places networks that
+// for agent_down_time) or were set admin down, when another agent can
+// take them, and places networks that
 // have fewer DHCP agents than dhcp_agents_per_network, as Neutron's
 // periodic DHCP failover check. It returns how many networks it looked
 // at. Several servers may run it at once: each network is scheduled under

@@ -243,6 +243,48 @@ func TestDHCPScheduling(t *testing.T) {
 	})
 }
 
+// The only DHCP agent is down for longer than agent_down_time (a restart
+// that took a while): its networks stay with it, port and all, as Neutron
+// skips rescheduling when no DHCP agent is alive; when it reports again it
+// finds the same ports (a new port would mean a new device in every
+// namespace, remade by the restarted agent).
+func TestDHCPOnlyAgentDownKeepsItsNetworks(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, seedConfig())
+		clock := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+		p.SetClock(func() time.Time { return clock })
+		if _, err := p.ReportState(ctx, dhcpReport("net-1")); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := netAndSubnet(t, p)
+		ports := func() []neutron.Port {
+			t.Helper()
+			dp, err := p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}, "device_owner": {"network:dhcp"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dp
+		}
+		before := ports()
+		if hosts, _ := dhcpState(t, p); len(before) != 1 || !eq(hosts[n.ID], []string{"net-1"}) {
+			t.Fatalf("scheduled: %v, ports %+v", hosts, before)
+		}
+		clock = clock.Add(10 * time.Minute)
+		if moved, err := p.RescheduleDHCP(ctx); err != nil || moved != 0 {
+			t.Fatalf("reschedule with no DHCP agent alive: %d networks, %v", moved, err)
+		}
+		if _, err := p.ReportState(ctx, dhcpReport("net-1")); err != nil {
+			t.Fatal(err)
+		}
+		after := ports()
+		if hosts, _ := dhcpState(t, p); !eq(hosts[n.ID], []string{"net-1"}) || len(after) != 1 ||
+			after[0].ID != before[0].ID || after[0].MACAddress != before[0].MACAddress {
+			t.Fatalf("after the agent came back: %v, ports %+v, before %+v", hosts, after, before)
+		}
+	})
+}
+
 // Two servers on one database schedule at once: subnets created on many
 // networks while DHCP agents register, die and come back; at the end every
 // DHCP network has exactly dhcp_agents_per_network agents and one port per
