@@ -26,10 +26,10 @@
 # The outside is a namespace on the external network's bridge at
 # 198.19.0.1/16 (the benchmarking range); tenant subnets exist only in
 # namespaces. Everything made is deleted at the end (also on failure).
+source "$(dirname "${BASH_SOURCE[0]}")/../reference/lib.sh"  # log, api, relay, stoppid, ...
 set -euo pipefail
 shopt -s inherit_errexit
 SIZES=${1:-100 1000}; WHICH=${2:-both}; LIMIT=${LIMIT:-900}
-REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 W=/var/lib/neutrino-l3bench; R=$W/run
 NEUTRON=http://127.0.0.1:9696
 NEUTRINO_PORT=9676; NEUTRINO_RPC=9677; NEUTRINO=http://127.0.0.1:$NEUTRINO_PORT
@@ -37,10 +37,6 @@ H='Content-Type: application/json'
 TAG=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 NS=l3b-$TAG; OUT=$NS-out; VM1=$NS-vm1; VM2=$NS-vm2
 PIDS=()
-
-log() { echo "[$(date +%T)] $*" >&2; }
-now() { date +%s.%N; }
-stoppid() { local p=$1 i; kill "$p" 2>/dev/null || return 0; for i in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$p" 2>/dev/null || true; }
 
 # sweep deletes the router namespaces of the routers listed in $R/routers-SYS.
 sweep() {
@@ -51,10 +47,9 @@ sweep() {
 }
 cleanup() {
   set +e
-  for p in "${PIDS[@]}"; do stoppid "$p"; done
-  [ -f $R/agent.pid ] && stoppid "$(cat $R/agent.pid)"
-  for p in $(grep -l "neutrino-l3bench" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
-    [ "$p" != $$ ] && grep -qa privsep /proc/$p/cmdline && stoppid "$p"; done
+  for p in "${PIDS[@]}"; do stoppid "$p" 10; done
+  [ -f $R/agent.pid ] && stoppid "$(cat $R/agent.pid)" 10
+  stop_privsep neutrino-l3bench
   sweep neutron; sweep neutrino
   for n in $VM1 $VM2 $OUT $NS; do ip netns del $n 2>/dev/null; done
   rm -f $R/*.sock
@@ -85,20 +80,6 @@ host $OUT bx-ext 198.19.0.1/16 ""
 host $VM1 bx-n1 10.1.0.10/24 10.1.0.1
 host $VM2 bx-n2 10.2.0.10/24 10.2.0.1
 
-relay() { # port: 127.0.0.1:port inside $NS -> the same port in the root namespace
-  local port=$1
-  (cd / && exec setsid socat UNIX-LISTEN:$R/relay-$port.sock,fork,unlink-early TCP:127.0.0.1:$port) </dev/null >/dev/null 2>&1 &
-  PIDS+=($!)
-  sleep 0.2
-  (cd / && exec setsid ip netns exec $NS socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:$R/relay-$port.sock) </dev/null >/dev/null 2>&1 &
-  PIDS+=($!)
-}
-
-api() { # url method path [body] -> stdout
-  curl -sf -H "$H" -X "$2" "$1$3" ${4:+-d "$4"}
-}
-jget() { python3 -c "import sys,json;print(json.load(sys.stdin)$1)"; }
-
 # purge EP: deletes what an earlier, interrupted run left on the server
 # (floating IPs, routers and networks named l3bench-*).
 purge() {
@@ -113,20 +94,13 @@ ids=set(open(sys.argv[1]).read().split())
 print("\n".join(p["device_id"]+" "+p["id"] for p in json.load(sys.stdin)["ports"] if p["device_id"] in ids))' $R/purge-routers |
     while read -r id p; do api $ep PUT /v2.0/routers/$id/remove_router_interface "{\"port_id\":\"$p\"}" >/dev/null || true; done
   xargs -r -P 6 -I{} curl -sf -o /dev/null -X DELETE $ep/v2.0/routers/{} <$R/purge-routers || true
-  for id in $(api $ep GET "/v2.0/networks?fields=id&fields=name" | python3 -c 'import sys,json;print(" ".join(n["id"] for n in json.load(sys.stdin)["networks"] if n["name"].startswith("l3bench-")))'); do
-    for p in $(api $ep GET "/v2.0/ports?network_id=$id&fields=id" | python3 -c 'import sys,json;print(" ".join(p["id"] for p in json.load(sys.stdin)["ports"]))'); do
-      api $ep DELETE /v2.0/ports/$p >/dev/null || true; done
-    api $ep DELETE /v2.0/networks/$id >/dev/null || true
-  done
+  purge_networks $ep l3bench-
 }
 
 start_agent() { # system logfile
-  local sys=$1 out=$2
-  case $sys in
-  neutron)
-    (cd / && exec setsid nsenter --net=/run/netns/$NS sh -c "echo \$\$ > $R/agent.pid; exec neutron-l3-agent --config-file /etc/neutron-ref/neutron.conf --config-file $W/neutron/l3_agent.ini") >>$out 2>&1 </dev/null & ;;
-  neutrino)
-    (cd / && exec setsid nsenter --net=/run/netns/$NS sh -c "echo \$\$ > $R/agent.pid; exec $W/bin/neutrino agent l3 --config-file $W/neutrino/agent.conf") >>$out 2>&1 </dev/null & ;;
+  case $1 in
+  neutron) start_in $R/agent.pid $2 neutron-l3-agent --config-file /etc/neutron-ref/neutron.conf --config-file $W/neutron/l3_agent.ini ;;
+  neutrino) start_in $R/agent.pid $2 $W/bin/neutrino agent l3 --config-file $W/neutrino/agent.conf ;;
   esac
 }
 
@@ -168,7 +142,7 @@ pinger() { # NS DST INTERVAL FILE: a background ping -D, its pid in $PING
   PING=$!; PIDS+=($PING)
 }
 # stopping: ping prints its summary on SIGINT.
-stopping() { local i; kill -INT $1 2>/dev/null || return 0; for i in $(seq 50); do kill -0 $1 2>/dev/null || return 0; sleep 0.1; done; stoppid $1; }
+stopping() { local i; kill -INT $1 2>/dev/null || return 0; for i in $(seq 50); do kill -0 $1 2>/dev/null || return 0; sleep 0.1; done; stoppid $1 10; }
 lost() { # FILE: "sent received lost"
   awk '/packets transmitted/ { print $1, $4, $1 - $4 }' $1
 }
@@ -179,68 +153,20 @@ run() { # system
   case $sys in
   neutron)
     ep=$NEUTRON; logf=$dir/l3-agent.log
-    cat >$dir/l3_agent.ini <<INI
-[DEFAULT]
-host = l3bench-neutron
-transport_url = rabbit://guest:guest@127.0.0.1:5672/
-state_path = $dir
-interface_driver = linuxbridge
-enable_metadata_proxy = False
-log_file = $logf
-log_dir =
-debug = False
-[agent]
-root_helper =
-report_interval = 30
-[oslo_concurrency]
-lock_path = $dir/lock
-INI
+    neutron_agent_ini $dir/l3_agent.ini $dir l3bench-neutron $logf "enable_metadata_proxy = False"
     ;;
   neutrino)
     ep=$NEUTRINO; logf=$dir/agent.log
-    cat >$dir/server.conf <<INI
-[DEFAULT]
-auth_strategy = noauth
-bind_host = 127.0.0.1
-bind_port = $NEUTRINO_PORT
-rpc_bind_host = 127.0.0.1
-rpc_bind_port = $NEUTRINO_RPC
-service_plugins = router
-state_path = $dir
-[database]
-connection = sqlite:///$dir/neutrino.db
-[quotas]
-quota_network = -1
-quota_subnet = -1
-quota_port = -1
-quota_router = -1
-quota_floatingip = -1
-INI
-    cat $REPO/bench/reference/etc/ml2_conf.ini >>$dir/server.conf
-    cat >$dir/agent.conf <<INI
-[DEFAULT]
-host = l3bench-neutrino
-transport_url = grpc://127.0.0.1:$NEUTRINO_RPC
-state_path = $dir
-interface_driver = linuxbridge
-report_interval = 30
-INI
-    rm -f $dir/neutrino.db
-    $W/bin/neutrino db upgrade head --config-file $dir/server.conf >$dir/db.log 2>&1
-    (cd / && exec setsid $W/bin/neutrino server --config-file $dir/server.conf) >$dir/server.log 2>&1 </dev/null &
-    PIDS+=($!); server=$!
-    for i in $(seq 100); do curl -sf -o /dev/null $ep/v2.0/networks && break; sleep 0.1; done
+    neutrino_server $W/bin/neutrino $dir $NEUTRINO_PORT $NEUTRINO_RPC "service_plugins = router"
+    server=$SERVER_PID
+    neutrino_agent_conf $dir l3bench-neutrino $NEUTRINO_RPC
     ;;
   esac
   : >$logf; : >$R/routers-$sys
   purge $ep
   log "$sys: agent start"
   start_agent $sys $logf
-  for i in $(seq 600); do
-    aid=$(api $ep GET "/v2.0/agents?host=l3bench-$sys&agent_type=L3%20agent&fields=id&fields=alive" | python3 -c 'import sys,json;a=json.load(sys.stdin)["agents"];print(a[0]["id"] if a and a[0]["alive"] else "")')
-    [ -n "$aid" ] && break; sleep 0.1
-  done
-  [ -n "$aid" ] || { log "$sys: the L3 agent did not register"; tail -n 20 $logf >&2; exit 1; }
+  aid=$(agent_id $ep l3bench-$sys "L3 agent" 60) || { log "$sys: the L3 agent did not register"; tail -n 20 $logf >&2; exit 1; }
   log "$sys: external network, two tenant networks, router 1"
   ext=$(api $ep POST /v2.0/networks '{"network":{"name":"l3bench-ext","router:external":true,"provider:network_type":"flat","provider:physical_network":"physnet1"}}' | jget '["network"]["id"]')
   api $ep POST /v2.0/subnets '{"subnet":{"network_id":"'$ext'","ip_version":4,"cidr":"198.19.0.0/16","gateway_ip":"198.19.0.1","enable_dhcp":false}}' >/dev/null
@@ -301,7 +227,7 @@ INI
     log "$sys: restart with $n routers, VM2 pinging the outside through router 1"
     pinger $VM2 198.19.0.1 0.05 $R/ping-c
     sleep 1
-    stoppid "$(cat $R/agent.pid)"
+    stoppid "$(cat $R/agent.pid)" 10
     lines=$(wc -l <$logf)
     t0=$(now); start_agent $sys $logf
     if ! waitsync $sys $logf $lines $n $LIMIT; then
@@ -314,8 +240,8 @@ INI
     echo "$sys restart-sync N=$n s=$(echo "$t1 - $t0" | bc) pings_sent_received_lost=$(lost $R/ping-c | tr ' ' /)"
   done
   teardown $sys $ep
-  stoppid $stub
-  [ -z "$server" ] || stoppid $server
+  stoppid $stub 10
+  [ -z "$server" ] || stoppid $server 10
 }
 
 # teardown SYS EP: stops the agent, deletes the floating IP, routers and
@@ -323,7 +249,7 @@ INI
 teardown() {
   local sys=$1 ep=$2 aid
   log "$sys: stopping the agent, deleting the routers"
-  [ -f $R/agent.pid ] && stoppid "$(cat $R/agent.pid)"; rm -f $R/agent.pid
+  [ -f $R/agent.pid ] && stoppid "$(cat $R/agent.pid)" 10; rm -f $R/agent.pid
   purge $ep
   sweep $sys
   aid=$(api $ep GET "/v2.0/agents?host=l3bench-$sys&fields=id" | jget '["agents"][0]["id"]' 2>/dev/null) && api $ep DELETE /v2.0/agents/$aid >/dev/null || true
