@@ -70,10 +70,17 @@ type Backend interface {
 	UpdateFloatingIP(ctx context.Context, id string, req neutron.FloatingIPUpdate) (*neutron.FloatingIP, error)
 	DeleteFloatingIP(ctx context.Context, id string) error
 
+	// Subnet pools (subnet_allocation); a bulk create is one transaction.
+	CreateSubnetPools(ctx context.Context, reqs []neutron.SubnetPoolCreate) ([]*neutron.SubnetPool, error)
+	GetSubnetPool(ctx context.Context, id string) (*neutron.SubnetPool, error)
+	ListSubnetPools(ctx context.Context, q neutron.ListQuery) ([]neutron.SubnetPool, error)
+	UpdateSubnetPool(ctx context.Context, id string, req neutron.SubnetPoolUpdate) (*neutron.SubnetPool, error)
+	DeleteSubnetPool(ctx context.Context, id string) error
+
 	QuotaBackend
 	IPAvailabilityBackend
 
-	// ReplaceTags sets the tags of a network, subnet, port, security group, router or floating IP (kind is the
+	// ReplaceTags sets the tags of a network, subnet, port, security group, router, floating IP or subnet pool (kind is the
 	// singular resource name) and bumps its revision.
 	ReplaceTags(ctx context.Context, kind, id string, tags []string) ([]string, error)
 }

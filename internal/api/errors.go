@@ -94,6 +94,8 @@ func notFound(kind, id string) *neutron.Error {
 		return neutron.Errorf(http.StatusNotFound, "FloatingIPNotFound", "Floating IP %s could not be found", id)
 	case "security_group_rule":
 		return neutron.Errorf(http.StatusNotFound, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
+	case "subnetpool":
+		return errSubnetPoolNotFound(id)
 	}
 	return neutron.NotFound(kindTitle(kind), id)
 }

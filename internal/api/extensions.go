@@ -48,6 +48,8 @@ var baseExtensions = []extension{
 	{"Normalized CIDR field for security group rules", "security-groups-normalized-cidr", "Add new field with normalized remote_ip_prefix cidr in SG rule", "2020-07-28T10:00:00-00:00", nil},
 	{"Port filtering on security groups", "port-security-groups-filtering", "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00", nil},
 	{"Neutron Service Type Management", "service-type", "API for retrieving service providers for Neutron advanced services", "2013-01-20T00:00:00-00:00", nil},
+	{"Subnet Allocation", "subnet_allocation", "Enables allocation of subnets from a subnet pool", "2015-03-30T10:00:00-00:00", nil},
+	{"Default Subnetpools", "default-subnetpools", "Provides ability to mark and use a subnetpool as the default.", "2016-02-18T18:00:00-00:00", nil},
 	{"Sorting support", "sorting", "Extension that indicates that sorting is enabled.", "2016-06-12T00:00:00-00:00", nil},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00", nil},
 	{"Stateful security group", "stateful-security-group", "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00", nil},

@@ -44,6 +44,8 @@ func visible(c Caller, k *kind, e *entity, network *entity) bool {
 		return network != nil && (network.shared || ownerOrAdmin(c, network.project))
 	case "port":
 		return network != nil && ownerOrAdmin(c, network.project)
+	case "subnetpool":
+		return e.shared // shared_subnetpools
 	}
 	return false
 }

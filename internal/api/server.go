@@ -85,6 +85,8 @@ func New(b Backend, o Options) *Server {
 
 		"routers":     routerKind(b),
 		"floatingips": floatingIPKind(b),
+
+		"subnetpools": subnetPoolKind(b),
 	}}
 	s.exts = extensionsFor(ao)
 	s.authn = http.HandlerFunc(s.serveIdentified)
@@ -176,7 +178,7 @@ func (s *Server) serveIdentified(w http.ResponseWriter, r *http.Request) {
 // routesOutsideKinds are the collections route serves by hand, not from
 // an attribute table.
 var routesOutsideKinds = map[string]bool{
-	"extensions": true, "quotas": true, "network-ip-availabilities": true, "subnetpools": true, "service-providers": true,
+	"extensions": true, "quotas": true, "network-ip-availabilities": true, "service-providers": true,
 }
 
 // Resource names the collection a request path addresses ("networks" for
@@ -239,11 +241,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 			id = seg[1]
 		}
 		s.only(w, r, "GET", func() { s.serveIPAvailability(w, r, c, id, q) })
-		return
-	}
-	if seg[0] == "subnetpools" && len(seg) == 1 {
-		// Subnet pools are listed in /v2.0/ as Neutron does; there are none.
-		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"subnetpools": []any{}}) })
 		return
 	}
 	if seg[0] == "service-providers" && len(seg) == 1 {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+
 	"neutrino/internal/neutron"
 )
 
@@ -18,7 +20,8 @@ func subnets() *table[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate
 		onCreate(set(func(c *SC, v string) { c.NetworkID = v }))
 	t.add(po("ip_version", convIPVersion).req(), integer(func(s *S) int { return s.IPVersion })).
 		onCreate(set(func(c *SC, v int64) { c.IPVersion = int(v) }))
-	t.add(po("cidr", convString(64)).req(), str(func(s *S) string { return s.CIDR })).
+	// cidr may be left out when the subnet comes from a pool.
+	t.add(po("cidr", convString(64)), str(func(s *S) string { return s.CIDR })).
 		onCreate(set(func(c *SC, v string) { c.CIDR = v }))
 	// gateway_ip null converts to "": no gateway.
 	t.add(rw("gateway_ip", convNullableIP), strOrNull(func(s *S) string { return s.GatewayIP })).
@@ -40,7 +43,13 @@ func subnets() *table[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate
 		onCreate(set(func(c *SC, v string) { c.IPv6RAMode = v }))
 	t.add(po("ipv6_address_mode", convIPv6Mode), strOrNull(func(s *S) string { return s.IPv6AddressMode })).
 		onCreate(set(func(c *SC, v string) { c.IPv6AddressMode = v }))
-	t.add(po("subnetpool_id", convNull), strOrNull(func(s *S) string { return s.SubnetPoolID }))
+	t.add(po("subnetpool_id", convNullableUUID), strOrNull(func(s *S) string { return s.SubnetPoolID })).
+		onCreate(set(func(c *SC, v string) { c.SubnetPoolID = v }))
+	// prefixlen and use_default_subnetpool are input only (is_visible False).
+	t.add(po("prefixlen", convNonNegative), literal[S]("null")).when(func(*S) bool { return false }).
+		onCreate(set(func(c *SC, v int) { c.Prefixlen = &v }))
+	t.add(po("use_default_subnetpool", convBool), literal[S]("false")).when(func(*S) bool { return false }).
+		onCreate(set(func(c *SC, v bool) { c.UseDefaultPool = v }))
 	t.add(rw("service_types", convEmptyList), literal[S]("[]"))
 	t.tagged()
 	t.facts = func(s *S) entity {
@@ -48,6 +57,9 @@ func subnets() *table[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate
 	}
 	t.finishCreate = func(c *SC, project string, _ map[string]any) *neutron.Error {
 		c.ProjectID = project
+		if c.CIDR == "" {
+			return nil // from a subnet pool (the plugin checks that one is named)
+		}
 		return validateCIDR(c.CIDR, c.IPVersion)
 	}
 	t.finishUpdate = func(u *SU, ifRev int64, _ map[string]any) *neutron.Error {
@@ -59,7 +71,25 @@ func subnets() *table[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate
 
 func subnetKind(b Backend) *kind {
 	return subnets().kind(crud[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate]{
-		get: b.GetSubnet, list: b.ListSubnets, create: b.CreateSubnets, update: b.UpdateSubnet, delete: b.DeleteSubnet})
+		get: b.GetSubnet, list: b.ListSubnets, update: b.UpdateSubnet, delete: b.DeleteSubnet,
+		create: func(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error) {
+			// A pool the caller cannot see does not exist for it.
+			if c := CallerFrom(ctx); !c.Admin {
+				for _, r := range reqs {
+					if r.SubnetPoolID == "" {
+						continue
+					}
+					p, err := b.GetSubnetPool(ctx, r.SubnetPoolID)
+					if err != nil {
+						return nil, err
+					}
+					if !p.Shared && !ownerOrAdmin(c, p.ProjectID) {
+						return nil, errSubnetPoolNotFound(r.SubnetPoolID)
+					}
+				}
+			}
+			return b.CreateSubnets(ctx, reqs)
+		}})
 }
 
 func appendPool(b []byte, p *neutron.AllocationPool) []byte {

@@ -442,6 +442,19 @@ func (p *Plugin) ReplaceTags(ctx context.Context, kind, id string, tags []string
 				return err
 			}
 			return saveFloatingIP(ctx, t, f, f.RevisionNumber)
+		case store.TagKindSubnetPool:
+			sp, err := t.GetSubnetPool(ctx, id)
+			if err != nil {
+				return err
+			}
+			prev := sp.RevisionNumber
+			sp.RevisionNumber++
+			sp.UpdatedAt = t.Now()
+			sp.Tags = sortedUnique(tags)
+			if err := t.UpdateSubnetPool(ctx, sp, prev); err != nil {
+				return err
+			}
+			return t.SetTags(ctx, kind, id, sp.Tags)
 		default:
 			return neutron.Errorf(404, "HTTPNotFound", "The resource could not be found.")
 		}

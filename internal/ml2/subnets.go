@@ -44,6 +44,9 @@ func (p *Plugin) CreateSubnets(ctx context.Context, reqs []neutron.SubnetCreate)
 }
 
 func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Allocation, req neutron.SubnetCreate) (*neutron.Subnet, error) {
+	if err := checkPoolRequest(req); err != nil {
+		return nil, err
+	}
 	version := req.IPVersion
 	if version == 0 {
 		version = 4
@@ -51,27 +54,39 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 			version = 6
 		}
 	}
-	prefix, err := ipam.ParseCIDR(req.CIDR, version)
-	if err != nil {
-		return nil, err
-	}
-	dhcp := deref(req.EnableDHCP, true)
-	if dhcp {
-		if err := ipam.ValidateDHCP(prefix); err != nil {
+	fromPool := req.SubnetPoolID != "" || req.UseDefaultPool
+	var prefix netip.Prefix
+	if !fromPool {
+		var err error
+		if prefix, err = ipam.ParseCIDR(req.CIDR, version); err != nil {
 			return nil, err
 		}
-	}
-	if err := ipam.ValidateIPv6Modes(prefix, req.IPv6RAMode, req.IPv6AddressMode, dhcp); err != nil {
-		return nil, err
-	}
-	if err := ipam.ValidateSubnetOptions(version, "", req.DNSNameservers, req.HostRoutes); err != nil {
-		return nil, err
+		if err := validateNewSubnet(prefix, version, req); err != nil {
+			return nil, err
+		}
 	}
 	// Subnet creates on one network run one at a time from here to
 	// commit, so the overlap check below sees every committed subnet.
 	if err := t.LockNetwork(ctx, req.NetworkID); err != nil {
 		return nil, err
 	}
+	var poolID string
+	if fromPool {
+		// The pool's row is locked from here to commit: no other subnet
+		// takes a prefix from it meanwhile.
+		pool, err := subnetPoolOf(ctx, t, req)
+		if err != nil {
+			return nil, err
+		}
+		if prefix, err = allocateFromPool(ctx, t, pool, req); err != nil {
+			return nil, err
+		}
+		version, poolID = pool.IPVersion, pool.ID
+		if err := validateNewSubnet(prefix, version, req); err != nil {
+			return nil, err
+		}
+	}
+	dhcp := deref(req.EnableDHCP, true)
 	n, err := t.GetNetwork(ctx, req.NetworkID)
 	if err != nil {
 		return nil, err
@@ -86,6 +101,9 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 			return nil, neutron.InvalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet.", prefix, n.ID)
 		}
 	}
+	if err := checkPoolAffinity(others, version, poolID); err != nil {
+		return nil, err
+	}
 	gw, pools, err := gatewayAndPools(prefix, req)
 	if err != nil {
 		return nil, err
@@ -93,7 +111,7 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 	s := &neutron.Subnet{
 		Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
 			Tags: []string{}, CreatedAt: t.Now(), UpdatedAt: t.Now()},
-		NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools,
+		NetworkID: n.ID, IPVersion: version, CIDR: prefix.String(), AllocationPools: pools, SubnetPoolID: poolID,
 		EnableDHCP: dhcp, DNSNameservers: nonNilStrings(req.DNSNameservers),
 		HostRoutes: req.HostRoutes, IPv6RAMode: req.IPv6RAMode, IPv6AddressMode: req.IPv6AddressMode,
 	}
@@ -121,6 +139,20 @@ func (p *Plugin) createSubnet(ctx context.Context, t *store.Tx, ips *ipam.Alloca
 		}
 	}
 	return s, nil
+}
+
+// validateNewSubnet makes Neutron's checks of a new subnet's prefix and
+// options (DHCP, IPv6 modes, DNS servers and host routes).
+func validateNewSubnet(prefix netip.Prefix, version int, req neutron.SubnetCreate) error {
+	if deref(req.EnableDHCP, true) {
+		if err := ipam.ValidateDHCP(prefix); err != nil {
+			return err
+		}
+	}
+	if err := ipam.ValidateIPv6Modes(prefix, req.IPv6RAMode, req.IPv6AddressMode, deref(req.EnableDHCP, true)); err != nil {
+		return err
+	}
+	return ipam.ValidateSubnetOptions(version, "", req.DNSNameservers, req.HostRoutes)
 }
 
 // gatewayAndPools is a new subnet's gateway (the first address unless the

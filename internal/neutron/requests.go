@@ -56,6 +56,12 @@ type SubnetCreate struct {
 	HostRoutes      []HostRoute
 	IPv6RAMode      string
 	IPv6AddressMode string
+	// SubnetPoolID: allocate the subnet from this pool (CIDR "" picks a
+	// free prefix of Prefixlen, nil = the pool's default_prefixlen).
+	// UseDefaultPool: from the default pool of IPVersion.
+	SubnetPoolID   string
+	Prefixlen      *int
+	UseDefaultPool bool
 }
 
 // SubnetUpdate is a validated PUT /v2.0/subnets/{id} body.
@@ -267,4 +273,27 @@ type FloatingIPUpdate struct {
 	PortID         string
 	FixedIPAddress string
 	IfRevision     int64
+}
+
+// SubnetPoolCreate is a validated POST /v2.0/subnetpools body; nil
+// prefix lengths and quota are not given (Neutron's defaults apply).
+type SubnetPoolCreate struct {
+	ProjectID                                    string
+	Name, Description                            string
+	Prefixes                                     []string
+	DefaultPrefixlen, MinPrefixlen, MaxPrefixlen *int
+	DefaultQuota                                 *int
+	Shared, IsDefault                            bool
+}
+
+// SubnetPoolUpdate is a validated PUT /v2.0/subnetpools/{id} body.
+// SetQuota: DefaultQuota is the new default_quota (nil: none).
+type SubnetPoolUpdate struct {
+	Name, Description                            *string
+	Prefixes                                     *[]string
+	DefaultPrefixlen, MinPrefixlen, MaxPrefixlen *int
+	SetQuota                                     bool
+	DefaultQuota                                 *int
+	IsDefault                                    *bool
+	IfRevision                                   int64
 }

@@ -300,3 +300,18 @@ type FloatingIPPortDetails struct {
 	DeviceID     string `json:"device_id"`
 	DeviceOwner  string `json:"device_owner"`
 }
+
+// SubnetPool is a Neutron subnet pool (subnet_allocation): the prefixes
+// subnets are allocated from and the bounds of their prefix lengths.
+// DefaultQuota is nil when the pool sets none.
+type SubnetPool struct {
+	Standard
+	IPVersion        int      `json:"ip_version"`
+	Prefixes         []string `json:"prefixes"`
+	DefaultPrefixlen int      `json:"default_prefixlen"`
+	MinPrefixlen     int      `json:"min_prefixlen"`
+	MaxPrefixlen     int      `json:"max_prefixlen"`
+	DefaultQuota     *int     `json:"default_quota"`
+	Shared           bool     `json:"shared"`
+	IsDefault        bool     `json:"is_default"`
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates defaults.go from Neutron's policy modules of one branch:
 # loads neutron/conf/policies/{base,network,subnet,port,agent,security_group,
-# quotas,network_ip_availability,router,floatingip}.py with
+# quotas,network_ip_availability,router,floatingip,subnetpool}.py with
 # oslo.policy stubbed and prints every RuleDefault (name, new default,
 # deprecated default). Usage: gendefaults.sh NEUTRON_GIT_DIR [BRANCH]
 set -euo pipefail
@@ -12,7 +12,7 @@ trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/neutron/conf/policies" "$t/oslo_policy" "$t/oslo_log"
 touch "$t/neutron/__init__.py" "$t/neutron/conf/__init__.py" "$t/neutron/conf/policies/__init__.py" \
   "$t/oslo_policy/__init__.py" "$t/oslo_log/__init__.py"
-for f in base network subnet port agent security_group quotas network_ip_availability router floatingip; do
+for f in base network subnet port agent security_group quotas network_ip_availability router floatingip subnetpool; do
   git -C "$src" show "$branch:neutron/conf/policies/$f.py" >"$t/neutron/conf/policies/$f.py"
 done
 cat >"$t/oslo_policy/policy.py" <<'PY'
@@ -37,7 +37,7 @@ print()
 print('// neutronDefaults are the rules Neutron registers for the resources neutrino')
 print('// serves: name, new default, deprecated default ("" when none).')
 print('var neutronDefaults = []ruleDefault{')
-for m in ["base", "network", "subnet", "port", "agent", "security_group", "quotas", "network_ip_availability", "router", "floatingip"]:
+for m in ["base", "network", "subnet", "port", "agent", "security_group", "quotas", "network_ip_availability", "router", "floatingip", "subnetpool"]:
     for r in importlib.import_module('neutron.conf.policies.' + m).list_rules():
         d = r.deprecated_rule.check_str if r.deprecated_rule else ''
         print('\t{%s, %s, %s},' % (json.dumps(r.name), json.dumps(r.check_str), json.dumps(d)))

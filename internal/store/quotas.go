@@ -29,7 +29,7 @@ import (
 
 // quotaTables are the tables whose rows count against each quota
 // resource (rows whose project_id is the project). Resources not listed
-// (subnet pools, RBAC policies) have nothing to count yet. A new resource
+// (RBAC policies) have nothing to count yet. A new resource
 // adds its table here and calls t.Charge in its create.
 var quotaTables = map[string]string{
 	"network":             "networks",
@@ -39,6 +39,7 @@ var quotaTables = map[string]string{
 	"security_group_rule": "securitygrouprules",
 	"router":              "routers",
 	"floatingip":          "floatingips",
+	"subnetpool":          "subnetpools",
 }
 
 // quotaKey is a charged (project, resource) pair.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"neutrino/internal/neutron"
 )
@@ -30,24 +31,40 @@ var subnetRes = &resource{
 		"revision_number":   {"subnets.revision_number", colInt},
 		"created_at":        {"subnets.created_at", colInt},
 		"updated_at":        {"subnets.updated_at", colInt},
+		// Sorting only: filters are special's.
+		"subnetpool_id": {"subnets.subnetpool_id", colString},
 	},
 	special: func(attr string, vals []string) (string, []any, bool, error) {
-		if attr == "subnetpool_id" {
-			for _, v := range vals {
-				if v == "" {
-					return "1=1", nil, true, nil // no subnet pools: every subnet has none
-				}
-			}
-			return "1=0", nil, true, nil
+		if attr != "subnetpool_id" {
+			return "", nil, false, nil
 		}
-		return "", nil, false, nil
+		// "" matches the subnets allocated from no pool (NULL).
+		var ids []string
+		none := false
+		for _, v := range vals {
+			if v == "" {
+				none = true
+			} else {
+				ids = append(ids, v)
+			}
+		}
+		var conds []string
+		var args []any
+		if none {
+			conds = append(conds, "subnets.subnetpool_id IS NULL")
+		}
+		if len(ids) > 0 {
+			c, a := idsIn("subnets.subnetpool_id", ids)
+			conds, args = append(conds, c), a
+		}
+		return "(" + strings.Join(conds, " OR ") + ")", args, true, nil
 	},
 	visible: func(p string) (string, []any) {
 		return "(subnets.project_id = ? OR subnets.network_id IN (SELECT id FROM networks WHERE shared = ?))", []any{p, true}
 	},
 }
 
-const subnetCols = "subnets.id, subnets.project_id, subnets.network_id, subnets.name, subnets.description, subnets.ip_version, subnets.cidr, subnets.gateway_ip, subnets.allocation_pools, subnets.enable_dhcp, subnets.dns_nameservers, subnets.host_routes, subnets.ipv6_ra_mode, subnets.ipv6_address_mode, subnets.created_at, subnets.updated_at, subnets.revision_number"
+const subnetCols = "subnets.id, subnets.project_id, subnets.network_id, subnets.name, subnets.description, subnets.ip_version, subnets.cidr, subnets.gateway_ip, subnets.allocation_pools, subnets.enable_dhcp, subnets.dns_nameservers, subnets.host_routes, subnets.ipv6_ra_mode, subnets.ipv6_address_mode, subnets.created_at, subnets.updated_at, subnets.revision_number, subnets.subnetpool_id"
 
 func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args []any, scope *childScope) ([]neutron.Subnet, error) {
 	out, err := s.loadSubnetRows(ctx, db, tail, args)
@@ -87,11 +104,13 @@ func (s *Store) loadSubnetRows(ctx context.Context, db querier, tail string, arg
 		var n neutron.Subnet
 		var c, u int64
 		var pools, dns, routes string
+		var pool sql.NullString
 		if err := rows.Scan(&n.ID, &n.ProjectID, &n.NetworkID, &n.Name, &n.Description, &n.IPVersion, &n.CIDR, &n.GatewayIP,
-			&pools, &n.EnableDHCP, &dns, &routes, &n.IPv6RAMode, &n.IPv6AddressMode, &c, &u, &n.RevisionNumber); err != nil {
+			&pools, &n.EnableDHCP, &dns, &routes, &n.IPv6RAMode, &n.IPv6AddressMode, &c, &u, &n.RevisionNumber, &pool); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		n.SubnetPoolID = pool.String
 		n.CreatedAt, n.UpdatedAt = fromMicro(c), fromMicro(u)
 		n.Tags = []string{}
 		n.AllocationPools, n.DNSNameservers, n.HostRoutes = []neutron.AllocationPool{}, []string{}, []neutron.HostRoute{}
@@ -143,8 +162,8 @@ func mustMarshal(v any) []byte {
 // InsertSubnet inserts a subnet row.
 func (t *Tx) InsertSubnet(ctx context.Context, n *neutron.Subnet) error {
 	pools, dns, routes := subnetJSON(n)
-	_, err := t.exec(ctx, "INSERT INTO subnets (id, project_id, network_id, name, description, ip_version, cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, ipv6_ra_mode, ipv6_address_mode, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.IPVersion, n.CIDR, n.GatewayIP, pools, n.EnableDHCP, dns, routes, n.IPv6RAMode, n.IPv6AddressMode, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber)
+	_, err := t.exec(ctx, "INSERT INTO subnets (id, project_id, network_id, name, description, ip_version, cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, ipv6_ra_mode, ipv6_address_mode, created_at, updated_at, revision_number, subnetpool_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		n.ID, n.ProjectID, n.NetworkID, n.Name, n.Description, n.IPVersion, n.CIDR, n.GatewayIP, pools, n.EnableDHCP, dns, routes, n.IPv6RAMode, n.IPv6AddressMode, micro(n.CreatedAt), micro(n.UpdatedAt), n.RevisionNumber, nullable(n.SubnetPoolID))
 	if err != nil {
 		return fmt.Errorf("insert subnet %s: %w", n.ID, err)
 	}
