@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strconv"
 
 	"neutrino/internal/neutron"
 )
@@ -76,6 +77,18 @@ func subnetKind(b Backend) *kind {
 			// A pool the caller cannot see does not exist for it.
 			if c := CallerFrom(ctx); !c.Admin {
 				for _, r := range reqs {
+					if r.SubnetPoolID == "" && r.UseDefaultPool && r.IPVersion != 0 {
+						// The default pool too (Neutron looks it up with
+						// the caller's visibility).
+						l, err := b.ListSubnetPools(ctx, neutron.ListQuery{VisibleTo: visibleTo(c),
+							Filters: map[string][]string{"is_default": {"true"}, "ip_version": {strconv.Itoa(r.IPVersion)}}})
+						if err != nil {
+							return nil, err
+						}
+						if len(l) == 0 {
+							return nil, neutron.Errorf(400, "BadRequest", "Bad subnets request: No default subnetpool found for IPv%d.", r.IPVersion)
+						}
+					}
 					if r.SubnetPoolID == "" {
 						continue
 					}

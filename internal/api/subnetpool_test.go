@@ -215,6 +215,12 @@ func TestSubnetPoolsAPI(t *testing.T) {
 			if code != 400 || body["NeutronError"].(map[string]any)["message"] != "Bad subnets request: No default subnetpool found for IPv6." {
 				t.Errorf("no v6 default: %d %v", code, body)
 			}
+			// A default pool a project cannot see is none for it.
+			admin.must(201, "POST", "/v2.0/subnetpools", `{"subnetpool": {"name": "d6", "prefixes": ["2001:db8::/48"], "is_default": true}}`)
+			code, body = bob.do("POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+bnet+`", "ip_version": 6, "use_default_subnetpool": true}}`)
+			if code != 400 || body["NeutronError"].(map[string]any)["message"] != "Bad subnets request: No default subnetpool found for IPv6." {
+				t.Errorf("unshared v6 default: %d %v", code, body)
+			}
 			if code, body := bob.do("PUT", "/v2.0/subnetpools/"+def["id"].(string), `{"subnetpool": {"name": "mine"}}`); code != 403 && code != 404 {
 				t.Errorf("bob updates the shared pool: %d %v", code, body)
 			}
