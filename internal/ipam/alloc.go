@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"neutrino/internal/neutron"
@@ -39,12 +40,19 @@ type Allocator struct {
 	gen      uint64
 	released map[string]uint64 // key -> gen of its last release
 	active   map[*Allocation]struct{}
+	// recent is, per network, the large-pool IPv4 subnet the last
+	// request read (ProbeAhead guesses candidates from it).
+	recent map[string]subnetInfo
 }
+
+// maxRecent bounds recent (networks deleted since are forgotten when it
+// is full).
+const maxRecent = 4096
 
 // NewAllocator returns an allocator seeded from the runtime's source.
 func NewAllocator() *Allocator {
 	return &Allocator{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), inflight: map[string]int{},
-		released: map[string]uint64{}, active: map[*Allocation]struct{}{}}
+		released: map[string]uint64{}, active: map[*Allocation]struct{}{}, recent: map[string]subnetInfo{}}
 }
 
 // Request is what a port asks for.
@@ -75,7 +83,58 @@ type Allocation struct {
 	a     *Allocator
 	held  []string
 	begun uint64 // the allocator's gen at Begin
+	ahead *ahead // candidates ProbeAhead handed out, not yet used
 }
+
+// ahead is what ProbeAhead guessed for a network's subnet.
+type ahead struct {
+	networkID, subnetID string
+	cands               []netip.Addr
+}
+
+// ProbeAhead returns random candidate addresses for req before its
+// transaction has read the network's subnets, so that the caller can ask
+// which of them are taken together with its other first reads (one round
+// trip fewer). They are drawn from the pools the previous request on the
+// network saw; FixedIPs uses those of them that are valid for the subnets
+// it then reads and whose answer the Lookup gives for exactly them, so a
+// stale guess costs only the round trip it meant to save. Nil when req
+// would not probe (explicit fixed_ips, no large IPv4 pool seen yet).
+func (al *Allocation) ProbeAhead(req Request) []string {
+	if !req.Auto || req.PreferNext {
+		return nil
+	}
+	al.a.mu.Lock()
+	si, ok := al.a.recent[req.NetworkID]
+	al.a.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	skip := map[netip.Addr]bool{}
+	if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
+		skip[gw] = true
+	}
+	cands := RandomCandidates(ParsePools(si.s.AllocationPools), probeCandidates, skip, al.rand())
+	al.ahead = &ahead{networkID: req.NetworkID, subnetID: si.s.ID, cands: cands}
+	out := make([]string, len(cands))
+	for i, c := range cands {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// remember records the subnet a probing request of the network used.
+func (a *Allocator) remember(networkID string, si subnetInfo) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.recent[networkID]; !ok && len(a.recent) >= maxRecent {
+		clear(a.recent)
+	}
+	a.recent[networkID] = si
+}
+
+// probeCandidates is how many random addresses one probe asks about.
+const probeCandidates = 16
 
 // Begin starts an allocation.
 func (a *Allocator) Begin() *Allocation {
@@ -330,8 +389,14 @@ func (p *picking) probe(ctx context.Context, si subnetInfo, pools []Range) (neti
 	if gw, err := netip.ParseAddr(si.s.GatewayIP); err == nil {
 		skip[gw] = true
 	}
+	p.al.a.remember(p.req.NetworkID, si)
+	guess := p.takeAhead(si, pools, skip)
 	for round := 0; round < 4; round++ {
-		cands := RandomCandidates(pools, 16, skip, p.rng)
+		cands := guess
+		if len(cands) == 0 {
+			cands = RandomCandidates(pools, probeCandidates, skip, p.rng)
+		}
+		guess = nil
 		strs := make([]string, len(cands))
 		for i, c := range cands {
 			strs[i] = c.String()
@@ -348,6 +413,23 @@ func (p *picking) probe(ctx context.Context, si subnetInfo, pools []Range) (neti
 		}
 	}
 	return netip.Addr{}, false, nil
+}
+
+// takeAhead returns the candidates ProbeAhead guessed for si that are
+// still valid for it (within its pools as read now, not skipped), once.
+func (p *picking) takeAhead(si subnetInfo, pools []Range, skip map[netip.Addr]bool) []netip.Addr {
+	g := p.al.ahead
+	if g == nil || g.networkID != p.req.NetworkID || g.subnetID != si.s.ID {
+		return nil
+	}
+	p.al.ahead = nil
+	var out []netip.Addr
+	for _, c := range g.cands {
+		if !skip[c] && slices.ContainsFunc(pools, func(r Range) bool { return r.Contains(c) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // scan reads the subnet's allocations and picks a free address, avoiding

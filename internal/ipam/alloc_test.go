@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -217,5 +218,83 @@ func TestAllocatorPreferNext(t *testing.T) {
 				t.Fatalf("second = %s, %v; want v4=%s", addrs(got), err, tc.next)
 			}
 		})
+	}
+}
+
+// askLog is a lookup that records the addresses each AllocatedAmong call
+// asked about.
+type askLog struct {
+	*lookup
+	asked [][]string
+}
+
+func (l *askLog) AllocatedAmong(ctx context.Context, net string, ips []string) (map[string]bool, error) {
+	l.asked = append(l.asked, append([]string(nil), ips...))
+	return l.lookup.AllocatedAmong(ctx, net, ips)
+}
+
+// ProbeAhead guesses from the pools the previous request saw; FixedIPs
+// asks about exactly the guesses still valid for the pools it reads, and
+// draws new candidates when none is.
+func TestProbeAhead(t *testing.T) {
+	ctx := context.Background()
+	a := NewAllocator()
+	req := Request{NetworkID: "net", Auto: true, MAC: "fa:16:3e:00:00:01"}
+	if got := a.Begin().ProbeAhead(req); got != nil {
+		t.Fatalf("ProbeAhead before any request = %v, want nil (nothing seen yet)", got)
+	}
+	// 10.0.0.0/16: a large pool, probed.
+	l := &askLog{lookup: &lookup{subnets: []neutron.Subnet{subnet("v4", "10.0.0.0/16", "10.0.0.1", "10.0.0.2", "10.0.255.254", "")},
+		allocs: map[string]string{}, subOf: map[string]string{}}}
+	first := a.Begin()
+	if _, err := first.FixedIPs(ctx, l, req); err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+
+	al := a.Begin()
+	guess := al.ProbeAhead(req)
+	if len(guess) != probeCandidates {
+		t.Fatalf("ProbeAhead = %d candidates, want %d", len(guess), probeCandidates)
+	}
+	l.asked = nil
+	got, err := al.FixedIPs(ctx, l, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al.Release()
+	if len(l.asked) != 1 || strings.Join(l.asked[0], " ") != strings.Join(guess, " ") {
+		t.Fatalf("FixedIPs asked %v, want exactly the guess %v", l.asked, guess)
+	}
+	if got[0].IPAddress != guess[0] {
+		t.Fatalf("picked %s, want the first free guess %s", got[0].IPAddress, guess[0])
+	}
+
+	// The pool shrank to 10.0.1.0-10.0.1.255 meanwhile (other subnet id:
+	// the guess is for another subnet) and then the same subnet with a
+	// different pool: guesses outside it are never asked about or used.
+	for _, s := range []neutron.Subnet{
+		subnet("v4b", "10.0.0.0/16", "10.0.0.1", "10.0.1.0", "10.0.1.255", ""),
+		subnet("v4b", "10.0.0.0/16", "10.0.0.1", "10.0.2.0", "10.0.2.255", ""),
+	} {
+		al := a.Begin()
+		guess := al.ProbeAhead(req)
+		l.subnets, l.asked = []neutron.Subnet{s}, nil
+		got, err := al.FixedIPs(ctx, l, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		al.Release()
+		pool := ParsePools(s.AllocationPools)[0]
+		for _, call := range l.asked {
+			for _, ip := range call {
+				if !pool.Contains(netip.MustParseAddr(ip)) {
+					t.Fatalf("asked about %s, outside the pool %s-%s (guess %v)", ip, pool.Start, pool.End, guess)
+				}
+			}
+		}
+		if a := netip.MustParseAddr(got[0].IPAddress); !pool.Contains(a) {
+			t.Fatalf("picked %s outside the pool %s-%s", a, pool.Start, pool.End)
+		}
 	}
 }

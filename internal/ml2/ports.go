@@ -87,6 +87,13 @@ func (p *Plugin) CreatePorts(ctx context.Context, reqs []neutron.PortCreate) ([]
 }
 
 func (p *Plugin) createPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, req neutron.PortCreate) (*neutron.Port, error) {
+	// The reads below (with IPAM's first probe) and the quota check's,
+	// in one round trip where that helps (PostgreSQL, before the
+	// transaction's first write).
+	probe := ips.ProbeAhead(ipam.Request{NetworkID: req.NetworkID, Auto: req.FixedIPs == nil})
+	if err := t.PreloadPortCreate(ctx, req.NetworkID, req.ProjectID, probe); err != nil {
+		return nil, err
+	}
 	// Only ID, project, port security and segments are needed: one
 	// query instead of the full network with subnets and tags.
 	n, err := t.PortNetwork(ctx, req.NetworkID)

@@ -195,12 +195,22 @@ func (t *Tx) LockNetwork(ctx context.Context, id string) error {
 // query: ID, ProjectID, PortSecurityEnabled and Segments (in index order).
 // Every other field is left zero. 404 NetworkNotFound.
 func (t *Tx) PortNetwork(ctx context.Context, id string) (*neutron.Network, error) {
-	rows, err := t.query(ctx, "SELECT networks.id, networks.project_id, networks.port_security_enabled, s.network_type, s.physical_network, s.segmentation_id"+
-		" FROM networks LEFT JOIN network_segments s ON s.network_id = networks.id WHERE networks.id = ? ORDER BY s.segment_index", id)
+	if v, err, ok := t.preloaded(memoPortNetwork, id); ok {
+		n, _ := v.(*neutron.Network)
+		return n, err
+	}
+	rows, err := t.query(ctx, portNetworkQuery, id)
 	if err != nil {
 		return nil, fmt.Errorf("read network %s: %w", id, err)
 	}
 	defer rows.Close()
+	return scanPortNetwork(rows, id)
+}
+
+const portNetworkQuery = "SELECT networks.id, networks.project_id, networks.port_security_enabled, s.network_type, s.physical_network, s.segmentation_id" +
+	" FROM networks LEFT JOIN network_segments s ON s.network_id = networks.id WHERE networks.id = ? ORDER BY s.segment_index"
+
+func scanPortNetwork(rows rowScanner, id string) (*neutron.Network, error) {
 	var n *neutron.Network
 	for rows.Next() {
 		var nid, project string

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,9 +27,6 @@ func (s *Store) writeOncePG(ctx context.Context, fn func(*Tx) error) (rev int64,
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN ISOLATION LEVEL READ COMMITTED"); err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
-	}
 	done := false
 	defer func() {
 		if !done {
@@ -51,10 +49,23 @@ func (s *Store) writeOncePG(ctx context.Context, fn func(*Tx) error) (rev int64,
 	if err != nil {
 		return 0, err
 	}
+	if len(t.changes) > 0 {
+		pc.begin()
+	}
+	if !pc.begun {
+		// Nothing was written, locked or logged: the reads ran on their
+		// own and there is no transaction to commit.
+		done = true
+		return 0, nil
+	}
 	rev, err = t.commitPG(ctx, conn)
 	done = err == nil
 	return rev, err
 }
+
+// beginStmt starts a write transaction; pgConn sends it with the first
+// statement that writes or locks.
+const beginStmt = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 // errRolledBack is a COMMIT that the server answered with ROLLBACK (the
 // transaction had failed).
@@ -147,7 +158,19 @@ func abortPG(conn *sql.Conn) {
 	})
 }
 
-// pgConn runs the statements of a PostgreSQL write transaction. Inserts
+// pgConn runs the statements of a PostgreSQL write transaction.
+//
+// BEGIN is sent late: plain reads (a SELECT without a locking clause) that
+// come before the transaction's first write or lock run on their own, and
+// BEGIN goes in one pipeline with that first write (for a port create: with
+// the inserts, the change rows and COMMIT). Under READ COMMITTED this
+// changes nothing a transaction can observe: every statement takes its own
+// snapshot either way, and a plain SELECT keeps no row lock until COMMIT.
+// What the reads saw is then checked by the writes themselves as before
+// (foreign keys for a parent deleted meanwhile, unique indexes for a lost
+// allocation race: both retried).
+//
+// Inserts
 // whose result nobody reads (execBlind: a new port's row, addresses, tags)
 // are queued and sent in one pipeline with the next statement, or with
 // the change rows and COMMIT: a port create then costs two round trips
@@ -157,6 +180,7 @@ func abortPG(conn *sql.Conn) {
 type pgConn struct {
 	conn    *sql.Conn
 	t       *Tx
+	begun   bool // BEGIN has been queued or sent
 	pending []pendingStmt
 	// failed is the first error of a flushed queue.
 	failed error
@@ -208,7 +232,45 @@ func (c *pgConn) flush(ctx context.Context) error {
 	return err
 }
 
+// begin queues BEGIN ahead of the transaction's first write or lock.
+// Until then nothing is queued (only writes are), so BEGIN comes first.
+func (c *pgConn) begin() {
+	if !c.begun {
+		c.begun = true
+		c.pending = append(c.pending, pendingStmt{what: "begin", q: beginStmt})
+	}
+}
+
+// queue adds a write whose result nobody reads.
+func (c *pgConn) queue(p pendingStmt) {
+	c.begin()
+	c.pending = append(c.pending, p)
+}
+
+// plainRead reports whether q only reads: a SELECT without FOR UPDATE /
+// FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE. (No query of the store
+// calls a function with side effects from a SELECT.)
+func plainRead(q string) bool {
+	q = strings.TrimSpace(q)
+	if len(q) < 6 || !strings.EqualFold(q[:6], "SELECT") {
+		return false
+	}
+	up := strings.ToUpper(q)
+	return !strings.Contains(up, " FOR UPDATE") && !strings.Contains(up, " FOR NO KEY UPDATE") &&
+		!strings.Contains(up, " FOR SHARE") && !strings.Contains(up, " FOR KEY SHARE")
+}
+
+// prepare starts the transaction unless q is a plain read before it, then
+// sends what is queued.
+func (c *pgConn) prepare(ctx context.Context, q string) error {
+	if !plainRead(q) {
+		c.begin()
+	}
+	return c.flush(ctx)
+}
+
 func (c *pgConn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.begin()
 	if err := c.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -216,7 +278,7 @@ func (c *pgConn) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 }
 
 func (c *pgConn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if err := c.flush(ctx); err != nil {
+	if err := c.prepare(ctx, q); err != nil {
 		return nil, err
 	}
 	return c.conn.QueryContext(ctx, q, args...)
@@ -225,6 +287,6 @@ func (c *pgConn) QueryContext(ctx context.Context, q string, args ...any) (*sql.
 // QueryRowContext cannot return the flush error itself; the statement then
 // fails on the aborted transaction and writeOncePG reports c.failed.
 func (c *pgConn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	_ = c.flush(ctx)
+	_ = c.prepare(ctx, q)
 	return c.conn.QueryRowContext(ctx, q, args...)
 }

@@ -167,12 +167,28 @@ func (r reads) AllQuotas(ctx context.Context) (map[string]map[string]int, error)
 	return r.quotaRows(ctx, "")
 }
 
+// ProjectQuotas is reads.ProjectQuotas, answered from Preload if that
+// read them.
+func (t *Tx) ProjectQuotas(ctx context.Context, project string) (map[string]int, error) {
+	if v, err, ok := t.preloaded(memoQuotas, project); ok {
+		q, _ := v.(map[string]int)
+		return q, err
+	}
+	return t.reads.ProjectQuotas(ctx, project)
+}
+
+const quotasQuery = "SELECT project_id, resource, quota_limit FROM quotas"
+
 func (r reads) quotaRows(ctx context.Context, where string, args ...any) (map[string]map[string]int, error) {
-	rows, err := r.q.QueryContext(ctx, r.rs.rebind("SELECT project_id, resource, quota_limit FROM quotas"+where), args...)
+	rows, err := r.q.QueryContext(ctx, r.rs.rebind(quotasQuery+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read quotas: %w", err)
 	}
 	defer rows.Close()
+	return scanQuotaRows(rows)
+}
+
+func scanQuotaRows(rows rowScanner) (map[string]map[string]int, error) {
 	out := map[string]map[string]int{}
 	for rows.Next() {
 		var p, res string

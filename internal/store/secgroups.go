@@ -207,8 +207,12 @@ func (r reads) GetSecurityGroupRule(ctx context.Context, id string) (*neutron.Se
 // DefaultSecurityGroupID returns the project's default group id, "" when
 // it has none yet.
 func (t *Tx) DefaultSecurityGroupID(ctx context.Context, project string) (string, error) {
+	if v, err, ok := t.preloaded(memoDefaultGroup, project); ok {
+		id, _ := v.(string)
+		return id, err
+	}
 	var id string
-	err := t.queryRow(ctx, "SELECT security_group_id FROM default_security_groups WHERE project_id = ?", project).Scan(&id)
+	err := t.queryRow(ctx, defaultGroupQuery, project).Scan(&id)
 	if isNoRows(err) {
 		return "", nil
 	}
@@ -217,6 +221,8 @@ func (t *Tx) DefaultSecurityGroupID(ctx context.Context, project string) (string
 	}
 	return id, nil
 }
+
+const defaultGroupQuery = "SELECT security_group_id FROM default_security_groups WHERE project_id = ?"
 
 // InsertSecurityGroup inserts a group, its rules and tags; isDefault also
 // records it as its project's default. Two transactions making the same

@@ -296,6 +296,8 @@ type Tx struct {
 	revLocked   bool
 	predecessor int64
 	now         time.Time
+	// memo holds the answers PreloadPortCreate read ahead.
+	memo map[memoKey]memoEntry
 }
 
 // txRunner is what statements of a transaction run on.
@@ -320,6 +322,7 @@ func (t *Tx) Emit(c neutron.Change) {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	t.memo = nil // a write may change what was read ahead
 	return t.tx.ExecContext(ctx, t.s.rebind(q), args...)
 }
 
@@ -329,7 +332,7 @@ func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 // what says what it was for the error message.
 func (t *Tx) execBlind(ctx context.Context, what, q string, args ...any) error {
 	if t.pg != nil {
-		t.pg.pending = append(t.pg.pending, pendingStmt{what: what, q: t.s.rebind(q), args: args})
+		t.pg.queue(pendingStmt{what: what, q: t.s.rebind(q), args: args})
 		return nil
 	}
 	if _, err := t.exec(ctx, q, args...); err != nil {

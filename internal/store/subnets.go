@@ -90,8 +90,14 @@ func (s *Store) loadSubnets(ctx context.Context, db querier, tail string, args [
 // without their tags (IP allocation needs neither tags nor a second
 // query).
 func (t *Tx) NetworkSubnets(ctx context.Context, networkID string) ([]neutron.Subnet, error) {
-	return t.s.loadSubnetRows(ctx, t.tx, " WHERE subnets.network_id = ? ORDER BY subnets.created_at, subnets.id", []any{networkID})
+	if v, err, ok := t.preloaded(memoSubnets, networkID); ok {
+		subs, _ := v.([]neutron.Subnet)
+		return subs, err
+	}
+	return t.s.loadSubnetRows(ctx, t.tx, networkSubnetsTail, []any{networkID})
 }
+
+const networkSubnetsTail = " WHERE subnets.network_id = ? ORDER BY subnets.created_at, subnets.id"
 
 // loadSubnetRows reads subnet rows only (Tags empty).
 func (s *Store) loadSubnetRows(ctx context.Context, db querier, tail string, args []any) ([]neutron.Subnet, error) {
@@ -99,6 +105,10 @@ func (s *Store) loadSubnetRows(ctx context.Context, db querier, tail string, arg
 	if err != nil {
 		return nil, fmt.Errorf("list subnets: %w", err)
 	}
+	return scanSubnetRows(rows)
+}
+
+func scanSubnetRows(rows rowScanner) ([]neutron.Subnet, error) {
 	var out []neutron.Subnet
 	for rows.Next() {
 		var n neutron.Subnet
@@ -242,18 +252,41 @@ func (t *Tx) AllocatedAmong(ctx context.Context, networkID string, ips []string)
 	if len(ips) == 0 {
 		return out, nil
 	}
+	if v, err, ok := t.preloaded(memoAllocated, networkID); ok {
+		// The preload's answer serves only a question it covers.
+		p, _ := v.(probed)
+		covered := err == nil
+		for _, ip := range ips {
+			covered = covered && p.asked[ip]
+			if p.taken[ip] {
+				out[ip] = true
+			}
+		}
+		if covered {
+			return out, nil
+		}
+		clear(out)
+	}
 	cond, args := idsIn("ip_address", ips)
-	rows, err := t.query(ctx, "SELECT ip_address FROM ipallocations WHERE network_id = ? AND "+cond, append([]any{networkID}, args...)...)
+	rows, err := t.query(ctx, allocatedAmongQuery+cond, append([]any{networkID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("check addresses: %w", err)
 	}
 	defer rows.Close()
+	return scanStrings(rows)
+}
+
+const allocatedAmongQuery = "SELECT ip_address FROM ipallocations WHERE network_id = ? AND "
+
+// scanStrings reads a one-column result as a set.
+func scanStrings(rows rowScanner) (map[string]bool, error) {
+	out := map[string]bool{}
 	for rows.Next() {
-		var ip string
-		if err := rows.Scan(&ip); err != nil {
+		var s string
+		if err := rows.Scan(&s); err != nil {
 			return nil, err
 		}
-		out[ip] = true
+		out[s] = true
 	}
 	return out, rows.Err()
 }
