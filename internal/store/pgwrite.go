@@ -170,13 +170,11 @@ func abortPG(conn *sql.Conn) {
 // (foreign keys for a parent deleted meanwhile, unique indexes for a lost
 // allocation race: both retried).
 //
-// Inserts
-// whose result nobody reads (execBlind: a new port's row, addresses, tags)
-// are queued and sent in one pipeline with the next statement, or with
-// the change rows and COMMIT: a port create then costs two round trips
-// fewer. Every statement (also the list/get helpers that take the Tx's
-// querier) flushes the queue first, so a transaction always reads its own
-// writes.
+// Inserts whose result nobody reads (execBlind: a new port's row,
+// addresses, tags) are queued and sent in one pipeline with the next
+// statement, or with the change rows and COMMIT. Every statement (also the
+// list/get helpers that take the Tx's querier) flushes the queue first, so
+// a transaction always reads its own writes.
 type pgConn struct {
 	conn    *sql.Conn
 	t       *Tx

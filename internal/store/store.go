@@ -40,7 +40,10 @@
 // BEGIN/COMMIT: inserts whose result nobody reads (a new port's row,
 // addresses, tags) are queued and pipelined with the next statement or
 // with the change rows and COMMIT (pgConn, writeOncePG), using pgx's batch
-// API because database/sql cannot pipeline.
+// API because database/sql cannot pipeline. BEGIN itself waits for the
+// first write or lock: plain reads before it run on their own, which under
+// READ COMMITTED is indistinguishable (pgConn), and a port create sends its
+// reads as one pipeline (PreloadPortCreate): 2 round trips in all.
 //
 // SQL is hand-written over database/sql (no ORM): the queries are few and
 // the three dialects differ only in placeholders and a few clauses.
