@@ -641,11 +641,14 @@ func (f netForwarding) without(local netip.Addr) ([]netip.Addr, []Entry) {
 		return f.flood, f.entries
 	}
 	flood := sortedset.Unique(slices.Delete(slices.Clone(f.flood), i, i+1), compareAddr)
-	var entries []Entry
+	entries := make([]Entry, 0, len(f.entries))
 	for _, e := range f.entries {
 		if e.VTEP != local {
 			entries = append(entries, e)
 		}
+	}
+	if len(entries) == 0 {
+		entries = nil
 	}
 	return flood, entries
 }

@@ -94,11 +94,14 @@ func (h *hub[V, D]) load(st *neutron.State) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.model = h.newModel(st)
-	for _, host := range h.model.Hosts() {
-		h.host(host)
-	}
 	for name, hs := range h.hosts {
 		h.refresh(name, hs, nil)
+	}
+	// Then the hosts new to the hub: their views computed once (before,
+	// every view was computed here and again by a refresh that found
+	// nothing to send).
+	for _, host := range h.model.Hosts() {
+		h.host(host)
 	}
 }
 
