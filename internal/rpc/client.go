@@ -136,7 +136,7 @@ type Update struct {
 func (c *Client) Watch(ctx context.Context, host string, lastRevision int64, fn func(Update) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: host, LastRevision: lastRevision})
+	stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: host, LastRevision: lastRevision, PackedVteps: true})
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -479,7 +479,11 @@ func (s *Server) UpdateDevice(ctx context.Context, req *pb.UpdateDeviceRequest) 
 func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[pb.WatchMessage]) error {
 	return serveWatch(s, s.hub, req, stream, s.obs.markSent,
 		func(rev int64, v l2pop.View) *pb.WatchMessage {
-			return &pb.WatchMessage{Revision: rev, Body: &pb.WatchMessage_Snapshot{Snapshot: ViewToPB(v)}}
+			pv := ViewToPB(v)
+			if !req.GetPackedVteps() {
+				pv.Firewall.Vteps, pv.Firewall.Vteps4, pv.Firewall.Vteps6 = addrsBytes(v.Firewall.VTEPs), nil, nil
+			}
+			return &pb.WatchMessage{Revision: rev, Body: &pb.WatchMessage_Snapshot{Snapshot: pv}}
 		},
 		func(prev, rev int64, d *l2pop.Delta) *pb.WatchMessage {
 			body := &pb.Delta{}

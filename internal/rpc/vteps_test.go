@@ -1,11 +1,15 @@
 package rpc
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
+	"neutrino/internal/l2pop"
 	"neutrino/internal/rpc/pb"
+	"neutrino/internal/rpc/rpctest"
 	"neutrino/internal/secgroup"
 )
 
@@ -71,5 +75,38 @@ func TestVTEPCacheShares(t *testing.T) {
 	}
 	if f, _ := pbFirewall(&pb.Firewall{}, &c); f.VTEPs != nil {
 		t.Errorf("no VTEPs decoded to %v", f.VTEPs)
+	}
+}
+
+// TestWatchPacksVTEPsOnlyWhenAsked: a server sends the VTEP set packed
+// only to an agent whose watch says it reads that form; an agent built
+// before it (no packed_vteps in its request) gets one item per address,
+// so upgrading the server first keeps every agent's underlay filter.
+func TestWatchPacksVTEPsOnlyWhenAsked(t *testing.T) {
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: l2pop.Config{Enabled: true}}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	for _, packed := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: "compute-1", PackedVteps: packed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.Recv()
+		cancel()
+		if err != nil {
+			t.Fatalf("packed=%v: %v", packed, err)
+		}
+		fw := m.GetSnapshot().GetFirewall()
+		items, bytes4 := len(fw.GetVteps()), len(fw.GetVteps4())
+		if packed && (items != 0 || bytes4 != 8) || !packed && (items != 2 || bytes4 != 0) {
+			t.Errorf("packed_vteps=%v: got %d items and %d packed bytes", packed, items, bytes4)
+		}
+		f, err := pbFirewall(fw, nil)
+		if want := addrs("198.18.0.1", "198.18.0.2"); err != nil || !slices.Equal(f.VTEPs, want) {
+			t.Errorf("packed_vteps=%v: decoded %v (err %v), want %v", packed, f.VTEPs, err, want)
+		}
 	}
 }

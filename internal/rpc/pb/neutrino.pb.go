@@ -295,7 +295,11 @@ type WatchRequest struct {
 	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
 	// last_revision is the revision of the last message the agent applied
 	// (0 when it has none): the server replays from there when it can.
-	LastRevision  int64 `protobuf:"varint,2,opt,name=last_revision,json=lastRevision,proto3" json:"last_revision,omitempty"`
+	LastRevision int64 `protobuf:"varint,2,opt,name=last_revision,json=lastRevision,proto3" json:"last_revision,omitempty"`
+	// packed_vteps: the agent reads Firewall.vteps4/vteps6. A server packs
+	// the VTEP set only for such agents, so an agent built before them still
+	// gets its underlay filter when the server is upgraded first.
+	PackedVteps   bool `protobuf:"varint,3,opt,name=packed_vteps,json=packedVteps,proto3" json:"packed_vteps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,6 +346,13 @@ func (x *WatchRequest) GetLastRevision() int64 {
 		return x.LastRevision
 	}
 	return 0
+}
+
+func (x *WatchRequest) GetPackedVteps() bool {
+	if x != nil {
+		return x.PackedVteps
+	}
+	return false
 }
 
 type WatchMessage struct {
@@ -3436,10 +3447,11 @@ const file_neutrino_proto_rawDesc = "" +
 	"\x02up\x18\x03 \x01(\bR\x02up\"D\n" +
 	"\x11UpdateDeviceReply\x12\x17\n" +
 	"\aport_id\x18\x01 \x01(\tR\x06portId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"G\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"j\n" +
 	"\fWatchRequest\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12#\n" +
-	"\rlast_revision\x18\x02 \x01(\x03R\flastRevision\"\xb4\x01\n" +
+	"\rlast_revision\x18\x02 \x01(\x03R\flastRevision\x12!\n" +
+	"\fpacked_vteps\x18\x03 \x01(\bR\vpackedVteps\"\xb4\x01\n" +
 	"\fWatchMessage\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12#\n" +
 	"\rprev_revision\x18\x02 \x01(\x03R\fprevRevision\x12/\n" +
