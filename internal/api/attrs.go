@@ -286,6 +286,14 @@ func convNullableString(max int) func(string, any) (any, *neutron.Error) {
 	}
 }
 
+// convNullableBool is convert_to_boolean_if_not_none: null stays null.
+func convNullableBool(name string, v any) (any, *neutron.Error) {
+	if v == nil {
+		return nil, nil
+	}
+	return convBool(name, v)
+}
+
 func convBool(name string, v any) (any, *neutron.Error) {
 	switch x := v.(type) {
 	case bool:

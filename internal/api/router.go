@@ -35,6 +35,14 @@ func routers() *table[neutron.Router, neutron.RouterCreate, neutron.RouterUpdate
 		onUpdate(set(func(u *RU, v *neutron.GatewayRequest) { u.SetGateway, u.Gateway = true, v }))
 	t.add(pu("routes", convRoutes), listOf(func(r *R) []neutron.HostRoute { return r.Routes }, appendRoute)).
 		onUpdate(set(func(u *RU, v []neutron.HostRoute) { u.Routes = &v }))
+	// dvr and l3-ha: admin-only (create, update, get) as Neutron 2023.1's
+	// policy; null is "not specified" (router_distributed, or false).
+	t.add(rw("distributed", convNullableBool).admin(), boolean(func(r *R) bool { return r.Distributed })).
+		onCreate(func(c *RC, v any) { c.Distributed = optBool(v) }).
+		onUpdate(func(u *RU, v any) { u.Distributed = optBool(v) })
+	t.add(rw("ha", convNullableBool).admin(), literal[R]("false")).
+		onCreate(func(c *RC, v any) { c.HA = optBool(v) }).
+		onUpdate(func(u *RU, v any) { u.HA = optBool(v) })
 	t.tagged()
 	t.facts = func(r *R) entity { return entity{id: r.ID, project: r.ProjectID, tags: r.Tags} }
 	t.finishCreate = func(c *RC, project string, _ map[string]any) *neutron.Error {
@@ -46,6 +54,16 @@ func routers() *table[neutron.Router, neutron.RouterCreate, neutron.RouterUpdate
 		return nil
 	}
 	return t
+}
+
+// optBool is a converted convert_to_boolean_if_not_none value: nil when
+// null.
+func optBool(v any) *bool {
+	b, ok := v.(bool)
+	if !ok {
+		return nil
+	}
+	return &b
 }
 
 func appendGatewayInfo(b []byte, r *neutron.Router) []byte {

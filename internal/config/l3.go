@@ -48,7 +48,12 @@ func LoadL3Agent(paths ...string) (*L3Agent, []string, error) {
 		s.fail(e, "is gone from Neutron 2023.1: leave it unset (the gateway port is plugged by interface_driver like any router port)")
 	}
 	if e := s.str(&mode, "DEFAULT", "agent_mode", "legacy"); mode != "legacy" {
-		s.fail(e, "%q is not implemented by neutrino (DVR): only legacy", mode)
+		// A DVR agent would be asked for a different data plane (routers
+		// on compute nodes, SNAT namespaces) than this one builds: refuse
+		// to start rather than run it silently as legacy. Distributed
+		// routers stay unscheduled, as Neutron leaves them with only
+		// legacy agents.
+		s.fail(e, "neutrino's L3 agent runs legacy (centralized) routers only; DVR modes (dvr, dvr_snat, dvr_no_external) are not implemented: set agent_mode = legacy")
 	}
 	var veth bool
 	if s.boolean(&veth, "DEFAULT", "ovs_use_veth", false); veth {

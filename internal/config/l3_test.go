@@ -39,6 +39,8 @@ func TestLoadL3Agent(t *testing.T) {
 	for body, want := range map[string]string{
 		"[DEFAULT]\ninterface_driver = openvswitch\nexternal_network_bridge = br-ex\n": "external_network_bridge",
 		"[DEFAULT]\ninterface_driver = openvswitch\nagent_mode = dvr\n":                "agent_mode",
+		"[DEFAULT]\ninterface_driver = openvswitch\nagent_mode = dvr_snat\n":           "legacy (centralized) routers only",
+		"[DEFAULT]\ninterface_driver = openvswitch\nagent_mode = dvr_no_external\n":    "agent_mode = legacy",
 		"[DEFAULT]\ninterface_driver = noop\n":                                         "interface_driver",
 	} {
 		_, _, err := LoadL3Agent(conf, write("l3_agent.ini", body))

@@ -80,6 +80,11 @@ func LoadServer(paths ...string) (*Server, []string, error) {
 	c.AgentDownTime = time.Duration(secs) * time.Second
 	s.integer(&c.DHCPAgentsPerNetwork, "DEFAULT", "dhcp_agents_per_network", 1, 1, 1<<31-1)
 	s.integer(&c.MaxRequestBody, "DEFAULT", "max_request_body_size", 114688, 1, 1<<31-1)
+	s.boolean(&c.RouterDistributed, "DEFAULT", "router_distributed", false)
+	var ha bool
+	if e := s.boolean(&ha, "DEFAULT", "l3_ha", false); ha {
+		s.fail(e, "neutrino's L3 agents run no HA (VRRP) routers: leave l3_ha False")
+	}
 	rpcHostE := s.host(&c.RPCBindHost, "DEFAULT", "rpc_bind_host", "127.0.0.1")
 	s.port(&c.RPCBindPort, "DEFAULT", "rpc_bind_port", DefaultRPC)
 	s.str(&c.RPCToken, "DEFAULT", "rpc_token", "")

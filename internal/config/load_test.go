@@ -682,3 +682,21 @@ track_quota_usage = true
 		t.Errorf("quota_subnet = many: %v", err)
 	}
 }
+
+// router_distributed sets the default of a router's distributed attribute;
+// l3_ha = True is refused (no VRRP routers), never silently ignored.
+func TestRouterDistributedAndL3HA(t *testing.T) {
+	c, _, err := LoadServer(write(t, [2]string{"n.conf", "[DEFAULT]\nrouter_distributed = True\n"})...)
+	if err != nil || !c.RouterDistributed {
+		t.Fatalf("router_distributed = True: %+v %v", c, err)
+	}
+	if c, _, err = LoadServer(write(t, [2]string{"n.conf", "[DEFAULT]\n"})...); err != nil || c.RouterDistributed {
+		t.Fatalf("default: %v %v", c.RouterDistributed, err)
+	}
+	if _, _, err = LoadServer(write(t, [2]string{"n.conf", "[DEFAULT]\nl3_ha = True\n"})...); err == nil || !strings.Contains(err.Error(), "l3_ha") {
+		t.Fatalf("l3_ha = True: %v", err)
+	}
+	if _, _, err = LoadServer(write(t, [2]string{"n.conf", "[DEFAULT]\nl3_ha = False\n"})...); err != nil {
+		t.Fatalf("l3_ha = False: %v", err)
+	}
+}

@@ -43,6 +43,8 @@ var options = []option{
 	opt("DEFAULT", "agent_down_time", rServer),
 	opt("DEFAULT", "dhcp_agents_per_network", rServer),
 	opt("DEFAULT", "max_request_body_size", rServer),
+	opt("DEFAULT", "router_distributed", rServer),
+	opt("DEFAULT", "l3_ha", rServer),
 	opt("DEFAULT", "rpc_bind_host", rServer),
 	opt("DEFAULT", "rpc_bind_port", rServer),
 	opt("DEFAULT", "rpc_token", rServer|rAgents|rDHCP|rL3),

@@ -29,6 +29,9 @@ type Server struct {
 	// many DHCP agents the scheduler puts on each DHCP-enabled network.
 	DHCPAgentsPerNetwork int
 	MaxRequestBody       int // max_request_body_size, default 114688
+	// RouterDistributed is router_distributed (default false): whether a
+	// router created without the distributed attribute is distributed.
+	RouterDistributed bool
 	// Agents' gRPC endpoint (neutrino's own options, in [DEFAULT]).
 	RPCBindHost string // rpc_bind_host, default 127.0.0.1
 	RPCBindPort int    // rpc_bind_port, default 9697

@@ -9,7 +9,8 @@ import (
 )
 
 // L3 agent scheduling, as Neutron's l3_agent_scheduler with
-// LeastRoutersScheduler does it for legacy routers: each router lives on
+// LeastRoutersScheduler does it for legacy routers (a distributed router
+// goes to no agent: every neutrino L3 agent is legacy): each router lives on
 // one alive, admin-up L3 agent, the one hosting the fewest routers. It is
 // placed in the transaction that creates the router or changes its
 // gateway, or, for routers made while no L3 agent could take them, in the
@@ -186,8 +187,12 @@ func (p *Plugin) AddRouterToL3Agent(ctx context.Context, agentID, routerID strin
 		if a == nil || !a.Eligible {
 			return neutron.Errorf(404, "InvalidL3Agent", "Agent %s is not a L3 Agent or has been disabled", agentID)
 		}
-		if _, err := t.GetRouter(ctx, routerID); err != nil {
+		r, err := t.GetRouter(ctx, routerID)
+		if err != nil {
 			return err
+		}
+		if r.Distributed {
+			return neutron.Conflict("RouterL3AgentMismatch", "Cannot host distributed router %s on legacy L3 agent %s.", routerID, agentID)
 		}
 		bound, err := t.L3Bindings(ctx, routerID, "")
 		if err != nil {

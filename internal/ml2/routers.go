@@ -32,9 +32,14 @@ func fipBadRequest(format string, args ...any) error {
 }
 
 // routerHost schedules the router (if it has no L3 agent yet) and returns
-// the host its new ports are bound to ("" while no agent can host it).
-func (p *Plugin) routerHost(ctx context.Context, t *store.Tx, routerID string) (string, error) {
-	return p.scheduleRouter(ctx, t, routerID)
+// the host its new ports are bound to ("" while no agent can host it). A
+// distributed router has none: Neutron schedules it to no legacy L3 agent,
+// and neutrino's agents are all legacy (they refuse the dvr modes).
+func (p *Plugin) routerHost(ctx context.Context, t *store.Tx, r *neutron.Router) (string, error) {
+	if r.Distributed {
+		return "", nil
+	}
+	return p.scheduleRouter(ctx, t, r.ID)
 }
 
 // CreateRouter creates one router.
@@ -47,10 +52,14 @@ func (p *Plugin) CreateRouters(ctx context.Context, reqs []neutron.RouterCreate)
 	ips := p.ipam.Begin()
 	defer ips.Release()
 	return createAll(ctx, p, reqs, func(ctx context.Context, t *store.Tx, req neutron.RouterCreate) (*neutron.Router, error) {
+		if err := checkHA(req.HA); err != nil {
+			return nil, err
+		}
 		r := &neutron.Router{
 			Standard: neutron.Standard{ID: store.NewID(), Name: req.Name, Description: req.Description, ProjectID: req.ProjectID,
 				Tags: sortedUnique(req.Tags), CreatedAt: t.Now(), UpdatedAt: t.Now(), RevisionNumber: 1},
 			AdminStateUp: deref(req.AdminStateUp, true), Status: neutron.StatusActive, Routes: []neutron.HostRoute{},
+			Distributed: deref(req.Distributed, p.cfg.RouterDistributed),
 		}
 		if err := t.InsertRouter(ctx, r); err != nil {
 			return nil, err
@@ -59,7 +68,7 @@ func (p *Plugin) CreateRouters(ctx context.Context, reqs []neutron.RouterCreate)
 		// The router is logged before its binding and gateway port, so
 		// that the L3 stream meets it before the rows that name it.
 		t.Emit(neutron.Created(r))
-		if _, err := p.routerHost(ctx, t, r.ID); err != nil {
+		if _, err := p.routerHost(ctx, t, r); err != nil {
 			return nil, err
 		}
 		if req.Gateway != nil {
@@ -97,14 +106,23 @@ func (p *Plugin) UpdateRouter(ctx context.Context, id string, req neutron.Router
 			return err
 		}
 		prev := r.RevisionNumber
+		if err := checkHA(req.HA); err != nil {
+			return err
+		}
 		if req.Name != nil {
 			r.Name = *req.Name
 		}
 		if req.Description != nil {
 			r.Description = *req.Description
 		}
+		wasUp := r.AdminStateUp
 		if req.AdminStateUp != nil {
 			r.AdminStateUp = *req.AdminStateUp
+		}
+		if req.Distributed != nil && *req.Distributed != r.Distributed {
+			if err := p.migrateRouter(ctx, t, r, wasUp, *req.Distributed); err != nil {
+				return err
+			}
 		}
 		if req.SetGateway {
 			if err := p.changeGateway(ctx, t, ips, r, req.Gateway); err != nil {
@@ -128,6 +146,37 @@ func (p *Plugin) UpdateRouter(ctx context.Context, id string, req neutron.Router
 		return nil
 	})
 	return out, err
+}
+
+// checkHA refuses ha = true: the l3-ha extension's attribute is accepted
+// so that clients may say ha = false, but neutrino's L3 agent runs no
+// VRRP (keepalived) routers, and a router that claimed HA without it would
+// fail over nowhere.
+func checkHA(ha *bool) error {
+	if ha != nil && *ha {
+		return routerBadRequest("neutrino's L3 agents run no HA (VRRP) routers: ha must be false")
+	}
+	return nil
+}
+
+// migrateRouter turns r into a distributed (or back into a centralized)
+// router, as Neutron's DVR handler does: only while the router is admin
+// down, before and after the update (router-admin-state-down-before-update);
+// it leaves every L3 agent, and a centralized router is scheduled again.
+// Neutron migrates both ways.
+func (p *Plugin) migrateRouter(ctx context.Context, t *store.Tx, r *neutron.Router, wasUp, distributed bool) error {
+	if wasUp || r.AdminStateUp {
+		return routerBadRequest("Cannot change the 'distributed' attribute of active routers. Please set router admin_state_up to False prior to upgrade")
+	}
+	if err := p.unscheduleRouter(ctx, t, r.ID); err != nil {
+		return err
+	}
+	r.Distributed = distributed
+	if distributed {
+		return p.hostRouterPorts(ctx, t, r.ID, "")
+	}
+	_, err := p.scheduleRouter(ctx, t, r.ID)
+	return err
 }
 
 func sortedRoutes(in []neutron.HostRoute) []neutron.HostRoute {
@@ -243,7 +292,7 @@ func (p *Plugin) gatewayPort(ctx context.Context, t *store.Tx, ips *ipam.Allocat
 	if err := checkNewSubnets(have, subs); err != nil {
 		return nil, err
 	}
-	host, err := p.routerHost(ctx, t, r.ID)
+	host, err := p.routerHost(ctx, t, r)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +521,7 @@ func (p *Plugin) AddRouterInterface(ctx context.Context, routerID string, req ne
 		if err != nil {
 			return err
 		}
-		host, err := p.routerHost(ctx, t, routerID)
+		host, err := p.routerHost(ctx, t, r)
 		if err != nil {
 			return err
 		}

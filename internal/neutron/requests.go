@@ -218,6 +218,10 @@ type RouterCreate struct {
 	AdminStateUp *bool
 	Gateway      *GatewayRequest
 	Tags         []string
+	// Distributed nil: [DEFAULT] router_distributed. HA nil: false (only
+	// false is accepted: no VRRP routers).
+	Distributed *bool
+	HA          *bool
 }
 
 // RouterUpdate is a validated PUT /v2.0/routers/{id} body.
@@ -230,7 +234,10 @@ type RouterUpdate struct {
 	SetGateway bool
 	Gateway    *GatewayRequest
 	Routes     *[]HostRoute
-	IfRevision int64
+	// Distributed and HA nil: unchanged.
+	Distributed *bool
+	HA          *bool
+	IfRevision  int64
 }
 
 // RouterInterfaceRequest is the body of PUT add_router_interface or

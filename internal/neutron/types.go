@@ -261,6 +261,11 @@ type Router struct {
 	GatewayPortID string `json:"gw_port_id"`
 	// Routes are the extra routes, sorted by destination, then next hop.
 	Routes []HostRoute `json:"routes"`
+	// Distributed is the dvr extension's admin-only attribute. A
+	// distributed router is never scheduled to an L3 agent: neutrino's
+	// agents run legacy (centralized) routers only, as Neutron leaves a
+	// distributed router unhosted when only legacy agents exist.
+	Distributed bool `json:"distributed"`
 }
 
 // GatewayInfo is a router's external_gateway_info. ExternalFixedIPs are

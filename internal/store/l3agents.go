@@ -77,9 +77,10 @@ func (t *Tx) DeleteL3Binding(ctx context.Context, b neutron.L3Binding) (bool, er
 	return k > 0, err
 }
 
-// UnscheduledRouters lists the routers no L3 agent hosts, by id.
+// UnscheduledRouters lists the centralized routers no L3 agent hosts, by
+// id (a distributed router is never scheduled: the agents are legacy).
 func (t *Tx) UnscheduledRouters(ctx context.Context) ([]string, error) {
-	rows, err := t.query(ctx, "SELECT id FROM routers WHERE id NOT IN (SELECT router_id FROM routerl3agentbindings) ORDER BY id")
+	rows, err := t.query(ctx, "SELECT id FROM routers WHERE NOT distributed AND id NOT IN (SELECT router_id FROM routerl3agentbindings) ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list unscheduled routers: %w", err)
 	}

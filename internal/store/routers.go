@@ -26,6 +26,7 @@ var routerRes = &resource{
 		"tenant_id":       {"routers.project_id", colString},
 		"admin_state_up":  {"routers.admin_state_up", colBool},
 		"status":          {"routers.status", colString},
+		"distributed":     {"routers.distributed", colBool},
 		"revision_number": {"routers.revision_number", colInt},
 		"created_at":      {"routers.created_at", colInt},
 		"updated_at":      {"routers.updated_at", colInt},
@@ -63,7 +64,7 @@ func FloatingIPNotFound(id string) error {
 	return neutron.Errorf(404, "FloatingIPNotFound", "Floating IP %s could not be found", id)
 }
 
-const routerCols = "routers.id, routers.project_id, routers.name, routers.description, routers.admin_state_up, routers.status, routers.gw_port_id, routers.enable_snat, routers.created_at, routers.updated_at, routers.revision_number"
+const routerCols = "routers.id, routers.project_id, routers.name, routers.description, routers.admin_state_up, routers.status, routers.gw_port_id, routers.enable_snat, routers.distributed, routers.created_at, routers.updated_at, routers.revision_number"
 
 func (s *Store) loadRouters(ctx context.Context, db querier, tail string, args []any) ([]neutron.Router, error) {
 	rows, err := db.QueryContext(ctx, s.rebind("SELECT "+routerCols+" FROM routers"+tail), args...)
@@ -77,7 +78,7 @@ func (s *Store) loadRouters(ctx context.Context, db querier, tail string, args [
 		var gw sql.NullString
 		var c, u int64
 		var en bool
-		if err := rows.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Description, &r.AdminStateUp, &r.Status, &gw, &en, &c, &u, &r.RevisionNumber); err != nil {
+		if err := rows.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Description, &r.AdminStateUp, &r.Status, &gw, &en, &r.Distributed, &c, &u, &r.RevisionNumber); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -208,8 +209,8 @@ func routerSNAT(r *neutron.Router) bool {
 // InsertRouter inserts a router, its routes and tags. A gateway port, if
 // any, must be inserted first.
 func (t *Tx) InsertRouter(ctx context.Context, r *neutron.Router) error {
-	if _, err := t.exec(ctx, "INSERT INTO routers (id, project_id, name, description, admin_state_up, status, gw_port_id, enable_snat, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.ProjectID, r.Name, r.Description, r.AdminStateUp, r.Status, nullable(r.GatewayPortID), routerSNAT(r),
+	if _, err := t.exec(ctx, "INSERT INTO routers (id, project_id, name, description, admin_state_up, status, gw_port_id, enable_snat, distributed, created_at, updated_at, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.ProjectID, r.Name, r.Description, r.AdminStateUp, r.Status, nullable(r.GatewayPortID), routerSNAT(r), r.Distributed,
 		micro(r.CreatedAt), micro(r.UpdatedAt), r.RevisionNumber); err != nil {
 		return fmt.Errorf("insert router %s: %w", r.ID, err)
 	}
@@ -222,8 +223,8 @@ func (t *Tx) InsertRouter(ctx context.Context, r *neutron.Router) error {
 // UpdateRouter writes a router's own columns (compare-and-set on the
 // revision; ErrRetry when it moved). Routes are SetRouterRoutes'.
 func (t *Tx) UpdateRouter(ctx context.Context, r *neutron.Router, prevRev int64) error {
-	res, err := t.exec(ctx, "UPDATE routers SET name = ?, description = ?, admin_state_up = ?, status = ?, gw_port_id = ?, enable_snat = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
-		r.Name, r.Description, r.AdminStateUp, r.Status, nullable(r.GatewayPortID), routerSNAT(r), micro(r.UpdatedAt), r.RevisionNumber, r.ID, prevRev)
+	res, err := t.exec(ctx, "UPDATE routers SET name = ?, description = ?, admin_state_up = ?, status = ?, gw_port_id = ?, enable_snat = ?, distributed = ?, updated_at = ?, revision_number = ? WHERE id = ? AND revision_number = ?",
+		r.Name, r.Description, r.AdminStateUp, r.Status, nullable(r.GatewayPortID), routerSNAT(r), r.Distributed, micro(r.UpdatedAt), r.RevisionNumber, r.ID, prevRev)
 	if err != nil {
 		return fmt.Errorf("update router %s: %w", r.ID, err)
 	}
