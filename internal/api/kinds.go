@@ -14,6 +14,7 @@ type entity struct {
 	groupID   string // security-group rules: their group, whose owner reads them (Neutron's sg_owner)
 	shared    bool   // networks
 	external  bool   // networks: router:external (readable by every project)
+	owner     string // ports: device_owner (policy on router and floating-IP ports)
 	tags      []string
 	// encode appends the resource as a JSON object with the attributes
 	// sel picks (resource.selection).

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"maps"
 	"net/http"
+	"strings"
 
 	"neutrino/internal/neutron"
 	"neutrino/internal/policy"
@@ -64,6 +66,47 @@ func deniedAttrs(c Caller, action string, res *resource, attrs map[string]any, t
 		if c.has(rule) && !c.allowed(rule, t) || !c.has(rule) && !c.Admin {
 			out = append(out, a.name)
 		}
+	}
+	return out
+}
+
+// deniedPortAttrs lists the attributes of a port update that c may not
+// write, beyond the admin-only ones: Neutron's update_port:fixed_ips (the
+// network's owner or an admin) and update_port:device_owner (a
+// network:* owner only by the network's owner or an admin). A port that
+// belongs to a router or a floating IP keeps its device_owner and fixed_ips
+// against every non-admin, the network's owner included (stricter than
+// Neutron, which lets that owner rename the port and change its IPv6
+// addresses): the router service owns those ports, and a renamed router
+// port would leave the port API's guards (L3PortInUse) and the router.
+func deniedPortAttrs(c Caller, port *entity, attrs map[string]any, t policy.Target) []string {
+	if c.Admin {
+		return nil
+	}
+	netOwner, _ := t["network:project_id"].(string)
+	byNetOwner := netOwner != "" && netOwner == c.ProjectID
+	l3 := port.owner == neutron.DeviceOwnerRouterInterface || port.owner == neutron.DeviceOwnerRouterGateway ||
+		port.owner == neutron.DeviceOwnerFloatingIP
+	// rule: the policy's rule decides where there is one (Neutron's
+	// defaults or policy.yaml), on the port as it would be after the
+	// update, as Neutron's target is.
+	rule := func(name string, def bool) bool {
+		if !c.has(name) {
+			return def
+		}
+		after := maps.Clone(t)
+		for k, v := range attrs {
+			after[k] = v
+		}
+		return c.allowed(name, after)
+	}
+	var out []string
+	if _, ok := attrs["fixed_ips"]; ok && (l3 || !rule("update_port:fixed_ips", byNetOwner)) {
+		out = append(out, "fixed_ips")
+	}
+	if v, ok := attrs["device_owner"].(string); ok &&
+		(l3 && v != port.owner || !rule("update_port:device_owner", byNetOwner || !strings.HasPrefix(v, "network:"))) {
+		out = append(out, "device_owner")
 	}
 	return out
 }

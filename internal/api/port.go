@@ -68,7 +68,7 @@ func ports(o attrOptions) *table[neutron.Port, neutron.PortCreate, neutron.PortU
 	}
 	t.tagged()
 	t.facts = func(p *P) entity {
-		return entity{id: p.ID, project: p.ProjectID, networkID: p.NetworkID, tags: p.Tags}
+		return entity{id: p.ID, project: p.ProjectID, networkID: p.NetworkID, tags: p.Tags, owner: p.DeviceOwner}
 	}
 	t.finishCreate = func(c *PC, project string, _ map[string]any) *neutron.Error {
 		c.ProjectID = project

@@ -594,7 +594,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		writeFault(w, errForbidden(action))
 		return
 	}
-	if denied := deniedAttrs(c, action, k.res, attrs, t); len(denied) > 0 {
+	denied := deniedAttrs(c, action, k.res, attrs, t)
+	if k.res.name == "port" {
+		denied = append(denied, deniedPortAttrs(c, cur, attrs, t)...)
+	}
+	if len(denied) > 0 {
 		writeFault(w, errPolicy(action, denied))
 		return
 	}

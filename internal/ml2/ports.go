@@ -3,6 +3,8 @@ package ml2
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"net/netip"
 	"strings"
 
 	"neutrino/internal/ipam"
@@ -192,7 +194,7 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			return err
 		}
 		prev := pt.RevisionNumber
-		oldIPs := pt.FixedIPs
+		oldIPs, oldOwner := pt.FixedIPs, pt.DeviceOwner
 		setPortFields(pt, req)
 		if req.MACAddress != nil {
 			if err := p.changeMAC(ctx, t, pt, *req.MACAddress); err != nil {
@@ -201,6 +203,9 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		}
 		if req.FixedIPs != nil {
 			if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, *req.FixedIPs, false)); err != nil {
+				return err
+			}
+			if err := checkRouterPortIPs(ctx, t, pt.ID, oldOwner, oldIPs, pt.FixedIPs); err != nil {
 				return err
 			}
 			if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, oldIPs, pt.FixedIPs); err != nil {
@@ -223,6 +228,34 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 		return nil
 	})
 	return out, err
+}
+
+// checkRouterPortIPs refuses a change of a router interface's IPv4
+// addresses, whoever asks, as Neutron's l3-port-ip-change-not-allowed:
+// the router's subnets change through add/remove_router_interface only.
+// IPv6 addresses may change (Neutron allows it for prefix delegation and
+// SLAAC subnets).
+func checkRouterPortIPs(ctx context.Context, t *store.Tx, portID, owner string, old, new []neutron.FixedIP) error {
+	if owner != neutron.DeviceOwnerRouterInterface {
+		return nil
+	}
+	v4 := func(ips []neutron.FixedIP) map[neutron.FixedIP]bool {
+		m := map[neutron.FixedIP]bool{}
+		for _, f := range ips {
+			if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+				m[f] = true
+			}
+		}
+		return m
+	}
+	if maps.Equal(v4(old), v4(new)) {
+		return nil
+	}
+	rp, err := t.RouterOfPort(ctx, portID)
+	if err != nil || rp.RouterID == "" {
+		return err
+	}
+	return neutron.Errorf(400, "IPAddressChangeNotAllowed", "IP updates for port %s are not allowed", portID)
 }
 
 // setPortFields applies the plain attributes of a port update.
