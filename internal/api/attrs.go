@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"regexp"
@@ -422,7 +423,10 @@ func asDict(name string, v any, allowed ...string) (map[string]any, *neutron.Err
 	if !ok {
 		return nil, invalidFor(name, v, "is not a dictionary")
 	}
-	for k := range d {
+	// In key order, so that with two unknown keys the fault names the
+	// same one every time (the body's own order, which Neutron's would
+	// follow, is lost in a Go map).
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		if !contains(allowed, k) {
 			return nil, neutron.BadRequest("Invalid input for %s. Reason: Unrecognized key '%s' in %s.", name, k, pyRepr(v))
 		}

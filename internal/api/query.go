@@ -1,8 +1,10 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,7 +24,11 @@ var pagingParams = map[string]bool{"fields": true, "sort_key": true, "sort_dir":
 // in pairs, limit is a non-negative integer.
 func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 	lr := &listRequest{q: neutron.ListQuery{Filters: map[string][]string{}}}
-	for k, vals := range v {
+	// In key order: with two bad filters, the fault names the same one
+	// every time (url.Values has lost the query's own order, which
+	// Neutron's would follow).
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		vals := v[k]
 		if pagingParams[k] {
 			continue
 		}
