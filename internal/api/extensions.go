@@ -93,3 +93,4 @@ func (s *Server) showExtension(w http.ResponseWriter, alias string) {
 // L3 providers (it lists dvrha, dvr, ha and single_node; neutrino has no
 // DVR or HA routers).
 var serviceProviders = []map[string]any{{"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": false}}
+

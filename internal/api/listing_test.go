@@ -35,6 +35,14 @@ func TestServiceProvidersAndIPSubstring(t *testing.T) {
 			if len(sp) != 1 || sp[0].(map[string]any)["service_type"] != "L3_ROUTER_NAT" || sp[0].(map[string]any)["name"] != "single_node" {
 				t.Fatalf("service providers: %v", sp)
 			}
+			sp = alice.must(200, "GET", "/v2.0/service-providers?fields=name", "")["service_providers"].([]any)
+			if len(sp) != 1 || len(sp[0].(map[string]any)) != 1 || sp[0].(map[string]any)["name"] != "single_node" {
+				t.Fatalf("service providers, fields=name: %v", sp)
+			}
+			sp = alice.must(200, "GET", "/v2.0/service-providers?fields=name&fields=service_type", "")["service_providers"].([]any)
+			if len(sp) != 1 || len(sp[0].(map[string]any)) != 2 || sp[0].(map[string]any)["service_type"] != "L3_ROUTER_NAT" {
+				t.Fatalf("service providers, two fields: %v", sp)
+			}
 			if code, body := alice.do("POST", "/v2.0/service-providers", `{}`); code != 405 {
 				t.Fatalf("POST service-providers: %d %v", code, body)
 			}

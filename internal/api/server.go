@@ -244,7 +244,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c Caller, q url.V
 		return
 	}
 	if seg[0] == "service-providers" && len(seg) == 1 {
-		s.only(w, r, "GET", func() { writeJSON(w, http.StatusOK, map[string]any{"service_providers": serviceProviders}) })
+		s.only(w, r, "GET", func() {
+			out := make([]map[string]any, len(serviceProviders))
+			for i, sp := range serviceProviders {
+				out[i] = selectFields(sp, fieldsOf(q))
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"service_providers": out})
+		})
 		return
 	}
 	if x, ok := s.opts.Extra[seg[0]]; ok && len(seg) <= 2 {
