@@ -91,6 +91,5 @@ func (s *Server) showExtension(w http.ResponseWriter, alias string) {
 // serviceProviders is GET /v2.0/service-providers (service-type): the one
 // kind of router neutrino's L3 agent runs, as Neutron names it among its
 // L3 providers (it lists dvrha, dvr, ha and single_node; neutrino has no
-// DVR or HA routers).
+// data plane for DVR or HA routers).
 var serviceProviders = []map[string]any{{"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": false}}
-

@@ -526,13 +526,20 @@ func (p *Plugin) AddRouterInterface(ctx context.Context, routerID string, req ne
 			return err
 		}
 		var pt *neutron.Port
+		added := false // the subnet went onto an existing interface
 		if req.SubnetID != "" {
-			pt, err = p.interfaceForSubnet(ctx, t, ips, r, have, req.SubnetID, host)
+			pt, added, err = p.interfaceForSubnet(ctx, t, ips, r, have, req.SubnetID, host)
 		} else {
 			pt, err = p.interfaceFromPort(ctx, t, r, have, req.PortID, host)
 		}
 		if err != nil {
 			return err
+		}
+		if added {
+			// Neutron answers with the new subnet only.
+			out = interfaceInfo(r, pt, req.SubnetID)
+			out.SubnetIDs = []string{req.SubnetID}
+			return nil
 		}
 		if err := t.AddRouterPort(ctx, store.RouterPort{RouterID: r.ID, PortID: pt.ID, Type: neutron.DeviceOwnerRouterInterface}); err != nil {
 			return err
@@ -543,23 +550,64 @@ func (p *Plugin) AddRouterInterface(ctx context.Context, routerID string, req ne
 	return out, err
 }
 
-func (p *Plugin) interfaceForSubnet(ctx context.Context, t *store.Tx, ips *ipam.Allocation, r *neutron.Router, have []routerSubnet, subnetID, host string) (*neutron.Port, error) {
+// interfaceForSubnet makes the router's port on a subnet, holding its
+// gateway_ip. An IPv6 subnet of a network where the router already has
+// an interface with an IPv6 address goes onto that port instead (added
+// true), as Neutron does: one router port per network for IPv6, so that
+// the router sends one RA per network carrying every prefix.
+func (p *Plugin) interfaceForSubnet(ctx context.Context, t *store.Tx, ips *ipam.Allocation, r *neutron.Router, have []routerSubnet, subnetID, host string) (*neutron.Port, bool, error) {
 	s, err := t.GetSubnet(ctx, subnetID)
+	if err != nil {
+		return nil, false, err
+	}
+	if s.GatewayIP == "" {
+		return nil, false, routerBadRequest("Subnet for router interface must have a gateway IP")
+	}
+	if s.IPVersion == 6 && s.IPv6RAMode == "" && s.IPv6AddressMode != "" {
+		return nil, false, routerBadRequest("IPv6 subnet %s configured to receive RAs from an external router cannot be added to Neutron Router.", s.ID)
+	}
+	if err := checkNewSubnets(have, []*neutron.Subnet{s}); err != nil {
+		return nil, false, err
+	}
+	gw := neutron.FixedIPRequest{SubnetID: s.ID, IPAddress: s.GatewayIP}
+	if s.IPVersion == 6 {
+		for _, h := range have {
+			if h.subnet.NetworkID == s.NetworkID && h.subnet.IPVersion == 6 {
+				pt, err := p.addPortIP(ctx, t, ips, h.portID, gw)
+				return pt, true, err
+			}
+		}
+	}
+	pt, err := p.createPort(ctx, t, ips, neutron.PortCreate{ProjectID: r.ProjectID, NetworkID: s.NetworkID,
+		FixedIPs: []neutron.FixedIPRequest{gw}, DeviceID: r.ID, DeviceOwner: neutron.DeviceOwnerRouterInterface, HostID: host})
+	return pt, false, err
+}
+
+// addPortIP gives port id one more fixed IP, inside t.
+func (p *Plugin) addPortIP(ctx context.Context, t *store.Tx, ips *ipam.Allocation, id string, add neutron.FixedIPRequest) (*neutron.Port, error) {
+	pt, err := t.GetPort(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if s.GatewayIP == "" {
-		return nil, routerBadRequest("Subnet for router interface must have a gateway IP")
+	want := make([]neutron.FixedIPRequest, 0, len(pt.FixedIPs)+1)
+	for _, f := range pt.FixedIPs {
+		want = append(want, neutron.FixedIPRequest{SubnetID: f.SubnetID, IPAddress: f.IPAddress})
 	}
-	if s.IPVersion == 6 && s.IPv6RAMode == "" && s.IPv6AddressMode != "" {
-		return nil, routerBadRequest("IPv6 subnet %s configured to receive RAs from an external router cannot be added to Neutron Router.", s.ID)
-	}
-	if err := checkNewSubnets(have, []*neutron.Subnet{s}); err != nil {
+	return p.setPortIPs(ctx, t, ips, pt, append(want, add))
+}
+
+// setPortIPs replaces pt's fixed IPs with want and saves it, inside t.
+func (p *Plugin) setPortIPs(ctx context.Context, t *store.Tx, ips *ipam.Allocation, pt *neutron.Port, want []neutron.FixedIPRequest) (*neutron.Port, error) {
+	old, prev := pt.FixedIPs, pt.RevisionNumber
+	got, err := ips.FixedIPs(ctx, t, addressRequest(pt, want, false))
+	if err != nil {
 		return nil, err
 	}
-	return p.createPort(ctx, t, ips, neutron.PortCreate{ProjectID: r.ProjectID, NetworkID: s.NetworkID,
-		FixedIPs: []neutron.FixedIPRequest{{SubnetID: s.ID, IPAddress: s.GatewayIP}},
-		DeviceID: r.ID, DeviceOwner: neutron.DeviceOwnerRouterInterface, HostID: host})
+	if err := t.SetPortIPs(ctx, pt.NetworkID, pt.ID, old, got); err != nil {
+		return nil, err
+	}
+	pt.FixedIPs = got
+	return pt, savePort(ctx, t, pt, prev)
 }
 
 func (p *Plugin) interfaceFromPort(ctx context.Context, t *store.Tx, r *neutron.Router, have []routerSubnet, portID, host string) (*neutron.Port, error) {
@@ -603,12 +651,15 @@ func (p *Plugin) interfaceFromPort(ctx context.Context, t *store.Tx, r *neutron.
 }
 
 // RemoveRouterInterface detaches an interface by subnet or port (or both,
-// which must agree) and deletes its port.
+// which must agree) and deletes its port; by subnet, a port that has
+// other subnets too keeps them.
 func (p *Plugin) RemoveRouterInterface(ctx context.Context, routerID string, req neutron.RouterInterfaceRequest) (*neutron.RouterInterfaceInfo, error) {
 	if req.SubnetID == "" && req.PortID == "" {
 		return nil, routerBadRequest("Either subnet_id or port_id must be specified")
 	}
 	var out *neutron.RouterInterfaceInfo
+	ips := p.ipam.Begin()
+	defer ips.Release()
 	_, err := p.st.Write(ctx, func(t *store.Tx) error {
 		r, err := bumpRouter(ctx, t, routerID)
 		if err != nil {
@@ -617,6 +668,29 @@ func (p *Plugin) RemoveRouterInterface(ctx context.Context, routerID string, req
 		pt, err := findInterface(ctx, t, routerID, req)
 		if err != nil {
 			return err
+		}
+		if req.PortID == "" && slices.ContainsFunc(pt.FixedIPs, func(f neutron.FixedIP) bool { return f.SubnetID != req.SubnetID }) {
+			// A port with more subnets (IPv6 prefixes of one network)
+			// loses this subnet's address only, as in Neutron.
+			var gone []neutron.FixedIP
+			var want []neutron.FixedIPRequest
+			for _, f := range pt.FixedIPs {
+				if f.SubnetID == req.SubnetID {
+					gone = append(gone, f)
+				} else {
+					want = append(want, neutron.FixedIPRequest{SubnetID: f.SubnetID, IPAddress: f.IPAddress})
+				}
+			}
+			only := *pt
+			only.FixedIPs = gone
+			if err := checkInterfaceUnused(ctx, t, r, &only); err != nil {
+				return err
+			}
+			if _, err := p.setPortIPs(ctx, t, ips, pt, want); err != nil {
+				return err
+			}
+			out = interfaceInfo(r, &only, req.SubnetID)
+			return nil
 		}
 		if err := checkInterfaceUnused(ctx, t, r, pt); err != nil {
 			return err
