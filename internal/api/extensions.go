@@ -23,7 +23,7 @@ var baseExtensions = []extension{
 	{"Neutron L3 Configurable external gateway mode", "ext-gw-mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway", "2013-03-28T10:00:00-00:00", nil},
 	{"Distributed Virtual Router", "dvr", "Enables configuration of Distributed Virtual Routers.", "2014-06-1T10:00:00-00:00", nil},
 	{"HA Router extension", "l3-ha", "Adds HA capability to routers.", "2014-04-26T00:00:00-00:00", nil},
-	{"Enforce Router's Admin State Down Before Update Extension", "router-admin-state-down-before-update", "Ensure that the admin state of a router is down (admin_state_up=False) before updating the distributed attribute", "2019-04-08T13:30:00-00:00", nil},
+	{"Enforce Router's Admin State Down Before Update Extension", "router-admin-state-down-before-update", "Ensure that the admin state of a router is DOWN (admin_state_up=False) before updating the distributed attribute", "2019-07-02T15:56:00", nil},
 	{"Prevent L3 router ports IP address change extension", "l3-port-ip-change-not-allowed", "Prevent change of IP address for some L3 router ports", "2018-10-09T10:00:00-00:00", nil},
 	{"Neutron Extra Route", "extraroute", "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00", nil},
 	{"Floating IP Port Details Extension", "fip-port-details", "Add port_details attribute to Floating IP resource", "2018-04-09T10:00:00-00:00", nil},
