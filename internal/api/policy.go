@@ -74,11 +74,14 @@ func deniedAttrs(c Caller, action string, res *resource, attrs map[string]any, t
 // write, beyond the admin-only ones: Neutron's update_port:fixed_ips (the
 // network's owner or an admin) and update_port:device_owner (a
 // network:* owner only by the network's owner or an admin). A port that
-// belongs to a router or a floating IP keeps its device_owner and fixed_ips
-// against every non-admin, the network's owner included (stricter than
-// Neutron, which lets that owner rename the port and change its IPv6
-// addresses): the router service owns those ports, and a renamed router
-// port would leave the port API's guards (L3PortInUse) and the router.
+// belongs to a router or a floating IP keeps its device_owner against
+// every non-admin, the network's owner included (stricter than Neutron,
+// which lets that owner rename the port): the router service owns those
+// ports, and a renamed router port would leave the port API's guards
+// (L3PortInUse) and the router. Their fixed_ips follow Neutron's rule
+// (Tempest's test_router_interface_port_update_with_fixed_ip updates
+// them as the network's owner); ml2 refuses a router interface's IPv4
+// address change for everyone.
 func deniedPortAttrs(c Caller, port *entity, attrs map[string]any, t policy.Target) []string {
 	if c.Admin {
 		return nil
@@ -101,7 +104,7 @@ func deniedPortAttrs(c Caller, port *entity, attrs map[string]any, t policy.Targ
 		return c.allowed(name, after)
 	}
 	var out []string
-	if _, ok := attrs["fixed_ips"]; ok && (l3 || !rule("update_port:fixed_ips", byNetOwner)) {
+	if _, ok := attrs["fixed_ips"]; ok && !rule("update_port:fixed_ips", byNetOwner) {
 		out = append(out, "fixed_ips")
 	}
 	if v, ok := attrs["device_owner"].(string); ok &&

@@ -11,7 +11,7 @@ import (
 
 // TestRouterPortUpdatePolicy: the port API cannot rewrite the ports the
 // router service owns, on every database. A project may not change the
-// device_owner or fixed_ips of its router's interface or gateway port (403
+// device_owner of its router's interface or gateway port (403
 // PolicyNotAuthorized); nobody, admin included, changes a router
 // interface's IPv4 addresses (400 IPAddressChangeNotAllowed, Neutron's
 // l3-port-ip-change-not-allowed); on other ports Neutron's rules hold:
@@ -52,11 +52,20 @@ func TestRouterPortUpdatePolicy(t *testing.T) {
 			qg := "/v2.0/ports/" + gws[0].(map[string]any)["id"].(string)
 
 			// The router's owner, who owns the network too, may rename the
-			// port but not re-own it or move its addresses.
+			// port but not re-own it or move its IPv4 addresses; naming
+			// the subnet it is on again keeps its address (Tempest's
+			// test_router_interface_port_update_with_fixed_ip).
 			alice.must(200, "PUT", qr, `{"port": {"name": "renamed"}}`)
 			denied(alice, qr, `{"port": {"device_owner": "compute:nova"}}`, "device_owner")
-			denied(alice, qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`", "ip_address": "10.0.0.250"}]}}`, "fixed_ips")
-			denied(alice, qr, `{"port": {"fixed_ips": []}}`, "fixed_ips")
+			for _, body := range []string{`{"port": {"fixed_ips": [{"subnet_id": "` + subID + `", "ip_address": "10.0.0.250"}]}}`, `{"port": {"fixed_ips": []}}`} {
+				if code, m := alice.do("PUT", qr, body); code != 400 || fault(m) != "IPAddressChangeNotAllowed" {
+					t.Fatalf("alice PUT %s: %d %v", body, code, m)
+				}
+			}
+			same := alice.must(200, "PUT", qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`"}]}}`)["port"].(map[string]any)
+			if ips := same["fixed_ips"].([]any); len(ips) != 1 || ips[0].(map[string]any)["ip_address"] != "10.0.0.1" {
+				t.Fatalf("the interface's subnet named again: %v", ips)
+			}
 			// Its own value again is no change.
 			alice.must(200, "PUT", qr, `{"port": {"device_owner": "network:router_interface"}}`)
 			// The gateway port has no project (as Neutron's): hidden from it.

@@ -19,6 +19,47 @@ func addressRequest(pt *neutron.Port, want []neutron.FixedIPRequest, auto bool) 
 		MayUseGateway: strings.HasPrefix(pt.DeviceOwner, "network:router_")}
 }
 
+// keepAddresses resolves an update's fixed_ips entries that name only a
+// subnet to an address the port already has there, as Neutron does: an
+// entry with an address claims that address first, then each subnet-only
+// entry takes one of the port's remaining addresses on its subnet and
+// only asks for a new one when none is left. An EUI-64 address is not
+// kept: it is derived from the MAC and the subnet's prefix, and is derived
+// again.
+func keepAddresses(want []neutron.FixedIPRequest, orig []neutron.FixedIP) []neutron.FixedIPRequest {
+	left := map[string][]string{} // subnet -> the port's addresses not claimed yet
+	claimed := map[string]bool{}
+	for _, w := range want {
+		if w.IPAddress != "" {
+			claimed[w.IPAddress] = true
+		}
+	}
+	for _, f := range orig {
+		if !claimed[f.IPAddress] && !isEUI64(f.IPAddress) {
+			left[f.SubnetID] = append(left[f.SubnetID], f.IPAddress)
+		}
+	}
+	out := make([]neutron.FixedIPRequest, len(want))
+	for i, w := range want {
+		if a := left[w.SubnetID]; w.IPAddress == "" && w.SubnetID != "" && len(a) > 0 {
+			w.IPAddress, left[w.SubnetID] = a[0], a[1:]
+		}
+		out[i] = w
+	}
+	return out
+}
+
+// isEUI64 says whether s is an IPv6 address whose interface identifier
+// is a modified EUI-64 (ff:fe in its middle), as SLAAC derives from a MAC.
+func isEUI64(s string) bool {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return false
+	}
+	b := a.As16()
+	return b[11] == 0xff && b[12] == 0xfe
+}
+
 // bind sets the port's binding:vif_type/vif_details for its host: the
 // first mechanism driver with an alive agent of its type on the host that
 // handles one of the network's segments.
@@ -202,7 +243,7 @@ func (p *Plugin) UpdatePort(ctx context.Context, id string, req neutron.PortUpda
 			}
 		}
 		if req.FixedIPs != nil {
-			if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, *req.FixedIPs, false)); err != nil {
+			if pt.FixedIPs, err = ips.FixedIPs(ctx, t, addressRequest(pt, keepAddresses(*req.FixedIPs, oldIPs), false)); err != nil {
 				return err
 			}
 			if err := checkRouterPortIPs(ctx, t, pt.ID, oldOwner, oldIPs, pt.FixedIPs); err != nil {
