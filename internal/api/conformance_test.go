@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,4 +217,19 @@ func TestConformanceSpecial(t *testing.T) {
 		t.Fatalf("the two networks got VNIs %v, want 1001 and 1002", got)
 	}
 	replayFolder(t, r, loadExchanges(t, filepath.Join(conformanceDir(t), "special")), nil, nil)
+}
+
+// projectClients serves the API on one database with identity from
+// Keystone's headers (auth_strategy = keystone; extra is added to
+// [DEFAULT], "\n"-separated) and returns the clients of an admin and of
+// two member projects, alice and bob.
+func projectClients(t *testing.T, dbName, dbURL, extra string) (admin, alice, bob client) {
+	t.Helper()
+	ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone"+extra, 1)
+	srv := httptest.NewServer(stack(t, dbName, dbURL, ini).Handler)
+	t.Cleanup(srv.Close)
+	admin = client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
+	alice = admin.as(map[string]string{"X-User-Id": "u2", "X-Project-Id": "alice", "X-Roles": "member"})
+	bob = admin.as(map[string]string{"X-User-Id": "u3", "X-Project-Id": "bob", "X-Roles": "member"})
+	return admin, alice, bob
 }

@@ -1,12 +1,9 @@
 package api_test
 
 import (
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
-
-	"neutrino/internal/api/apitest"
 )
 
 // TestDistributedRouterAPI: the dvr and l3-ha attributes over HTTP as
@@ -19,12 +16,7 @@ func TestDistributedRouterAPI(t *testing.T) {
 		{"sqlite", ""}, {"postgres", os.Getenv("NEUTRINO_TEST_POSTGRES")}, {"mysql", os.Getenv("NEUTRINO_TEST_MYSQL")},
 	} {
 		t.Run(db.name, func(t *testing.T) {
-			ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone\nrouter_distributed = True", 1)
-			s := stack(t, db.name, db.url, ini)
-			srv := httptest.NewServer(s.Handler)
-			defer srv.Close()
-			admin := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
-			alice := admin.as(map[string]string{"X-User-Id": "u2", "X-Project-Id": "alice", "X-Roles": "member"})
+			admin, alice, _ := projectClients(t, db.name, db.url, "\nrouter_distributed = True")
 
 			aliases := map[any]bool{}
 			for _, e := range admin.must(200, "GET", "/v2.0/extensions", "")["extensions"].([]any) {

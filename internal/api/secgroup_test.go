@@ -23,13 +23,7 @@ func TestSecurityGroupsAPI(t *testing.T) {
 		{"sqlite", ""}, {"postgres", os.Getenv("NEUTRINO_TEST_POSTGRES")}, {"mysql", os.Getenv("NEUTRINO_TEST_MYSQL")},
 	} {
 		t.Run(db.name, func(t *testing.T) {
-			ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone", 1)
-			s := stack(t, db.name, db.url, ini)
-			srv := httptest.NewServer(s.Handler)
-			defer srv.Close()
-			admin := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
-			alice := admin.as(map[string]string{"X-User-Id": "u2", "X-Project-Id": "alice", "X-Roles": "member"})
-			bob := admin.as(map[string]string{"X-User-Id": "u3", "X-Project-Id": "bob", "X-Roles": "member"})
+			admin, alice, bob := projectClients(t, db.name, db.url, "")
 
 			// A project's first listing makes its default group, with
 			// Neutron's four rules inline.
