@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"neutrino/internal/agent"
 	"neutrino/internal/dataplane"
@@ -76,19 +77,24 @@ func (a *auditor) forget(n *node) {
 
 // check returns what is not converged: differences per node ("node:
 // missing unicast vni 1001 ... via ..."), plugged ports not ACTIVE. An
-// empty list means converged.
+// empty list means converged. The nodes and the L3 and DHCP agents are
+// read at the same time (each from its own kernel namespace or OVS), so
+// an audit takes as long as its slowest node, not the sum of all.
 func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]string, error) {
 	st, err := a.st.State(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read database: %w", err)
 	}
-	var out []string
 	status := map[string]neutron.Port{}
 	for _, p := range st.Ports {
 		status[p.ID] = p
 	}
 	model := l2pop.NewModel(l2pop.Config{Enabled: true, NetworkTypes: []string{neutron.TypeVXLAN}}, st)
-	for _, n := range a.c.nodes {
+	results := make([][]string, len(a.c.nodes)+len(a.c.aux))
+	failed := make([]bool, len(a.c.nodes)) // the node's handle must be reopened
+	var wg sync.WaitGroup
+	for i, n := range a.c.nodes {
+		var out []string
 		var devs []dataplane.Device
 		// The L3 and DHCP agents plug their router and DHCP ports into
 		// the node's bridges: the L2 agent serves them like a VM's.
@@ -106,30 +112,40 @@ func (a *auditor) check(ctx context.Context, plugged map[string][]string) ([]str
 			}
 		}
 		desired := agent.Desired(model.View(n.Name), agent.SettingsFor(n.kind, n.cfg), devs)
-		want := dataplane.Expected(desired, n.kind == agent.KindOVS)
 		o, err := a.observer(ctx, n)
 		if err != nil {
-			out = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
+			results[i] = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
 			continue
 		}
-		held, err := o.Observe(ctx)
-		if err != nil {
+		wg.Go(func() {
+			held, err := o.Observe(ctx)
+			if err != nil {
+				failed[i] = true
+				results[i] = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
+				return
+			}
+			for _, d := range dataplane.Compare(dataplane.Expected(desired, n.kind == agent.KindOVS), held) {
+				out = append(out, n.Name+": "+d.String())
+			}
+			results[i] = append(out, a.firewall(ctx, n, o, desired)...)
+		})
+	}
+	for j, x := range a.c.aux {
+		wg.Go(func() {
+			if x.kind == auxL3 {
+				results[len(a.c.nodes)+j] = auditRouters(x, st)
+			} else {
+				results[len(a.c.nodes)+j] = auditDHCP(x, st)
+			}
+		})
+	}
+	wg.Wait()
+	for i, n := range a.c.nodes {
+		if failed[i] {
 			a.forget(n)
-			out = append(out, fmt.Sprintf("%s: cannot read the data plane: %v", n.Name, err))
-			continue
-		}
-		for _, d := range dataplane.Compare(want, held) {
-			out = append(out, n.Name+": "+d.String())
-		}
-		out = append(out, a.firewall(ctx, n, o, desired)...)
-	}
-	for _, x := range a.c.aux {
-		if x.kind == auxL3 {
-			out = append(out, auditRouters(x, st)...)
-		} else {
-			out = append(out, auditDHCP(x, st)...)
 		}
 	}
+	out := slices.Concat(results...)
 	sort.Strings(out)
 	return out, nil
 }

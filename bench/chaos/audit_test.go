@@ -113,7 +113,7 @@ func TestOutageJudgedAgainstNoise(t *testing.T) {
 		pair := probeWith("lb-1->ovs-1", 100, 50+tc.between, tc.between) // lost between faults
 		pair.sent, pair.replied = append(pair.sent, lostRun(t0.Add(time.Second), 5, tc.during)...), append(pair.replied, replies(5, tc.during)...)
 		r := newReport(1, dbPostgres)
-		r.probes([]*prober{pair}, []*fault{f}, t0.Add(time.Hour))
+		r.probes([]*prober{pair}, []*fault{f}, nil, t0.Add(time.Hour))
 		got := slices.ContainsFunc(r.goalsMissed(), func(s string) bool { return strings.Contains(s, "outages during faults") })
 		if got != tc.outage {
 			t.Errorf("%d lost in a row between faults, %d during: outage %v, want %v (%v)", tc.between, tc.during, got, tc.outage, r.goalsMissed())
@@ -144,7 +144,7 @@ func TestOutageWithStalledControlNotJudged(t *testing.T) {
 		ctl.control = true
 		ctl.sent, ctl.replied = []time.Time{tc.ctlLostAt}, []bool{false}
 		r := newReport(1, dbPostgres)
-		r.probes([]*prober{pair, ctl}, []*fault{f}, t0.Add(time.Hour))
+		r.probes([]*prober{pair, ctl}, []*fault{f}, nil, t0.Add(time.Hour))
 		if len(r.Outages) != 1 || r.Outages[0].Lost != 6 || r.Outages[0].Fault != 7 {
 			t.Fatalf("%s: outages %v, want one of 6 echoes in fault 7", tc.name, r.Outages)
 		}
@@ -186,4 +186,80 @@ func replies(ok, lost int) []bool {
 		out = append(out, i < ok || i >= ok+lost)
 	}
 	return out
+}
+
+// TestLossRunCountedWhereItBegan: a run of lost echoes is its row's
+// where it began. One that began during an ovs-vswitchd crash and went on
+// past its convergence is the crash's longest run, not noise between
+// faults (which would raise the outage floor of every other fault);
+// losses before the first fault, while the deployment converged, are the
+// setup's row and set no floor either.
+func TestLossRunCountedWhereItBegan(t *testing.T) {
+	setup := &fault{Kind: setupKind, Start: t0.Add(-time.Minute), End: t0.Add(-50 * time.Second)}
+	crash := &fault{N: 1, Kind: faultVswitchd, Start: t0, End: t0.Add(2 * time.Second)}
+	ovsdb := &fault{N: 2, Kind: faultOVSDB, Start: t0.Add(10 * time.Second), End: t0.Add(12 * time.Second)}
+	pair := newProber("lb-1->ovs-1", "", netip.Addr{}, 1, probeInterval, "lb-1", "ovs-1")
+	add := func(start time.Time, ok, lost int) {
+		pair.sent, pair.replied = append(pair.sent, lostRun(start, ok, lost)...), append(pair.replied, replies(ok, lost)...)
+	}
+	add(setup.Start, 2, 40)                                     // 40 lost while the deployment converged
+	add(crash.End.Add(-9*probeInterval-probeInterval/2), 2, 30) // 8 in the crash's window, 22 after it
+	add(ovsdb.Start.Add(500*time.Millisecond), 2, 4)            // 4 in a row during an ovsdb-server kill
+	r := newReport(1, dbPostgres)
+	r.probes([]*prober{pair}, []*fault{setup, crash, ovsdb}, nil, t0.Add(time.Hour))
+	if got := r.Loss[setupKind]; got == nil || got.Lost != 40 || got.MaxRun != 40 {
+		t.Errorf("setup row %+v, want 40 lost, 40 in a row", got)
+	}
+	if got := r.Loss[faultVswitchd]; got == nil || got.MaxRun != 30 || got.Lost != 8 {
+		t.Errorf("crash row %+v, want 8 lost in its window and a run of 30", got)
+	}
+	if got := r.Loss[betweenFaults]; got == nil || got.Lost != 22 || got.MaxRun != 0 {
+		t.Errorf("between-faults row %+v, want the 22 echoes after the crash counted, no run of its own", got)
+	}
+	if f := r.outageFloor(); f != outageRun {
+		t.Errorf("outage floor %d, want %d: no run began between faults", f, outageRun)
+	}
+	if o := r.judgedOutages(); len(o) != 1 || o[0].Fault != 2 || o[0].Lost != 4 {
+		t.Errorf("judged outages %v, want the 4 in a row of fault 2", o)
+	}
+	if len(r.Quiet) != 1 || r.Quiet[0].Kind != setupKind || r.Quiet[0].Lost != 40 ||
+		!strings.Contains(r.Quiet[0].Context, "into the setup") {
+		t.Errorf("quiet runs %v, want the setup's 40 named", r.Quiet)
+	}
+}
+
+// TestQuietRunNamed: a run of lost echoes between faults is named with
+// the pair, when, the fault before it and the workload steps under way.
+func TestQuietRunNamed(t *testing.T) {
+	f := &fault{N: 17, Kind: faultAgent, Target: "lb-2", Start: t0, End: t0.Add(2 * time.Second)}
+	at := f.End.Add(1500 * time.Millisecond)
+	pair := newProber("ovs-1->lb-3", "", netip.Addr{}, 1, probeInterval, "ovs-1", "lb-3")
+	pair.sent, pair.replied = lostRun(at.Add(-2*probeInterval), 2, 51), replies(2, 51)
+	steps := []workStep{
+		{Start: at.Add(-5 * time.Second), End: at.Add(-3 * time.Second), What: "boot vm chaos-port-3 on lb-1 in chaos-net-1"},
+		{Start: at.Add(-300 * time.Millisecond), End: at.Add(time.Second), What: "move vm chaos-port-9 lb-1->ovs-1"},
+	}
+	r := newReport(1, dbPostgres)
+	r.probes([]*prober{pair}, []*fault{f}, steps, t0.Add(time.Hour))
+	if len(r.Quiet) != 1 {
+		t.Fatalf("quiet runs %v, want one", r.Quiet)
+	}
+	s := r.Quiet[0].String()
+	for _, want := range []string{"ovs-1->lb-3 lost 51 in a row from 07:00:03.500", "1.50 s after fault 17 (agent-kill lb-2) converged",
+		"move vm chaos-port-9 lb-1->ovs-1 (-0.30 s to +1.00 s)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("%q does not say %q", s, want)
+		}
+	}
+	if strings.Contains(s, "boot vm") {
+		t.Errorf("%q names a step that ended seconds before", s)
+	}
+	if r.Quiet[0].Fault != 17 || r.outageFloor() != 52 {
+		t.Errorf("fault %d, floor %d: want 17 and 52 (the run is noise between faults)", r.Quiet[0].Fault, r.outageFloor())
+	}
+	var b strings.Builder
+	r.print(&b)
+	if !strings.Contains(b.String(), s) {
+		t.Errorf("the printed report does not name the run:\n%s", b.String())
+	}
 }

@@ -473,6 +473,16 @@ func (c *cluster) startAgent(n *node) error {
 	return nil
 }
 
+// server is the server named name, or nil.
+func (c *cluster) server(name string) *server {
+	for _, s := range c.servers {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // anyAPI returns the client of a server that is running.
 func (c *cluster) anyAPI() *apiclient.Client {
 	for _, s := range c.servers {

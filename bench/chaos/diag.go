@@ -18,38 +18,51 @@ import (
 // can be explained from the run directory afterwards.
 const diagAfter = 3 * time.Second
 
-// diagnose writes, to log/diag-fault-<n>.txt, each node's neighbour
-// table and underlay link, each OVS node's tunnel neighbour cache and
-// routes, and the underlay bridge's forwarding table. Read-only.
-func (c *cluster) diagnose(ctx context.Context, n int, why string) string {
+// diagPath is the file diagnose writes for fault n.
+func (c *cluster) diagPath(n int) string {
+	return filepath.Join(c.dir, "log", fmt.Sprintf("diag-fault-%d.txt", n))
+}
+
+// diagnose writes, to diagPath(n), each node's neighbour table and
+// underlay link, each OVS node's tunnel neighbour cache and routes, and
+// the underlay bridge's forwarding table. Read-only.
+func (c *cluster) diagnose(ctx context.Context, n int, why string) {
+	header := fmt.Sprintf("fault %d at %s, waiting for: %s\n", n, time.Now().Format(time.RFC3339Nano), why)
+	c.writeDiag(ctx, c.diagPath(n), header, func(run runIn) {
+		for _, nd := range c.nodes {
+			run(nd.NS, "ip", "-s", "neigh", "show", "dev", nd.Dev)
+			run(nd.NS, "ip", "-d", "link", "show", nd.Dev)
+			if nd.kind == agent.KindOVS {
+				ctl := nd.ovs.VswitchdCtl()
+				run(nd.NS, "ovs-appctl", "-t", ctl, "tnl/neigh/show")
+				run(nd.NS, "ovs-appctl", "-t", ctl, "ovs/route/show")
+				run(nd.NS, "ovs-appctl", "-t", ctl, "fdb/show", "br-phy")
+			}
+		}
+		run(c.lab.Underlay, "bridge", "fdb", "show", "br", "br-underlay")
+		run(c.lab.Underlay, "bridge", "link", "show")
+	})
+}
+
+// runIn runs a read-only command in a namespace and records its output.
+type runIn func(ns string, argv ...string)
+
+// writeDiag writes path: header, then each command collect runs (within
+// 20 s in all) with its output or error. Diagnostics are best effort: a
+// file that cannot be written is missing from the run directory.
+func (c *cluster) writeDiag(ctx context.Context, path, header string, collect func(runIn)) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	var b strings.Builder
-	fmt.Fprintf(&b, "fault %d at %s, waiting for: %s\n", n, time.Now().Format(time.RFC3339Nano), why)
-	run := func(ns string, argv ...string) {
+	b.WriteString(header)
+	collect(func(ns string, argv ...string) {
 		out, err := lab.Exec(ctx, ns, argv...)
 		fmt.Fprintf(&b, "\n## %s: %s\n%s", ns, strings.Join(argv, " "), out)
 		if err != nil {
 			fmt.Fprintf(&b, "(%v)\n", err)
 		}
-	}
-	for _, nd := range c.nodes {
-		run(nd.NS, "ip", "-s", "neigh", "show", "dev", nd.Dev)
-		run(nd.NS, "ip", "-d", "link", "show", nd.Dev)
-		if nd.kind == agent.KindOVS {
-			ctl := nd.ovs.VswitchdCtl()
-			run(nd.NS, "ovs-appctl", "-t", ctl, "tnl/neigh/show")
-			run(nd.NS, "ovs-appctl", "-t", ctl, "ovs/route/show")
-			run(nd.NS, "ovs-appctl", "-t", ctl, "fdb/show", "br-phy")
-		}
-	}
-	run(c.lab.Underlay, "bridge", "fdb", "show", "br", "br-underlay")
-	run(c.lab.Underlay, "bridge", "link", "show")
-	path := filepath.Join(c.dir, "log", fmt.Sprintf("diag-fault-%d.txt", n))
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return err.Error()
-	}
-	return path
+	})
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // Outage capture: while the probes run, watchOutages looks every 100 ms
@@ -88,33 +101,24 @@ func (h *harness) watchOutages(ctx context.Context) {
 // MAC table, a Linux bridge node's forwarding database, neighbours and
 // nftables ruleset. Read-only.
 func (c *cluster) outageDiag(ctx context.Context, seq int, p *prober) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d echoes unanswered at %s\n", p.name, outageCapture, time.Now().Format(time.RFC3339Nano))
-	run := func(ns string, argv ...string) {
-		out, err := lab.Exec(ctx, ns, argv...)
-		fmt.Fprintf(&b, "\n## %s: %s\n%s", ns, strings.Join(argv, " "), out)
-		if err != nil {
-			fmt.Fprintf(&b, "(%v)\n", err)
-		}
-	}
-	for _, nd := range c.nodes {
-		if !slices.Contains(p.nodes, nd.Name) {
-			continue
-		}
-		if nd.kind == agent.KindOVS {
-			db := "--db=" + nd.ovs.OVSDB()
-			for _, br := range []string{"br-int", "br-tun"} {
-				run(nd.NS, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "unix:"+filepath.Join(nd.ovs.RunDir, br+".mgmt"))
+	header := fmt.Sprintf("%s: %d echoes unanswered at %s\n", p.name, outageCapture, time.Now().Format(time.RFC3339Nano))
+	c.writeDiag(ctx, filepath.Join(c.dir, "log", fmt.Sprintf("outage-%d.txt", seq)), header, func(run runIn) {
+		for _, nd := range c.nodes {
+			if !slices.Contains(p.nodes, nd.Name) {
+				continue
 			}
-			run(nd.NS, "ovs-vsctl", db, "--timeout=5", "--columns=name,tag,other_config", "list", "Port")
-			run(nd.NS, "ovs-appctl", "-t", nd.ovs.VswitchdCtl(), "fdb/show", "br-int")
-			continue
+			if nd.kind == agent.KindOVS {
+				db := "--db=" + nd.ovs.OVSDB()
+				for _, br := range []string{"br-int", "br-tun"} {
+					run(nd.NS, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "unix:"+filepath.Join(nd.ovs.RunDir, br+".mgmt"))
+				}
+				run(nd.NS, "ovs-vsctl", db, "--timeout=5", "--columns=name,tag,other_config", "list", "Port")
+				run(nd.NS, "ovs-appctl", "-t", nd.ovs.VswitchdCtl(), "fdb/show", "br-int")
+				continue
+			}
+			run(nd.NS, "bridge", "fdb", "show")
+			run(nd.NS, "ip", "neigh", "show")
+			run(nd.NS, "nft", "list", "ruleset")
 		}
-		run(nd.NS, "bridge", "fdb", "show")
-		run(nd.NS, "ip", "neigh", "show")
-		run(nd.NS, "nft", "list", "ruleset")
-	}
-	_ = os.WriteFile(filepath.Join(c.dir, "log", fmt.Sprintf("outage-%d.txt", seq)), []byte(b.String()), 0o644)
+	})
 }

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -175,6 +176,7 @@ type harness struct {
 	probes  []*prober
 	rep     *report
 	windows []*fault
+	diags   sync.WaitGroup // diagnostics being written (diagnose)
 }
 
 func (h *harness) run(ctx context.Context) error {
@@ -184,6 +186,7 @@ func (h *harness) run(ctx context.Context) error {
 		return err
 	}
 	defer a.Close()
+	defer h.diags.Wait()
 	h.a = a
 	h.w = newWorkload(c, h.o.Seed)
 	if err := h.setupVMs(ctx); err != nil {
@@ -203,10 +206,11 @@ func (h *harness) run(ctx context.Context) error {
 		}
 	}()
 	defer func() { stopProbes(); <-probesDone }()
-	setup := &fault{Kind: "setup", Start: time.Now(), Heal: time.Now()}
+	setup := &fault{Kind: setupKind, Start: time.Now(), Heal: time.Now()}
 	h.w.pause()
 	h.converge(ctx, setup)
 	h.w.resume()
+	h.windows = append(h.windows, setup) // its losses are the setup's, not the noise between faults
 	if len(setup.Failed) > 0 {
 		return fmt.Errorf("the deployment did not converge before any fault: %v", setup.Failed)
 	}
@@ -219,11 +223,17 @@ func (h *harness) run(ctx context.Context) error {
 		kinds = faultKinds(h.o.DB)
 	}
 	start := time.Now()
+	// A server killed by the fault before restarts while the workload
+	// runs between faults; restarted waits for it (and reports that
+	// fault) before the next is injected.
+	restarted := func() {}
 	for i := 1; i <= h.o.Faults && ctx.Err() == nil; i++ {
 		if h.o.Duration > 0 && time.Since(start) > h.o.Duration {
 			break
 		}
 		sleepCtx(ctx, in.hold(300*time.Millisecond, 1500*time.Millisecond)) // workload between faults
+		restarted()
+		restarted = func() {}
 		kind := kinds[in.r.IntN(len(kinds))]
 		f, err := in.inject(ctx, kind)
 		f.N = i
@@ -234,22 +244,22 @@ func (h *harness) run(ctx context.Context) error {
 		}
 		h.w.pause()
 		h.converge(ctx, f)
-		if kind == faultServer {
-			for _, s := range c.servers {
-				if s.name == f.Target {
-					if err := c.startServer(ctx, s); err != nil {
-						f.Failed = append(f.Failed, "restart: "+err.Error())
-					}
-				}
-			}
-		}
 		h.w.resume()
-		h.rep.add(f)
-		fmt.Fprintf(h.o.Out, "fault %4d %-26s %-10s converged in %6.2fs%s\n", i, f.Kind, f.Target, f.Conv.Seconds(), failNote(f))
-		if f.Conv > slowNote && len(f.Failed) == 0 {
-			fmt.Fprintf(h.o.Out, "           the last thing waited for: %s (nodes at %s: %s)\n", f.LastWait, diagAfter, f.Diag)
+		if s := c.server(f.Target); kind == faultServer && s != nil {
+			done := make(chan error, 1)
+			go func() { done <- c.startServer(ctx, s) }()
+			restarted = func() {
+				if err := <-done; err != nil {
+					f.Failed = append(f.Failed, "restart: "+err.Error())
+				}
+				f.End = time.Now() // the restart is the fault's: so are echoes lost meanwhile
+				h.record(f)
+			}
+			continue
 		}
+		h.record(f)
 	}
+	restarted()
 	close(stopWork)
 	<-workDone
 	h.w.pause()
@@ -261,6 +271,7 @@ func (h *harness) run(ctx context.Context) error {
 		return err
 	}
 	h.rep.Integrity = integ
+	h.diags.Wait()
 	var procs []markedProc
 	for _, p := range markedProcs(c.dir) {
 		if !c.ownedDaemon(p) {
@@ -270,10 +281,22 @@ func (h *harness) run(ctx context.Context) error {
 	h.rep.Leaks = append(orphans(procs), strayVMNamespaces(c.lab.Prefix, h.w.knownPorts())...)
 	h.rep.Elapsed = time.Since(start).Round(time.Second).String()
 	// Probes answered within 3 s are counted; the last 3 s are not judged.
-	h.rep.probes(h.probes, h.windows, time.Now().Add(-3*time.Second))
+	h.rep.probes(h.probes, h.windows, h.w.timeline(), time.Now().Add(-3*time.Second))
 	h.rep.api(h.w)
+	if len(h.rep.audits) > 0 {
+		h.rep.Audit = percentilesOf(h.rep.audits)
+	}
 	h.rep.Load = loadavg()
 	return ctx.Err()
+}
+
+// record adds a fault to the figures and prints its line.
+func (h *harness) record(f *fault) {
+	h.rep.add(f)
+	fmt.Fprintf(h.o.Out, "fault %4d %-26s %-10s converged in %6.2fs%s\n", f.N, f.Kind, f.Target, f.Conv.Seconds(), failNote(f))
+	if f.Conv > slowNote && len(f.Failed) == 0 {
+		fmt.Fprintf(h.o.Out, "           the last thing waited for: %s (nodes at %s: %s)\n", f.LastWait, diagAfter, f.Diag)
+	}
 }
 
 // slowNote is the convergence time past which the per-fault line says
@@ -334,6 +357,16 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 				return false, x.name() + " exited"
 			}
 		}
+		// The cheap conditions first: an audit is the slow part.
+		var silent []string
+		for _, p := range h.probes {
+			if !p.answeredSince(f.Heal) {
+				silent = append(silent, "probe "+p.name+" has no answer since the fault healed")
+			}
+		}
+		if len(silent) > 0 {
+			return false, fmt.Sprintf("%d differences: %v", len(silent), silent)
+		}
 		if len(mustReport) > 0 {
 			last, err := c.heartbeats(ctx)
 			if err != nil {
@@ -345,14 +378,11 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 				}
 			}
 		}
+		t := time.Now()
 		diffs, err := h.a.check(ctx, plugged)
+		h.rep.audited(time.Since(t))
 		if err != nil {
 			return false, err.Error()
-		}
-		for _, p := range h.probes {
-			if !p.answeredSince(f.Heal) {
-				diffs = append(diffs, "probe "+p.name+" has no answer since the fault healed")
-			}
 		}
 		if len(diffs) > 0 {
 			return false, fmt.Sprintf("%d differences: %v", len(diffs), diffs)
@@ -366,8 +396,11 @@ func (h *harness) converge(ctx context.Context, f *fault) {
 			f.LastWait = why
 		}
 		if !ok && !diagnosed && time.Since(f.Heal) > diagAfter {
+			// Written while the wait goes on: under load the commands
+			// take seconds, which must not count as convergence time.
 			diagnosed = true
-			f.Diag = c.diagnose(ctx, f.N, why)
+			f.Diag = c.diagPath(f.N)
+			h.diags.Go(func() { c.diagnose(ctx, f.N, why) })
 		}
 		return ok, why
 	})

@@ -100,9 +100,17 @@ type report struct {
 	// Outages are the runs of outageRun or more lost echoes of one pair
 	// that began during a fault of a kind judged for loss (lossless),
 	// each named; goalsMissed judges them against the noise floor.
-	Outages  []outage               `json:"outages,omitempty"`
+	Outages []outage `json:"outages,omitempty"`
+	// Quiet are the runs of outageRun or more lost echoes of one pair
+	// that began while no fault was under way (or before the first,
+	// while the deployment converged at setup), each named with what was
+	// happening then; not judged, but they set the noise floor.
+	Quiet    []outage               `json:"quiet_runs,omitempty"`
 	Converge map[string]percentiles `json:"converge_seconds_by_kind"`
-	Loss     map[string]*probeLoss  `json:"probe_loss_by_kind"`
+	// Audit is how long one audit of every node took (the convergence
+	// checks poll it: the resolution of the converge figures).
+	Audit percentiles           `json:"audit_seconds"`
+	Loss  map[string]*probeLoss `json:"probe_loss_by_kind"`
 	// ControlLoss is the control probes' (controller to VTEP) loss.
 	ControlLoss map[string]*probeLoss     `json:"control_loss_by_kind"`
 	API         map[string]map[string]int `json:"api_failed_attempts"`
@@ -123,7 +131,8 @@ type report struct {
 	// Dir holds the configs and every process's log.
 	Dir string `json:"run_directory"`
 
-	conv map[string][]time.Duration
+	conv   map[string][]time.Duration
+	audits []time.Duration
 }
 
 type percentiles struct {
@@ -134,15 +143,21 @@ type percentiles struct {
 }
 
 // betweenFaults is the loss row of echoes sent while no fault was under
-// way.
-const betweenFaults = "between faults"
+// way; setupKind that of echoes sent while the deployment converged
+// before the first fault (the pairs' first echoes cross nodes that are
+// still programming their ports: not the machine's noise).
+const (
+	betweenFaults = "between faults"
+	setupKind     = "setup"
+)
 
 type probeLoss struct {
 	Sent int `json:"sent"`
 	Lost int `json:"lost"`
 	// MaxRun is the longest run of consecutive lost echoes of one pair
-	// (50 ms apart): an outage, where a lone loss is noise of a loaded
-	// machine (see betweenFaults).
+	// (50 ms apart) that began in this row's windows (a run is the
+	// row's where it began, as an outage is its fault's): an outage,
+	// where a lone loss is noise of a loaded machine (see betweenFaults).
 	MaxRun int `json:"max_consecutive_lost"`
 }
 
@@ -174,6 +189,22 @@ func newReport(seed uint64, db string) *report {
 		conv: map[string][]time.Duration{}}
 }
 
+// audited records one audit's duration.
+func (r *report) audited(d time.Duration) {
+	r.audits = append(r.audits, d)
+}
+
+// percentilesOf is p50, p99 and max of ds (nearest rank).
+func percentilesOf(ds []time.Duration) percentiles {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	pick := func(q float64) float64 {
+		i := int(q*float64(len(ds)) + 0.5)
+		return ds[min(max(i-1, 0), len(ds)-1)].Seconds()
+	}
+	return percentiles{N: len(ds), P50: pick(0.5), P99: pick(0.99), Max: ds[len(ds)-1].Seconds()}
+}
+
 func (r *report) add(f *fault) {
 	r.Faults[f.Kind]++
 	r.Total++
@@ -182,13 +213,7 @@ func (r *report) add(f *fault) {
 		return
 	}
 	r.conv[f.Kind] = append(r.conv[f.Kind], f.Conv)
-	ds := slices.Clone(r.conv[f.Kind])
-	slices.Sort(ds)
-	pick := func(q float64) float64 {
-		i := int(q*float64(len(ds)) + 0.5)
-		return ds[min(max(i-1, 0), len(ds)-1)].Seconds()
-	}
-	r.Converge[f.Kind] = percentiles{N: len(ds), P50: pick(0.5), P99: pick(0.99), Max: ds[len(ds)-1].Seconds()}
+	r.Converge[f.Kind] = percentilesOf(r.conv[f.Kind])
 }
 
 // outage is one run of consecutive lost echoes of a pair.
@@ -203,12 +228,21 @@ type outage struct {
 	// datapath, whatever neutrino did (such outages are listed, not
 	// judged).
 	Stall string `json:"stall,omitempty"`
+	// Context says, for a run between faults, what was happening then:
+	// the fault before it and the workload steps under way.
+	Context string `json:"context,omitempty"`
 }
 
 func (o outage) String() string {
 	s := fmt.Sprintf("%s lost %d in a row from %s (fault %d, %s)", o.Pair, o.Lost, o.Start.UTC().Format("15:04:05.000"), o.Fault, o.Kind)
+	if o.Kind == betweenFaults || o.Kind == setupKind {
+		s = fmt.Sprintf("%s lost %d in a row from %s (%s)", o.Pair, o.Lost, o.Start.UTC().Format("15:04:05.000"), o.Kind)
+	}
 	if o.Stall != "" {
 		s += "; " + o.Stall + " lost echoes too"
+	}
+	if o.Context != "" {
+		s += "; " + o.Context
 	}
 	return s
 }
@@ -219,9 +253,12 @@ func (o outage) String() string {
 var lossless = []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBurst, faultOVSDB, faultL3Agent, faultDHCPAgent}
 
 // probes counts each lost echo against the fault whose window (injected
-// to converged) holds its send time, or betweenFaults, and names the
-// outages that begin during a lossless fault.
-func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
+// to converged, or the setup's) holds its send time, or betweenFaults,
+// and names each run of outageRun or more lost echoes of a pair: those
+// that begin during a lossless fault are outages, those that begin
+// between faults or at setup are listed with what was happening then
+// (the fault before, the workload steps under way).
+func (r *report) probes(ps []*prober, windows []*fault, steps []workStep, cutoff time.Time) {
 	faultAt := func(t time.Time) *fault {
 		for i := len(windows) - 1; i >= 0; i-- {
 			if f := windows[i]; !t.Before(f.Start) && !t.After(f.End) {
@@ -257,11 +294,24 @@ func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 		p.mu.Unlock()
 		run := 0
 		var first *fault
+		var firstKey string
 		var firstAt, lastAt time.Time
 		end := func() {
-			if run >= outageRun && first != nil && slices.Contains(lossless, first.Kind) && !p.control {
-				r.Outages = append(r.Outages, outage{Pair: p.name, Fault: first.N, Kind: first.Kind, Start: firstAt, Lost: run,
-					Stall: stall(p.nodes, firstAt, lastAt, p.interval)})
+			if run == 0 {
+				return
+			}
+			l := loss[firstKey]
+			l.MaxRun = max(l.MaxRun, run)
+			if run >= outageRun && !p.control {
+				o := outage{Pair: p.name, Kind: firstKey, Start: firstAt, Lost: run, Stall: stall(p.nodes, firstAt, lastAt, p.interval)}
+				switch {
+				case first == nil || first.Kind == setupKind:
+					o.Fault, o.Context = quietContext(firstAt, lastAt.Add(p.interval), windows, steps)
+					r.Quiet = append(r.Quiet, o)
+				case slices.Contains(lossless, first.Kind):
+					o.Fault = first.N
+					r.Outages = append(r.Outages, o)
+				}
 			}
 			run = 0
 		}
@@ -284,15 +334,54 @@ func (r *report) probes(ps []*prober, windows []*fault, cutoff time.Time) {
 				continue
 			}
 			if run == 0 {
-				first, firstAt = f, t
+				first, firstKey, firstAt = f, k, t
 			}
 			lastAt = t
 			l.Lost++
 			run++
-			l.MaxRun = max(l.MaxRun, run)
 		}
 		end()
 	}
+}
+
+// quietContext says what was happening while echoes sent from from to to
+// were lost between faults or at setup: the fault before (its number is
+// returned; 0 before the first), a fault that began before to, and the
+// workload steps under way from a second before.
+func quietContext(from, to time.Time, windows []*fault, steps []workStep) (int, string) {
+	var parts, next []string
+	var prev *fault
+	for _, f := range windows { // oldest first
+		switch {
+		case !from.Before(f.Start) && !from.After(f.End):
+			parts = append(parts, fmt.Sprintf("%.2f s into the %s (the deployment's first convergence)", from.Sub(f.Start).Seconds(), f.Kind))
+		case !f.End.After(from):
+			prev = f
+		case f.Start.Before(to):
+			next = append(next, fmt.Sprintf("fault %d (%s %s) began %.2f s into it", f.N, f.Kind, f.Target, f.Start.Sub(from).Seconds()))
+		}
+	}
+	n := 0
+	switch {
+	case prev == nil:
+	case prev.Kind == setupKind:
+		parts = append(parts, fmt.Sprintf("%.2f s after the setup converged", from.Sub(prev.End).Seconds()))
+	default:
+		n = prev.N
+		parts = append(parts, fmt.Sprintf("%.2f s after fault %d (%s %s) converged", from.Sub(prev.End).Seconds(), prev.N, prev.Kind, prev.Target))
+	}
+	parts = append(parts, next...)
+	var doing []string
+	for _, s := range steps {
+		if s.End.After(from.Add(-time.Second)) && s.Start.Before(to) {
+			doing = append(doing, fmt.Sprintf("%s (%+.2f s to %+.2f s)", s.What, s.Start.Sub(from).Seconds(), s.End.Sub(from).Seconds()))
+		}
+	}
+	if len(doing) == 0 {
+		doing = []string{"no step under way"}
+	}
+	parts = append(parts, "workload: "+strings.Join(doing, ", "))
+	return n, strings.Join(parts, "; ")
 }
 
 func (r *report) api(w *workload) {
@@ -380,8 +469,10 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-26s %6d %8.2fs %8.2fs %8.2fs %6d/%-7d %8d\n", k, r.Faults[k], c.P50, c.P99, c.Max, l.Lost, l.Sent, l.MaxRun)
 	}
-	if l := r.Loss[betweenFaults]; l != nil {
-		fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d %8d\n", "(between faults)", "", "", "", "", l.Lost, l.Sent, l.MaxRun)
+	for _, k := range []string{setupKind, betweenFaults} {
+		if l := r.Loss[k]; l != nil {
+			fmt.Fprintf(w, "%-26s %6s %9s %9s %9s %6d/%-7d %8d\n", "("+k+")", "", "", "", "", l.Lost, l.Sent, l.MaxRun)
+		}
 	}
 	ck := make([]string, 0, len(r.ControlLoss))
 	for k := range r.ControlLoss {
@@ -402,6 +493,11 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", o)
 		}
 	}
+	fmt.Fprintf(w, "runs of %d or more lost between faults or at setup: %d\n", outageRun, len(r.Quiet))
+	for _, o := range r.Quiet {
+		fmt.Fprintf(w, "  %s\n", o)
+	}
+	fmt.Fprintf(w, "one audit of every node: p50 %.2fs, p99 %.2fs, max %.2fs (%d audits)\n", r.Audit.P50, r.Audit.P99, r.Audit.Max, r.Audit.N)
 	fmt.Fprintf(w, "differences past the bound: %d faults\n", len(r.Failures))
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  fault %d %s %s: %v\n", f.N, f.Kind, f.Target, f.Failed)

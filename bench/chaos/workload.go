@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,14 @@ type workload struct {
 	seq      int
 	errs     []string // workload steps that failed for good
 	ops      map[string]int
+	steps    []workStep // every step, oldest first
+}
+
+// workStep is one workload step and when it ran: what the report names
+// next to a probe's loss between faults.
+type workStep struct {
+	Start, End time.Time
+	What       string
 }
 
 func newWorkload(c *cluster, seed uint64) *workload {
@@ -332,10 +341,16 @@ func (w *workload) run(ctx context.Context, stop <-chan struct{}) {
 		default:
 		}
 		w.gate.Lock()
-		op, err := w.step(ctx)
+		start := time.Now()
+		op, detail, err := w.step(ctx)
+		end := time.Now()
 		w.gate.Unlock()
 		w.mu.Lock()
 		w.ops[op]++
+		if detail != "" {
+			op += " " + detail
+		}
+		w.steps = append(w.steps, workStep{Start: start, End: end, What: op})
 		if err != nil && ctx.Err() == nil {
 			w.errs = append(w.errs, op+": "+err.Error())
 		}
@@ -348,27 +363,39 @@ func (w *workload) run(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-func (w *workload) step(ctx context.Context) (string, error) {
+// timeline returns the steps run so far.
+func (w *workload) timeline() []workStep {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.steps)
+}
+
+// step runs one operation and returns its kind (the figures count them by
+// kind) and what it touched.
+func (w *workload) step(ctx context.Context) (op, detail string, err error) {
 	nodes := w.c.nodes
 	w.mu.Lock()
 	nNets, nVMs := len(w.nets), len(w.vms)
 	w.mu.Unlock()
 	switch x := w.r.IntN(100); {
 	case x >= 94 && w.sg != "":
-		return w.sgStep(ctx)
+		op, err := w.sgStep(ctx)
+		return op, "on the default group", err
 	case nNets == 0 || (nNets < 3 && x < 8):
-		t, err := w.createNet(ctx, w.freeCIDR())
+		cidr := w.freeCIDR()
+		t, err := w.createNet(ctx, cidr)
 		if err != nil {
-			return "create network", err
+			return "create network", cidr, err
 		}
+		detail := t.name + " " + cidr
 		w.mu.Lock()
 		w.nets = append(w.nets, t)
 		routed := w.router != nil && w.r.IntN(2) == 0
 		w.mu.Unlock()
 		if routed {
-			return "create routed network", w.attach(ctx, t)
+			return "create routed network", detail, w.attach(ctx, t)
 		}
-		return "create network", nil
+		return "create network", detail, nil
 	case nNets > 1 && x < 12:
 		w.mu.Lock()
 		i := w.r.IntN(len(w.nets))
@@ -393,29 +420,32 @@ func (w *workload) step(ctx context.Context) (string, error) {
 			errs = append(errs, w.detach(ctx, t))
 		}
 		errs = append(errs, w.deleteNet(ctx, t))
-		return "delete network", errors.Join(errs...)
+		return "delete network", fmt.Sprintf("%s with %d VMs", t.name, len(gone)), errors.Join(errs...)
 	case nVMs < 10 && x < 50:
 		w.mu.Lock()
 		t := w.nets[w.r.IntN(len(w.nets))]
 		n := nodes[w.r.IntN(len(nodes))]
 		w.mu.Unlock()
 		v, err := w.boot(ctx, t, n, false)
+		detail := "on " + n.Name + " in " + t.name
 		if err == nil {
 			w.mu.Lock()
 			w.vms = append(w.vms, v)
 			w.mu.Unlock()
+			detail = v.name + " " + detail
 		}
-		return "boot vm", err
+		return "boot vm", detail, err
 	case nVMs > 0 && x < 80:
 		w.mu.Lock()
 		v := w.vms[w.r.IntN(len(w.vms))]
 		to := nodes[w.r.IntN(len(nodes))]
 		w.mu.Unlock()
 		if to == v.node {
-			return "move vm (same node)", nil
+			return "move vm (same node)", "", nil
 		}
+		detail := fmt.Sprintf("%s %s->%s", v.name, v.node.Name, to.Name)
 		if err := w.unplug(ctx, v); err != nil {
-			return "move vm", err
+			return "move vm", detail, err
 		}
 		err := w.call(ctx, "rebind port", func(a *apiclient.Client) error {
 			p, err := a.UpdatePort(ctx, v.port.ID, map[string]any{"binding:host_id": to.Name})
@@ -426,21 +456,21 @@ func (w *workload) step(ctx context.Context) (string, error) {
 		}, nil)
 		if err != nil {
 			// Still bound to the old node: plug it back there.
-			return "move vm", errors.Join(err, w.plug(ctx, v))
+			return "move vm", detail, errors.Join(err, w.plug(ctx, v))
 		}
 		w.mu.Lock()
 		v.node = to // the harness's record follows the binding
 		w.mu.Unlock()
-		return "move vm", w.plug(ctx, v)
+		return "move vm", detail, w.plug(ctx, v)
 	case nVMs > 0:
 		w.mu.Lock()
 		i := w.r.IntN(len(w.vms))
 		v := w.vms[i]
 		w.vms = append(w.vms[:i], w.vms[i+1:]...)
 		w.mu.Unlock()
-		return "delete vm", errors.Join(w.unplug(ctx, v), w.deletePort(ctx, v.port.ID))
+		return "delete vm", v.name + " on " + v.node.Name, errors.Join(w.unplug(ctx, v), w.deletePort(ctx, v.port.ID))
 	}
-	return "idle", nil
+	return "idle", "", nil
 }
 
 // freeCIDR is a 10.200.X.0/24 no live churn network has (a router
