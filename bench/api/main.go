@@ -9,12 +9,18 @@
 //	NEUTRINO_TEST_POSTGRES=postgresql://... go run ./bench/api -db postgres
 //
 // A no-op request (GET / version document) is timed in the same run as a
-// reference for the HTTP + loopback floor.
+// reference for the HTTP + loopback floor, and its CPU per request with 32
+// clients as the floor of the CPU per create. Each level prints the CPU
+// per create of this process and (PostgreSQL) of the database backends
+// serving the run, the heap allocated per create, the transactions
+// retried and the slowest creates with their start in the level.
+//
+//	go run ./bench/api -db postgres -levels 1,8,32,32 -pgwait 20ms
 package main
 
 import (
-	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,10 +28,13 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"neutrino/bench/machine"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,8 +63,22 @@ func main() {
 	db := flag.String("db", "sqlite", "sqlite, postgres or mysql (postgres/mysql: a fresh database on NEUTRINO_TEST_POSTGRES / NEUTRINO_TEST_MYSQL)")
 	perLevel := flag.Int("ports", 400, "ports created per concurrency level")
 	listN := flag.Int("list", 10000, "ports present when timing the listing")
+	levelsFlag := flag.String("levels", "1,8,32", "concurrent clients of each port-create level, in order (a level repeated runs again on the warm connection pool)")
+	quotaPort := flag.Int("quota-port", -1, "the project's port quota (-1: unlimited, as the reference; a limit makes every create lock and count its project's ports)")
+	pgWait := flag.Duration("pgwait", 0, "PostgreSQL: sample the run's backends' states and wait events at this interval during each level (0: off)")
+	slowest := flag.Int("slowest", 5, "list this many slowest creates of each level with their start time in the level")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile of the whole run to this file")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
 	flag.Parse()
+	var levels []int
+	for _, f := range strings.Split(*levelsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatalf("-levels %q: want a comma-separated list of client counts", *levelsFlag)
+		}
+		levels = append(levels, n)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -63,6 +86,27 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		cleanups = append(cleanups, pprof.StopCPUProfile)
+	}
+	for _, prof := range []struct {
+		file, name string
+		on         func()
+	}{
+		{*blockprofile, "block", func() { runtime.SetBlockProfileRate(int(10 * time.Microsecond)) }},
+		{*mutexprofile, "mutex", func() { runtime.SetMutexProfileFraction(5) }},
+	} {
+		if prof.file == "" {
+			continue
+		}
+		prof.on()
+		cleanups = append(cleanups, func() {
+			f, err := os.Create(prof.file)
+			if err != nil {
+				log.Print(err)
+				return
+			}
+			defer f.Close()
+			pprof.Lookup(prof.name).WriteTo(f, 0)
+		})
 	}
 	ctx := context.Background()
 
@@ -91,7 +135,7 @@ func main() {
 	}
 	// Neutron's default quotas (500 ports per project) would stop the
 	// listing fixture: lifted, as for the reference Neutron.
-	cfg, err := apitest.LoadConfig(dir, apitest.ReferenceINI+"[quotas]\nquota_network = -1\nquota_subnet = -1\nquota_port = -1\n")
+	cfg, err := apitest.LoadConfig(dir, apitest.ReferenceINI+fmt.Sprintf("[quotas]\nquota_network = -1\nquota_subnet = -1\nquota_port = %d\n", *quotaPort))
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -100,6 +144,26 @@ func main() {
 		fatalf("%v", err)
 	}
 	cleanups = append(cleanups, st.Close)
+	// The run's own database, for the backends' CPU and wait events.
+	m := meter{}
+	if *db == "postgres" {
+		// Its own connections are named, so that neither their CPU nor
+		// their samples are counted.
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		q := u.Query()
+		q.Set("application_name", meterApp)
+		u.RawQuery = q.Encode()
+		mdb, err := sql.Open("pgx", u.String())
+		if err != nil {
+			fatalf("%v", err)
+		}
+		mdb.SetMaxOpenConns(2)
+		cleanups = append(cleanups, func() { mdb.Close() })
+		m.db = mdb
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fatalf("%v", err)
@@ -140,7 +204,7 @@ func main() {
 	call("POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+netID+`", "cidr": "10.100.0.0/16", "ip_version": 4}}`)
 
 	fmt.Printf("## API benchmark: %s\n\n", *db)
-	fmt.Printf("command: `go run ./bench/api -db %s -ports %d -list %d`  \n", *db, *perLevel, *listN)
+	fmt.Printf("command: `go run ./bench/api %s`  \n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("machine: %s  \n", machine.Read())
 	fmt.Printf("start: %s UTC, load average %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"), machine.LoadAvg())
 
@@ -152,12 +216,39 @@ func main() {
 	}
 	fmt.Printf("reference (GET / version document, 1 client, 300 requests): p50 %s, p99 %s\n\n", pct(ref, 50), pct(ref, 99))
 
-	fmt.Println("| clients | ports | p50 | p99 | throughput |")
-	fmt.Println("|---|---|---|---|---|")
+	// CPU per request of the no-op with 32 clients: the HTTP server's and
+	// the clients' floor, for the CPU per create below.
+	{
+		before := m.read(ctx)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= 3200 {
+					call("GET", "/", "")
+				}
+			}()
+		}
+		wg.Wait()
+		c := since(before, m.read(ctx))
+		fmt.Printf("reference CPU per request (GET /, 32 clients, 3200 requests): %s (this process | heap objects / bytes)\n\n", c.per(3200, false))
+	}
+
+	fmt.Println("CPU per create: this process (HTTP server, stack and clients) + the database's backends serving this run (PostgreSQL). " +
+		"Slowest: latency@start offset in the level (* = the client's first request of the level).")
+	fmt.Println()
+	fmt.Println("| clients | ports | p50 | p99 | throughput | CPU per create | heap objects / bytes per create | retried | slowest |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	created := 0
 	var seq atomic.Int64
-	create := func(n, workers int) ([]time.Duration, time.Duration) {
-		lat := make([]time.Duration, n)
+	type sample struct {
+		start, d time.Duration
+		first    bool
+	}
+	create := func(n, workers int) ([]sample, time.Duration) {
+		lat := make([]sample, n)
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		t0 := time.Now()
@@ -165,24 +256,51 @@ func main() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				first := true
 				for {
 					i := int(next.Add(1)) - 1
 					if i >= n {
 						return
 					}
 					body := fmt.Sprintf(`{"port": {"network_id": "%s", "name": "bp-%d"}}`, netID, seq.Add(1))
+					start := time.Since(t0)
 					_, d := call("POST", "/v2.0/ports", body)
-					lat[i] = d
+					lat[i] = sample{start, d, first}
+					first = false
 				}
 			}()
 		}
 		wg.Wait()
 		return lat, time.Since(t0)
 	}
-	for _, c := range []int{1, 8, 32} {
+	for _, c := range levels {
+		var sampler *waitSampler
+		if *pgWait > 0 && m.db != nil {
+			sampler = startSampler(m.db, *pgWait)
+		}
+		retries := st.Store.Retries()
+		before := m.read(ctx)
 		lat, wall := create(*perLevel, c)
+		cst := since(before, m.read(ctx))
 		created += *perLevel
-		fmt.Printf("| %d | %d | %s | %s | %.0f ports/s |\n", c, *perLevel, pct(lat, 50), pct(lat, 99), float64(*perLevel)/wall.Seconds())
+		ds := make([]time.Duration, len(lat))
+		for i, l := range lat {
+			ds[i] = l.d
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i].d > lat[j].d })
+		var slow []string
+		for _, l := range lat[:min(*slowest, len(lat))] {
+			mark := ""
+			if l.first {
+				mark = "*"
+			}
+			slow = append(slow, fmt.Sprintf("%s@%s%s", l.d.Round(time.Millisecond), l.start.Round(time.Millisecond), mark))
+		}
+		fmt.Printf("| %d | %d | %s | %s | %.0f ports/s | %s | %d | %s |\n", c, *perLevel, pct(ds, 50), pct(ds, 99),
+			float64(*perLevel)/wall.Seconds(), cst.per(*perLevel, m.db != nil), st.Store.Retries()-retries, strings.Join(slow, " "))
+		if sampler != nil {
+			fmt.Printf("\n(%d clients: backends %s)\n\n", c, sampler.finish())
+		}
 	}
 	if rest := *listN - created; rest > 0 {
 		_, wall := create(rest, 32)
@@ -217,7 +335,6 @@ func main() {
 	// MAC, revision lock timeouts): wasted work that throughput hides.
 	fmt.Printf("\nwrite transactions retried: %d; end: %s UTC, load average %s\n",
 		st.Store.Retries(), time.Now().UTC().Format("15:04:05"), machine.LoadAvg())
-	_ = bytes.MinRead
 }
 
 func pct(d []time.Duration, p int) time.Duration {
