@@ -70,6 +70,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile of the whole run to this file")
 	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write a heap allocation profile of the whole run to this file")
 	flag.Parse()
 	var levels []int
 	for _, f := range strings.Split(*levelsFlag, ",") {
@@ -93,6 +94,7 @@ func main() {
 	}{
 		{*blockprofile, "block", func() { runtime.SetBlockProfileRate(int(10 * time.Microsecond)) }},
 		{*mutexprofile, "mutex", func() { runtime.SetMutexProfileFraction(5) }},
+		{*memprofile, "allocs", func() { runtime.MemProfileRate = 4096 }},
 	} {
 		if prof.file == "" {
 			continue
