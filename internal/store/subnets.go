@@ -268,7 +268,20 @@ func (t *Tx) AllocatedAmong(ctx context.Context, networkID string, ips []string)
 		clear(out)
 	}
 	cond, args := idsIn("ip_address", ips)
-	rows, err := t.query(ctx, allocatedAmongQuery+cond, append([]any{networkID}, args...)...)
+	args = append([]any{networkID}, args...)
+	if t.pg != nil {
+		// Planned for these addresses, as in PreloadPortCreate.
+		err := t.pg.queryCustom(ctx, t.s.rebind(allocatedAmongQuery+cond), args, func(r rowScanner) error {
+			var err error
+			out, err = scanStrings(r)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("check addresses: %w", err)
+		}
+		return out, nil
+	}
+	rows, err := t.query(ctx, allocatedAmongQuery+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check addresses: %w", err)
 	}
