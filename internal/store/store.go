@@ -99,7 +99,15 @@ type Store struct {
 	commits     commitSignal
 	// quotaDefaults are the [quotas] default limits (quotas.go).
 	quotaDefaults map[string]int
+	// rebound caches rebind's answers (PostgreSQL): a port create
+	// rebinds a dozen statements, a few of them long.
+	rebound  sync.Map // query -> query with $n
+	nRebound atomic.Int64
 }
+
+// maxRebound bounds the rebind cache: the store's statements are a few
+// hundred shapes (an IN list of n ids is one per n).
+const maxRebound = 4096
 
 // Committed returns a channel that is closed when a write transaction that
 // appended change-log rows commits after this call. Followers of the log
@@ -358,18 +366,27 @@ func (s *Store) rebind(q string) string {
 	if s.dialect != Postgres || !strings.Contains(q, "?") {
 		return q
 	}
-	var b strings.Builder
+	if r, ok := s.rebound.Load(q); ok {
+		return r.(string)
+	}
+	b := make([]byte, 0, len(q)+8*strings.Count(q, "?"))
 	n := 0
-	for _, c := range q {
-		if c == '?' {
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
 			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+			b = append(b, '$')
+			b = strconv.AppendInt(b, int64(n), 10)
 			continue
 		}
-		b.WriteRune(c)
+		b = append(b, q[i])
 	}
-	return b.String()
+	r := string(b)
+	if s.nRebound.Load() < maxRebound {
+		if _, loaded := s.rebound.LoadOrStore(q, r); !loaded {
+			s.nRebound.Add(1)
+		}
+	}
+	return r
 }
 
 // ErrRetry asks Write to run the transaction again (a lost race detected

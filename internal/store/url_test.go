@@ -65,8 +65,10 @@ func TestConnectionURL(t *testing.T) {
 
 func TestRebind(t *testing.T) {
 	pg := &Store{dialect: Postgres}
-	if got := pg.rebind("SELECT a FROM t WHERE a = ? AND b IN (?, ?)"); got != "SELECT a FROM t WHERE a = $1 AND b IN ($2, $3)" {
-		t.Fatal(got)
+	for range 2 { // the second answer comes from the cache
+		if got := pg.rebind("SELECT a FROM t WHERE a = ? AND b IN (?, ?) AND c = 'é?'"); got != "SELECT a FROM t WHERE a = $1 AND b IN ($2, $3) AND c = 'é$4'" {
+			t.Fatal(got)
+		}
 	}
 	my := &Store{dialect: MySQL}
 	if got := my.rebind("a = ?"); got != "a = ?" {
