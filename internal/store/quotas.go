@@ -129,26 +129,35 @@ func overQuota(resources []string) error {
 // uncommitted rows of creates that themselves waited for the quota_locks
 // row (a deadlock InnoDB broke by failing one of them).
 func (t *Tx) lockAndCount(ctx context.Context, k quotaKey, table string) (int64, error) {
-	var lock string
+	count := "SELECT COUNT(*) FROM " + table + " WHERE project_id = ?"
+	var n int64
 	switch t.s.dialect {
 	case Postgres:
-		lock = "INSERT INTO quota_locks (project_id, resource, n) VALUES (?, ?, 1) ON CONFLICT (project_id, resource) DO UPDATE SET n = quota_locks.n + 1"
+		// The lock and the count go to the server in one pipeline with
+		// what is queued (BEGIN and the create's inserts): the lock is
+		// then held from this round trip to the commit's, not across
+		// three. A failed insert fails the transaction here (pg.failed).
+		t.memo = nil
+		t.pg.queue(pendingStmt{what: fmt.Sprintf("lock %s quota of %s", k.resource, k.project),
+			q: t.s.rebind(pgQuotaLock), args: []any{k.project, k.resource}})
+		if err := t.pg.queryRowQueued(ctx, t.s.rebind(count), []any{k.project}, &n); err != nil {
+			return 0, fmt.Errorf("count %s of %s: %w", table, k.project, err)
+		}
+		return n, nil
 	case MySQL:
 		if !t.revLocked {
 			return 0, fmt.Errorf("quota check of %s outside the revision lock", k.project)
 		}
 	}
-	if lock != "" {
-		if _, err := t.exec(ctx, lock, k.project, k.resource); err != nil {
-			return 0, fmt.Errorf("lock %s quota of %s: %w", k.resource, k.project, err)
-		}
-	}
-	var n int64
-	if err := t.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE project_id = ?", k.project).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, count, k.project).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s of %s: %w", table, k.project, err)
 	}
 	return n, nil
 }
+
+// pgQuotaLock takes a (project, resource) pair's row lock on PostgreSQL,
+// making the row on first use.
+const pgQuotaLock = "INSERT INTO quota_locks (project_id, resource, n) VALUES (?, ?, 1) ON CONFLICT (project_id, resource) DO UPDATE SET n = quota_locks.n + 1"
 
 // ProjectQuotas returns the limits set for project (no defaults).
 func (r reads) ProjectQuotas(ctx context.Context, project string) (map[string]int, error) {
