@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -44,6 +45,10 @@ type Config struct {
 	BridgeMappings map[string]string
 	// OfctlPath is the ovs-ofctl binary (default: found in PATH).
 	OfctlPath string
+	// OFInterface is the OpenFlow client: OFNative (default: one
+	// persistent connection per bridge) or OFOfctl (one ovs-ofctl
+	// process per bundle).
+	OFInterface string
 	// OfportTimeout bounds the wait for ovs-vswitchd to number new ports
 	// (default 10s).
 	OfportTimeout time.Duration
@@ -174,21 +179,36 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		cli.Close()
 		return nil, fmt.Errorf("ovs data plane: monitor %s: %w", cfg.OVSDB, err)
 	}
+	var flows FlowClient
+	switch cfg.OFInterface {
+	case "", OFNative:
+		cfg.OFInterface = OFNative
+		flows = newNativeFlows(cfg.RunDir, cfg.OfctlPath, log)
+	case OFOfctl:
+		flows = ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}
+	default:
+		cli.Close()
+		return nil, fmt.Errorf("ovs data plane: of_interface %q: want %q or %q", cfg.OFInterface, OFNative, OFOfctl)
+	}
 	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{}, conj: newConjIDs(),
-		portFW: newPortFirewall(cfg.NetNS, log),
-		flows:  ofctl{runDir: cfg.RunDir, path: cfg.OfctlPath}, events: dataplane.NewEvents()}
+		portFW: newPortFirewall(cfg.NetNS, log), flows: flows, events: dataplane.NewEvents()}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
-		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType)
+		"integration_bridge", cfg.IntegrationBridge, "tunnel_bridge", cfg.TunnelBridge, "datapath_type", cfg.DatapathType,
+		"of_interface", cfg.OFInterface)
 	return d, nil
 }
 
 // Cookie is the cookie this instance tags its flows with.
 func (d *Dataplane) Cookie() uint64 { return d.cookie }
 
-// Close ends the OVSDB session; bridges, ports and flows stay.
+// Close ends the OVSDB session and the OpenFlow connections; bridges,
+// ports and flows stay.
 func (d *Dataplane) Close() error {
 	d.cli.Close()
+	if c, ok := d.flows.(io.Closer); ok {
+		return c.Close()
+	}
 	return nil
 }
 

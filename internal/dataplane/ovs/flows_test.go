@@ -74,14 +74,18 @@ func TestTunFlowsMatchNeutron(t *testing.T) {
 	}
 }
 
-func TestTunFlowsGolden(t *testing.T) {
+// tunGoldenCase is a br-tun state and the flows it must give; the cases
+// also feed the native OpenFlow client's equivalence tests.
+type tunGoldenCase struct {
+	name  string
+	state dataplane.NodeState
+	l     Layout
+	want  string
+}
+
+func tunGoldenCases() []tunGoldenCase {
 	mac := func(i int) string { return "fa:16:3e:00:00:0" + string(rune('0'+i)) }
-	cases := []struct {
-		name  string
-		state dataplane.NodeState
-		l     Layout
-		want  string
-	}{{
+	return []tunGoldenCase{{
 		name: "full mesh without l2pop floods to every tunnel, learns unicast",
 		state: dataplane.NodeState{LocalIP: vtep1, Tunnels: []netip.Addr{vtep2, vtep3},
 			Networks: map[string]dataplane.Network{"a": {ID: "a", VNI: 1000,
@@ -173,7 +177,10 @@ cookie=0x4, table=21, priority=0 actions=goto_table:22
 cookie=0x4, table=22, priority=0 actions=drop
 `,
 	}}
-	for _, c := range cases {
+}
+
+func TestTunFlowsGolden(t *testing.T) {
+	for _, c := range tunGoldenCases() {
 		t.Run(c.name, func(t *testing.T) {
 			if got := render(TunFlows(c.state, c.l)); got != c.want {
 				t.Errorf("got\n%s\nwant\n%s", got, c.want)

@@ -23,7 +23,8 @@ type FlowClient interface {
 }
 
 // ofctl implements FlowClient with ovs-ofctl over the bridge's management
-// socket (<rundir>/<bridge>.mgmt), one process per batch, flows on stdin.
+// socket (<rundir>/<bridge>.mgmt), one process per batch, flows on stdin:
+// every DumpFlows, and bundles with of_interface = ovs-ofctl.
 type ofctl struct {
 	runDir string
 	path   string // ovs-ofctl binary
