@@ -104,7 +104,7 @@ func openDataplane(ctx context.Context, kind string, cfg *config.Agent, logger *
 		// namespace, where the bridges are not).
 		d, err := ovs.New(ctx, ovs.Config{OVSDB: cfg.OVSDBConnection, IntegrationBridge: cfg.IntegrationBridge,
 			TunnelBridge: cfg.TunnelBridge, DatapathType: cfg.DatapathType, BridgeMappings: cfg.BridgeMappings,
-			NetNS: cfg.Namespace}, logger)
+			NetNS: cfg.Namespace, OFInterface: cfg.OFInterface}, logger)
 		if err != nil {
 			return nil, err
 		}

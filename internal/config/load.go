@@ -413,6 +413,9 @@ func (s *source) ovsAgent(c *Agent) {
 	if e := s.str(&c.DatapathType, "ovs", "datapath_type", "system"); c.DatapathType != "system" && c.DatapathType != "netdev" {
 		s.fail(e, "must be system or netdev")
 	}
+	if e := s.str(&c.OFInterface, "ovs", "of_interface", "native"); c.OFInterface != "native" && c.OFInterface != "ovs-ofctl" {
+		s.fail(e, "must be native or ovs-ofctl")
+	}
 	if e := s.str(&c.OVSDBConnection, "ovs", "ovsdb_connection", "unix:/var/run/openvswitch/db.sock"); !strings.HasPrefix(c.OVSDBConnection, "unix:") &&
 		!strings.HasPrefix(c.OVSDBConnection, "tcp:") && !strings.HasPrefix(c.OVSDBConnection, "ssl:") {
 		s.fail(e, "must be unix:PATH, tcp:IP:PORT or ssl:IP:PORT")

@@ -79,7 +79,7 @@ func TestLoadAgentSeed(t *testing.T) {
 				L2Population: tc.l2pop, TunnelTypes: []string{"vxlan"},
 				LocalIP: "198.18.255.101", VXLANUDPPort: 4789, EnableTunneling: true,
 				IntegrationBridge: "br-int", TunnelBridge: "br-tun", DatapathType: "system",
-				OVSDBConnection: "unix:/var/run/openvswitch/db.sock", BridgeMappings: map[string]string{},
+				OVSDBConnection: "unix:/var/run/openvswitch/db.sock", OFInterface: "native", BridgeMappings: map[string]string{},
 				FirewallDriver: "iptables_hybrid",
 				Files:          []string{seed("neutron.conf"), seed(tc.file)},
 			}

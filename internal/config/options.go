@@ -223,7 +223,7 @@ var quiet = map[key]bool{
 	{"agent", "prevent_arp_spoofing"}: true, {"agent", "extensions"}: true, {"agent", "drop_flows_on_start"}: true,
 	{"securitygroup", "enable_ipset"}: true,
 	{"quotas", "quota_driver"}:        true, {"quotas", "track_quota_usage"}: true,
-	{"ovs", "of_interface"}: true, {"ovs", "ovsdb_interface"}: true, {"ovs", "of_listen_address"}: true,
+	{"ovs", "ovsdb_interface"}: true, {"ovs", "of_listen_address"}: true,
 	{"ovs", "of_listen_port"}: true, {"ovs", "of_connect_timeout"}: true, {"ovs", "of_request_timeout"}: true,
 	{"ovs", "ovsdb_timeout"}: true, {"ovs", "int_peer_patch_port"}: true, {"ovs", "tun_peer_patch_port"}: true,
 	{"ovs", "use_veth_interconnection"}: true,

@@ -179,6 +179,7 @@ type Agent struct {
 	TunnelBridge      string // default br-tun
 	DatapathType      string // default system
 	OVSDBConnection   string // default unix:/var/run/openvswitch/db.sock
+	OFInterface       string // of_interface: native (default: one OpenFlow connection per bridge) or ovs-ofctl (a process per change)
 	// BridgeMappings is bridge_mappings: physical network -> provider
 	// bridge (physnet1:br-ex), joined to br-int by int-<bridge> and
 	// phy-<bridge> patch ports. The operator creates the bridge.
