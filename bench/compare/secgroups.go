@@ -45,6 +45,10 @@ package main
 //
 // The Neutron system runs holding -ref-lock (flock), as every user of the
 // real Neutron on this machine does.
+//
+// A neutrino system named with @ovs-ofctl or @native (e.g. -systems
+// neutrino-mariadb@ovs-ofctl,neutrino-mariadb) sets its agents' [ovs]
+// of_interface, so both OpenFlow clients are measured in one run.
 
 import (
 	"bufio"
@@ -163,11 +167,19 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 	opt := sgOptions{steps: steps, events: *events, members: *members, agentWait: *agentWait, plug: *plug,
 		opsEvents: *opsEvents, opsQuiet: *opsQuiet, outDir: *outDir}
 	for _, name := range strings.Split(*sysList, ",") {
-		sys, ok := systems[strings.TrimSpace(name)]
-		if !ok {
+		base, ofi, variant := strings.Cut(strings.TrimSpace(name), "@")
+		sys, ok := systems[base]
+		if !ok || variant && (sys.Name == "neutron" || ofi != "native" && ofi != "ovs-ofctl") {
 			return fmt.Errorf("unknown system %q", name)
 		}
 		r := SGSystem{Name: sys.Name, Label: sys.Label, Members: *members}
+		senv := env
+		if variant {
+			r.Name, r.Label = sys.Name+"@"+ofi, sys.Label+", of_interface "+ofi
+			if env != nil {
+				senv = append(slices.Clone(env), "OF_INTERFACE="+ofi)
+			}
+		}
 		unlock, err := refLocked(ctx, logger, sys, *refLock)
 		if err != nil {
 			// What the earlier systems measured is still written.
@@ -176,7 +188,7 @@ func runSecgroups(logger *slog.Logger, args []string) error {
 			break
 		}
 		sctx, scancel := context.WithTimeout(ctx, *budget)
-		err = sgSystem(sctx, logger.With("system", sys.Name), sys, env, *refDir, opt, &r, &res)
+		err = sgSystem(sctx, logger.With("system", r.Name), sys, senv, *refDir, opt, &r, &res)
 		scancel()
 		unlock()
 		if err != nil {
@@ -278,7 +290,7 @@ func sgSystem(ctx context.Context, log *slog.Logger, sys System, env []string, r
 	if err != nil {
 		return err
 	}
-	if f, err := os.Create(filepath.Join(opt.outDir, "secgroups-monitor-"+sys.Name+".log")); err == nil {
+	if f, err := os.Create(filepath.Join(opt.outDir, "secgroups-monitor-"+r.Name+".log")); err == nil {
 		defer f.Close()
 		mon.log = f
 	}
@@ -291,7 +303,7 @@ func sgSystem(ctx context.Context, log *slog.Logger, sys System, env []string, r
 			st.Error = err.Error()
 		}
 		r.Steps = append(r.Steps, st)
-		res.LoadAvg = append(res.LoadAvg, fmt.Sprintf("%s %s ports=%d: %s", time.Now().UTC().Format("15:04:05"), sys.Name, n, loadavg()))
+		res.LoadAvg = append(res.LoadAvg, fmt.Sprintf("%s %s ports=%d: %s", time.Now().UTC().Format("15:04:05"), r.Name, n, loadavg()))
 		log.Info("step", "ports", n, "rule_p50", pct(st.RuleS, 0.5), "rule_max", pct(st.RuleS, 1), "member_p50", pct(st.MemberS, 0.5), "member_max", pct(st.MemberS, 1), "plug_s", st.PlugS,
 			"flows", st.Flows, "rule_ops", st.RuleOps, "rule_del_ops", st.RuleDelOps, "member_ops", st.MemberOps, "member_del_ops", st.MemberDelOps)
 		if err != nil {

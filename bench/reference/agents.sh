@@ -8,6 +8,7 @@
 #   agents.sh env           print the nodes (NODE<i>_NS, NODE<i>_OVS_RUNDIR, NODE<i>_HOST)
 # FIREWALL_DRIVER=openvswitch|iptables_hybrid|noop sets [securitygroup] firewall_driver on both
 # systems' agents (default noop: no security-group flows, as the API/convergence runs want).
+# OF_INTERFACE=native|ovs-ofctl sets neutrino's [ovs] of_interface (default native).
 # OVS_DUMMY=1 starts ovs-vswitchd with --enable-dummy, so VM interfaces can be plugged as
 # type=dummy (no kernel tap behind each: 1,000 userspace-datapath internal ports take minutes).
 # Node i (i = 1, 2) is a network namespace nb-<random>-n<i> with its own ovsdb-server +
@@ -99,6 +100,7 @@ tunnel_bridge = br-tun
 local_ip = 198.18.99.$i
 datapath_type = netdev
 ovsdb_connection = unix:/run/openvswitch/db.sock
+of_interface = ${OF_INTERFACE:-native}
 [securitygroup]
 firewall_driver = ${FIREWALL_DRIVER:-noop}
 INI

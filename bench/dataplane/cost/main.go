@@ -4,13 +4,22 @@
 //
 //   - -change (OVS): the cost of one l2pop entry changed on a node holding
 //     N entries (2N flows on br-tun), for each N of -sizes: an Apply that
-//     diffs against what the data plane installed ("after"), the same
-//     change through the full read-back path that every Apply took before
-//     (Resync, then Apply: dump-flows, diff, bundle; "before"), and as the
-//     reference, in the same run and interleaved with both, one
-//     `ovs-ofctl add-flow` process on the same bridge. Medians of -changes.
+//     diffs against what the data plane installed, sent by the native
+//     OpenFlow client (a connection kept open; "after") and, on a second
+//     data plane with the same cookie, by one ovs-ofctl process per bundle
+//     (of_interface ovs-ofctl, the client before); the same change through
+//     the full read-back path (Resync, then Apply: dump-flows, diff,
+//     bundle; "before"); and as the reference, in the same run and
+//     interleaved with them, one `ovs-ofctl add-flow` process on the same
+//     bridge. Medians of -changes.
 //
 //     go run ./bench/dataplane/cost -change -sizes 100,1000,10000,50000 -changes 15
+//
+//   - -bundles (OVS): one bundle of N flows for each N of the list, native
+//     client against one `ovs-ofctl --bundle add-flows` process,
+//     interleaved, -changes of each.
+//
+//     go run ./bench/dataplane/cost -bundles 1,3,1000,10000 -changes 15
 //
 //   - -change -mechanism linuxbridge: the same for the Linux data plane
 //     (FDB and neighbour entries on vxlan devices), with the netlink
@@ -62,11 +71,13 @@ import (
 	"neutrino/internal/l2pop"
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
+	"neutrino/internal/openflow"
 	"neutrino/internal/rpc"
 )
 
 func main() {
 	change := flag.Bool("change", false, "measure one-entry change cost (-mechanism openvswitch or linuxbridge)")
+	bundles := flag.String("bundles", "", "time bundles of these flow counts, native OpenFlow client against ovs-ofctl (OVS)")
 	idle := flag.Bool("idle", false, "measure idle CPU of an agent")
 	sizes := flag.String("sizes", "100,1000,10000,50000", "entries per node for -change")
 	changes := flag.Int("changes", 15, "changes (and reference processes) per size")
@@ -79,10 +90,9 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fmt.Printf("machine: %s\nstart: %s UTC, load average %s\n", machine.Read(), time.Now().UTC().Format("2006-01-02 15:04:05"), machine.LoadAvg())
 	var err error
-	switch {
-	case *change:
+	counts := func(list string) []int {
 		var ns []int
-		for _, f := range strings.Split(*sizes, ",") {
+		for _, f := range strings.Split(list, ",") {
 			n, e := strconv.Atoi(strings.TrimSpace(f))
 			if e != nil || n < 1 {
 				fmt.Fprintf(os.Stderr, "bad size %q\n", f)
@@ -90,6 +100,14 @@ func main() {
 			}
 			ns = append(ns, n)
 		}
+		return ns
+	}
+	switch {
+	case *bundles != "":
+		ns := counts(*bundles)
+		err = withNode(ctx, log, true, func(n *lab.Node, o *lab.OVS) error { return bundleCost(ctx, log, n, o, ns, *changes) })
+	case *change:
+		ns := counts(*sizes)
 		if *mech == agent.KindLinuxBridge {
 			err = withNode(ctx, log, false, func(n *lab.Node, _ *lab.OVS) error { return linuxChangeCost(ctx, log, n, ns, *changes) })
 			break
@@ -100,7 +118,7 @@ func main() {
 			return idleCPU(ctx, log, *mech, n, o, *entries, *window)
 		})
 	default:
-		err = errors.New("say -change or -idle")
+		err = errors.New("say -change, -bundles or -idle")
 	}
 	fmt.Printf("end: %s UTC, load average %s\n", time.Now().UTC().Format("2006-01-02 15:04:05"), machine.LoadAvg())
 	if err != nil {
@@ -142,18 +160,26 @@ func shape(n int) (nets, perNet int) {
 }
 
 func changeCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, sizes []int, changes int) error {
+	// Two data planes on the same switch with the same cookie, one per
+	// OpenFlow client: each change is timed on one of them, then the
+	// other applies the same state untimed, so both records stay true.
 	dp, err := ovs.New(ctx, ovs.Config{OVSDB: o.OVSDB(), DatapathType: "netdev"}, log)
 	if err != nil {
 		return err
 	}
 	defer dp.Close()
+	dpOfctl, err := ovs.New(ctx, ovs.Config{OVSDB: o.OVSDB(), DatapathType: "netdev", OFInterface: ovs.OFOfctl, Cookie: dp.Cookie()}, log)
+	if err != nil {
+		return err
+	}
+	defer dpOfctl.Close()
 	mgmt := "unix:" + filepath.Join(o.RunDir, "br-tun.mgmt")
 	vswitchd := pidOf(filepath.Join(o.RunDir, "ovs-vswitchd.pid"))
 	// cpu is the CPU time (this process with its ovs-ofctl children, and
 	// ovs-vswitchd) in clock ticks, the measure that load on the machine
 	// disturbs least.
 	cpu := func() int64 { return cpuTicks("self") + cpuTicks(vswitchd) }
-	fmt.Println("\n| entries on the node (networks) | one entry changed: Apply against the record (after), median wall | range | before: same change with read-back, median wall | reference: one `ovs-ofctl add-flow` process, median wall | after / reference (wall) | before / reference (wall) | CPU per change: after / before / reference (ms) | after / reference (CPU) | CPU of a 3-line `ovs-ofctl --bundle add-flows` process (ms) |")
+	fmt.Println("\n| entries on the node (networks) | one entry changed, native OpenFlow client: median wall | range | same change, ovs-ofctl process per bundle: median wall | range | before: same change with read-back (native), median wall | reference: one `ovs-ofctl add-flow` process, median wall | native / reference (wall) | ovs-ofctl client / reference (wall) | CPU per change: native / ovs-ofctl client / read-back / reference (ms) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, size := range sizes {
 		nets, per := shape(size)
@@ -162,65 +188,127 @@ func changeCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, 
 		if err := dp.Apply(ctx, s); err != nil {
 			return err
 		}
+		if err := dpOfctl.Apply(ctx, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(os.Stderr, "%d entries installed in %s\n", nets*per, time.Since(start).Round(time.Millisecond))
-		var after, before, ref []time.Duration
-		var cpuAfter, cpuBefore, cpuRef, cpuBundle int64
-		for i := range changes {
-			// After: one MAC changed, diffed against the record.
+		var native, ofctl, before, ref []time.Duration
+		var cpuNative, cpuOfctl, cpuBefore, cpuRef int64
+		// change applies s with one MAC changed on the timed data plane,
+		// checks it sent 2 adds and 1 delete, and brings the other along.
+		change := func(mac string, timed, other *ovs.Dataplane, readBack bool, wall *[]time.Duration, ticks *int64) error {
 			net := s.Networks["net-0000"]
 			net.Entries = slices.Clone(net.Entries)
-			net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:fe:%02x:%02x", i>>8&0xff, i&0xff)
+			net.Entries[0].MAC = mac
 			s.Networks["net-0000"] = net
+			if readBack {
+				timed.Resync()
+			}
 			c0, t0 := cpu(), time.Now()
-			if err := dp.Apply(ctx, s); err != nil {
+			if err := timed.Apply(ctx, s); err != nil {
 				return err
 			}
-			after = append(after, time.Since(t0))
-			cpuAfter += cpu() - c0
-			if st := dp.LastApply(); st.FlowAdds != 2 || st.FlowDeletes != 1 || st.ReadBacks != 0 {
-				return fmt.Errorf("one changed MAC: %+v, want 2 adds, 1 delete, no read-back", st)
+			*wall = append(*wall, time.Since(t0))
+			*ticks += cpu() - c0
+			wantReads := 0
+			if readBack {
+				wantReads = 2
+			}
+			if st := timed.LastApply(); st.FlowAdds != 2 || st.FlowDeletes != 1 || st.ReadBacks != wantReads {
+				return fmt.Errorf("one changed MAC: %+v, want 2 adds, 1 delete, %d read-backs", st, wantReads)
+			}
+			return other.Apply(ctx, s)
+		}
+		for i := range changes {
+			if err := change(fmt.Sprintf("fa:16:3e:fe:%02x:%02x", i>>8&0xff, i&0xff), dp, dpOfctl, false, &native, &cpuNative); err != nil {
+				return err
+			}
+			if err := change(fmt.Sprintf("fa:16:3e:fc:%02x:%02x", i>>8&0xff, i&0xff), dpOfctl, dp, false, &ofctl, &cpuOfctl); err != nil {
+				return err
 			}
 			// Reference: one ovs-ofctl process adding one flow.
 			flow := fmt.Sprintf("cookie=0x1,table=20,priority=2,dl_vlan=4000,dl_dst=fa:16:3e:ee:%02x:%02x,actions=pop_vlan,set_field:0x3e8->tun_id,output:2", i>>8&0xff, i&0xff)
-			c0, t0 = cpu(), time.Now()
+			c0, t0 := cpu(), time.Now()
 			if out, err := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "add-flow", mgmt, flow).CombinedOutput(); err != nil {
 				return fmt.Errorf("add-flow: %v: %s", err, out)
 			}
 			ref = append(ref, time.Since(t0))
 			cpuRef += cpu() - c0
-			// The same kind of process our Apply runs, by hand: two adds
-			// and a strict delete in one bundle.
-			bundle := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "--bundle", "add-flows", mgmt, "-")
-			bundle.Stdin = strings.NewReader("add " + flow + "\nadd " + strings.Replace(flow, "dl_vlan=4000", "dl_vlan=4001", 1) +
-				"\ndelete_strict cookie=0x1/-1,table=20,priority=2,dl_vlan=4002,dl_dst=fa:16:3e:ee:00:00\n")
-			c0 = cpu()
-			if out, err := bundle.CombinedOutput(); err != nil {
-				return fmt.Errorf("bundle: %v: %s", err, out)
-			}
-			cpuBundle += cpu() - c0
 			if out, err := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "del-flows", mgmt, "cookie=0x1/-1").CombinedOutput(); err != nil {
 				return fmt.Errorf("del-flows: %v: %s", err, out)
 			}
 			// Before: the next change through the read-back path.
-			net.Entries = slices.Clone(net.Entries)
-			net.Entries[0].MAC = fmt.Sprintf("fa:16:3e:fd:%02x:%02x", i>>8&0xff, i&0xff)
-			s.Networks["net-0000"] = net
-			dp.Resync()
-			c0, t0 = cpu(), time.Now()
-			if err := dp.Apply(ctx, s); err != nil {
+			if err := change(fmt.Sprintf("fa:16:3e:fd:%02x:%02x", i>>8&0xff, i&0xff), dp, dpOfctl, true, &before, &cpuBefore); err != nil {
 				return err
 			}
-			before = append(before, time.Since(t0))
-			cpuBefore += cpu() - c0
-			if st := dp.LastApply(); st.FlowAdds != 2 || st.FlowDeletes != 1 || st.ReadBacks != 2 {
-				return fmt.Errorf("one changed MAC with read-back: %+v, want 2 adds, 1 delete, 2 read-backs", st)
+		}
+		mn, mo, mb, mr := median(native), median(ofctl), median(before), median(ref)
+		perChange := func(ticks int64) float64 { return float64(ticks) * 10 / float64(changes) } // 100 ticks/s
+		fmt.Printf("| %d (%d) | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.1f / %.1f / %.1f / %.1f |\n", nets*per, nets, ms(mn), list(native), ms(mo), list(ofctl),
+			ms(mb), ms(mr), float64(mn)/float64(mr), float64(mo)/float64(mr),
+			perChange(cpuNative), perChange(cpuOfctl), perChange(cpuBefore), perChange(cpuRef))
+	}
+	return nil
+}
+
+// bundleCost times one bundle of n flows on br-tun through the native
+// OpenFlow client (a connection kept open; the add-flows text parsed and
+// encoded, as the data plane sends it) and through one `ovs-ofctl
+// --bundle add-flows` process, interleaved, for each n of sizes; each
+// bundle's flows are deleted again (untimed) before the next.
+func bundleCost(ctx context.Context, log *slog.Logger, n *lab.Node, o *lab.OVS, sizes []int, reps int) error {
+	dp, err := ovs.New(ctx, ovs.Config{OVSDB: o.OVSDB(), DatapathType: "netdev"}, log)
+	if err != nil {
+		return err
+	}
+	defer dp.Close()
+	if err := dp.Apply(ctx, dataplane.NodeState{LocalIP: n.IP(), UDPPort: 4789}); err != nil { // the bridges
+		return err
+	}
+	path := filepath.Join(o.RunDir, "br-tun.mgmt")
+	client := openflow.NewClient(path, openflow.Options{Logger: log})
+	defer client.Close()
+	wipe, err := openflow.ParseFlowMod("delete cookie=0x77/-1")
+	if err != nil {
+		return err
+	}
+	fmt.Println("\n| flows in the bundle | native OpenFlow client (connection open): median wall | range | one `ovs-ofctl --bundle add-flows` process: median wall | range | ovs-ofctl / native |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, size := range sizes {
+		var native, ofctl []time.Duration
+		for r := range reps {
+			lines := make([]string, size)
+			for i := range lines {
+				lines[i] = fmt.Sprintf("add cookie=0x77,table=20,priority=2,dl_vlan=%d,dl_dst=fa:16:3e:%02x:%02x:%02x actions=pop_vlan,set_field:0x3e8->tun_id,output:2",
+					1+r%2, i>>16&0xff, i>>8&0xff, i&0xff)
+			}
+			t0 := time.Now()
+			mods := make([]*openflow.FlowMod, len(lines))
+			for i, l := range lines {
+				if mods[i], err = openflow.ParseFlowMod(l); err != nil {
+					return err
+				}
+			}
+			if err := client.Bundle(ctx, mods); err != nil {
+				return err
+			}
+			native = append(native, time.Since(t0))
+			if err := client.Bundle(ctx, []*openflow.FlowMod{wipe}); err != nil {
+				return err
+			}
+			cmd := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow13", "--no-names", "--bundle", "add-flows", "unix:"+path, "-")
+			cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+			t0 = time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("ovs-ofctl bundle: %v: %s", err, out)
+			}
+			ofctl = append(ofctl, time.Since(t0))
+			if err := client.Bundle(ctx, []*openflow.FlowMod{wipe}); err != nil {
+				return err
 			}
 		}
-		ma, mb, mr := median(after), median(before), median(ref)
-		perChange := func(ticks int64) float64 { return float64(ticks) * 10 / float64(changes) } // 100 ticks/s
-		fmt.Printf("| %d (%d) | %s | %s | %s | %s | %.2f | %.1f | %.1f / %.1f / %.1f | %.2f | %.1f |\n", nets*per, nets, ms(ma), list(after), ms(mb), ms(mr),
-			float64(ma)/float64(mr), float64(mb)/float64(mr), perChange(cpuAfter), perChange(cpuBefore), perChange(cpuRef),
-			float64(cpuAfter)/float64(max(cpuRef, 1)), perChange(cpuBundle))
+		mn, mo := median(native), median(ofctl)
+		fmt.Printf("| %d | %s | %s | %s | %s | %.1f |\n", size, ms(mn), list(native), ms(mo), list(ofctl), float64(mo)/float64(mn))
 	}
 	return nil
 }
