@@ -88,8 +88,7 @@ func deniedPortAttrs(c Caller, port *entity, attrs map[string]any, t policy.Targ
 	}
 	netOwner, _ := t["network:project_id"].(string)
 	byNetOwner := netOwner != "" && netOwner == c.ProjectID
-	l3 := port.owner == neutron.DeviceOwnerRouterInterface || port.owner == neutron.DeviceOwnerRouterGateway ||
-		port.owner == neutron.DeviceOwnerFloatingIP
+	l3 := neutron.L3Owned(port.owner)
 	// rule: the policy's rule decides where there is one (Neutron's
 	// defaults or policy.yaml), on the port as it would be after the
 	// update, as Neutron's target is.

@@ -315,15 +315,11 @@ func disassociatePort(ctx context.Context, t *store.Tx, portID string) error {
 // checkL3PortDeletion refuses to delete, through the port API, a port
 // that a router or floating IP owns (Neutron's prevent_l3_port_deletion).
 func checkL3PortDeletion(ctx context.Context, t *store.Tx, pt *neutron.Port) error {
+	if !neutron.L3Owned(pt.DeviceOwner) {
+		return nil
+	}
 	owned := false
-	switch pt.DeviceOwner {
-	case neutron.DeviceOwnerRouterInterface, neutron.DeviceOwnerRouterGateway:
-		rp, err := t.RouterOfPort(ctx, pt.ID)
-		if err != nil {
-			return err
-		}
-		owned = rp.RouterID != ""
-	case neutron.DeviceOwnerFloatingIP:
+	if pt.DeviceOwner == neutron.DeviceOwnerFloatingIP {
 		_, err := t.GetFloatingIP(ctx, pt.DeviceID)
 		if e, ok := neutron.AsError(err); !ok || e.Status != 404 {
 			if err != nil {
@@ -331,6 +327,12 @@ func checkL3PortDeletion(ctx context.Context, t *store.Tx, pt *neutron.Port) err
 			}
 			owned = true
 		}
+	} else {
+		rp, err := t.RouterOfPort(ctx, pt.ID)
+		if err != nil {
+			return err
+		}
+		owned = rp.RouterID != ""
 	}
 	if owned {
 		return neutron.Conflict("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", pt.ID, pt.DeviceOwner)

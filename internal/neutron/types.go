@@ -51,6 +51,17 @@ const (
 	DeviceOwnerFloatingIP      = "network:floatingip"
 )
 
+// L3Owned reports whether deviceOwner is one of the router service's
+// (the constants above): such a port lives and dies with its router or
+// floating IP, so the port API neither deletes it nor changes its owner.
+func L3Owned(deviceOwner string) bool {
+	switch deviceOwner {
+	case DeviceOwnerRouterInterface, DeviceOwnerRouterGateway, DeviceOwnerFloatingIP:
+		return true
+	}
+	return false
+}
+
 // Standard holds the attributes every Neutron resource carries.
 type Standard struct {
 	ID             string    `json:"id"`
