@@ -11,17 +11,17 @@ import (
 var agentRes = &resource{
 	kind: "agent", noun: "Agent", table: "agents",
 	cols: map[string]column{
-		"id":                  {"agents.id", colString},
-		"agent_type":          {"agents.agent_type", colString},
-		"binary":              {"agents.agent_binary", colString},
-		"topic":               {"agents.topic", colString},
-		"host":                {"agents.host", colString},
-		"admin_state_up":      {"agents.admin_state_up", colBool},
-		"description":         {"agents.description", colString},
-		"availability_zone":   {"agents.availability_zone", colString},
-		"created_at":          {"agents.created_at", colInt},
-		"started_at":          {"agents.started_at", colInt},
-		"heartbeat_timestamp": {"agents.heartbeat_at", colInt},
+		"id":                  {"id", colString},
+		"agent_type":          {"agent_type", colString},
+		"binary":              {"agent_binary", colString},
+		"topic":               {"topic", colString},
+		"host":                {"host", colString},
+		"admin_state_up":      {"admin_state_up", colBool},
+		"description":         {"description", colString},
+		"availability_zone":   {"availability_zone", colString},
+		"created_at":          {"created_at", colInt},
+		"started_at":          {"started_at", colInt},
+		"heartbeat_timestamp": {"heartbeat_at", colInt},
 	},
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,9 +43,36 @@ const (
 	colInt
 )
 
+// column is what a filter or sort key names: a column of the resource's
+// table and how its query values convert.
 type column struct {
-	expr string
+	name string
 	kind colKind
+}
+
+// standardColumns adds to own the filter columns of the attributes that
+// every project-owned Neutron resource has: id, project_id (tenant_id is
+// its old name), and Neutron's standard attributes description,
+// revision_number, created_at and updated_at.
+func standardColumns(own map[string]column) map[string]column {
+	cols := map[string]column{
+		"id":              {"id", colString},
+		"project_id":      {"project_id", colString},
+		"tenant_id":       {"project_id", colString},
+		"description":     {"description", colString},
+		"revision_number": {"revision_number", colInt},
+		"created_at":      {"created_at", colInt},
+		"updated_at":      {"updated_at", colInt},
+	}
+	maps.Copy(cols, own)
+	return cols
+}
+
+// namedColumns is standardColumns for a resource that also has a name.
+func namedColumns(own map[string]column) map[string]column {
+	cols := standardColumns(own)
+	cols["name"] = column{"name", colString}
+	return cols
 }
 
 // resource describes how a collection is filtered and sorted in SQL.
@@ -52,7 +80,7 @@ type resource struct {
 	kind  string // "network", "subnet", "port", "agent"
 	noun  string // for NotFound: "Network"
 	table string
-	cols  map[string]column
+	cols  map[string]column // by attribute; columns of table
 	// special handles filters that are not plain columns.
 	special func(attr string, vals []string) (cond string, args []any, ok bool, err error)
 	// visible builds the VisibleTo condition.
@@ -122,7 +150,7 @@ func (r *resource) where(q neutron.ListQuery) (string, []any, error) {
 			}
 			ph = append(ph, "?")
 		}
-		conds = append(conds, fmt.Sprintf("%s IN (%s)", col.expr, strings.Join(ph, ", ")))
+		conds = append(conds, fmt.Sprintf("%s.%s IN (%s)", r.table, col.name, strings.Join(ph, ", ")))
 	}
 	if q.VisibleTo != "" && r.visible != nil {
 		c, a := r.visible(q.VisibleTo)
@@ -190,13 +218,13 @@ func (r *resource) order(q neutron.ListQuery) (cols []string, desc []bool, err e
 	seenID := false
 	for _, k := range q.Sort {
 		col, ok := r.cols[k.Key]
-		if !ok || col.kind == colBool && false {
+		if !ok {
 			return nil, nil, neutron.BadRequest("%s is an invalid attribute for sort_keys.", k.Key)
 		}
 		if k.Key == "id" {
 			seenID = true
 		}
-		cols = append(cols, col.expr)
+		cols = append(cols, r.table+"."+col.name)
 		desc = append(desc, k.Desc)
 	}
 	if !seenID {

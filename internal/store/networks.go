@@ -23,22 +23,14 @@ func fromMicro(v int64) time.Time {
 
 var networkRes = &resource{
 	kind: "network", noun: "Network", table: "networks", tagged: true,
-	cols: map[string]column{
-		"id":                    {"networks.id", colString},
-		"name":                  {"networks.name", colString},
-		"description":           {"networks.description", colString},
-		"project_id":            {"networks.project_id", colString},
-		"tenant_id":             {"networks.project_id", colString},
-		"admin_state_up":        {"networks.admin_state_up", colBool},
-		"shared":                {"networks.shared", colBool},
-		"router:external":       {"networks.router_external", colBool},
-		"status":                {"networks.status", colString},
-		"mtu":                   {"networks.mtu", colInt},
-		"port_security_enabled": {"networks.port_security_enabled", colBool},
-		"revision_number":       {"networks.revision_number", colInt},
-		"created_at":            {"networks.created_at", colInt},
-		"updated_at":            {"networks.updated_at", colInt},
-	},
+	cols: namedColumns(map[string]column{
+		"admin_state_up":        {"admin_state_up", colBool},
+		"shared":                {"shared", colBool},
+		"router:external":       {"router_external", colBool},
+		"status":                {"status", colString},
+		"mtu":                   {"mtu", colInt},
+		"port_security_enabled": {"port_security_enabled", colBool},
+	}),
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		var col string
 		kind := colString

@@ -13,26 +13,18 @@ import (
 
 var portRes = &resource{
 	kind: "port", noun: "Port", table: "ports", tagged: true,
-	cols: map[string]column{
-		"id":                    {"ports.id", colString},
-		"name":                  {"ports.name", colString},
-		"description":           {"ports.description", colString},
-		"project_id":            {"ports.project_id", colString},
-		"tenant_id":             {"ports.project_id", colString},
-		"network_id":            {"ports.network_id", colString},
-		"mac_address":           {"ports.mac_address", colString},
-		"device_id":             {"ports.device_id", colString},
-		"device_owner":          {"ports.device_owner", colString},
-		"status":                {"ports.status", colString},
-		"admin_state_up":        {"ports.admin_state_up", colBool},
-		"port_security_enabled": {"ports.port_security_enabled", colBool},
-		"binding:host_id":       {"ports.host_id", colString},
-		"binding:vnic_type":     {"ports.vnic_type", colString},
-		"binding:vif_type":      {"ports.vif_type", colString},
-		"revision_number":       {"ports.revision_number", colInt},
-		"created_at":            {"ports.created_at", colInt},
-		"updated_at":            {"ports.updated_at", colInt},
-	},
+	cols: namedColumns(map[string]column{
+		"network_id":            {"network_id", colString},
+		"mac_address":           {"mac_address", colString},
+		"device_id":             {"device_id", colString},
+		"device_owner":          {"device_owner", colString},
+		"status":                {"status", colString},
+		"admin_state_up":        {"admin_state_up", colBool},
+		"port_security_enabled": {"port_security_enabled", colBool},
+		"binding:host_id":       {"host_id", colString},
+		"binding:vnic_type":     {"vnic_type", colString},
+		"binding:vif_type":      {"vif_type", colString},
+	}),
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		switch attr {
 		case "fixed_ips":

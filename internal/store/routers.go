@@ -18,39 +18,24 @@ const (
 
 var routerRes = &resource{
 	kind: TagKindRouter, noun: "Router", table: "routers", tagged: true,
-	cols: map[string]column{
-		"id":              {"routers.id", colString},
-		"name":            {"routers.name", colString},
-		"description":     {"routers.description", colString},
-		"project_id":      {"routers.project_id", colString},
-		"tenant_id":       {"routers.project_id", colString},
-		"admin_state_up":  {"routers.admin_state_up", colBool},
-		"status":          {"routers.status", colString},
-		"distributed":     {"routers.distributed", colBool},
-		"revision_number": {"routers.revision_number", colInt},
-		"created_at":      {"routers.created_at", colInt},
-		"updated_at":      {"routers.updated_at", colInt},
-	},
+	cols: namedColumns(map[string]column{
+		"admin_state_up": {"admin_state_up", colBool},
+		"status":         {"status", colString},
+		"distributed":    {"distributed", colBool},
+	}),
 	visible: func(p string) (string, []any) { return "routers.project_id = ?", []any{p} },
 }
 
 var floatingIPRes = &resource{
 	kind: TagKindFloatingIP, noun: "FloatingIP", table: "floatingips", tagged: true,
-	cols: map[string]column{
-		"id":                  {"floatingips.id", colString},
-		"description":         {"floatingips.description", colString},
-		"project_id":          {"floatingips.project_id", colString},
-		"tenant_id":           {"floatingips.project_id", colString},
-		"floating_ip_address": {"floatingips.floating_ip_address", colString},
-		"floating_network_id": {"floatingips.floating_network_id", colString},
-		"router_id":           {"floatingips.router_id", colString},
-		"port_id":             {"floatingips.fixed_port_id", colString},
-		"fixed_ip_address":    {"floatingips.fixed_ip_address", colString},
-		"status":              {"floatingips.status", colString},
-		"revision_number":     {"floatingips.revision_number", colInt},
-		"created_at":          {"floatingips.created_at", colInt},
-		"updated_at":          {"floatingips.updated_at", colInt},
-	},
+	cols: standardColumns(map[string]column{
+		"floating_ip_address": {"floating_ip_address", colString},
+		"floating_network_id": {"floating_network_id", colString},
+		"router_id":           {"router_id", colString},
+		"port_id":             {"fixed_port_id", colString},
+		"fixed_ip_address":    {"fixed_ip_address", colString},
+		"status":              {"status", colString},
+	}),
 	visible: func(p string) (string, []any) { return "floatingips.project_id = ?", []any{p} },
 }
 

@@ -16,17 +16,9 @@ const (
 
 var secgroupRes = &resource{
 	kind: TagKindSecurityGroup, noun: "SecurityGroup", table: "securitygroups", tagged: true,
-	cols: map[string]column{
-		"id":              {"securitygroups.id", colString},
-		"name":            {"securitygroups.name", colString},
-		"description":     {"securitygroups.description", colString},
-		"project_id":      {"securitygroups.project_id", colString},
-		"tenant_id":       {"securitygroups.project_id", colString},
-		"stateful":        {"securitygroups.stateful", colBool},
-		"revision_number": {"securitygroups.revision_number", colInt},
-		"created_at":      {"securitygroups.created_at", colInt},
-		"updated_at":      {"securitygroups.updated_at", colInt},
-	},
+	cols: namedColumns(map[string]column{
+		"stateful": {"stateful", colBool},
+	}),
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		if attr == "shared" {
 			// No RBAC for groups: none is shared.
@@ -46,23 +38,16 @@ var secgroupRes = &resource{
 
 var secgroupRuleRes = &resource{
 	kind: "security_group_rule", noun: "SecurityGroupRule", table: "securitygrouprules",
-	cols: map[string]column{
-		"id":                {"securitygrouprules.id", colString},
-		"project_id":        {"securitygrouprules.project_id", colString},
-		"tenant_id":         {"securitygrouprules.project_id", colString},
-		"security_group_id": {"securitygrouprules.security_group_id", colString},
-		"remote_group_id":   {"securitygrouprules.remote_group_id", colString},
-		"direction":         {"securitygrouprules.direction", colString},
-		"ethertype":         {"securitygrouprules.ethertype", colString},
-		"protocol":          {"securitygrouprules.protocol", colString},
-		"port_range_min":    {"securitygrouprules.port_range_min", colInt},
-		"port_range_max":    {"securitygrouprules.port_range_max", colInt},
-		"remote_ip_prefix":  {"securitygrouprules.remote_ip_prefix", colString},
-		"description":       {"securitygrouprules.description", colString},
-		"revision_number":   {"securitygrouprules.revision_number", colInt},
-		"created_at":        {"securitygrouprules.created_at", colInt},
-		"updated_at":        {"securitygrouprules.updated_at", colInt},
-	},
+	cols: standardColumns(map[string]column{
+		"security_group_id": {"security_group_id", colString},
+		"remote_group_id":   {"remote_group_id", colString},
+		"direction":         {"direction", colString},
+		"ethertype":         {"ethertype", colString},
+		"protocol":          {"protocol", colString},
+		"port_range_min":    {"port_range_min", colInt},
+		"port_range_max":    {"port_range_max", colInt},
+		"remote_ip_prefix":  {"remote_ip_prefix", colString},
+	}),
 	// Neutron lets a project see the rules of its own groups and the rules
 	// it created in others' groups.
 	visible: func(p string) (string, []any) {

@@ -13,23 +13,15 @@ const TagKindSubnetPool = "subnetpool"
 
 var subnetPoolRes = &resource{
 	kind: TagKindSubnetPool, noun: "SubnetPool", table: "subnetpools", tagged: true,
-	cols: map[string]column{
-		"id":                {"subnetpools.id", colString},
-		"name":              {"subnetpools.name", colString},
-		"description":       {"subnetpools.description", colString},
-		"project_id":        {"subnetpools.project_id", colString},
-		"tenant_id":         {"subnetpools.project_id", colString},
-		"ip_version":        {"subnetpools.ip_version", colInt},
-		"default_prefixlen": {"subnetpools.default_prefixlen", colInt},
-		"min_prefixlen":     {"subnetpools.min_prefixlen", colInt},
-		"max_prefixlen":     {"subnetpools.max_prefixlen", colInt},
-		"default_quota":     {"subnetpools.default_quota", colInt},
-		"shared":            {"subnetpools.shared", colBool},
-		"is_default":        {"subnetpools.is_default", colBool},
-		"revision_number":   {"subnetpools.revision_number", colInt},
-		"created_at":        {"subnetpools.created_at", colInt},
-		"updated_at":        {"subnetpools.updated_at", colInt},
-	},
+	cols: namedColumns(map[string]column{
+		"ip_version":        {"ip_version", colInt},
+		"default_prefixlen": {"default_prefixlen", colInt},
+		"min_prefixlen":     {"min_prefixlen", colInt},
+		"max_prefixlen":     {"max_prefixlen", colInt},
+		"default_quota":     {"default_quota", colInt},
+		"shared":            {"shared", colBool},
+		"is_default":        {"is_default", colBool},
+	}),
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		if attr == "address_scope_id" {
 			// No address scopes: every pool has none.

@@ -15,25 +15,17 @@ func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 var subnetRes = &resource{
 	kind: "subnet", noun: "Subnet", table: "subnets", tagged: true,
-	cols: map[string]column{
-		"id":                {"subnets.id", colString},
-		"name":              {"subnets.name", colString},
-		"description":       {"subnets.description", colString},
-		"project_id":        {"subnets.project_id", colString},
-		"tenant_id":         {"subnets.project_id", colString},
-		"network_id":        {"subnets.network_id", colString},
-		"ip_version":        {"subnets.ip_version", colInt},
-		"cidr":              {"subnets.cidr", colString},
-		"gateway_ip":        {"subnets.gateway_ip", colString},
-		"enable_dhcp":       {"subnets.enable_dhcp", colBool},
-		"ipv6_ra_mode":      {"subnets.ipv6_ra_mode", colString},
-		"ipv6_address_mode": {"subnets.ipv6_address_mode", colString},
-		"revision_number":   {"subnets.revision_number", colInt},
-		"created_at":        {"subnets.created_at", colInt},
-		"updated_at":        {"subnets.updated_at", colInt},
+	cols: namedColumns(map[string]column{
+		"network_id":        {"network_id", colString},
+		"ip_version":        {"ip_version", colInt},
+		"cidr":              {"cidr", colString},
+		"gateway_ip":        {"gateway_ip", colString},
+		"enable_dhcp":       {"enable_dhcp", colBool},
+		"ipv6_ra_mode":      {"ipv6_ra_mode", colString},
+		"ipv6_address_mode": {"ipv6_address_mode", colString},
 		// Sorting only: filters are special's.
-		"subnetpool_id": {"subnets.subnetpool_id", colString},
-	},
+		"subnetpool_id": {"subnetpool_id", colString},
+	}),
 	special: func(attr string, vals []string) (string, []any, bool, error) {
 		if attr != "subnetpool_id" {
 			return "", nil, false, nil
