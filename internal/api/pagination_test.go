@@ -107,6 +107,37 @@ func TestPagination(t *testing.T) {
 	if strings.Join(back, ",") != strings.Join(want[:6], ",") {
 		t.Fatalf("backward pages\n got  %v\n want %v", back, want[:6])
 	}
+	// neutron-tempest-plugin's _list_all_with_hrefs: one by one along the
+	// next links in name order, to the empty page past the end (no next,
+	// but a previous link), then back along the previous links.
+	url = srv.URL + "/v2.0/networks?limit=1&sort_key=name&sort_dir=asc"
+	var names []string
+	for i := 0; i < 7; i++ {
+		var p page
+		getJSON(t, url, &p)
+		if len(p.Networks) != 1 {
+			t.Fatalf("page %d by name: %+v", i, p.Networks)
+		}
+		names = append(names, p.Networks[0].Name)
+		url = p.link("next")
+	}
+	var end page
+	getJSON(t, url, &end)
+	if len(end.Networks) != 0 || end.link("next") != "" || end.link("previous") == "" {
+		t.Fatalf("the page past the end: %+v", end)
+	}
+	url = end.link("previous")
+	for i := 6; i >= 0; i-- {
+		var p page
+		getJSON(t, url, &p)
+		if len(p.Networks) != 1 || p.Networks[0].Name != names[i] {
+			t.Fatalf("walking back, page %d: %+v, want %s", i, p.Networks, names[i])
+		}
+		url = p.link("previous")
+	}
+	if strings.Join(names, ",") != "pg-0,pg-1,pg-2,pg-3,pg-4,pg-5,pg-6" {
+		t.Fatalf("pages by name: %v", names)
+	}
 	// sort_key/sort_dir.
 	var byName page
 	getJSON(t, srv.URL+"/v2.0/networks?sort_key=name&sort_dir=desc&fields=name", &byName)

@@ -98,37 +98,43 @@ func parseList(res *resource, v url.Values) (*listRequest, *neutron.Error) {
 	return lr, nil
 }
 
-// pageLinks builds <collection>_links as Neutron does: "next" unless a
-// forward page came back short, "previous" unless a reverse page did.
-func pageLinks(r *http.Request, collection string, q neutron.ListQuery, ids []string) []map[string]string {
-	if q.Limit == 0 || len(ids) == 0 {
+// pageLinks builds <collection>_links as Neutron does
+// (api_common.get_pagination_links): "next" unless a forward page came
+// back short, "previous" unless a reverse page did. A link keeps the
+// caller's other parameters (limit, filters, sorting, fields) in their
+// order, then names the page's last item ("next") or first item
+// ("previous") as the marker. A link from an empty page names no marker:
+// "previous" after the last page reads the listing's end backwards, which
+// is how clients walk back from there (neutron-tempest-plugin's
+// _list_all_with_hrefs).
+func pageLinks(r *http.Request, q neutron.ListQuery, ids []string) []map[string]string {
+	if q.Limit == 0 {
 		return nil
 	}
-	base := "http://" + r.Host + r.URL.Path
-	// Keep the caller's other parameters (filters, sorting, fields).
 	var rest []string
 	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
-		k, _, _ := strings.Cut(kv, "=")
-		if kv == "" || k == "limit" || k == "marker" || k == "page_reverse" {
-			continue
+		if k, _, _ := strings.Cut(kv, "="); kv != "" && k != "marker" && k != "page_reverse" {
+			rest = append(rest, kv)
 		}
-		rest = append(rest, kv)
 	}
-	href := func(marker string, reverse bool) string {
-		parts := append([]string{}, rest...)
-		parts = append(parts, "limit="+strconv.Itoa(q.Limit), "marker="+url.QueryEscape(marker))
-		if reverse {
+	// link names ids[marker] as the marker (none on an empty page).
+	link := func(rel string, marker int) map[string]string {
+		parts := slices.Clone(rest)
+		if len(ids) > 0 {
+			parts = append(parts, "marker="+url.QueryEscape(ids[marker]))
+		}
+		if rel == "previous" {
 			parts = append(parts, "page_reverse=True")
 		}
-		return base + "?" + strings.Join(parts, "&")
+		return map[string]string{"rel": rel, "href": "http://" + r.Host + r.URL.Path + "?" + strings.Join(parts, "&")}
 	}
 	var links []map[string]string
 	short := len(ids) < q.Limit
 	if !(short && !q.PageReverse) {
-		links = append(links, map[string]string{"rel": "next", "href": href(ids[len(ids)-1], false)})
+		links = append(links, link("next", len(ids)-1))
 	}
 	if !(short && q.PageReverse) {
-		links = append(links, map[string]string{"rel": "previous", "href": href(ids[0], true)})
+		links = append(links, link("previous", 0))
 	}
 	return links
 }

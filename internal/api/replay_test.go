@@ -390,9 +390,12 @@ func checkPage(ref, ours any) []string {
 		if len(ol) > 0 && len(links) == 0 {
 			diffs = append(diffs, "a non-empty page without "+coll+"_links")
 		}
+		// A link names the page's first or last item as its marker; an
+		// empty page's links name none (Neutron's get_next_link and
+		// get_previous_link).
 		for _, l := range links {
 			lm, _ := l.(map[string]any)
-			if h, _ := lm["href"].(string); !strings.Contains(h, "limit=") || !strings.Contains(h, "marker=") {
+			if h, _ := lm["href"].(string); !strings.Contains(h, "limit=") || strings.Contains(h, "marker=") != (len(ol) > 0) {
 				diffs = append(diffs, fmt.Sprintf("bad link %v", lm))
 			}
 		}

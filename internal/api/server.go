@@ -454,7 +454,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c Caller, k *kind,
 		ids[i] = it.id
 	}
 	b = append(b, ']')
-	if links := pageLinks(r, k.res.collection, lr.q, ids); links != nil {
+	if links := pageLinks(r, lr.q, ids); links != nil {
 		b = append(b, ',')
 		b = appendString(b, k.res.collection+"_links")
 		b = append(b, ':')

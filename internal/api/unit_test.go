@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -345,7 +346,7 @@ func TestParseListAndLinks(t *testing.T) {
 	// Links exactly as recorded in noauth/17 and 19.
 	r, _ := http.NewRequest("GET", "http://127.0.0.1:9696/v2.0/networks?limit=1", nil)
 	r.Host = "127.0.0.1:9696"
-	links := pageLinks(r, "networks", neutron.ListQuery{Limit: 1}, []string{"66071814-169c-40ef-8c42-bb627a18b8dd"})
+	links := pageLinks(r, neutron.ListQuery{Limit: 1}, []string{"66071814-169c-40ef-8c42-bb627a18b8dd"})
 	_, _, _, _, rec := recording(t, "noauth", "17-network-list-limit1.json")
 	gotJSON, _ := json.Marshal(links)
 	wantJSON, _ := json.Marshal(rec["networks_links"])
@@ -353,14 +354,39 @@ func TestParseListAndLinks(t *testing.T) {
 		t.Errorf("links:\n got  %s\n want %s", gotJSON, wantJSON)
 	}
 	// A short forward page has no next; a short reverse page no previous.
-	if l := pageLinks(r, "networks", neutron.ListQuery{Limit: 3}, []string{"a"}); len(l) != 1 || l[0]["rel"] != "previous" {
+	if l := pageLinks(r, neutron.ListQuery{Limit: 3}, []string{"a"}); len(l) != 1 || l[0]["rel"] != "previous" {
 		t.Errorf("short forward page links: %v", l)
 	}
-	if l := pageLinks(r, "networks", neutron.ListQuery{Limit: 3, PageReverse: true}, []string{"a"}); len(l) != 1 || l[0]["rel"] != "next" {
+	if l := pageLinks(r, neutron.ListQuery{Limit: 3, PageReverse: true}, []string{"a"}); len(l) != 1 || l[0]["rel"] != "next" {
 		t.Errorf("short reverse page links: %v", l)
 	}
-	if !strings.Contains(pageLinks(r, "networks", neutron.ListQuery{Limit: 1}, []string{"a"})[0]["href"], "limit=1&marker=a") {
+	if !strings.Contains(pageLinks(r, neutron.ListQuery{Limit: 1}, []string{"a"})[0]["href"], "limit=1&marker=a") {
 		t.Error("href")
+	}
+	// The caller's parameters keep their order; the marker and
+	// page_reverse come last (Neutron's get_next_link/get_previous_link).
+	// An empty page's links name no marker: "previous" after the end
+	// reads the end backwards, "next" before the start reads the start.
+	const base = "http://127.0.0.1:9696/v2.0/networks?"
+	for _, tc := range []struct {
+		query string
+		q     neutron.ListQuery
+		ids   []string
+		want  []string // rel href
+	}{
+		{"sort_key=name&limit=2&sort_dir=asc&marker=m&page_reverse=True", neutron.ListQuery{Limit: 2, PageReverse: true}, []string{"a", "b"},
+			[]string{"next " + base + "sort_key=name&limit=2&sort_dir=asc&marker=b", "previous " + base + "sort_key=name&limit=2&sort_dir=asc&marker=a&page_reverse=True"}},
+		{"limit=1&marker=m", neutron.ListQuery{Limit: 1, Marker: "m"}, nil, []string{"previous " + base + "limit=1&page_reverse=True"}},
+		{"limit=1&marker=m&page_reverse=True", neutron.ListQuery{Limit: 1, Marker: "m", PageReverse: true}, nil, []string{"next " + base + "limit=1"}},
+	} {
+		r, _ := http.NewRequest("GET", base+tc.query, nil)
+		var got []string
+		for _, l := range pageLinks(r, tc.q, tc.ids) {
+			got = append(got, l["rel"]+" "+l["href"])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s, page %v:\n got  %q\n want %q", tc.query, tc.ids, got, tc.want)
+		}
 	}
 }
 
