@@ -2,10 +2,8 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -87,36 +85,22 @@ func TestGophercloudQuotasBulk(t *testing.T) {
 // TestOpenstackCLIIPAvailability: `openstack ip availability list/show`
 // (Debian python3-openstackclient) in noauth mode.
 func TestOpenstackCLIIPAvailability(t *testing.T) {
-	bin, err := exec.LookPath("openstack")
-	if err != nil {
-		t.Fatal("the openstack CLI is not installed (Debian python3-openstackclient); run `make test`, which installs it")
-	}
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()
-	osc := func(out any, args ...string) {
-		t.Helper()
-		full := append([]string{"--os-auth-type", "none", "--os-endpoint", srv.URL}, append(args, "-f", "json")...)
-		o, err := exec.Command(bin, full...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, o)
-		}
-		if err := json.Unmarshal(o, out); err != nil {
-			t.Fatalf("openstack %v: %v\n%s", args, err, o)
-		}
-	}
+	osc := openstackCLI(t, srv.URL)
 	var net, sub map[string]any
-	osc(&net, "network", "create", "osc-net")
-	osc(&sub, "subnet", "create", "--network", "osc-net", "--subnet-range", "192.168.6.0/24", "osc-sub")
+	osc.json(&net, "network", "create", "osc-net")
+	osc.json(&sub, "subnet", "create", "--network", "osc-net", "--subnet-range", "192.168.6.0/24", "osc-sub")
 	var port map[string]any
-	osc(&port, "port", "create", "--network", "osc-net", "p1")
+	osc.json(&port, "port", "create", "--network", "osc-net", "p1")
 	var list []map[string]any
-	osc(&list, "ip", "availability", "list")
+	osc.json(&list, "ip", "availability", "list")
 	if len(list) != 1 || list[0]["Network ID"] != net["id"] || list[0]["Network Name"] != "osc-net" || list[0]["Total IPs"] != float64(253) || list[0]["Used IPs"] != float64(1) {
 		t.Fatalf("ip availability list: %v", list)
 	}
 	var shown map[string]any
-	osc(&shown, "ip", "availability", "show", "osc-net")
+	osc.json(&shown, "ip", "availability", "show", "osc-net")
 	if shown["network_id"] != net["id"] || shown["used_ips"] != float64(1) || shown["total_ips"] != float64(253) {
 		t.Fatalf("ip availability show: %v", shown)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -19,10 +18,6 @@ import (
 // (`network agent list --network`, `network list --agent`, `network agent
 // add/remove network --dhcp`) and raw HTTP for the faults.
 func TestDHCPAgentScheduler(t *testing.T) {
-	bin, err := exec.LookPath("openstack")
-	if err != nil {
-		t.Fatal("the openstack CLI is not installed (Debian python3-openstackclient); run `make test`, which installs it")
-	}
 	ctx := context.Background()
 	// The agents below report once: each openstack command takes seconds
 	// on a loaded machine, and an agent silent for agent_down_time (75 s)
@@ -31,22 +26,7 @@ func TestDHCPAgentScheduler(t *testing.T) {
 	s := stack(t, "sqlite", "", ini)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()
-	osc := func(args ...string) string {
-		t.Helper()
-		full := append([]string{"--os-auth-type", "none", "--os-endpoint", srv.URL}, args...)
-		out, err := exec.Command(bin, full...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	oscJSON := func(out any, args ...string) {
-		t.Helper()
-		o := osc(append(args, "-f", "json")...)
-		if err := json.Unmarshal([]byte(o), out); err != nil {
-			t.Fatalf("openstack %v: %v\n%s", args, err, o)
-		}
-	}
+	osc := openstackCLI(t, srv.URL)
 	report := func(typ, binary, host string) string {
 		t.Helper()
 		a, err := s.Plugin.ReportState(ctx, neutron.AgentReport{AgentType: typ, Binary: binary, Host: host, Topic: "dhcp_agent",
@@ -58,44 +38,44 @@ func TestDHCPAgentScheduler(t *testing.T) {
 	}
 	d1 := report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-1")
 	var net map[string]any
-	oscJSON(&net, "network", "create", "dhcp-net")
-	osc("subnet", "create", "--network", "dhcp-net", "--subnet-range", "192.168.7.0/24", "dhcp-sub")
+	osc.json(&net, "network", "create", "dhcp-net")
+	osc.must("subnet", "create", "--network", "dhcp-net", "--subnet-range", "192.168.7.0/24", "dhcp-sub")
 	netID := net["id"].(string)
 
 	var agents []map[string]any
-	oscJSON(&agents, "network", "agent", "list", "--network", "dhcp-net")
+	osc.json(&agents, "network", "agent", "list", "--network", "dhcp-net")
 	if len(agents) != 1 || agents[0]["ID"] != d1 || agents[0]["Agent Type"] != "DHCP agent" || agents[0]["Host"] != "net-node-1" {
 		t.Fatalf("agent list --network: %v", agents)
 	}
 	var nets []map[string]any
-	oscJSON(&nets, "network", "list", "--agent", d1)
+	osc.json(&nets, "network", "list", "--agent", d1)
 	if len(nets) != 1 || nets[0]["ID"] != netID {
 		t.Fatalf("network list --agent: %v", nets)
 	}
 	var ports []map[string]any
-	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp", "--long")
-	if len(ports) != 1 || !strings.Contains(osc("port", "show", ports[0]["ID"].(string), "-c", "fixed_ips", "-f", "value"), "192.168.7.2") {
+	osc.json(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp", "--long")
+	if len(ports) != 1 || !strings.Contains(osc.must("port", "show", ports[0]["ID"].(string), "-c", "fixed_ips", "-f", "value"), "192.168.7.2") {
 		t.Fatalf("dhcp port: %v", ports)
 	}
 
 	// A second agent, added by hand: the network now has two (and two
 	// DHCP ports); taking the first off leaves the second.
 	d2 := report(neutron.AgentTypeDHCP, "neutron-dhcp-agent", "net-node-2")
-	osc("network", "agent", "add", "network", "--dhcp", d2, "dhcp-net")
-	oscJSON(&agents, "network", "agent", "list", "--network", netID)
+	osc.must("network", "agent", "add", "network", "--dhcp", d2, "dhcp-net")
+	osc.json(&agents, "network", "agent", "list", "--network", netID)
 	if len(agents) != 2 {
 		t.Fatalf("after add: %v", agents)
 	}
-	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp")
+	osc.json(&ports, "port", "list", "--network", "dhcp-net", "--device-owner", "network:dhcp")
 	if len(ports) != 2 {
 		t.Fatalf("dhcp ports after add: %v", ports)
 	}
-	osc("network", "agent", "remove", "network", "--dhcp", d1, "dhcp-net")
-	oscJSON(&agents, "network", "agent", "list", "--network", netID)
+	osc.must("network", "agent", "remove", "network", "--dhcp", d1, "dhcp-net")
+	osc.json(&agents, "network", "agent", "list", "--network", netID)
 	if len(agents) != 1 || agents[0]["ID"] != d2 {
 		t.Fatalf("after remove: %v", agents)
 	}
-	oscJSON(&nets, "network", "list", "--agent", d1)
+	osc.json(&nets, "network", "list", "--agent", d1)
 	if len(nets) != 0 {
 		t.Fatalf("d1 still lists %v", nets)
 	}
@@ -164,7 +144,7 @@ func TestDHCPAgentScheduler(t *testing.T) {
 		}
 	}
 	var ext map[string]any
-	oscJSON(&ext, "extension", "show", "dhcp_agent_scheduler")
+	osc.json(&ext, "extension", "show", "dhcp_agent_scheduler")
 	if ext["alias"] != "dhcp_agent_scheduler" {
 		t.Errorf("extension: %v", ext)
 	}

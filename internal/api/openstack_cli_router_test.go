@@ -1,9 +1,7 @@
 package api_test
 
 import (
-	"encoding/json"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -15,107 +13,82 @@ import (
 // a router joining a tenant subnet to an external network, a floating IP
 // associated with a port and taken off it, and everything taken apart.
 func TestOpenstackCLIRouters(t *testing.T) {
-	bin, err := exec.LookPath("openstack")
-	if err != nil {
-		t.Fatal("the openstack CLI is not installed (Debian python3-openstackclient); run `make test`, which installs it")
-	}
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()
-	run := func(args ...string) (string, error) {
-		t.Logf("openstack %s", strings.Join(args, " "))
-		full := append([]string{"--os-auth-type", "none", "--os-endpoint", srv.URL}, args...)
-		out, err := exec.Command(bin, full...).CombinedOutput()
-		return string(out), err
-	}
-	ok := func(args ...string) {
-		t.Helper()
-		if out, err := run(args...); err != nil {
-			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	osc := func(out any, args ...string) {
-		t.Helper()
-		o, err := run(append(args, "-f", "json")...)
-		if err != nil {
-			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, o)
-		}
-		if err := json.Unmarshal([]byte(o), out); err != nil {
-			t.Fatalf("openstack %v: %v\n%s", args, err, o)
-		}
-	}
+	osc := openstackCLI(t, srv.URL)
 	var pub, priv, privSub, vm map[string]any
-	osc(&pub, "network", "create", "--external", "public")
-	ok("subnet", "create", "--network", "public", "--subnet-range", "198.18.0.0/24", "--no-dhcp", "public-sub")
-	osc(&priv, "network", "create", "private")
-	osc(&privSub, "subnet", "create", "--network", "private", "--subnet-range", "10.0.0.0/24", "private-sub")
-	osc(&vm, "port", "create", "--network", "private", "vm-port")
+	osc.json(&pub, "network", "create", "--external", "public")
+	osc.must("subnet", "create", "--network", "public", "--subnet-range", "198.18.0.0/24", "--no-dhcp", "public-sub")
+	osc.json(&priv, "network", "create", "private")
+	osc.json(&privSub, "subnet", "create", "--network", "private", "--subnet-range", "10.0.0.0/24", "private-sub")
+	osc.json(&vm, "port", "create", "--network", "private", "vm-port")
 
 	var r map[string]any
-	osc(&r, "router", "create", "r1")
+	osc.json(&r, "router", "create", "r1")
 	if r["name"] != "r1" || r["status"] != "ACTIVE" || r["admin_state_up"] != true || r["external_gateway_info"] != nil {
 		t.Fatalf("router create: %v", r)
 	}
-	ok("router", "add", "subnet", "r1", "private-sub")
-	if out, err := run("router", "add", "subnet", "r1", "private-sub"); err == nil || !strings.Contains(out, "Router already has a port on subnet") {
+	osc.must("router", "add", "subnet", "r1", "private-sub")
+	if out, err := osc.run("router", "add", "subnet", "r1", "private-sub"); err == nil || !strings.Contains(out, "Router already has a port on subnet") {
 		t.Fatalf("adding the subnet twice: %v\n%s", err, out)
 	}
-	ok("router", "set", "--external-gateway", "public", "r1")
+	osc.must("router", "set", "--external-gateway", "public", "r1")
 	var shown map[string]any
-	osc(&shown, "router", "show", "r1")
+	osc.json(&shown, "router", "show", "r1")
 	gw, _ := shown["external_gateway_info"].(map[string]any)
 	if gw == nil || gw["network_id"] != pub["id"] || gw["enable_snat"] != true || len(gw["external_fixed_ips"].([]any)) != 1 {
 		t.Fatalf("router show after set --external-gateway: %v", shown)
 	}
 	var qr []map[string]any
-	osc(&qr, "port", "list", "--router", "r1", "--long")
+	osc.json(&qr, "port", "list", "--router", "r1", "--long")
 	if len(qr) != 2 {
 		t.Fatalf("ports of the router: %v", qr)
 	}
 
 	var fip map[string]any
-	osc(&fip, "floating ip", "create", "public")
+	osc.json(&fip, "floating ip", "create", "public")
 	id, _ := fip["id"].(string)
 	if fip["floating_network_id"] != pub["id"] || fip["port_id"] != nil || fip["status"] != "DOWN" || !strings.HasPrefix(fip["floating_ip_address"].(string), "198.18.0.") {
 		t.Fatalf("floating ip create: %v", fip)
 	}
-	ok("floating ip", "set", "--port", "vm-port", id)
-	osc(&fip, "floating ip", "show", id)
+	osc.must("floating ip", "set", "--port", "vm-port", id)
+	osc.json(&fip, "floating ip", "show", id)
 	vmIP := vm["fixed_ips"].([]any)[0].(map[string]any)["ip_address"]
 	if fip["port_id"] != vm["id"] || fip["router_id"] != r["id"] || fip["fixed_ip_address"] != vmIP {
 		t.Fatalf("floating ip after set --port: %v", fip)
 	}
 	// The router interface is in use by the floating IP.
-	if out, err := run("router", "remove", "subnet", "r1", "private-sub"); err == nil || !strings.Contains(out, "required by one or more floating IPs") {
+	if out, err := osc.run("router", "remove", "subnet", "r1", "private-sub"); err == nil || !strings.Contains(out, "required by one or more floating IPs") {
 		t.Fatalf("removing the floating IP's interface: %v\n%s", err, out)
 	}
-	ok("floating ip", "unset", "--port", id)
-	osc(&fip, "floating ip", "show", id)
+	osc.must("floating ip", "unset", "--port", id)
+	osc.json(&fip, "floating ip", "show", id)
 	if fip["port_id"] != nil || fip["router_id"] != nil || fip["fixed_ip_address"] != nil {
 		t.Fatalf("floating ip after unset --port: %v", fip)
 	}
 	var fips []map[string]any
-	osc(&fips, "floating ip", "list")
+	osc.json(&fips, "floating ip", "list")
 	if len(fips) != 1 || fips[0]["ID"] != id {
 		t.Fatalf("floating ip list: %v", fips)
 	}
 
-	ok("router", "remove", "subnet", "r1", "private-sub")
-	ok("router", "unset", "--external-gateway", "r1")
-	osc(&shown, "router", "show", "r1")
+	osc.must("router", "remove", "subnet", "r1", "private-sub")
+	osc.must("router", "unset", "--external-gateway", "r1")
+	osc.json(&shown, "router", "show", "r1")
 	if shown["external_gateway_info"] != nil {
 		t.Fatalf("router after unset --external-gateway: %v", shown)
 	}
-	ok("floating ip", "delete", id)
-	ok("router", "delete", "r1")
+	osc.must("floating ip", "delete", id)
+	osc.must("router", "delete", "r1")
 	var routers []map[string]any
-	osc(&routers, "router", "list")
+	osc.json(&routers, "router", "list")
 	if len(routers) != 0 {
 		t.Fatalf("routers left: %v", routers)
 	}
 	// Nothing of the router is left on the networks.
-	ok("port", "delete", "vm-port")
-	ok("subnet", "delete", "private-sub")
-	ok("network", "delete", "private")
-	ok("network", "delete", "public")
+	osc.must("port", "delete", "vm-port")
+	osc.must("subnet", "delete", "private-sub")
+	osc.must("network", "delete", "private")
+	osc.must("network", "delete", "public")
 }

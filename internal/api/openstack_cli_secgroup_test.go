@@ -1,9 +1,7 @@
 package api_test
 
 import (
-	"encoding/json"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -14,61 +12,43 @@ import (
 // `openstack security group rule ...` (Debian python3-openstackclient)
 // against our server, as TestOpenstackCLI does for networks.
 func TestOpenstackCLISecurityGroups(t *testing.T) {
-	bin, err := exec.LookPath("openstack")
-	if err != nil {
-		t.Fatal("the openstack CLI is not installed (Debian python3-openstackclient); run `make test`, which installs it")
-	}
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()
-	run := func(args ...string) (string, error) {
-		full := append([]string{"--os-auth-type", "none", "--os-endpoint", srv.URL}, args...)
-		out, err := exec.Command(bin, full...).CombinedOutput()
-		return string(out), err
-	}
-	osc := func(out any, args ...string) {
-		t.Helper()
-		o, err := run(append(args, "-f", "json")...)
-		if err != nil {
-			t.Fatalf("openstack %s: %v\n%s", strings.Join(args, " "), err, o)
-		}
-		if err := json.Unmarshal([]byte(o), out); err != nil {
-			t.Fatalf("openstack %v: %v\n%s", args, err, o)
-		}
-	}
+	osc := openstackCLI(t, srv.URL)
 	var sg map[string]any
-	osc(&sg, "security group", "create", "--description", "web servers", "osc-sg")
+	osc.json(&sg, "security group", "create", "--description", "web servers", "osc-sg")
 	if sg["name"] != "osc-sg" || sg["description"] != "web servers" || sg["stateful"] != true {
 		t.Fatalf("security group create: %v", sg)
 	}
 	var r map[string]any
-	osc(&r, "security group rule", "create", "--protocol", "tcp", "--dst-port", "22", "--remote-ip", "10.0.0.0/8", "osc-sg")
+	osc.json(&r, "security group rule", "create", "--protocol", "tcp", "--dst-port", "22", "--remote-ip", "10.0.0.0/8", "osc-sg")
 	if r["protocol"] != "tcp" || r["port_range_min"] != 22.0 || r["port_range_max"] != 22.0 || r["direction"] != "ingress" ||
 		r["remote_ip_prefix"] != "10.0.0.0/8" || r["security_group_id"] != sg["id"] {
 		t.Fatalf("rule create: %v", r)
 	}
 	var icmp map[string]any
-	osc(&icmp, "security group rule", "create", "--protocol", "icmp", "--icmp-type", "8", "--icmp-code", "0", "osc-sg")
+	osc.json(&icmp, "security group rule", "create", "--protocol", "icmp", "--icmp-type", "8", "--icmp-code", "0", "osc-sg")
 	if icmp["protocol"] != "icmp" || icmp["port_range_min"] != 8.0 || icmp["port_range_max"] != 0.0 {
 		t.Fatalf("icmp rule: %v", icmp)
 	}
 	var anyRule map[string]any
-	osc(&anyRule, "security group rule", "create", "--protocol", "any", "--egress", "--ethertype", "IPv6", "--remote-group", "osc-sg", "osc-sg")
+	osc.json(&anyRule, "security group rule", "create", "--protocol", "any", "--egress", "--ethertype", "IPv6", "--remote-group", "osc-sg", "osc-sg")
 	if anyRule["protocol"] != nil || anyRule["direction"] != "egress" || anyRule["ether_type"] != "IPv6" || anyRule["remote_group_id"] != sg["id"] {
 		t.Fatalf("any-protocol rule: %v", anyRule)
 	}
 	// A duplicate is Neutron's 409, which the CLI reports.
-	if out, err := run("security group rule", "create", "--protocol", "6", "--dst-port", "22:22", "--remote-ip", "10.0.0.0/8", "osc-sg"); err == nil ||
+	if out, err := osc.run("security group rule", "create", "--protocol", "6", "--dst-port", "22:22", "--remote-ip", "10.0.0.0/8", "osc-sg"); err == nil ||
 		!strings.Contains(out, "Security group rule already exists") {
 		t.Fatalf("duplicate rule: %v\n%s", err, out)
 	}
 	var rules []map[string]any
-	osc(&rules, "security group rule", "list", "osc-sg")
+	osc.json(&rules, "security group rule", "list", "osc-sg")
 	if len(rules) != 5 { // 2 egress defaults + 3 created
 		t.Fatalf("rule list: %v", rules)
 	}
 	var groups []map[string]any
-	osc(&groups, "security group", "list")
+	osc.json(&groups, "security group", "list")
 	names := map[any]bool{}
 	for _, g := range groups {
 		names[g["Name"]] = true
@@ -76,27 +56,27 @@ func TestOpenstackCLISecurityGroups(t *testing.T) {
 	if !names["default"] || !names["osc-sg"] || len(groups) != 2 {
 		t.Fatalf("security group list: %v", groups)
 	}
-	if out, err := run("security group", "set", "--name", "osc-sg2", "osc-sg"); err != nil {
+	if out, err := osc.run("security group", "set", "--name", "osc-sg2", "osc-sg"); err != nil {
 		t.Fatalf("security group set: %v\n%s", err, out)
 	}
 	var shown map[string]any
-	osc(&shown, "security group", "show", "osc-sg2")
+	osc.json(&shown, "security group", "show", "osc-sg2")
 	if shown["id"] != sg["id"] || len(shown["rules"].([]any)) != 5 {
 		t.Fatalf("security group show: %v", shown)
 	}
-	if out, err := run("security group rule", "delete", r["id"].(string)); err != nil {
+	if out, err := osc.run("security group rule", "delete", r["id"].(string)); err != nil {
 		t.Fatalf("rule delete: %v\n%s", err, out)
 	}
-	osc(&rules, "security group rule", "list", "osc-sg2")
+	osc.json(&rules, "security group rule", "list", "osc-sg2")
 	if len(rules) != 4 {
 		t.Fatalf("rules after delete: %v", rules)
 	}
-	if out, err := run("security group", "delete", "osc-sg2"); err != nil {
+	if out, err := osc.run("security group", "delete", "osc-sg2"); err != nil {
 		t.Fatalf("security group delete: %v\n%s", err, out)
 	}
 	// noauth callers are admins (as Neutron's noauth), who may delete a
 	// project's default group.
-	if out, err := run("security group", "delete", "default"); err != nil {
+	if out, err := osc.run("security group", "delete", "default"); err != nil {
 		t.Fatalf("deleting the default group as admin: %v\n%s", err, out)
 	}
 }
