@@ -83,22 +83,20 @@ var pagedOrOrdered = map[string]string{
 }
 
 func TestConformanceNoauth(t *testing.T) {
-	for name, admin := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			s := stack(t, name, admin, apitest.ReferenceINI)
-			r := newReplayer(t, s.Handler)
-			xs := loadExchanges(t, filepath.Join(conformanceDir(t), "noauth"))
-			var rest []exchange
-			for _, x := range xs {
-				if x.file == "04-extensions.json" {
-					checkExtensions(t, r, x)
-					continue
-				}
-				rest = append(rest, x)
+	eachDB(t, func(t *testing.T, name, admin string) {
+		s := stack(t, name, admin, apitest.ReferenceINI)
+		r := newReplayer(t, s.Handler)
+		xs := loadExchanges(t, filepath.Join(conformanceDir(t), "noauth"))
+		var rest []exchange
+		for _, x := range xs {
+			if x.file == "04-extensions.json" {
+				checkExtensions(t, r, x)
+				continue
 			}
-			replayFolder(t, r, rest, noauthPrelude(r), pagedOrOrdered)
-		})
-	}
+			rest = append(rest, x)
+		}
+		replayFolder(t, r, rest, noauthPrelude(r), pagedOrOrdered)
+	})
 }
 
 // checkExtensions: neutrino advertises only what it serves, so the list
@@ -232,4 +230,16 @@ func projectClients(t *testing.T, dbName, dbURL, extra string) (admin, alice, bo
 	alice = admin.as(map[string]string{"X-User-Id": "u2", "X-Project-Id": "alice", "X-Roles": "member"})
 	bob = admin.as(map[string]string{"X-User-Id": "u3", "X-Project-Id": "bob", "X-Roles": "member"})
 	return admin, alice, bob
+}
+
+// eachDB runs test once per database of backends, as parallel subtests:
+// each has a database of its own, and most of their time is spent
+// waiting for the database servers.
+func eachDB(t *testing.T, test func(t *testing.T, db, adminURL string)) {
+	for db, adminURL := range backends(t) {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			test(t, db, adminURL)
+		})
+	}
 }

@@ -102,108 +102,102 @@ const badTextType = "HTTPBadRequest"
 // is a 400 on every database, before the database sees it (c52fbac
 // answered 500 on PostgreSQL, and stored or matched other text elsewhere).
 func TestHostileText(t *testing.T) {
-	for name, admin := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			s := stack(t, name, admin, inputINI)
-			_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "n1"}}`, nil)
-			id := m["network"].(map[string]any)["id"].(string)
-			body := func(where string) string {
-				return "Invalid " + where + ": NUL characters and invalid UTF-8 are not allowed"
-			}
-			runHostile(t, s.Handler, []hostile{
-				{"filter NUL", "GET", "/v2.0/networks?name=%00", "", nil, 400, badTextType, body("query string")},
-				{"filter invalid UTF-8", "GET", "/v2.0/networks?name=%ff%fe", "", nil, 400, badTextType, body("query string")},
-				{"port filter NUL", "GET", "/v2.0/ports?device_id=a%00b", "", nil, 400, badTextType, body("query string")},
-				{"tag filter NUL", "GET", "/v2.0/networks?tags=x%00", "", nil, 400, badTextType, body("query string")},
-				{"filter key NUL", "GET", "/v2.0/networks?na%00me=x", "", nil, 400, badTextType, body("query string")},
-				{"path id NUL", "GET", "/v2.0/networks/%00", "", nil, 400, badTextType, body("resource path")},
-				{"path id invalid UTF-8", "DELETE", "/v2.0/ports/%c3%28", "", nil, 400, badTextType, body("resource path")},
-				{"path tag NUL", "PUT", "/v2.0/networks/" + id + "/tags/a%00b", "", nil, 400, badTextType, body("resource path")},
-				{"name NUL", "POST", "/v2.0/networks", `{"network": {"name": "a\u0000b"}}`, nil, 400, badTextType, body("request body")},
-				{"description NUL on update", "PUT", "/v2.0/networks/" + id, `{"network": {"description": "\u0000"}}`, nil, 400, badTextType, body("request body")},
-				{"key NUL", "POST", "/v2.0/networks", `{"network": {"na\u0000me": "x"}}`, nil, 400, badTextType, body("request body")},
-				{"name invalid UTF-8", "POST", "/v2.0/networks", "{\"network\": {\"name\": \"a\xffb\"}}", nil, 400, badTextType, "Body contains invalid data"},
-				{"device_id NUL", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "device_id": "vm\u0000"}}`, nil, 400, badTextType, body("request body")},
-				{"tags body NUL", "PUT", "/v2.0/networks/" + id + "/tags", `{"tags": ["ok", "b\u0000d"]}`, nil, 400, badTextType, body("request body")},
-				{"project header invalid UTF-8", "POST", "/v2.0/networks", `{"network": {"name": "x"}}`, map[string]string{"X-Project-Id": "p\xff"}, 400, badTextType, body("identity header")},
-				{"project header too long", "POST", "/v2.0/networks", `{"network": {"name": "x"}}`, map[string]string{"X-Project-Id": strings.Repeat("p", 256)}, 400, badTextType, "Invalid identity header: longer than 255 characters"},
-				// Text that is fine passes through unchanged.
-				{"unicode name", "POST", "/v2.0/networks", `{"network": {"name": "réseau-😀"}}`, nil, 201, "", ""},
-				{"unicode filter", "GET", "/v2.0/networks?name=r%C3%A9seau-%F0%9F%98%80", "", nil, 200, "", ""},
-			})
-			_, m = serve(t, s.Handler, "GET", "/v2.0/networks?name=r%C3%A9seau-%F0%9F%98%80", "", nil)
-			if l := m["networks"].([]any); len(l) != 1 {
-				t.Errorf("filter by unicode name: %d networks, want 1", len(l))
-			}
-			_, m = serve(t, s.Handler, "GET", "/v2.0/networks", "", nil)
-			if l := m["networks"].([]any); len(l) != 2 {
-				t.Errorf("%d networks after the refused creates, want 2", len(l))
-			}
+	eachDB(t, func(t *testing.T, name, admin string) {
+		s := stack(t, name, admin, inputINI)
+		_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "n1"}}`, nil)
+		id := m["network"].(map[string]any)["id"].(string)
+		body := func(where string) string {
+			return "Invalid " + where + ": NUL characters and invalid UTF-8 are not allowed"
+		}
+		runHostile(t, s.Handler, []hostile{
+			{"filter NUL", "GET", "/v2.0/networks?name=%00", "", nil, 400, badTextType, body("query string")},
+			{"filter invalid UTF-8", "GET", "/v2.0/networks?name=%ff%fe", "", nil, 400, badTextType, body("query string")},
+			{"port filter NUL", "GET", "/v2.0/ports?device_id=a%00b", "", nil, 400, badTextType, body("query string")},
+			{"tag filter NUL", "GET", "/v2.0/networks?tags=x%00", "", nil, 400, badTextType, body("query string")},
+			{"filter key NUL", "GET", "/v2.0/networks?na%00me=x", "", nil, 400, badTextType, body("query string")},
+			{"path id NUL", "GET", "/v2.0/networks/%00", "", nil, 400, badTextType, body("resource path")},
+			{"path id invalid UTF-8", "DELETE", "/v2.0/ports/%c3%28", "", nil, 400, badTextType, body("resource path")},
+			{"path tag NUL", "PUT", "/v2.0/networks/" + id + "/tags/a%00b", "", nil, 400, badTextType, body("resource path")},
+			{"name NUL", "POST", "/v2.0/networks", `{"network": {"name": "a\u0000b"}}`, nil, 400, badTextType, body("request body")},
+			{"description NUL on update", "PUT", "/v2.0/networks/" + id, `{"network": {"description": "\u0000"}}`, nil, 400, badTextType, body("request body")},
+			{"key NUL", "POST", "/v2.0/networks", `{"network": {"na\u0000me": "x"}}`, nil, 400, badTextType, body("request body")},
+			{"name invalid UTF-8", "POST", "/v2.0/networks", "{\"network\": {\"name\": \"a\xffb\"}}", nil, 400, badTextType, "Body contains invalid data"},
+			{"device_id NUL", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "device_id": "vm\u0000"}}`, nil, 400, badTextType, body("request body")},
+			{"tags body NUL", "PUT", "/v2.0/networks/" + id + "/tags", `{"tags": ["ok", "b\u0000d"]}`, nil, 400, badTextType, body("request body")},
+			{"project header invalid UTF-8", "POST", "/v2.0/networks", `{"network": {"name": "x"}}`, map[string]string{"X-Project-Id": "p\xff"}, 400, badTextType, body("identity header")},
+			{"project header too long", "POST", "/v2.0/networks", `{"network": {"name": "x"}}`, map[string]string{"X-Project-Id": strings.Repeat("p", 256)}, 400, badTextType, "Invalid identity header: longer than 255 characters"},
+			// Text that is fine passes through unchanged.
+			{"unicode name", "POST", "/v2.0/networks", `{"network": {"name": "réseau-😀"}}`, nil, 201, "", ""},
+			{"unicode filter", "GET", "/v2.0/networks?name=r%C3%A9seau-%F0%9F%98%80", "", nil, 200, "", ""},
 		})
-	}
+		_, m = serve(t, s.Handler, "GET", "/v2.0/networks?name=r%C3%A9seau-%F0%9F%98%80", "", nil)
+		if l := m["networks"].([]any); len(l) != 1 {
+			t.Errorf("filter by unicode name: %d networks, want 1", len(l))
+		}
+		_, m = serve(t, s.Handler, "GET", "/v2.0/networks", "", nil)
+		if l := m["networks"].([]any); len(l) != 2 {
+			t.Errorf("%d networks after the refused creates, want 2", len(l))
+		}
+	})
 }
 
 // TestMalformedQuery: a filter whose percent-escape is malformed is a 400.
 // c52fbac dropped the pair (url.ParseQuery) and listed everything: a
 // script deleting what a filtered list returned would delete all.
 func TestMalformedQuery(t *testing.T) {
-	for name, admin := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			s := stack(t, name, admin, inputINI)
-			_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "a;b"}}`, nil)
-			id := m["network"].(map[string]any)["id"].(string)
-			serve(t, s.Handler, "POST", "/v2.0/ports", `{"port": {"network_id": "`+id+`", "device_id": "vm-1"}}`, nil)
-			runHostile(t, s.Handler, []hostile{
-				{"name=%zz", "GET", "/v2.0/networks?name=%zz", "", nil, 400, "HTTPBadRequest", `Invalid query string: "name=%zz" is not correctly percent-encoded`},
-				{"device_id=%G0", "GET", "/v2.0/ports?device_id=%G0", "", nil, 400, "HTTPBadRequest", `Invalid query string: "device_id=%G0" is not correctly percent-encoded`},
-				{"truncated escape", "GET", "/v2.0/ports?device_id=vm-1%2", "", nil, 400, "HTTPBadRequest", `Invalid query string: "device_id=vm-1%2" is not correctly percent-encoded`},
-				{"bad key", "GET", "/v2.0/networks?%zz=1", "", nil, 400, "HTTPBadRequest", `Invalid query string: "%zz=1" is not correctly percent-encoded`},
-				{"bad escape on show", "GET", "/v2.0/networks/" + id + "?fields=%zz", "", nil, 400, "HTTPBadRequest", `Invalid query string: "fields=%zz" is not correctly percent-encoded`},
-			})
-			// ';' is a character (Python's parse_qsl), not a separator
-			// that drops the pair (Go's url.ParseQuery).
-			_, m = serve(t, s.Handler, "GET", "/v2.0/networks?name=a;b", "", nil)
-			if l := m["networks"].([]any); len(l) != 1 {
-				t.Errorf("name=a;b: %d networks, want 1", len(l))
-			}
-			_, m = serve(t, s.Handler, "GET", "/v2.0/ports?device_id=vm-2", "", nil)
-			if l := m["ports"].([]any); len(l) != 0 {
-				t.Errorf("device_id=vm-2: %d ports, want 0", len(l))
-			}
+	eachDB(t, func(t *testing.T, name, admin string) {
+		s := stack(t, name, admin, inputINI)
+		_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "a;b"}}`, nil)
+		id := m["network"].(map[string]any)["id"].(string)
+		serve(t, s.Handler, "POST", "/v2.0/ports", `{"port": {"network_id": "`+id+`", "device_id": "vm-1"}}`, nil)
+		runHostile(t, s.Handler, []hostile{
+			{"name=%zz", "GET", "/v2.0/networks?name=%zz", "", nil, 400, "HTTPBadRequest", `Invalid query string: "name=%zz" is not correctly percent-encoded`},
+			{"device_id=%G0", "GET", "/v2.0/ports?device_id=%G0", "", nil, 400, "HTTPBadRequest", `Invalid query string: "device_id=%G0" is not correctly percent-encoded`},
+			{"truncated escape", "GET", "/v2.0/ports?device_id=vm-1%2", "", nil, 400, "HTTPBadRequest", `Invalid query string: "device_id=vm-1%2" is not correctly percent-encoded`},
+			{"bad key", "GET", "/v2.0/networks?%zz=1", "", nil, 400, "HTTPBadRequest", `Invalid query string: "%zz=1" is not correctly percent-encoded`},
+			{"bad escape on show", "GET", "/v2.0/networks/" + id + "?fields=%zz", "", nil, 400, "HTTPBadRequest", `Invalid query string: "fields=%zz" is not correctly percent-encoded`},
 		})
-	}
+		// ';' is a character (Python's parse_qsl), not a separator
+		// that drops the pair (Go's url.ParseQuery).
+		_, m = serve(t, s.Handler, "GET", "/v2.0/networks?name=a;b", "", nil)
+		if l := m["networks"].([]any); len(l) != 1 {
+			t.Errorf("name=a;b: %d networks, want 1", len(l))
+		}
+		_, m = serve(t, s.Handler, "GET", "/v2.0/ports?device_id=vm-2", "", nil)
+		if l := m["ports"].([]any); len(l) != 0 {
+			t.Errorf("device_id=vm-2: %d ports, want 0", len(l))
+		}
+	})
 }
 
 // TestLengthsInCharacters: Neutron's limits (name and description 255,
 // tags 255) count characters; c52fbac counted bytes and refused 128 x "é".
 func TestLengthsInCharacters(t *testing.T) {
-	for name, admin := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			s := stack(t, name, admin, inputINI)
-			e255, e256 := strings.Repeat("é", 255), strings.Repeat("é", 256)
-			_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "`+e255+`", "description": "`+e255+`"}}`, nil)
-			n, _ := m["network"].(map[string]any)
-			if n == nil || n["name"] != e255 || n["description"] != e255 {
-				t.Fatalf("255 x é: %v", m)
-			}
-			id := n["id"].(string)
-			tooLong := func(attr string) string {
-				return "Invalid input for " + attr + ". Reason: '" + e256 + "' exceeds maximum length of 255."
-			}
-			runHostile(t, s.Handler, []hostile{
-				{"256 x é name", "POST", "/v2.0/networks", `{"network": {"name": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("name")},
-				{"256 x é description", "PUT", "/v2.0/networks/" + id, `{"network": {"description": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("description")},
-				{"256 x é device_id", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "device_id": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("device_id")},
-				{"255 x é port", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "name": "` + e255 + `", "device_id": "` + e255 + `", "device_owner": "` + e255 + `"}}`, nil, 201, "", ""},
-				{"255 x é tag", "PUT", "/v2.0/networks/" + id + "/tags/" + e255, "", nil, 201, "", ""},
-				{"256 x é tag", "PUT", "/v2.0/networks/" + id + "/tags", `{"tags": ["` + e256 + `"]}`, nil, 400, "HTTPBadRequest", "Invalid input for tags. Reason: '" + e256 + "' is not a valid tag."},
-			})
-			_, m = serve(t, s.Handler, "GET", "/v2.0/networks/"+id, "", nil)
-			if tags := m["network"].(map[string]any)["tags"].([]any); len(tags) != 1 || tags[0] != e255 {
-				t.Errorf("tags: %v", tags)
-			}
+	eachDB(t, func(t *testing.T, name, admin string) {
+		s := stack(t, name, admin, inputINI)
+		e255, e256 := strings.Repeat("é", 255), strings.Repeat("é", 256)
+		_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "`+e255+`", "description": "`+e255+`"}}`, nil)
+		n, _ := m["network"].(map[string]any)
+		if n == nil || n["name"] != e255 || n["description"] != e255 {
+			t.Fatalf("255 x é: %v", m)
+		}
+		id := n["id"].(string)
+		tooLong := func(attr string) string {
+			return "Invalid input for " + attr + ". Reason: '" + e256 + "' exceeds maximum length of 255."
+		}
+		runHostile(t, s.Handler, []hostile{
+			{"256 x é name", "POST", "/v2.0/networks", `{"network": {"name": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("name")},
+			{"256 x é description", "PUT", "/v2.0/networks/" + id, `{"network": {"description": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("description")},
+			{"256 x é device_id", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "device_id": "` + e256 + `"}}`, nil, 400, "HTTPBadRequest", tooLong("device_id")},
+			{"255 x é port", "POST", "/v2.0/ports", `{"port": {"network_id": "` + id + `", "name": "` + e255 + `", "device_id": "` + e255 + `", "device_owner": "` + e255 + `"}}`, nil, 201, "", ""},
+			{"255 x é tag", "PUT", "/v2.0/networks/" + id + "/tags/" + e255, "", nil, 201, "", ""},
+			{"256 x é tag", "PUT", "/v2.0/networks/" + id + "/tags", `{"tags": ["` + e256 + `"]}`, nil, 400, "HTTPBadRequest", "Invalid input for tags. Reason: '" + e256 + "' is not a valid tag."},
 		})
-	}
+		_, m = serve(t, s.Handler, "GET", "/v2.0/networks/"+id, "", nil)
+		if tags := m["network"].(map[string]any)["tags"].([]any); len(tags) != 1 || tags[0] != e255 {
+			t.Errorf("tags: %v", tags)
+		}
+	})
 }
 
 // TestSegmentationIDZero: provider:segmentation_id 0 is an id no type can
@@ -252,64 +246,62 @@ func TestSegmentationIDZero(t *testing.T) {
 // (db_base_plugin_v2._validate_subnet, _validate_ipv6_attributes) that
 // c52fbac did not, through the API on every database.
 func TestSubnetChecks(t *testing.T) {
-	for name, admin := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			s := stack(t, name, admin, inputINI)
-			nets := map[string]string{}
-			for _, n := range []string{"a", "b", "c", "d", "e"} {
-				_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "`+n+`"}}`, nil)
-				nets[n] = m["network"].(map[string]any)["id"].(string)
-			}
-			sub := func(net, cidr string, v int, extra string) string {
-				b := `{"subnet": {"network_id": "` + nets[net] + `", "cidr": "` + cidr + `", "ip_version": ` + map[int]string{4: "4", 6: "6"}[v]
-				return b + extra + `}}`
-			}
-			inv := func(m string) string { return "Invalid input for operation: " + m }
-			prefixMsg := inv("Subnet has a prefix length that is incompatible with DHCP service enabled.")
-			runHostile(t, s.Handler, []hostile{
-				{"/31 dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.0/31", 4, ""), nil, 400, "InvalidInput", prefixMsg},
-				{"/32 dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.5/32", 4, `, "enable_dhcp": true`), nil, 400, "InvalidInput", prefixMsg},
-				{"/127 dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::/127", 6, ""), nil, 400, "InvalidInput", prefixMsg},
-				{"/128 dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::1/128", 6, ""), nil, 400, "InvalidInput", prefixMsg},
-				{"multicast v4", "POST", "/v2.0/subnets", sub("a", "224.1.0.0/24", 4, ""), nil, 400, "InvalidInput", inv("Multicast IP subnet is not supported if enable_dhcp is True.")},
-				{"multicast v6", "POST", "/v2.0/subnets", sub("a", "ff05::/64", 6, ""), nil, 400, "InvalidInput", inv("Multicast IP subnet is not supported if enable_dhcp is True.")},
-				{"loopback", "POST", "/v2.0/subnets", sub("a", "127.0.0.0/24", 4, ""), nil, 400, "InvalidInput", inv("Loopback IP subnet is not supported if enable_dhcp is True.")},
-				{"ipv6 modes differ", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/64", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"`), nil, 400, "InvalidInput",
-					inv("ipv6_ra_mode set to 'slaac' with ipv6_address_mode set to 'dhcpv6-stateful' is not valid. If both attributes are set, they must be the same value.")},
-				{"ipv6 modes without dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/64", 6, `, "enable_dhcp": false, "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput",
-					inv("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False.")},
-				{"slaac not /64", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/80", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput",
-					inv("Invalid CIDR 2001:db8:1::/80 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64.")},
-				{"dns of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.2", "2001:db8::53"]`), nil, 400, "InvalidInput", inv("dns_nameserver '2001:db8::53' does not match the ip_version '4'.")},
-				{"route of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "host_routes": [{"destination": "2001:db8::/64", "nexthop": "10.7.0.1"}]`), nil, 400, "InvalidInput", inv("destination '2001:db8::/64' does not match the ip_version '4'.")},
-				{"six nameservers", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.4", "10.7.0.5", "10.7.0.6"]`), nil, 400, "DNSNameServersExhausted", "Unable to complete operation for new subnet. The number of DNS nameservers exceeds the limit 5."},
-				{"ipv6 mode on v4", "POST", "/v2.0/subnets", sub("a", "10.1.0.0/24", 4, `, "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput", inv("ipv6_address_mode is not valid when ip_version is 4.")},
-				// Allowed: without DHCP any prefix; address mode alone; ra mode alone; equal modes.
-				{"/31 no dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.0/31", 4, `, "enable_dhcp": false`), nil, 201, "", ""},
-				{"/128 no dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::1/128", 6, `, "enable_dhcp": false`), nil, 201, "", ""},
-				{"address mode alone", "POST", "/v2.0/subnets", sub("b", "2001:db8:2::/64", 6, `, "ipv6_address_mode": "dhcpv6-stateful"`), nil, 201, "", ""},
-				{"ra mode alone", "POST", "/v2.0/subnets", sub("c", "2001:db8:3::/64", 6, `, "ipv6_ra_mode": "dhcpv6-stateless"`), nil, 201, "", ""},
-				{"equal modes", "POST", "/v2.0/subnets", sub("d", "2001:db8:4::/64", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"`), nil, 201, "", ""},
-			})
-			// Updates: turning DHCP on re-checks the prefix; turning it off
-			// is refused while IPv6 modes are set.
-			_, m := serve(t, s.Handler, "GET", "/v2.0/subnets?network_id="+nets["a"]+"&cidr=10.0.0.0/31", "", nil)
-			small := m["subnets"].([]any)[0].(map[string]any)["id"].(string)
-			_, m = serve(t, s.Handler, "GET", "/v2.0/subnets?network_id="+nets["d"], "", nil)
-			slaac := m["subnets"].([]any)[0].(map[string]any)["id"].(string)
-			runHostile(t, s.Handler, []hostile{
-				{"enable dhcp on /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"enable_dhcp": true}}`, nil, 400, "InvalidInput", prefixMsg},
-				{"disable dhcp with slaac", "PUT", "/v2.0/subnets/" + slaac, `{"subnet": {"enable_dhcp": false}}`, nil, 400, "InvalidInput", inv("Cannot disable enable_dhcp with ipv6 attributes set.")},
-				{"21 host routes", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"host_routes": [` + strings.TrimSuffix(strings.Repeat(`{"destination": "10.8.0.0/24", "nexthop": "10.0.0.1"},`, 21), ",") + `]}}`, nil, 400, "HostRoutesExhausted",
-					"Unable to complete operation for " + small + ". The number of host routes exceeds the limit 20."},
-				{"rename /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"name": "p2p"}}`, nil, 200, "", ""},
-			})
-			_, m = serve(t, s.Handler, "GET", "/v2.0/subnets", "", nil)
-			if l := m["subnets"].([]any); len(l) != 5 {
-				t.Errorf("%d subnets, want the 5 accepted", len(l))
-			}
+	eachDB(t, func(t *testing.T, name, admin string) {
+		s := stack(t, name, admin, inputINI)
+		nets := map[string]string{}
+		for _, n := range []string{"a", "b", "c", "d", "e"} {
+			_, m := serve(t, s.Handler, "POST", "/v2.0/networks", `{"network": {"name": "`+n+`"}}`, nil)
+			nets[n] = m["network"].(map[string]any)["id"].(string)
+		}
+		sub := func(net, cidr string, v int, extra string) string {
+			b := `{"subnet": {"network_id": "` + nets[net] + `", "cidr": "` + cidr + `", "ip_version": ` + map[int]string{4: "4", 6: "6"}[v]
+			return b + extra + `}}`
+		}
+		inv := func(m string) string { return "Invalid input for operation: " + m }
+		prefixMsg := inv("Subnet has a prefix length that is incompatible with DHCP service enabled.")
+		runHostile(t, s.Handler, []hostile{
+			{"/31 dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.0/31", 4, ""), nil, 400, "InvalidInput", prefixMsg},
+			{"/32 dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.5/32", 4, `, "enable_dhcp": true`), nil, 400, "InvalidInput", prefixMsg},
+			{"/127 dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::/127", 6, ""), nil, 400, "InvalidInput", prefixMsg},
+			{"/128 dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::1/128", 6, ""), nil, 400, "InvalidInput", prefixMsg},
+			{"multicast v4", "POST", "/v2.0/subnets", sub("a", "224.1.0.0/24", 4, ""), nil, 400, "InvalidInput", inv("Multicast IP subnet is not supported if enable_dhcp is True.")},
+			{"multicast v6", "POST", "/v2.0/subnets", sub("a", "ff05::/64", 6, ""), nil, 400, "InvalidInput", inv("Multicast IP subnet is not supported if enable_dhcp is True.")},
+			{"loopback", "POST", "/v2.0/subnets", sub("a", "127.0.0.0/24", 4, ""), nil, 400, "InvalidInput", inv("Loopback IP subnet is not supported if enable_dhcp is True.")},
+			{"ipv6 modes differ", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/64", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"`), nil, 400, "InvalidInput",
+				inv("ipv6_ra_mode set to 'slaac' with ipv6_address_mode set to 'dhcpv6-stateful' is not valid. If both attributes are set, they must be the same value.")},
+			{"ipv6 modes without dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/64", 6, `, "enable_dhcp": false, "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput",
+				inv("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False.")},
+			{"slaac not /64", "POST", "/v2.0/subnets", sub("a", "2001:db8:1::/80", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput",
+				inv("Invalid CIDR 2001:db8:1::/80 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64.")},
+			{"dns of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.2", "2001:db8::53"]`), nil, 400, "InvalidInput", inv("dns_nameserver '2001:db8::53' does not match the ip_version '4'.")},
+			{"route of the other version", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "host_routes": [{"destination": "2001:db8::/64", "nexthop": "10.7.0.1"}]`), nil, 400, "InvalidInput", inv("destination '2001:db8::/64' does not match the ip_version '4'.")},
+			{"six nameservers", "POST", "/v2.0/subnets", sub("e", "10.7.0.0/24", 4, `, "dns_nameservers": ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.4", "10.7.0.5", "10.7.0.6"]`), nil, 400, "DNSNameServersExhausted", "Unable to complete operation for new subnet. The number of DNS nameservers exceeds the limit 5."},
+			{"ipv6 mode on v4", "POST", "/v2.0/subnets", sub("a", "10.1.0.0/24", 4, `, "ipv6_address_mode": "slaac"`), nil, 400, "InvalidInput", inv("ipv6_address_mode is not valid when ip_version is 4.")},
+			// Allowed: without DHCP any prefix; address mode alone; ra mode alone; equal modes.
+			{"/31 no dhcp", "POST", "/v2.0/subnets", sub("a", "10.0.0.0/31", 4, `, "enable_dhcp": false`), nil, 201, "", ""},
+			{"/128 no dhcp", "POST", "/v2.0/subnets", sub("a", "2001:db8::1/128", 6, `, "enable_dhcp": false`), nil, 201, "", ""},
+			{"address mode alone", "POST", "/v2.0/subnets", sub("b", "2001:db8:2::/64", 6, `, "ipv6_address_mode": "dhcpv6-stateful"`), nil, 201, "", ""},
+			{"ra mode alone", "POST", "/v2.0/subnets", sub("c", "2001:db8:3::/64", 6, `, "ipv6_ra_mode": "dhcpv6-stateless"`), nil, 201, "", ""},
+			{"equal modes", "POST", "/v2.0/subnets", sub("d", "2001:db8:4::/64", 6, `, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"`), nil, 201, "", ""},
 		})
-	}
+		// Updates: turning DHCP on re-checks the prefix; turning it off
+		// is refused while IPv6 modes are set.
+		_, m := serve(t, s.Handler, "GET", "/v2.0/subnets?network_id="+nets["a"]+"&cidr=10.0.0.0/31", "", nil)
+		small := m["subnets"].([]any)[0].(map[string]any)["id"].(string)
+		_, m = serve(t, s.Handler, "GET", "/v2.0/subnets?network_id="+nets["d"], "", nil)
+		slaac := m["subnets"].([]any)[0].(map[string]any)["id"].(string)
+		runHostile(t, s.Handler, []hostile{
+			{"enable dhcp on /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"enable_dhcp": true}}`, nil, 400, "InvalidInput", prefixMsg},
+			{"disable dhcp with slaac", "PUT", "/v2.0/subnets/" + slaac, `{"subnet": {"enable_dhcp": false}}`, nil, 400, "InvalidInput", inv("Cannot disable enable_dhcp with ipv6 attributes set.")},
+			{"21 host routes", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"host_routes": [` + strings.TrimSuffix(strings.Repeat(`{"destination": "10.8.0.0/24", "nexthop": "10.0.0.1"},`, 21), ",") + `]}}`, nil, 400, "HostRoutesExhausted",
+				"Unable to complete operation for " + small + ". The number of host routes exceeds the limit 20."},
+			{"rename /31", "PUT", "/v2.0/subnets/" + small, `{"subnet": {"name": "p2p"}}`, nil, 200, "", ""},
+		})
+		_, m = serve(t, s.Handler, "GET", "/v2.0/subnets", "", nil)
+		if l := m["subnets"].([]any); len(l) != 5 {
+			t.Errorf("%d subnets, want the 5 accepted", len(l))
+		}
+	})
 }
 
 // TestSortKeyWithoutDir: Neutron (api_common.get_sorts) wants one

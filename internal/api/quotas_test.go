@@ -78,96 +78,94 @@ func faultType(m map[string]any) string {
 func TestQuotasAPI(t *testing.T) {
 	ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone", 1)
 	defaults := recorded(t, "later", "83-quotas-show-tenant.json")["quota"].(map[string]any)
-	for db, admin := range backends(t) {
-		t.Run(db, func(t *testing.T) {
-			s := stack(t, db, admin, ini)
-			srv := httptest.NewServer(s.Handler)
-			defer srv.Close()
-			a := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
-			b := a.as(map[string]string{"X-User-Id": "ub", "X-Project-Id": "b", "X-Roles": "member,reader"})
+	eachDB(t, func(t *testing.T, db, admin string) {
+		s := stack(t, db, admin, ini)
+		srv := httptest.NewServer(s.Handler)
+		defer srv.Close()
+		a := client{t: t, url: srv.URL, hdr: map[string]string{"X-User-Id": "u", "X-Project-Id": "a", "X-Roles": "admin"}}
+		b := a.as(map[string]string{"X-User-Id": "ub", "X-Project-Id": "b", "X-Roles": "member,reader"})
 
-			// A project reads its own quotas: Neutron's defaults, the
-			// recorded body.
-			got := b.must(200, "GET", "/v2.0/quotas/b", "")["quota"]
-			if !reflect.DeepEqual(got, defaults) {
-				t.Fatalf("quotas of a new project: %v, want %v", got, defaults)
+		// A project reads its own quotas: Neutron's defaults, the
+		// recorded body.
+		got := b.must(200, "GET", "/v2.0/quotas/b", "")["quota"]
+		if !reflect.DeepEqual(got, defaults) {
+			t.Fatalf("quotas of a new project: %v, want %v", got, defaults)
+		}
+		if got := b.must(200, "GET", "/v2.0/quotas/b/default", "")["quota"]; !reflect.DeepEqual(got, defaults) {
+			t.Fatalf("defaults: %v", got)
+		}
+		if got := b.must(200, "GET", "/v2.0/quotas/tenant", ""); !reflect.DeepEqual(got, map[string]any{"tenant": map[string]any{"tenant_id": "b"}}) {
+			t.Fatalf("quotas/tenant: %v", got)
+		}
+		// Only admins read others' quotas, list them or change them.
+		for _, c := range []struct{ method, path, body, fault string }{
+			{"GET", "/v2.0/quotas/a", "", "PolicyNotAuthorized"},
+			{"GET", "/v2.0/quotas", "", "PolicyNotAuthorized"},
+			{"GET", "/v2.0/quotas/a/details", "", "AdminRequired"},
+			{"PUT", "/v2.0/quotas/b", `{"quota": {"network": 50}}`, "PolicyNotAuthorized"},
+			{"DELETE", "/v2.0/quotas/b", "", "PolicyNotAuthorized"},
+		} {
+			if m := b.must(403, c.method, c.path, c.body); faultType(m) != c.fault {
+				t.Errorf("%s %s: %v, want %s", c.method, c.path, m, c.fault)
 			}
-			if got := b.must(200, "GET", "/v2.0/quotas/b/default", "")["quota"]; !reflect.DeepEqual(got, defaults) {
-				t.Fatalf("defaults: %v", got)
+		}
+		if l := a.must(200, "GET", "/v2.0/quotas", "")["quotas"].([]any); len(l) != 0 {
+			t.Fatalf("projects with own quotas before any: %v", l)
+		}
+		// Bad bodies: Neutron's 400s, nothing changed.
+		for body, want := range map[string]string{
+			`{"quota": {"bogus": 1, "network": 2}}`: "Unrecognized attribute(s) 'bogus'",
+			`{"quota": {"network": -2}}`:            "Invalid input for network. Reason: '-2' is too small - must be at least '-1'.",
+			`{"quota": {"port": "many"}}`:           "Invalid input for operation: 'many' is not an integer.",
+			`{"quotas": {"port": 1}}`:               "Unable to find 'quota' in request body",
+		} {
+			m := a.must(400, "PUT", "/v2.0/quotas/b", body)
+			if msg := m["NeutronError"].(map[string]any)["message"]; msg != want {
+				t.Errorf("%s: %q, want %q", body, msg, want)
 			}
-			if got := b.must(200, "GET", "/v2.0/quotas/tenant", ""); !reflect.DeepEqual(got, map[string]any{"tenant": map[string]any{"tenant_id": "b"}}) {
-				t.Fatalf("quotas/tenant: %v", got)
-			}
-			// Only admins read others' quotas, list them or change them.
-			for _, c := range []struct{ method, path, body, fault string }{
-				{"GET", "/v2.0/quotas/a", "", "PolicyNotAuthorized"},
-				{"GET", "/v2.0/quotas", "", "PolicyNotAuthorized"},
-				{"GET", "/v2.0/quotas/a/details", "", "AdminRequired"},
-				{"PUT", "/v2.0/quotas/b", `{"quota": {"network": 50}}`, "PolicyNotAuthorized"},
-				{"DELETE", "/v2.0/quotas/b", "", "PolicyNotAuthorized"},
-			} {
-				if m := b.must(403, c.method, c.path, c.body); faultType(m) != c.fault {
-					t.Errorf("%s %s: %v, want %s", c.method, c.path, m, c.fault)
-				}
-			}
-			if l := a.must(200, "GET", "/v2.0/quotas", "")["quotas"].([]any); len(l) != 0 {
-				t.Fatalf("projects with own quotas before any: %v", l)
-			}
-			// Bad bodies: Neutron's 400s, nothing changed.
-			for body, want := range map[string]string{
-				`{"quota": {"bogus": 1, "network": 2}}`: "Unrecognized attribute(s) 'bogus'",
-				`{"quota": {"network": -2}}`:            "Invalid input for network. Reason: '-2' is too small - must be at least '-1'.",
-				`{"quota": {"port": "many"}}`:           "Invalid input for operation: 'many' is not an integer.",
-				`{"quotas": {"port": 1}}`:               "Unable to find 'quota' in request body",
-			} {
-				m := a.must(400, "PUT", "/v2.0/quotas/b", body)
-				if msg := m["NeutronError"].(map[string]any)["message"]; msg != want {
-					t.Errorf("%s: %q, want %q", body, msg, want)
-				}
-			}
-			q := a.must(200, "PUT", "/v2.0/quotas/b", `{"quota": {"network": 1, "port": "3", "force": true}}`)["quota"].(map[string]any)
-			if q["network"] != float64(1) || q["port"] != float64(3) || q["subnet"] != float64(100) || len(q) != len(defaults) {
-				t.Fatalf("after PUT: %v", q)
-			}
-			l := a.must(200, "GET", "/v2.0/quotas", "")["quotas"].([]any)
-			if len(l) != 1 || l[0].(map[string]any)["project_id"] != "b" || l[0].(map[string]any)["tenant_id"] != "b" || l[0].(map[string]any)["network"] != float64(1) {
-				t.Fatalf("quotas list: %v", l)
-			}
+		}
+		q := a.must(200, "PUT", "/v2.0/quotas/b", `{"quota": {"network": 1, "port": "3", "force": true}}`)["quota"].(map[string]any)
+		if q["network"] != float64(1) || q["port"] != float64(3) || q["subnet"] != float64(100) || len(q) != len(defaults) {
+			t.Fatalf("after PUT: %v", q)
+		}
+		l := a.must(200, "GET", "/v2.0/quotas", "")["quotas"].([]any)
+		if len(l) != 1 || l[0].(map[string]any)["project_id"] != "b" || l[0].(map[string]any)["tenant_id"] != "b" || l[0].(map[string]any)["network"] != float64(1) {
+			t.Fatalf("quotas list: %v", l)
+		}
 
-			// Enforcement: the second network and a bulk beyond the
-			// port limit are 409 OverQuota with Neutron's message.
-			n := b.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`)["network"].(map[string]any)
-			m := b.must(409, "POST", "/v2.0/networks", `{"network": {"name": "n2"}}`)
-			if faultType(m) != "OverQuota" || m["NeutronError"].(map[string]any)["message"] != "Quota exceeded for resources: ['network']." {
-				t.Fatalf("second network: %v", m)
-			}
-			net := n["id"].(string)
-			b.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net+`", "cidr": "10.0.0.0/24", "ip_version": 4}}`)
-			b.must(201, "POST", "/v2.0/ports", `{"ports": [{"network_id": "`+net+`"}, {"network_id": "`+net+`"}]}`)
-			if m := b.must(409, "POST", "/v2.0/ports", `{"ports": [{"network_id": "`+net+`"}, {"network_id": "`+net+`"}]}`); faultType(m) != "OverQuota" {
-				t.Fatalf("bulk beyond the limit: %v", m)
-			}
-			d := b.must(200, "GET", "/v2.0/quotas/b/details", "")["quota"].(map[string]any)
-			want := map[string]any{"limit": float64(3), "used": float64(2), "reserved": float64(0)}
-			if !reflect.DeepEqual(d["port"], want) || d["network"].(map[string]any)["used"] != float64(1) || len(d) != len(defaults) {
-				t.Fatalf("details: %v", d)
-			}
-			// check_limit refuses a limit below use; force does not check.
-			if m := a.must(400, "PUT", "/v2.0/quotas/b", `{"quota": {"port": 1, "check_limit": true}}`); !strings.Contains(m["NeutronError"].(map[string]any)["message"].(string), "must be greater than or equal to already used 2") {
-				t.Fatalf("check_limit: %v", m)
-			}
-			a.must(200, "PUT", "/v2.0/quotas/b", `{"quota": {"port": 1, "force": true}}`)
+		// Enforcement: the second network and a bulk beyond the
+		// port limit are 409 OverQuota with Neutron's message.
+		n := b.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`)["network"].(map[string]any)
+		m := b.must(409, "POST", "/v2.0/networks", `{"network": {"name": "n2"}}`)
+		if faultType(m) != "OverQuota" || m["NeutronError"].(map[string]any)["message"] != "Quota exceeded for resources: ['network']." {
+			t.Fatalf("second network: %v", m)
+		}
+		net := n["id"].(string)
+		b.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net+`", "cidr": "10.0.0.0/24", "ip_version": 4}}`)
+		b.must(201, "POST", "/v2.0/ports", `{"ports": [{"network_id": "`+net+`"}, {"network_id": "`+net+`"}]}`)
+		if m := b.must(409, "POST", "/v2.0/ports", `{"ports": [{"network_id": "`+net+`"}, {"network_id": "`+net+`"}]}`); faultType(m) != "OverQuota" {
+			t.Fatalf("bulk beyond the limit: %v", m)
+		}
+		d := b.must(200, "GET", "/v2.0/quotas/b/details", "")["quota"].(map[string]any)
+		want := map[string]any{"limit": float64(3), "used": float64(2), "reserved": float64(0)}
+		if !reflect.DeepEqual(d["port"], want) || d["network"].(map[string]any)["used"] != float64(1) || len(d) != len(defaults) {
+			t.Fatalf("details: %v", d)
+		}
+		// check_limit refuses a limit below use; force does not check.
+		if m := a.must(400, "PUT", "/v2.0/quotas/b", `{"quota": {"port": 1, "check_limit": true}}`); !strings.Contains(m["NeutronError"].(map[string]any)["message"].(string), "must be greater than or equal to already used 2") {
+			t.Fatalf("check_limit: %v", m)
+		}
+		a.must(200, "PUT", "/v2.0/quotas/b", `{"quota": {"port": 1, "force": true}}`)
 
-			a.must(204, "DELETE", "/v2.0/quotas/b", "")
-			if m := a.must(404, "DELETE", "/v2.0/quotas/b", ""); faultType(m) != "TenantQuotaNotFound" {
-				t.Fatalf("second delete: %v", m)
-			}
-			if got := a.must(200, "GET", "/v2.0/quotas/b", "")["quota"]; !reflect.DeepEqual(got, defaults) {
-				t.Fatalf("after delete: %v", got)
-			}
-			b.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n2"}}`)
-		})
-	}
+		a.must(204, "DELETE", "/v2.0/quotas/b", "")
+		if m := a.must(404, "DELETE", "/v2.0/quotas/b", ""); faultType(m) != "TenantQuotaNotFound" {
+			t.Fatalf("second delete: %v", m)
+		}
+		if got := a.must(200, "GET", "/v2.0/quotas/b", "")["quota"]; !reflect.DeepEqual(got, defaults) {
+			t.Fatalf("after delete: %v", got)
+		}
+		b.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n2"}}`)
+	})
 }
 
 // TestNetworkIPAvailabilityAPI: the recorded shape (later/84), admin only

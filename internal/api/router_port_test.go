@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -14,77 +13,73 @@ import (
 // l3-port-ip-change-not-allowed); on other ports Neutron's rules hold:
 // fixed_ips and network:* owners only by the network's owner.
 func TestRouterPortUpdatePolicy(t *testing.T) {
-	for _, db := range []struct{ name, url string }{
-		{"sqlite", ""}, {"postgres", os.Getenv("NEUTRINO_TEST_POSTGRES")}, {"mysql", os.Getenv("NEUTRINO_TEST_MYSQL")},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			admin, alice, bob := projectClients(t, db.name, db.url, "")
-			denied := func(c client, path, body, attr string) {
-				t.Helper()
-				code, m := c.do("PUT", path, body)
-				msg, _ := m["NeutronError"].(map[string]any)["message"].(string)
-				if code != 403 || fault(m) != "PolicyNotAuthorized" || !strings.Contains(msg, "rule:update_port:"+attr+")") {
-					t.Fatalf("PUT %s %s: %d %v", path, body, code, m)
-				}
+	eachDB(t, func(t *testing.T, dbName, dbURL string) {
+		admin, alice, bob := projectClients(t, dbName, dbURL, "")
+		denied := func(c client, path, body, attr string) {
+			t.Helper()
+			code, m := c.do("PUT", path, body)
+			msg, _ := m["NeutronError"].(map[string]any)["message"].(string)
+			if code != 403 || fault(m) != "PolicyNotAuthorized" || !strings.Contains(msg, "rule:update_port:"+attr+")") {
+				t.Fatalf("PUT %s %s: %d %v", path, body, code, m)
 			}
+		}
 
-			pub := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "public", "router:external": true}}`)["network"].(map[string]any)
-			admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+pub["id"].(string)+`", "cidr": "198.18.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)
-			net := alice.must(201, "POST", "/v2.0/networks", `{"network": {"name": "private"}}`)["network"].(map[string]any)
-			sub := alice.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net["id"].(string)+`", "cidr": "10.0.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)["subnet"].(map[string]any)
-			subID := sub["id"].(string)
-			r := alice.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r", "external_gateway_info": {"network_id": "`+pub["id"].(string)+`"}}}`)["router"].(map[string]any)
-			rID := r["id"].(string)
-			qr := "/v2.0/ports/" + alice.must(200, "PUT", "/v2.0/routers/"+rID+"/add_router_interface", `{"subnet_id": "`+subID+`"}`)["port_id"].(string)
-			gws := admin.must(200, "GET", "/v2.0/ports?device_owner=network:router_gateway&device_id="+rID, "")["ports"].([]any)
-			if len(gws) != 1 {
-				t.Fatalf("gateway ports %v", gws)
-			}
-			qg := "/v2.0/ports/" + gws[0].(map[string]any)["id"].(string)
+		pub := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "public", "router:external": true}}`)["network"].(map[string]any)
+		admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+pub["id"].(string)+`", "cidr": "198.18.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)
+		net := alice.must(201, "POST", "/v2.0/networks", `{"network": {"name": "private"}}`)["network"].(map[string]any)
+		sub := alice.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net["id"].(string)+`", "cidr": "10.0.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)["subnet"].(map[string]any)
+		subID := sub["id"].(string)
+		r := alice.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r", "external_gateway_info": {"network_id": "`+pub["id"].(string)+`"}}}`)["router"].(map[string]any)
+		rID := r["id"].(string)
+		qr := "/v2.0/ports/" + alice.must(200, "PUT", "/v2.0/routers/"+rID+"/add_router_interface", `{"subnet_id": "`+subID+`"}`)["port_id"].(string)
+		gws := admin.must(200, "GET", "/v2.0/ports?device_owner=network:router_gateway&device_id="+rID, "")["ports"].([]any)
+		if len(gws) != 1 {
+			t.Fatalf("gateway ports %v", gws)
+		}
+		qg := "/v2.0/ports/" + gws[0].(map[string]any)["id"].(string)
 
-			// The router's owner, who owns the network too, may rename the
-			// port but not re-own it or move its IPv4 addresses; naming
-			// the subnet it is on again keeps its address (Tempest's
-			// test_router_interface_port_update_with_fixed_ip).
-			alice.must(200, "PUT", qr, `{"port": {"name": "renamed"}}`)
-			denied(alice, qr, `{"port": {"device_owner": "compute:nova"}}`, "device_owner")
-			for _, body := range []string{`{"port": {"fixed_ips": [{"subnet_id": "` + subID + `", "ip_address": "10.0.0.250"}]}}`, `{"port": {"fixed_ips": []}}`} {
-				if code, m := alice.do("PUT", qr, body); code != 400 || fault(m) != "IPAddressChangeNotAllowed" {
-					t.Fatalf("alice PUT %s: %d %v", body, code, m)
-				}
+		// The router's owner, who owns the network too, may rename the
+		// port but not re-own it or move its IPv4 addresses; naming
+		// the subnet it is on again keeps its address (Tempest's
+		// test_router_interface_port_update_with_fixed_ip).
+		alice.must(200, "PUT", qr, `{"port": {"name": "renamed"}}`)
+		denied(alice, qr, `{"port": {"device_owner": "compute:nova"}}`, "device_owner")
+		for _, body := range []string{`{"port": {"fixed_ips": [{"subnet_id": "` + subID + `", "ip_address": "10.0.0.250"}]}}`, `{"port": {"fixed_ips": []}}`} {
+			if code, m := alice.do("PUT", qr, body); code != 400 || fault(m) != "IPAddressChangeNotAllowed" {
+				t.Fatalf("alice PUT %s: %d %v", body, code, m)
 			}
-			same := alice.must(200, "PUT", qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`"}]}}`)["port"].(map[string]any)
-			if ips := same["fixed_ips"].([]any); len(ips) != 1 || ips[0].(map[string]any)["ip_address"] != "10.0.0.1" {
-				t.Fatalf("the interface's subnet named again: %v", ips)
-			}
-			// Its own value again is no change.
-			alice.must(200, "PUT", qr, `{"port": {"device_owner": "network:router_interface"}}`)
-			// The gateway port has no project (as Neutron's): hidden from it.
-			if code, _ := alice.do("PUT", qg, `{"port": {"device_owner": ""}}`); code != 404 {
-				t.Fatalf("alice updates the gateway port: %d", code)
-			}
-			// Nobody moves a router interface's IPv4 address.
-			code, m := admin.do("PUT", qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`", "ip_address": "10.0.0.250"}]}}`)
-			if code != 400 || fault(m) != "IPAddressChangeNotAllowed" {
-				t.Fatalf("admin moves the interface address: %d %v", code, m)
-			}
-			p := admin.must(200, "GET", qr, "")["port"].(map[string]any)
-			if ip := p["fixed_ips"].([]any)[0].(map[string]any)["ip_address"]; p["device_owner"] != "network:router_interface" || ip != "10.0.0.1" || p["name"] != "renamed" {
-				t.Fatalf("router port after refused updates: %v", p)
-			}
-			// The router still has its interface.
-			alice.must(200, "PUT", "/v2.0/routers/"+rID+"/remove_router_interface", `{"subnet_id": "`+subID+`"}`)
+		}
+		same := alice.must(200, "PUT", qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`"}]}}`)["port"].(map[string]any)
+		if ips := same["fixed_ips"].([]any); len(ips) != 1 || ips[0].(map[string]any)["ip_address"] != "10.0.0.1" {
+			t.Fatalf("the interface's subnet named again: %v", ips)
+		}
+		// Its own value again is no change.
+		alice.must(200, "PUT", qr, `{"port": {"device_owner": "network:router_interface"}}`)
+		// The gateway port has no project (as Neutron's): hidden from it.
+		if code, _ := alice.do("PUT", qg, `{"port": {"device_owner": ""}}`); code != 404 {
+			t.Fatalf("alice updates the gateway port: %d", code)
+		}
+		// Nobody moves a router interface's IPv4 address.
+		code, m := admin.do("PUT", qr, `{"port": {"fixed_ips": [{"subnet_id": "`+subID+`", "ip_address": "10.0.0.250"}]}}`)
+		if code != 400 || fault(m) != "IPAddressChangeNotAllowed" {
+			t.Fatalf("admin moves the interface address: %d %v", code, m)
+		}
+		p := admin.must(200, "GET", qr, "")["port"].(map[string]any)
+		if ip := p["fixed_ips"].([]any)[0].(map[string]any)["ip_address"]; p["device_owner"] != "network:router_interface" || ip != "10.0.0.1" || p["name"] != "renamed" {
+			t.Fatalf("router port after refused updates: %v", p)
+		}
+		// The router still has its interface.
+		alice.must(200, "PUT", "/v2.0/routers/"+rID+"/remove_router_interface", `{"subnet_id": "`+subID+`"}`)
 
-			// Ordinary ports: Neutron's update_port:fixed_ips and
-			// update_port:device_owner on a shared network of the admin.
-			shared := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "shared", "shared": true}}`)["network"].(map[string]any)
-			ssub := admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+shared["id"].(string)+`", "cidr": "10.1.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)["subnet"].(map[string]any)
-			bp := "/v2.0/ports/" + bob.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+shared["id"].(string)+`"}}`)["port"].(map[string]any)["id"].(string)
-			denied(bob, bp, `{"port": {"fixed_ips": [{"subnet_id": "`+ssub["id"].(string)+`"}]}}`, "fixed_ips")
-			denied(bob, bp, `{"port": {"device_owner": "network:dhcp"}}`, "device_owner")
-			if p := bob.must(200, "PUT", bp, `{"port": {"device_owner": "compute:nova"}}`)["port"].(map[string]any); p["device_owner"] != "compute:nova" {
-				t.Fatalf("bob's port %v", p)
-			}
-		})
-	}
+		// Ordinary ports: Neutron's update_port:fixed_ips and
+		// update_port:device_owner on a shared network of the admin.
+		shared := admin.must(201, "POST", "/v2.0/networks", `{"network": {"name": "shared", "shared": true}}`)["network"].(map[string]any)
+		ssub := admin.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+shared["id"].(string)+`", "cidr": "10.1.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)["subnet"].(map[string]any)
+		bp := "/v2.0/ports/" + bob.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+shared["id"].(string)+`"}}`)["port"].(map[string]any)["id"].(string)
+		denied(bob, bp, `{"port": {"fixed_ips": [{"subnet_id": "`+ssub["id"].(string)+`"}]}}`, "fixed_ips")
+		denied(bob, bp, `{"port": {"device_owner": "network:dhcp"}}`, "device_owner")
+		if p := bob.must(200, "PUT", bp, `{"port": {"device_owner": "compute:nova"}}`)["port"].(map[string]any); p["device_owner"] != "compute:nova" {
+			t.Fatalf("bob's port %v", p)
+		}
+	})
 }
