@@ -74,35 +74,43 @@ func subnetKind(b Backend) *kind {
 	return subnets().kind(crud[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate]{
 		get: b.GetSubnet, list: b.ListSubnets, update: b.UpdateSubnet, delete: b.DeleteSubnet,
 		create: func(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error) {
-			// A pool the caller cannot see does not exist for it.
-			if c := CallerFrom(ctx); !c.Admin {
-				for _, r := range reqs {
-					if r.SubnetPoolID == "" && r.UseDefaultPool && r.IPVersion != 0 {
-						// The default pool too (Neutron looks it up with
-						// the caller's visibility).
-						l, err := b.ListSubnetPools(ctx, neutron.ListQuery{VisibleTo: visibleTo(c),
-							Filters: map[string][]string{"is_default": {"true"}, "ip_version": {strconv.Itoa(r.IPVersion)}}})
-						if err != nil {
-							return nil, err
-						}
-						if len(l) == 0 {
-							return nil, neutron.Errorf(400, "BadRequest", "Bad subnets request: No default subnetpool found for IPv%d.", r.IPVersion)
-						}
-					}
-					if r.SubnetPoolID == "" {
-						continue
-					}
-					p, err := b.GetSubnetPool(ctx, r.SubnetPoolID)
-					if err != nil {
-						return nil, err
-					}
-					if !p.Shared && !ownerOrAdmin(c, p.ProjectID) {
-						return nil, errSubnetPoolNotFound(r.SubnetPoolID)
-					}
-				}
+			if err := checkPoolsVisible(ctx, b, reqs); err != nil {
+				return nil, err
 			}
 			return b.CreateSubnets(ctx, reqs)
 		}})
+}
+
+// checkPoolsVisible: a subnet pool the caller cannot see does not exist
+// for it, the default pool included (Neutron looks it up with the
+// caller's visibility).
+func checkPoolsVisible(ctx context.Context, b Backend, reqs []neutron.SubnetCreate) error {
+	c := CallerFrom(ctx)
+	if c.Admin {
+		return nil
+	}
+	for _, r := range reqs {
+		switch {
+		case r.SubnetPoolID != "":
+			p, err := b.GetSubnetPool(ctx, r.SubnetPoolID)
+			if err != nil {
+				return err
+			}
+			if !p.Shared && !ownerOrAdmin(c, p.ProjectID) {
+				return errSubnetPoolNotFound(r.SubnetPoolID)
+			}
+		case r.UseDefaultPool && r.IPVersion != 0:
+			l, err := b.ListSubnetPools(ctx, neutron.ListQuery{VisibleTo: visibleTo(c),
+				Filters: map[string][]string{"is_default": {"true"}, "ip_version": {strconv.Itoa(r.IPVersion)}}})
+			if err != nil {
+				return err
+			}
+			if len(l) == 0 {
+				return neutron.Errorf(400, "BadRequest", "Bad subnets request: No default subnetpool found for IPv%d.", r.IPVersion)
+			}
+		}
+	}
+	return nil
 }
 
 func appendPool(b []byte, p *neutron.AllocationPool) []byte {
