@@ -86,17 +86,23 @@ func TestConformanceNoauth(t *testing.T) {
 	eachDB(t, func(t *testing.T, name, admin string) {
 		s := stack(t, name, admin, apitest.ReferenceINI)
 		r := newReplayer(t, s.Handler)
-		xs := loadExchanges(t, filepath.Join(conformanceDir(t), "noauth"))
-		var rest []exchange
-		for _, x := range xs {
-			if x.file == "04-extensions.json" {
-				checkExtensions(t, r, x)
-				continue
-			}
-			rest = append(rest, x)
-		}
-		replayFolder(t, r, rest, noauthPrelude(r), pagedOrOrdered)
+		replayWithExtensions(t, r, "noauth", noauthPrelude(r))
 	})
+}
+
+// replayWithExtensions replays a folder of recordings, its
+// 04-extensions.json through checkExtensions (neutrino advertises fewer
+// extensions than Neutron).
+func replayWithExtensions(t *testing.T, r *replayer, folder string, prelude map[string]func()) {
+	var rest []exchange
+	for _, x := range loadExchanges(t, filepath.Join(conformanceDir(t), folder)) {
+		if x.file == "04-extensions.json" {
+			checkExtensions(t, r, x)
+			continue
+		}
+		rest = append(rest, x)
+	}
+	replayFolder(t, r, rest, prelude, pagedOrOrdered)
 }
 
 // checkExtensions: neutrino advertises only what it serves, so the list
@@ -169,16 +175,7 @@ func TestConformancePolicy(t *testing.T) {
 	ini := strings.Replace(apitest.ReferenceINI, "auth_strategy = noauth", "auth_strategy = keystone", 1)
 	s := stack(t, "sqlite", "", ini)
 	r := newReplayer(t, s.Handler)
-	xs := loadExchanges(t, filepath.Join(conformanceDir(t), "policy"))
-	var rest []exchange
-	for _, x := range xs {
-		if x.file == "04-extensions.json" {
-			checkExtensions(t, r, x)
-			continue
-		}
-		rest = append(rest, x)
-	}
-	replayFolder(t, r, rest, policyPrelude(r), pagedOrOrdered)
+	replayWithExtensions(t, r, "policy", policyPrelude(r))
 }
 
 // The policy/ folder lacks the creation of "net-to-delete" (an admin's
