@@ -85,6 +85,7 @@ func TestGophercloudQuotasBulk(t *testing.T) {
 // TestOpenstackCLIIPAvailability: `openstack ip availability list/show`
 // (Debian python3-openstackclient) in noauth mode.
 func TestOpenstackCLIIPAvailability(t *testing.T) {
+	t.Parallel()
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()

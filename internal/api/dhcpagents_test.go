@@ -18,6 +18,7 @@ import (
 // (`network agent list --network`, `network list --agent`, `network agent
 // add/remove network --dhcp`) and raw HTTP for the faults.
 func TestDHCPAgentScheduler(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// The agents below report once: each openstack command takes seconds
 	// on a loaded machine, and an agent silent for agent_down_time (75 s)

@@ -13,6 +13,7 @@ import (
 // a router joining a tenant subnet to an external network, a floating IP
 // associated with a port and taken off it, and everything taken apart.
 func TestOpenstackCLIRouters(t *testing.T) {
+	t.Parallel()
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()

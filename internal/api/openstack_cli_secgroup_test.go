@@ -12,6 +12,7 @@ import (
 // `openstack security group rule ...` (Debian python3-openstackclient)
 // against our server, as TestOpenstackCLI does for networks.
 func TestOpenstackCLISecurityGroups(t *testing.T) {
+	t.Parallel()
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()

@@ -14,6 +14,7 @@ import (
 // TestOpenstackCLI drives the real python3-openstackclient (Debian) against
 // our server on a loopback port, as an operator would in noauth mode.
 func TestOpenstackCLI(t *testing.T) {
+	t.Parallel()
 	s := stack(t, "sqlite", "", apitest.ReferenceINI)
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()

@@ -5,7 +5,9 @@ The command runs through the `openstack` script's own entry point
 (openstackclient.shell.main) with its stdout and stderr going to one buffer,
 as `openstack ARGS` would print them; one JSON line {"rc": exit status,
 "out": output} answers it. Starting Python and importing the client takes
-seconds, the command itself milliseconds: this pays the imports once.
+seconds, the command itself a fraction of that: this pays the imports once.
+Each command builds its clients afresh (forget_clients), as a new process
+would.
 """
 
 import io
@@ -16,9 +18,27 @@ import sys
 import traceback
 
 from openstackclient import shell
+from osc_lib import clientmanager
+
+
+def forget_clients():
+    """Drops the API clients that the last command made.
+
+    osc_lib keeps each client on the ClientManager class, for the rest of
+    the process: a later command would reuse it, with its endpoint and
+    session. A command must start as fresh as in a process of its own.
+    """
+    caches = [a for a in vars(clientmanager.ClientManager).values()
+              if isinstance(a, clientmanager.ClientCache)]
+    if not caches:
+        sys.exit("osc.py: osc_lib keeps its clients elsewhere now; "
+                 "commands would share them")
+    for c in caches:
+        c._handle = None
 
 
 def run(prog, args):
+    forget_clients()
     out = io.StringIO()
     saved = sys.stdout, sys.stderr, sys.argv
     handlers = list(logging.getLogger().handlers)
