@@ -62,6 +62,7 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 			a.Alive = true
 			t.Emit(neutron.Created(a))
 		} else {
+			before := *a
 			a.Binary, a.Topic, a.Configurations, a.HeartbeatAt = r.Binary, topic, conf, now
 			if r.StartFlag {
 				a.StartedAt = now
@@ -70,7 +71,15 @@ func (p *Plugin) ReportState(ctx context.Context, r neutron.AgentReport) (*neutr
 				return err
 			}
 			a.Alive = true
-			t.Emit(neutron.Updated(a))
+			// A heartbeat that changes only heartbeat_timestamp writes no
+			// change-log row: every agent's report every report_interval
+			// would otherwise be a row each server decodes for every view
+			// (333 rows/s at 10,000 agents), and no view reads the
+			// timestamp (liveness is computed from the agents table when
+			// it is read). An agent coming back alive is logged.
+			if !wasAlive || !neutron.HeartbeatOnly(before, *a) {
+				t.Emit(neutron.Updated(a))
+			}
 		}
 		if r.TunnelIP != "" && (len(r.TunnelTypes) == 0 || slices.Contains(r.TunnelTypes, neutron.TypeVXLAN) || slices.Contains(r.TunnelTypes, neutron.TypeGRE)) {
 			ep := neutron.TunnelEndpoint{IPAddress: r.TunnelIP, UDPPort: vxlanUDPPort, Host: r.Host}

@@ -1,6 +1,7 @@
 package neutron
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -145,4 +146,16 @@ func Decode[R Resource](c Change) (R, error) {
 		return r, fmt.Errorf("change %d: decode %s %s: %w", c.Revision, c.Kind, c.ID, err)
 	}
 	return r, nil
+}
+
+// HeartbeatOnly reports whether agent row now differs from old only in
+// what every report_state moves (heartbeat_timestamp, alive). Such a
+// heartbeat is not a change-log row: no view reads the timestamp, and at
+// thousands of agents the rows would be most of the log (the stream's
+// servers decode each one for every view).
+func HeartbeatOnly(old, now Agent) bool {
+	return old.ID == now.ID && old.AgentType == now.AgentType && old.Host == now.Host && old.Binary == now.Binary &&
+		old.Topic == now.Topic && old.StartedAt.Equal(now.StartedAt) && old.CreatedAt.Equal(now.CreatedAt) &&
+		old.AdminStateUp == now.AdminStateUp && old.Description == now.Description &&
+		old.AvailabilityZone == now.AvailabilityZone && bytes.Equal(old.Configurations, now.Configurations)
 }

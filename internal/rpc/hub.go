@@ -230,6 +230,17 @@ func (h *hub[V, D]) update(host string, prevRev int64, nets map[string]struct{})
 	return 0
 }
 
+// registered reports whether host's agent is in the model, and the
+// revision the model is at.
+func (h *hub[V, D]) registered(host string) (bool, int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.model == nil {
+		return false, 0
+	}
+	return h.model.HasHost(host), h.model.Revision()
+}
+
 // subscribe registers a wake-up channel for host.
 func (h *hub[V, D]) subscribe(name string) chan struct{} {
 	h.mu.Lock()

@@ -575,11 +575,20 @@ func serveWatch[V, D, M any, PM interface {
 		return status.Error(codes.InvalidArgument, "watch needs host")
 	}
 	ctx := stream.Context()
-	// Read what was committed before this agent connected (its own
-	// registration above all), so its first snapshot is already right:
-	// an l2pop agent must never briefly see, and build, a wrong mesh.
-	if err := s.catchUpSince(ctx, arrived); err != nil {
-		return status.Errorf(codes.Unavailable, "read change log: %v", err)
+	// The first snapshot must include the agent's own registration: an
+	// l2pop agent must never briefly see, and build, a wrong mesh (an
+	// unregistered host's view is empty). When the model already has the
+	// host's agent and is not behind the revision the agent holds, the
+	// view the server has applied is served as it is, at its revision,
+	// and the deltas follow: waiting for the end of the change log
+	// instead made every watch wait for whatever else was committed
+	// meanwhile (at 10,000 agents the tail never got there, and no watch
+	// got its snapshot). Otherwise read what was committed before this
+	// agent connected first.
+	if known, rev := h.registered(host); !known || req.GetLastRevision() > rev {
+		if err := s.catchUpSince(ctx, arrived); err != nil {
+			return status.Errorf(codes.Unavailable, "read change log: %v", err)
+		}
 	}
 	wake := h.subscribe(host)
 	defer h.unsubscribe(host, wake)

@@ -651,3 +651,76 @@ func TestWatchCatchUpCoalesces(t *testing.T) {
 		t.Errorf("after the watcher's read the server is at revision %d, the log at %d", s.Revision(), mem.Revision())
 	}
 }
+
+// TestWatchServesAppliedView: a registered agent's watch gets the view
+// the server has applied, at its revision, without waiting for the
+// change log (here unreadable, with a commit the server has not read);
+// that snapshot equals a fresh computation from the state at its
+// revision, and the deltas follow once the log is readable. A host the
+// server does not know yet, and an agent holding a revision the server
+// has not reached, wait for the log instead: their snapshot must hold
+// the agent's registration and must not go back.
+func TestWatchServesAppliedView(t *testing.T) {
+	cfg := l2pop.Config{Enabled: true}
+	mem := rpctest.NewMemory()
+	h := startServer(t, mem, ServerConfig{L2Pop: cfg}, "")
+	c := dial(t, h.addr, ClientConfig{})
+	ctx := context.Background()
+	register(t, c, "compute-1", "198.18.0.1", true)
+	register(t, c, "compute-2", "198.18.0.2", true)
+	mem.CreateNetwork("net-a", 1001)
+	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
+	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
+	for _, p := range [][2]string{{"compute-1", "vm-a"}, {"compute-2", "vm-b"}} {
+		if _, err := c.UpdateDevice(ctx, p[0], p[1], true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "server at the log's end", func() bool { return h.srv.Revision() == mem.Revision() })
+	applied := mem.State()
+
+	mem.SetFailing(true)
+	mem.PutPort("vm-c", "net-a", "compute-2", "fa:16:3e:00:00:0c", "192.168.1.13")
+	if _, err := c.UpdateDevice(ctx, "compute-2", "vm-c", true); err != nil {
+		t.Fatal(err)
+	}
+
+	w := newWatcher()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
+	defer func() { stop(); <-done }()
+	eventually(t, "snapshot while the log is unreadable", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+	v, rev, _, _ := w.state()
+	if rev != applied.Revision {
+		t.Fatalf("snapshot at revision %d, want the applied %d (the log is at %d)", rev, applied.Revision, mem.Revision())
+	}
+	if want := l2pop.NewModel(cfg, applied).View("compute-1"); !v.Equal(want) {
+		t.Fatalf("snapshot differs from a fresh computation at revision %d:\ngot\n%s\nwant\n%s", rev, v, want)
+	}
+	if len(v.Networks["net-a"].Entries) != 1 {
+		t.Fatalf("snapshot has %d entries, want vm-b's only:\n%s", len(v.Networks["net-a"].Entries), v)
+	}
+
+	// An unknown host and an agent ahead of the server get nothing until
+	// the log can be read.
+	for _, tc := range []struct {
+		host string
+		rev  int64
+	}{{"compute-9", 0}, {"compute-2", mem.Revision()}} {
+		got := 0
+		err := c.Watch(ctx, tc.host, tc.rev, func(Update) error { got++; return nil })
+		if status.Code(err) != codes.Unavailable || got != 0 {
+			t.Errorf("watch %s from %d with the log unreadable: %d messages, %v; want none and Unavailable", tc.host, tc.rev, got, err)
+		}
+	}
+
+	mem.SetFailing(false)
+	eventually(t, "deltas after the log is readable", func() bool {
+		v, _, _, _ := w.state()
+		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 2
+	})
+	if _, _, snaps, _ := w.state(); snaps != 1 || w.rejected != 0 {
+		t.Errorf("snapshots %d, rejected deltas %d; want 1 and 0", snaps, w.rejected)
+	}
+}

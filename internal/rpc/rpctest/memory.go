@@ -216,6 +216,7 @@ func (m *Memory) Agents() []neutron.Agent {
 // ReportState implements rpc.Backend.
 func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron.Agent, error) {
 	m.mu.Lock()
+	rev := m.rev
 	now := time.Now().UTC()
 	key := agentKey{r.Host, r.AgentType}
 	a, found := m.agents[m.agentIDs[key]]
@@ -224,15 +225,20 @@ func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron
 		a = neutron.Agent{ID: fmt.Sprintf("agent-%06d", m.seq), AgentType: r.AgentType, Host: r.Host, AdminStateUp: true, CreatedAt: now, StartedAt: now}
 		m.agentIDs[key] = a.ID
 	}
+	before := a
 	a.Binary, a.Topic, a.Configurations, a.HeartbeatAt, a.Alive = r.Binary, r.Topic, r.Configurations, now, true
 	if r.StartFlag {
 		a.StartedAt = now
 	}
 	m.agents[a.ID] = a
-	if found {
-		m.appendChange(neutron.Updated(a))
-	} else {
+	switch {
+	case !found:
 		m.appendChange(neutron.Created(a))
+	case !neutron.HeartbeatOnly(before, a):
+		// As the plugin: a heartbeat that changes nothing but its
+		// timestamp is no change-log row. (This stand-in has no
+		// agent_down_time, so no agent comes back alive.)
+		m.appendChange(neutron.Updated(a))
 	}
 	if r.TunnelIP != "" {
 		if old, ok := m.endpoints[r.Host]; !ok || old.IPAddress != r.TunnelIP {
@@ -249,8 +255,11 @@ func (m *Memory) ReportState(_ context.Context, r neutron.AgentReport) (*neutron
 			m.appendChange(neutron.Updated(e))
 		}
 	}
+	logged := m.rev != rev
 	m.mu.Unlock()
-	m.wrote()
+	if logged {
+		m.wrote()
+	}
 	return &a, nil
 }
 
