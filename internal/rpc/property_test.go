@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"neutrino/internal/l2pop"
+	"neutrino/internal/neutron"
 	"neutrino/internal/rpc/rpctest"
 )
 
@@ -139,6 +140,93 @@ func TestDeltasEqualSnapshot(t *testing.T) {
 					t.Errorf("%s was sent %d deltas that did not follow its revision", host, ws[host].rejected)
 				}
 				ws[host].mu.Unlock()
+			}
+		})
+	}
+}
+
+// TestAppliedSnapshotEqualsFresh: the snapshot a registered agent's watch
+// is served without reading the change log first (the view the server
+// has applied, at its revision) equals a fresh computation from the
+// database as it was at that revision, however far the log has moved on
+// since.
+func TestAppliedSnapshotEqualsFresh(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			cfg := l2pop.Config{Enabled: seed%2 == 1}
+			ctx := context.Background()
+			mem := rpctest.NewMemory()
+			s := NewServer(mem, ServerConfig{L2Pop: cfg})
+			hosts := []string{"h0", "h1", "h2", "h3"}
+			report := func(host string, ip int) {
+				conf := fmt.Sprintf(`{"tunneling_ip":"198.18.4.%d","l2_population":%t,"tunnel_types":["vxlan"]}`, ip, r.IntN(4) != 0)
+				if _, err := mem.ReportState(ctx, neutron.AgentReport{AgentType: neutron.AgentTypeOVS, Host: host,
+					Configurations: []byte(conf), StartFlag: true, TunnelIP: fmt.Sprintf("198.18.4.%d", ip)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, host := range hosts[:3] {
+				report(host, i+1)
+			}
+			for n := 0; n < 3; n++ {
+				mem.CreateNetwork(fmt.Sprintf("net-%d", n), int64(1001+n))
+			}
+			st, err := mem.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.load(st)
+			// The database at every revision the server may stand at.
+			states := map[int64]*neutron.State{mem.Revision(): mem.State()}
+			var ports []string
+			checked := 0
+			for i := 0; i < 200; i++ {
+				switch op := r.IntN(10); {
+				case op < 4 || len(ports) == 0:
+					id := fmt.Sprintf("p%03d", i)
+					ports = append(ports, id)
+					mem.PutPort(id, fmt.Sprintf("net-%d", r.IntN(3)), hosts[r.IntN(len(hosts))],
+						fmt.Sprintf("fa:16:3e:00:%02x:%02x", i/256, i%256), fmt.Sprintf("192.168.%d.%d", r.IntN(3), 10+i))
+				case op < 7:
+					id := ports[r.IntN(len(ports))]
+					if p, ok := mem.Port(id); ok {
+						mem.UpdateDevice(ctx, p.HostID, id, r.IntN(3) != 0)
+					}
+				case op < 8:
+					k := r.IntN(len(ports))
+					mem.DeletePort(ports[k])
+					ports = append(ports[:k], ports[k+1:]...)
+				default:
+					report(hosts[r.IntN(len(hosts))], r.IntN(5)+1)
+				}
+				states[mem.Revision()] = mem.State()
+				if r.IntN(3) == 0 {
+					if err := s.catchUp(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, host := range hosts {
+					known, rev := s.hub.registered(host)
+					if !known || r.IntN(3) != 0 {
+						continue
+					}
+					p := s.hub.pendingFor(host, 0)
+					if p.snapshot == nil || p.rev > rev {
+						t.Fatalf("%s: pending %+v at server revision %d, want a snapshot", host, p, rev)
+					}
+					at, ok := states[p.rev]
+					if !ok {
+						t.Fatalf("%s: snapshot at revision %d, between two writes", host, p.rev)
+					}
+					if want := l2pop.NewModel(cfg, at).View(host); !p.snapshot.Equal(want) {
+						t.Fatalf("%s at revision %d (log at %d): served\n%s\nfresh\n%s", host, p.rev, mem.Revision(), p.snapshot, want)
+					}
+					checked++
+				}
+			}
+			if checked < 50 {
+				t.Fatalf("only %d snapshots checked", checked)
 			}
 		})
 	}
