@@ -287,6 +287,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		return err
 	}
 
+	rows0, agentRows0 := b.tr.logRows()
 	t0 := time.Now()
 	for _, n := range nodes {
 		if err := b.startAgent(n, b.clients[len(b.agents)%len(b.clients)]); err != nil {
@@ -315,6 +316,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		}
 	}
 	setupStats := b.srv.Stats()
+	rows1, agentRows1 := b.tr.logRows()
 	how := "bound by the run, reported up by their agents"
 	if b.preloadPorts {
 		how = "ACTIVE in the backend before the server started"
@@ -324,6 +326,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 
 	fmt.Printf("events start: %s UTC, load average %s, process RSS %s\n\n", time.Now().UTC().Format("15:04:05"), machine.LoadAvg(), machine.RSS())
 	// Port events, one at a time.
+	tEvents0 := time.Now()
 	var lat []time.Duration
 	var msgs, bytes, over, hostsSum int64
 	maxOver := int64(-1 << 62)
@@ -357,6 +360,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 			b.log.Warn("event over budget", "messages", m, "hosts", ev.hosts, "snapshots", after.Snapshots-before.Snapshots, "latency", ev.latency)
 		}
 	}
+	tEvents := time.Since(tEvents0)
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	ne := float64(nEvents)
@@ -376,6 +380,9 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		reconnects += n.a.Reconnects()
 	}
 	fmt.Printf("| agents' watch reconnects, setup and events | %d (%s) |\n", reconnects, b.ends.summary())
+	rows2, agentRows2 := b.tr.logRows()
+	fmt.Printf("| change-log rows written: setup (agents started to all applied) / events | %d (%d agents rows) in %s / %d (%d agents rows) in %s |\n",
+		rows1-rows0, agentRows1-agentRows0, tSetup.Round(time.Second), rows2-rows1, agentRows2-agentRows1, tEvents.Round(time.Second))
 
 	if resync > 0 {
 		if err := b.resync(resync); err != nil {
@@ -509,6 +516,17 @@ type tracker struct {
 	waiting  map[string]*event // port id -> event awaiting ACTIVE
 	open     []*event
 	history  map[string][]apply // host -> recent applies
+	// rows and agentRows count the change-log rows written, and those of
+	// them that are agents rows (report_state).
+	rows, agentRows int64
+}
+
+// logRows returns the change-log rows written so far and how many were
+// agents rows.
+func (t *tracker) logRows() (rows, agentRows int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rows, t.agentRows
 }
 
 type portRec struct {
@@ -556,7 +574,13 @@ func (t *tracker) expect(portID string) *event {
 }
 
 func (t *tracker) onChange(c neutron.Change) {
-	if c.Kind != "port" {
+	t.mu.Lock()
+	t.rows++
+	if c.Kind == neutron.KindAgent {
+		t.agentRows++
+	}
+	t.mu.Unlock()
+	if c.Kind != neutron.KindPort {
 		return
 	}
 	now := time.Now()
