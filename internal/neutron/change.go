@@ -52,6 +52,61 @@ type Change struct {
 	Op       ChangeOp
 	// Object is the resource as JSON after the change (nil for delete).
 	Object json.RawMessage
+	// decoded, set by Decoded, is Object decoded once for every reader
+	// of the row (Decode returns it).
+	decoded Resource
+}
+
+// Decoded returns c carrying its object decoded, so that the readers it
+// is handed to (the server's L2, DHCP and L3 views) decode it once between
+// them, and can do so before taking their locks. Readers must not change
+// what Decode returns (they hold values, as with a loaded State). A kind
+// without a type here, a deletion, or an object that does not decode is
+// returned as it is (Decode then reports the error).
+func (c Change) Decoded() Change {
+	if c.decoded != nil || c.Deletion() {
+		return c
+	}
+	var r Resource
+	var err error
+	switch c.Kind {
+	case KindNetwork:
+		r, err = decodeObject[Network](c)
+	case KindSubnet:
+		r, err = decodeObject[Subnet](c)
+	case KindPort:
+		r, err = decodeObject[Port](c)
+	case KindAgent:
+		r, err = decodeObject[Agent](c)
+	case KindEndpoint:
+		r, err = decodeObject[TunnelEndpoint](c)
+	case KindSecurityGroup:
+		r, err = decodeObject[SecurityGroup](c)
+	case KindSecurityGroupRule:
+		r, err = decodeObject[SecurityGroupRule](c)
+	case KindDHCPBinding:
+		r, err = decodeObject[DHCPBinding](c)
+	case KindL3Binding:
+		r, err = decodeObject[L3Binding](c)
+	case KindRouter:
+		r, err = decodeObject[Router](c)
+	case KindFloatingIP:
+		r, err = decodeObject[FloatingIP](c)
+	default:
+		return c
+	}
+	if err == nil {
+		c.decoded = r
+	}
+	return c
+}
+
+func decodeObject[R Resource](c Change) (Resource, error) {
+	var r R
+	if err := json.Unmarshal(c.Object, &r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Resource is a value the change log carries: its kind and the id its rows
@@ -141,6 +196,9 @@ func Decode[R Resource](c Change) (R, error) {
 	}
 	if c.Deletion() {
 		return r, fmt.Errorf("change %d: %s %s: a deletion carries no object", c.Revision, c.Kind, c.ID)
+	}
+	if d, ok := c.decoded.(R); ok {
+		return d, nil
 	}
 	if err := json.Unmarshal(c.Object, &r); err != nil {
 		return r, fmt.Errorf("change %d: decode %s %s: %w", c.Revision, c.Kind, c.ID, err)
