@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -79,6 +80,12 @@ func TestDHCPAgentScheduler(t *testing.T) {
 	osc.json(&nets, "network", "list", "--agent", d1)
 	if len(nets) != 0 {
 		t.Fatalf("d1 still lists %v", nets)
+	}
+	// d1's port stays, reserved with its address for the next agent, as
+	// Neutron's remove_network_from_dhcp_agent leaves it.
+	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-id", "reserved_dhcp_port", "-c", "ID", "-c", "Fixed IP Addresses")
+	if len(ports) != 1 || !strings.Contains(fmt.Sprint(ports[0]["Fixed IP Addresses"]), "192.168.7.2") {
+		t.Fatalf("reserved dhcp port after remove: %v", ports)
 	}
 
 	do := func(method, path, body string, hdr map[string]string) (int, string) {

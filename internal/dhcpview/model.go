@@ -326,9 +326,16 @@ func (m *Model) network(host, id string) (dhcp.Network, bool) {
 	own := neutron.DHCPDeviceID(host, id)
 	for _, pid := range slices.Sorted(maps.Keys(m.portsOf[id])) {
 		pi := m.ports[pid]
-		if pi.deviceID == own && pi.port.DeviceOwner == neutron.DeviceOwnerDHCP {
-			n.DHCPPort = pi.port
-			continue
+		if pi.port.DeviceOwner == neutron.DeviceOwnerDHCP {
+			switch pi.deviceID {
+			case own:
+				n.DHCPPort = pi.port
+				continue
+			case neutron.DeviceIDReservedDHCPPort:
+				// No agent answers on a reserved port: unlike Neutron's
+				// agents, do not hand its address out as a DNS server.
+				continue
+			}
 		}
 		n.Ports = append(n.Ports, pi.port)
 	}

@@ -199,6 +199,51 @@ func TestView(t *testing.T) {
 	}
 }
 
+// A network moved from compute-1's agent to compute-2's, as the scheduler
+// commits it: compute-2 serves it on the same DHCP port (id, MAC,
+// address), compute-1 drops it; a reserved port is nobody's, and no agent
+// lists it among the network's ports (it would be handed out as a DNS
+// server).
+func TestViewTakeOver(t *testing.T) {
+	w := newWorld()
+	w.put(network("net-a", 1450))
+	w.put(subnet("sub-a", "net-a", "192.168.1.0/24", "192.168.1.1", true))
+	w.put(dhcpAgent("agent-1", "compute-1"))
+	w.put(dhcpAgent("agent-2", "compute-2"))
+	w.put(neutron.DHCPBinding{NetworkID: "net-a", AgentID: "agent-1"})
+	w.put(port("dp1", "net-a", "fa:16:3e:00:00:01", neutron.DeviceOwnerDHCP, neutron.DHCPDeviceID("compute-1", "net-a"), "sub-a=192.168.1.2"))
+	m := NewModel(w.state())
+	apply := func(cs ...neutron.Change) {
+		t.Helper()
+		for _, c := range cs {
+			if _, err := m.Apply(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dp := dhcp.Port{ID: "dp1", MAC: "fa:16:3e:00:00:01", DeviceOwner: neutron.DeviceOwnerDHCP,
+		FixedIPs: []dhcp.FixedIP{{SubnetID: "sub-a", Address: netip.MustParseAddr("192.168.1.2")}}}
+	if got := m.View("compute-1"); len(got.Networks) != 1 || !reflect.DeepEqual(got.Networks[0].DHCPPort, dp) {
+		t.Fatalf("compute-1 before: %+v", got)
+	}
+	apply(w.del(neutron.KindDHCPBinding, neutron.DHCPBindingKey("net-a", "agent-1")),
+		w.put(neutron.DHCPBinding{NetworkID: "net-a", AgentID: "agent-2"}),
+		w.put(port("dp1", "net-a", "fa:16:3e:00:00:01", neutron.DeviceOwnerDHCP, neutron.DHCPDeviceID("compute-2", "net-a"), "sub-a=192.168.1.2")))
+	if got := m.View("compute-2"); len(got.Networks) != 1 || !reflect.DeepEqual(got.Networks[0].DHCPPort, dp) || len(got.Networks[0].Ports) != 0 {
+		t.Fatalf("compute-2 after the take-over: %+v", got)
+	}
+	if got := m.View("compute-1"); len(got.Networks) != 0 {
+		t.Fatalf("compute-1 after the take-over: %+v", got)
+	}
+	// compute-2 gets a port of its own (as when an admin adds the network
+	// to a second agent) while dp1 is reserved: compute-2 does not list dp1.
+	apply(w.put(port("dp1", "net-a", "fa:16:3e:00:00:01", neutron.DeviceOwnerDHCP, neutron.DeviceIDReservedDHCPPort, "sub-a=192.168.1.2")),
+		w.put(port("dp2", "net-a", "fa:16:3e:00:00:02", neutron.DeviceOwnerDHCP, neutron.DHCPDeviceID("compute-2", "net-a"), "sub-a=192.168.1.3")))
+	if got := m.View("compute-2"); len(got.Networks) != 1 || got.Networks[0].DHCPPort.ID != "dp2" || len(got.Networks[0].Ports) != 0 {
+		t.Fatalf("compute-2 with dp1 reserved: %+v", got)
+	}
+}
+
 func TestDiffApply(t *testing.T) {
 	n := func(id string, mtu int) dhcp.Network { return dhcp.Network{ID: id, MTU: mtu} }
 	old := dhcp.State{Networks: []dhcp.Network{n("a", 1), n("b", 1), n("c", 1)}}
@@ -261,8 +306,13 @@ func TestDeltasEqualSnapshot(t *testing.T) {
 				}
 				c = w.put(p)
 			case 5:
-				// The agent's own DHCP port on the network.
-				c = w.put(port("dhcp-"+host+"-"+net, net, "fa:16:3e:dd:00:01", neutron.DeviceOwnerDHCP, neutron.DHCPDeviceID(host, net), fmt.Sprintf("s-%s-0=10.0.0.%d", net, 2+r.IntN(2))))
+				// A DHCP port on the network: the agent's own, or
+				// reserved, or taken over from another host.
+				dev := neutron.DHCPDeviceID(host, net)
+				if r.IntN(4) == 0 {
+					dev = neutron.DeviceIDReservedDHCPPort
+				}
+				c = w.put(port(fmt.Sprintf("dhcp-%s-%d", net, r.IntN(2)), net, "fa:16:3e:dd:00:01", neutron.DeviceOwnerDHCP, dev, fmt.Sprintf("s-%s-0=10.0.0.%d", net, 2+r.IntN(2))))
 			case 6:
 				ids := slices.Sorted(maps.Keys(w.ports))
 				if len(ids) == 0 {

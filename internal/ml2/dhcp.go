@@ -1,6 +1,7 @@
 package ml2
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,20 +119,33 @@ func (p *Plugin) scheduleDHCPOpts(ctx context.Context, t *store.Tx, ips *ipam.Al
 
 // syncDHCPPorts makes the network's scheduler-managed DHCP ports exactly
 // one per hosting agent (hosts: device_id -> host), each with an address
-// on every DHCP-enabled subnet and none on the others.
+// on every DHCP-enabled subnet and none on the others. As in Neutron, the
+// port of an agent the network was taken off is not deleted but reserved
+// (device_id reserved_dhcp_port, its addresses and MAC kept), and an agent
+// that newly hosts the network takes a reserved port before a new one is
+// made: a network moved off a dead agent keeps its DHCP server's address
+// and MAC, and VMs renewing their leases from it still reach it. Reserved
+// ports go with the network's last DHCP subnet (Neutron leaves them
+// holding addresses on a network without DHCP).
 func (p *Plugin) syncDHCPPorts(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, dhcpSubs []string, hosts map[string]string) error {
 	ports, err := t.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}, "device_owner": {neutron.DeviceOwnerDHCP}}})
 	if err != nil {
 		return err
 	}
 	have := map[string]*neutron.Port{}
+	var reserved []*neutron.Port // what a new host takes
 	for i := range ports {
 		pt := &ports[i]
-		if !scheduledDHCPPort(pt, n.ID) {
+		isReserved := pt.DeviceID == neutron.DeviceIDReservedDHCPPort
+		if !isReserved && !scheduledDHCPPort(pt, n.ID) {
 			continue
 		}
 		if _, ok := hosts[pt.DeviceID]; ok && have[pt.DeviceID] == nil {
 			have[pt.DeviceID] = pt
+			continue
+		}
+		if len(dhcpSubs) > 0 {
+			reserved = append(reserved, pt)
 			continue
 		}
 		if err := t.DeletePort(ctx, pt.ID); err != nil {
@@ -139,15 +153,37 @@ func (p *Plugin) syncDHCPPorts(ctx context.Context, t *store.Tx, ips *ipam.Alloc
 		}
 		t.Emit(neutron.Deleted(neutron.KindPort, pt.ID))
 	}
+	// A host takes back a port it held, else the oldest (two servers
+	// pick alike).
+	slices.SortFunc(reserved, func(a, b *neutron.Port) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	for _, dev := range slices.Sorted(maps.Keys(hosts)) {
 		host := hosts[dev]
-		if pt := have[dev]; pt != nil {
-			if err := p.updateDHCPPort(ctx, t, ips, n, pt, dhcpSubs, host); err != nil {
+		pt := have[dev]
+		if pt == nil && len(reserved) > 0 {
+			i := max(0, slices.IndexFunc(reserved, func(r *neutron.Port) bool { return r.HostID == host }))
+			pt = reserved[i]
+			reserved = slices.Delete(reserved, i, i+1)
+			p.log.Info("dhcp port taken over", "network", n.ID, "port", pt.ID, "from", pt.DeviceID, "host", host)
+		}
+		if pt == nil {
+			if err := p.createDHCPPort(ctx, t, ips, n, dev, host, dhcpSubs); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := p.createDHCPPort(ctx, t, ips, n, dev, host, dhcpSubs); err != nil {
+		if err := p.updateDHCPPort(ctx, t, ips, n, pt, dhcpSubs, dev, host); err != nil {
+			return err
+		}
+	}
+	for _, pt := range reserved {
+		if pt.DeviceID == neutron.DeviceIDReservedDHCPPort {
+			continue
+		}
+		p.log.Info("dhcp port reserved", "network", n.ID, "port", pt.ID, "from", pt.DeviceID)
+		pt.DeviceID = neutron.DeviceIDReservedDHCPPort
+		if err := savePort(ctx, t, pt, pt.RevisionNumber); err != nil {
 			return err
 		}
 	}
@@ -216,8 +252,9 @@ func (p *Plugin) createDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allo
 }
 
 // updateDHCPPort gives an existing DHCP port an address on every
-// DHCP-enabled subnet and none on the others, and the agent's host.
-func (p *Plugin) updateDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, pt *neutron.Port, dhcpSubs []string, host string) error {
+// DHCP-enabled subnet and none on the others, and the agent's device_id
+// and host.
+func (p *Plugin) updateDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allocation, n *neutron.Network, pt *neutron.Port, dhcpSubs []string, deviceID, host string) error {
 	wanted := map[string]bool{}
 	for _, s := range dhcpSubs {
 		wanted[s] = true
@@ -236,7 +273,8 @@ func (p *Plugin) updateDHCPPort(ctx context.Context, t *store.Tx, ips *ipam.Allo
 			more = append(more, s)
 		}
 	}
-	changed := false
+	changed := pt.DeviceID != deviceID
+	pt.DeviceID = deviceID
 	if len(keep) != len(pt.FixedIPs) || len(more) > 0 {
 		got, err := p.dhcpAddresses(ctx, t, ips, pt, keep, more)
 		if err != nil {
@@ -318,14 +356,12 @@ func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents
 	}
 	nets := map[string]bool{}
 	for _, b := range bindings {
-		// A deleted agent's networks always go. A dead or admin-down
-		// agent's networks go only when another agent can take them, as
-		// Neutron skips rescheduling when no DHCP agent is alive: taking
-		// them off the only agent would just delete their DHCP ports, and
-		// when that agent comes back (a restart slower than
-		// agent_down_time) it would get new ones and remake every
-		// network's device.
-		if a := agents[b.AgentID]; a == nil || !a.Eligible && anyEligible {
+		// A deleted agent's networks always go. A dead (silent for the
+		// dead limit) or admin-down agent's networks go only when another
+		// agent can take them, as Neutron skips rescheduling when no DHCP
+		// agent is alive: the only agent, back after a slow restart, finds
+		// its networks as it left them.
+		if a := agents[b.AgentID]; a == nil || !a.Keeps && anyEligible {
 			nets[b.NetworkID] = true
 		}
 	}
@@ -342,8 +378,9 @@ func (p *Plugin) dhcpNetworksToSchedule(ctx context.Context, t *store.Tx, agents
 }
 
 // RescheduleDHCP moves networks off DHCP agents that died (no heartbeat
-// for agent_down_time) or were set admin down, when another agent can
-// take them, and places networks that
+// for twice agent_down_time, deadLimit) or were set admin down, when
+// another agent can take them (their DHCP ports with them), and places
+// networks that
 // have fewer DHCP agents than dhcp_agents_per_network, as Neutron's
 // periodic DHCP failover check. It returns how many networks it looked
 // at. Several servers may run it at once: each network is scheduled under

@@ -17,7 +17,8 @@ import (
 
 func TestPlanDHCP(t *testing.T) {
 	agents := func(spec ...string) map[string]*schedAgent {
-		// "id:load" eligible, "id:load:x" not eligible.
+		// "id:load" eligible, "id:load:x" dead (or admin down), "id:load:d"
+		// down but not yet dead (keeps what it hosts, takes nothing new).
 		out := map[string]*schedAgent{}
 		for _, s := range spec {
 			var id string
@@ -25,7 +26,7 @@ func TestPlanDHCP(t *testing.T) {
 			parts := strings.Split(s, ":")
 			id = parts[0]
 			fmt.Sscan(parts[1], &load)
-			out[id] = &schedAgent{ID: id, Host: "host-" + id, Load: load, Eligible: len(parts) == 2}
+			out[id] = &schedAgent{ID: id, Host: "host-" + id, Load: load, Eligible: len(parts) == 2, Keeps: len(parts) == 2 || parts[2] == "d"}
 		}
 		return out
 	}
@@ -42,6 +43,9 @@ func TestPlanDHCP(t *testing.T) {
 		{"already hosted", []string{"a"}, agents("a:9", "b:0"), 1, nil, nil},
 		{"dead agent replaced", []string{"a"}, agents("a:1:x", "b:5", "c:4"), 1, []string{"a"}, []string{"c"}},
 		{"deleted agent dropped", []string{"gone"}, agents("b:0"), 1, []string{"gone"}, []string{"b"}},
+		{"down agent keeps its network", []string{"a"}, agents("a:1:d", "b:0"), 1, nil, nil},
+		{"down agent takes nothing new", nil, agents("a:0:d", "b:5"), 1, nil, []string{"b"}},
+		{"down agent dropped when dhcp goes", []string{"a"}, agents("a:1:d"), 0, []string{"a"}, nil},
 		{"ineligible never chosen", nil, agents("a:0:x"), 1, nil, nil},
 		{"fewer agents than wanted", nil, agents("a:0", "b:0"), 3, nil, []string{"a", "b"}},
 		{"admin extra binding kept", []string{"a", "b"}, agents("a:0", "b:0", "c:0"), 1, nil, nil},
@@ -63,7 +67,8 @@ func dhcpReport(host string) neutron.AgentReport {
 }
 
 // dhcpState is what the scheduler left: network -> hosts of its agents, and
-// network -> its DHCP ports as "host device_id ips".
+// network -> its DHCP ports as "host ips" ("reserved ips" for a port no
+// agent holds).
 func dhcpState(t *testing.T, p *Plugin) (map[string][]string, map[string][]string) {
 	t.Helper()
 	ctx := context.Background()
@@ -89,10 +94,16 @@ func dhcpState(t *testing.T, p *Plugin) (map[string][]string, map[string][]strin
 		for _, f := range pt.FixedIPs {
 			ips = append(ips, f.IPAddress)
 		}
-		if pt.DeviceID != neutron.DHCPDeviceID(pt.HostID, pt.NetworkID) || pt.ProjectID != tenant || !pt.AdminStateUp {
-			t.Errorf("dhcp port %+v: wrong device_id, project or admin state", pt)
+		holder := pt.HostID
+		if pt.DeviceID == neutron.DeviceIDReservedDHCPPort {
+			holder = "reserved"
+		} else if pt.DeviceID != neutron.DHCPDeviceID(pt.HostID, pt.NetworkID) {
+			t.Errorf("dhcp port %+v: wrong device_id", pt)
 		}
-		out[pt.NetworkID] = append(out[pt.NetworkID], pt.HostID+" "+strings.Join(ips, ","))
+		if pt.ProjectID != tenant || !pt.AdminStateUp {
+			t.Errorf("dhcp port %+v: wrong project or admin state", pt)
+		}
+		out[pt.NetworkID] = append(out[pt.NetworkID], holder+" "+strings.Join(ips, ","))
 	}
 	for _, m := range []map[string][]string{hosts, out} {
 		for k := range m {
@@ -179,19 +190,22 @@ func TestDHCPScheduling(t *testing.T) {
 			t.Fatalf("enable_dhcp: %v %v", hosts, ports)
 		}
 
-		// compute-1's agent dies: the periodic check moves its networks
-		// to compute-2 (which keeps reporting), port and all.
+		// compute-1's agent dies: after twice agent_down_time the periodic
+		// check moves its networks to compute-2 (which keeps reporting),
+		// each with its DHCP port: same port, MAC and addresses.
+		_, before := dhcpState(t, p)
 		cs := mustChanges(t, p, 0)
 		rev := cs[len(cs)-1].Revision
-		clock = clock.Add(80 * time.Second)
+		clock = clock.Add(151 * time.Second)
 		_, err = p.ReportState(ctx, dhcpReport("compute-2"))
 		must(err)
 		moved, err := p.RescheduleDHCP(ctx)
 		must(err)
 		hosts, ports = dhcpState(t, p)
 		for _, n := range []string{n1.ID, n2.ID, n3.ID} {
-			if !eq(hosts[n], []string{"compute-2"}) || len(ports[n]) != 1 || !strings.HasPrefix(ports[n][0], "compute-2 ") {
-				t.Fatalf("after compute-1 died (%d moved): %v %v", moved, hosts, ports)
+			_, ips, _ := strings.Cut(before[n][0], " ")
+			if !eq(hosts[n], []string{"compute-2"}) || !eq(ports[n], []string{"compute-2 " + ips}) {
+				t.Fatalf("after compute-1 died (%d moved): %v %v (before %v)", moved, hosts, ports, before)
 			}
 		}
 		kinds := map[neutron.ChangeKind]int{}
@@ -225,16 +239,23 @@ func TestDHCPScheduling(t *testing.T) {
 			t.Fatalf("after last dhcp subnet deleted: %v %v", hosts, ports)
 		}
 		// Deleting the DHCP agent moves its networks (none eligible now:
-		// they stay unhosted), deleting a network drops its binding.
+		// they stay unhosted, the port reserved for the next agent),
+		// deleting a network drops its binding and ports.
 		must(p.DeleteNetwork(ctx, n3.ID))
-		if hosts, _ = dhcpState(t, p); len(hosts[n3.ID]) != 0 {
-			t.Fatalf("deleted network still hosted: %v", hosts)
+		if hosts, ports = dhcpState(t, p); len(hosts[n3.ID]) != 0 || len(ports[n3.ID]) != 0 {
+			t.Fatalf("deleted network still hosted: %v %v", hosts, ports)
 		}
-		agents, err = p.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {"compute-1"}, "agent_type": {neutron.AgentTypeDHCP}}})
+		c1, err := p.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"host": {"compute-1"}, "agent_type": {neutron.AgentTypeDHCP}}})
 		must(err)
-		must(p.DeleteAgent(ctx, agents[0].ID))
-		if hosts, ports = dhcpState(t, p); len(hosts) != 0 || len(ports) != 0 {
+		must(p.DeleteAgent(ctx, c1[0].ID))
+		if hosts, ports = dhcpState(t, p); len(hosts) != 0 || len(ports) != 1 || !eq(ports[n2.ID], []string{"reserved 10.0.2.2"}) {
 			t.Fatalf("after the agents went: %v %v", hosts, ports)
+		}
+		// compute-2 back up takes the network and its reserved port.
+		_, err = p.UpdateAgent(ctx, agents[0].ID, neutron.AgentUpdate{AdminStateUp: ptr(true)})
+		must(err)
+		if hosts, ports = dhcpState(t, p); !eq(hosts[n2.ID], []string{"compute-2"}) || !eq(ports[n2.ID], []string{"compute-2 10.0.2.2"}) {
+			t.Fatalf("after compute-2 admin up: %v %v", hosts, ports)
 		}
 		// The VTEP stays with the host's OVS agent.
 		if eps, _ := p.Store().ListEndpoints(ctx); len(eps) != 1 {
@@ -281,6 +302,113 @@ func TestDHCPOnlyAgentDownKeepsItsNetworks(t *testing.T) {
 		if hosts, _ := dhcpState(t, p); !eq(hosts[n.ID], []string{"net-1"}) || len(after) != 1 ||
 			after[0].ID != before[0].ID || after[0].MACAddress != before[0].MACAddress {
 			t.Fatalf("after the agent came back: %v, ports %+v, before %+v", hosts, after, before)
+		}
+	})
+}
+
+// A DHCP agent that stops reporting keeps its networks until it has been
+// silent for twice agent_down_time (Neutron's agent_dead_limit_seconds),
+// though it shows dead after agent_down_time; then the network moves to
+// another agent with its DHCP port: the same port, MAC and addresses (the
+// DHCP server VMs renew from), bound to the new host. An admin taking the
+// network off an agent reserves the port; adding it back takes the
+// reserved port again.
+func TestDHCPRescheduleAfterDeadLimit(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		p := newPlugin(t, d, seedConfig()) // agent_down_time 75 s
+		start := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+		clock := start
+		p.SetClock(func() time.Time { return clock })
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := p.ReportState(ctx, dhcpReport("net-a"))
+		must(err)
+		n, _ := netAndSubnet(t, p)
+		b, err := p.ReportState(ctx, dhcpReport("net-b"))
+		must(err)
+		reportB := func() {
+			t.Helper()
+			_, err := p.ReportState(ctx, dhcpReport("net-b"))
+			must(err)
+			_, err = p.ReportState(ctx, ovsReport("net-b", "198.18.0.2"))
+			must(err)
+		}
+		reportB()
+		dhcpPort := func() neutron.Port {
+			t.Helper()
+			dp, err := p.ListPorts(ctx, neutron.ListQuery{Filters: map[string][]string{"network_id": {n.ID}, "device_owner": {"network:dhcp"}}})
+			must(err)
+			if len(dp) != 1 {
+				t.Fatalf("network's dhcp ports: %+v", dp)
+			}
+			return dp[0]
+		}
+		hostedBy := func(want ...string) {
+			t.Helper()
+			if hosts, ports := dhcpState(t, p); !eq(hosts[n.ID], want) {
+				t.Fatalf("network hosted by %v, want %v (ports %v)", hosts[n.ID], want, ports)
+			}
+		}
+		first := dhcpPort()
+		hostedBy("net-a")
+		if first.DeviceID != neutron.DHCPDeviceID("net-a", n.ID) || first.HostID != "net-a" {
+			t.Fatalf("first port %+v", first)
+		}
+		// net-a is silent, net-b reports: just short of the dead limit
+		// nothing moves, though net-a shows dead and a subnet change
+		// reschedules the network meanwhile.
+		clock = start.Add(149 * time.Second)
+		reportB()
+		if got, err := p.GetAgent(ctx, a.ID); err != nil || got.Alive {
+			t.Fatalf("net-a silent for 149 s: alive %v, %v", got.Alive, err)
+		}
+		_, err = p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: tenant, NetworkID: n.ID, IPVersion: 4, CIDR: "10.9.0.0/24", EnableDHCP: ptr(false)})
+		must(err)
+		if moved, err := p.RescheduleDHCP(ctx); err != nil || moved != 0 {
+			t.Fatalf("reschedule before the dead limit: %d networks, %v", moved, err)
+		}
+		hostedBy("net-a")
+		if pt := dhcpPort(); pt.DeviceID != first.DeviceID || pt.HostID != "net-a" {
+			t.Fatalf("port before the dead limit: %+v", pt)
+		}
+		// Past twice agent_down_time it moves, port and all.
+		clock = start.Add(151 * time.Second)
+		reportB()
+		if moved, err := p.RescheduleDHCP(ctx); err != nil || moved != 1 {
+			t.Fatalf("reschedule past the dead limit: %d networks, %v", moved, err)
+		}
+		hostedBy("net-b")
+		moved := dhcpPort()
+		if moved.ID != first.ID || moved.MACAddress != first.MACAddress || !slices.Equal(moved.FixedIPs, first.FixedIPs) ||
+			moved.DeviceID != neutron.DHCPDeviceID("net-b", n.ID) || moved.HostID != "net-b" || moved.Status != neutron.StatusDown || moved.VIFType != "ovs" {
+			t.Fatalf("port after the move %+v, was %+v", moved, first)
+		}
+
+		// Taken off net-b by hand: reserved with its address and MAC;
+		// added back: net-b holds it again.
+		must(p.RemoveNetworkFromDHCPAgent(ctx, b.ID, n.ID))
+		hostedBy()
+		if pt := dhcpPort(); pt.ID != first.ID || pt.DeviceID != neutron.DeviceIDReservedDHCPPort || !slices.Equal(pt.FixedIPs, first.FixedIPs) {
+			t.Fatalf("port after remove: %+v", pt)
+		}
+		if moved, err := p.RescheduleDHCP(ctx); err != nil || moved != 1 {
+			t.Fatalf("reschedule of the unhosted network: %d networks, %v", moved, err)
+		}
+		hostedBy("net-b")
+		if pt := dhcpPort(); pt.ID != first.ID || pt.MACAddress != first.MACAddress || pt.DeviceID != neutron.DHCPDeviceID("net-b", n.ID) ||
+			!slices.Equal(pt.FixedIPs, first.FixedIPs) {
+			t.Fatalf("port after the periodic check: %+v", pt)
+		}
+		must(p.RemoveNetworkFromDHCPAgent(ctx, b.ID, n.ID))
+		must(p.AddNetworkToDHCPAgent(ctx, b.ID, n.ID))
+		hostedBy("net-b")
+		if pt := dhcpPort(); pt.ID != first.ID || pt.DeviceID != neutron.DHCPDeviceID("net-b", n.ID) || !slices.Equal(pt.FixedIPs, first.FixedIPs) {
+			t.Fatalf("port after add: %+v", pt)
 		}
 	})
 }

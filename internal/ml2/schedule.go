@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
@@ -24,17 +25,31 @@ type schedAgent struct {
 	Load int
 	// Eligible: alive and admin up, so it may host more.
 	Eligible bool
+	// Keeps: admin up and not dead (see deadLimit), so what it hosts
+	// stays with it. An agent silent for longer than agent_down_time but
+	// not yet for the dead limit takes nothing new and loses nothing.
+	Keeps bool
 }
 
+// agentDeadFactor times agent_down_time is how long an agent must be
+// silent before a scheduler takes what it hosts away from it (Neutron's
+// agent_dead_limit_seconds, twice agent_down_time): a restart or a loaded
+// host that misses a few reports keeps its networks, ports and all.
+const agentDeadFactor = 2
+
+// deadLimit is how long an agent is silent before it is dead to the
+// schedulers (it shows alive false after agent_down_time already).
+func (p *Plugin) deadLimit() time.Duration { return agentDeadFactor * p.downAft }
+
 // planAgents decides a resource's agents (pure). Bindings to agents that
-// can no longer serve (dead, admin down, deleted) are dropped; then the
+// may not keep them (dead, admin down, deleted) are dropped; then the
 // least loaded eligible agents not yet bound are added until want agents
 // serve (ties by host, then id, so two servers decide alike). Bindings
 // beyond want that an admin added stay. want 0 drops every binding.
 func planAgents(bound []string, agents map[string]*schedAgent, want int) (drop, add []string) {
 	kept := map[string]bool{}
 	for _, id := range bound {
-		if a := agents[id]; want > 0 && a != nil && a.Eligible {
+		if a := agents[id]; want > 0 && a != nil && a.Keeps {
 			kept[id] = true
 		} else {
 			drop = append(drop, id)
@@ -59,7 +74,7 @@ func planAgents(bound []string, agents map[string]*schedAgent, want int) (drop, 
 }
 
 // readSchedAgents reads every agent of agentType with its load (from
-// loads, by agent id) and eligibility.
+// loads, by agent id), eligibility and whether it keeps what it hosts.
 func (p *Plugin) readSchedAgents(ctx context.Context, t *store.Tx, agentType string, loads map[string]int) (map[string]*schedAgent, error) {
 	as, err := t.ListAgents(ctx, neutron.ListQuery{Filters: map[string][]string{"agent_type": {agentType}}})
 	if err != nil {
@@ -69,7 +84,8 @@ func (p *Plugin) readSchedAgents(ctx context.Context, t *store.Tx, agentType str
 	out := make(map[string]*schedAgent, len(as))
 	for i := range as {
 		a := &as[i]
-		out[a.ID] = &schedAgent{ID: a.ID, Host: a.Host, Load: loads[a.ID], Eligible: a.AdminStateUp && p.alive(a, now)}
+		out[a.ID] = &schedAgent{ID: a.ID, Host: a.Host, Load: loads[a.ID], Eligible: a.AdminStateUp && p.alive(a, now),
+			Keeps: a.AdminStateUp && now.Sub(a.HeartbeatAt) <= p.deadLimit()}
 	}
 	return out, nil
 }

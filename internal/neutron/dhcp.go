@@ -15,3 +15,9 @@ func DHCPDeviceID(host, networkID string) string {
 	local, _, _ := strings.Cut(host, ".")
 	return "dhcp" + uuid.NewSHA1(uuid.NameSpaceDNS, []byte(local)).String() + "-" + networkID
 }
+
+// DeviceIDReservedDHCPPort is the device_id of a DHCP port no agent holds:
+// the port of an agent a network was taken off, kept with its addresses
+// and MAC for the next agent to host the network (Neutron's
+// DEVICE_ID_RESERVED_DHCP_PORT).
+const DeviceIDReservedDHCPPort = "reserved_dhcp_port"

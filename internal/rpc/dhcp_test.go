@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,5 +284,61 @@ func TestFloodListIncludesDHCPNode(t *testing.T) {
 	}
 	if flood, ok := l2Flood(t, c, "compute-2", testnet); ok {
 		t.Errorf("compute-2, without ports on testnet, has it in its view (flood %v)", flood)
+	}
+}
+
+// A network moved off a dead DHCP agent reaches the agent that takes it
+// over the stream with the same DHCP port (id, MAC, address: the server
+// its VMs renew their leases from), and leaves the dead agent's view.
+func TestDHCPStreamTakeOver(t *testing.T) {
+	ctx := context.Background()
+	p, _, addr := startPluginServer(t)
+	var skew atomic.Int64 // how far the server's clock is ahead
+	p.SetClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
+	c := dial(t, addr, ClientConfig{})
+	report := func(host string) {
+		t.Helper()
+		if _, err := c.ReportState(ctx, dhcpAgentReport(host)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report("compute-1")
+	f1 := follow(t, c, "compute-1")
+	n1, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "tenant", Name: "testnet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: "tenant", NetworkID: n1.ID, IPVersion: 4, CIDR: "192.168.1.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "testnet with its DHCP port on compute-1", func() bool {
+		st, _, _ := f1.get()
+		return len(st.Networks) == 1 && st.Networks[0].DHCPPort.ID != ""
+	})
+	st, _, _ := f1.get()
+	was := st.Networks[0].DHCPPort
+	report("compute-2")
+	f2 := follow(t, c, "compute-2")
+
+	// compute-1 silent for more than agent_down_time (75 s): dead, but it
+	// keeps the network; for more than twice that, it loses it.
+	skew.Store(int64(100 * time.Second))
+	report("compute-2")
+	if n, err := p.RescheduleDHCP(ctx); err != nil || n != 0 {
+		t.Fatalf("reschedule 100 s after compute-1's report: %d networks, %v", n, err)
+	}
+	skew.Store(int64(151 * time.Second))
+	report("compute-2")
+	if n, err := p.RescheduleDHCP(ctx); err != nil || n != 1 {
+		t.Fatalf("reschedule 151 s after compute-1's report: %d networks, %v", n, err)
+	}
+	eventually(t, "testnet on compute-2", func() bool {
+		st, _, _ := f2.get()
+		return len(st.Networks) == 1 && st.Networks[0].DHCPPort.ID != ""
+	})
+	eventually(t, "testnet gone from compute-1", func() bool { st, _, _ := f1.get(); return len(st.Networks) == 0 })
+	st, _, _ = f2.get()
+	if got := st.Networks[0].DHCPPort; !reflect.DeepEqual(got, was) || got.FixedIPs[0].Address.String() != "192.168.1.2" {
+		t.Fatalf("compute-2 serves on %+v; compute-1 served on %+v", got, was)
 	}
 }
