@@ -254,13 +254,21 @@ func (b *bed) plugVM(name, mac, network string, on *lab.Node) string {
 // DHCP ports it serves on the DHCP node.
 func (b *bed) apply(s State) {
 	b.t.Helper()
-	if err := b.app.Apply(b.ctx, s); err != nil {
-		b.t.Fatalf("apply: %v", err)
+	b.applyOn(b.app, b.node, s)
+}
+
+// applyOn applies s with app, a DHCP agent on node, then the L2 agents
+// attach the DHCP ports it serves there (the DHCP ports of the last
+// applyOn are the ones served).
+func (b *bed) applyOn(app *Applier, node *lab.Node, s State) {
+	b.t.Helper()
+	if err := app.Apply(b.ctx, s); err != nil {
+		b.t.Fatalf("apply on %s: %v", node.Name, err)
 	}
 	b.served = nil
 	for _, n := range s.Networks {
 		if served(n) {
-			b.served = append(b.served, binding{node: b.node,
+			b.served = append(b.served, binding{node: node,
 				port: dataplane.LocalPort{ID: n.DHCPPort.ID, NetworkID: n.ID, MAC: n.DHCPPort.MAC}})
 		}
 	}
@@ -470,6 +478,44 @@ func serveVMs(t *testing.T, mech string) {
 		if l.Addr != pfx("192.168.1.5/24") {
 			t.Fatalf("after a dnsmasq restart the renew gave %+v, want 192.168.1.5/24", l)
 		}
+	})
+
+	t.Run("taken over by another node's agent: same server, same leases", func(t *testing.T) {
+		// The DHCP node's agent is dead and the server moves the network
+		// to the compute node's agent with its DHCP port (same MAC and
+		// address; a dead node's dnsmasq is gone with it): the VMs'
+		// renewals, unicast to the server they know, are answered there.
+		cfg := b.cfg
+		cfg.HostNS, cfg.ConfsDir = b.other.NS, filepath.Join(b.dir, "compute", "dhcp")
+		if b.mech == "openvswitch" {
+			vifs, err := ovs.NewVIFs(b.ctx, b.ovs[b.other].OVSDB(), "br-int", cfg.Logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer vifs.Close()
+			cfg.Plugger = OVSPlugger{VIFs: vifs}
+		}
+		defer func() {
+			if err := NewApplier(cfg).Remove(context.Background()); err != nil {
+				t.Errorf("remove on the compute node: %v", err)
+			}
+		}()
+		taker := NewApplier(cfg)
+		b.applyOn(b.app, b.node, State{})
+		b.applyOn(taker, b.other, State{Networks: []Network{n}})
+		for _, c := range []struct {
+			vm   *lab.DHCPClient
+			want netip.Prefix
+		}{{vm1, pfx("192.168.1.7/24")}, {vm2, pfx("192.168.1.5/24")}} {
+			before, _ := c.vm.Lease()
+			l := b.renew(c.vm, "renew after the take-over", newLease(before))
+			if l.Addr != c.want || l.ServerID != addr("192.168.1.2") || l.Router != addr("192.168.1.1") {
+				t.Fatalf("after the take-over the renew in %s gave %+v, want %s from 192.168.1.2", c.vm.NS, l, c.want)
+			}
+		}
+		// Back to the DHCP node, for what follows.
+		b.applyOn(taker, b.other, State{})
+		b.apply(State{Networks: []Network{n}})
 	})
 
 	t.Run("second subnet", func(t *testing.T) {
