@@ -4,10 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
 )
 
@@ -113,5 +120,106 @@ func TestAgentRegistersAndApplies(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAgentHealsAndAdopts runs the agent itself (not only its applier)
+// over a real dnsmasq in a lab node: a dnsmasq killed under the running
+// agent is started again by it, with no news from the server (its
+// supervise tick); a restarted agent (a new Agent and Applier over the
+// same state_path) adopts the running dnsmasq and namespace instead of
+// remaking them. The namespace tests (TestServeVMs) show the same on both
+// mechanisms with VMs asking; this is the agent's own loop doing it.
+func TestAgentHealsAndAdopts(t *testing.T) {
+	requireTools(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dir, err := os.MkdirTemp("", "neutrino-dhcp-agent-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // dnsmasq reads its files as user dnsmasq
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	l, err := lab.New(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(context.Background()); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	node, err := l.AddNode(ctx, "net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Options: DefaultOptions(dir), HostNS: node.NS, Logger: log}
+	t.Cleanup(func() { // before the lab goes (cleanups are LIFO)
+		if err := NewApplier(cfg).Remove(context.Background()); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+	})
+	n := Network{ID: uuid.NewString(), MTU: 1450,
+		Subnets: []Subnet{{ID: "sub-a", CIDR: netip.MustParsePrefix("192.168.1.0/24"), IPVersion: 4,
+			Gateway: netip.MustParseAddr("192.168.1.1"), EnableDHCP: true}},
+		DHCPPort: Port{ID: uuid.NewString(), MAC: "fa:16:3e:00:00:02", DeviceOwner: OwnerDHCP,
+			FixedIPs: []FixedIP{{SubnetID: "sub-a", Address: netip.MustParseAddr("192.168.1.2")}}},
+	}
+	// run starts an agent process's worth (a new Agent and Applier) serving
+	// n and waits until it applied; stop ends it.
+	run := func() (app *Applier, a *Agent, stop func()) {
+		t.Helper()
+		rep := &fakeReporter{}
+		src := fakeSource{t: t, rep: rep, states: make(chan State, 1)}
+		app = NewApplier(cfg)
+		a = NewAgent(AgentConfig{Host: "net", ReportInterval: time.Second, SuperviseInterval: 50 * time.Millisecond,
+			LeaseDuration: 86400, Logger: log}, app, rep, src)
+		actx, acancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- a.Run(actx) }()
+		src.states <- State{Networks: []Network{n}}
+		waitFor(t, "the agent applied its state", a.Applied)
+		return app, a, func() {
+			acancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		}
+	}
+	app, _, stop := run()
+	pid, same := app.running(n)
+	if pid == 0 || !same {
+		t.Fatalf("no dnsmasq for %s after the first apply (pid %d, same command line %v)", n.ID, pid, same)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new dnsmasq started by the running agent", func() bool {
+		p, same := app.running(n)
+		return p != 0 && p != pid && same
+	})
+	pid, _ = app.running(n)
+	stop()
+
+	app, _, stop = run()
+	defer stop()
+	if p, same := app.running(n); p != pid || !same || !lab.NSExists(Namespace(n.ID)) {
+		t.Fatalf("after an agent restart dnsmasq pid %d (same command line %v), want %d adopted; namespace there: %v",
+			p, same, pid, lab.NSExists(Namespace(n.ID)))
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
