@@ -83,7 +83,7 @@ func TestDHCPAgentScheduler(t *testing.T) {
 	}
 	// d1's port stays, reserved with its address for the next agent, as
 	// Neutron's remove_network_from_dhcp_agent leaves it.
-	oscJSON(&ports, "port", "list", "--network", "dhcp-net", "--device-id", "reserved_dhcp_port", "-c", "ID", "-c", "Fixed IP Addresses")
+	osc.json(&ports, "port", "list", "--network", "dhcp-net", "--device-id", "reserved_dhcp_port", "-c", "ID", "-c", "Fixed IP Addresses")
 	if len(ports) != 1 || !strings.Contains(fmt.Sprint(ports[0]["Fixed IP Addresses"]), "192.168.7.2") {
 		t.Fatalf("reserved dhcp port after remove: %v", ports)
 	}
