@@ -155,9 +155,10 @@ type probeLoss struct {
 	Sent int `json:"sent"`
 	Lost int `json:"lost"`
 	// MaxRun is the longest run of consecutive lost echoes of one pair
-	// (50 ms apart) that began in this row's windows (a run is the
-	// row's where it began, as an outage is its fault's): an outage,
-	// where a lone loss is noise of a loaded machine (see betweenFaults).
+	// (50 ms apart) that lies mostly in this row's windows (echoes sent
+	// just before a crash are lost with it: the run is the crash's, not
+	// noise between faults): an outage, where a lone loss is noise of a
+	// loaded machine (see betweenFaults).
 	MaxRun int `json:"max_consecutive_lost"`
 }
 
@@ -254,10 +255,10 @@ var lossless = []string{faultAgent, faultServer, faultDB, faultLinkCut, faultBur
 
 // probes counts each lost echo against the fault whose window (injected
 // to converged, or the setup's) holds its send time, or betweenFaults,
-// and names each run of outageRun or more lost echoes of a pair: those
-// that begin during a lossless fault are outages, those that begin
-// between faults or at setup are listed with what was happening then
-// (the fault before, the workload steps under way).
+// and names each run of outageRun or more lost echoes of a pair, as the
+// window's that holds most of it: those of a lossless fault are
+// outages, those between faults or at setup are listed with what was
+// happening then (the fault before, the workload steps under way).
 func (r *report) probes(ps []*prober, windows []*fault, steps []workStep, cutoff time.Time) {
 	faultAt := func(t time.Time) *fault {
 		for i := len(windows) - 1; i >= 0; i-- {
@@ -293,13 +294,24 @@ func (r *report) probes(ps []*prober, windows []*fault, steps []workStep, cutoff
 		sent, replied := slices.Clone(p.sent), slices.Clone(p.replied)
 		p.mu.Unlock()
 		run := 0
-		var first *fault
-		var firstKey string
 		var firstAt, lastAt time.Time
+		// The run's echoes by window, in order: the run is the window's
+		// that holds most of them (the first of equals).
+		var keys []string
+		held := map[string]int{}
+		faultOf := map[string]*fault{}
 		end := func() {
 			if run == 0 {
 				return
 			}
+			firstKey := keys[0]
+			for _, k := range keys {
+				if held[k] > held[firstKey] {
+					firstKey = k
+				}
+			}
+			first := faultOf[firstKey]
+			keys, held, faultOf = keys[:0], map[string]int{}, map[string]*fault{}
 			l := loss[firstKey]
 			l.MaxRun = max(l.MaxRun, run)
 			if run >= outageRun && !p.control {
@@ -334,8 +346,13 @@ func (r *report) probes(ps []*prober, windows []*fault, steps []workStep, cutoff
 				continue
 			}
 			if run == 0 {
-				first, firstKey, firstAt = f, k, t
+				firstAt = t
 			}
+			if held[k] == 0 {
+				keys = append(keys, k)
+				faultOf[k] = f
+			}
+			held[k]++
 			lastAt = t
 			l.Lost++
 			run++
