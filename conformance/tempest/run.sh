@@ -17,7 +17,10 @@
 #     NEUTRINO_TEST_KEYSTONE*, as `make test` exports), registers the service
 #     user "neutron" and the network endpoint (keystone_catalog.py);
 #  3. starts the target: neutrino with auth_strategy = keystone and
-#     [keystone_authtoken] (it validates tokens itself, no proxy), SQLite;
+#     [keystone_authtoken] (it validates tokens itself, no proxy), SQLite,
+#     and a neutrino DHCP agent (its taps in a network namespace of its own,
+#     qdhcp- namespaces and Debian's dnsmasq as in production), so the
+#     dhcp_agent_scheduler tests have an agent to schedule to;
 #     or neutron-server (Debian 2:21.0.0, keystonemiddleware) on MariaDB;
 #  4. writes tempest.conf (network only; api_extensions = what the target's
 #     GET /v2.0/extensions lists) and runs `tempest run --regex REGEX`;
@@ -52,6 +55,7 @@ export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
 
 need=(tempest neutron-tempest-plugin keystone uwsgi-core uwsgi-plugin-python3 mariadb-server python3-subunit curl)
 [ "$target" = neutron ] && need+=(neutron-server python3-neutron python3-pymysql python3-keystonemiddleware)
+[ "$target" = neutrino ] && need+=(dnsmasq-base iproute2)
 missing=()
 for p in "${need[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
@@ -67,19 +71,43 @@ fi
 state=$(mktemp -d /tmp/neutrino-tempest.XXXXXX)
 chmod 755 "$state" # MariaDB (user mysql) must reach $state/keystone/my
 mkdir -p "$state/results" "$state/server"
-ks_started=0 tempest_pid= wsname=
-# stop_pid FILE: TERM the process in FILE, KILL it after 30 s.
+ks_started=0 tempest_pid= wsname= dhcpns=
+dhcp=$state/dhcp-agent # the neutrino DHCP agent's state_path
+# kill_pid PID: TERM the process, KILL it after 30 s.
+kill_pid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
+  kill -9 "$1" 2>/dev/null || true
+}
+# stop_pid FILE: kill_pid the process in FILE.
 stop_pid() {
   [ -f "$1" ] || return 0
-  local pid; pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
+  kill_pid "$(cat "$1")"
   rm -f "$1"
+}
+# sweep_dhcp: what the DHCP agent leaves when it stops (by design: a restarted
+# agent adopts it): its dnsmasq, by the pid files it wrote (only a process whose
+# command line names that pid file), and the qdhcp- namespace of every network it
+# has a directory for (it makes the directory before the namespace and removes it
+# after); then its own namespace, which takes the taps with it.
+sweep_dhcp() {
+  local f pid d
+  for f in "$dhcp"/dhcp/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null) || continue
+    grep -qaF -- "--pid-file=$f" "/proc/$pid/cmdline" 2>/dev/null && kill_pid "$pid"
+  done
+  for d in "$dhcp"/dhcp/*/; do
+    [ -d "$d" ] && { ip netns del "qdhcp-$(basename "$d")" 2>/dev/null || true; }
+  done
+  rm -rf "$dhcp/dhcp"
+  ip netns del "$dhcpns" 2>/dev/null || true
 }
 cleanup() {
   # timeout(1) runs Tempest in its own process group and passes TERM on to all of it
   [ -z "$tempest_pid" ] || { kill "$tempest_pid" 2>/dev/null || true; wait "$tempest_pid" 2>/dev/null || true; }
+  stop_pid "$dhcp/pid"
+  [ -z "$dhcpns" ] || sweep_dhcp
   stop_pid "$state/server/pid"
   [ $ks_started = 0 ] || bash "$repo/scripts/keystone.sh" stop "$state/keystone"
   [ "$target" = neutron ] && stop_pid "$state/neutron-db/pid"
@@ -206,6 +234,38 @@ token=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' "$KS/auth
   "password":{"user":{"name":"admin","domain":{"id":"default"},"password":"'"$ADMIN_PW"'"}}},
   "scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
 [ -n "$token" ] || { echo "run.sh: no admin token from $KS" >&2; exit 1; }
+
+# ---- neutrino's DHCP agent ----
+# The agent process stays in the root namespace (it reaches the server's gRPC
+# on 127.0.0.1); the taps of its DHCP ports go into a namespace of its own
+# (host_namespace, the "DHCP node"), the other ends into a qdhcp-<network>
+# namespace each with a dnsmasq. No L2 agent runs: the taps join no bridge and
+# no DHCP packet leaves the node; the server schedules every network with a
+# DHCP subnet to this agent (dhcp_agents_per_network = 1) and makes its port.
+if [ "$target" = neutrino ]; then
+  dhcpns=tdhcp-${state##*.}
+  ip netns add "$dhcpns"
+  ip -n "$dhcpns" link set lo up
+  mkdir -p "$dhcp"; chmod 755 "$dhcp" # dnsmasq reads its files as user dnsmasq
+  cat >"$dhcp/dhcp_agent.ini" <<CONF
+[DEFAULT]
+host = $dhcpns
+transport_url = grpc://127.0.0.1:$(sed -n 's/^rpc_bind_port = //p' "$srv/neutron.conf")
+state_path = $dhcp
+host_namespace = $dhcpns
+interface_driver = linuxbridge
+CONF
+  (cd "$dhcp" && exec setsid "$srv/neutrino" agent dhcp --config-file "$dhcp/dhcp_agent.ini") \
+    </dev/null >"$dhcp/agent.log" 2>&1 &
+  echo $! >"$dhcp/pid"
+  for _ in $(seq 120); do
+    curl -sf -H "X-Auth-Token: $token" "$url/v2.0/agents?agent_type=DHCP%20agent&host=$dhcpns&fields=alive" | grep -q '"alive": *true' && break
+    sleep 0.5
+  done
+  curl -sf -H "X-Auth-Token: $token" "$url/v2.0/agents?agent_type=DHCP%20agent&host=$dhcpns&fields=alive" | grep -q '"alive": *true' ||
+    { echo "run.sh: the DHCP agent did not register; see $dhcp/agent.log" >&2; exit 1; }
+  echo "DHCP agent: host $dhcpns (pid $(cat "$dhcp/pid"), taps in netns $dhcpns, log $dhcp/agent.log)"
+fi
 extensions=$(curl -sf -H "X-Auth-Token: $token" "$url/v2.0/extensions" |
   $PY -c 'import json,sys; print(",".join(sorted(e["alias"] for e in json.load(sys.stdin)["extensions"])))')
 [ -n "$extensions" ] || { echo "run.sh: $url/v2.0/extensions listed nothing" >&2; exit 1; }
