@@ -366,9 +366,10 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	// A full pass audits what the last Apply left (audit.go).
 	audit := full && (st.clean || forced)
 	var found []dataplane.Difference
+	var compared time.Time
 	var auditErr error
 	if audit && st.clean {
-		found, auditErr = a.auditBefore(ctx, st)
+		found, compared, auditErr = a.auditBefore(ctx, st)
 	}
 	applyStart := time.Now()
 	err = a.opt.Dataplane.Apply(ctx, desired)
@@ -378,7 +379,7 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	if err != nil {
 		st.clean = false
 		if audit {
-			a.auditAfter(ctx, desired, rev, found, errors.Join(auditErr, err))
+			a.auditAfter(ctx, desired, rev, compared, found, errors.Join(auditErr, err))
 		}
 		if ctx.Err() == nil {
 			a.logOnce(st, "apply", err)
@@ -394,7 +395,7 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	st.clean, st.rev, st.devs, st.applied = true, rev, devs, desired
 	a.applied.Store(rev)
 	if audit {
-		a.auditAfter(ctx, desired, rev, found, auditErr)
+		a.auditAfter(ctx, desired, rev, compared, found, auditErr)
 	}
 	if a.opt.OnApplied != nil {
 		a.opt.OnApplied(rev)

@@ -59,23 +59,29 @@ func (a *Agent) expected(s dataplane.NodeState) []dataplane.Fact {
 }
 
 // auditBefore compares the data plane with the state last applied; it is
-// called by a full pass before its Apply.
-func (a *Agent) auditBefore(ctx context.Context, st *passState) ([]dataplane.Difference, error) {
+// called by a full pass before its Apply. It returns when it read the data
+// plane: the report's time, since a change made after that read is not
+// in its differences.
+func (a *Agent) auditBefore(ctx context.Context, st *passState) ([]dataplane.Difference, time.Time, error) {
+	read := time.Now().UTC()
 	held, err := a.observe(ctx)
 	if err != nil {
-		return nil, err
+		return nil, read, err
 	}
 	diffs := dataplane.Compare(a.expected(st.applied), held)
 	for _, d := range diffs {
 		a.log.Warn("audit: data plane differs from the state it must hold", "difference", d.String(), "revision", st.rev)
 	}
-	return diffs, nil
+	return diffs, read, nil
 }
 
 // auditAfter reads back again after the repairing Apply and records the
-// report.
-func (a *Agent) auditAfter(ctx context.Context, desired dataplane.NodeState, rev int64, found []dataplane.Difference, auditErr error) {
-	r := rpc.AuditReport{Host: a.cfg.Host, Revision: rev, AppliedRevision: a.applied.Load(), ComparedAt: time.Now().UTC(),
+// report; compared is when auditBefore read (zero: it did not, now).
+func (a *Agent) auditAfter(ctx context.Context, desired dataplane.NodeState, rev int64, compared time.Time, found []dataplane.Difference, auditErr error) {
+	if compared.IsZero() {
+		compared = time.Now().UTC()
+	}
+	r := rpc.AuditReport{Host: a.cfg.Host, Revision: rev, AppliedRevision: a.applied.Load(), ComparedAt: compared,
 		Differences: found}
 	if r.Differences == nil {
 		r.Differences = []dataplane.Difference{}
