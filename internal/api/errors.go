@@ -85,17 +85,17 @@ func kindTitle(kind string) string {
 // notFound is the 404 of a resource a caller may not see (as if it did not
 // exist), with the fault each Neutron resource raises.
 func notFound(kind, id string) *neutron.Error {
-	switch kind {
+	switch kind { // the Neutron classes kindTitle does not spell
 	case "security_group":
-		return neutron.Errorf(http.StatusNotFound, "SecurityGroupNotFound", "Security group %s does not exist", id)
-	case "router":
-		return neutron.Errorf(http.StatusNotFound, "RouterNotFound", "Router %s could not be found", id)
-	case "floatingip":
-		return neutron.Errorf(http.StatusNotFound, "FloatingIPNotFound", "Floating IP %s could not be found", id)
+		kind = "SecurityGroup"
 	case "security_group_rule":
-		return neutron.Errorf(http.StatusNotFound, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
+		kind = "SecurityGroupRule"
+	case "floatingip":
+		kind = "FloatingIP"
 	case "subnetpool":
-		return errSubnetPoolNotFound(id)
+		kind = "SubnetPool"
+	default:
+		kind = kindTitle(kind)
 	}
-	return neutron.NotFound(kindTitle(kind), id)
+	return neutron.NotFound(kind, id)
 }

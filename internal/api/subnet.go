@@ -97,7 +97,7 @@ func checkPoolsVisible(ctx context.Context, b Backend, reqs []neutron.SubnetCrea
 				return err
 			}
 			if !p.Shared && !ownerOrAdmin(c, p.ProjectID) {
-				return errSubnetPoolNotFound(r.SubnetPoolID)
+				return neutron.NotFound("SubnetPool", r.SubnetPoolID)
 			}
 		case r.UseDefaultPool && r.IPVersion != 0:
 			l, err := b.ListSubnetPools(ctx, neutron.ListQuery{VisibleTo: visibleTo(c),

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -72,10 +71,6 @@ func subnetPoolKind(b Backend) *kind {
 	return subnetPools().kind(crud[neutron.SubnetPool, neutron.SubnetPoolCreate, neutron.SubnetPoolUpdate]{
 		get: b.GetSubnetPool, list: b.ListSubnetPools, create: b.CreateSubnetPools,
 		update: b.UpdateSubnetPool, delete: b.DeleteSubnetPool})
-}
-
-func errSubnetPoolNotFound(id string) *neutron.Error {
-	return neutron.Errorf(http.StatusNotFound, "SubnetPoolNotFound", "Subnet pool %s could not be found.", id)
 }
 
 // convNotEmptyString is type:not_empty_string with a length limit.

@@ -16,10 +16,6 @@ import (
 
 const defaultGroupDescription = "Default security group"
 
-func sgNotFound(id string) error {
-	return neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", id)
-}
-
 // ensureDefaultGroup returns the project's default group, creating it with
 // Neutron's default rules on first use. Two transactions creating it at
 // once collide on default_security_groups' primary key; the loser is
@@ -282,7 +278,7 @@ func (p *Plugin) createRule(ctx context.Context, t *store.Tx, rule neutron.Secur
 			return nil, err
 		}
 		if _, ok := found[*rule.RemoteGroupID]; !ok {
-			return nil, sgNotFound(*rule.RemoteGroupID)
+			return nil, neutron.NotFound("SecurityGroup", *rule.RemoteGroupID)
 		}
 	}
 	if err := secgroup.Duplicate(rule, g.Rules); err != nil {
@@ -372,7 +368,7 @@ func (p *Plugin) portSecurityGroups(ctx context.Context, t *store.Tx, pt *neutro
 		// A group of another project does not exist for this port (its
 		// membership would open that project's rules to it).
 		if project, ok := found[id]; !ok || !anyProject && project != pt.ProjectID {
-			return nil, sgNotFound(id)
+			return nil, neutron.NotFound("SecurityGroup", id)
 		}
 	}
 	if len(out) > 0 && !pt.PortSecurityEnabled {

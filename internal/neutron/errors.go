@@ -25,9 +25,24 @@ func Errorf(status int, typ, format string, args ...any) *Error {
 
 // Constructors for the faults several layers raise. The type names are
 // Neutron's exception class names, which clients match on.
+//
+// NotFound is the 404 of resource kind, named by its Neutron class (Network,
+// SecurityGroup, ...): <kind>NotFound with the message Neutron gives it.
 func NotFound(kind, id string) *Error {
-	// Neutron: NetworkNotFound, SubnetNotFound, PortNotFound, AgentNotFound.
-	return Errorf(http.StatusNotFound, kind+"NotFound", "%s %s could not be found.", kind, id)
+	format := "%s %s could not be found." // NetworkNotFound, SubnetNotFound, PortNotFound, AgentNotFound, ...
+	switch kind {
+	case "SecurityGroup":
+		format = "Security group %[2]s does not exist"
+	case "SecurityGroupRule":
+		format = "Security group rule %[2]s does not exist"
+	case "Router":
+		format = "Router %[2]s could not be found"
+	case "FloatingIP":
+		format = "Floating IP %[2]s could not be found"
+	case "SubnetPool":
+		format = "Subnet pool %[2]s could not be found."
+	}
+	return Errorf(http.StatusNotFound, kind+"NotFound", format, kind, id)
 }
 
 func BadRequest(format string, args ...any) *Error {

@@ -39,16 +39,6 @@ var floatingIPRes = &resource{
 	visible: func(p string) (string, []any) { return "floatingips.project_id = ?", []any{p} },
 }
 
-// RouterNotFound is Neutron's 404 for a router.
-func RouterNotFound(id string) error {
-	return neutron.Errorf(404, "RouterNotFound", "Router %s could not be found", id)
-}
-
-// FloatingIPNotFound is Neutron's 404 for a floating IP.
-func FloatingIPNotFound(id string) error {
-	return neutron.Errorf(404, "FloatingIPNotFound", "Floating IP %s could not be found", id)
-}
-
 const routerCols = "routers.id, routers.project_id, routers.name, routers.description, routers.admin_state_up, routers.status, routers.gw_port_id, routers.enable_snat, routers.distributed, routers.created_at, routers.updated_at, routers.revision_number"
 
 func (s *Store) loadRouters(ctx context.Context, db querier, tail string, args []any) ([]neutron.Router, error) {
@@ -175,7 +165,7 @@ func (r reads) ListRouters(ctx context.Context, q neutron.ListQuery) ([]neutron.
 func (r reads) GetRouter(ctx context.Context, id string) (*neutron.Router, error) {
 	out, err := r.rs.loadRouters(ctx, r.q, " WHERE routers.id = ?", []any{id})
 	if err == nil && len(out) == 0 {
-		return nil, RouterNotFound(id)
+		return nil, neutron.NotFound("Router", id)
 	}
 	return firstOr404(out, err, "Router", id)
 }
@@ -261,7 +251,7 @@ func (t *Tx) DeleteRouter(ctx context.Context, id string) error {
 		return fmt.Errorf("delete router %s: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return RouterNotFound(id)
+		return neutron.NotFound("Router", id)
 	}
 	return nil
 }
@@ -344,7 +334,7 @@ func (t *Tx) LockRouter(ctx context.Context, id string) error {
 	var project string
 	err := t.queryRow(ctx, q, id).Scan(&project)
 	if isNoRows(err) {
-		return RouterNotFound(id)
+		return neutron.NotFound("Router", id)
 	}
 	if err != nil {
 		return fmt.Errorf("lock router %s: %w", id, err)
@@ -430,7 +420,7 @@ func (r reads) ListFloatingIPs(ctx context.Context, q neutron.ListQuery) ([]neut
 func (r reads) GetFloatingIP(ctx context.Context, id string) (*neutron.FloatingIP, error) {
 	out, err := r.rs.loadFloatingIPs(ctx, r.q, " WHERE floatingips.id = ?", []any{id})
 	if err == nil && len(out) == 0 {
-		return nil, FloatingIPNotFound(id)
+		return nil, neutron.NotFound("FloatingIP", id)
 	}
 	return firstOr404(out, err, "FloatingIP", id)
 }
@@ -483,7 +473,7 @@ func (t *Tx) DeleteFloatingIP(ctx context.Context, id string) error {
 		return fmt.Errorf("delete floating ip %s: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return FloatingIPNotFound(id)
+		return neutron.NotFound("FloatingIP", id)
 	}
 	return nil
 }

@@ -41,11 +41,6 @@ var subnetPoolRes = &resource{
 	},
 }
 
-// SubnetPoolNotFound is Neutron's 404 for a subnet pool.
-func SubnetPoolNotFound(id string) error {
-	return neutron.Errorf(404, "SubnetPoolNotFound", "Subnet pool %s could not be found.", id)
-}
-
 const subnetPoolCols = "subnetpools.id, subnetpools.project_id, subnetpools.name, subnetpools.description, subnetpools.ip_version, subnetpools.prefixes, subnetpools.default_prefixlen, subnetpools.min_prefixlen, subnetpools.max_prefixlen, subnetpools.default_quota, subnetpools.shared, subnetpools.is_default, subnetpools.created_at, subnetpools.updated_at, subnetpools.revision_number"
 
 func (s *Store) loadSubnetPools(ctx context.Context, db querier, tail string, args []any) ([]neutron.SubnetPool, error) {
@@ -102,7 +97,7 @@ func (r reads) ListSubnetPools(ctx context.Context, q neutron.ListQuery) ([]neut
 func (r reads) GetSubnetPool(ctx context.Context, id string) (*neutron.SubnetPool, error) {
 	out, err := r.rs.loadSubnetPools(ctx, r.q, " WHERE subnetpools.id = ?", []any{id})
 	if err == nil && len(out) == 0 {
-		return nil, SubnetPoolNotFound(id)
+		return nil, neutron.NotFound("SubnetPool", id)
 	}
 	return firstOr404(out, err, "SubnetPool", id)
 }
@@ -132,7 +127,7 @@ func (t *Tx) LockSubnetPool(ctx context.Context, id string) (*neutron.SubnetPool
 	var got string
 	err := t.queryRow(ctx, q, id).Scan(&got)
 	if isNoRows(err) {
-		return nil, SubnetPoolNotFound(id)
+		return nil, neutron.NotFound("SubnetPool", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock subnet pool %s: %w", id, err)
@@ -211,7 +206,7 @@ func (t *Tx) DeleteSubnetPool(ctx context.Context, id string) error {
 		return fmt.Errorf("delete subnet pool %s: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return SubnetPoolNotFound(id)
+		return neutron.NotFound("SubnetPool", id)
 	}
 	return nil
 }
