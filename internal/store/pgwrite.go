@@ -201,66 +201,55 @@ func (c *pgConn) flush(ctx context.Context) error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	return c.send(ctx, nil)
+	return c.pipeline(ctx, nil, nil)
 }
 
 // queryRowQueued sends the queued statements and q in one pipeline (one
 // round trip) and scans q's one row into dest. A failure of a queued
 // statement is the transaction's (c.failed) and is returned.
 func (c *pgConn) queryRowQueued(ctx context.Context, q string, args []any, dest ...any) error {
-	c.pending = append(c.pending, pendingStmt{q: q, args: args})
-	return c.send(ctx, dest)
-}
-
-// send runs the queued statements as one pipeline; with dest, the last
-// one is a query whose one row is scanned into it.
-func (c *pgConn) send(ctx context.Context, dest []any) error {
-	pending := c.pending
-	c.pending = nil
-	var queryErr error // the trailing query's own failure: not kept in c.failed
-	err := c.conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		b := &pgx.Batch{}
-		for _, p := range pending {
-			b.Queue(p.q, p.args...)
-		}
-		br := pc.Conn().SendBatch(ctx, b)
-		var first error
-		for i, p := range pending {
-			if dest != nil && i == len(pending)-1 {
-				if first == nil {
-					queryErr = br.QueryRow().Scan(dest...)
-				}
-				break
-			}
-			if _, err := br.Exec(); err != nil && first == nil {
-				first = fmt.Errorf("%s: %w", p.what, err)
-			}
-		}
-		if err := br.Close(); err != nil && first == nil && queryErr == nil {
-			first = err
-		}
-		return first
-	})
-	if err != nil {
-		if c.failed == nil {
-			c.failed = err
-		}
-		return err
-	}
-	return queryErr
+	return c.pipeline(ctx, func(b *pgx.Batch) { b.Queue(q, args...) },
+		func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 }
 
 // queryCustom runs the plain read q planned for its arguments (see
 // customPlan), in one pipeline with what is queued, and hands its rows to
 // scan.
 func (c *pgConn) queryCustom(ctx context.Context, q string, args []any, scan func(rowScanner) error) error {
+	more := func(b *pgx.Batch) {
+		b.Queue(customPlan)
+		b.Queue(q, args...)
+		b.Queue(autoPlan)
+	}
+	return c.pipeline(ctx, more, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		err = scan(pgxRows{rows})
+		if cerr := (pgxRows{rows}).Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		_, err = br.Exec()
+		return err
+	})
+}
+
+// pipeline sends the queued statements, then what more queues, in one
+// round trip. A queued statement's failure is the transaction's (kept in
+// c.failed) and is returned; when they all succeeded, read takes the
+// results of what more queued, and its error is returned but not kept:
+// a read may fail without failing the transaction's writes.
+func (c *pgConn) pipeline(ctx context.Context, more func(*pgx.Batch), read func(pgx.BatchResults) error) error {
 	pending := c.pending
 	c.pending = nil
-	var readErr error // the read's own failure: not kept in c.failed
+	var readErr error
 	err := c.conn.Raw(func(dc any) error {
 		pc, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -270,37 +259,23 @@ func (c *pgConn) queryCustom(ctx context.Context, q string, args []any, scan fun
 		for _, p := range pending {
 			b.Queue(p.q, p.args...)
 		}
-		b.Queue(customPlan)
-		b.Queue(q, args...)
-		b.Queue(autoPlan)
+		if more != nil {
+			more(b)
+		}
 		br := pc.Conn().SendBatch(ctx, b)
-		defer br.Close()
+		var first error
 		for _, p := range pending {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("%s: %w", p.what, err)
+			if _, err := br.Exec(); err != nil && first == nil {
+				first = fmt.Errorf("%s: %w", p.what, err)
 			}
 		}
-		readErr = func() error {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			err = scan(pgxRows{rows})
-			if cerr := (pgxRows{rows}).Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-			return br.Close()
-		}()
-		return nil
+		if first == nil && read != nil {
+			readErr = read(br)
+		}
+		if err := br.Close(); err != nil && first == nil && readErr == nil {
+			first = err
+		}
+		return first
 	})
 	if err != nil {
 		if c.failed == nil {
