@@ -226,7 +226,7 @@ func securityGroupRuleKind(b Backend) *kind {
 							return nil, err
 						}
 						if g.ProjectID != r.ProjectID {
-							return nil, neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", *id)
+							return nil, neutron.NotFound("SecurityGroup", *id)
 						}
 					}
 				}

@@ -168,7 +168,7 @@ func (r reads) ListSecurityGroups(ctx context.Context, q neutron.ListQuery) ([]n
 func (r reads) GetSecurityGroup(ctx context.Context, id string) (*neutron.SecurityGroup, error) {
 	out, err := r.rs.loadSecurityGroups(ctx, r.q, " WHERE securitygroups.id = ?", []any{id})
 	if err == nil && len(out) == 0 {
-		return nil, neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", id)
+		return nil, neutron.NotFound("SecurityGroup", id)
 	}
 	return firstOr404(out, err, "SecurityGroup", id)
 }
@@ -184,7 +184,7 @@ func (r reads) ListSecurityGroupRules(ctx context.Context, q neutron.ListQuery) 
 func (r reads) GetSecurityGroupRule(ctx context.Context, id string) (*neutron.SecurityGroupRule, error) {
 	out, err := r.rs.loadRules(ctx, r.q, " WHERE securitygrouprules.id = ?", []any{id})
 	if err == nil && len(out) == 0 {
-		return nil, neutron.Errorf(404, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
+		return nil, neutron.NotFound("SecurityGroupRule", id)
 	}
 	return firstOr404(out, err, "SecurityGroupRule", id)
 }
@@ -276,7 +276,7 @@ func (t *Tx) DeleteSecurityGroup(ctx context.Context, id string) ([]string, erro
 		return nil, fmt.Errorf("delete security group %s: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return nil, neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", id)
+		return nil, neutron.NotFound("SecurityGroup", id)
 	}
 	return ids, nil
 }
@@ -316,7 +316,7 @@ func (t *Tx) DeleteSecurityGroupRule(ctx context.Context, id string) error {
 		return fmt.Errorf("delete security group rule %s: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return neutron.Errorf(404, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
+		return neutron.NotFound("SecurityGroupRule", id)
 	}
 	return nil
 }
@@ -332,7 +332,7 @@ func (t *Tx) LockSecurityGroup(ctx context.Context, id string) (project string, 
 	}
 	err = t.queryRow(ctx, q, id).Scan(&project)
 	if isNoRows(err) {
-		return "", neutron.Errorf(404, "SecurityGroupNotFound", "Security group %s does not exist", id)
+		return "", neutron.NotFound("SecurityGroup", id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("lock security group %s: %w", id, err)
