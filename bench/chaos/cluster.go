@@ -398,7 +398,7 @@ func (c *cluster) transportURL() string {
 }
 
 func (c *cluster) writeAgentConfig(n *node) error {
-	nc := fmt.Sprintf("[DEFAULT]\nhost = %s\ntransport_url = %s\nrpc_token = %s\n", n.Name, c.transportURL(), c.token)
+	nc := fmt.Sprintf("[DEFAULT]\nhost = %s\ndebug = True\ntransport_url = %s\nrpc_token = %s\n", n.Name, c.transportURL(), c.token)
 	var ac, acName string
 	switch n.kind {
 	case agent.KindOVS:

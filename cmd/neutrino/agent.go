@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,9 @@ func runAgent(ctx context.Context, kind string, files []string, metricsAddr stri
 	cfg, warnings, err := config.LoadAgent(kind, files...)
 	if err != nil {
 		return err
+	}
+	if cfg.Debug {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	for _, w := range warnings {
 		logger.Warn("config", "warning", w)

@@ -376,6 +376,7 @@ func (a *Agent) pass(ctx context.Context, st *passState, poll time.Duration) {
 	if a.metrics != nil {
 		a.metrics.Applied(time.Since(applyStart), err, a.expected(desired))
 	}
+	a.log.Debug("applied", "revision", rev, "full", full, "devices", len(devs), "took", time.Since(applyStart), "err", err)
 	if err != nil {
 		st.clean = false
 		if audit {
@@ -417,16 +418,25 @@ func (a *Agent) logOnce(st *passState, what string, err error) {
 func (a *Agent) report(ctx context.Context, st *passState, view l2pop.View, devs []dataplane.Device, poll time.Duration, ups bool) {
 	now := time.Now()
 	pending := PendingReports(view, devs)
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		for _, d := range devs {
+			if p, ok := view.Ports[d.PortID]; ok && !d.Up {
+				a.log.Debug("device not up", "port", d.PortID, "device", d.Name, "status", p.Status)
+			}
+		}
+	}
 	for _, r := range pending {
 		if r.Up && !ups {
+			a.log.Debug("device up not reported: the last apply failed", "port", r.PortID)
 			continue
 		}
 		if m, ok := st.reported[r.PortID]; ok && m.up == r.Up && now.Sub(m.at) < 2*poll {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.opt.Server.UpdateDevice(rctx, a.cfg.Host, r.PortID, r.Up)
+		status, err := a.opt.Server.UpdateDevice(rctx, a.cfg.Host, r.PortID, r.Up)
 		cancel()
+		a.log.Debug("update_device", "port", r.PortID, "up", r.Up, "status", status, "took", time.Since(now), "err", err)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.Warn("update_device failed", "port", r.PortID, "up", r.Up, "err", err)

@@ -313,6 +313,7 @@ func LoadAgent(kind string, paths ...string) (*Agent, []string, error) {
 	if err := s.agentCommon(c); err != nil {
 		return nil, nil, err
 	}
+	s.boolean(&c.Debug, "DEFAULT", "debug", false)
 	var secs int
 	s.integer(&secs, "agent", "polling_interval", 2, 1, 1<<31-1)
 	c.PollingInterval = time.Duration(secs) * time.Second

@@ -228,6 +228,8 @@ func TestAgentVariants(t *testing.T) {
 				return a.Host == "compute-1" && a.TransportURL == "grpc://198.18.0.1:9697" &&
 					a.ReportInterval == 500*time.Millisecond && a.PollingInterval == 7*time.Second && a.ResyncInterval == 0
 			}},
+		{"debug", "openvswitch", "[DEFAULT]\ndebug = True\n", func(a *Agent) bool { return a.Debug }},
+		{"no debug by default", "linuxbridge", "[vxlan]\nlocal_ip = 198.18.0.2\n", func(a *Agent) bool { return !a.Debug }},
 		{"two servers in transport_url", "openvswitch", "[DEFAULT]\ntransport_url = grpc://198.18.1.1:9697,198.18.1.2\n",
 			func(c *Agent) bool { return c.TransportURL == "grpc://198.18.1.1:9697,198.18.1.2:9697" }},
 		{"ipv6 transport_url", "openvswitch", "[DEFAULT]\ntransport_url = grpc://[::1]:9700/\n",

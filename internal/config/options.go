@@ -56,6 +56,7 @@ var options = []option{
 	opt("DEFAULT", "transport_url", rAgents|rDHCP|rL3),
 	opt("DEFAULT", "rpc_tls_ca_file", rAgents|rDHCP|rL3),
 	opt("DEFAULT", "host_namespace", rAgents|rDHCP|rL3),
+	opt("DEFAULT", "debug", rAgents),
 
 	// [database]
 	opt("database", "connection", rServer,

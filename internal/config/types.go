@@ -150,6 +150,9 @@ type Agent struct {
 	// Namespace is the network namespace the agent manages (neutrino's
 	// [DEFAULT] host_namespace, used by the lab); "" = its own.
 	Namespace string
+	// Debug is [DEFAULT] debug: the L2 agent logs at DEBUG level (its
+	// passes, device reports, flow and OVSDB changes).
+	Debug bool
 
 	// [agent]
 	PollingInterval time.Duration // polling_interval, default 2s
