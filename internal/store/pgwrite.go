@@ -212,35 +212,6 @@ func (c *pgConn) queryRowQueued(ctx context.Context, q string, args []any, dest 
 		func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 }
 
-// queryCustom runs the plain read q planned for its arguments (see
-// customPlan), in one pipeline with what is queued, and hands its rows to
-// scan.
-func (c *pgConn) queryCustom(ctx context.Context, q string, args []any, scan func(rowScanner) error) error {
-	more := func(b *pgx.Batch) {
-		b.Queue(customPlan)
-		b.Queue(q, args...)
-		b.Queue(autoPlan)
-	}
-	return c.pipeline(ctx, more, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		err = scan(pgxRows{rows})
-		if cerr := (pgxRows{rows}).Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		_, err = br.Exec()
-		return err
-	})
-}
-
 // pipeline sends the queued statements, then what more queues, in one
 // round trip. A queued statement's failure is the transaction's (kept in
 // c.failed) and is returned; when they all succeeded, read takes the

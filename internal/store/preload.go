@@ -37,24 +37,6 @@ const (
 	memoAllocated    = "allocated"     // AllocatedAmong(network id, a subset of the probe)
 )
 
-// customPlan and autoPlan surround, in one pipeline, a prepared statement
-// that must be planned for its arguments: the probe of candidate
-// addresses. pgx prepares every statement on a connection once, and
-// PostgreSQL then plans it generically after five executions, from the
-// statistics of that moment: made while ipallocations was small or not
-// yet analysed, that plan took "network_id = $1" from the primary key
-// and filtered the 16 addresses, reading every allocation of the network
-// on each create (3.3 ms a create at 6,000 ports, 3 of every 10 ms of the
-// database's time in bench/api), and it stayed until the next ANALYZE. A
-// plan made for the actual addresses looks each up in the primary key.
-// set_config(..., true) ends with the transaction at the latest (the
-// pipeline's implicit one before BEGIN); autoPlan restores the
-// connection's setting at once inside a write transaction.
-const (
-	customPlan = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
-	autoPlan   = "RESET plan_cache_mode"
-)
-
 // probed is the answer to "which of these addresses are allocated".
 type probed struct {
 	asked, taken map[string]bool
@@ -101,18 +83,16 @@ func (t *Tx) PreloadPortCreate(ctx context.Context, networkID, project string, p
 	}
 	type read struct {
 		what, arg, q string
-		args         []any
+		args         []any // nil: arg alone
 		scan         func(rowScanner) (any, error)
-		// custom: planned for its arguments (see customPlan).
-		custom bool
 	}
 	reads := []read{
 		{memoPortNetwork, networkID, portNetworkQuery, nil, func(r rowScanner) (any, error) {
 			return scanPortNetwork(r, networkID)
-		}, false},
+		}},
 		{memoSubnets, networkID, "SELECT " + subnetCols + " FROM subnets" + networkSubnetsTail, nil, func(r rowScanner) (any, error) {
 			return scanSubnetRows(r)
-		}, false},
+		}},
 		{memoDefaultGroup, project, defaultGroupQuery, nil, func(r rowScanner) (any, error) {
 			var id string
 			for r.Next() {
@@ -121,25 +101,25 @@ func (t *Tx) PreloadPortCreate(ctx context.Context, networkID, project string, p
 				}
 			}
 			return id, r.Err()
-		}, false},
+		}},
 		{memoQuotas, project, quotasQuery + " WHERE project_id = ?", nil, func(r rowScanner) (any, error) {
 			all, err := scanQuotaRows(r)
 			if err != nil || all[project] == nil {
 				return map[string]int{}, err
 			}
 			return all[project], nil
-		}, false},
+		}},
 	}
 	if len(probe) > 0 {
-		cond, args := idsIn("ip_address", probe)
-		reads = append(reads, read{memoAllocated, networkID, allocatedAmongQuery + cond, args, func(r rowScanner) (any, error) {
+		q, args := allocatedAmong(networkID, probe)
+		reads = append(reads, read{memoAllocated, networkID, q, args, func(r rowScanner) (any, error) {
 			taken, err := scanStrings(r)
 			p := probed{asked: map[string]bool{}, taken: taken}
 			for _, ip := range probe {
 				p.asked[ip] = true
 			}
 			return p, err
-		}, true})
+		}})
 	}
 	memo := map[memoKey]memoEntry{}
 	err := t.pg.conn.Raw(func(dc any) error {
@@ -149,22 +129,14 @@ func (t *Tx) PreloadPortCreate(ctx context.Context, networkID, project string, p
 		}
 		b := &pgx.Batch{}
 		for _, r := range reads {
-			if r.custom {
-				b.Queue(customPlan)
+			if r.args == nil {
+				r.args = []any{r.arg}
 			}
-			b.Queue(t.s.rebind(r.q), append([]any{r.arg}, r.args...)...)
-			if r.custom {
-				b.Queue(autoPlan)
-			}
+			b.Queue(t.s.rebind(r.q), r.args...)
 		}
 		br := pc.Conn().SendBatch(ctx, b)
 		defer br.Close()
 		for _, r := range reads {
-			if r.custom {
-				if _, err := br.Exec(); err != nil {
-					return fmt.Errorf("preload %s: %w", customPlan, err)
-				}
-			}
 			rows, err := br.Query()
 			if err != nil {
 				return fmt.Errorf("preload %s %s: %w", r.what, r.arg, err)
@@ -178,11 +150,6 @@ func (t *Tx) PreloadPortCreate(ctx context.Context, networkID, project string, p
 				return fmt.Errorf("preload %s %s: %w", r.what, r.arg, err)
 			}
 			memo[memoKey{r.what, r.arg}] = memoEntry{v, err}
-			if r.custom {
-				if _, err := br.Exec(); err != nil {
-					return fmt.Errorf("preload %s: %w", autoPlan, err)
-				}
-			}
 		}
 		return br.Close()
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"neutrino/internal/neutron"
@@ -97,16 +98,18 @@ func TestPreloadPortCreate(t *testing.T) {
 	}
 }
 
-// On PostgreSQL the address probe is planned for its addresses every
-// time, never with the prepared statement's generic plan: that plan, made
-// from the statistics of a small table, read every allocation of the
-// network (see customPlan). The setting does not outlive the probe on the
-// connection.
-func TestProbePlannedForItsAddresses(t *testing.T) {
+// On PostgreSQL the address probe looks each address up in the primary
+// key whatever the table's statistics say: the generic plan of the
+// prepared statement the store sent, made while ipallocations has never
+// been analysed, has one index condition on network and address per
+// candidate and no filter (the earlier "ip_address IN (...)" shape was
+// planned as a scan of the network's allocations with a filter, see
+// allocatedAmong).
+func TestProbeLooksUpEachAddress(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Open(t, store.Postgres)
-	// One connection: the prepared statements and settings seen below
-	// are those the writes used.
+	// One connection: the prepared statements seen below are those the
+	// writes used.
 	st.DB().SetMaxOpenConns(1)
 	netID, subID := store.NewID(), store.NewID()
 	if _, err := st.Write(ctx, func(tx *store.Tx) error {
@@ -117,51 +120,60 @@ func TestProbePlannedForItsAddresses(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 8 {
-		probe := []string{fmt.Sprintf("10.0.1.%d", i), fmt.Sprintf("10.0.2.%d", i)}
+	probe := []string{"10.0.1.1", "10.0.2.2", "10.0.3.3"}
+	for range 3 {
 		if _, err := st.Write(ctx, func(tx *store.Tx) error {
 			if err := tx.PreloadPortCreate(ctx, netID, "p", probe); err != nil {
 				return err
 			}
-			// Answered by the preload, then asked again (a second round
-			// of IPAM's probe) inside the transaction.
-			if got, err := tx.AllocatedAmong(ctx, netID, probe); err != nil || len(got) != 0 {
-				t.Errorf("AllocatedAmong(%v) = %v, %v; want none", probe, got, err)
+			// Answered by the preload; then a question it did not ask.
+			for _, ips := range [][]string{probe, {"10.0.9.9"}} {
+				if got, err := tx.AllocatedAmong(ctx, netID, ips); err != nil || len(got) != 0 {
+					t.Errorf("AllocatedAmong(%v) = %v, %v; want none", ips, got, err)
+				}
 			}
-			if err := tx.SetQuota(ctx, "p", "port", 100+i); err != nil {
-				return err
-			}
-			got, err := tx.AllocatedAmong(ctx, netID, probe[:1])
-			if err != nil || len(got) != 0 {
-				t.Errorf("AllocatedAmong(%v) in the transaction = %v, %v; want none", probe[:1], got, err)
-			}
-			return err
+			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var mode string
-	if err := st.DB().QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "auto" {
-		t.Fatalf("plan_cache_mode after the probes = %q, %v; want auto", mode, err)
-	}
-	rows, err := st.DB().QueryContext(ctx, "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT ip_address FROM ipallocations%'")
+	conn, err := st.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer conn.Close()
+	var name, stmt string
+	if err := conn.QueryRowContext(ctx, "SELECT name, statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT ip_address FROM ipallocations%UNION ALL%UNION ALL%'").Scan(&name, &stmt); err != nil {
+		t.Fatalf("the store's prepared probe of %d addresses: %v", len(probe), err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "RESET plan_cache_mode")
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("EXPLAIN EXECUTE %q('%s', '10.0.1.1', '%s', '10.0.2.2', '%s', '10.0.3.3')", name, netID, netID, netID))
+	if err != nil {
+		t.Fatalf("explain %s: %v", stmt, err)
+	}
 	defer rows.Close()
-	n := 0
+	var plan []string
+	conds := 0
 	for rows.Next() {
-		var q string
-		var generic, custom int64
-		if err := rows.Scan(&q, &generic, &custom); err != nil {
+		var line string
+		if err := rows.Scan(&line); err != nil {
 			t.Fatal(err)
 		}
-		n++
-		if generic != 0 {
-			t.Errorf("%s: %d generic plans (%d custom), want none", q, generic, custom)
+		plan = append(plan, line)
+		if strings.Contains(line, "Index Cond: ((network_id = $") && strings.Contains(line, "ip_address = $") {
+			conds++
+		}
+		if strings.Contains(line, "Filter") || strings.Contains(line, "Seq Scan") {
+			t.Errorf("plan line %q: the probe must not read more than the asked addresses", line)
 		}
 	}
-	if err := rows.Err(); err != nil || n == 0 {
-		t.Fatalf("no prepared probe statement found (%v)", err)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if conds != len(probe) {
+		t.Errorf("generic plan of %s has %d primary-key lookups, want %d:\n%s", stmt, conds, len(probe), strings.Join(plan, "\n"))
 	}
 }
