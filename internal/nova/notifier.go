@@ -150,7 +150,9 @@ func (n *Notifier) follow(ctx context.Context, src Source) error {
 				n.queue(ev...)
 			}
 		}
-		if len(changes) == 1000 {
+		if len(changes) >= 1000 {
+			// A full batch (more when it ends a large transaction):
+			// there may be more to read.
 			continue
 		}
 		select {

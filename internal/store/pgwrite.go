@@ -89,11 +89,11 @@ func (t *Tx) commitPG(ctx context.Context, conn *sql.Conn) (int64, error) {
 	n := int64(len(t.changes))
 	if n > 0 {
 		vals, args := t.changeRows(func(int) string {
-			return "(?::bigint, ?::text, ?::text, ?::text, ?::text, ?::bigint)"
+			return "(?::bigint, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::boolean)"
 		}, func(i int) any { return int64(i + 1) })
 		q := "WITH r AS (UPDATE revision SET value = value + ? WHERE id = 1 RETURNING value), " +
-			"i AS (INSERT INTO changes (revision, kind, obj_id, op, object, created_at) " +
-			"SELECT r.value - ? + v.k, v.kind, v.obj_id, v.op, v.object, v.created_at FROM r, (VALUES " + vals + ") AS v (k, kind, obj_id, op, object, created_at)) " +
+			"i AS (INSERT INTO changes (revision, kind, obj_id, op, object, created_at, tx_end) " +
+			"SELECT r.value - ? + v.k, v.kind, v.obj_id, v.op, v.object, v.created_at, v.tx_end FROM r, (VALUES " + vals + ") AS v (k, kind, obj_id, op, object, created_at, tx_end)) " +
 			"SELECT value FROM r"
 		b.Queue(t.s.rebind(q), append([]any{n, n}, args...)...)
 	}

@@ -512,10 +512,11 @@ func (t *Tx) appendChanges(ctx context.Context) (int64, error) {
 }
 
 // changeRows renders the VALUES tuples of the queued changes; first is the
-// value of the leading column of row i.
+// value of the leading column of row i. The last row carries tx_end (see
+// Changes, which never ends a batch inside a transaction).
 func (t *Tx) changeRows(tuple func(i int) string, first func(i int) any) (string, []any) {
 	var b strings.Builder
-	args := make([]any, 0, 6*len(t.changes))
+	args := make([]any, 0, 7*len(t.changes))
 	for i, c := range t.changes {
 		if i > 0 {
 			b.WriteString(", ")
@@ -525,7 +526,7 @@ func (t *Tx) changeRows(tuple func(i int) string, first func(i int) any) (string
 		if c.Object != nil {
 			obj = string(c.Object)
 		}
-		args = append(args, first(i), c.Kind, c.ID, c.Op, obj, t.now.UnixMicro())
+		args = append(args, first(i), c.Kind, c.ID, c.Op, obj, t.now.UnixMicro(), i == len(t.changes)-1)
 	}
 	return b.String(), args
 }
@@ -533,8 +534,8 @@ func (t *Tx) changeRows(tuple func(i int) string, first func(i int) any) (string
 // insertChanges stores the queued changes with revisions first, first+1, ...
 // and returns the last one.
 func (t *Tx) insertChanges(ctx context.Context, first int64) (int64, error) {
-	vals, args := t.changeRows(func(int) string { return "(?, ?, ?, ?, ?, ?)" }, func(i int) any { return first + int64(i) })
-	if _, err := t.exec(ctx, "INSERT INTO changes (revision, kind, obj_id, op, object, created_at) VALUES "+vals, args...); err != nil {
+	vals, args := t.changeRows(func(int) string { return "(?, ?, ?, ?, ?, ?, ?)" }, func(i int) any { return first + int64(i) })
+	if _, err := t.exec(ctx, "INSERT INTO changes (revision, kind, obj_id, op, object, created_at, tx_end) VALUES "+vals, args...); err != nil {
 		return 0, fmt.Errorf("append change log: %w", err)
 	}
 	return first + int64(len(t.changes)) - 1, nil
