@@ -53,6 +53,7 @@ func main() {
 	nEvents := flag.Int("events", 300, "measured port events (one at a time)")
 	resync := flag.Int("resync-entries", 10000, "entries in the resync agent's view (0: skip)")
 	nClients := flag.Int("clients", 20, "gRPC connections the agents share")
+	starting := flag.Int("start-concurrency", 0, "at most this many agents starting at once (started, first snapshot not yet applied); 0: all at once")
 	poll := flag.Duration("polling-interval", 2*time.Second, "agents' polling_interval")
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log agents and server")
@@ -90,7 +91,8 @@ func main() {
 	fmt.Printf("machine: %s\n", machine.Read())
 	for i := range agents {
 		ends.reset()
-		b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, ends: ends, poll: *poll, memProfile: *memProfile, preloadPorts: *preload}
+		b := &bench{r: rand.New(rand.NewPCG(*seed, 7)), log: logger, ends: ends, poll: *poll, memProfile: *memProfile, preloadPorts: *preload,
+			startConcurrency: *starting}
 		if err := b.run(agents[i], nets[i], ports[i], *nEvents, *resync, *nClients); err != nil {
 			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "convergence:", err)
@@ -120,6 +122,11 @@ type bench struct {
 	// preloadPorts: ports are ACTIVE in the backend before the server
 	// starts.
 	preloadPorts bool
+	// startConcurrency bounds the agents starting at once (0: none).
+	startConcurrency int
+
+	// mu guards agents while they are being started (progress reads it).
+	mu sync.Mutex
 
 	mem     *rpctest.Memory
 	srv     *rpc.Server
@@ -132,23 +139,34 @@ type bench struct {
 }
 
 type node struct {
-	host   string
-	cfg    *config.Agent
-	dp     *fake.Dataplane
-	a      *agent.Agent
-	cancel context.CancelFunc
-	done   chan struct{}
+	// firstApplied, when set, is called once, when the agent first
+	// applied a revision.
+	firstApplied func()
+	once         sync.Once
+	host         string
+	cfg          *config.Agent
+	dp           *fake.Dataplane
+	a            *agent.Agent
+	cancel       context.CancelFunc
+	done         chan struct{}
 }
 
 func (b *bench) startAgent(n *node, client *rpc.Client) error {
 	a, err := agent.New(agent.Options{Kind: agent.KindOVS, Config: n.cfg, Server: client, Dataplane: n.dp, Logger: b.log,
-		OnApplied: func(rev int64) { b.tr.applied(n.host, rev) }})
+		OnApplied: func(rev int64) {
+			b.tr.applied(n.host, rev)
+			if n.firstApplied != nil {
+				n.once.Do(n.firstApplied)
+			}
+		}})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.a, n.cancel, n.done = a, cancel, make(chan struct{})
-	go func() { defer close(n.done); a.Run(ctx) }()
+	// The label marks the agents' CPU (and their goroutines') in a CPU
+	// profile: go tool pprof -tags.
+	go pprof.Do(ctx, pprof.Labels("side", "agents"), func(ctx context.Context) { defer close(n.done); a.Run(ctx) })
 	return nil
 }
 
@@ -262,14 +280,21 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
 	serverDone := make(chan struct{})
-	go func() { defer close(serverDone); b.srv.Serve(sctx, lis) }()
+	go pprof.Do(sctx, pprof.Labels("side", "server"), func(ctx context.Context) { defer close(serverDone); b.srv.Serve(ctx, lis) })
 	cc, _ := rpc.ClientConfigFor(&config.Agent{TransportURL: b.url})
-	for i := 0; i < nClients; i++ {
-		c, err := rpc.Dial(cc)
-		if err != nil {
-			return err
+	var dialErr error
+	// The agents' connections' goroutines are made by the goroutine that
+	// dials: labelled as the agents'.
+	pprof.Do(ctx, pprof.Labels("side", "agents"), func(context.Context) {
+		for i := 0; i < nClients && dialErr == nil; i++ {
+			var c *rpc.Client
+			if c, dialErr = rpc.Dial(cc); dialErr == nil {
+				b.clients = append(b.clients, c)
+			}
 		}
-		b.clients = append(b.clients, c)
+	})
+	if dialErr != nil {
+		return dialErr
 	}
 
 	fmt.Printf("\n## run: %d agents, %d networks, %d ports, %d events, polling_interval %s\n\nstart: %s UTC, load average %s\n",
@@ -289,14 +314,27 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 
 	rows0, agentRows0 := b.tr.logRows()
 	t0 := time.Now()
+	stopProgress := b.progress(t0, 30*time.Second)
+	defer stopProgress()
+	// With -start-concurrency, an agent starts when one of those
+	// starting has applied its first snapshot (as nodes booting over
+	// time), instead of all at once.
+	var slots chan struct{}
+	if b.startConcurrency > 0 {
+		slots = make(chan struct{}, b.startConcurrency)
+	}
 	for _, n := range nodes {
+		if slots != nil {
+			slots <- struct{}{}
+			n.firstApplied = func() { <-slots }
+		}
 		if err := b.startAgent(n, b.clients[len(b.agents)%len(b.clients)]); err != nil {
 			return err
 		}
+		b.mu.Lock()
 		b.agents = append(b.agents, n)
+		b.mu.Unlock()
 	}
-	stopProgress := b.progress(t0, 30*time.Second)
-	defer stopProgress()
 	if !b.preloadPorts {
 		for p := 0; p < nPorts; p++ {
 			b.newPort(b.nets[p%nNets], b.agents[b.r.IntN(nAgents)])
@@ -688,7 +726,10 @@ func (b *bench) progress(t0 time.Time, period time.Duration) (stop func()) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			var synced, reconnects int64
-			for _, n := range b.agents {
+			b.mu.Lock()
+			agents := b.agents
+			b.mu.Unlock()
+			for _, n := range agents {
 				if n.a.AppliedRevision() > 0 {
 					synced++
 				}

@@ -87,7 +87,7 @@ type ServerConfig struct {
 	// once (default 2 × GOMAXPROCS), so the memory they take follows the
 	// snapshots in flight, not the agents connecting at once.
 	SnapshotEncodes int
-	Logger     *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Stats counts what the server sent on watch streams.
