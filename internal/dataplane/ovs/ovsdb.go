@@ -250,8 +250,9 @@ func (d *Dataplane) existingPorts(ctx context.Context, bridgeName string, names 
 
 // waitOfports waits until OVS has numbered the named interfaces on
 // bridge and returns name -> ofport. Interfaces OVS could not create
-// (ofport -1) are reported with OVS's error text.
-func (d *Dataplane) waitOfports(ctx context.Context, bridgeName string, names []string) (map[string]int, error) {
+// (ofport -1) are reported with OVS's error text. With skipGone, a name
+// that is not (or no longer) a port of the bridge is not waited for.
+func (d *Dataplane) waitOfports(ctx context.Context, bridgeName string, names []string, skipGone bool) (map[string]int, error) {
 	deadline := time.Now().Add(d.cfg.OfportTimeout)
 	for {
 		s, err := takeSnapshot(ctx, d.cli)
@@ -269,6 +270,7 @@ func (d *Dataplane) waitOfports(ctx context.Context, bridgeName string, names []
 				i = s.firstIface(p)
 			}
 			switch {
+			case p == nil && skipGone:
 			case i == nil || i.Ofport == nil || *i.Ofport == 0:
 				missing = append(missing, n)
 			case *i.Ofport < 0:

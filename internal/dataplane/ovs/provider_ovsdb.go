@@ -112,12 +112,12 @@ func (d *Dataplane) physLayouts(ctx context.Context, physnets []string) (map[str
 		intPort, _ := PeerPortNames(d.cfg.BridgeMappings[physnet])
 		intNames = append(intNames, intPort)
 	}
-	intOf, err := d.waitOfports(ctx, d.cfg.IntegrationBridge, intNames)
+	intOf, err := d.waitOfports(ctx, d.cfg.IntegrationBridge, intNames, false)
 	errs := []error{err}
 	for _, physnet := range physnets {
 		name := d.cfg.BridgeMappings[physnet]
 		intPort, phyPort := PeerPortNames(name)
-		phyOf, err := d.waitOfports(ctx, name, []string{phyPort})
+		phyOf, err := d.waitOfports(ctx, name, []string{phyPort}, false)
 		errs = append(errs, err)
 		out[physnet] = PhysLayout{Bridge: name, Int: intOf[intPort], Phy: phyOf[phyPort]}
 	}
