@@ -214,3 +214,28 @@ func TestPollUntil(t *testing.T) {
 		t.Errorf("cancelled context: %v", err)
 	}
 }
+
+// TestRuleCover: Neutron's per-port rule flows cover their port only; a
+// flow naming no port (neutrino's per-group flow) covers every port and
+// gives its group; flows of another port number or another port cover
+// nothing.
+func TestRuleCover(t *testing.T) {
+	want := map[string]bool{"reg5=0x2": true, "reg5=0x3": true}
+	seen := map[string]bool{}
+	for _, l := range []string{
+		" event=ADDED table=82 cookie=0x1 ct_state=+new-est,tcp,reg5=0x2,tp_dst=10001 actions=conjunction(7,2/2)",
+		" event=ADDED table=82 cookie=0x1 ct_state=+new-est,tcp,reg5=0x9,tp_dst=10001 actions=ct(commit)",
+		" event=ADDED table=82 cookie=0x1 ct_state=+new-est,tcp,reg5=0x3,tp_dst=10002 actions=ct(commit)",
+		" event=ADDED table=82 cookie=0x1 ct_state=+new-est,udp,reg5=0x3,tp_dst=10001 actions=ct(commit)",
+	} {
+		if g := ruleCover(l, 10001, want, seen); g != "" {
+			t.Errorf("per-port flow gave group %q", g)
+		}
+	}
+	if len(seen) != 1 || !seen["reg5=0x2"] {
+		t.Fatalf("per-port flows covered %v, want reg5=0x2 only", seen)
+	}
+	if g := ruleCover(" event=ADDED table=85 cookie=0x1 tcp,reg8=0x1f,tp_dst=10001 actions=set_field:0x1->reg9", 10001, want, seen); g != "0x1f" || len(seen) != 2 {
+		t.Errorf("group flow: group %q, covered %v", g, seen)
+	}
+}

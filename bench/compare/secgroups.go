@@ -10,21 +10,27 @@ package main
 //     on br-int as os-vif does; web admits the members of group "members"
 //     (a remote group with M members, 2,000 by default);
 //   - rule events: a TCP rule created in web (API call returns = t0) until
-//     node 1's br-int table 82 (RULES_INGRESS, the same table in both) has
-//     the rule's flow for every one of the N ports (distinct reg5 values
-//     on flows matching the rule's tp_dst); then the rule is deleted and its
-//     flows awaited gone (not timed);
+//     node 1's br-int enforces it for every one of the N ports: each port
+//     is covered by a flow matching the rule's tp_dst that either names
+//     the port (reg5 = its ofport: Neutron writes a rule once per port, in
+//     table 82) or names no port (a flow of the group: neutrino writes a
+//     rule once per security group on the node, in table 85 with reg8 =
+//     the group, which every port's table 82 flow looks up); then the rule
+//     is deleted and its flows awaited gone (not timed). The dump that
+//     confirms an event also checks that a group flow's group (reg8) is
+//     looked up by every one of the N ports' table 82 flows;
 //   - member events: a port bound to node 2 created in "members" (t0 = API
-//     call returns) until node 1's table 82 has a flow for its address
-//     (nw_src=<ip>, the remote-group conjunction); then the port is deleted
-//     and its flow awaited gone (not timed).
+//     call returns) until node 1's br-int has a flow for its address
+//     (nw_src=<ip>, the remote-group conjunction: table 82 in Neutron, 85
+//     in neutrino); then the port is deleted and its flow awaited gone
+//     (not timed).
 //
 // An event's time is when `ovs-ofctl monitor br-int` on node 1 (OVS's
 // flow monitor, which reports every flow added, modified or deleted by
 // any OpenFlow client as it happens) printed the update that completed it,
 // from the API call's return (0 if it came earlier; the time from the
-// call's start is kept too). A dump-flows (`table=82,...`, filtered on the
-// rule's port or the member's address) then confirms it; should the
+// call's start is kept too). A dump-flows (filtered on the rule's port
+// or the member's address) then confirms it; should the
 // monitor have missed it (OVS pauses a monitor with over 128 KiB queued),
 // the event is timed by polling that dump every 20 ms instead, and counted
 // as missed. The systems are black boxes behind the same API and the same
@@ -441,19 +447,38 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 		base := w.mon.count()
 		port := w.nextTCP
 		w.nextTCP++
-		filter := fmt.Sprintf("table=82,tcp,tp_dst=%d", port)
+		filter := fmt.Sprintf("tcp,tp_dst=%d", port)
 		covered := func() (bool, error) {
 			out, err := w.n1.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", filter)
 			if err != nil {
 				return false, err
 			}
 			seen := map[string]bool{}
-			for _, m := range reg5re.FindAllString(out, -1) {
-				if want[m] {
-					seen[m] = true
+			var groups []string
+			for _, l := range strings.Split(out, "\n") {
+				if g := ruleCover(l, port, want, seen); g != "" {
+					groups = append(groups, g)
 				}
 			}
-			return len(seen) == len(want), nil
+			if len(groups) == 0 || len(seen) < len(want) {
+				return len(seen) == len(want), nil
+			}
+			// A group's flow enforces the rule on the ports whose table
+			// 82 flow looks the group up.
+			ports, err := w.n1.ovs(ctx, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", "table=82")
+			if err != nil {
+				return false, err
+			}
+			looked := map[string]bool{}
+			for _, l := range strings.Split(ports, "\n") {
+				r := reg5re.FindString(l)
+				for _, g := range groups {
+					if want[r] && strings.Contains(l, "set_field:"+g+"->reg8,") {
+						looked[r] = true
+					}
+				}
+			}
+			return len(looked) == len(want), nil
 		}
 		seen := map[string]bool{}
 		w.mon.mark()
@@ -466,10 +491,8 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 		t0 := time.Now()
 		st.RuleAPIS = append(st.RuleAPIS, t0.Sub(a).Seconds())
 		done, err := w.mon.first(ctx, func(l string) bool {
-			if m := tpDstRE.FindStringSubmatch(l); m != nil && m[1] == strconv.Itoa(port) && table82(l) {
-				if r := reg5re.FindString(l); want[r] {
-					seen[r] = true
-				}
+			if added(l) {
+				ruleCover(l, port, want, seen)
 			}
 			return len(seen) == len(want)
 		})
@@ -523,10 +546,10 @@ func (w *sgWork) step(ctx context.Context, n, events int, st *SGStep) error {
 		}
 		t0 := time.Now()
 		st.MemberAPIS = append(st.MemberAPIS, t0.Sub(a).Seconds())
-		filter := "table=82,ip,nw_src=" + ip
+		filter := "ip,nw_src=" + ip
 		done, err := w.mon.first(ctx, func(l string) bool {
 			m := nwSrcRE.FindStringSubmatch(l)
-			return m != nil && m[1] == ip && table82(l) && strings.Contains(l, "conjunction(")
+			return m != nil && m[1] == ip && added(l) && strings.Contains(l, "conjunction(")
 		})
 		if err != nil {
 			return fmt.Errorf("member %s at %d ports: %w", ip, n, err)
@@ -565,10 +588,36 @@ var (
 	nwSrcRE     = regexp.MustCompile(`\bnw_src=([0-9.]+)\b`)
 )
 
-// table82 tells a monitor line of table 82 (RULES_INGRESS in both systems)
-// that added or modified a flow.
-func table82(l string) bool {
-	return strings.Contains(l, " table=82 ") && (strings.Contains(l, "event=ADDED") || strings.Contains(l, "event=MODIFIED"))
+// added tells a monitor line that added or modified a flow.
+func added(l string) bool {
+	return strings.Contains(l, "event=ADDED") || strings.Contains(l, "event=MODIFIED")
+}
+
+var reg8re = regexp.MustCompile(`reg8=(0x[0-9a-f]+)`)
+
+// ruleCover marks in seen the ports of want (reg5=<ofport>) that a flow
+// (a dump or monitor line) of the TCP rule to port enforces it for: the
+// port its reg5 names (Neutron: one flow per port), or, for a flow that
+// names no port, all of them (neutrino: one flow per security group,
+// matching reg8 = the group, which it returns; covered checks that the
+// ports look the group up).
+func ruleCover(l string, port int, want, seen map[string]bool) (group string) {
+	if m := tpDstRE.FindStringSubmatch(l); m == nil || m[1] != strconv.Itoa(port) || !strings.Contains(l, "tcp") {
+		return ""
+	}
+	if r := reg5re.FindString(l); r != "" {
+		if want[r] {
+			seen[r] = true
+		}
+		return ""
+	}
+	for r := range want {
+		seen[r] = true
+	}
+	if m := reg8re.FindStringSubmatch(l); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // confirm checks with a dump that what the monitor showed complete at

@@ -21,6 +21,12 @@ type Firewall struct {
 	// sorted. Data planes keep one named set per (group, ethertype), so
 	// a member joining or leaving changes one set element, not rules.
 	RemoteGroups map[string][]netip.Prefix
+	// Groups are the rules of each security group of a local port, by
+	// group id. A data plane that matches rules on the group rather than
+	// on the port (the OVS native firewall) programs a group's rules once
+	// for all its ports, so a rule change costs the rule, not the ports.
+	// The slices are never changed in place.
+	Groups map[string][]Rule
 	// VTEPs are all VTEPs the server knows (every agent's tunnel IP):
 	// the only underlay sources a node accepts VXLAN from. Empty means
 	// the underlay filter is off.
@@ -46,6 +52,10 @@ type PortFilter struct {
 	// replies of allowed connections when Stateful, DHCP client, ICMPv6
 	// neighbour discovery as Neutron allows them).
 	Rules []Rule
+	// Groups are the port's security groups (ids in Firewall.Groups,
+	// sorted): Rules is the union of their rules. A filter without
+	// Groups (built by hand from Rules alone) is its own group.
+	Groups []string
 	// Stateful is false only when every group of the port has
 	// stateful = false (Neutron's stateless security groups).
 	Stateful bool

@@ -74,8 +74,9 @@ type Dataplane struct {
 	// installed is what this instance put on each bridge, by bridge name;
 	// a missing record makes the next Apply read that bridge back.
 	installed map[string]installed
-	// conj numbers the firewall's conjunctions, stable across Applies.
-	conj *conjIDs
+	// fwIDs numbers the firewall's conjunctions and security groups,
+	// stable across Applies.
+	fwIDs *fwIDs
 	// portFW is iptables_hybrid's nftables firewall; hybridOn says the
 	// last Apply used it (so switching the driver away cleans it up).
 	portFW   portFirewall
@@ -190,7 +191,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Dataplane, error) 
 		cli.Close()
 		return nil, fmt.Errorf("ovs data plane: of_interface %q: want %q or %q", cfg.OFInterface, OFNative, OFOfctl)
 	}
-	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{}, conj: newConjIDs(),
+	d := &Dataplane{cfg: cfg, log: log, cli: cli, cookie: cfg.Cookie, installed: map[string]installed{}, fwIDs: newFwIDs(),
 		portFW: newPortFirewall(cfg.NetNS, log), flows: flows, events: dataplane.NewEvents()}
 	d.watchCache()
 	log.Info("ovs data plane ready", "ovsdb", cfg.OVSDB, "cookie", fmt.Sprintf("%#x", cfg.Cookie),
@@ -273,7 +274,11 @@ func (d *Dataplane) Apply(ctx context.Context, desired dataplane.NodeState) erro
 		return u.tag != deadVLAN && (fwReady || desired.Firewall.Driver == DriverOpenvswitch && hasOfport)
 	}
 	if layout.PatchInt > 0 {
-		intSet := intFlowSet(desired, layout, d.conj, d.installed[d.cfg.IntegrationBridge].set)
+		intSet := intFlowSet(desired, layout, d.fwIDs, d.installed[d.cfg.IntegrationBridge].set)
+		for _, g := range d.fwIDs.group.fresh {
+			// An operator reading reg8=N in br-int's dump looks it up here.
+			d.log.Info("ovs firewall: security group numbered", "group", g, "reg8", d.fwIDs.group.ids[g])
+		}
 		intSet.groups[providerGroup] = &flowGroup{flows: IntProviderFlows(desired, layout)}
 		intErr := d.syncFlows(ctx, d.cfg.IntegrationBridge, intSet)
 		errs = append(errs, intErr)

@@ -24,15 +24,25 @@ import (
 //	                   (MAC, address) pairs; DHCP client out, DHCP server and
 //	                   router advertisements from the VM dropped; IP is
 //	                   tracked (ct) in the network's zone (reg6) -> 72
-//	72  RULES_EGRESS   the port's egress rules accept -> 73; established
-//	                   replies and related accepted; invalid dropped; an
-//	                   established connection no rule allows any more is
-//	                   marked (ct_mark=1) and dropped from then on
+//	72  RULES_EGRESS   per port: a new or established connection (not a
+//	                   reply, not invalid; any IP packet of a stateless
+//	                   port) is looked up in the rules of each of the
+//	                   port's security groups in turn (reg8 = the group,
+//	                   75), then judged (76); established replies and
+//	                   related accepted; invalid dropped
 //	73  ACCEPT         to a local filtered port -> its ingress (81); a new
 //	                   connection is committed; -> NORMAL (91, 94)
+//	75  GROUP_EGRESS   each group's egress rules, once for all its ports
+//	                   (match reg8 = the group): a rule that matches sets
+//	                   reg9 = 1 (accepted)
+//	76  VERDICT_EGRESS reg9 = 1 -> 73; otherwise dropped, and an
+//	                   established connection no rule allows any more is
+//	                   marked (ct_mark=1) and dropped from then on
 //	81  BASE_INGRESS   ARP, ND, DHCP replies in; IP tracked -> 82
-//	82  RULES_INGRESS  the port's ingress rules accept: commit, output to
-//	                   the port (reg5); as 72 for the rest
+//	82  RULES_INGRESS  as 72 for ingress (85, 86)
+//	85  GROUP_INGRESS  each group's ingress rules, as 75
+//	86  VERDICT_INGRESS reg9 = 1: commit (if tracked), output to the port
+//	                   (reg5); otherwise as 76
 //	91, 93, 94         accepted egress, dropped, NORMAL
 //
 // The conntrack zone of a port is its network's local VLAN, as in Neutron.
@@ -44,11 +54,21 @@ import (
 // Differences from Neutron, and why. Flows that do not depend on the port
 // are shared (one flow, output:NXM_NX_REG5[] instead of one flow per port
 // with output:<ofport>): a node with N ports has N times fewer of them to
-// program and audit. A rule is one flow matching ct_state=-rpl-inv+trk
-// (new or established, not a reply) instead of Neutron's pair +new-est /
-// +est-rel-rpl, since the accept is the same for both (egress commits in
-// 73, ingress commits in the accept itself; committing an established
-// connection again changes nothing).
+// program and audit. Above all, a rule is written once per security group
+// on the node, not once per port: Neutron writes each rule of a group for
+// every port in it (match reg5 = the port), so one rule create in a group
+// of 1,000 ports on a node is 1,000 flow adds; here it is one flow (one
+// per masked block of a port range), whatever the number of ports. A port
+// lists its groups in its table 72/82 flow (reg8 = node-local group
+// number, stable while the group is used; the agent logs each number it
+// gives);
+// a group's rules only set the accepted mark (reg9), so that a packet two
+// groups allow is still output once, by the verdict. A connection's state
+// is checked once in the port's flow (ct_state=-rpl-inv+trk: new or
+// established, not a reply) instead of in every rule, and one rule flow
+// stands for Neutron's pair +new-est / +est-rel-rpl, since the accept is
+// the same for both (egress commits in 73, ingress in the verdict;
+// committing an established connection again changes nothing).
 //
 // A MAC that several filtered ports of a network hold (an allowed address
 // pair naming another port's MAC, or one pair MAC on two ports) is
@@ -57,11 +77,11 @@ import (
 // receives everything and deleting either port's flow removes both.
 //
 // Remote groups are conjunctions, one conjunction id per (remote group,
-// direction, ethertype) node-wide (ingress also per stateful/stateless,
-// whose accepts differ): dimension 1 is one flow per member address
-// (ip,nw_src=<member> for ingress, nw_dst for egress) carrying the
-// conjunction actions of every group the address belongs to; dimension 2
-// is the rule's own match on the port (reg5). A member joining or leaving
+// direction, ethertype) node-wide: dimension 1 is one flow per member
+// address (ip,nw_src=<member> for ingress, nw_dst for egress) in table
+// 75/85 carrying the conjunction actions of every group the address
+// belongs to; dimension 2 is the rule's own match on its group (reg8). A
+// member joining or leaving
 // a group therefore changes exactly one flow per direction the group is
 // used in, whatever the number of ports and rules that reference the
 // group: O(changed members), not O(ports x members) (Neutron's native
@@ -73,8 +93,12 @@ const (
 	fwBaseEgress       = 71
 	fwRulesEgress      = 72
 	fwAcceptOrIngress  = 73
+	fwGroupEgress      = 75
+	fwVerdictEgress    = 76
 	fwBaseIngress      = 81
 	fwRulesIngress     = 82
+	fwGroupIngress     = 85
+	fwVerdictIngress   = 86
 	fwAcceptedEgress   = 91
 	fwDropped          = 93
 	fwAcceptedEgressOK = 94
@@ -82,16 +106,21 @@ const (
 	// Table 60 priorities.
 	fwPortEgressPriority  = 100
 	fwPortIngressPriority = 90
-	// Rule priorities in 72 and 82.
-	fwRulePriority = 70
-	fwConjPriority = 60
+	// Priorities in 72/82 (a port's groups) and 75/85 (rules).
+	fwPortRulesPriority = 70
+	fwRulePriority      = 70
+	fwConjPriority      = 60
 
 	// regPort holds the port's ofport, regNet its network's local VLAN
-	// (the conntrack zone), as Neutron's register 5 and 6.
-	regPort = "reg5"
-	regNet  = "reg6"
+	// (the conntrack zone), as Neutron's register 5 and 6. regGroup is
+	// the security group whose rules 75/85 look at, regVerdict 1 once a
+	// rule accepted the packet.
+	regPort    = "reg5"
+	regNet     = "reg6"
+	regGroup   = "reg8"
+	regVerdict = "reg9"
 
-	// ruleCT is the ct_state a stateful rule matches: tracked, not
+	// ruleCT is the ct_state a stateful port's rules see: tracked, not
 	// invalid, not a reply (replies pass as established).
 	ruleCT = "ct_state=-rpl-inv+trk"
 
@@ -105,6 +134,8 @@ const (
 	ctZone       = "zone=NXM_NX_REG6[0..15]"
 	commitAction = "ct(commit," + ctZone + ")"
 	toPort       = "output:NXM_NX_REG5[]"
+	// markAccepted is what a matching rule does; the verdict acts on it.
+	markAccepted = "set_field:0x1->" + regVerdict
 )
 
 func resubmit(table int) string { return "resubmit(," + strconv.Itoa(table) + ")" }
@@ -127,22 +158,32 @@ func fwBaseFlows() []Flow {
 		fs = append(fs, Flow{Table: table, Priority: prio, Match: match, Actions: actions})
 	}
 	add(fwBaseEgress, 0, "", "drop")
-	// 72 and 82: what passes without a rule, what never passes, and the
-	// marking of established connections whose rule went.
+	// 72 and 82: what passes without a rule, what never passes; 75 and
+	// 85 (rules) accept nothing by default; 76 and 86: the verdict, and
+	// the marking of established connections whose rule went.
 	for _, t := range []struct {
-		table  int
-		accept string
-	}{{fwRulesEgress, resubmit(fwAcceptedEgressOK)}, {fwRulesIngress, toPort}} {
-		add(t.table, 50, "ct_state=+est-rel+rpl,ct_mark=0", t.accept)
-		add(t.table, 50, "ct_state=-new-est+rel-inv,ct_mark=0", t.accept)
-		add(t.table, 50, "ct_mark=0x1", resubmit(fwDropped))
-		add(t.table, 50, "ct_state=+inv+trk", resubmit(fwDropped))
-		add(t.table, 40, "ct_state=-est", resubmit(fwDropped))
+		rules, group, verdict int
+		accept                string
+	}{{fwRulesEgress, fwGroupEgress, fwVerdictEgress, resubmit(fwAcceptedEgressOK)}, {fwRulesIngress, fwGroupIngress, fwVerdictIngress, toPort}} {
+		add(t.rules, 50, "ct_state=+est-rel+rpl,ct_mark=0", t.accept)
+		add(t.rules, 50, "ct_state=-new-est+rel-inv,ct_mark=0", t.accept)
+		add(t.rules, 50, "ct_mark=0x1", resubmit(fwDropped))
+		add(t.rules, 50, "ct_state=+inv+trk", resubmit(fwDropped))
+		add(t.rules, 0, "", "drop")
+		add(t.group, 0, "", "drop")
 		for _, f := range ipFamilies {
-			add(t.table, 40, "ct_state=+est,"+f, "ct(commit,"+ctZone+",exec(load:0x1->NXM_NX_CT_MARK[]))")
+			add(t.verdict, 50, "ct_state=+est,"+f, "ct(commit,"+ctZone+",exec(load:0x1->NXM_NX_CT_MARK[]))")
 		}
-		add(t.table, 0, "", "drop")
+		add(t.verdict, 0, "", resubmit(fwDropped))
 	}
+	add(fwVerdictEgress, 100, regVerdict+"=0x1", resubmit(fwAcceptOrIngress))
+	// A packet of a stateless port is untracked and passes uncommitted;
+	// one that a stateful local port sent is tracked already (its
+	// connection committed in 73), and committing it again changes nothing.
+	for _, f := range ipFamilies {
+		add(fwVerdictIngress, 100, "ct_state=+trk,"+f+","+regVerdict+"=0x1", commitAction+","+toPort)
+	}
+	add(fwVerdictIngress, 90, regVerdict+"=0x1", toPort)
 	for _, f := range ipFamilies {
 		add(fwAcceptOrIngress, 90, "ct_state=+new-est,"+f, commitAction+","+resubmit(fwAcceptedEgress))
 	}
@@ -165,27 +206,41 @@ func fwBaseFlows() []Flow {
 }
 
 // conjKey names one conjunction: the members of Group as the peers of a
-// rule in Direction for Ethertype. Ingress accepts of stateless ports do
-// not commit, so they get their own conjunction.
+// rule in Direction for Ethertype.
 type conjKey struct {
 	Group, Direction, Ethertype string
-	Stateless                   bool
 }
 
-// conjIDs hands out conjunction ids and keeps them stable while a key is
-// in use, so that a change elsewhere never renumbers (and so rewrites)
-// unrelated flows. Ids of keys no longer used are reused.
-type conjIDs struct {
-	ids  map[conjKey]uint32
+func conjLess(a, b conjKey) bool {
+	if a.Group != b.Group {
+		return a.Group < b.Group
+	}
+	if a.Direction != b.Direction {
+		return a.Direction < b.Direction
+	}
+	return a.Ethertype < b.Ethertype
+}
+
+// idPool hands out small numbers (conjunction ids, security-group
+// numbers in reg8) and keeps them stable while a key is in use, so that
+// a change elsewhere never renumbers (and so rewrites) unrelated flows.
+// Numbers of keys no longer used are reused.
+type idPool[K comparable] struct {
+	ids  map[K]uint32
 	next uint32
 	free []uint32
+	less func(a, b K) bool
+	// fresh are the keys the last assign numbered anew.
+	fresh []K
 }
 
-func newConjIDs() *conjIDs { return &conjIDs{ids: map[conjKey]uint32{}, next: 1} }
+func newIDPool[K comparable](less func(a, b K) bool) *idPool[K] {
+	return &idPool[K]{ids: map[K]uint32{}, next: 1, less: less}
+}
 
 // assign keeps the ids of keys still used, frees the others and numbers
 // new keys in sorted order (deterministic for the same history).
-func (c *conjIDs) assign(used map[conjKey]bool) map[conjKey]uint32 {
+func (c *idPool[K]) assign(used map[K]bool) map[K]uint32 {
 	for k, id := range c.ids {
 		if !used[k] {
 			delete(c.ids, k)
@@ -193,13 +248,14 @@ func (c *conjIDs) assign(used map[conjKey]bool) map[conjKey]uint32 {
 		}
 	}
 	slices.Sort(c.free)
-	var fresh []conjKey
+	var fresh []K
 	for k := range used {
 		if _, ok := c.ids[k]; !ok {
 			fresh = append(fresh, k)
 		}
 	}
-	sort.Slice(fresh, func(i, j int) bool { return conjLess(fresh[i], fresh[j]) })
+	sort.Slice(fresh, func(i, j int) bool { return c.less(fresh[i], fresh[j]) })
+	c.fresh = fresh
 	for _, k := range fresh {
 		if len(c.free) > 0 {
 			c.ids[k], c.free = c.free[0], c.free[1:]
@@ -211,30 +267,27 @@ func (c *conjIDs) assign(used map[conjKey]bool) map[conjKey]uint32 {
 	return c.ids
 }
 
-func conjLess(a, b conjKey) bool {
-	if a.Group != b.Group {
-		return a.Group < b.Group
-	}
-	if a.Direction != b.Direction {
-		return a.Direction < b.Direction
-	}
-	if a.Ethertype != b.Ethertype {
-		return a.Ethertype < b.Ethertype
-	}
-	return !a.Stateless && b.Stateless
+// fwIDs are the firewall's node-local numberings, kept across Applies.
+type fwIDs struct {
+	conj  *idPool[conjKey]
+	group *idPool[string]
 }
 
-// ruleConjKey is the conjunction of a remote-group rule of a port.
-func ruleConjKey(r dataplane.Rule, stateful bool) conjKey {
-	return conjKey{Group: r.RemoteGroup, Direction: r.Direction, Ethertype: r.Ethertype, Stateless: r.Direction == "ingress" && !stateful}
+func newFwIDs() *fwIDs {
+	return &fwIDs{conj: newIDPool(conjLess), group: newIDPool(func(a, b string) bool { return a < b })}
 }
 
-// portConjKeys are the conjunctions a port's rules use.
-func portConjKeys(pf dataplane.PortFilter) []conjKey {
+// ruleConjKey is the conjunction of a remote-group rule.
+func ruleConjKey(r dataplane.Rule) conjKey {
+	return conjKey{Group: r.RemoteGroup, Direction: r.Direction, Ethertype: r.Ethertype}
+}
+
+// groupConjKeys are the conjunctions a group's rules use, in rule order.
+func groupConjKeys(rules []dataplane.Rule) []conjKey {
 	var out []conjKey
-	for _, r := range pf.Rules {
+	for _, r := range rules {
 		if r.RemoteGroup != "" {
-			if k := ruleConjKey(r, pf.Stateful); !slices.Contains(out, k) {
+			if k := ruleConjKey(r); !slices.Contains(out, k) {
 				out = append(out, k)
 			}
 		}
@@ -242,27 +295,51 @@ func portConjKeys(pf dataplane.PortFilter) []conjKey {
 	return out
 }
 
+// portGroups are the keys of a port's rule groups: its security groups,
+// or for a filter given by its rules alone, the port itself.
+func portGroups(pf dataplane.PortFilter) []string {
+	if len(pf.Groups) > 0 {
+		return pf.Groups
+	}
+	if len(pf.Rules) > 0 {
+		return []string{"port:" + pf.PortID}
+	}
+	return nil
+}
+
+// fwGroup is what one group's rule flows are computed from.
+type fwGroup struct {
+	id    uint32 // reg8
+	rules []dataplane.Rule
+	conj  []uint32 // ids of groupConjKeys(rules), in that order
+}
+
+func (a *fwGroup) equal(b *fwGroup) bool {
+	return a != nil && b != nil && a.id == b.id && slices.Equal(a.conj, b.conj) && slices.Equal(a.rules, b.rules)
+}
+
 // fwPort is what one port's firewall flows are computed from; two equal
 // fwPorts give the same flows, so the data plane reuses the flows of an
-// unchanged port without recomputing them.
+// unchanged port without recomputing them. The port's rules are not
+// part of it (they are its groups' flows), only its groups' numbers.
 type fwPort struct {
-	filter dataplane.PortFilter
+	filter dataplane.PortFilter // Rules and Groups cleared
 	ofport int
 	lvid   int
-	conj   []uint32 // ids of portConjKeys(filter), in that order
+	groups []uint32 // reg8 of each of its groups, sorted
 	// shared are the port's MACs that another filtered port of its
 	// network also holds: their delivery flows are sharedMACFlows'.
 	shared []string
 }
 
 func (a *fwPort) equal(b *fwPort) bool {
-	return a != nil && b != nil && a.ofport == b.ofport && a.lvid == b.lvid && slices.Equal(a.conj, b.conj) &&
+	return a != nil && b != nil && a.ofport == b.ofport && a.lvid == b.lvid && slices.Equal(a.groups, b.groups) &&
 		slices.Equal(a.shared, b.shared) && samePortFilter(a.filter, b.filter)
 }
 
 func samePortFilter(a, b dataplane.PortFilter) bool {
 	return a.PortID == b.PortID && a.NetworkID == b.NetworkID && a.MAC == b.MAC && a.PortSecurity == b.PortSecurity &&
-		a.Stateful == b.Stateful && slices.Equal(a.Allowed, b.Allowed) && slices.Equal(a.Rules, b.Rules)
+		a.Stateful == b.Stateful && slices.Equal(a.Allowed, b.Allowed)
 }
 
 // portMACs are the port's MAC and its allowed address pairs' MACs, once each.
@@ -347,48 +424,60 @@ func fwPortFlows(p *fwPort) []Flow {
 		add(fwBaseIngress, 91, fmt.Sprintf("%s=%#x", regPort, p.ofport), resubmit(fwRulesIngress))
 	}
 
-	// 72/82: the rules. Plain rules accept directly; remote-group rules
-	// are dimension 2 of their conjunction. Two rules may give the same
-	// match (rules of two groups of the port): one flow, their
-	// conjunction actions merged.
-	keys := portConjKeys(pf)
+	// 72/82: the port's groups, each looked up in turn, then the verdict.
+	match := ruleCT + "," + fmt.Sprintf("%s=%#x", regPort, p.ofport)
+	if !pf.Stateful {
+		match = fmt.Sprintf("%s=%#x", regPort, p.ofport)
+	}
+	for _, dir := range []struct{ rules, group, verdict int }{
+		{fwRulesEgress, fwGroupEgress, fwVerdictEgress}, {fwRulesIngress, fwGroupIngress, fwVerdictIngress},
+	} {
+		var b strings.Builder
+		b.WriteString("set_field:0->" + regVerdict)
+		for _, g := range p.groups {
+			fmt.Fprintf(&b, ",set_field:%#x->%s,%s", g, regGroup, resubmit(dir.group))
+		}
+		b.WriteString("," + resubmit(dir.verdict))
+		add(dir.rules, fwPortRulesPriority, match, b.String())
+	}
+	return sortFlows(fs)
+}
+
+// fwGroupFlows are one group's rule flows in 75 (egress) and 85
+// (ingress), the same for every port in the group: plain rules mark the
+// packet accepted; remote-group rules are dimension 2 of their
+// conjunction. Two rules may give the same match (port ranges that
+// overlap): one flow, their conjunction actions merged.
+func fwGroupFlows(g *fwGroup) []Flow {
+	keys := groupConjKeys(g.rules)
 	plain := map[[2]string]bool{}
 	conj := map[[2]string][]string{}
-	for _, r := range pf.Rules {
-		table := fwRulesEgress
+	for _, r := range g.rules {
+		table := fwGroupEgress
 		if r.Direction == "ingress" {
-			table = fwRulesIngress
+			table = fwGroupIngress
 		}
-		matches := ruleMatches(r, p.ofport, pf.Stateful)
-		for _, m := range matches {
+		for _, m := range ruleMatches(r, g.id) {
 			k := [2]string{strconv.Itoa(table), m}
 			if r.RemoteGroup == "" {
 				plain[k] = true
 				continue
 			}
-			a := fmt.Sprintf("conjunction(%d,2/2)", p.conj[slices.Index(keys, ruleConjKey(r, pf.Stateful))])
+			a := fmt.Sprintf("conjunction(%d,2/2)", g.conj[slices.Index(keys, ruleConjKey(r))])
 			if !slices.Contains(conj[k], a) {
 				conj[k] = append(conj[k], a)
 			}
 		}
 	}
-	accept := func(table int) string {
-		switch {
-		case table == fwRulesEgress:
-			return resubmit(fwAcceptOrIngress)
-		case pf.Stateful:
-			return commitAction + "," + toPort
-		}
-		return toPort
-	}
+	var fs []Flow
 	for k := range plain {
 		table, _ := strconv.Atoi(k[0])
-		add(table, fwRulePriority, k[1], accept(table))
+		fs = append(fs, Flow{Table: table, Priority: fwRulePriority, Match: k[1], Actions: markAccepted})
 	}
 	for k, acts := range conj {
 		table, _ := strconv.Atoi(k[0])
 		slices.Sort(acts)
-		add(table, fwConjPriority, k[1], strings.Join(acts, ","))
+		fs = append(fs, Flow{Table: table, Priority: fwConjPriority, Match: k[1], Actions: strings.Join(acts, ",")})
 	}
 	return sortFlows(fs)
 }
@@ -478,29 +567,26 @@ func sharedMACFlows(lvid int, mac string, owners []*fwPort) []Flow {
 	return sortFlows(fs)
 }
 
-// conjAcceptFlows are the flows a completed conjunction leads to.
-func conjAcceptFlows(k conjKey, id uint32) []Flow {
+// conjAcceptFlow is the flow a completed conjunction leads to: the
+// packet is accepted, as by a plain rule.
+func conjAcceptFlow(k conjKey, id uint32) Flow {
 	name := "ip"
 	if k.Ethertype == "IPv6" {
 		name = "ipv6"
 	}
-	match := fmt.Sprintf("conj_id=%d,%s", id, name)
+	table := fwGroupIngress
 	if k.Direction == "egress" {
-		return []Flow{{Table: fwRulesEgress, Priority: fwConjPriority, Match: match, Actions: resubmit(fwAcceptOrIngress)}}
+		table = fwGroupEgress
 	}
-	act := commitAction + "," + toPort
-	if k.Stateless {
-		act = toPort
-	}
-	return []Flow{{Table: fwRulesIngress, Priority: fwConjPriority, Match: match, Actions: act}}
+	return Flow{Table: table, Priority: fwConjPriority, Match: fmt.Sprintf("conj_id=%d,%s", id, name), Actions: markAccepted}
 }
 
 // addrFlow is dimension 1 for one member address in one direction: the
 // conjunctions of every group (used in that direction) it belongs to.
 func addrFlow(direction string, p netip.Prefix, ids []uint32) Flow {
-	table, field := fwRulesIngress, "src"
+	table, field := fwGroupIngress, "src"
 	if direction == "egress" {
-		table, field = fwRulesEgress, "dst"
+		table, field = fwGroupEgress, "dst"
 	}
 	match := "ip,nw_" + field + "=" + prefixText(p)
 	if p.Addr().Is6() {
@@ -513,12 +599,12 @@ func addrFlow(direction string, p netip.Prefix, ids []uint32) Flow {
 	return Flow{Table: table, Priority: fwConjPriority, Match: match, Actions: strings.Join(acts, ",")}
 }
 
-// ruleMatches is the match of one rule on port ofport (without the
-// remote group, which is the conjunction's other dimension), in the field
-// order ovs-ofctl prints; a port range becomes one match per masked
+// ruleMatches is the match of one rule of group number group (without
+// the remote group, which is the conjunction's other dimension), in the
+// field order ovs-ofctl prints; a port range becomes one match per masked
 // value. A rule whose remote prefix is of the other family matches
 // nothing.
-func ruleMatches(r dataplane.Rule, ofport int, stateful bool) []string {
+func ruleMatches(r dataplane.Rule, group uint32) []string {
 	v6 := r.Ethertype == "IPv6"
 	if r.RemoteGroup == "" && r.RemotePrefix.IsValid() && r.RemotePrefix.Addr().Is6() != v6 {
 		return nil
@@ -529,12 +615,9 @@ func ruleMatches(r dataplane.Rule, ofport int, stateful bool) []string {
 		r.Protocol = 58
 	}
 	var b strings.Builder
-	if stateful {
-		b.WriteString(ruleCT + ",")
-	}
 	proto, named := protoName(r.Protocol, v6)
 	b.WriteString(proto)
-	fmt.Fprintf(&b, ",%s=%#x", regPort, ofport)
+	fmt.Fprintf(&b, ",%s=%#x", regGroup, group)
 	if r.RemoteGroup == "" && r.RemotePrefix.IsValid() && r.RemotePrefix.Bits() > 0 {
 		field := "nw_"
 		if v6 {
@@ -646,15 +729,16 @@ func linkLocal(mac string) (netip.Addr, bool) {
 
 // intFlowSet computes br-int's flows for s: the L2 pipeline (IntFlows)
 // and, with firewall_driver = openvswitch, the shared firewall flows, one
-// group per local port, one per conjunction and one per remote-group
-// member address and direction. Groups of prev whose inputs are unchanged
-// are reused as they are (diffSets skips them unread), so a rule change
-// costs the flows of the ports that have the rule and a member change the
-// flows of that address. ids keeps the conjunction numbering across
-// calls. Bound ports without an ofport in l are left out (they have none
-// yet); a bound port the firewall has no filter for is filtered with
-// nothing allowed (fail closed) until its filter arrives.
-func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *flowSet {
+// group per local port, one per security group of the local ports (its
+// rules), one per conjunction and one per remote-group member address and
+// direction. Groups of prev whose inputs are unchanged are reused as they
+// are (diffSets skips them unread), so a rule change costs the flows of
+// its group's rules, a port change that port's flows and a member change
+// the flows of that address. ids keeps the conjunction and group
+// numbering across calls. Bound ports without an ofport in l are left out
+// (they have none yet); a bound port the firewall has no filter for is
+// filtered with nothing allowed (fail closed) until its filter arrives.
+func intFlowSet(s dataplane.NodeState, l Layout, ids *fwIDs, prev *flowSet) *flowSet {
 	if s.Firewall.Driver != DriverOpenvswitch {
 		return singleGroup(IntFlows(l))
 	}
@@ -673,7 +757,7 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 		pf dataplane.PortFilter
 	}
 	ports := make([]portIn, 0, len(s.Ports))
-	used := map[conjKey]bool{}
+	groupRules := map[string][]dataplane.Rule{} // rule groups in use
 	for id, lp := range s.Ports {
 		if _, ok := l.Ofports[id]; !ok {
 			continue
@@ -689,13 +773,43 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 			pf.MAC = lp.MAC
 		}
 		ports = append(ports, portIn{id, pf})
-		if pf.PortSecurity {
-			for _, k := range portConjKeys(pf) {
-				used[k] = true
+		if !pf.PortSecurity {
+			continue
+		}
+		for _, g := range portGroups(pf) {
+			if _, ok := groupRules[g]; ok {
+				continue
+			}
+			if len(pf.Groups) > 0 {
+				groupRules[g] = s.Firewall.Groups[g]
+			} else {
+				groupRules[g] = pf.Rules
 			}
 		}
 	}
-	conj := ids.assign(used)
+	usedGroups := make(map[string]bool, len(groupRules))
+	usedConj := map[conjKey]bool{}
+	for g, rules := range groupRules {
+		usedGroups[g] = true
+		for _, k := range groupConjKeys(rules) {
+			usedConj[k] = true
+		}
+	}
+	groupIDs, conj := ids.group.assign(usedGroups), ids.conj.assign(usedConj)
+
+	for g, rules := range groupRules {
+		in := &fwGroup{id: groupIDs[g], rules: rules}
+		for _, k := range groupConjKeys(rules) {
+			in.conj = append(in.conj, conj[k])
+		}
+		key := "sg/" + g
+		if old := prev.group(key); old != nil && old.sg.equal(in) {
+			out.groups[key] = old
+			continue
+		}
+		in.rules = slices.Clone(rules)
+		out.groups[key] = &flowGroup{sg: in, flows: withCookie(fwGroupFlows(in), l.Cookie)}
+	}
 
 	// Which filtered ports hold each (local VLAN, MAC): a MAC of more
 	// than one is delivered by sharedMACFlows.
@@ -715,10 +829,12 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 	owners := map[lvMAC][]*fwPort{}
 	for _, p := range ports {
 		in := &fwPort{filter: p.pf, ofport: l.Ofports[p.id], lvid: l.LVIDs[s.Ports[p.id].NetworkID]}
+		in.filter.Rules, in.filter.Groups = nil, nil
 		if p.pf.PortSecurity {
-			for _, k := range portConjKeys(p.pf) {
-				in.conj = append(in.conj, conj[k])
+			for _, g := range portGroups(p.pf) {
+				in.groups = append(in.groups, groupIDs[g])
 			}
+			slices.Sort(in.groups)
 			for _, mac := range portMACs(p.pf) {
 				if k := (lvMAC{in.lvid, mac}); len(holders[k]) > 1 {
 					in.shared = append(in.shared, mac)
@@ -731,7 +847,7 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 			out.groups[key] = g
 			continue
 		}
-		in.filter.Allowed, in.filter.Rules = slices.Clone(p.pf.Allowed), slices.Clone(p.pf.Rules)
+		in.filter.Allowed = slices.Clone(p.pf.Allowed)
 		out.groups[key] = &flowGroup{port: in, flows: withCookie(fwPortFlows(in), l.Cookie)}
 	}
 	for k, os := range owners {
@@ -752,7 +868,7 @@ func intFlowSet(s dataplane.NodeState, l Layout, ids *conjIDs, prev *flowSet) *f
 			}
 			prefixes[key] = m
 		}
-		out.groups[fmt.Sprintf("conj/%d", id)] = &flowGroup{flows: withCookie(conjAcceptFlows(k, id), l.Cookie)}
+		out.groups[fmt.Sprintf("conj/%d", id)] = &flowGroup{flows: withCookie([]Flow{conjAcceptFlow(k, id)}, l.Cookie)}
 	}
 	for key, idl := range addrs {
 		slices.Sort(idl)

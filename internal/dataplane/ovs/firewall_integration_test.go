@@ -41,7 +41,8 @@ func (w *fwWorld) state(n *ovsNode, driver string) dataplane.NodeState {
 		hosts[v.node] = append(hosts[v.node], v.spec)
 	}
 	s := nodeState(n, w.nodes, hosts, true, true)
-	fw := dataplane.Firewall{Driver: driver, Ports: map[string]dataplane.PortFilter{}, RemoteGroups: map[string][]netip.Prefix{}}
+	fw := dataplane.Firewall{Driver: driver, Ports: map[string]dataplane.PortFilter{}, RemoteGroups: map[string][]netip.Prefix{},
+		Groups: map[string][]dataplane.Rule{}}
 	for _, o := range w.nodes {
 		fw.VTEPs = append(fw.VTEPs, o.node.IP())
 	}
@@ -54,8 +55,12 @@ func (w *fwWorld) state(n *ovsNode, driver string) dataplane.NodeState {
 		if v.ip6.IsValid() {
 			pf.Allowed = append(pf.Allowed, dataplane.AllowedAddress{MAC: v.spec.mac, Prefix: netip.PrefixFrom(v.ip6, 128)})
 		}
-		for _, g := range v.groups {
+		// As the agent hands them over: the port's groups, each group's
+		// rules once, and their union on the port.
+		pf.Groups = slices.Sorted(slices.Values(v.groups))
+		for _, g := range pf.Groups {
 			pf.Rules = append(pf.Rules, w.rules[g]...)
+			fw.Groups[g] = w.rules[g]
 		}
 		for _, r := range pf.Rules {
 			if r.RemoteGroup != "" {
@@ -174,6 +179,9 @@ func firewallScenario(t *testing.T, driver string) {
 	icmpIn := dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1, RemotePrefix: netip.MustParsePrefix("192.168.1.0/24")}
 	w.rules[sgDefault] = append(w.rules[sgDefault], icmpIn)
 	w.applyAll(t, ctx, driver)
+	if st := c1.dp.LastApply(); driver == DriverOpenvswitch && (st.FlowAdds != 1 || st.FlowDeletes != 0) {
+		t.Errorf("compute1: a rule created in the default group changed %+v, want its one flow added", st)
+	}
 	reach(t, ctx, vm3, vm1, true, "ICMP allowed by prefix; replies to vm3's own pings pass")
 	reach(t, ctx, vm1, vm3, false, "vm3 still takes no new connection")
 	w.rules[sgDefault] = w.rules[sgDefault][:len(w.rules[sgDefault])-1]
@@ -198,7 +206,7 @@ func firewallScenario(t *testing.T, driver string) {
 		if st.FlowAdds != 3 || st.FlowDeletes != 0 || st.FirewallOps != 0 {
 			t.Errorf("compute1: member joining the remote group changed %+v, want 3 flows added", st)
 		}
-		if fs, err := c1.dp.flows.DumpFlows(ctx, "br-int"); err != nil || !hasFlow(fs, fwRulesIngress, fwConjPriority, "nw_src=192.168.1.5") {
+		if fs, err := c1.dp.flows.DumpFlows(ctx, "br-int"); err != nil || !hasFlow(fs, fwGroupIngress, fwConjPriority, "nw_src=192.168.1.5") {
 			t.Errorf("compute1: no conjunction flow for the new member 192.168.1.5 (%v):\n%s", err, render(fs))
 		}
 	case DriverHybrid:

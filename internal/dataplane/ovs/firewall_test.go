@@ -23,6 +23,7 @@ const (
 	portD    = "dddddddd-0000-4000-8000-000000000004"
 	sgDef    = "sg-default"
 	sgWeb    = "sg-web"
+	sgPing   = "sg-ping"
 	fwCookie = 0x1234
 )
 
@@ -36,6 +37,27 @@ func defaultRules() []dataplane.Rule {
 		{Direction: "egress", Ethertype: "IPv6"},
 		{Direction: "ingress", Ethertype: "IPv4", RemoteGroup: sgDef},
 		{Direction: "ingress", Ethertype: "IPv6", RemoteGroup: sgDef},
+	}
+}
+
+// webRules are group web's: SSH from anywhere, ping from a prefix, a UDP
+// range, TCP from the web group and from the default group.
+func webRules() []dataplane.Rule {
+	return []dataplane.Rule{
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, PortMin: 22, PortMax: 22},
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: 8, PortMax: -1, RemotePrefix: netip.MustParsePrefix("192.0.2.0/24")},
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 17, PortMin: 1000, PortMax: 1999},
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, RemoteGroup: sgWeb},
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, RemoteGroup: sgDef},
+	}
+}
+
+// pingRules are the stateless group ping's: ICMP in from the default
+// group, ICMP out.
+func pingRules() []dataplane.Rule {
+	return []dataplane.Rule{
+		{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1, RemoteGroup: sgDef},
+		{Direction: "egress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1},
 	}
 }
 
@@ -61,31 +83,23 @@ func fwState() (dataplane.NodeState, Layout) {
 						{MAC: "fa:16:3e:00:00:0a", Prefix: host("10.0.0.10")},
 						{MAC: "fa:16:3e:00:00:aa", Prefix: netip.MustParsePrefix("10.0.9.0/24")},
 					},
-					Rules: defaultRules()},
+					Groups: []string{sgDef}, Rules: defaultRules()},
 				portB: {PortID: portB, NetworkID: fwNet, MAC: "fa:16:3e:00:00:0b", PortSecurity: true, Stateful: true,
 					Allowed: []dataplane.AllowedAddress{
 						{MAC: "fa:16:3e:00:00:0b", Prefix: host("10.0.0.11")},
 						{MAC: "fa:16:3e:00:00:0b", Prefix: host("2001:db8::11")},
 					},
-					Rules: append(defaultRules(),
-						dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, PortMin: 22, PortMax: 22},
-						dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: 8, PortMax: -1, RemotePrefix: netip.MustParsePrefix("192.0.2.0/24")},
-						dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 17, PortMin: 1000, PortMax: 1999},
-						dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, RemoteGroup: sgWeb},
-						dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, RemoteGroup: sgDef},
-					)},
+					Groups: []string{sgDef, sgWeb}, Rules: append(defaultRules(), webRules()...)},
 				portC: {PortID: portC, NetworkID: fwNet, MAC: "fa:16:3e:00:00:0c", PortSecurity: true, Stateful: false,
 					Allowed: []dataplane.AllowedAddress{{MAC: "fa:16:3e:00:00:0c", Prefix: host("10.0.0.12")}},
-					Rules: []dataplane.Rule{
-						{Direction: "ingress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1, RemoteGroup: sgDef},
-						{Direction: "egress", Ethertype: "IPv4", Protocol: 1, PortMin: -1, PortMax: -1},
-					}},
+					Groups: []string{sgPing}, Rules: pingRules()},
 				portD: {PortID: portD, NetworkID: fwNet, MAC: "fa:16:3e:00:00:0d", PortSecurity: false},
 			},
 			RemoteGroups: map[string][]netip.Prefix{
 				sgDef: {host("10.0.0.10"), host("10.0.0.11"), host("10.0.0.20"), host("2001:db8::11")},
 				sgWeb: {host("10.0.0.11"), host("10.0.5.7")},
 			},
+			Groups: map[string][]dataplane.Rule{sgDef: defaultRules(), sgWeb: webRules(), sgPing: pingRules()},
 		},
 	}
 	l := Layout{Cookie: fwCookie, PatchInt: 1, LVIDs: map[string]int{fwNet: 1},
@@ -98,7 +112,7 @@ func fwState() (dataplane.NodeState, Layout) {
 // real switch by TestOVSFirewall's read-back).
 func TestFirewallFlowsGolden(t *testing.T) {
 	s, l := fwState()
-	got := render(intFlowSet(s, l, newConjIDs(), nil).all())
+	got := render(intFlowSet(s, l, newFwIDs(), nil).all())
 	const path = "testdata/fw-br-int.txt"
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -136,7 +150,7 @@ func TestFirewallNoopKeepsL2Pipeline(t *testing.T) {
 	s, l := fwState()
 	for _, drv := range []string{"", "noop", DriverHybrid} {
 		s.Firewall.Driver = drv
-		if got, want := render(intFlowSet(s, l, newConjIDs(), nil).all()), render(sortFlows(IntFlows(l))); got != want {
+		if got, want := render(intFlowSet(s, l, newFwIDs(), nil).all()), render(sortFlows(IntFlows(l))); got != want {
 			t.Errorf("driver %q: br-int\n%s\nwant\n%s", drv, got, want)
 		}
 	}
@@ -192,7 +206,7 @@ func groupState(n int, extra []netip.Prefix) (dataplane.NodeState, Layout) {
 	s := dataplane.NodeState{Networks: map[string]dataplane.Network{fwNet: {ID: fwNet, VNI: 100}},
 		Ports: map[string]dataplane.LocalPort{},
 		Firewall: dataplane.Firewall{Driver: DriverOpenvswitch, Ports: map[string]dataplane.PortFilter{},
-			RemoteGroups: map[string][]netip.Prefix{}}}
+			RemoteGroups: map[string][]netip.Prefix{}, Groups: map[string][]dataplane.Rule{sgDef: defaultRules()}}}
 	l := Layout{Cookie: fwCookie, PatchInt: 1, LVIDs: map[string]int{fwNet: 1}, Ofports: map[string]int{}}
 	var members []netip.Prefix
 	for i := range n {
@@ -201,7 +215,7 @@ func groupState(n int, extra []netip.Prefix) (dataplane.NodeState, Layout) {
 		ip := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 		s.Ports[id] = dataplane.LocalPort{ID: id, NetworkID: fwNet, MAC: mac}
 		s.Firewall.Ports[id] = dataplane.PortFilter{PortID: id, NetworkID: fwNet, MAC: mac, PortSecurity: true, Stateful: true,
-			Allowed: []dataplane.AllowedAddress{{MAC: mac, Prefix: netip.PrefixFrom(ip, 32)}}, Rules: defaultRules()}
+			Allowed: []dataplane.AllowedAddress{{MAC: mac, Prefix: netip.PrefixFrom(ip, 32)}}, Groups: []string{sgDef}, Rules: defaultRules()}
 		l.Ofports[id] = 2 + i
 		members = append(members, netip.PrefixFrom(ip, 32))
 	}
@@ -211,14 +225,16 @@ func groupState(n int, extra []netip.Prefix) (dataplane.NodeState, Layout) {
 
 // TestFirewallChangeCost: one member joining or leaving the default group
 // changes one flow (its address's conjunction flow for ingress; the group
-// is used by no egress rule), and one rule added to one port changes that
-// port's flows only, whatever the number of ports in the group. The table
-// goes to docs/BENCHMARKS.md.
+// is used by no egress rule); a rule created in the group (all n ports)
+// adds one flow and its delete removes it; a rule naming a remote group
+// not used so far adds its flow, the conjunction's accept and one flow
+// per member of that group: all whatever the number of ports in the
+// group. The table goes to docs/BENCHMARKS.md.
 func TestFirewallChangeCost(t *testing.T) {
-	t.Logf("%8s %10s %14s %14s %16s", "ports", "flows", "member joins", "member leaves", "rule on 1 port")
+	t.Logf("%8s %10s %14s %14s %12s %12s %20s", "ports", "flows", "member joins", "member leaves", "rule create", "rule delete", "remote-group rule")
 	for _, n := range []int{1, 100, 1000} {
 		s, l := groupState(n, nil)
-		ids := newConjIDs()
+		ids := newFwIDs()
 		base := intFlowSet(s, l, ids, nil)
 
 		joined := netip.MustParsePrefix("10.2.0.1/32")
@@ -236,23 +252,40 @@ func TestFirewallChangeCost(t *testing.T) {
 			t.Errorf("%d ports: member leave: %+v, want one delete", n, leave)
 		}
 
-		pf := s.Firewall.Ports["port-00000"]
-		pf.Rules = append(slices.Clone(pf.Rules), dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, PortMin: 80, PortMax: 80})
-		s.Firewall.Ports["port-00000"] = pf
+		// A rule created in the default group, as the agent hands it
+		// over: the group's rules and every port's union change.
+		setGroupRules := func(rules []dataplane.Rule) { setRules(s, sgDef, rules) }
+		before := s.Firewall.Groups[sgDef]
+		setGroupRules(append(slices.Clone(before), dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, PortMin: 80, PortMax: 80}))
 		afterRule := intFlowSet(s, l, ids, afterLeave)
 		rule := diffSets(afterLeave, afterRule, fwCookie)
-		if len(rule.Adds) != 1 || len(rule.Deletes) != 0 || !strings.Contains(rule.Adds[0], "tcp,reg5=0x2,tp_dst=80") {
-			t.Errorf("%d ports: rule added: %+v, want one add", n, rule)
+		if len(rule.Adds) != 1 || len(rule.Deletes) != 0 || !strings.Contains(rule.Adds[0], "table=85,priority=70,tcp,reg8=0x1,tp_dst=80 ") {
+			t.Errorf("%d ports: rule created: %+v, want one add", n, rule)
 		}
-		t.Logf("%8d %10d %14d %14d %16d", n, len(base.all()),
-			len(join.Adds)+len(join.Deletes), len(leave.Adds)+len(leave.Deletes), len(rule.Adds)+len(rule.Deletes))
+		setGroupRules(before)
+		afterDel := intFlowSet(s, l, ids, afterRule)
+		del := diffSets(afterRule, afterDel, fwCookie)
+		if len(del.Adds) != 0 || len(del.Deletes) != 1 || !strings.Contains(del.Deletes[0], "tp_dst=80") {
+			t.Errorf("%d ports: rule deleted: %+v, want one delete", n, del)
+		}
+
+		s.Firewall.RemoteGroups["sg-db"] = []netip.Prefix{host("10.3.0.1"), host("10.3.0.2"), host("10.3.0.3")}
+		setGroupRules(append(slices.Clone(before), dataplane.Rule{Direction: "egress", Ethertype: "IPv4", Protocol: 6, PortMin: 5432, PortMax: 5432, RemoteGroup: "sg-db"}))
+		afterRemote := intFlowSet(s, l, ids, afterDel)
+		remote := diffSets(afterDel, afterRemote, fwCookie)
+		if len(remote.Adds) != 5 || len(remote.Deletes) != 0 {
+			t.Errorf("%d ports: remote-group rule created: %+v, want 5 adds (rule, conjunction, 3 members)", n, remote)
+		}
+		t.Logf("%8d %10d %14d %14d %12d %12d %20d", n, len(base.all()),
+			len(join.Adds)+len(join.Deletes), len(leave.Adds)+len(leave.Deletes), len(rule.Adds)+len(rule.Deletes),
+			len(del.Adds)+len(del.Deletes), len(remote.Adds)+len(remote.Deletes))
 	}
 }
 
 // TestConjIDsStable: ids stay with their key while it is used; freed ids
 // are reused; a new group never renumbers the others.
 func TestConjIDsStable(t *testing.T) {
-	c := newConjIDs()
+	c := newFwIDs().conj
 	a := conjKey{Group: "a", Direction: "ingress", Ethertype: "IPv4"}
 	b := conjKey{Group: "b", Direction: "ingress", Ethertype: "IPv4"}
 	z := conjKey{Group: "0", Direction: "egress", Ethertype: "IPv4"}
@@ -295,7 +328,7 @@ func sharedMACState() (dataplane.NodeState, Layout) {
 // would keep only one of them).
 func TestFirewallSharedMACGolden(t *testing.T) {
 	s, l := sharedMACState()
-	fs := intFlowSet(s, l, newConjIDs(), nil).all()
+	fs := intFlowSet(s, l, newFwIDs(), nil).all()
 	seen := map[string]string{}
 	for _, f := range fs {
 		k := fmt.Sprintf("table=%d,priority=%d,%s", f.Table, f.Priority, f.Match)
@@ -326,7 +359,7 @@ func TestFirewallSharedMACGolden(t *testing.T) {
 	}
 	// Without the shared pairs, the flows are fwState's again.
 	s2, _ := fwState()
-	if a, b := render(intFlowSet(s2, l, newConjIDs(), nil).all()), render(intFlowSet(s2, l, newConjIDs(), intFlowSet(s, l, newConjIDs(), nil)).all()); a != b {
+	if a, b := render(intFlowSet(s2, l, newFwIDs(), nil).all()), render(intFlowSet(s2, l, newFwIDs(), intFlowSet(s, l, newFwIDs(), nil)).all()); a != b {
 		t.Errorf("after the shared pairs went the flows differ from a fresh computation:\n%s", lineDiff(a, b))
 	}
 }

@@ -27,9 +27,11 @@ type flowSet struct {
 type flowGroup struct {
 	net  dataplane.Network // zero for the base group
 	lvid int
-	// port and ids are the inputs of br-int's firewall groups (a port's
-	// filter; a member address's conjunction ids), see intFlowSet.
+	// port, sg and ids are the inputs of br-int's firewall groups (a
+	// port's filter; a security group's rules; a member address's
+	// conjunction ids), see intFlowSet.
 	port  *fwPort
+	sg    *fwGroup
 	ids   []uint32
 	flows []Flow
 }

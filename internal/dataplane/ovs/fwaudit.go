@@ -15,8 +15,9 @@ import (
 // groups as conjunctions). What the flows are made from besides desired
 // is read from OVSDB as the switch has it: each bound VM port's local VLAN
 // (its tag) and ofport. Flows compare by table, priority, match and
-// actions, whatever their cookie; conjunction ids are the applying agent's
-// own numbering, so any id compares equal to any other. Provider networks'
+// actions, whatever their cookie; conjunction ids and security-group
+// numbers are the applying agent's own numbering, so any id compares
+// equal to any other. Provider networks'
 // flows compare only when this Dataplane was made with the agent's
 // bridge_mappings. It returns one "missing flow ..." or "extra flow ..."
 // line per difference and changes nothing (bench/chaos audits every node
@@ -43,7 +44,7 @@ func (d *Dataplane) IntegrationDifferences(ctx context.Context, desired dataplan
 	if l.Physnets, err = d.physLayouts(ctx, d.physnets()); err != nil {
 		return nil, fmt.Errorf("ovs audit: %w", err)
 	}
-	want := append(intFlowSet(desired, l, newConjIDs(), nil).all(), IntProviderFlows(desired, l)...)
+	want := append(intFlowSet(desired, l, newFwIDs(), nil).all(), IntProviderFlows(desired, l)...)
 	held, err := d.flows.DumpFlows(ctx, d.cfg.IntegrationBridge)
 	if err != nil {
 		return nil, fmt.Errorf("ovs audit: flows of %s: %w", d.cfg.IntegrationBridge, err)
@@ -51,13 +52,21 @@ func (d *Dataplane) IntegrationDifferences(ctx context.Context, desired dataplan
 	return flowDifferences(want, held), nil
 }
 
-var conjNumbers = regexp.MustCompile(`(conjunction\(|conj_id=)\d+`)
+// conjNumbers are the applying agent's own numbers: conjunction ids and
+// security-group numbers (reg8).
+var conjNumbers = regexp.MustCompile(`(conjunction\(|conj_id=|reg8=|set_field:)(\d+|0x[0-9a-f]+)(->reg8)?`)
 
 // flowDifferences compares two flow lists as multisets of table,
 // priority, match and actions, with conjunction ids blanked (pure).
 func flowDifferences(want, held []Flow) []string {
 	text := func(f Flow) string {
-		return conjNumbers.ReplaceAllString(f.matchPart()+" actions="+f.Actions, "${1}N")
+		return conjNumbers.ReplaceAllStringFunc(f.matchPart()+" actions="+f.Actions, func(m string) string {
+			sub := conjNumbers.FindStringSubmatch(m)
+			if sub[1] == "set_field:" && sub[3] == "" {
+				return m // another register's value
+			}
+			return sub[1] + "N" + sub[3]
+		})
 	}
 	count := map[string]int{}
 	for _, f := range want {

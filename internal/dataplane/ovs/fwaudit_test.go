@@ -87,7 +87,7 @@ func TestIntegrationDifferences(t *testing.T) {
 	}
 
 	// Removed and added behind the agent's back.
-	if out, err := c1.ovs.Ofctl(ctx, "del-flows", "br-int", "table=82,tcp"); err != nil {
+	if out, err := c1.ovs.Ofctl(ctx, "del-flows", "br-int", "table=85,tcp"); err != nil {
 		t.Fatalf("del-flows: %v: %s", err, out)
 	}
 	if out, err := c1.ovs.Ofctl(ctx, "add-flow", "br-int", "table=82,priority=70,udp,tp_dst=53,actions=drop"); err != nil {
@@ -95,7 +95,7 @@ func TestIntegrationDifferences(t *testing.T) {
 	}
 	d := diffs()
 	if !slices.ContainsFunc(d, func(l string) bool {
-		return strings.HasPrefix(l, "missing flow table=82") && strings.Contains(l, "tp_dst=22")
+		return strings.HasPrefix(l, "missing flow table=85") && strings.Contains(l, "tp_dst=22")
 	}) ||
 		!slices.ContainsFunc(d, func(l string) bool {
 			return strings.HasPrefix(l, "extra flow table=82") && strings.Contains(l, "udp,tp_dst=53")

@@ -68,7 +68,7 @@ func generatorCases() []flowCase {
 		state func() (dataplane.NodeState, Layout)
 	}{{"br-int firewall", fwState}, {"br-int firewall, shared MACs", sharedMACState}, {"br-int firewall, every rule shape", shapesState}} {
 		s, l := c.state()
-		out = append(out, flowCase{c.name, intFlowSet(s, l, newConjIDs(), nil).all()})
+		out = append(out, flowCase{c.name, intFlowSet(s, l, newFwIDs(), nil).all()})
 	}
 	s, l = providerState()
 	out = append(out, flowCase{"br-int provider networks", IntProviderFlows(s, l)},
