@@ -26,10 +26,11 @@
 //     22; br-int 0, 23, 59, 60), all tagged with this instance's cookie.
 //   - With [securitygroup] firewall_driver = openvswitch, the security
 //     groups of NodeState.Firewall as conntrack flows in br-int tables 60,
-//     71-73, 81-82, 91-94 (firewall.go has the layout). Its record is
-//     grouped per port, per conjunction and per remote-group member
-//     address, so a rule change sends the flows of the ports that have
-//     it and a member joining or leaving one flow per direction.
+//     71-76, 81-86, 91-94 (firewall.go has the layout). A rule is written
+//     once per security group on the node, not per port. The record is
+//     grouped per port, per security group, per conjunction and per
+//     remote-group member address, so a rule change sends the rule's flow
+//     and a member joining or leaving one flow per direction.
 //
 // Layers. Flow computation is pure (IntFlows, TunFlows: state + Layout ->
 // flows, in exactly the text `ovs-ofctl -O OpenFlow13 dump-flows` prints,
