@@ -35,6 +35,9 @@ type OVS struct {
 	swDone  chan struct{}
 	ownsDir bool
 	started []int // every daemon PID ever started, for leak checks
+	// underlayRoute is the ovs/route/add arguments SetupBrPhy gave
+	// ovs-vswitchd, given again after a restart (they live in its memory).
+	underlayRoute []string
 }
 
 // OVSSchema is Debian's Open_vSwitch schema.
@@ -167,6 +170,9 @@ func (o *OVS) restartVswitchd(ctx context.Context, crash bool) error {
 			return fmt.Errorf("restart ovs-vswitchd in %s: %s: %w", o.Namespace, mgmt, err)
 		}
 	}
+	if o.underlayRoute != nil {
+		return o.addUnderlayRoute(ctx)
+	}
 	return nil
 }
 
@@ -257,7 +263,12 @@ func run(ctx context.Context, env []string, name string, args ...string) (string
 // VTEP with the interface's own MAC, which OVS does not take as its own
 // (peers then tunnel into a black hole until their neighbour entry
 // expires; a real NIC in a kernel-datapath bridge never reaches the IP
-// stack).
+// stack). It also gives ovs-vswitchd a route of its own to the underlay
+// subnet via bridge, as OVS's userspace tunneling guide does: the routes
+// it caches from the kernel are flushed and read again on every link
+// change in the namespace (a VM plugged), and a tunnel packet translated
+// meanwhile found no route and was dropped (bench/chaos; ovs/route/add
+// routes survive the flush).
 func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep netip.Prefix) error {
 	if _, err := o.Vsctl(ctx, "--timeout=20", "--may-exist", "add-br", bridge,
 		"--", "set", "Bridge", bridge, "datapath_type=netdev",
@@ -273,6 +284,21 @@ func (o *OVS) SetupBrPhy(ctx context.Context, bridge, underlay string, vtep neti
 		if _, err := run(ctx, nil, "ip", append([]string{"-n", o.Namespace}, args...)...); err != nil {
 			return fmt.Errorf("set up %s in %s: %w", bridge, o.Namespace, err)
 		}
+	}
+	o.underlayRoute = []string{"ovs/route/add", vtep.Masked().String(), bridge}
+	return o.addUnderlayRoute(ctx)
+}
+
+// addUnderlayRoute gives ovs-vswitchd the underlay route, retrying while
+// it has not yet seen the bridge's address (its source).
+func (o *OVS) addUnderlayRoute(ctx context.Context) error {
+	var last error
+	err := waitFor(ctx, o.swDone, func() bool {
+		_, last = o.Appctl(ctx, o.underlayRoute...)
+		return last == nil
+	})
+	if err != nil {
+		return fmt.Errorf("underlay route in %s: %w (last: %v)", o.Namespace, err, last)
 	}
 	return nil
 }
