@@ -65,6 +65,7 @@ func main() {
 	listN := flag.Int("list", 10000, "ports present when timing the listing")
 	levelsFlag := flag.String("levels", "1,8,32", "concurrent clients of each port-create level, in order (a level repeated runs again on the warm connection pool)")
 	quotaPort := flag.Int("quota-port", -1, "the project's port quota (-1: unlimited, as the reference; a limit makes every create lock and count its project's ports)")
+	pgWriters := flag.Int("pg-writers", -1, "PostgreSQL: write transactions of the server run at once (-1: the store's default, 0: no bound)")
 	pgWait := flag.Duration("pgwait", 0, "PostgreSQL: sample the run's backends' states and wait events at this interval during each level (0: off)")
 	slowest := flag.Int("slowest", 5, "list this many slowest creates of each level with their start time in the level")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -146,6 +147,9 @@ func main() {
 		fatalf("%v", err)
 	}
 	cleanups = append(cleanups, st.Close)
+	if *pgWriters >= 0 {
+		st.Store.SetPostgresWriters(*pgWriters)
+	}
 	// The run's own database, for the backends' CPU and wait events.
 	m := meter{}
 	if *db == "postgres" {

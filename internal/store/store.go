@@ -118,6 +118,19 @@ type Store struct {
 // also a connection the pool keeps open.
 const pgWriters = 8
 
+// SetPostgresWriters sets how many write transactions of this process
+// run at once on PostgreSQL (pgWriters by default; 0: no bound). For
+// measuring; call it before the store is used.
+func (s *Store) SetPostgresWriters(n int) {
+	if s.dialect != Postgres {
+		return
+	}
+	s.writers = nil
+	if n > 0 {
+		s.writers = make(chan struct{}, n)
+	}
+}
+
 // maxRebound bounds the rebind cache: the store's statements are a few
 // hundred shapes (an IN list of n ids is one per n).
 const maxRebound = 4096

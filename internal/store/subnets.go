@@ -280,16 +280,12 @@ func (t *Tx) AllocatedAmong(ctx context.Context, networkID string, ips []string)
 // statistics say, so each branch is an index lookup in every plan, and the
 // statement can use the generic plan pgx's prepared statement gets.
 func allocatedAmong(networkID string, ips []string) (string, []any) {
-	var b strings.Builder
 	args := make([]any, 0, 2*len(ips))
-	for i, ip := range ips {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		b.WriteString(allocatedOneQuery)
-		args = append(args, networkID, ip)
+	nid := any(networkID) // boxed once
+	for _, ip := range ips {
+		args = append(args, nid, ip)
 	}
-	return b.String(), args
+	return strings.Repeat(allocatedOneQuery+" UNION ALL ", len(ips)-1) + allocatedOneQuery, args
 }
 
 const allocatedOneQuery = "SELECT ip_address FROM ipallocations WHERE network_id = ? AND ip_address = ?"
