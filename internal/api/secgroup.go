@@ -139,7 +139,8 @@ func convEthertype(name string, v any) (any, *neutron.Error) {
 	if s, ok := v.(string); ok {
 		return s, nil
 	}
-	return nil, neutron.Errorf(400, "SecurityGroupRuleInvalidEtherType", "Security group rule for ethertype '%v' not supported. Allowed values are ['IPv4', 'IPv6'].", v)
+	e, _ := neutron.AsError(secgroup.InvalidEtherType(v))
+	return nil, e
 }
 
 // convProtocol hands a name or number (a JSON number as its text) to

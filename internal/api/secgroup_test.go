@@ -67,6 +67,8 @@ func TestSecurityGroupsAPI(t *testing.T) {
 			{`"direction": "ingress", "protocol": "icmp", "port_range_max": 0`, "400", "SecurityGroupMissingIcmpType"},
 			{`"direction": "ingress", "protocol": "tcp", "port_range_min": "x", "port_range_max": 1`, "400", "SecurityGroupInvalidPortValue"},
 			{`"direction": "ingress", "protocol": "bogus"`, "400", "SecurityGroupRuleInvalidProtocol"},
+			{`"direction": "ingress", "ethertype": "IPv5"`, "400", "SecurityGroupRuleInvalidEtherType"},
+			{`"direction": "ingress", "ethertype": 4`, "400", "SecurityGroupRuleInvalidEtherType"},
 			{`"direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"`, "400", "SecurityGroupRuleParameterConflict"},
 			{`"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "` + defID + `"`, "400", "SecurityGroupMultipleRemoteEntites"},
 			{`"direction": "ingress", "remote_group_id": "bad_group_id"`, "404", "SecurityGroupNotFound"},

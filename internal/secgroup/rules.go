@@ -78,6 +78,12 @@ func InvalidPort(v string) error {
 	return bad("SecurityGroupInvalidPortValue", "Invalid value for port %s", v)
 }
 
+// InvalidEtherType is Neutron's SecurityGroupRuleInvalidEtherType (also
+// what the API answers for an ethertype that is not a string).
+func InvalidEtherType(v any) error {
+	return bad("SecurityGroupRuleInvalidEtherType", "Security group rule for ethertype '%v' not supported. Allowed values are ['IPv4', 'IPv6'].", v)
+}
+
 func bad(typ, format string, args ...any) error {
 	return neutron.Errorf(400, typ, format, args...)
 }
@@ -123,7 +129,7 @@ func Normalize(req neutron.SecurityGroupRuleCreate) (neutron.SecurityGroupRule, 
 	case "ipv6":
 		r.Ethertype = IPv6
 	default:
-		return r, bad("SecurityGroupRuleInvalidEtherType", "Security group rule for ethertype '%s' not supported. Allowed values are ['IPv4', 'IPv6'].", req.Ethertype)
+		return r, InvalidEtherType(req.Ethertype)
 	}
 	for _, v := range []*int{r.PortRangeMin, r.PortRangeMax} {
 		if v != nil && (*v < 0 || *v > 65535) {
