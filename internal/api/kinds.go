@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"neutrino/internal/neutron"
+	"neutrino/internal/policy"
 )
 
 // entity is a fetched resource with what policy needs to know about it.
@@ -34,6 +35,14 @@ type kind struct {
 	delete func(ctx context.Context, id string) error
 	// adminOnly: the whole resource is invisible to non-admins (agents).
 	adminOnly bool
+	// onForeignNetwork: a non-admin creates this resource on a network it
+	// can see (its network_id), and this answers when the network is not
+	// the caller's (nil: the resource has no network). The network is then
+	// in the create's policy target.
+	onForeignNetwork func(action string, attrs map[string]any) *neutron.Error
+	// deniedUpdate lists the attributes of an update that c may not write
+	// beyond the admin-only ones (nil: none; ports: deniedPortAttrs).
+	deniedUpdate func(c Caller, cur *entity, attrs map[string]any, t policy.Target) []string
 }
 
 // newItem is one resource of a create request: its converted attributes

@@ -70,6 +70,34 @@ func deniedAttrs(c Caller, action string, res *resource, attrs map[string]any, t
 	return out
 }
 
+// portOnForeignNetwork: on a network that is not the caller's, a port
+// gets its addresses and MAC from the server (Neutron's
+// create_port:fixed_ips:ip_address and create_port:mac_address are for
+// the network's owner).
+func portOnForeignNetwork(action string, attrs map[string]any) *neutron.Error {
+	var denied []string
+	if f, ok := attrs["fixed_ips"].([]neutron.FixedIPRequest); ok {
+		for _, x := range f {
+			if x.IPAddress != "" {
+				denied = append(denied, "fixed_ips:ip_address")
+				break
+			}
+		}
+	}
+	if _, ok := attrs["mac_address"]; ok {
+		denied = append(denied, "mac_address")
+	}
+	if len(denied) > 0 {
+		return errPolicy(action, denied)
+	}
+	return nil
+}
+
+// subnetOnForeignNetwork: only a network's owner adds subnets to it.
+func subnetOnForeignNetwork(action string, _ map[string]any) *neutron.Error {
+	return errForbidden(action)
+}
+
 // deniedPortAttrs lists the attributes of a port update that c may not
 // write, beyond the admin-only ones: Neutron's update_port:fixed_ips (the
 // network's owner or an admin) and update_port:device_owner (a

@@ -82,7 +82,7 @@ func ports(o attrOptions) *table[neutron.Port, neutron.PortCreate, neutron.PortU
 }
 
 func portKind(b Backend, o attrOptions) *kind {
-	return ports(o).kind(crud[neutron.Port, neutron.PortCreate, neutron.PortUpdate]{
+	k := ports(o).kind(crud[neutron.Port, neutron.PortCreate, neutron.PortUpdate]{
 		get: b.GetPort, list: b.ListPorts, delete: b.DeletePort,
 		create: func(ctx context.Context, reqs []neutron.PortCreate) ([]*neutron.Port, error) {
 			for i := range reqs {
@@ -94,6 +94,8 @@ func portKind(b Backend, o attrOptions) *kind {
 			req.AnyProjectGroups = CallerFrom(ctx).Admin
 			return b.UpdatePort(ctx, id, req)
 		}})
+	k.onForeignNetwork, k.deniedUpdate = portOnForeignNetwork, deniedPortAttrs
+	return k
 }
 
 func appendFixedIP(b []byte, f *neutron.FixedIP) []byte {

@@ -83,3 +83,39 @@ func TestRouterPortUpdatePolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateOnForeignNetworkPolicy: on a network another project shares,
+// a project may create ports but not choose their addresses or MAC
+// (create_port:fixed_ips:ip_address, create_port:mac_address: the
+// network's owner or an admin), nor add subnets; the owner and the admin
+// may.
+func TestCreateOnForeignNetworkPolicy(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbName, dbURL string) {
+		admin, alice, bob := projectClients(t, dbName, dbURL, "")
+		net := alice.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`)["network"].(map[string]any)
+		netID := net["id"].(string)
+		admin.must(200, "PUT", "/v2.0/networks/"+netID, `{"network": {"shared": true}}`)
+		sub := alice.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+netID+`", "cidr": "10.2.0.0/24", "ip_version": 4, "enable_dhcp": false}}`)["subnet"].(map[string]any)
+		subID := sub["id"].(string)
+		for _, tc := range []struct{ path, body, rule string }{
+			{"/v2.0/subnets", `{"subnet": {"network_id": "` + netID + `", "cidr": "10.3.0.0/24", "ip_version": 4}}`, "(rule:create_subnet)"},
+			{"/v2.0/ports", `{"port": {"network_id": "` + netID + `", "mac_address": "fa:16:3e:00:00:01"}}`, "(rule:create_port and rule:create_port:mac_address)"},
+			{"/v2.0/ports", `{"port": {"network_id": "` + netID + `", "fixed_ips": [{"subnet_id": "` + subID + `", "ip_address": "10.2.0.9"}]}}`, "(rule:create_port and rule:create_port:fixed_ips:ip_address)"},
+			{"/v2.0/ports", `{"port": {"network_id": "` + netID + `", "mac_address": "fa:16:3e:00:00:01", "fixed_ips": [{"ip_address": "10.2.0.9"}]}}`,
+				"((rule:create_port and rule:create_port:fixed_ips:ip_address) and rule:create_port:mac_address)"},
+		} {
+			code, m := bob.do("POST", tc.path, tc.body)
+			ne, _ := m["NeutronError"].(map[string]any)
+			msg, _ := ne["message"].(string)
+			if code != 403 || fault(m) != "PolicyNotAuthorized" || msg != tc.rule+" is disallowed by policy" {
+				t.Errorf("bob POST %s %s: %d %v, want 403 %s", tc.path, tc.body, code, m, tc.rule)
+			}
+		}
+		// The owner and the admin choose addresses and MACs (before bob's
+		// port takes a random address); a port the server addresses is
+		// bob's to create.
+		alice.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+netID+`", "mac_address": "fa:16:3e:00:00:02", "fixed_ips": [{"subnet_id": "`+subID+`", "ip_address": "10.2.0.10"}]}}`)
+		admin.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+netID+`", "project_id": "bob", "mac_address": "fa:16:3e:00:00:03", "fixed_ips": [{"subnet_id": "`+subID+`", "ip_address": "10.2.0.11"}]}}`)
+		bob.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+netID+`", "fixed_ips": [{"subnet_id": "`+subID+`"}]}}`)
+	})
+}

@@ -516,9 +516,7 @@ func (s *Server) authorizeCreate(r *http.Request, c Caller, k *kind, attrs map[s
 		return "", errPolicy(action, denied)
 	}
 	var network *entity // the new subnet's or port's network, for non-admins
-	if !c.Admin && (k.res.name == "subnet" || k.res.name == "port") {
-		// Subnets and ports go on a network the caller can see; only its
-		// owner may add subnets or choose addresses and MACs.
+	if !c.Admin && k.onForeignNetwork != nil {
 		netID, _ := aStr(attrs, "network_id")
 		n, err := s.fetch(r, c, s.kinds["networks"], netID)
 		if err != nil {
@@ -526,23 +524,8 @@ func (s *Server) authorizeCreate(r *http.Request, c Caller, k *kind, attrs map[s
 		}
 		network = n
 		if !ownerOrAdmin(c, n.project) {
-			if k.res.name == "subnet" {
-				return "", errForbidden(action)
-			}
-			var denied []string
-			if f, ok := attrs["fixed_ips"].([]neutron.FixedIPRequest); ok {
-				for _, x := range f {
-					if x.IPAddress != "" {
-						denied = append(denied, "fixed_ips:ip_address")
-						break
-					}
-				}
-			}
-			if _, ok := attrs["mac_address"]; ok {
-				denied = append(denied, "mac_address")
-			}
-			if len(denied) > 0 {
-				return "", errPolicy(action, denied)
+			if e := k.onForeignNetwork(action, attrs); e != nil {
+				return "", e
 			}
 		}
 	}
@@ -601,8 +584,8 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c Caller, k *kin
 		return
 	}
 	denied := deniedAttrs(c, action, k.res, attrs, t)
-	if k.res.name == "port" {
-		denied = append(denied, deniedPortAttrs(c, cur, attrs, t)...)
+	if k.deniedUpdate != nil {
+		denied = append(denied, k.deniedUpdate(c, cur, attrs, t)...)
 	}
 	if len(denied) > 0 {
 		writeFault(w, errPolicy(action, denied))

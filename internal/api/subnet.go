@@ -71,7 +71,7 @@ func subnets() *table[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate
 }
 
 func subnetKind(b Backend) *kind {
-	return subnets().kind(crud[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate]{
+	k := subnets().kind(crud[neutron.Subnet, neutron.SubnetCreate, neutron.SubnetUpdate]{
 		get: b.GetSubnet, list: b.ListSubnets, update: b.UpdateSubnet, delete: b.DeleteSubnet,
 		create: func(ctx context.Context, reqs []neutron.SubnetCreate) ([]*neutron.Subnet, error) {
 			if err := checkPoolsVisible(ctx, b, reqs); err != nil {
@@ -79,6 +79,8 @@ func subnetKind(b Backend) *kind {
 			}
 			return b.CreateSubnets(ctx, reqs)
 		}})
+	k.onForeignNetwork = subnetOnForeignNetwork
+	return k
 }
 
 // checkPoolsVisible: a subnet pool the caller cannot see does not exist
