@@ -138,12 +138,20 @@ type Update struct {
 func (c *Client) Watch(ctx context.Context, host string, lastRevision int64, fn func(Update) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: host, LastRevision: lastRevision, PackedVteps: true})
+	req := &pb.WatchRequest{Host: host, LastRevision: lastRevision, PackedVteps: true}
+	// The VTEP set this connection already decoded: the server leaves
+	// it out of a snapshot that has the same. held stays this stream's,
+	// whatever set the cache moves to meanwhile.
+	held := c.vteps.held()
+	if held != nil {
+		req.VtepsDigest = held.digest
+	}
+	stream, err := c.api.Watch(ctx, req)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
 	return receive(ctx, "watch", stream.Recv, func(m *pb.WatchMessage) error {
-		u, err := decodeUpdate(m, &c.vteps)
+		u, err := decodeUpdate(m, &c.vteps, held)
 		if err != nil {
 			return fmt.Errorf("watch revision %d: %w", m.GetRevision(), err)
 		}
@@ -172,10 +180,15 @@ func receive[M any](ctx context.Context, what string, recv func() (M, error), ha
 	}
 }
 
-func decodeUpdate(m *pb.WatchMessage, vt *vtepCache) (Update, error) {
+// decodeUpdate decodes a watch message; held is the VTEP set the watch
+// request named (nil: none).
+func decodeUpdate(m *pb.WatchMessage, vt *vtepCache, held *vtepSet) (Update, error) {
 	u := Update{Revision: m.GetRevision(), Prev: m.GetPrevRevision(), Size: sizeOf(m)}
 	switch b := m.GetBody().(type) {
 	case *pb.WatchMessage_Snapshot:
+		if err := restoreHeldVTEPs(b.Snapshot.GetFirewall(), held); err != nil {
+			return u, err
+		}
 		v, err := viewFromPB(b.Snapshot, vt)
 		if err != nil {
 			return u, err

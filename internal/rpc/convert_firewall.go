@@ -2,6 +2,8 @@ package rpc
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -282,11 +284,40 @@ func unpackAddrs(v4, v6 []byte) ([]netip.Addr, error) {
 // vtepCache shares one decoded VTEP list between the views a client
 // decodes: every agent's snapshot carries the cloud's whole VTEP set (its
 // underlay filter), the same for all of them, and views are values never
-// changed in place. A nil cache decodes afresh.
+// changed in place. A nil cache decodes afresh. The set it holds is named
+// in the client's watch requests by its digest, so the server can leave
+// it out of the snapshots (pb.WatchRequest.vteps_digest).
 type vtepCache struct {
-	mu     sync.Mutex
+	mu  sync.Mutex
+	cur *vtepSet
+}
+
+// vtepSet is one decoded VTEP set, its wire form and that form's digest;
+// never changed once made.
+type vtepSet struct {
 	v4, v6 []byte
+	digest []byte
 	addrs  []netip.Addr
+}
+
+// vtepsDigest names a packed VTEP set: SHA-256 over the length of v4,
+// v4, then v6 (the length, so that no two sets share the bytes).
+func vtepsDigest(v4, v6 []byte) []byte {
+	h := sha256.New()
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(v4))))
+	h.Write(v4)
+	h.Write(v6)
+	return h.Sum(nil)
+}
+
+// held returns the set the cache holds (nil: none).
+func (c *vtepCache) held() *vtepSet {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
 }
 
 func (c *vtepCache) unpack(v4, v6 []byte) ([]netip.Addr, error) {
@@ -295,13 +326,40 @@ func (c *vtepCache) unpack(v4, v6 []byte) ([]netip.Addr, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.addrs != nil && bytes.Equal(v4, c.v4) && bytes.Equal(v6, c.v6) {
-		return c.addrs, nil
+	if c.cur != nil && bytes.Equal(v4, c.cur.v4) && bytes.Equal(v6, c.cur.v6) {
+		return c.cur.addrs, nil
 	}
 	as, err := unpackAddrs(v4, v6)
 	if err != nil || as == nil {
 		return as, err
 	}
-	c.v4, c.v6, c.addrs = bytes.Clone(v4), bytes.Clone(v6), as
+	c.cur = &vtepSet{v4: bytes.Clone(v4), v6: bytes.Clone(v6), digest: vtepsDigest(v4, v6), addrs: as}
 	return as, nil
+}
+
+// omitHeldVTEPs leaves a snapshot's VTEP set out when it is the one the
+// watch request named by digest (the agent's connection holds it).
+func omitHeldVTEPs(f *pb.Firewall, digest []byte) {
+	if f == nil || len(digest) == 0 || len(f.Vteps4)+len(f.Vteps6) == 0 || len(f.Vteps) > 0 {
+		return
+	}
+	if bytes.Equal(digest, vtepsDigest(f.Vteps4, f.Vteps6)) {
+		f.Vteps4, f.Vteps6, f.VtepsDigest = nil, nil, digest
+	}
+}
+
+// restoreHeldVTEPs puts back a VTEP set the server left out because the
+// request named it (held: the set named, nil when none was). A snapshot
+// naming another set is refused: the agent must not apply an underlay
+// filter it cannot know.
+func restoreHeldVTEPs(f *pb.Firewall, held *vtepSet) error {
+	d := f.GetVtepsDigest()
+	if len(d) == 0 {
+		return nil
+	}
+	if held == nil || !bytes.Equal(d, held.digest) || len(f.Vteps4)+len(f.Vteps6) > 0 {
+		return fmt.Errorf("snapshot names a VTEP set (digest %x) this watch did not ask with", d)
+	}
+	f.Vteps4, f.Vteps6, f.VtepsDigest = held.v4, held.v6, nil
+	return nil
 }

@@ -504,6 +504,8 @@ func (s *Server) Watch(req *pb.WatchRequest, stream grpc.ServerStreamingServer[p
 			pv := ViewToPB(v)
 			if !req.GetPackedVteps() {
 				pv.Firewall.Vteps, pv.Firewall.Vteps4, pv.Firewall.Vteps6 = addrsBytes(v.Firewall.VTEPs), nil, nil
+			} else {
+				omitHeldVTEPs(pv.Firewall, req.GetVtepsDigest())
 			}
 			return &pb.WatchMessage{Revision: rev, Body: &pb.WatchMessage_Snapshot{Snapshot: pv}}
 		},
