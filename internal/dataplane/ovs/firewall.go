@@ -24,12 +24,12 @@ import (
 //	                   (MAC, address) pairs; DHCP client out, DHCP server and
 //	                   router advertisements from the VM dropped; IP is
 //	                   tracked (ct) in the network's zone (reg6) -> 72
-//	72  RULES_EGRESS   per port: a new or established connection (not a
-//	                   reply, not invalid; any IP packet of a stateless
-//	                   port) is looked up in the rules of each of the
-//	                   port's security groups in turn (reg8 = the group,
-//	                   75), then judged (76); established replies and
-//	                   related accepted; invalid dropped
+//	72  RULES_EGRESS   established replies and related accepted; invalid
+//	                   and marked (ct_mark=1) dropped; then per port: a
+//	                   new or established connection (not a reply; any
+//	                   IP packet of a stateless port) is looked up in the
+//	                   rules of each of the port's security groups in
+//	                   turn (reg8 = the group, 75), then judged (76)
 //	73  ACCEPT         to a local filtered port -> its ingress (81); a new
 //	                   connection is committed; -> NORMAL (91, 94)
 //	75  GROUP_EGRESS   each group's egress rules, once for all its ports
@@ -106,8 +106,9 @@ const (
 	// Table 60 priorities.
 	fwPortEgressPriority  = 100
 	fwPortIngressPriority = 90
-	// Priorities in 72/82 (a port's groups) and 75/85 (rules).
-	fwPortRulesPriority = 70
+	// Priorities in 72/82 (a port's groups, after what passes or drops
+	// whatever the rules: priority 50) and 75/85 (rules).
+	fwPortRulesPriority = 40
 	fwRulePriority      = 70
 	fwConjPriority      = 60
 
