@@ -53,6 +53,19 @@ firewall openvswitch
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+	// Each port names its groups, whose rules are given once (the OVS
+	// firewall writes a rule per group, not per port); c has no local port.
+	out := firewall(fw, "openvswitch", ports)
+	if g := out.Ports["p1"].Groups; !slices.Equal(g, []string{"a", "b"}) {
+		t.Errorf("p1's groups %v, want [a b]", g)
+	}
+	wantGroups := map[string][]dataplane.Rule{
+		"a": {dataplane.Rule(in), {Direction: "ingress", Ethertype: "IPv4", RemoteGroup: "a"}},
+		"b": {dataplane.Rule(in)},
+	}
+	if len(out.Groups) != len(wantGroups) || !slices.Equal(out.Groups["a"], wantGroups["a"]) || !slices.Equal(out.Groups["b"], wantGroups["b"]) {
+		t.Errorf("groups %v, want %v", out.Groups, wantGroups)
+	}
 	// noop filters no port, but the underlay filter stays on.
 	got = fake.Render(dataplane.NodeState{Firewall: firewall(fw, "noop", ports)})
 	want = "local_ip - udp 0\nfirewall noop\n  vtep 198.18.0.1\n"
