@@ -61,9 +61,8 @@ import (
 // per masked block of a port range), whatever the number of ports. A port
 // lists its groups in its table 72/82 flow (reg8 = node-local group
 // number, stable while the group is used; the agent logs each number it
-// gives);
-// a group's rules only set the accepted mark (reg9), so that a packet two
-// groups allow is still output once, by the verdict. A connection's state
+// gives); a group's rules only set the accepted mark (reg9), so that a
+// packet two groups allow is still output once, by the verdict. A connection's state
 // is checked once in the port's flow (ct_state=-rpl-inv+trk: new or
 // established, not a reply) instead of in every rule, and one rule flow
 // stands for Neutron's pair +new-est / +est-rel-rpl, since the accept is
