@@ -3,6 +3,7 @@ package ml2
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 // A heartbeat that changes nothing but the agent's heartbeat_timestamp
 // writes the timestamp (liveness reads it) but no change-log row; a
+// report whose only other change is the devices count does not either; a
 // report that changes what the log carries (start, configurations), and
 // a report from an agent that was down, writes one.
 func TestHeartbeatChangeRows(t *testing.T) {
@@ -66,8 +68,25 @@ func TestHeartbeatChangeRows(t *testing.T) {
 			t.Fatalf("heartbeat_timestamp %s alive %v, want %s and alive", read.HeartbeatAt, read.Alive, clock)
 		}
 
-		// What the log carries changed: the configurations (a device
-		// count), then a restart (start_flag moves started_at).
+		// A report whose only change is the devices count (a port
+		// plugged on the host) updates the agents table, not the log:
+		// no view reads the count.
+		plugged := beat
+		for _, n := range []int{2, 1} {
+			plugged.Configurations = json.RawMessage(fmt.Sprintf(`{"devices":%d,"tunnel_types":["vxlan"],"tunneling_ip":"198.18.0.1","datapath_type":"netdev","integration_bridge":"br-int","l2_population":true}`, n))
+			clock = clock.Add(30 * time.Second)
+			report(plugged)
+			if got, r := rows(rev); len(got) != 0 || r != rev {
+				t.Fatalf("devices %d: logged %+v (revision %d -> %d), want nothing", n, got, rev, r)
+			}
+			var conf struct{ Devices *int }
+			if err := json.Unmarshal(mustGetAgent(t, p, a.ID).Configurations, &conf); err != nil || conf.Devices == nil || *conf.Devices != n {
+				t.Fatalf("devices %d: agents table has %s (%v)", n, mustGetAgent(t, p, a.ID).Configurations, err)
+			}
+		}
+
+		// What the log carries changed: the configurations (the bridge
+		// settings), then a restart (start_flag moves started_at).
 		changed := beat
 		changed.Configurations = json.RawMessage(`{"devices":3,"tunnel_types":["vxlan"],"tunneling_ip":"198.18.0.1","l2_population":true}`)
 		clock = clock.Add(30 * time.Second)

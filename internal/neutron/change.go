@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // ChangeKind names the resource a change-log row carries. The constants
@@ -207,13 +208,31 @@ func Decode[R Resource](c Change) (R, error) {
 }
 
 // HeartbeatOnly reports whether agent row now differs from old only in
-// what every report_state moves (heartbeat_timestamp, alive). Such a
-// heartbeat is not a change-log row: no view reads the timestamp, and at
-// thousands of agents the rows would be most of the log (the stream's
-// servers decode each one for every view).
+// what every report_state moves (heartbeat_timestamp, alive) and in the
+// L2 agent's "devices" count. Such a report is not a change-log row: no
+// view reads the timestamp or the count (the API shows both from the
+// agents table), and at thousands of agents the rows would be most of the
+// log (the stream's servers decode each one for every view); the count
+// moves with every port plugged or unplugged on a host.
 func HeartbeatOnly(old, now Agent) bool {
 	return old.ID == now.ID && old.AgentType == now.AgentType && old.Host == now.Host && old.Binary == now.Binary &&
 		old.Topic == now.Topic && old.StartedAt.Equal(now.StartedAt) && old.CreatedAt.Equal(now.CreatedAt) &&
 		old.AdminStateUp == now.AdminStateUp && old.Description == now.Description &&
-		old.AvailabilityZone == now.AvailabilityZone && bytes.Equal(old.Configurations, now.Configurations)
+		old.AvailabilityZone == now.AvailabilityZone && sameButDevices(old.Configurations, now.Configurations)
+}
+
+// sameButDevices reports whether two agent configurations are equal but
+// for "devices". Both come from one encoder (the plugin's, or the same
+// agent's), so equal values have equal bytes.
+func sameButDevices(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		return false
+	}
+	delete(ma, "devices")
+	delete(mb, "devices")
+	return maps.EqualFunc(ma, mb, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
 }

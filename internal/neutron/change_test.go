@@ -1,8 +1,10 @@
 package neutron
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChangeRoundTrip(t *testing.T) {
@@ -37,5 +39,31 @@ func TestDecodeRefusesWrongKindAndDeletion(t *testing.T) {
 	}
 	if !(Change{Kind: KindPort, Op: OpUpdate, Object: []byte("null")}).Deletion() {
 		t.Fatal("a null object is a deletion")
+	}
+}
+
+// A report that moves only the heartbeat or the devices count is
+// HeartbeatOnly; any other configuration, or a field, is not.
+func TestHeartbeatOnlyIgnoresDevices(t *testing.T) {
+	base := Agent{ID: "a", AgentType: AgentTypeOVS, Host: "h", Configurations: json.RawMessage(`{"devices":1,"l2_population":true,"tunneling_ip":"198.18.0.1"}`)}
+	with := func(conf string) Agent { a := base; a.Configurations = json.RawMessage(conf); return a }
+	for _, c := range []struct {
+		name string
+		now  Agent
+		want bool
+	}{
+		{"same", base, true},
+		{"heartbeat", func() Agent { a := base; a.HeartbeatAt = time.Unix(100, 0); return a }(), true},
+		{"devices", with(`{"devices":7,"l2_population":true,"tunneling_ip":"198.18.0.1"}`), true},
+		{"devices gone", with(`{"l2_population":true,"tunneling_ip":"198.18.0.1"}`), true},
+		{"tunneling_ip", with(`{"devices":1,"l2_population":true,"tunneling_ip":"198.18.0.2"}`), false},
+		{"l2_population and devices", with(`{"devices":2,"l2_population":false,"tunneling_ip":"198.18.0.1"}`), false},
+		{"key added", with(`{"devices":1,"l2_population":true,"tunneling_ip":"198.18.0.1","x":1}`), false},
+		{"not json", with(`{"devices":1`), false},
+		{"admin down", func() Agent { a := base; a.AdminStateUp = !a.AdminStateUp; return a }(), false},
+	} {
+		if got := HeartbeatOnly(base, c.now); got != c.want {
+			t.Errorf("%s: HeartbeatOnly = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

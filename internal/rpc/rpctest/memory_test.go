@@ -41,7 +41,7 @@ func TestHeartbeatRows(t *testing.T) {
 		t.Fatal("an unchanged heartbeat woke the change-log readers")
 	default:
 	}
-	beat.Configurations = json.RawMessage(`{"devices":3}`)
+	beat.Configurations = json.RawMessage(`{"devices":3,"l2_population":true}`)
 	report(beat)
 	restart := beat
 	restart.StartFlag = true
@@ -53,7 +53,7 @@ func TestHeartbeatRows(t *testing.T) {
 	if len(cs) != 2 || cs[0].Kind != neutron.KindAgent || cs[1].Kind != neutron.KindAgent {
 		t.Fatalf("configurations change and restart logged %+v, want two agent rows", cs)
 	}
-	if a, err := neutron.Decode[neutron.Agent](cs[0]); err != nil || string(a.Configurations) != `{"devices":3}` {
+	if a, err := neutron.Decode[neutron.Agent](cs[0]); err != nil || string(a.Configurations) != `{"devices":3,"l2_population":true}` {
 		t.Fatalf("logged %+v (%v)", a, err)
 	}
 }
