@@ -54,7 +54,7 @@ func (d *Dataplane) IntegrationDifferences(ctx context.Context, desired dataplan
 
 // conjNumbers are the applying agent's own numbers: conjunction ids and
 // security-group numbers (reg8).
-var conjNumbers = regexp.MustCompile(`(conjunction\(|conj_id=|reg8=|set_field:)(\d+|0x[0-9a-f]+)(->reg8)?`)
+var conjNumbers = regexp.MustCompile(`(conjunction\(|conj_id=|reg8=|set_field:)(0x[0-9a-f]+|\d+)(->reg8)?`)
 
 // flowDifferences compares two flow lists as multisets of table,
 // priority, match and actions, with conjunction ids blanked (pure).

@@ -19,8 +19,12 @@ func TestFlowDifferences(t *testing.T) {
 		f(72, 70, "ip,reg5=0x3,conj_id=7", "resubmit(,73)"),
 		f(82, 70, "ip,reg5=0x3,nw_src=10.0.0.1", "conjunction(7,1/2),conjunction(9,1/2)"),
 		f(82, 70, "ip,reg5=0x4", "drop"),
+		f(82, 40, "reg5=0x6", "set_field:0->reg9,set_field:0x1->reg8,resubmit(,85),resubmit(,86)"),
+		f(85, 70, "tcp,reg8=0x1,tp_dst=22", "set_field:0x1->reg9"),
 	}
 	held := []Flow{
+		f(82, 40, "reg5=0x6", "set_field:0->reg9,set_field:0x2->reg8,resubmit(,85),resubmit(,86)"), // another agent's group numbers
+		f(85, 70, "tcp,reg8=0x2,tp_dst=22", "set_field:0x1->reg9"),                                  // same
 		{Table: 0, Priority: 0, Actions: "goto_table:60", Cookie: 0x1234},                  // another cookie: same flow
 		f(72, 70, "ip,reg5=0x3,conj_id=12", "resubmit(,73)"),                               // another agent's numbering
 		f(82, 70, "ip,reg5=0x3,nw_src=10.0.0.1", "conjunction(12,1/2),conjunction(3,1/2)"), // same
@@ -34,12 +38,16 @@ func TestFlowDifferences(t *testing.T) {
 	if !slices.Equal(got, wantDiffs) {
 		t.Errorf("differences:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantDiffs, "\n"))
 	}
-	if d := flowDifferences(want, want[:3]); len(d) != 1 || !strings.HasPrefix(d[0], "missing flow table=82,priority=70,ip,reg5=0x4") {
+	if d := flowDifferences(want, slices.Delete(slices.Clone(want), 3, 4)); len(d) != 1 || !strings.HasPrefix(d[0], "missing flow table=82,priority=70,ip,reg5=0x4") {
 		t.Errorf("one flow short: %q", d)
 	}
 	// Two flows that differ only by conjunction id count twice.
 	if d := flowDifferences(want[1:2], []Flow{want[1], f(72, 70, "ip,reg5=0x3,conj_id=8", "resubmit(,73)")}); len(d) != 1 || !strings.HasPrefix(d[0], "extra flow") {
 		t.Errorf("a second flow that differs only by conjunction id: %q", d)
+	}
+	// Another register's value is not a group number: it still counts.
+	if d := flowDifferences(want[5:6], []Flow{f(85, 70, "tcp,reg8=0x1,tp_dst=22", "set_field:0x2->reg9")}); len(d) != 2 {
+		t.Errorf("a rule flow setting reg9 to another value: %q", d)
 	}
 }
 
