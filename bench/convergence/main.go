@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -380,7 +381,7 @@ func (b *bench) run(nAgents, nNets, nPorts, nEvents, resync, nClients int) error
 		select {
 		case <-ev.done:
 		case <-time.After(2 * time.Minute):
-			return fmt.Errorf("event %d (port %s on %s): not converged after 2 minutes", e, id, n.host)
+			return fmt.Errorf("event %d (port %s on %s): not converged after 2 minutes; waiting for %s", e, id, n.host, b.waitingFor(ev))
 		}
 		time.Sleep(20 * time.Millisecond) // stragglers would count against us
 		after := b.srv.Stats()
@@ -525,6 +526,24 @@ func (b *bench) resync(entries int) error {
 		return fmt.Errorf("resync agent applied %d entries, its view has %d", ent, got)
 	}
 	return nil
+}
+
+// waitingFor names (some of) the agents an event still waits for, with
+// the revision each holds and has applied and its watch reconnects.
+func (b *bench) waitingFor(ev *event) string {
+	b.tr.mu.Lock()
+	hosts := slices.Sorted(maps.Keys(ev.remaining))
+	want := ev.rev
+	b.tr.mu.Unlock()
+	var out []string
+	for _, h := range hosts[:min(len(hosts), 5)] {
+		for _, n := range b.agents {
+			if n.host == h {
+				out = append(out, fmt.Sprintf("%s (holds %d, applied %d, reconnects %d)", h, n.a.Revision(), n.a.AppliedRevision(), n.a.Reconnects()))
+			}
+		}
+	}
+	return fmt.Sprintf("%d agents, event revision %d: %s", len(hosts), want, strings.Join(out, ", "))
 }
 
 func (b *bench) unaryRTT(n int) (time.Duration, error) {
