@@ -143,19 +143,21 @@ func TestAgentOVSVswitchdRestart(t *testing.T) {
 	if err := b.ovs.RestartVswitchd(b.ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the router's devices back in "+ns, func() bool {
+	// Both halves in one condition: right after the restart the old
+	// switch's taps can still be in the router's namespace while the new
+	// ones are already in the node's (the kernel removes the old ones
+	// when their file descriptors close, which under load lags).
+	waitFor(t, "the router's devices back in "+ns+" and none left in "+b.node.NS, func() bool {
 		for _, d := range l3.Plan(r).Devices {
 			if _, err := lab.Exec(b.ctx, ns, "ip", "link", "show", d.Name); err != nil {
+				return false
+			}
+			if _, err := lab.Exec(b.ctx, b.node.NS, "ip", "link", "show", d.Name); err == nil {
 				return false
 			}
 		}
 		return true
 	})
-	for _, d := range l3.Plan(r).Devices {
-		if _, err := lab.Exec(b.ctx, b.node.NS, "ip", "link", "show", d.Name); err == nil {
-			t.Errorf("%s still in the node's namespace %s", d.Name, b.node.NS)
-		}
-	}
 	b.reaches(b.vm1.NS, vm2Addr.Addr(), true)
 	b.reaches(b.vm2.NS, vm1Addr.Addr(), true)
 	b.reaches(b.vm1.NS, outsideAddr.Addr(), true)
