@@ -92,7 +92,7 @@ func fwState() (dataplane.NodeState, Layout) {
 					Groups: []string{sgDef, sgWeb}, Rules: append(defaultRules(), webRules()...)},
 				portC: {PortID: portC, NetworkID: fwNet, MAC: "fa:16:3e:00:00:0c", PortSecurity: true, Stateful: false,
 					Allowed: []dataplane.AllowedAddress{{MAC: "fa:16:3e:00:00:0c", Prefix: host("10.0.0.12")}},
-					Groups: []string{sgPing}, Rules: pingRules()},
+					Groups:  []string{sgPing}, Rules: pingRules()},
 				portD: {PortID: portD, NetworkID: fwNet, MAC: "fa:16:3e:00:00:0d", PortSecurity: false},
 			},
 			RemoteGroups: map[string][]netip.Prefix{

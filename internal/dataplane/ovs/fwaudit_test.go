@@ -24,11 +24,11 @@ func TestFlowDifferences(t *testing.T) {
 	}
 	held := []Flow{
 		f(82, 40, "reg5=0x6", "set_field:0->reg9,set_field:0x2->reg8,resubmit(,85),resubmit(,86)"), // another agent's group numbers
-		f(85, 70, "tcp,reg8=0x2,tp_dst=22", "set_field:0x1->reg9"),                                  // same
-		{Table: 0, Priority: 0, Actions: "goto_table:60", Cookie: 0x1234},                  // another cookie: same flow
-		f(72, 70, "ip,reg5=0x3,conj_id=12", "resubmit(,73)"),                               // another agent's numbering
-		f(82, 70, "ip,reg5=0x3,nw_src=10.0.0.1", "conjunction(12,1/2),conjunction(3,1/2)"), // same
-		f(82, 70, "ip,reg5=0x5", "drop"),                                                   // stale
+		f(85, 70, "tcp,reg8=0x2,tp_dst=22", "set_field:0x1->reg9"),                                 // same
+		{Table: 0, Priority: 0, Actions: "goto_table:60", Cookie: 0x1234},                          // another cookie: same flow
+		f(72, 70, "ip,reg5=0x3,conj_id=12", "resubmit(,73)"),                                       // another agent's numbering
+		f(82, 70, "ip,reg5=0x3,nw_src=10.0.0.1", "conjunction(12,1/2),conjunction(3,1/2)"),         // same
+		f(82, 70, "ip,reg5=0x5", "drop"),                                                           // stale
 	}
 	got := flowDifferences(want, held)
 	wantDiffs := []string{
