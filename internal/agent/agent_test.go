@@ -17,6 +17,7 @@ import (
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
 	"neutrino/internal/rpc/rpctest"
+	"neutrino/internal/waittest"
 )
 
 // backend is what the in-process tests need from the database side: the
@@ -116,18 +117,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer lis.Close()
 	return lis.Addr().String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	// Bounds a hang only; nothing is measured.
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // converged reports whether every agent's data plane holds exactly what
@@ -242,7 +231,7 @@ func runRestartScenario(t *testing.T, b backend, w writer, l2cfg l2pop.Config) {
 		})
 	}
 	t.Cleanup(stopAll)
-	waitFor(t, "agents registered", func() bool {
+	waittest.For(t, "agents registered", func() bool {
 		n := 0
 		for _, a := range b.State().Agents {
 			if a.Alive {

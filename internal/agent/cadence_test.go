@@ -9,6 +9,7 @@ import (
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
 	"neutrino/internal/rpc/rpctest"
+	"neutrino/internal/waittest"
 )
 
 // TestIdleAgentDoesNotApply: once converged, polling passes with nothing
@@ -35,7 +36,7 @@ func TestIdleAgentDoesNotApply(t *testing.T) {
 	mem.CreateNetwork("net-idle", 1601)
 	mem.PutPort(portID, "net-idle", cfg.Host, "fa:16:3e:00:f0:01", "192.168.60.10")
 	plug(dp, portID, "fa:16:3e:00:f0:01")
-	waitFor(t, "port ACTIVE and applied", func() bool {
+	waittest.For(t, "port ACTIVE and applied", func() bool {
 		st, _ := mem.Port(portID)
 		rev := mem.Revision()
 		return st.Status == neutron.StatusActive && p.agent.AppliedRevision() == rev
@@ -54,7 +55,7 @@ func TestIdleAgentDoesNotApply(t *testing.T) {
 	// The data plane says its record is stale: one Apply, no Resync (the
 	// data plane reads back by itself).
 	dp.SetDrifted(true)
-	waitFor(t, "an Apply after drift", func() bool { return dp.Applies() > applies })
+	waittest.For(t, "an Apply after drift", func() bool { return dp.Applies() > applies })
 	if dp.Resyncs() != 1 {
 		t.Errorf("drift made the agent call Resync (%d calls)", dp.Resyncs())
 	}
@@ -63,7 +64,7 @@ func TestIdleAgentDoesNotApply(t *testing.T) {
 	applies = dp.Applies()
 	rev := p.agent.Revision()
 	mem.PutPort("00000002-0000-4000-8000-00000000f002", "net-idle", cfg.Host, "fa:16:3e:00:f0:02", "192.168.60.11")
-	waitFor(t, "the new revision applied", func() bool {
+	waittest.For(t, "the new revision applied", func() bool {
 		r := p.agent.Revision()
 		return r > rev && p.agent.AppliedRevision() == r
 	})
@@ -74,7 +75,7 @@ func TestIdleAgentDoesNotApply(t *testing.T) {
 	// Server restart: the stream reconnects and the next pass is full.
 	srv.stop(t)
 	srv = startServer(t, mem, rpc.ServerConfig{L2Pop: l2pop.Config{Enabled: true}, Logger: logger}, addr)
-	waitFor(t, "a full pass after the reconnect", func() bool { return dp.Resyncs() == 2 })
+	waittest.For(t, "a full pass after the reconnect", func() bool { return dp.Resyncs() == 2 })
 }
 
 // TestResyncInterval: with resync_interval set, an idle agent audits its
@@ -95,7 +96,7 @@ func TestResyncInterval(t *testing.T) {
 	p := startAgent(t, cfg, dp, logger)
 	defer p.stop()
 	mem.CreateNetwork("net-audit", 1602)
-	waitFor(t, "three audits", func() bool { return dp.Resyncs() >= 3 })
+	waittest.For(t, "three audits", func() bool { return dp.Resyncs() >= 3 })
 	// Every Apply of an idle agent is an audit: the counts move together
 	// (an audit in progress may have called Resync but not Apply yet).
 	if a, r := dp.Applies(), dp.Resyncs(); a < r-1 || a > r+1 {

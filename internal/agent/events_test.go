@@ -9,6 +9,7 @@ import (
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc"
 	"neutrino/internal/rpc/rpctest"
+	"neutrino/internal/waittest"
 )
 
 // TestDeviceEventWakesAgent: the server tells the agent about a port
@@ -42,7 +43,7 @@ func TestDeviceEventWakesAgent(t *testing.T) {
 		rev := mem.Revision()
 		return p.agent.Revision() == rev && p.agent.AppliedRevision() == rev
 	}
-	waitFor(t, "the port in the agent's applied view", func() bool {
+	waittest.For(t, "the port in the agent's applied view", func() bool {
 		v, synced := p.agent.View()
 		_, has := v.Ports[portID]
 		return synced && has && caughtUp()
@@ -54,7 +55,7 @@ func TestDeviceEventWakesAgent(t *testing.T) {
 
 	plug(dp, portID, mac)
 	dp.Notify()
-	waitFor(t, "port ACTIVE after the device event", func() bool {
+	waittest.For(t, "port ACTIVE after the device event", func() bool {
 		st, _ := mem.Port(portID)
 		return st.Status == neutron.StatusActive
 	})
@@ -67,11 +68,11 @@ func TestDeviceEventWakesAgent(t *testing.T) {
 	}
 
 	// Unplug: reported DOWN by the event path too.
-	waitFor(t, "agent caught up with the ACTIVE status", caughtUp)
+	waittest.For(t, "agent caught up with the ACTIVE status", caughtUp)
 	wakes = p.agent.DeviceWakes()
 	dp.RemoveDevice("tap" + portID[:11])
 	dp.Notify()
-	waitFor(t, "port DOWN after the device event", func() bool {
+	waittest.For(t, "port DOWN after the device event", func() bool {
 		st, _ := mem.Port(portID)
 		return st.Status == neutron.StatusDown
 	})

@@ -19,6 +19,7 @@ import (
 	"neutrino/internal/secgroup"
 	"neutrino/internal/store"
 	"neutrino/internal/store/storetest"
+	"neutrino/internal/waittest"
 )
 
 func TestFirewallMapping(t *testing.T) {
@@ -110,7 +111,7 @@ func TestFirewallEndToEnd(t *testing.T) {
 		}
 		srv.stop(t)
 	})
-	waitFor(t, "agents registered", func() bool { return len(b.State().Agents) == 2 })
+	waittest.For(t, "agents registered", func() bool { return len(b.State().Agents) == 2 })
 	net := w.network(t, "net")
 	place := func(node int) (string, string) {
 		id, mac := w.port(t, net, agents[node].host)
@@ -147,7 +148,7 @@ func TestFirewallEndToEnd(t *testing.T) {
 	}
 	ssh := dataplane.Rule{Direction: "ingress", Ethertype: "IPv4", Protocol: 6, PortMin: 22, PortMax: 22}
 	for node := range agents {
-		waitFor(t, fmt.Sprintf("the ssh rule on node-%d", node), func() bool {
+		waittest.For(t, fmt.Sprintf("the ssh rule on node-%d", node), func() bool {
 			for _, pf := range fw(node).Ports {
 				return slices.Contains(pf.Rules, ssh)
 			}
@@ -156,13 +157,13 @@ func TestFirewallEndToEnd(t *testing.T) {
 	}
 	// A third port joins the group on node-1: node-0's member set grows.
 	_, ipC := place(1)
-	waitFor(t, "the third member on node-0", func() bool {
+	waittest.For(t, "the third member on node-0", func() bool {
 		return slices.Contains(fw(0).RemoteGroups[group], netip.MustParsePrefix(ipC+"/32"))
 	})
 	if err := p.DeleteSecurityGroupRule(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ssh rule gone from node-0", func() bool { return !slices.Contains(fw(0).Ports[a].Rules, ssh) })
+	waittest.For(t, "the ssh rule gone from node-0", func() bool { return !slices.Contains(fw(0).Ports[a].Rules, ssh) })
 	waitConverged(t, "at the end", l2cfg, b, agents)
 	if s := fake.Render(dataplane.NodeState{Firewall: fw(0)}); !strings.Contains(s, "remote "+group) {
 		t.Errorf("node-0 firewall at the end:\n%s", s)

@@ -16,6 +16,7 @@ import (
 
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
+	"neutrino/internal/waittest"
 )
 
 type fakeReporter struct {
@@ -181,7 +182,7 @@ func TestAgentHealsAndAdopts(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- a.Run(actx) }()
 		src.states <- State{Networks: []Network{n}}
-		waitFor(t, "the agent applied its state", a.Applied)
+		waittest.For(t, "the agent applied its state", a.Applied)
 		return app, a, func() {
 			acancel()
 			if err := <-done; err != nil {
@@ -197,7 +198,7 @@ func TestAgentHealsAndAdopts(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new dnsmasq started by the running agent", func() bool {
+	waittest.For(t, "a new dnsmasq started by the running agent", func() bool {
 		p, same := app.running(n)
 		return p != 0 && p != pid && same
 	})
@@ -209,17 +210,5 @@ func TestAgentHealsAndAdopts(t *testing.T) {
 	if p, same := app.running(n); p != pid || !same || !lab.NSExists(Namespace(n.ID)) {
 		t.Fatalf("after an agent restart dnsmasq pid %d (same command line %v), want %d adopted; namespace there: %v",
 			p, same, pid, lab.NSExists(Namespace(n.ID)))
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

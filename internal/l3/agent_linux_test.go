@@ -10,6 +10,7 @@ import (
 	"neutrino/internal/l3"
 	"neutrino/internal/lab"
 	"neutrino/internal/neutron"
+	"neutrino/internal/waittest"
 )
 
 // fixedSource serves the states sent on its channel (the server's L3
@@ -58,16 +59,6 @@ func (r *recorder) status(id string) string {
 	return r.statuses[id]
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestAgent: the agent registers as an L3 agent, applies what its source
 // sends, reports the floating IP ACTIVE, keeps the router when it stops,
 // changes nothing until a restarted agent has its first state, and then
@@ -87,7 +78,7 @@ func TestAgent(t *testing.T) {
 	}
 	src, stop, done := run()
 	src.states <- l3.State{Routers: []l3.Router{b.router([]string{"if1", "if2"}, true)}}
-	waitFor(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
+	waittest.For(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
 	b.reaches(b.out.NS, fip, true)
 	b.reaches(b.vm1.NS, vm2Addr.Addr(), true)
 	srv.mu.Lock()
@@ -108,7 +99,7 @@ func TestAgent(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	b.reaches(b.out.NS, fip, true)
 	src.states <- l3.State{}
-	waitFor(t, "the router removed", func() bool { return !lab.NSExists(ns) })
+	waittest.For(t, "the router removed", func() bool { return !lab.NSExists(ns) })
 }
 
 // TestAgentOVSVswitchdRestart: ovs-vswitchd restarts under a running
@@ -131,7 +122,7 @@ func TestAgentOVSVswitchdRestart(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	r := b.router([]string{"if1", "if2"}, true)
 	src.states <- l3.State{Routers: []l3.Router{r}}
-	waitFor(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
+	waittest.For(t, "the floating IP ACTIVE", func() bool { return srv.status("fip-1") == l3.StatusActive })
 	// The OVS agent's part: the router's ports get their network's tag
 	// (kept in OVSDB across the switch's restart).
 	for _, d := range l3.Plan(r).Devices {
@@ -147,7 +138,7 @@ func TestAgentOVSVswitchdRestart(t *testing.T) {
 	// switch's taps can still be in the router's namespace while the new
 	// ones are already in the node's (the kernel removes the old ones
 	// when their file descriptors close, which under load lags).
-	waitFor(t, "the router's devices back in "+ns+" and none left in "+b.node.NS, func() bool {
+	waittest.For(t, "the router's devices back in "+ns+" and none left in "+b.node.NS, func() bool {
 		for _, d := range l3.Plan(r).Devices {
 			if _, err := lab.Exec(b.ctx, ns, "ip", "link", "show", d.Name); err != nil {
 				return false

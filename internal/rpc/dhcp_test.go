@@ -22,6 +22,7 @@ import (
 	"neutrino/internal/neutron"
 	"neutrino/internal/store"
 	"neutrino/internal/store/storetest"
+	"neutrino/internal/waittest"
 )
 
 // dhcpFollower records what a DHCPSource yields for one host.
@@ -110,7 +111,7 @@ func TestDHCPStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	f1 := follow(t, c, "compute-1")
-	eventually(t, "compute-1's first (empty) state", func() bool { _, _, calls := f1.get(); return calls == 1 })
+	waittest.For(t, "compute-1's first (empty) state", func() bool { _, _, calls := f1.get(); return calls == 1 })
 
 	n1, err := p.CreateNetwork(ctx, neutron.NetworkCreate{ProjectID: "tenant", Name: "testnet"})
 	if err != nil {
@@ -121,7 +122,7 @@ func TestDHCPStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "testnet with its DHCP port on compute-1", func() bool {
+	waittest.For(t, "testnet with its DHCP port on compute-1", func() bool {
 		st, _, _ := f1.get()
 		return len(st.Networks) == 1 && st.Networks[0].DHCPPort.ID != ""
 	})
@@ -139,12 +140,12 @@ func TestDHCPStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	f2 := follow(t, c, "compute-2")
-	eventually(t, "compute-2's first state", func() bool { _, _, calls := f2.get(); return calls == 1 })
+	waittest.For(t, "compute-2's first state", func() bool { _, _, calls := f2.get(); return calls == 1 })
 	vm, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: "tenant", NetworkID: n1.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the VM port on compute-1", func() bool {
+	waittest.For(t, "the VM port on compute-1", func() bool {
 		st, _, _ := f1.get()
 		return len(st.Networks) == 1 && len(st.Networks[0].Ports) == 1 && st.Networks[0].Ports[0].ID == vm.ID
 	})
@@ -155,7 +156,7 @@ func TestDHCPStream(t *testing.T) {
 	if _, err := p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: "tenant", NetworkID: n2.ID, IPVersion: 4, CIDR: "10.0.2.0/24"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "net2 on compute-2", func() bool {
+	waittest.For(t, "net2 on compute-2", func() bool {
 		st, _, _ := f2.get()
 		return len(st.Networks) == 1 && st.Networks[0].ID == n2.ID && st.Networks[0].DHCPPort.ID != ""
 	})
@@ -169,7 +170,7 @@ func TestDHCPStream(t *testing.T) {
 	if _, err := p.UpdateSubnet(ctx, s1.ID, neutron.SubnetUpdate{EnableDHCP: new(bool)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "testnet gone from compute-1", func() bool { st, _, _ := f1.get(); return len(st.Networks) == 0 })
+	waittest.For(t, "testnet gone from compute-1", func() bool { st, _, _ := f1.get(); return len(st.Networks) == 0 })
 
 	// What every agent holds equals a fresh snapshot's view.
 	snap, err := p.Snapshot(ctx)
@@ -178,7 +179,7 @@ func TestDHCPStream(t *testing.T) {
 	}
 	fresh := dhcpview.NewModel(snap)
 	for host, f := range map[string]*dhcpFollower{"compute-1": f1, "compute-2": f2} {
-		eventually(t, host+" at the server's revision of its state", func() bool {
+		waittest.For(t, host+" at the server's revision of its state", func() bool {
 			_, rev, _ := f.get()
 			_, want := srv.dhcp.view(host)
 			return srv.Revision() >= snap.Revision && rev == want
@@ -257,7 +258,7 @@ func TestFloodListIncludesDHCPNode(t *testing.T) {
 	vmOn("compute-2", network("other", "10.0.2.0/24"))
 
 	var dhcpPort string
-	eventually(t, "the controller's DHCP agent serving testnet", func() bool {
+	waittest.For(t, "the controller's DHCP agent serving testnet", func() bool {
 		st, _, _ := dhcpView.get()
 		for _, n := range st.Networks {
 			if n.ID == testnet && n.DHCPPort.ID != "" {
@@ -275,7 +276,7 @@ func TestFloodListIncludesDHCPNode(t *testing.T) {
 	if _, err := c.UpdateDevice(ctx, "controller", dhcpPort, true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "compute-1 flooding testnet to the DHCP node only", func() bool {
+	waittest.For(t, "compute-1 flooding testnet to the DHCP node only", func() bool {
 		flood, _ := l2Flood(t, c, "compute-1", testnet)
 		return slices.Equal(flood, []netip.Addr{vteps["controller"]})
 	})
@@ -311,7 +312,7 @@ func TestDHCPStreamTakeOver(t *testing.T) {
 	if _, err := p.CreateSubnet(ctx, neutron.SubnetCreate{ProjectID: "tenant", NetworkID: n1.ID, IPVersion: 4, CIDR: "192.168.1.0/24"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "testnet with its DHCP port on compute-1", func() bool {
+	waittest.For(t, "testnet with its DHCP port on compute-1", func() bool {
 		st, _, _ := f1.get()
 		return len(st.Networks) == 1 && st.Networks[0].DHCPPort.ID != ""
 	})
@@ -332,11 +333,11 @@ func TestDHCPStreamTakeOver(t *testing.T) {
 	if n, err := p.RescheduleDHCP(ctx); err != nil || n != 1 {
 		t.Fatalf("reschedule 151 s after compute-1's report: %d networks, %v", n, err)
 	}
-	eventually(t, "testnet on compute-2", func() bool {
+	waittest.For(t, "testnet on compute-2", func() bool {
 		st, _, _ := f2.get()
 		return len(st.Networks) == 1 && st.Networks[0].DHCPPort.ID != ""
 	})
-	eventually(t, "testnet gone from compute-1", func() bool { st, _, _ := f1.get(); return len(st.Networks) == 0 })
+	waittest.For(t, "testnet gone from compute-1", func() bool { st, _, _ := f1.get(); return len(st.Networks) == 0 })
 	st, _, _ = f2.get()
 	if got := st.Networks[0].DHCPPort; !reflect.DeepEqual(got, was) || got.FixedIPs[0].Address.String() != "192.168.1.2" {
 		t.Fatalf("compute-2 serves on %+v; compute-1 served on %+v", got, was)

@@ -11,6 +11,7 @@ import (
 	"neutrino/internal/l3"
 	"neutrino/internal/l3view"
 	"neutrino/internal/neutron"
+	"neutrino/internal/waittest"
 )
 
 // l3Follower records what an L3Source yields for one host.
@@ -94,7 +95,7 @@ func TestL3Stream(t *testing.T) {
 	_, err = c.ReportState(ctx, l3AgentReport("controller"))
 	must(err)
 	f1 := followL3(t, c, "controller")
-	eventually(t, "controller's first state, with router0", func() bool {
+	waittest.For(t, "controller's first state, with router0", func() bool {
 		st, _, calls := f1.get()
 		return calls == 1 && len(st.Routers) == 1 && st.Routers[0].ID == r0.ID && len(st.Routers[0].Interfaces) == 1
 	})
@@ -115,7 +116,7 @@ func TestL3Stream(t *testing.T) {
 	r1 := rs[0]
 	info, err := p.AddRouterInterface(ctx, r1.ID, neutron.RouterInterfaceRequest{SubnetID: s1.ID})
 	must(err)
-	eventually(t, "router1 with its interface and gateway on the controller", func() bool {
+	waittest.For(t, "router1 with its interface and gateway on the controller", func() bool {
 		st, _, _ := f1.get()
 		rt := routerIn(st, r1.ID)
 		return len(st.Routers) == 2 && len(rt.Interfaces) == 1 && rt.Gateway != nil
@@ -136,13 +137,13 @@ func TestL3Stream(t *testing.T) {
 	_, err = c.ReportState(ctx, l3AgentReport("compute-1"))
 	must(err)
 	f2 := followL3(t, c, "compute-1")
-	eventually(t, "compute-1's first state", func() bool { _, _, calls := f2.get(); return calls == 1 })
+	waittest.For(t, "compute-1's first state", func() bool { _, _, calls := f2.get(); return calls == 1 })
 	vm, err := p.CreatePort(ctx, neutron.PortCreate{ProjectID: "tenant", NetworkID: n1.ID, Name: "vm-a", DeviceOwner: "compute:nova", DeviceID: "vm-a"})
 	must(err)
 	fips, err := p.CreateFloatingIPs(ctx, []neutron.FloatingIPCreate{{ProjectID: "tenant", FloatingNetworkID: ext.ID, PortID: vm.ID}})
 	must(err)
 	fip := fips[0]
-	eventually(t, "the floating IP on router1", func() bool {
+	waittest.For(t, "the floating IP on router1", func() bool {
 		st, _, _ := f1.get()
 		return len(routerIn(st, r1.ID).FloatingIPs) == 1
 	})
@@ -170,7 +171,7 @@ func TestL3Stream(t *testing.T) {
 	must(err)
 	fresh := l3view.NewModel(snap)
 	for host, f := range map[string]*l3Follower{"controller": f1, "compute-1": f2} {
-		eventually(t, host+" at the server's revision of its state", func() bool {
+		waittest.For(t, host+" at the server's revision of its state", func() bool {
 			_, rev, _ := f.get()
 			_, want := srv.l3.view(host)
 			return srv.Revision() >= snap.Revision && rev == want

@@ -10,6 +10,7 @@ import (
 	"neutrino/internal/l2pop"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc/rpctest"
+	"neutrino/internal/waittest"
 )
 
 // TestDeltasEqualSnapshot is the stream's central property: an agent that
@@ -123,7 +124,7 @@ func TestDeltasEqualSnapshot(t *testing.T) {
 					time.Sleep(time.Duration(r.IntN(15)) * time.Millisecond)
 				}
 			}
-			eventually(t, "every watcher equals a fresh snapshot", func() bool {
+			waittest.For(t, "every watcher equals a fresh snapshot", func() bool {
 				for _, host := range hosts {
 					v, _, _, _ := ws[host].state()
 					if !v.Equal(expected(cfg, mem, host)) {

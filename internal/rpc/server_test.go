@@ -19,6 +19,7 @@ import (
 	"neutrino/internal/l2pop"
 	"neutrino/internal/neutron"
 	"neutrino/internal/rpc/rpctest"
+	"neutrino/internal/waittest"
 )
 
 // harness runs one server over a Memory backend on a loopback port.
@@ -163,19 +164,6 @@ func (w *watcher) run(ctx context.Context, c *Client, host string) {
 	}
 }
 
-// eventually polls cond until it holds or the (generous) deadline passes;
-// the deadline only bounds a hang, it measures nothing.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // expected is the view the database implies for host.
 func expected(cfg l2pop.Config, mem *rpctest.Memory, host string) l2pop.View {
 	return l2pop.NewModel(cfg, mem.State()).View(host)
@@ -211,7 +199,7 @@ func TestWatchSnapshotThenDeltasAndResume(t *testing.T) {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1"))
 	}
-	eventually(t, "first snapshot", matches)
+	waittest.For(t, "first snapshot", matches)
 
 	// Port events reach the agent as deltas.
 	for _, id := range []string{"vm-a", "vm-b"} {
@@ -220,7 +208,7 @@ func TestWatchSnapshotThenDeltasAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "entries after ports ACTIVE", func() bool {
+	waittest.For(t, "entries after ports ACTIVE", func() bool {
 		v, _, _, _ := w.state()
 		return matches() && len(v.Networks["net-a"].Entries) == 1
 	})
@@ -238,7 +226,7 @@ func TestWatchSnapshotThenDeltasAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.22")
-	eventually(t, "server caught up", func() bool {
+	waittest.For(t, "server caught up", func() bool {
 		v, _ := h.srv.hub.view("compute-1")
 		return v.Equal(expected(cfg, mem, "compute-1"))
 	})
@@ -246,7 +234,7 @@ func TestWatchSnapshotThenDeltasAndResume(t *testing.T) {
 	wctx, stop = context.WithCancel(ctx)
 	done = make(chan struct{})
 	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
-	eventually(t, "resumed state", matches)
+	waittest.For(t, "resumed state", matches)
 	stop()
 	<-done
 	if got := h.srv.Stats().Snapshots; got != before {
@@ -273,7 +261,7 @@ func TestResumeTooOldGetsSnapshot(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
-	eventually(t, "snapshot", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	waittest.For(t, "snapshot", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
 	// Wait for the watcher to be gone (a sleep was not enough under load:
 	// a delta it still took would leave its revision inside the log).
 	stop()
@@ -283,7 +271,7 @@ func TestResumeTooOldGetsSnapshot(t *testing.T) {
 		id := fmt.Sprintf("vm-%d", i)
 		mem.PutPort(id, "net-a", "compute-2", fmt.Sprintf("fa:16:3e:00:01:%02x", i), fmt.Sprintf("192.168.1.%d", 50+i))
 		c.UpdateDevice(ctx, "compute-2", id, true)
-		eventually(t, "server applied "+id, func() bool {
+		waittest.For(t, "server applied "+id, func() bool {
 			v, _ := h.srv.hub.view("compute-1")
 			return v.Equal(expected(cfg, mem, "compute-1"))
 		})
@@ -291,7 +279,7 @@ func TestResumeTooOldGetsSnapshot(t *testing.T) {
 	wctx, stop = context.WithCancel(ctx)
 	defer stop()
 	go w.run(wctx, c, "compute-1")
-	eventually(t, "state after resync", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	waittest.For(t, "state after resync", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
 	if _, _, snaps, _ := w.state(); snaps != 2 {
 		t.Errorf("snapshots %d, want 2 (the log no longer held the agent's revision)", snaps)
 	}
@@ -314,7 +302,7 @@ func TestChangeLogPrunedReloads(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go w.run(wctx, c, "compute-1")
-	eventually(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	waittest.For(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
 
 	// The server misses rows (database down) while they are pruned.
 	mem.SetFailing(true)
@@ -323,7 +311,7 @@ func TestChangeLogPrunedReloads(t *testing.T) {
 	mem.UpdateDevice(ctx, "compute-1", "vm-a", true)
 	mem.Prune(mem.Revision())
 	mem.SetFailing(false)
-	eventually(t, "state after reload", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	waittest.For(t, "state after reload", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
 	if _, _, snaps, _ := w.state(); snaps != 1 {
 		t.Errorf("snapshots %d: a reload must reach connected agents as a delta", snaps)
 	}
@@ -364,7 +352,7 @@ func TestFanOutOnlyToSpan(t *testing.T) {
 		}
 		return true
 	}
-	eventually(t, "all agents in sync", allMatch)
+	waittest.For(t, "all agents in sync", allMatch)
 	// Agents registering after a watcher started sent it their VTEPs
 	// (the underlay filter): count from here.
 	deltasBefore := make([]int, hosts)
@@ -375,7 +363,7 @@ func TestFanOutOnlyToSpan(t *testing.T) {
 	// One more port ACTIVE on h01: h00, h01 and h02 change; nobody else.
 	mem.PutPort("p9", "net-a", "h01", "fa:16:3e:00:02:99", "192.168.1.99")
 	c.UpdateDevice(ctx, "h01", "p9", true)
-	eventually(t, "agents in sync after p9", func() bool {
+	waittest.For(t, "agents in sync after p9", func() bool {
 		v, _, _, _ := ws[0].state()
 		return allMatch() && len(v.Networks["net-a"].Entries) == 3
 	})
@@ -409,14 +397,14 @@ func TestServerRestartHeals(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go w.run(wctx, c, "compute-1")
-	eventually(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
+	waittest.For(t, "first state", func() bool { v, _, _, _ := w.state(); return v.Equal(expected(cfg, mem, "compute-1")) })
 
 	addr := h.addr
 	h.stop()
 	mem.UpdateDevice(ctx, "compute-2", "vm-b", true) // while the server is down
 	h2 := startServer(t, mem, ServerConfig{L2Pop: cfg}, addr)
 	_ = h2
-	eventually(t, "state after server restart", func() bool {
+	waittest.For(t, "state after server restart", func() bool {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
 	})
@@ -514,7 +502,7 @@ func TestTwoServers(t *testing.T) {
 		// Change the view while connected to this server.
 		mem.PutPort(fmt.Sprintf("vm-x%d", i), "net-a", "compute-2", fmt.Sprintf("fa:16:3e:00:03:%02x", i), fmt.Sprintf("192.168.1.%d", 100+i))
 		cb.UpdateDevice(ctx, "compute-2", fmt.Sprintf("vm-x%d", i), true)
-		eventually(t, fmt.Sprintf("state via server %d", i%2), matches)
+		waittest.For(t, fmt.Sprintf("state via server %d", i%2), matches)
 		stop()
 		<-done
 	}
@@ -551,15 +539,15 @@ func TestClientFailsOver(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(ctx, c, "compute-1") }()
 	defer func() { stop(); <-done }()
-	eventually(t, "snapshot via the first server", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+	waittest.For(t, "snapshot via the first server", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
 
 	a.stop() // the server the client picked first dies
 	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
-	eventually(t, "update_device through the other server", func() bool {
+	waittest.For(t, "update_device through the other server", func() bool {
 		_, err := c.UpdateDevice(context.Background(), "compute-2", "vm-b", true)
 		return err == nil
 	})
-	eventually(t, "the watch resumed on the other server", func() bool {
+	waittest.For(t, "the watch resumed on the other server", func() bool {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
 	})
@@ -583,7 +571,7 @@ func TestCommitWakesTail(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
 	defer func() { stop(); <-done }()
-	eventually(t, "first snapshot", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+	waittest.For(t, "first snapshot", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
 
 	mem.CreateNetwork("net-a", 1001)
 	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
@@ -593,7 +581,7 @@ func TestCommitWakesTail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "deltas without polling", func() bool {
+	waittest.For(t, "deltas without polling", func() bool {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 1
 	})
@@ -676,7 +664,7 @@ func TestWatchServesAppliedView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "server at the log's end", func() bool { return h.srv.Revision() == mem.Revision() })
+	waittest.For(t, "server at the log's end", func() bool { return h.srv.Revision() == mem.Revision() })
 	applied := mem.State()
 
 	mem.SetFailing(true)
@@ -690,7 +678,7 @@ func TestWatchServesAppliedView(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(wctx, c, "compute-1") }()
 	defer func() { stop(); <-done }()
-	eventually(t, "snapshot while the log is unreadable", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
+	waittest.For(t, "snapshot while the log is unreadable", func() bool { _, _, snaps, _ := w.state(); return snaps == 1 })
 	v, rev, _, _ := w.state()
 	if rev != applied.Revision {
 		t.Fatalf("snapshot at revision %d, want the applied %d (the log is at %d)", rev, applied.Revision, mem.Revision())
@@ -716,7 +704,7 @@ func TestWatchServesAppliedView(t *testing.T) {
 	}
 
 	mem.SetFailing(false)
-	eventually(t, "deltas after the log is readable", func() bool {
+	waittest.For(t, "deltas after the log is readable", func() bool {
 		v, _, _, _ := w.state()
 		return v.Equal(expected(cfg, mem, "compute-1")) && len(v.Networks["net-a"].Entries) == 2
 	})

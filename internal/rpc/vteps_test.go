@@ -14,6 +14,7 @@ import (
 	"neutrino/internal/rpc/pb"
 	"neutrino/internal/rpc/rpctest"
 	"neutrino/internal/secgroup"
+	"neutrino/internal/waittest"
 )
 
 func addrs(ss ...string) []netip.Addr {
@@ -93,7 +94,7 @@ func TestWatchPacksVTEPsOnlyWhenAsked(t *testing.T) {
 	register(t, c, "compute-2", "198.18.0.2", true)
 	// A registered host's watch is served the view the server has
 	// applied: wait for compute-2's registration to be in it.
-	eventually(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
+	waittest.For(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
 	for _, packed := range []bool{false, true} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		stream, err := c.api.Watch(ctx, &pb.WatchRequest{Host: "compute-1", PackedVteps: packed})
@@ -155,7 +156,7 @@ func TestVTEPSetSentOnce(t *testing.T) {
 	mem.CreateNetwork("net-a", 1001)
 	mem.PutPort("vm-a", "net-a", "compute-1", "fa:16:3e:00:00:0a", "192.168.1.11")
 	mem.PutPort("vm-b", "net-a", "compute-2", "fa:16:3e:00:00:0b", "192.168.1.12")
-	eventually(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
+	waittest.For(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
 
 	nodes := hosts
 	check := func(u Update, host string) {
@@ -189,7 +190,7 @@ func TestVTEPSetSentOnce(t *testing.T) {
 	// the one after names it.
 	register(t, c, "compute-new", "198.18.1.1", true)
 	nodes++
-	eventually(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
+	waittest.For(t, "server at the backend's revision", func() bool { return h.srv.Revision() == mem.Revision() })
 	moved := firstSnapshot(t, c, "compute-1")
 	check(moved, "compute-1")
 	if moved.Size < again.Size+saving {
