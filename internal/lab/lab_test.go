@@ -16,6 +16,26 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// testLab is a new lab for one test (root checked first), torn down when
+// the test ends, with nothing under its prefix left behind.
+func testLab(t *testing.T, ctx context.Context) *Lab {
+	t.Helper()
+	needRoot(t)
+	l, err := New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Teardown(context.Background()); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		if left := leftovers(l.Prefix); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+	return l
+}
+
 func leftovers(prefix string) []string {
 	names, _ := listNS(prefix)
 	return names

@@ -149,20 +149,9 @@ func TestStopOVSRunDir(t *testing.T) {
 // neighbour entry expired: up to 45 s after a peer's underlay link
 // flapped (found by bench/chaos). Only br-phy's MAC may answer.
 func TestBrPhyOnlyBridgeAnswersARP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("OVS lab tests need root (network namespaces, OVS daemons): run `make test` as root")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := New(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := l.Teardown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	l := testLab(t, ctx)
 	peer, err := l.AddNode(ctx, "peer")
 	if err != nil {
 		t.Fatal(err)

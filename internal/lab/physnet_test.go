@@ -13,21 +13,9 @@ import (
 // an address outside 198.18.0.0/15 is refused, and Teardown removes the
 // outside namespaces with the rest.
 func TestPhysnetOutside(t *testing.T) {
-	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := New(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := l.Teardown(ctx); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-		if left := leftovers(l.Prefix); len(left) > 0 {
-			t.Errorf("left behind: %v", left)
-		}
-	}()
+	l := testLab(t, ctx)
 	pn, err := l.AddPhysnet(ctx, "physnet1")
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,20 +22,9 @@ import (
 // node no tunnel packet may be dropped for want of a route, also after an
 // ovs-vswitchd crash.
 func TestTunnelRouteSurvivesPortChurn(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("OVS lab tests need root (network namespaces, OVS daemons): run `make test` as root")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	l, err := New(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := l.Teardown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	l := testLab(t, ctx)
 	var nodes []*Node
 	var sw []*OVS
 	for _, name := range []string{"a", "b"} {
